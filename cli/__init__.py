@@ -1,0 +1,1 @@
+"""The `opscentre` command line: the one place that wires the layers together."""

@@ -1,0 +1,148 @@
+"""The one configuration file (TOML), validated by pydantic; each layer owns its section's model.
+
+Errors name the key (``sources[2].every``) and the problem. Without a file the built-in demo
+configuration applies (``opscentre show-config`` prints it).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import Counter
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from collectors.config import CollectorSettings, SourceSettings
+from feed.config import FeedSettings, UserSettings
+from storage import reference
+from storage.models import Indicator
+from storage.settings import DatabaseSettings, Section
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or invalid; ``problems`` lists each, key first."""
+
+    def __init__(self, origin: str, problems: list[str]) -> None:
+        self.origin = origin
+        self.problems = problems
+        super().__init__(f"{origin}: " + "; ".join(problems))
+
+
+class Config(Section):
+    database: DatabaseSettings = DatabaseSettings()
+    feed: FeedSettings = FeedSettings()
+    collector: CollectorSettings = CollectorSettings()
+    sources: list[SourceSettings] = Field(default_factory=list)
+    users: list[UserSettings] = Field(default_factory=list)
+    indicators: list[Indicator] = Field(default_factory=list, description="catalogue entries beyond the shipped ones")
+
+
+def builtin_text() -> str:
+    return resources.files("cli").joinpath("default.toml").read_text("utf-8")
+
+
+def load(path: str | Path | None = None) -> Config:
+    """The configuration at ``path``, or the built-in one."""
+    if path is None:
+        return parse(builtin_text(), "built-in configuration")
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(p), ["no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(p), [f"cannot read the file: {exc}"]) from None
+    return parse(text, str(p), base=p.parent)
+
+
+def parse(text: str, origin: str, base: Path | None = None) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(origin, [f"not valid TOML: {exc}"]) from None
+    try:
+        config = Config.model_validate(_resolve_paths(data, base))
+    except ValidationError as exc:
+        raise ConfigError(origin, [_describe(e, data) for e in exc.errors()]) from None
+    problems = _cross_check(config)
+    if problems:
+        raise ConfigError(origin, problems)
+    return config
+
+
+def _resolve_paths(data: dict[str, Any], base: Path | None) -> dict[str, Any]:
+    """Relative file names in a config file are relative to the file, not to where we run."""
+    if base is None:
+        return data
+    db = data.get("database")
+    if isinstance(db, dict) and isinstance(db.get("path"), str) and db["path"] != ":memory:":
+        db["path"] = str(base / db["path"])
+    feed = data.get("feed")
+    if isinstance(feed, dict):
+        for key in ("tls_cert", "tls_key"):
+            if isinstance(feed.get(key), str):
+                feed[key] = str(base / feed[key])
+    return data
+
+
+def _key(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+    out = ""
+    node: Any = data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, dict) and isinstance(node.get("name") or node.get("code"), str):
+                out += f" ({node.get('name') or node.get('code')})"
+        else:
+            out += ("." if out else "") + str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out or "(top level)"
+
+
+def _describe(error: Any, data: dict[str, Any]) -> str:
+    loc = tuple(x for x in error["loc"] if not (isinstance(x, str) and x.startswith("function-")))
+    kind, msg = error["type"], error["msg"]
+    if kind == "extra_forbidden":
+        return f"{_key(loc, data)}: unknown key"
+    if kind == "missing":
+        return f"{_key(loc, data)}: missing (required)"
+    msg = msg.removeprefix("Value error, ")
+    if "input" in error and kind not in ("model_type",) and not isinstance(error["input"], dict | list):
+        return f"{_key(loc, data)}: {msg} (got {error['input']!r})"
+    return f"{_key(loc, data)}: {msg}"
+
+
+def _cross_check(config: Config) -> list[str]:
+    problems: list[str] = []
+    for what, names in (
+        ("sources", [s.name for s in config.sources]),
+        ("users", [u.name for u in config.users]),
+        ("indicators", [i.code for i in config.indicators]),
+    ):
+        for name, n in Counter(names).items():
+            if n > 1:
+                problems.append(f"{what}: {name!r} is defined {n} times")
+    for token, n in Counter(u.token_sha256 for u in config.users).items():
+        if n > 1:
+            problems.append(f"users: {n} users share the token with sha256 {token[:12]}…; every user needs their own")
+    agencies = {a.code for a in reference.load_agencies()}
+    categories = {c.code for c in reference.load_categories()}
+    known_indicators = {i.code for i in reference.load_indicators()} | {i.code for i in config.indicators}
+    for i, src in enumerate(config.sources):
+        if src.agency is not None and src.agency not in agencies:
+            problems.append(f"sources[{i}] ({src.name}).agency: unknown agency {src.agency!r}")
+        if src.mapping is not None:
+            for sdmx_code, ours in src.mapping.indicators.items():
+                if ours not in known_indicators:
+                    problems.append(
+                        f"sources[{i}] ({src.name}).mapping.indicators.{sdmx_code}: unknown indicator {ours!r}"
+                    )
+    for i, ind in enumerate(config.indicators):
+        if ind.category not in categories:
+            problems.append(f"indicators[{i}] ({ind.code}).category: unknown category {ind.category!r}")
+        if ind.owner not in agencies:
+            problems.append(f"indicators[{i}] ({ind.code}).owner: unknown agency {ind.owner!r}")
+    return problems

@@ -1,0 +1,316 @@
+"""`opscentre`: one entry point, one subcommand per job. `opscentre COMMAND --help` explains each."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from cli.config import Config, ConfigError, builtin_text, load
+from feed.config import hash_token
+from feed.formatting import format_number
+from storage import Store, StoreError
+from storage.clock import parse_moment
+from storage.migrations import LATEST
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+
+# Piped output is not cut to 80 columns: tables stay one row per line for grep and friends.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load(args.config)
+
+
+def _db_path(args: argparse.Namespace) -> str:
+    return args.db or _config(args).database.path
+
+
+async def _open_existing(args: argparse.Namespace) -> Store:
+    path = _db_path(args)
+    if path != ":memory:" and not Path(path).exists():
+        raise UserError(f"no database at {path}: create it with `opscentre init-db` (or pass --db PATH)")
+    return await Store.open(path, extra_indicators=_config(args).indicators)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid date {text!r}: expected YYYY-MM-DD") from None
+
+
+def _moment(text: str) -> Any:
+    try:
+        return parse_moment(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _print_json(data: Any) -> None:
+    out.print_json(json.dumps(data, ensure_ascii=False, default=str))
+
+
+# --- commands ----------------------------------------------------------------------------------------
+
+
+async def cmd_init_db(args: argparse.Namespace) -> int:
+    path = _db_path(args)
+    existed = path != ":memory:" and Path(path).exists()
+    before = 0
+    if existed:
+        import aiosqlite
+
+        from storage.migrations import schema_version
+
+        async with aiosqlite.connect(path) as conn:
+            before = await schema_version(conn)
+    store = await Store.open(path, extra_indicators=_config(args).indicators)
+    try:
+        indicators = len(await store.indicators())
+        areas = len(await store.areas_in_force(date.today()))
+    finally:
+        await store.close()
+    if not existed:
+        out.print(f"created database {path} (schema version {LATEST}; {indicators} indicators, {areas} provinces in force)")
+    elif before < LATEST:
+        out.print(f"upgraded database {path} from schema version {before} to {LATEST}")
+    else:
+        out.print(f"database {path} is up to date (schema version {LATEST}); nothing changed")
+    return EXIT_OK
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load(args.file)
+    except ConfigError as exc:
+        err.print(f"[bold red]{exc.origin}: invalid configuration[/]")
+        for problem in exc.problems:
+            err.print(f"  - {problem}", markup=False)
+        return EXIT_USAGE
+    out.print(
+        f"{args.file}: valid. database {config.database.path}; feed {config.feed.host}:{config.feed.port}"
+        f"{' (TLS)' if config.feed.tls_cert else ''}; {len(config.sources)} sources "
+        f"({sum(s.enabled for s in config.sources)} enabled); {len(config.users)} users; "
+        f"{len(config.indicators)} extra indicators"
+    )
+    return EXIT_OK
+
+
+def cmd_show_config(args: argparse.Namespace) -> int:
+    sys.stdout.write(builtin_text())
+    return EXIT_OK
+
+
+def cmd_hash_token(args: argparse.Namespace) -> int:
+    token = args.token if args.token is not None else sys.stdin.readline().strip()
+    if len(token) < 16:
+        raise UserError("a token must be at least 16 characters (generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+    print(hash_token(token))
+    return EXIT_OK
+
+
+async def cmd_indicators(args: argparse.Namespace) -> int:
+    store = await _open_existing(args)
+    try:
+        if args.category and args.category not in {c.code for c in await store.categories()}:
+            raise UserError(f"unknown category {args.category!r}; known: {', '.join(c.code for c in await store.categories())}")
+        if args.agency and args.agency not in {a.code for a in await store.agencies()}:
+            raise UserError(f"unknown agency {args.agency!r}; see the agencies in `opscentre indicators --json`")
+        items = await store.indicators(category=args.category, agency=args.agency)
+    finally:
+        await store.close()
+    if args.json:
+        _print_json([i.model_dump(mode="json") for i in items])
+        return EXIT_OK
+    table = Table("code", "tên chỉ tiêu" if args.lang == "vi" else "indicator", "unit", "freq", "category", "owner", "level")
+    for i in items:
+        table.add_row(i.code, i.name_vi if args.lang == "vi" else i.name_en, i.unit, i.frequency.value, i.category, i.owner, i.level.value)
+    out.print(table)
+    out.print(f"{len(items)} indicators")
+    return EXIT_OK
+
+
+async def cmd_areas(args: argparse.Namespace) -> int:
+    on = args.on or date.today()
+    store = await _open_existing(args)
+    try:
+        items = await store.areas_in_force(on)
+    finally:
+        await store.close()
+    if args.json:
+        _print_json([a.model_dump(mode="json") for a in items])
+        return EXIT_OK
+    table = Table("code", "tên", "kind", "in force from", "until")
+    for a in items:
+        table.add_row(a.code, a.name_vi, a.kind, str(a.valid_from or "—"), str(a.valid_to or "—"))
+    out.print(table)
+    out.print(f"{len(items)} provinces and cities in force on {on.isoformat()}")
+    return EXIT_OK
+
+
+async def cmd_history(args: argparse.Namespace) -> int:
+    store = await _open_existing(args)
+    try:
+        ind = await store.indicator(args.indicator)
+        if ind is None:
+            raise UserError(f"unknown indicator {args.indicator!r}; list them with `opscentre indicators`")
+        if not store.catalogue.areas.get(args.area):
+            raise UserError(f"unknown area {args.area!r}; list them with `opscentre areas`")
+        rows = await store.history(ind.code, args.area, source=args.source, as_of=args.as_of)
+        revisions = {}
+        if args.revisions:
+            for o in rows:
+                if o.revision > 1:
+                    revisions[o.id] = await store.revisions(o.indicator, o.area, o.period, o.source)
+    finally:
+        await store.close()
+    if args.json:
+        _print_json([o.model_dump(mode="json") for o in rows])
+        return EXIT_OK
+    as_of = f" as known at {args.as_of.isoformat()}" if args.as_of else ""
+    out.print(f"{ind.code} — {ind.name_vi if args.lang == 'vi' else ind.name_en} ({ind.unit}), area {args.area}{as_of}")
+    table = Table("period", "value", "status", "rev", "source", "collected at", "run", "payload")
+    for o in rows:
+        table.add_row(
+            o.period, format_number(o.value, args.lang), o.status.value, str(o.revision), o.source,
+            o.collected_at.strftime("%Y-%m-%d %H:%M:%S"), str(o.run_id or "—"), (o.payload_digest or "—")[:12],
+        )  # fmt: skip
+        for earlier in revisions.get(o.id, [])[:-1]:
+            table.add_row(
+                "", f"[dim]{format_number(earlier.value, args.lang)}[/]", f"[dim]{earlier.status.value}[/]",
+                f"[dim]{earlier.revision}[/]", f"[dim]{earlier.source}[/]",
+                f"[dim]{earlier.collected_at.strftime('%Y-%m-%d %H:%M:%S')}[/]", "", "",
+            )  # fmt: skip
+    if rows:
+        out.print(table)
+    out.print(f"{len(rows)} periods" if rows else "no figures for this series yet")
+    return EXIT_OK
+
+
+async def cmd_verify_audit(args: argparse.Namespace) -> int:
+    store = await _open_existing(args)
+    try:
+        report = await store.verify_audit(args.expect_head)
+    finally:
+        await store.close()
+    if report.ok:
+        out.print(f"audit log intact: {report.entries} entries; head {report.head}")
+        return EXIT_OK
+    err.print(f"[bold red]audit log damaged[/] ({report.entries} entries read):")
+    for p in report.problems:
+        err.print(f"  - {p}", markup=False)
+    return EXIT_PROBLEM
+
+
+def cmd_not_yet(args: argparse.Namespace) -> int:
+    err.print(f"`opscentre {args.command}` is not available yet in this version.")
+    return EXIT_USAGE
+
+
+# --- parser --------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="opscentre",
+        description="Operations centre of the national reporting information system.",
+        epilog="Without --config the built-in demo configuration applies (see `opscentre show-config`).",
+    )
+    parser.add_argument("--version", action="version", version=f"opscentre {_version()}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="configuration file (TOML); default: built-in")
+    common.add_argument("--db", metavar="PATH", help="SQLite database file (overrides the configuration)")
+    common.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, handler: Callable[..., Any], help_: str, **kw: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help_, description=help_, **kw)
+        p.set_defaults(handler=handler)
+        return p
+
+    add("init-db", cmd_init_db, "create the database, or upgrade it to the current schema (safe to repeat)")
+    p = add("check-config", cmd_check_config, "validate a configuration file and name every problem")
+    p.add_argument("file", metavar="FILE")
+    add("show-config", cmd_show_config, "print the built-in configuration (a starting point for your own)")
+    p = add("hash-token", cmd_hash_token, "print the sha256 of a token, for the users section of the configuration")
+    p.add_argument("token", nargs="?", help="the token (default: read one line from standard input)")
+    p = add("indicators", cmd_indicators, "list the indicator catalogue")
+    p.add_argument("--category", help="only this category (e.g. KTVM)")
+    p.add_argument("--agency", help="only indicators owned by this agency or its predecessors (e.g. NSO)")
+    p.add_argument("--lang", choices=["vi", "en"], default="vi", help="names in Vietnamese or English")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = add("areas", cmd_areas, "list the provinces and centrally-run cities in force on a date")
+    p.add_argument("--on", type=_date, metavar="DATE", help="YYYY-MM-DD (default: today)")
+    p.add_argument("--json", action="store_true")
+    p = add("history", cmd_history, "show a series: every period's figure with its provenance")
+    p.add_argument("indicator", metavar="INDICATOR")
+    p.add_argument("--area", default="VN", help="area code (default: VN, the nation)")
+    p.add_argument("--source", help="only figures from this source")
+    p.add_argument("--as-of", type=_moment, metavar="TIME", help="the series as the centre knew it at TIME")
+    p.add_argument("--revisions", action="store_true", help="also show the earlier revisions of each figure")
+    p.add_argument("--lang", choices=["vi", "en"], default="vi", help="number format and names")
+    p.add_argument("--json", action="store_true")
+    p = add("verify-audit", cmd_verify_audit, "check the audit log's hash chain; exit 1 if anything was altered")
+    p.add_argument("--expect-head", metavar="HASH", help="also require the chain to end at this hash")
+    for name, what in (
+        ("serve", "run the collectors and the live feed"),
+        ("console", "open the operators' console"),
+        ("demo", "run simulated agencies, the server and the console together"),
+        ("collect", "run a collection by hand"),
+        ("simulate", "serve simulated agency systems"),
+    ):
+        add(name, cmd_not_yet, what)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("opscentre")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result = args.handler(args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result)
+    except (UserError, StoreError) as exc:
+        err.print(f"opscentre {args.command}: {exc}", markup=False)
+        return EXIT_USAGE
+    except ConfigError as exc:
+        err.print(f"opscentre {args.command}: invalid configuration {exc.origin}:", markup=False)
+        for problem in exc.problems:
+            err.print(f"  - {problem}", markup=False)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

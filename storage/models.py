@@ -1,0 +1,269 @@
+"""Domain models of the operations centre (DESIGN.md, "Domain").
+
+Every model is a pydantic v2 model: the same classes validate what comes in (reference data,
+upstream records, config) and describe what the store returns. Human-readable names go through
+:data:`NFCStr`, so Vietnamese text is always stored and returned NFC-normalised.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from storage.periods import Frequency, Period
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+NFCStr = Annotated[str, AfterValidator(nfc)]
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- reference data -------------------------------------------------------------------------
+
+
+class Area(Frozen):
+    """An administrative unit in force from ``valid_from`` to ``valid_to`` (inclusive; None = open)."""
+
+    code: Code
+    name_vi: NFCStr
+    kind: str  # nation, city, province
+    valid_from: date | None = None
+    valid_to: date | None = None
+    successor_code: str | None = None
+
+    def in_force(self, on: date) -> bool:
+        return (self.valid_from is None or self.valid_from <= on) and (self.valid_to is None or on <= self.valid_to)
+
+
+class Agency(Frozen):
+    code: Code
+    name_vi: NFCStr
+    name_en: str
+    kind: str
+    valid_from: date | None = None
+    valid_to: date | None = None
+    successor_code: str | None = None
+
+
+class Category(Frozen):
+    code: Code
+    name_vi: NFCStr
+    name_en: str
+
+
+class Level(StrEnum):
+    NATIONAL = "national"
+    PROVINCIAL = "provincial"
+    BOTH = "national+provincial"
+
+    def allows(self, area_code: str) -> bool:
+        national = area_code == NATION
+        return self is Level.BOTH or (self is Level.NATIONAL) == national
+
+
+class IndicatorKind(StrEnum):
+    FLOW = "flow"
+    STOCK = "stock"
+    RATE = "rate"
+    LEVEL = "level"
+    COUNTER = "counter"
+    DERIVED = "derived"
+
+
+NATION = "VN"
+
+
+class Indicator(Frozen):
+    code: Code
+    name_vi: NFCStr
+    name_en: str
+    unit: NFCStr
+    frequency: Frequency
+    category: Code
+    owner: Code
+    level: Level
+    kind: IndicatorKind
+    formula: str | None = None  # for derived indicators, e.g. "EXPORTS-IMPORTS"
+    magnitude: float | None = None  # a typical value (2019), used by the simulator and sanity rules
+
+
+# --- observations ---------------------------------------------------------------------------
+
+
+class ObservationStatus(StrEnum):
+    PROVISIONAL = "provisional"
+    OFFICIAL = "official"
+    ESTIMATED = "estimated"
+
+
+class ObservationIn(BaseModel):
+    """One figure as an upstream reported it, before the store has checked it against the catalogue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    indicator: Code
+    area: Code
+    period: str
+    value: float
+    status: ObservationStatus = ObservationStatus.OFFICIAL
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("value must be a finite number")
+        return v
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, v: str) -> str:
+        return str(Period.parse(v))
+
+
+class Observation(Frozen):
+    """A stored figure: one revision of (indicator, area, period, source), with its provenance."""
+
+    id: int
+    indicator: str
+    area: str
+    period: str
+    source: str
+    value: float
+    status: ObservationStatus
+    revision: int
+    collected_at: datetime
+    run_id: int | None
+    payload_digest: str | None
+
+
+class Revision(Frozen):
+    """A figure that changed: the stored new revision and the value it replaced."""
+
+    observation: Observation
+    previous_value: float
+    previous_status: ObservationStatus
+
+
+class Rejection(Frozen):
+    index: int  # position of the record in the batch
+    record: dict[str, Any]
+    reason: str
+
+
+class IngestResult(BaseModel):
+    """What one ``ingest`` did. ``new`` + ``revised`` + ``unchanged`` + ``rejected`` = records."""
+
+    new: int = 0
+    revised: list[Revision] = Field(default_factory=list)
+    unchanged: int = 0
+    rejected: list[Rejection] = Field(default_factory=list)
+    first_seq: int | None = None  # the events this batch appended
+    last_seq: int | None = None
+
+    @property
+    def changed(self) -> int:
+        return self.new + len(self.revised)
+
+
+# --- runs, alerts, audit, events -------------------------------------------------------------
+
+
+class RunTrigger(StrEnum):
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+
+
+class RunOutcome(StrEnum):
+    RUNNING = "running"
+    SUCCESS = "success"  # fetched and stored, nothing rejected
+    PARTIAL = "partial"  # stored what was valid, some records rejected
+    FAILED = "failed"  # nothing stored: fetch or payload failed
+    SKIPPED = "skipped"  # not attempted (circuit open, already running)
+    INTERRUPTED = "interrupted"  # cut off by shutdown or a crash
+
+
+class CollectionRun(Frozen):
+    id: int
+    source: str
+    trigger: RunTrigger
+    requested_by: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: RunOutcome
+    fetched: int = 0
+    new: int = 0
+    revised: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    error: str | None = None
+    latency_ms: float | None = None
+    bytes: int | None = None
+    http_status: int | None = None
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class AlertState(StrEnum):
+    PENDING = "pending"
+    FIRING = "firing"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Alert(Frozen):
+    id: int
+    rule: str
+    subject: str
+    severity: Severity
+    state: AlertState
+    message: NFCStr
+    opened_at: datetime
+    fired_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    ack_note: str | None = None
+    resolved_at: datetime | None = None
+    updated_at: datetime
+
+
+class AuditEntry(Frozen):
+    id: int
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    target: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class EventType(StrEnum):
+    OBSERVATION = "observation"  # a new or revised figure (payload: the observation)
+    RUN_STARTED = "run.started"
+    RUN_FINISHED = "run.finished"
+    ALERT = "alert"  # an alert changed state
+
+
+class Event(Frozen):
+    seq: int
+    epoch: str
+    type: EventType
+    at: datetime
+    payload: dict[str, Any]

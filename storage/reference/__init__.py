@@ -1,0 +1,85 @@
+"""Reference data shipped with the product: administrative units, agencies, categories, indicators.
+
+Read from the CSV files in this package (copied from the national catalogue) and loaded into the
+database on first start; ``load_*`` return validated models.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from storage.models import NATION, Agency, Area, Category, Indicator, IndicatorKind
+
+NATION_AREA = Area(code=NATION, name_vi="Toàn quốc", kind="nation")
+
+
+def _rows(name: str, path: Path | None = None) -> Iterator[dict[str, str]]:
+    text = path.read_text(encoding="utf-8") if path else resources.files(__package__).joinpath(name).read_text("utf-8")
+    yield from csv.DictReader(text.splitlines())
+
+
+def _date(text: str) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def load_areas() -> list[Area]:
+    areas = [NATION_AREA]
+    for r in _rows("admin_units.csv"):
+        areas.append(
+            Area(
+                code=r["code"],
+                name_vi=r["name_vi"],
+                kind=r["kind"],
+                valid_from=_date(r["valid_from"]),
+                valid_to=_date(r["valid_to"]),
+                successor_code=r["successor_code"] or None,
+            )
+        )
+    return areas
+
+
+def load_agencies() -> list[Agency]:
+    return [
+        Agency(
+            code=r["code"],
+            name_vi=r["name_vi"],
+            name_en=r["name_en"],
+            kind=r["kind"],
+            valid_from=_date(r["valid_from"]),
+            valid_to=_date(r["valid_to"]),
+            successor_code=r["successor_code"] or None,
+        )
+        for r in _rows("agencies.csv")
+    ]
+
+
+def load_categories() -> list[Category]:
+    return [Category.model_validate(r) for r in _rows("categories.csv")]
+
+
+def indicator_from_row(r: dict[str, Any]) -> Indicator:
+    """One catalogue row (CSV columns of indicators.csv) as a validated Indicator."""
+    kind, _, formula = (r.get("kind") or "").partition(":")
+    magnitude = r.get("magnitude_2019", r.get("magnitude"))
+    return Indicator(
+        code=r["code"],
+        name_vi=r["name_vi"],
+        name_en=r["name_en"],
+        unit=r["unit"],
+        frequency=r["frequency"],
+        category=r["category"],
+        owner=r["owner"],
+        level=r["level"],
+        kind=IndicatorKind(kind),
+        formula=formula or None,
+        magnitude=float(magnitude) if magnitude not in (None, "") else None,
+    )
+
+
+def load_indicators(path: Path | None = None) -> list[Indicator]:
+    return [indicator_from_row(r) for r in _rows("indicators.csv", path)]

@@ -1,0 +1,773 @@
+"""The repository: one object that opens the SQLite file and offers everything the upper layers
+may do with it. All writes go through one connection under one lock, each in one transaction
+together with the events it appends; reads use a second connection, so a long ingest never holds
+up a snapshot (WAL lets readers see the last committed state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import sqlite3
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage import audit as audit_log
+from storage import ingest as ingest_mod
+from storage import reference
+from storage.audit import AuditReport
+from storage.clock import from_text, to_text, utcnow
+from storage.ingest import OBSERVATION_COLUMNS, Batch, Catalogue, observation_from_row
+from storage.migrations import LATEST, migrate, schema_version
+from storage.models import (
+    Agency,
+    Alert,
+    AlertState,
+    Area,
+    AuditEntry,
+    Category,
+    CollectionRun,
+    Event,
+    EventType,
+    Indicator,
+    IngestResult,
+    Observation,
+    RunOutcome,
+    RunTrigger,
+    Severity,
+)
+
+log = logging.getLogger(__name__)
+
+OPEN_START, OPEN_END = "0001-01-01", "9999-12-31"
+
+Listener = Callable[[int], Awaitable[None] | None]
+
+
+class StoreError(RuntimeError):
+    """A request the store refuses, with a message fit for the user."""
+
+
+@dataclass(frozen=True)
+class SnapshotFilter:
+    """Which series a snapshot (or a feed subscription) covers; empty means all."""
+
+    indicators: frozenset[str] = frozenset()
+    areas: frozenset[str] = frozenset()
+    categories: frozenset[str] = frozenset()
+    agencies: frozenset[str] = frozenset()
+    sources: frozenset[str] = frozenset()
+
+
+@dataclass
+class Snapshot:
+    epoch: str
+    seq: int  # the snapshot is exactly the state after this event
+    observations: list[Observation] = field(default_factory=list)
+
+
+def _d(text: str | None, open_value: str) -> date | None:
+    return None if text is None or text == open_value else date.fromisoformat(text)
+
+
+async def _connect(path: str, readonly: bool) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    await conn.execute("PRAGMA busy_timeout = 10000")
+    if readonly:
+        await conn.execute("PRAGMA query_only = ON")
+    await conn.execute("PRAGMA foreign_keys = ON")
+    # FULL: a committed batch survives power loss too, not only a killed process; seq numbers that
+    # clients have seen must never come back with other content.
+    await conn.execute("PRAGMA synchronous = FULL")
+    await conn.execute("PRAGMA temp_store = MEMORY")
+    return conn
+
+
+class Store:
+    """Open with ``await Store.open(path)``; close with ``await store.close()`` (or ``async with``)."""
+
+    def __init__(self, path: str, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self.path = path
+        self._w = writer
+        self._r = reader
+        self._lock = asyncio.Lock()
+        self._listeners: list[Listener] = []
+        self.epoch = ""
+        self.catalogue = Catalogue((), ())
+
+    # --- life cycle -----------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, path: str | Path, *, extra_indicators: Iterable[Indicator] = ()) -> Store:
+        """Open (creating or upgrading as needed) the database at ``path``."""
+        path = str(path)
+        if path != ":memory:":
+            parent = Path(path).parent
+            if not parent.exists():
+                raise StoreError(f"cannot create the database {path}: folder {parent} does not exist")
+        try:
+            writer = await _connect(path, readonly=False)
+            async with writer.execute("PRAGMA journal_mode = WAL") as cur:
+                await cur.fetchone()
+            await migrate(writer)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the database {path}: {exc}") from exc
+        reader = await _connect(path, readonly=True) if path != ":memory:" else writer
+        store = cls(path, writer, reader)
+        await store._first_start(extra_indicators)
+        return store
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._r is not self._w:
+                await self._r.close()
+            await self._w.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _first_start(self, extra_indicators: Iterable[Indicator]) -> None:
+        async with self._write() as conn:
+            async with conn.execute("SELECT value FROM meta WHERE key = 'epoch'") as cur:
+                row = await cur.fetchone()
+            if row is None:
+                self.epoch = secrets.token_hex(8)
+                await conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (self.epoch,))
+                await conn.execute("INSERT INTO meta (key, value) VALUES ('created_at', ?)", (to_text(utcnow()),))
+            else:
+                self.epoch = row[0]
+            await _sync_reference(conn, list(extra_indicators))
+        await self._reload_catalogue()
+
+    async def _reload_catalogue(self) -> None:
+        self.catalogue = Catalogue(await self.indicators(), await self.area_versions())
+
+    async def schema_version(self) -> int:
+        return await schema_version(self._r)
+
+    # --- transactions and listeners -----------------------------------------------------------
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction; listeners hear of the events it appended once it commits."""
+        async with self._lock:
+            before = await self._max_seq(self._w)
+            await self._w.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._w
+            except BaseException:
+                # Shielded: a cancelled caller must still leave the connection out of the transaction.
+                await asyncio.shield(self._w.execute("ROLLBACK"))
+                raise
+            await asyncio.shield(self._w.execute("COMMIT"))
+            after = await self._max_seq(self._w)
+        if after > before:
+            await self._notify(after)
+
+    @staticmethod
+    async def _max_seq(conn: aiosqlite.Connection) -> int:
+        async with conn.execute("SELECT coalesce(max(seq), 0) FROM events") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(last_seq)`` after every commit that appended events."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    async def _notify(self, seq: int) -> None:
+        for listener in list(self._listeners):
+            try:
+                result = listener(seq)
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("store listener failed")
+
+    # --- reference data ---------------------------------------------------------------------------
+
+    async def categories(self) -> list[Category]:
+        async with self._r.execute("SELECT code, name_vi, name_en FROM categories ORDER BY code") as cur:
+            return [Category(code=r[0], name_vi=r[1], name_en=r[2]) for r in await cur.fetchall()]
+
+    async def agencies(self) -> list[Agency]:
+        sql = "SELECT code, name_vi, name_en, kind, valid_from, valid_to, successor_code FROM agencies ORDER BY code"
+        async with self._r.execute(sql) as cur:
+            return [
+                Agency(code=r[0], name_vi=r[1], name_en=r[2], kind=r[3], valid_from=_d(r[4], OPEN_START),
+                       valid_to=_d(r[5], OPEN_END), successor_code=r[6])
+                for r in await cur.fetchall()
+            ]  # fmt: skip
+
+    async def area_versions(self, code: str | None = None) -> list[Area]:
+        sql = "SELECT code, name_vi, kind, valid_from, valid_to, successor_code FROM areas"
+        args: tuple[str, ...] = ()
+        if code is not None:
+            sql, args = sql + " WHERE code = ?", (code,)
+        async with self._r.execute(sql + " ORDER BY code, valid_from", args) as cur:
+            return [_area(r) for r in await cur.fetchall()]
+
+    async def areas_in_force(self, on: date, *, include_nation: bool = False) -> list[Area]:
+        """The provinces and centrally-run cities in force on ``on`` (and the nation, if asked)."""
+        sql = (
+            "SELECT code, name_vi, kind, valid_from, valid_to, successor_code FROM areas "
+            "WHERE valid_from <= ?1 AND ?1 <= valid_to AND (?2 OR kind != 'nation') ORDER BY kind = 'nation' DESC, code"
+        )
+        async with self._r.execute(sql, (on.isoformat(), include_nation)) as cur:
+            return [_area(r) for r in await cur.fetchall()]
+
+    async def successor(self, code: str, on: date) -> Area:
+        """The unit that ``code`` had become by ``on`` (itself, if still in force).
+
+        A code names the unit as it first existed; the chain of successors is followed forward.
+        """
+        versions = self.catalogue.areas.get(code)
+        if not versions:
+            raise StoreError(f"unknown area {code!r}")
+        return self._follow(min(versions, key=lambda a: a.valid_from or date.min), on)
+
+    def _follow(self, current: Area, on: date) -> Area:
+        for _ in range(20):  # chains are short; a loop in the data must not hang us
+            if current.in_force(on):
+                return current
+            if current.valid_from and on < current.valid_from:
+                raise StoreError(f"area {current.code} did not exist yet on {on.isoformat()}")
+            if not current.successor_code or current.valid_to is None:
+                raise StoreError(f"area {current.code} ({current.name_vi}) ended on {current.valid_to} with no successor")
+            day_after = date.fromordinal(current.valid_to.toordinal() + 1)
+            nxt = self.catalogue.area_on(current.successor_code, day_after)
+            if nxt is None:
+                raise StoreError(f"successor {current.successor_code} of area {current.code} is not in force on {day_after}")
+            current = nxt
+        raise StoreError(f"the succession of area {current.code} does not end")
+
+    async def predecessors(self, code: str, on: date) -> list[Area]:
+        """Former units that had become ``code`` by ``on`` (the unit in force then), directly or not."""
+        found: list[Area] = []
+        for versions in self.catalogue.areas.values():
+            for a in versions:
+                if a.valid_to is None or a.valid_to >= on:
+                    continue
+                try:
+                    if self._follow(a, on).code == code:
+                        found.append(a)
+                except StoreError:
+                    continue
+        return sorted(found, key=lambda a: (a.code, a.valid_from or date.min))
+
+    async def indicators(self, category: str | None = None, agency: str | None = None) -> list[Indicator]:
+        """The catalogue, optionally of one category and one agency (an agency's predecessors count)."""
+        sql = "SELECT code, name_vi, name_en, unit, frequency, category, owner, level, kind, formula, magnitude FROM indicators"
+        where, args = [], []
+        if category:
+            where.append("category = ?")
+            args.append(category)
+        if agency:
+            owners = await self.agency_lineage(agency)
+            where.append(f"owner IN ({','.join('?' * len(owners))})")
+            args.extend(owners)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        async with self._r.execute(sql + " ORDER BY category, code", args) as cur:
+            return [_indicator(r) for r in await cur.fetchall()]
+
+    async def indicator(self, code: str) -> Indicator | None:
+        return self.catalogue.indicators.get(code)
+
+    async def agency_lineage(self, code: str) -> list[str]:
+        """``code`` and every agency that was merged into it, directly or not."""
+        async with self._r.execute("SELECT code, successor_code FROM agencies") as cur:
+            rows = await cur.fetchall()
+        lineage, frontier = [code], [code]
+        while frontier:
+            nxt = [r[0] for r in rows if r[1] in frontier and r[0] not in lineage]
+            lineage += nxt
+            frontier = nxt
+        return lineage
+
+    async def upsert_indicators(self, indicators: Sequence[Indicator]) -> None:
+        """Add or update catalogue entries (indicators from the configuration)."""
+        async with self._write() as conn:
+            await _upsert_indicators(conn, indicators)
+        await self._reload_catalogue()
+
+    # --- ingest -----------------------------------------------------------------------------------
+
+    async def ingest(self, batch: Batch) -> IngestResult:
+        """Check and write one batch in one transaction; see :class:`IngestResult`.
+
+        Records that fail a check are rejected with a reason and the rest still go in. Writing
+        the same batch again finds every record unchanged and appends nothing.
+        """
+        catalogue = self.catalogue
+        if len(batch.records) > 2000:  # keep the event loop responsive on large payloads
+            rows, positions, rejected = await asyncio.to_thread(catalogue.check, batch.records)
+        else:
+            rows, positions, rejected = catalogue.check(batch.records)
+        if batch.payload is not None:
+            batch.payload_digest = ingest_mod.digest(batch.payload)
+        async with self._write() as conn:
+            result = await ingest_mod.write(conn, batch, rows, positions)
+        result.rejected = rejected
+        return result
+
+    # --- observations -------------------------------------------------------------------------------
+
+    async def observation(self, obs_id: int) -> Observation | None:
+        async with self._r.execute(f"SELECT {OBSERVATION_COLUMNS} FROM observations WHERE id = ?", (obs_id,)) as cur:
+            row = await cur.fetchone()
+        return observation_from_row(row) if row else None
+
+    async def history(
+        self,
+        indicator: str,
+        area: str,
+        *,
+        source: str | None = None,
+        as_of: datetime | None = None,
+        since: str | None = None,
+    ) -> list[Observation]:
+        """The series, one figure per period and source: the latest revision known at ``as_of``
+        (default: now), oldest period first."""
+        cutoff = to_text(as_of) if as_of else "9999"
+        sql = f"""
+        SELECT {OBSERVATION_COLUMNS} FROM observations o
+        WHERE indicator = ?1 AND area = ?2 AND (?3 IS NULL OR source = ?3) AND collected_at <= ?4
+          AND (?5 IS NULL OR period >= ?5)
+          AND revision = (SELECT max(revision) FROM observations m
+                          WHERE m.indicator = o.indicator AND m.area = o.area AND m.period = o.period
+                            AND m.source = o.source AND m.collected_at <= ?4)
+        ORDER BY period, source"""
+        async with self._r.execute(sql, (indicator, area, source, cutoff, since)) as cur:
+            return [observation_from_row(r) for r in await cur.fetchall()]
+
+    async def revisions(self, indicator: str, area: str, period: str, source: str | None = None) -> list[Observation]:
+        """Every revision of one figure, first to last."""
+        sql = f"""SELECT {OBSERVATION_COLUMNS} FROM observations
+        WHERE indicator = ?1 AND area = ?2 AND period = ?3 AND (?4 IS NULL OR source = ?4)
+        ORDER BY source, revision"""
+        async with self._r.execute(sql, (indicator, area, period, source)) as cur:
+            return [observation_from_row(r) for r in await cur.fetchall()]
+
+    async def value_as_of(
+        self, indicator: str, area: str, period: str, as_of: datetime, source: str | None = None
+    ) -> Observation | None:
+        """The figure for one period as the centre knew it at ``as_of``."""
+        sql = f"""SELECT {OBSERVATION_COLUMNS} FROM observations
+        WHERE indicator = ?1 AND area = ?2 AND period = ?3 AND (?4 IS NULL OR source = ?4) AND collected_at <= ?5
+        ORDER BY collected_at DESC, revision DESC LIMIT 1"""
+        async with self._r.execute(sql, (indicator, area, period, source, to_text(as_of))) as cur:
+            row = await cur.fetchone()
+        return observation_from_row(row) if row else None
+
+    async def payload(self, digest: str) -> bytes | None:
+        """The exact bytes a figure came from."""
+        async with self._r.execute("SELECT codec, body FROM raw_payloads WHERE digest = ?", (digest,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return zlib.decompress(row[1]) if row[0] == "zlib" else bytes(row[1])
+
+    async def snapshot(self, flt: SnapshotFilter | None = None) -> Snapshot:
+        """The latest figure of every series matching ``flt``, consistent with one event seq."""
+        flt = flt or SnapshotFilter()
+        where, args = _filter_sql(flt, await self._agency_codes(flt))
+        sql = f"""
+        SELECT {", ".join("o." + c.strip() for c in OBSERVATION_COLUMNS.split(","))}
+        FROM series_latest l JOIN observations o ON o.id = l.obs_id JOIN indicators i ON i.code = l.indicator
+        {where} ORDER BY o.indicator, o.area, o.source"""
+        conn = self._r
+        async with self._read_tx(conn):
+            seq = await self._max_seq(conn)
+            async with conn.execute(sql, args) as cur:
+                rows = await cur.fetchall()
+        return Snapshot(self.epoch, seq, [observation_from_row(r) for r in rows])
+
+    @asynccontextmanager
+    async def _read_tx(self, conn: aiosqlite.Connection) -> AsyncIterator[None]:
+        if conn is self._w:  # in-memory databases share the writer
+            async with self._lock:
+                yield
+            return
+        await conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            await conn.execute("COMMIT")
+
+    async def _agency_codes(self, flt: SnapshotFilter) -> list[str]:
+        codes: list[str] = []
+        for a in sorted(flt.agencies):
+            codes += await self.agency_lineage(a)
+        return codes
+
+    # --- events ---------------------------------------------------------------------------------------
+
+    async def last_seq(self) -> int:
+        return await self._max_seq(self._r)
+
+    async def first_seq(self) -> int:
+        """The oldest event still in the log (0 when the log is empty)."""
+        async with self._r.execute("SELECT coalesce(min(seq), 0) FROM events") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def events_after(self, seq: int, limit: int = 1000) -> list[Event]:
+        """Events with seq > ``seq``, in order, at most ``limit``."""
+        sql = f"""
+        SELECT e.seq, e.type, e.at, e.payload, {", ".join("o." + c.strip() for c in OBSERVATION_COLUMNS.split(","))},
+               p.value, p.status
+        FROM events e
+        LEFT JOIN observations o ON o.id = e.obs_id
+        LEFT JOIN observations p ON e.obs_id IS NOT NULL AND p.indicator = o.indicator AND p.area = o.area
+             AND p.period = o.period AND p.source = o.source AND p.revision = o.revision - 1
+        WHERE e.seq > ? ORDER BY e.seq LIMIT ?"""
+        async with self._r.execute(sql, (seq, limit)) as cur:
+            rows = await cur.fetchall()
+        events = []
+        for r in rows:
+            if r[4] is not None:
+                payload = observation_from_row(r[4:15]).model_dump(mode="json")
+                payload["previous_value"], payload["previous_status"] = r[15], r[16]
+            else:
+                payload = json.loads(r[3]) if r[3] else {}
+            events.append(Event.model_construct(seq=r[0], epoch=self.epoch, type=EventType(r[1]), at=from_text(r[2]), payload=payload))
+        return events
+
+    async def prune_events(self, keep_after: datetime) -> int:
+        """Drop events older than ``keep_after`` (clients that far behind get a fresh snapshot)."""
+        async with self._write() as conn:
+            cur = await conn.execute(
+                "DELETE FROM events WHERE at < ? AND seq < (SELECT max(seq) FROM events)", (to_text(keep_after),)
+            )
+            return cur.rowcount
+
+    async def _event(self, conn: aiosqlite.Connection, type_: EventType, payload: dict[str, Any]) -> int:
+        cur = await conn.execute(
+            "INSERT INTO events (type, at, payload) VALUES (?, ?, ?)",
+            (type_.value, to_text(utcnow()), json.dumps(payload, ensure_ascii=False, default=str)),
+        )
+        seq = cur.lastrowid
+        await cur.close()
+        return int(seq or 0)
+
+    # --- collection runs -----------------------------------------------------------------------------
+
+    async def start_run(self, source: str, trigger: RunTrigger, requested_by: str | None = None) -> CollectionRun:
+        async with self._write() as conn:
+            cur = await conn.execute(
+                "INSERT INTO runs (source, trigger, requested_by, started_at, pid) VALUES (?,?,?,?,?)",
+                (source, trigger.value, requested_by, to_text(utcnow()), os.getpid()),
+            )
+            run_id = int(cur.lastrowid or 0)
+            await cur.close()
+            run = await self._run(conn, run_id)
+            await self._event(conn, EventType.RUN_STARTED, run.model_dump(mode="json"))
+        return run
+
+    async def finish_run(
+        self,
+        run_id: int,
+        outcome: RunOutcome,
+        *,
+        fetched: int = 0,
+        new: int = 0,
+        revised: int = 0,
+        unchanged: int = 0,
+        rejected: int = 0,
+        error: str | None = None,
+        latency_ms: float | None = None,
+        bytes_: int | None = None,
+        http_status: int | None = None,
+    ) -> CollectionRun:
+        async with self._write() as conn:
+            cur = await conn.execute(
+                """UPDATE runs SET ended_at = ?, outcome = ?, fetched = ?, new = ?, revised = ?, unchanged = ?,
+                   rejected = ?, error = ?, latency_ms = ?, bytes = ?, http_status = ?
+                   WHERE id = ? AND outcome = 'running'""",
+                (to_text(utcnow()), outcome.value, fetched, new, revised, unchanged, rejected, error, latency_ms,
+                 bytes_, http_status, run_id),
+            )  # fmt: skip
+            if cur.rowcount != 1:
+                raise StoreError(f"run {run_id} is not running")
+            run = await self._run(conn, run_id)
+            await self._event(conn, EventType.RUN_FINISHED, run.model_dump(mode="json"))
+        return run
+
+    async def mark_interrupted(self, *, only_dead: bool = True) -> list[CollectionRun]:
+        """Close runs left 'running' by a process that is gone (or, with ``only_dead=False``, all)."""
+        done = []
+        async with self._write() as conn:
+            async with conn.execute("SELECT id, pid FROM runs WHERE outcome = 'running'") as cur:
+                rows = await cur.fetchall()
+            for run_id, pid in rows:
+                if only_dead and pid is not None and _alive(pid):
+                    continue
+                await conn.execute(
+                    "UPDATE runs SET outcome = 'interrupted', ended_at = ?, error = ? WHERE id = ?",
+                    (to_text(utcnow()), "interrupted: the collecting process stopped before the run finished", run_id),
+                )
+                run = await self._run(conn, run_id)
+                await self._event(conn, EventType.RUN_FINISHED, run.model_dump(mode="json"))
+                done.append(run)
+        return done
+
+    async def run(self, run_id: int) -> CollectionRun | None:
+        try:
+            return await self._run(self._r, run_id)
+        except StoreError:
+            return None
+
+    async def runs(self, source: str | None = None, limit: int = 50) -> list[CollectionRun]:
+        """Most recent first."""
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR source = ?1) ORDER BY id DESC LIMIT ?2"
+        async with self._r.execute(sql, (source, limit)) as cur:
+            return [_run_from_row(r) for r in await cur.fetchall()]
+
+    async def _run(self, conn: aiosqlite.Connection, run_id: int) -> CollectionRun:
+        async with conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise StoreError(f"no run {run_id}")
+        return _run_from_row(row)
+
+    # --- alerts ------------------------------------------------------------------------------------------
+
+    async def fire_alert(
+        self, rule: str, subject: str, severity: Severity, message: str, *, pending: bool = False
+    ) -> Alert | None:
+        """Open (or update) the alert of ``rule`` on ``subject``. Returns it if anything changed."""
+        now = to_text(utcnow())
+        async with self._write() as conn:
+            existing = await self._open_alert(conn, rule, subject)
+            if existing is None:
+                state = AlertState.PENDING if pending else AlertState.FIRING
+                cur = await conn.execute(
+                    """INSERT INTO alerts (rule, subject, severity, state, message, opened_at, fired_at, updated_at)
+                       VALUES (?,?,?,?,?,?,?,?)""",
+                    (rule, subject, severity.value, state.value, message, now, None if pending else now, now),
+                )
+                alert_id = int(cur.lastrowid or 0)
+                await cur.close()
+            else:
+                promote = existing.state is AlertState.PENDING and not pending
+                if not promote and existing.severity == severity and existing.message == message:
+                    return None
+                alert_id = existing.id
+                await conn.execute(
+                    """UPDATE alerts SET severity = ?, message = ?, updated_at = ?,
+                       state = CASE WHEN ? THEN 'firing' ELSE state END,
+                       fired_at = CASE WHEN ? THEN ? ELSE fired_at END WHERE id = ?""",
+                    (severity.value, message, now, promote, promote, now, alert_id),
+                )
+            alert = await self._alert(conn, alert_id)
+            await self._event(conn, EventType.ALERT, alert.model_dump(mode="json"))
+        return alert
+
+    async def resolve_alert(self, rule: str, subject: str) -> Alert | None:
+        now = to_text(utcnow())
+        async with self._write() as conn:
+            existing = await self._open_alert(conn, rule, subject)
+            if existing is None:
+                return None
+            await conn.execute(
+                "UPDATE alerts SET state = 'resolved', resolved_at = ?, updated_at = ? WHERE id = ?",
+                (now, now, existing.id),
+            )
+            alert = await self._alert(conn, existing.id)
+            await self._event(conn, EventType.ALERT, alert.model_dump(mode="json"))
+        return alert
+
+    async def acknowledge_alert(self, alert_id: int, actor: str, role: str, note: str = "") -> Alert:
+        """Acknowledge an open alert; the action is written to the audit log in the same transaction."""
+        now = utcnow()
+        async with self._write() as conn:
+            alert = await self._alert(conn, alert_id)
+            if alert.state not in (AlertState.PENDING, AlertState.FIRING):
+                raise StoreError(f"alert {alert_id} is {alert.state.value}; only a pending or firing alert can be acknowledged")
+            await conn.execute(
+                """UPDATE alerts SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, ack_note = ?,
+                   updated_at = ? WHERE id = ?""",
+                (to_text(now), actor, note, to_text(now), alert_id),
+            )
+            await audit_log.append(conn, now, actor, role, "alert.acknowledge", f"alert:{alert_id}", {"note": note})
+            alert = await self._alert(conn, alert_id)
+            await self._event(conn, EventType.ALERT, alert.model_dump(mode="json"))
+        return alert
+
+    async def alerts(self, *, open_only: bool = True, limit: int = 200) -> list[Alert]:
+        sql = f"SELECT {_ALERT_COLUMNS} FROM alerts"
+        if open_only:
+            sql += " WHERE state != 'resolved'"
+        async with self._r.execute(sql + " ORDER BY id DESC LIMIT ?", (limit,)) as cur:
+            return [_alert_from_row(r) for r in await cur.fetchall()]
+
+    async def _open_alert(self, conn: aiosqlite.Connection, rule: str, subject: str) -> Alert | None:
+        sql = f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE rule = ? AND subject = ? AND state != 'resolved'"
+        async with conn.execute(sql, (rule, subject)) as cur:
+            row = await cur.fetchone()
+        return _alert_from_row(row) if row else None
+
+    async def _alert(self, conn: aiosqlite.Connection, alert_id: int) -> Alert:
+        async with conn.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise StoreError(f"no alert {alert_id}")
+        return _alert_from_row(row)
+
+    # --- audit ------------------------------------------------------------------------------------------
+
+    async def audit(self, actor: str, role: str, action: str, target: str, details: dict[str, Any] | None = None) -> AuditEntry:
+        async with self._write() as conn:
+            return await audit_log.append(conn, utcnow(), actor, role, action, target, details or {})
+
+    async def audit_entries(self, limit: int = 1000) -> list[AuditEntry]:
+        sql = "SELECT id, at, actor, role, action, target, details, prev_hash, hash FROM audit ORDER BY id DESC LIMIT ?"
+        async with self._r.execute(sql, (limit,)) as cur:
+            return [audit_log.entry_from_row(r) for r in await cur.fetchall()]
+
+    async def verify_audit(self, expected_head: str | None = None) -> AuditReport:
+        return await audit_log.verify(self._r, expected_head)
+
+    # --- maintenance -----------------------------------------------------------------------------------
+
+    async def integrity_check(self) -> list[str]:
+        async with self._r.execute("PRAGMA integrity_check") as cur:
+            return [r[0] for r in await cur.fetchall()]
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+
+_RUN_COLUMNS = (
+    "id, source, trigger, requested_by, started_at, ended_at, outcome, fetched, new, revised, unchanged, "
+    "rejected, error, latency_ms, bytes, http_status"
+)
+_ALERT_COLUMNS = (
+    "id, rule, subject, severity, state, message, opened_at, fired_at, acknowledged_at, acknowledged_by, "
+    "ack_note, resolved_at, updated_at"
+)
+
+
+def _opt_time(text: str | None) -> datetime | None:
+    return from_text(text) if text else None
+
+
+def _run_from_row(r: Sequence[Any]) -> CollectionRun:
+    return CollectionRun(
+        id=r[0], source=r[1], trigger=RunTrigger(r[2]), requested_by=r[3], started_at=from_text(r[4]),
+        ended_at=_opt_time(r[5]), outcome=RunOutcome(r[6]), fetched=r[7], new=r[8], revised=r[9],
+        unchanged=r[10], rejected=r[11], error=r[12], latency_ms=r[13], bytes=r[14], http_status=r[15],
+    )  # fmt: skip
+
+
+def _alert_from_row(r: Sequence[Any]) -> Alert:
+    return Alert(
+        id=r[0], rule=r[1], subject=r[2], severity=Severity(r[3]), state=AlertState(r[4]), message=r[5],
+        opened_at=from_text(r[6]), fired_at=_opt_time(r[7]), acknowledged_at=_opt_time(r[8]),
+        acknowledged_by=r[9], ack_note=r[10], resolved_at=_opt_time(r[11]), updated_at=from_text(r[12]),
+    )  # fmt: skip
+
+
+def _area(r: Sequence[Any]) -> Area:
+    return Area(
+        code=r[0], name_vi=r[1], kind=r[2], valid_from=_d(r[3], OPEN_START), valid_to=_d(r[4], OPEN_END),
+        successor_code=r[5],
+    )  # fmt: skip
+
+
+def _indicator(r: Sequence[Any]) -> Indicator:
+    return Indicator(
+        code=r[0], name_vi=r[1], name_en=r[2], unit=r[3], frequency=r[4], category=r[5], owner=r[6],
+        level=r[7], kind=r[8], formula=r[9], magnitude=r[10],
+    )  # fmt: skip
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _filter_sql(flt: SnapshotFilter, agency_codes: list[str]) -> tuple[str, list[str]]:
+    where: list[str] = []
+    args: list[str] = []
+    for column, values in (
+        ("l.indicator", flt.indicators),
+        ("l.area", flt.areas),
+        ("i.category", flt.categories),
+        ("i.owner", frozenset(agency_codes)),
+        ("l.source", flt.sources),
+    ):
+        if values:
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            args.extend(sorted(values))
+    return ("WHERE " + " AND ".join(where)) if where else "", args
+
+
+async def _sync_reference(conn: aiosqlite.Connection, extra: list[Indicator]) -> None:
+    """Load the shipped reference data (new rows added, changed rows updated; nothing removed)."""
+    await conn.executemany(
+        "INSERT INTO categories (code, name_vi, name_en) VALUES (?,?,?) "
+        "ON CONFLICT (code) DO UPDATE SET name_vi = excluded.name_vi, name_en = excluded.name_en",
+        [(c.code, c.name_vi, c.name_en) for c in reference.load_categories()],
+    )
+    await conn.executemany(
+        """INSERT INTO agencies (code, name_vi, name_en, kind, valid_from, valid_to, successor_code) VALUES (?,?,?,?,?,?,?)
+           ON CONFLICT (code) DO UPDATE SET name_vi = excluded.name_vi, name_en = excluded.name_en, kind = excluded.kind,
+           valid_from = excluded.valid_from, valid_to = excluded.valid_to, successor_code = excluded.successor_code""",
+        [
+            (a.code, a.name_vi, a.name_en, a.kind, _open(a.valid_from, OPEN_START), _open(a.valid_to, OPEN_END), a.successor_code)
+            for a in reference.load_agencies()
+        ],
+    )
+    await conn.executemany(
+        """INSERT INTO areas (code, valid_from, valid_to, name_vi, kind, successor_code) VALUES (?,?,?,?,?,?)
+           ON CONFLICT (code, valid_from) DO UPDATE SET valid_to = excluded.valid_to, name_vi = excluded.name_vi,
+           kind = excluded.kind, successor_code = excluded.successor_code""",
+        [
+            (a.code, _open(a.valid_from, OPEN_START), _open(a.valid_to, OPEN_END), a.name_vi, a.kind, a.successor_code)
+            for a in reference.load_areas()
+        ],
+    )
+    await _upsert_indicators(conn, [*reference.load_indicators(), *extra])
+
+
+async def _upsert_indicators(conn: aiosqlite.Connection, indicators: Sequence[Indicator]) -> None:
+    await conn.executemany(
+        """INSERT INTO indicators (code, name_vi, name_en, unit, frequency, category, owner, level, kind, formula, magnitude)
+           VALUES (?,?,?,?,?,?,?,?,?,?,?)
+           ON CONFLICT (code) DO UPDATE SET name_vi = excluded.name_vi, name_en = excluded.name_en, unit = excluded.unit,
+           frequency = excluded.frequency, category = excluded.category, owner = excluded.owner, level = excluded.level,
+           kind = excluded.kind, formula = excluded.formula, magnitude = excluded.magnitude""",
+        [
+            (i.code, i.name_vi, i.name_en, i.unit, i.frequency.value, i.category, i.owner, i.level.value, i.kind.value,
+             i.formula, i.magnitude)
+            for i in indicators
+        ],
+    )  # fmt: skip
+
+
+def _open(d: date | None, open_value: str) -> str:
+    return d.isoformat() if d else open_value
