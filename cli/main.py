@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from rich.console import Console
 from rich.table import Table
 
@@ -20,7 +22,7 @@ from feed.config import hash_token
 from feed.formatting import format_number
 from storage import Store, StoreError
 from storage.clock import parse_moment
-from storage.migrations import LATEST
+from storage.migrations import LATEST, schema_version
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -44,11 +46,19 @@ def _db_path(args: argparse.Namespace) -> str:
     return args.db or _config(args).database.path
 
 
-async def _open_existing(args: argparse.Namespace) -> Store:
+def _exists(path: str) -> bool:
+    return Path(path).exists()
+
+
+def _existing_db(args: argparse.Namespace) -> str:
     path = _db_path(args)
     if path != ":memory:" and not Path(path).exists():
         raise UserError(f"no database at {path}: create it with `opscentre init-db` (or pass --db PATH)")
-    return await Store.open(path, extra_indicators=_config(args).indicators)
+    return path
+
+
+async def _open_existing(args: argparse.Namespace) -> Store:
+    return await Store.open(_existing_db(args), extra_indicators=_config(args).indicators)
 
 
 def _date(text: str) -> date:
@@ -74,15 +84,14 @@ def _print_json(data: Any) -> None:
 
 async def cmd_init_db(args: argparse.Namespace) -> int:
     path = _db_path(args)
-    existed = path != ":memory:" and Path(path).exists()
+    existed = path != ":memory:" and _exists(path)
     before = 0
     if existed:
-        import aiosqlite
-
-        from storage.migrations import schema_version
-
-        async with aiosqlite.connect(path) as conn:
-            before = await schema_version(conn)
+        try:
+            async with aiosqlite.connect(path) as conn:
+                before = await schema_version(conn)
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"cannot open the database {path}: {exc}") from None
     store = await Store.open(path, extra_indicators=_config(args).indicators)
     try:
         indicators = len(await store.indicators())
@@ -90,7 +99,9 @@ async def cmd_init_db(args: argparse.Namespace) -> int:
     finally:
         await store.close()
     if not existed:
-        out.print(f"created database {path} (schema version {LATEST}; {indicators} indicators, {areas} provinces in force)")
+        out.print(
+            f"created database {path} (schema version {LATEST}; {indicators} indicators, {areas} provinces in force)"
+        )
     elif before < LATEST:
         out.print(f"upgraded database {path} from schema version {before} to {LATEST}")
     else:
@@ -123,7 +134,9 @@ def cmd_show_config(args: argparse.Namespace) -> int:
 def cmd_hash_token(args: argparse.Namespace) -> int:
     token = args.token if args.token is not None else sys.stdin.readline().strip()
     if len(token) < 16:
-        raise UserError("a token must be at least 16 characters (generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        raise UserError(
+            "a token must be at least 16 characters (generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
     print(hash_token(token))
     return EXIT_OK
 
@@ -132,7 +145,9 @@ async def cmd_indicators(args: argparse.Namespace) -> int:
     store = await _open_existing(args)
     try:
         if args.category and args.category not in {c.code for c in await store.categories()}:
-            raise UserError(f"unknown category {args.category!r}; known: {', '.join(c.code for c in await store.categories())}")
+            raise UserError(
+                f"unknown category {args.category!r}; known: {', '.join(c.code for c in await store.categories())}"
+            )
         if args.agency and args.agency not in {a.code for a in await store.agencies()}:
             raise UserError(f"unknown agency {args.agency!r}; see the agencies in `opscentre indicators --json`")
         items = await store.indicators(category=args.category, agency=args.agency)
@@ -141,9 +156,19 @@ async def cmd_indicators(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([i.model_dump(mode="json") for i in items])
         return EXIT_OK
-    table = Table("code", "tên chỉ tiêu" if args.lang == "vi" else "indicator", "unit", "freq", "category", "owner", "level")
+    table = Table(
+        "code", "tên chỉ tiêu" if args.lang == "vi" else "indicator", "unit", "freq", "category", "owner", "level"
+    )
     for i in items:
-        table.add_row(i.code, i.name_vi if args.lang == "vi" else i.name_en, i.unit, i.frequency.value, i.category, i.owner, i.level.value)
+        table.add_row(
+            i.code,
+            i.name_vi if args.lang == "vi" else i.name_en,
+            i.unit,
+            i.frequency.value,
+            i.category,
+            i.owner,
+            i.level.value,
+        )
     out.print(table)
     out.print(f"{len(items)} indicators")
     return EXIT_OK
@@ -221,6 +246,27 @@ async def cmd_verify_audit(args: argparse.Namespace) -> int:
     return EXIT_PROBLEM
 
 
+async def cmd_demo(args: argparse.Namespace) -> int:
+    """For now: the store, ready, with its catalogue; the live parts join as they are built."""
+    path = _db_path(args)
+    store = await Store.open(path, extra_indicators=_config(args).indicators)
+    try:
+        indicators = await store.indicators()
+        categories = await store.categories()
+        today = date.today()
+        areas = await store.areas_in_force(today)
+        out.print(f"[bold]opscentre demo[/] — database {path} (schema version {LATEST}, epoch {store.epoch})")
+        for c in categories:
+            n = sum(1 for i in indicators if i.category == c.code)
+            out.print(f"  {c.code:<6} {c.name_vi} / {c.name_en}: {n} indicators")
+        out.print(f"  {len(areas)} provinces and cities in force on {today.isoformat()}")
+        out.print(f"  {await store.last_seq()} events in the log; audit log: {(await store.verify_audit()).entries} entries")
+        out.print("Simulated agencies, the feed and the console are not part of this version yet.")
+    finally:
+        await store.close()
+    return EXIT_OK
+
+
 def cmd_not_yet(args: argparse.Namespace) -> int:
     err.print(f"`opscentre {args.command}` is not available yet in this version.")
     return EXIT_USAGE
@@ -271,10 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = add("verify-audit", cmd_verify_audit, "check the audit log's hash chain; exit 1 if anything was altered")
     p.add_argument("--expect-head", metavar="HASH", help="also require the chain to end at this hash")
+    add("demo", cmd_demo, "run the demo on the built-in configuration")
     for name, what in (
         ("serve", "run the collectors and the live feed"),
         ("console", "open the operators' console"),
-        ("demo", "run simulated agencies, the server and the console together"),
         ("collect", "run a collection by hand"),
         ("simulate", "serve simulated agency systems"),
     ):
@@ -294,7 +340,9 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         result = args.handler(args)
         if asyncio.iscoroutine(result):

@@ -79,5 +79,7 @@ class CollectorSettings(Section):
     backoff_initial: Duration = timedelta(seconds=0.5)
     backoff_max: Duration = timedelta(seconds=10)
     breaker_failures: int = Field(default=5, ge=1, description="failed runs in a row that open a source's circuit")
-    breaker_reset: Duration = Field(default=timedelta(seconds=60), description="how long before an open circuit is probed")
+    breaker_reset: Duration = Field(
+        default=timedelta(seconds=60), description="how long before an open circuit is probed"
+    )
     shutdown_grace: Duration = Field(default=timedelta(seconds=10), description="time in-flight runs get on shutdown")

@@ -95,7 +95,9 @@ async def verify(conn: aiosqlite.Connection, expected_head: str | None = None) -
             if entry_id != expected_id:
                 if entry_id > expected_id:
                     missing = f"{expected_id}" if entry_id == expected_id + 1 else f"{expected_id}..{entry_id - 1}"
-                    report.problems.append(f"entry {missing} removed (the log jumps from {expected_id - 1} to {entry_id})")
+                    report.problems.append(
+                        f"entry {missing} removed (the log jumps from {expected_id - 1} to {entry_id})"
+                    )
                 else:
                     report.problems.append(f"entry {entry_id} is out of order (found after entry {expected_id - 1})")
             if prev_hash != prev:

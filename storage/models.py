@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -148,12 +149,23 @@ class Observation(Frozen):
     payload_digest: str | None
 
 
-class Revision(Frozen):
-    """A figure that changed: the stored new revision and the value it replaced."""
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """A figure that changed: the new revision stored and the value it replaced.
 
-    observation: Observation
+    A plain dataclass, not a pydantic model: a re-published history can revise 100,000 figures
+    at once, and this is built straight from trusted rows of our own database.
+    """
+
+    obs_id: int
+    indicator: str
+    area: str
+    period: str
+    revision: int
+    value: float
+    status: str
     previous_value: float
-    previous_status: ObservationStatus
+    previous_status: str
 
 
 class Rejection(Frozen):
@@ -165,16 +177,39 @@ class Rejection(Frozen):
 class IngestResult(BaseModel):
     """What one ``ingest`` did. ``new`` + ``revised`` + ``unchanged`` + ``rejected`` = records."""
 
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
     new: int = 0
     revised: list[Revision] = Field(default_factory=list)
     unchanged: int = 0
     rejected: list[Rejection] = Field(default_factory=list)
     first_seq: int | None = None  # the events this batch appended
     last_seq: int | None = None
+    first_id: int | None = None  # the observations it appended (consecutive ids)
+    last_id: int | None = None
 
     @property
     def changed(self) -> int:
         return self.new + len(self.revised)
+
+
+class IngestLog(Frozen):
+    """One ingest call as recorded: counts, the payload it came from, the figures and events it made."""
+
+    id: int
+    source: str
+    run_id: int | None
+    payload_digest: str | None
+    at: datetime
+    records: int
+    new: int
+    revised: int
+    unchanged: int
+    rejected: int
+    first_id: int | None
+    last_id: int | None
+    first_seq: int | None
+    last_seq: int | None
 
 
 # --- runs, alerts, audit, events -------------------------------------------------------------

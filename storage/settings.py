@@ -24,7 +24,9 @@ def parse_duration(value: object) -> timedelta:
         return timedelta(seconds=value)
     if isinstance(value, str) and (m := _DURATION.fullmatch(value.strip())):
         return timedelta(seconds=float(m["n"]) * _UNIT[m["u"]])
-    raise ValueError(f"{value!r} is not a duration: expected a number of seconds or text such as '500ms', '30s', '15m', '2h'")
+    raise ValueError(
+        f"{value!r} is not a duration: expected a number of seconds or text such as '500ms', '30s', '15m', '2h'"
+    )
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]

@@ -27,8 +27,8 @@ from storage import ingest as ingest_mod
 from storage import reference
 from storage.audit import AuditReport
 from storage.clock import from_text, to_text, utcnow
-from storage.ingest import OBSERVATION_COLUMNS, Batch, Catalogue, observation_from_row
-from storage.migrations import LATEST, migrate, schema_version
+from storage.ingest import OBS_SELECT, Batch, Catalogue, observation_from_row, paused_gc
+from storage.migrations import SchemaTooNew, migrate, schema_version
 from storage.models import (
     Agency,
     Alert,
@@ -40,8 +40,10 @@ from storage.models import (
     Event,
     EventType,
     Indicator,
+    IngestLog,
     IngestResult,
     Observation,
+    Rejection,
     RunOutcome,
     RunTrigger,
     Severity,
@@ -115,12 +117,13 @@ class Store:
             parent = Path(path).parent
             if not parent.exists():
                 raise StoreError(f"cannot create the database {path}: folder {parent} does not exist")
+        writer = await _connect(path, readonly=False)
         try:
-            writer = await _connect(path, readonly=False)
             async with writer.execute("PRAGMA journal_mode = WAL") as cur:
                 await cur.fetchone()
             await migrate(writer)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, SchemaTooNew) as exc:
+            await writer.close()
             raise StoreError(f"cannot open the database {path}: {exc}") from exc
         reader = await _connect(path, readonly=True) if path != ":memory:" else writer
         store = cls(path, writer, reader)
@@ -249,11 +252,15 @@ class Store:
             if current.valid_from and on < current.valid_from:
                 raise StoreError(f"area {current.code} did not exist yet on {on.isoformat()}")
             if not current.successor_code or current.valid_to is None:
-                raise StoreError(f"area {current.code} ({current.name_vi}) ended on {current.valid_to} with no successor")
+                raise StoreError(
+                    f"area {current.code} ({current.name_vi}) ended on {current.valid_to} with no successor"
+                )
             day_after = date.fromordinal(current.valid_to.toordinal() + 1)
             nxt = self.catalogue.area_on(current.successor_code, day_after)
             if nxt is None:
-                raise StoreError(f"successor {current.successor_code} of area {current.code} is not in force on {day_after}")
+                raise StoreError(
+                    f"successor {current.successor_code} of area {current.code} is not in force on {day_after}"
+                )
             current = nxt
         raise StoreError(f"the succession of area {current.code} does not end")
 
@@ -316,21 +323,24 @@ class Store:
         the same batch again finds every record unchanged and appends nothing.
         """
         catalogue = self.catalogue
+        async with self._r.execute(
+            "SELECT indicator, area, period FROM series_latest WHERE source = ?", (batch.source,)
+        ) as cur:
+            latest = {(r[0], r[1]): r[2] for r in await cur.fetchall()}
         if len(batch.records) > 2000:  # keep the event loop responsive on large payloads
-            rows, positions, rejected = await asyncio.to_thread(catalogue.check, batch.records)
+            work, rejected = await asyncio.to_thread(_prepare, catalogue, batch, latest)
         else:
-            rows, positions, rejected = catalogue.check(batch.records)
-        if batch.payload is not None:
-            batch.payload_digest = ingest_mod.digest(batch.payload)
-        async with self._write() as conn:
-            result = await ingest_mod.write(conn, batch, rows, positions)
-        result.rejected = rejected
-        return result
+            work, rejected = _prepare(catalogue, batch, latest)
+        try:
+            async with self._write() as conn:
+                return await ingest_mod.write(conn, batch, work, rejected)
+        except LookupError as exc:
+            raise StoreError(str(exc)) from None
 
     # --- observations -------------------------------------------------------------------------------
 
     async def observation(self, obs_id: int) -> Observation | None:
-        async with self._r.execute(f"SELECT {OBSERVATION_COLUMNS} FROM observations WHERE id = ?", (obs_id,)) as cur:
+        async with self._r.execute(f"SELECT {OBS_SELECT} FROM observations o WHERE o.id = ?", (obs_id,)) as cur:
             row = await cur.fetchone()
         return observation_from_row(row) if row else None
 
@@ -347,7 +357,7 @@ class Store:
         (default: now), oldest period first."""
         cutoff = to_text(as_of) if as_of else "9999"
         sql = f"""
-        SELECT {OBSERVATION_COLUMNS} FROM observations o
+        SELECT {OBS_SELECT} FROM observations o
         WHERE indicator = ?1 AND area = ?2 AND (?3 IS NULL OR source = ?3) AND collected_at <= ?4
           AND (?5 IS NULL OR period >= ?5)
           AND revision = (SELECT max(revision) FROM observations m
@@ -359,7 +369,7 @@ class Store:
 
     async def revisions(self, indicator: str, area: str, period: str, source: str | None = None) -> list[Observation]:
         """Every revision of one figure, first to last."""
-        sql = f"""SELECT {OBSERVATION_COLUMNS} FROM observations
+        sql = f"""SELECT {OBS_SELECT} FROM observations o
         WHERE indicator = ?1 AND area = ?2 AND period = ?3 AND (?4 IS NULL OR source = ?4)
         ORDER BY source, revision"""
         async with self._r.execute(sql, (indicator, area, period, source)) as cur:
@@ -369,12 +379,40 @@ class Store:
         self, indicator: str, area: str, period: str, as_of: datetime, source: str | None = None
     ) -> Observation | None:
         """The figure for one period as the centre knew it at ``as_of``."""
-        sql = f"""SELECT {OBSERVATION_COLUMNS} FROM observations
+        sql = f"""SELECT {OBS_SELECT} FROM observations o
         WHERE indicator = ?1 AND area = ?2 AND period = ?3 AND (?4 IS NULL OR source = ?4) AND collected_at <= ?5
         ORDER BY collected_at DESC, revision DESC LIMIT 1"""
         async with self._r.execute(sql, (indicator, area, period, source, to_text(as_of))) as cur:
             row = await cur.fetchone()
         return observation_from_row(row) if row else None
+
+    async def ingest_log(self, run_id: int | None = None, limit: int = 100) -> list[IngestLog]:
+        """Recorded ingests, newest first; of one run if given."""
+        sql = """SELECT i.id, i.source, i.run_id, p.digest, i.at, i.records, i.new, i.revised, i.unchanged, i.rejected,
+                 i.first_obs, i.last_obs, i.first_seq, i.last_seq
+                 FROM ingests i LEFT JOIN raw_payloads p ON p.id = i.payload_id
+                 WHERE ?1 IS NULL OR i.run_id = ?1 ORDER BY i.id DESC LIMIT ?2"""
+        async with self._r.execute(sql, (run_id, limit)) as cur:
+            rows = await cur.fetchall()
+        fields = IngestLog.model_fields.keys()
+        return [IngestLog.model_validate(dict(zip(fields, r, strict=True))) for r in rows]
+
+    async def rejections(self, ingest_id: int) -> list[Rejection]:
+        """Why records of one ingest were refused (the first 1,000 are kept)."""
+        sql = "SELECT position, reason, record FROM rejections WHERE ingest_id = ? ORDER BY position"
+        async with self._r.execute(sql, (ingest_id,)) as cur:
+            return [Rejection(index=r[0], reason=r[1], record=json.loads(r[2])) for r in await cur.fetchall()]
+
+    async def run_observations(self, run_id: int) -> list[Observation]:
+        """The figures a run appended, in order (found through its ingests' id ranges)."""
+        out: list[Observation] = []
+        for log in reversed(await self.ingest_log(run_id, limit=100_000)):
+            if log.first_id is None:
+                continue
+            sql = f"SELECT {OBS_SELECT} FROM observations o WHERE o.id BETWEEN ? AND ? ORDER BY o.id"
+            async with self._r.execute(sql, (log.first_id, log.last_id)) as cur:
+                out += [observation_from_row(r) for r in await cur.fetchall()]
+        return out
 
     async def payload(self, digest: str) -> bytes | None:
         """The exact bytes a figure came from."""
@@ -389,7 +427,7 @@ class Store:
         flt = flt or SnapshotFilter()
         where, args = _filter_sql(flt, await self._agency_codes(flt))
         sql = f"""
-        SELECT {", ".join("o." + c.strip() for c in OBSERVATION_COLUMNS.split(","))}
+        SELECT {OBS_SELECT}
         FROM series_latest l JOIN observations o ON o.id = l.obs_id JOIN indicators i ON i.code = l.indicator
         {where} ORDER BY o.indicator, o.area, o.source"""
         conn = self._r
@@ -431,12 +469,11 @@ class Store:
     async def events_after(self, seq: int, limit: int = 1000) -> list[Event]:
         """Events with seq > ``seq``, in order, at most ``limit``."""
         sql = f"""
-        SELECT e.seq, e.type, e.at, e.payload, {", ".join("o." + c.strip() for c in OBSERVATION_COLUMNS.split(","))},
+        SELECT e.seq, e.type, e.at, e.payload, {OBS_SELECT},
                p.value, p.status
         FROM events e
         LEFT JOIN observations o ON o.id = e.obs_id
-        LEFT JOIN observations p ON e.obs_id IS NOT NULL AND p.indicator = o.indicator AND p.area = o.area
-             AND p.period = o.period AND p.source = o.source AND p.revision = o.revision - 1
+        LEFT JOIN observations p ON p.id = o.supersedes
         WHERE e.seq > ? ORDER BY e.seq LIMIT ?"""
         async with self._r.execute(sql, (seq, limit)) as cur:
             rows = await cur.fetchall()
@@ -447,7 +484,11 @@ class Store:
                 payload["previous_value"], payload["previous_status"] = r[15], r[16]
             else:
                 payload = json.loads(r[3]) if r[3] else {}
-            events.append(Event.model_construct(seq=r[0], epoch=self.epoch, type=EventType(r[1]), at=from_text(r[2]), payload=payload))
+            events.append(
+                Event.model_construct(
+                    seq=r[0], epoch=self.epoch, type=EventType(r[1]), at=from_text(r[2]), payload=payload
+                )
+            )
         return events
 
     async def prune_events(self, keep_after: datetime) -> int:
@@ -600,7 +641,9 @@ class Store:
         async with self._write() as conn:
             alert = await self._alert(conn, alert_id)
             if alert.state not in (AlertState.PENDING, AlertState.FIRING):
-                raise StoreError(f"alert {alert_id} is {alert.state.value}; only a pending or firing alert can be acknowledged")
+                raise StoreError(
+                    f"alert {alert_id} is {alert.state.value}; only a pending or firing alert can be acknowledged"
+                )
             await conn.execute(
                 """UPDATE alerts SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, ack_note = ?,
                    updated_at = ? WHERE id = ?""",
@@ -633,7 +676,9 @@ class Store:
 
     # --- audit ------------------------------------------------------------------------------------------
 
-    async def audit(self, actor: str, role: str, action: str, target: str, details: dict[str, Any] | None = None) -> AuditEntry:
+    async def audit(
+        self, actor: str, role: str, action: str, target: str, details: dict[str, Any] | None = None
+    ) -> AuditEntry:
         async with self._write() as conn:
             return await audit_log.append(conn, utcnow(), actor, role, action, target, details or {})
 
@@ -646,6 +691,22 @@ class Store:
         return await audit_log.verify(self._r, expected_head)
 
     # --- maintenance -----------------------------------------------------------------------------------
+
+    async def dangling_references(self) -> list[str]:
+        """Observations pointing at an indicator, run or payload that does not exist (should be none)."""
+        checks = {
+            "indicator": "SELECT count(*) FROM observations WHERE indicator NOT IN (SELECT code FROM indicators)",
+            "run": "SELECT count(*) FROM observations WHERE run_id IS NOT NULL AND run_id NOT IN (SELECT id FROM runs)",
+            "payload": "SELECT count(*) FROM observations WHERE payload_id IS NOT NULL "
+            "AND payload_id NOT IN (SELECT id FROM raw_payloads)",
+        }
+        found = []
+        for what, sql in checks.items():
+            async with self._r.execute(sql) as cur:
+                row = await cur.fetchone()
+            if row and row[0]:
+                found.append(f"{row[0]} observations refer to a {what} that does not exist")
+        return found
 
     async def integrity_check(self) -> list[str]:
         async with self._r.execute("PRAGMA integrity_check") as cur:
@@ -698,6 +759,14 @@ def _indicator(r: Sequence[Any]) -> Indicator:
     )  # fmt: skip
 
 
+def _prepare(
+    catalogue: Catalogue, batch: Batch, latest: dict[tuple[str, str], str]
+) -> tuple[ingest_mod.Plan, list[Rejection]]:
+    with paused_gc():
+        rows, _, rejected = catalogue.check(batch.records, batch.source)
+    return ingest_mod.plan(rows, latest, batch.source), rejected
+
+
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -738,7 +807,15 @@ async def _sync_reference(conn: aiosqlite.Connection, extra: list[Indicator]) ->
            ON CONFLICT (code) DO UPDATE SET name_vi = excluded.name_vi, name_en = excluded.name_en, kind = excluded.kind,
            valid_from = excluded.valid_from, valid_to = excluded.valid_to, successor_code = excluded.successor_code""",
         [
-            (a.code, a.name_vi, a.name_en, a.kind, _open(a.valid_from, OPEN_START), _open(a.valid_to, OPEN_END), a.successor_code)
+            (
+                a.code,
+                a.name_vi,
+                a.name_en,
+                a.kind,
+                _open(a.valid_from, OPEN_START),
+                _open(a.valid_to, OPEN_END),
+                a.successor_code,
+            )
             for a in reference.load_agencies()
         ],
     )

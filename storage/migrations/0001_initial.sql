@@ -49,14 +49,16 @@ CREATE TABLE indicators (
 ) WITHOUT ROWID;
 
 -- The exact bytes each figure came from, compressed, stored once per sha256.
+-- Observations point at it by id, not by the 64-character digest: rows stay small.
 CREATE TABLE raw_payloads (
-    digest       TEXT PRIMARY KEY,
+    id           INTEGER PRIMARY KEY,
+    digest       TEXT NOT NULL UNIQUE,
     size         INTEGER NOT NULL,
     codec        TEXT NOT NULL,
     content_type TEXT,
     received_at  TEXT NOT NULL,
     body         BLOB NOT NULL
-) WITHOUT ROWID;
+);
 
 CREATE TABLE runs (
     id           INTEGER PRIMARY KEY,
@@ -81,26 +83,60 @@ CREATE INDEX runs_by_source ON runs (source, id);
 CREATE INDEX runs_running ON runs (outcome) WHERE outcome = 'running';
 
 -- Append-only: a changed figure is a new revision; the triggers below refuse edits and deletes.
+-- indicator, run_id and payload_id are checked by ingest, not by foreign keys: on this, the one hot
+-- table, the per-row key look-ups cost a third of the insert time (bench/ingest.py).
+-- Store.dangling_references() audits them.
 CREATE TABLE observations (
     id             INTEGER PRIMARY KEY,
-    indicator      TEXT NOT NULL REFERENCES indicators (code),
+    indicator      TEXT NOT NULL,
     area           TEXT NOT NULL,
     period         TEXT NOT NULL,
     source         TEXT NOT NULL,
     revision       INTEGER NOT NULL CHECK (revision >= 1),
     value          REAL NOT NULL,
-    status         TEXT NOT NULL CHECK (status IN ('provisional', 'official', 'estimated')),
+    -- OR, not IN: SQLite evaluates an IN list per row through a temporary table (twice the insert cost).
+    status         TEXT NOT NULL CHECK (status = 'official' OR status = 'provisional' OR status = 'estimated'),
     collected_at   TEXT NOT NULL,
-    run_id         INTEGER REFERENCES runs (id),
-    payload_digest TEXT REFERENCES raw_payloads (digest),
+    run_id         INTEGER,
+    payload_id     INTEGER,
+    supersedes     INTEGER REFERENCES observations (id),  -- the revision this one replaces
     UNIQUE (indicator, area, period, source, revision)
 );
-CREATE INDEX observations_by_run ON observations (run_id);
 
 CREATE TRIGGER observations_no_update BEFORE UPDATE ON observations
 BEGIN SELECT RAISE(ABORT, 'observations are append-only: ingest a new revision instead'); END;
 CREATE TRIGGER observations_no_delete BEFORE DELETE ON observations
 BEGIN SELECT RAISE(ABORT, 'observations are append-only'); END;
+
+-- One row per ingest call: what it did, from which bytes, and which figures and events it made.
+-- A batch's observations and events have consecutive ids, so a run's figures are found by range
+-- (this replaces an index on observations.run_id, which cost a fifth of the insert time).
+CREATE TABLE ingests (
+    id          INTEGER PRIMARY KEY,
+    source      TEXT NOT NULL,
+    run_id      INTEGER REFERENCES runs (id),
+    payload_id  INTEGER REFERENCES raw_payloads (id),
+    at          TEXT NOT NULL,
+    records     INTEGER NOT NULL,
+    new         INTEGER NOT NULL,
+    revised     INTEGER NOT NULL,
+    unchanged   INTEGER NOT NULL,
+    rejected    INTEGER NOT NULL,
+    first_obs   INTEGER,
+    last_obs    INTEGER,
+    first_seq   INTEGER,
+    last_seq    INTEGER
+);
+CREATE INDEX ingests_by_run ON ingests (run_id);
+
+-- Why records were refused, kept for the admin (the first 1,000 of each ingest).
+CREATE TABLE rejections (
+    ingest_id INTEGER NOT NULL REFERENCES ingests (id),
+    position  INTEGER NOT NULL,
+    reason    TEXT NOT NULL,
+    record    TEXT NOT NULL,
+    PRIMARY KEY (ingest_id, position)
+) WITHOUT ROWID;
 
 -- The newest period of every series, for snapshots.
 CREATE TABLE series_latest (

@@ -1,0 +1,146 @@
+"""The event log: every change appends its event in the same transaction; seq is monotonic and
+gap-free within an epoch, also across restarts; snapshots are consistent with one seq."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storage import Batch, EventType, ObservationIn, RunOutcome, RunTrigger, Severity, SnapshotFilter, Store
+
+
+def rec(indicator: str, area: str, period: str, value: float) -> ObservationIn:
+    return ObservationIn(indicator=indicator, area=area, period=period, value=value)
+
+
+async def test_seq_is_monotonic_and_gap_free_across_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "ops.db"
+    store = await Store.open(path)
+    epoch = store.epoch
+    run = await store.start_run("gso", RunTrigger.MANUAL, "admin")
+    await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", f"2024-{m:02d}", m) for m in range(1, 7)], run_id=run.id))
+    await store.finish_run(run.id, RunOutcome.SUCCESS, fetched=6, new=6)
+    await store.fire_alert("collector.down", "gso", Severity.CRITICAL, "Nguồn gso không phản hồi")
+    await store.close()
+
+    store = await Store.open(path)
+    try:
+        assert store.epoch == epoch  # same log, same epoch
+        await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-07", 7.0)]))
+        await store.resolve_alert("collector.down", "gso")
+        events = await store.events_after(0)
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert [e.type for e in events] == (
+            [EventType.RUN_STARTED] + [EventType.OBSERVATION] * 6
+            + [EventType.RUN_FINISHED, EventType.ALERT, EventType.OBSERVATION, EventType.ALERT]
+        )  # fmt: skip
+        assert events[7].payload["outcome"] == "success"
+        assert events[8].payload["message"] == "Nguồn gso không phản hồi"
+        assert {e.epoch for e in events} == {epoch}
+        # Reading from the middle gives exactly the rest.
+        assert [e.seq for e in await store.events_after(5)] == list(range(6, len(events) + 1))
+        assert [e.seq for e in await store.events_after(5, limit=2)] == [6, 7]
+    finally:
+        await store.close()
+
+
+async def test_a_new_database_has_a_new_epoch(tmp_path: Path) -> None:
+    a = await Store.open(tmp_path / "a.db")
+    b = await Store.open(tmp_path / "b.db")
+    try:
+        assert a.epoch != b.epoch and len(a.epoch) == 16
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_listeners_hear_committed_seq(store: Store) -> None:
+    heard: list[int] = []
+    store.add_listener(heard.append)
+    await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-01", 1.0), rec("CPI_YOY", "VN", "2024-02", 2.0)]))
+    await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-01", 1.0)]))  # unchanged: no event, no call
+    run = await store.start_run("gso", RunTrigger.SCHEDULE)
+    assert heard == [2, 3]
+    assert run.id == 1
+
+
+async def test_snapshot_holds_the_latest_period_of_each_series_with_filters(store: Store) -> None:
+    await store.ingest(
+        Batch(
+            "gso",
+            [
+                rec("CPI_YOY", "VN", "2024-01", 3.37),
+                rec("CPI_YOY", "VN", "2024-02", 3.98),
+                rec("CPI_YOY", "01", "2024-02", 4.1),
+                rec("GDP_GROWTH", "VN", "2024-Q1", 5.66),
+            ],
+        )
+    )
+    await store.ingest(Batch("sbv", [rec("CREDIT_GROWTH", "VN", "2024-02", -0.7)]))
+    # A revision of an older period does not replace the latest period in the snapshot ...
+    await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-01", 3.4)]))
+    # ... a revision of the latest period does.
+    await store.ingest(Batch("gso", [rec("CPI_YOY", "01", "2024-02", 4.2)]))
+
+    snap = await store.snapshot()
+    assert snap.seq == await store.last_seq()
+    got = {(o.indicator, o.area): (o.period, o.value) for o in snap.observations}
+    assert got == {
+        ("CPI_YOY", "VN"): ("2024-02", 3.98),
+        ("CPI_YOY", "01"): ("2024-02", 4.2),
+        ("GDP_GROWTH", "VN"): ("2024-Q1", 5.66),
+        ("CREDIT_GROWTH", "VN"): ("2024-02", -0.7),
+    }
+
+    def keys(snapshot_rows: list) -> set[tuple[str, str]]:
+        return {(o.indicator, o.area) for o in snapshot_rows}
+
+    assert keys((await store.snapshot(SnapshotFilter(areas=frozenset({"01"})))).observations) == {("CPI_YOY", "01")}
+    assert keys((await store.snapshot(SnapshotFilter(categories=frozenset({"TCNS"})))).observations) == {
+        ("CREDIT_GROWTH", "VN")
+    }
+    # NSO took over GSO's indicators in 2025: asking for NSO finds them.
+    assert keys((await store.snapshot(SnapshotFilter(agencies=frozenset({"NSO"})))).observations) == {
+        ("CPI_YOY", "VN"), ("CPI_YOY", "01"), ("GDP_GROWTH", "VN"),
+    }  # fmt: skip
+    assert keys(
+        (await store.snapshot(SnapshotFilter(indicators=frozenset({"CPI_YOY"}), areas=frozenset({"VN"})))).observations
+    ) == {("CPI_YOY", "VN")}
+    assert (await store.snapshot(SnapshotFilter(sources=frozenset({"nobody"})))).observations == []
+
+
+async def test_runs_left_running_by_a_dead_process_are_marked_interrupted(store: Store) -> None:
+    import sqlite3
+
+    run = await store.start_run("gso", RunTrigger.SCHEDULE)
+    assert await store.mark_interrupted() == []  # our own process is alive: not touched
+    conn = sqlite3.connect(store.path)
+    try:
+        conn.execute("UPDATE runs SET pid = 999999999 WHERE id = ?", (run.id,))  # a process that cannot exist
+        conn.commit()
+    finally:
+        conn.close()
+    done = await store.mark_interrupted()
+    assert [r.id for r in done] == [run.id]
+    assert (await store.run(run.id)).outcome is RunOutcome.INTERRUPTED  # type: ignore[union-attr]
+    events = await store.events_after(0)
+    assert events[-1].type is EventType.RUN_FINISHED and events[-1].payload["outcome"] == "interrupted"
+
+
+async def test_alert_life_cycle_and_acknowledgement_is_audited(store: Store) -> None:
+    alert = await store.fire_alert("upstream.rejected", "gso", Severity.WARNING, "3 records rejected", pending=True)
+    assert alert is not None and alert.state.value == "pending"
+    assert (
+        await store.fire_alert("upstream.rejected", "gso", Severity.WARNING, "3 records rejected", pending=True) is None
+    )
+    fired = await store.fire_alert("upstream.rejected", "gso", Severity.WARNING, "3 records rejected")
+    assert fired is not None and fired.state.value == "firing" and fired.id == alert.id
+    acked = await store.acknowledge_alert(alert.id, "nguyen.van.a", "operator", "đang xử lý")
+    assert acked.state.value == "acknowledged" and acked.acknowledged_by == "nguyen.van.a"
+    entries = await store.audit_entries()
+    assert [(e.actor, e.action, e.target, e.details) for e in entries] == [
+        ("nguyen.van.a", "alert.acknowledge", f"alert:{alert.id}", {"note": "đang xử lý"})
+    ]
+    resolved = await store.resolve_alert("upstream.rejected", "gso")
+    assert resolved is not None and resolved.state.value == "resolved"
+    assert await store.alerts() == []
+    assert len(await store.alerts(open_only=False)) == 1

@@ -1,0 +1,255 @@
+"""Ingest: idempotent, append-only, revisions kept with their previous value, as-of queries,
+provenance down to the raw bytes, and a clear reason for every rejected record."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from storage import Batch, ObservationIn, ObservationStatus, Snapshot, Store, StoreError
+
+
+def rec(indicator: str, area: str, period: str, value: float, status: str = "official") -> ObservationIn:
+    return ObservationIn(indicator=indicator, area=area, period=period, value=value, status=status)
+
+
+T0 = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
+
+
+async def test_same_batch_twice_changes_nothing(store: Store) -> None:
+    records = [rec("CPI_YOY", "VN", f"2024-{m:02d}", 3 + m / 10) for m in range(1, 13)]
+    first = await store.ingest(Batch("gso", records, collected_at=T0, payload=b'{"first": 1}'))
+    assert (first.new, len(first.revised), first.unchanged, len(first.rejected)) == (12, 0, 0, 0)
+    seq_after_first = await store.last_seq()
+
+    again = await store.ingest(Batch("gso", records, collected_at=T0 + timedelta(hours=1), payload=b'{"first": 1}'))
+    assert (again.new, len(again.revised), again.unchanged, len(again.rejected)) == (0, 0, 12, 0)
+    assert again.first_seq is None
+    assert await store.last_seq() == seq_after_first  # no event either
+    history = await store.history("CPI_YOY", "VN")
+    assert [o.revision for o in history] == [1] * 12
+    assert history[0].collected_at == T0  # the first sighting stands
+
+
+async def test_revision_keeps_the_earlier_value(store: Store) -> None:
+    await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-05", 4.44, "provisional")], collected_at=T0))
+    later = T0 + timedelta(days=30)
+    result = await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-05", 4.36)], collected_at=later))
+    assert result.new == 0 and len(result.revised) == 1
+    rev = result.revised[0]
+    assert rev.previous_value == 4.44 and rev.previous_status == ObservationStatus.PROVISIONAL
+    assert rev.value == 4.36 and rev.revision == 2 and rev.status == "official"
+
+    revisions = await store.revisions("CPI_YOY", "VN", "2024-05")
+    assert [(o.revision, o.value, o.status.value) for o in revisions] == [
+        (1, 4.44, "provisional"),
+        (2, 4.36, "official"),
+    ]
+    # The event of the revision carries the value it replaced: everyone sees the change.
+    events = await store.events_after(0)
+    assert events[-1].payload["value"] == 4.36 and events[-1].payload["previous_value"] == 4.44
+
+
+async def test_status_change_alone_is_a_revision(store: Store) -> None:
+    await store.ingest(Batch("gso", [rec("GDP_GROWTH", "VN", "2024-Q4", 7.55, "provisional")]))
+    result = await store.ingest(Batch("gso", [rec("GDP_GROWTH", "VN", "2024-Q4", 7.55, "official")]))
+    assert len(result.revised) == 1
+    assert result.revised[0].previous_status == ObservationStatus.PROVISIONAL
+
+
+async def test_a_value_that_returns_to_an_earlier_figure_is_still_a_revision(store: Store) -> None:
+    for value in (5.0, 6.0, 5.0):
+        await store.ingest(Batch("gso", [rec("IIP_YOY", "VN", "2024-03", value)]))
+    assert [o.value for o in await store.revisions("IIP_YOY", "VN", "2024-03")] == [5.0, 6.0, 5.0]
+
+
+async def test_value_as_of_a_past_time(store: Store) -> None:
+    await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-05", 4.44, "provisional")], collected_at=T0))
+    await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-05", 4.36)], collected_at=T0 + timedelta(days=30)))
+    await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-06", 4.34)], collected_at=T0 + timedelta(days=31)))
+
+    assert await store.value_as_of("CPI_YOY", "VN", "2024-05", T0 - timedelta(seconds=1)) is None
+    before = await store.value_as_of("CPI_YOY", "VN", "2024-05", T0 + timedelta(days=1))
+    assert before is not None and before.value == 4.44
+    now = await store.value_as_of("CPI_YOY", "VN", "2024-05", T0 + timedelta(days=60))
+    assert now is not None and now.value == 4.36
+
+    then = await store.history("CPI_YOY", "VN", as_of=T0 + timedelta(days=1))
+    assert [(o.period, o.value) for o in then] == [("2024-05", 4.44)]
+    latest = await store.history("CPI_YOY", "VN")
+    assert [(o.period, o.value) for o in latest] == [("2024-05", 4.36), ("2024-06", 4.34)]
+
+
+async def test_every_figure_traces_to_the_exact_bytes_received(store: Store) -> None:
+    raw = '{"observations":[{"indicator":"EXPORTS","value":35.6}], "note":"Kim ngạch xuất khẩu"}'.encode()
+    result = await store.ingest(
+        Batch("gdc", [rec("EXPORTS", "VN", "2024-10", 35.6)], payload=raw, content_type="application/json")
+    )
+    obs = (await store.history("EXPORTS", "VN"))[0]
+    assert result.new == 1
+    assert obs.payload_digest == hashlib.sha256(raw).hexdigest()
+    assert await store.payload(obs.payload_digest) == raw
+    # The same payload again is stored once.
+    await store.ingest(Batch("gdc", [rec("EXPORTS", "VN", "2024-11", 36.0)], payload=raw))
+    conn = sqlite3.connect(store.path)
+    try:
+        (count,) = conn.execute("SELECT count(*) FROM raw_payloads").fetchone()
+        (stored,) = conn.execute("SELECT length(body) FROM raw_payloads").fetchone()
+    finally:
+        conn.close()
+    assert count == 1
+    assert stored < len(raw) * 2  # compressed (short inputs barely shrink; large ones do, see below)
+
+
+async def test_large_payloads_are_stored_compressed(store: Store) -> None:
+    raw = b'{"indicator":"CPI_YOY","area":"VN","value":3.1},' * 5000
+    await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2023-01", 3.1)], payload=raw))
+    conn = sqlite3.connect(store.path)
+    try:
+        (stored,) = conn.execute("SELECT length(body) FROM raw_payloads").fetchone()
+    finally:
+        conn.close()
+    assert stored < len(raw) / 20
+    assert await store.payload(hashlib.sha256(raw).hexdigest()) == raw
+
+
+async def test_observations_cannot_be_edited_or_deleted(store: Store) -> None:
+    await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-05", 4.44)]))
+    conn = sqlite3.connect(store.path)
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("UPDATE observations SET value = 1.0")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("DELETE FROM observations")
+    finally:
+        conn.close()
+    assert (await store.history("CPI_YOY", "VN"))[0].value == 4.44
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        ({"indicator": "NOPE", "area": "VN", "period": "2024-01", "value": 1}, "unknown indicator 'NOPE'"),
+        ({"indicator": "CPI_YOY", "area": "XX", "period": "2024-01", "value": 1}, "unknown area 'XX'"),
+        (
+            {"indicator": "CPI_YOY", "area": "VN", "period": "2024-Q1", "value": 1},
+            "is quarterly but CPI_YOY is reported monthly",
+        ),
+        ({"indicator": "CPI_YOY", "area": "VN", "period": "2024-13", "value": 1}, "invalid period '2024-13'"),
+        ({"indicator": "CPI_YOY", "area": "VN", "period": "2024-01", "value": "n/a"}, "value"),
+        ({"indicator": "CPI_YOY", "area": "VN", "period": "2024-01", "value": float("nan")}, "finite"),
+        ({"indicator": "CPI_YOY", "area": "VN", "period": "2024-01", "value": 1, "status": "final"}, "status"),
+        ({"indicator": "CPI_YOY", "area": "VN", "period": "2024-01"}, "value: Field required"),
+        ({"indicator": "CPI_YOY", "area": "VN", "period": "2024-01", "value": 1, "colour": "red"}, "colour"),
+        ({"indicator": "GDP_GROWTH", "area": "01", "period": "2024-Q1", "value": 1}, "level national"),
+        ({"indicator": "GRDP_GROWTH", "area": "VN", "period": "2024", "value": 1}, "level provincial"),
+        ({"indicator": "CPI_YOY", "area": "02", "period": "2025-07", "value": 1}, "Tỉnh Hà Giang) was not in force"),
+        ({"indicator": "CPI_YOY", "area": "19", "period": "2019-01", "value": 1}, None),  # old Thái Nguyên: fine
+    ],
+)
+async def test_each_bad_record_is_rejected_with_a_reason_and_the_rest_go_in(
+    store: Store, record: dict[str, object], reason: str | None
+) -> None:
+    good = {"indicator": "CPI_YOY", "area": "VN", "period": "2024-01", "value": 3.37}
+    result = await store.ingest(Batch("gso", [good, record]))
+    if reason is None:
+        assert result.new == 2 and not result.rejected
+        return
+    assert result.new == 1
+    assert len(result.rejected) == 1
+    assert result.rejected[0].index == 1
+    assert reason in result.rejected[0].reason
+    assert [o.value for o in await store.history("CPI_YOY", "VN")] == [3.37]
+
+
+async def test_duplicates_and_contradictions_in_one_payload(store: Store) -> None:
+    records = [
+        rec("CPI_YOY", "VN", "2024-01", 3.37),
+        rec("CPI_YOY", "VN", "2024-01", 3.37),  # exact duplicate: dropped, counted
+        rec("CPI_YOY", "VN", "2024-02", 3.98),
+        rec("CPI_YOY", "VN", "2024-02", 4.98),  # contradicts the one before: neither goes in
+        rec("CPI_YOY", "VN", "2024-03", 3.97),
+    ]
+    result = await store.ingest(Batch("gso", records))
+    assert result.new == 2
+    reasons = {r.index: r.reason for r in result.rejected}
+    assert set(reasons) == {1, 2, 3}
+    assert "duplicate of record 0" in reasons[1]
+    assert "conflicting figures" in reasons[2] and "conflicting figures" in reasons[3]
+    assert [o.period for o in await store.history("CPI_YOY", "VN")] == ["2024-01", "2024-03"]
+
+
+async def test_a_batch_that_fails_mid_write_leaves_nothing(store: Store) -> None:
+    # Fault injection: the event log refuses the write, after the figures went in.
+    conn = sqlite3.connect(store.path)
+    conn.execute("CREATE TRIGGER boom BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
+    conn.commit()
+    with pytest.raises(sqlite3.IntegrityError, match="disk on fire"):
+        await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-01", 3.37)], payload=b"raw bytes"))
+    assert await store.history("CPI_YOY", "VN") == []
+    assert await store.snapshot() == Snapshot(store.epoch, 0, [])
+    (payloads,) = conn.execute("SELECT count(*) FROM raw_payloads").fetchone()
+    assert payloads == 0
+    conn.execute("DROP TRIGGER boom")
+    conn.commit()
+    conn.close()
+    # The store is still usable.
+    ok = await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-01", 3.37)]))
+    assert ok.new == 1 and ok.first_seq == 1
+
+
+async def test_an_unknown_run_is_refused_and_nothing_written(store: Store) -> None:
+    with pytest.raises(StoreError, match="no collection run 999"):
+        await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-01", 3.37)], run_id=999))
+    assert await store.history("CPI_YOY", "VN") == []
+    assert await store.dangling_references() == []
+
+
+async def test_sources_are_separate_series(store: Store) -> None:
+    await store.ingest(Batch("gso-json", [rec("CPI_YOY", "VN", "2024-01", 3.37)]))
+    result = await store.ingest(Batch("gso-sdmx", [rec("CPI_YOY", "VN", "2024-01", 3.38)]))
+    assert result.new == 1 and not result.revised
+    history = await store.history("CPI_YOY", "VN")
+    assert [(o.source, o.value) for o in history] == [("gso-json", 3.37), ("gso-sdmx", 3.38)]
+    assert [o.value for o in await store.history("CPI_YOY", "VN", source="gso-sdmx")] == [3.38]
+
+
+async def test_concurrent_ingests_are_serialised(store: Store) -> None:
+    batches = [
+        Batch(f"src{i}", [rec("CPI_YOY", "VN", f"20{10 + j}-01", i + j / 10) for j in range(10)]) for i in range(8)
+    ]
+    results = await asyncio.gather(*(store.ingest(b) for b in batches))
+    assert sum(r.new for r in results) == 80
+    seqs = sorted(s for r in results for s in range(r.first_seq or 0, (r.last_seq or -1) + 1))
+    assert seqs == list(range(1, 81))
+
+
+async def test_each_ingest_is_logged_with_its_rejections_and_a_run_finds_its_figures(store: Store) -> None:
+    from storage import RunTrigger
+
+    run = await store.start_run("gso", RunTrigger.MANUAL, "admin")
+    raw = b'{"page": 1}'
+    first = await store.ingest(
+        Batch("gso", [rec("CPI_YOY", "VN", "2024-01", 3.37), {"indicator": "CPI_YOY", "area": "ZZ", "period": "2024-01", "value": 1}],
+              run_id=run.id, payload=raw)
+    )  # fmt: skip
+    await store.ingest(Batch("other", [rec("CPI_YOY", "VN", "2024-02", 9.0)]))  # another source in between
+    second = await store.ingest(
+        Batch("gso", [rec("CPI_YOY", "VN", "2024-02", 3.98), rec("CPI_YOY", "VN", "2024-01", 3.4)], run_id=run.id)
+    )
+    logs = await store.ingest_log(run.id)
+    assert [(g.records, g.new, g.revised, g.unchanged, g.rejected) for g in logs] == [(2, 1, 1, 0, 0), (2, 1, 0, 0, 1)]
+    assert logs[1].payload_digest == hashlib.sha256(raw).hexdigest()
+    assert (logs[1].first_seq, logs[0].last_seq) == (first.first_seq, second.last_seq)
+    rejections = await store.rejections(logs[1].id)
+    assert [(r.index, r.reason) for r in rejections] == [(1, "unknown area 'ZZ'")]
+    figures = await store.run_observations(run.id)
+    assert [(o.period, o.value, o.revision) for o in figures] == [
+        ("2024-01", 3.37, 1),
+        ("2024-02", 3.98, 1),
+        ("2024-01", 3.4, 2),
+    ]
