@@ -260,7 +260,9 @@ async def cmd_demo(args: argparse.Namespace) -> int:
             n = sum(1 for i in indicators if i.category == c.code)
             out.print(f"  {c.code:<6} {c.name_vi} / {c.name_en}: {n} indicators")
         out.print(f"  {len(areas)} provinces and cities in force on {today.isoformat()}")
-        out.print(f"  {await store.last_seq()} events in the log; audit log: {(await store.verify_audit()).entries} entries")
+        out.print(
+            f"  {await store.last_seq()} events in the log; audit log: {(await store.verify_audit()).entries} entries"
+        )
         out.print("Simulated agencies, the feed and the console are not part of this version yet.")
     finally:
         await store.close()

@@ -78,6 +78,15 @@ def digest(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+@dataclass
+class Plan:
+    """A checked batch, split by what the store already holds of each series."""
+
+    fresh: list[Row]  # past their series' latest stored period: cannot exist yet, plain appends
+    known: list[Row]  # must be compared with the stored revision
+    newest: list[tuple[str, str, str, str]]  # (indicator, area, source, period): each series' newest period here
+
+
 class Catalogue:
     """What a record is checked against: indicators and every version of every area."""
 
@@ -126,19 +135,28 @@ class Catalogue:
         return f"area {area} ({last.name_vi}) was not in force on {on.isoformat()}{where}"
 
     def check(
-        self, records: Sequence[ObservationIn | Mapping[str, Any]], source: str = ""
-    ) -> tuple[list[Row], list[int], list[Rejection]]:
-        """Split records into rows to write (with their positions) and rejections with reasons.
+        self,
+        records: Sequence[ObservationIn | Mapping[str, Any]],
+        source: str = "",
+        latest: Mapping[tuple[str, str], str] | None = None,
+    ) -> tuple[Plan, list[Rejection]]:
+        """Split records into a plan of rows to write and rejections with reasons.
 
-        The hot loop: each record costs two cached look-ups; each distinct (indicator, period)
+        ``latest`` is each series' latest stored period for ``source``: a row past it cannot
+        exist yet ("fresh"); the others must be compared with what is stored ("known"). It may be
+        read before the write transaction: if it went stale, a "fresh" row that exists after all
+        hits the unique key and the write falls back to comparing every row.
+
+        The hot loop: each record costs a few cached look-ups; each distinct (indicator, period)
         and (indicator, area) is judged once.
         """
-        rows: list[Row] = []
-        positions: list[int] = []
+        latest = latest or {}
+        fresh: list[Row] = []
+        known: list[Row] = []
         rejected: list[Rejection] = []
         period_seen: dict[tuple[str, str], str | int] = {}
         area_seen: dict[tuple[str, str], str | list[tuple[int, int]]] = {}
-        first_at: dict[tuple[str, str, str], int] = {}  # key -> index in rows
+        first_at: dict[tuple[str, str, str], int] = {}  # key -> position of its first record
         duplicates: list[tuple[int, ObservationIn]] = []
         for i, raw in enumerate(records):
             if raw.__class__ is ObservationIn:
@@ -169,49 +187,54 @@ class Catalogue:
                 reason = self._not_in_force(area, date.fromordinal(end))
                 rejected.append(Rejection(index=i, record=rec.model_dump(mode="json"), reason=reason))
                 continue
-            n = len(rows)
-            if first_at.setdefault((code, area, period), n) != n:
+            if first_at.setdefault((code, area, period), i) != i:
                 duplicates.append((i, rec))
                 continue
-            rows.append((code, area, period, rec.value, rec.status, source))
-            positions.append(i)
+            last = latest.get(ak)
+            (fresh if last is None or period > last else known).append(
+                (code, area, period, rec.value, rec.status, source)
+            )
         if duplicates:
-            rows, positions = _settle_duplicates(rows, positions, first_at, duplicates, rejected)
-        return rows, positions, rejected
+            fresh, known = _settle_duplicates(fresh, known, first_at, duplicates, rejected)
+        newest: dict[tuple[str, str], str] = {}
+        for rows in (fresh, known):
+            for r in rows:
+                top = newest.get((r[0], r[1]))
+                if top is None or r[2] > top:
+                    newest[(r[0], r[1])] = r[2]
+        return Plan(fresh, known, [(ind, area, source, p) for (ind, area), p in newest.items()]), rejected
 
 
 def _settle_duplicates(
-    rows: list[Row],
-    positions: list[int],
+    fresh: list[Row],
+    known: list[Row],
     first_at: dict[tuple[str, str, str], int],
     duplicates: list[tuple[int, ObservationIn]],
     rejected: list[Rejection],
-) -> tuple[list[Row], list[int]]:
+) -> tuple[list[Row], list[Row]]:
     """A repeated key with the same figure is dropped as a duplicate; with another figure, the
     upstream contradicts itself and every record of that key is rejected."""
+    repeated = {(rec.indicator, rec.area, rec.period) for _, rec in duplicates}
+    kept = {r[:3]: r for rows in (fresh, known) for r in rows if r[:3] in repeated}
     conflicting: set[tuple[str, str, str]] = set()
     for i, rec in duplicates:
         key = (rec.indicator, rec.area, rec.period)
-        kept = rows[first_at[key]]
-        if (kept[3], kept[4]) == (rec.value, rec.status):
-            reason = f"duplicate of record {positions[first_at[key]]} in the same payload"
+        first = kept[key]
+        if (first[3], first[4]) == (rec.value, rec.status):
+            reason = f"duplicate of record {first_at[key]} in the same payload"
         else:
             conflicting.add(key)
             reason = f"conflicting figures for {'/'.join(key)} in the same payload"
         rejected.append(Rejection(index=i, record=rec.model_dump(mode="json"), reason=reason))
-    if conflicting:
-        kept_rows, kept_pos = [], []
-        for r, pos in zip(rows, positions, strict=True):
-            if r[:3] in conflicting:
-                record = {"indicator": r[0], "area": r[1], "period": r[2], "value": r[3], "status": r[4]}
-                reason = f"conflicting figures for {'/'.join(r[:3])} in the same payload"
-                rejected.append(Rejection(index=pos, record=record, reason=reason))
-            else:
-                kept_rows.append(r)
-                kept_pos.append(pos)
-        rows, positions = kept_rows, kept_pos
+    for key in conflicting:
+        r = kept[key]
+        record = {"indicator": r[0], "area": r[1], "period": r[2], "value": r[3], "status": r[4]}
+        reason = f"conflicting figures for {'/'.join(key)} in the same payload"
+        rejected.append(Rejection(index=first_at[key], record=record, reason=reason))
     rejected.sort(key=lambda r: r.index)
-    return rows, positions
+    if not conflicting:
+        return fresh, known
+    return [r for r in fresh if r[:3] not in conflicting], [r for r in known if r[:3] not in conflicting]
 
 
 def _plain(rec: object) -> dict[str, Any]:
@@ -264,9 +287,9 @@ SELECT 'observation', ?2, id FROM observations WHERE id > ?1 ORDER BY id"""
 
 _LATEST = """
 INSERT INTO series_latest (indicator, area, source, period, obs_id)
-SELECT ?1, ?2, ?3, ?4, (SELECT id FROM observations
-                        WHERE indicator = ?1 AND area = ?2 AND period = ?4 AND source = ?3
-                        ORDER BY revision DESC LIMIT 1)
+SELECT ?1, ?2, ?3, ?4, o.id FROM (SELECT id FROM observations
+                                  WHERE indicator = ?1 AND area = ?2 AND period = ?4 AND source = ?3
+                                  ORDER BY revision DESC LIMIT 1) o
 WHERE true
 ON CONFLICT (indicator, area, source) DO UPDATE SET period = excluded.period, obs_id = excluded.obs_id
 WHERE excluded.period >= series_latest.period"""
@@ -294,38 +317,6 @@ _FRESH_ROW = """
 INSERT INTO observations
     (indicator, area, period, value, status, source, revision, collected_at, run_id, payload_id)
 VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"""
-
-
-@dataclass
-class Plan:
-    """A checked batch, split by what the store already holds of each series."""
-
-    fresh: list[Row]  # past their series' latest stored period: cannot exist yet, plain appends
-    known: list[Row]  # must be compared with the stored revision
-    newest: list[tuple[str, str, str, str]]  # (indicator, area, source, period): each series' newest period here
-
-
-def plan(rows: list[Row], latest: dict[tuple[str, str], str], source: str) -> Plan:
-    """Split ``rows`` given each series' latest stored period (``latest``, for ``source``).
-
-    ``latest`` may be read before the write transaction: if it went stale, a "fresh" row that
-    exists after all hits the unique key and the write falls back to comparing every row.
-    """
-    fresh: list[Row] = []
-    known: list[Row] = []
-    newest: dict[tuple[str, str], str] = {}
-    with paused_gc():
-        for r in rows:
-            key = (r[0], r[1])
-            last = latest.get(key)
-            if last is None or r[2] > last:
-                fresh.append(r)
-            else:
-                known.append(r)
-            top = newest.get(key)
-            if top is None or r[2] > top:
-                newest[key] = r[2]
-    return Plan(fresh, known, [(ind, area, source, period) for (ind, area), period in newest.items()])
 
 
 async def write(conn: aiosqlite.Connection, batch: Batch, work: Plan, rejected: list[Rejection]) -> IngestResult:

@@ -763,8 +763,7 @@ def _prepare(
     catalogue: Catalogue, batch: Batch, latest: dict[tuple[str, str], str]
 ) -> tuple[ingest_mod.Plan, list[Rejection]]:
     with paused_gc():
-        rows, _, rejected = catalogue.check(batch.records, batch.source)
-    return ingest_mod.plan(rows, latest, batch.source), rejected
+        return catalogue.check(batch.records, batch.source, latest)
 
 
 def _alive(pid: int) -> bool:

@@ -253,3 +253,27 @@ async def test_each_ingest_is_logged_with_its_rejections_and_a_run_finds_its_fig
         ("2024-02", 3.98, 1),
         ("2024-01", 3.4, 2),
     ]
+
+
+async def test_a_contradiction_in_the_newest_period_leaves_the_snapshot_on_the_last_good_figure(store: Store) -> None:
+    await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-01", 3.37)]))
+    result = await store.ingest(
+        Batch("gso", [rec("CPI_YOY", "VN", "2024-02", 3.98), rec("CPI_YOY", "VN", "2024-02", 4.98)])
+    )
+    assert result.new == 0 and len(result.rejected) == 2
+    snap = await store.snapshot()
+    assert [(o.period, o.value) for o in snap.observations] == [("2024-01", 3.37)]
+
+
+async def test_a_stale_index_of_latest_periods_falls_back_to_comparing_every_row(store: Store) -> None:
+    records = [rec("CPI_YOY", "VN", f"2024-{m:02d}", m) for m in range(1, 7)]
+    await store.ingest(Batch("gso", records))
+    conn = sqlite3.connect(store.path)
+    conn.execute("DELETE FROM series_latest")  # as if the index had fallen behind
+    conn.commit()
+    conn.close()
+    again = await store.ingest(Batch("gso", [*records[:5], rec("CPI_YOY", "VN", "2024-06", 6.5)]))
+    assert (again.new, len(again.revised), again.unchanged) == (0, 1, 5)
+    assert [o.revision for o in await store.history("CPI_YOY", "VN")] == [1, 1, 1, 1, 1, 2]
+    snap = await store.snapshot()
+    assert [(o.period, o.value) for o in snap.observations] == [("2024-06", 6.5)]
