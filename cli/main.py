@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
 import sqlite3
@@ -269,6 +270,37 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_serve(args: argparse.Namespace) -> int:
+    from cli.runtime import serve
+
+    logging.getLogger("opscentre").setLevel(logging.INFO)
+    return await serve(_config(args), _db_path(args), out)
+
+
+async def cmd_collect(args: argparse.Namespace) -> int:
+    from cli.runtime import collect
+    from collectors.pipeline import UnknownSource
+
+    if not (args.source or args.agency or args.all):
+        raise UserError("say what to collect: --source NAME, --agency CODE or --all")
+    try:
+        return await collect(
+            _config(args), _db_path(args), out, source=args.source, agency=args.agency, everything=args.all,
+            requested_by=f"cli:{getpass.getuser()}",
+        )  # fmt: skip
+    except UnknownSource as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import simulator
+
+    argv = ["--host", args.host, "--port", str(args.port), "--seed", str(args.seed)]
+    if args.faults:
+        argv += ["--faults", args.faults]
+    return int(simulator.main(argv))
+
+
 def cmd_not_yet(args: argparse.Namespace) -> int:
     err.print(f"`opscentre {args.command}` is not available yet in this version.")
     return EXIT_USAGE
@@ -320,12 +352,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("verify-audit", cmd_verify_audit, "check the audit log's hash chain; exit 1 if anything was altered")
     p.add_argument("--expect-head", metavar="HASH", help="also require the chain to end at this hash")
     add("demo", cmd_demo, "run the demo on the built-in configuration")
-    for name, what in (
-        ("serve", "run the collectors and the live feed"),
-        ("console", "open the operators' console"),
-        ("collect", "run a collection by hand"),
-        ("simulate", "serve simulated agency systems"),
-    ):
+    add("serve", cmd_serve, "run the scheduler and collectors against the configured sources (Ctrl+C stops cleanly)")
+    p = add("collect", cmd_collect, "run collections by hand and print each run's result")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--source", metavar="NAME", help="one source (see the [[sources]] of the configuration)")
+    which.add_argument("--agency", metavar="CODE", help="every enabled source that speaks for this agency")
+    which.add_argument("--all", action="store_true", help="every enabled source")
+    p = add("simulate", cmd_simulate, "serve simulated agency systems, SDMX and the portal over HTTP (for the demo and tests)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8780, help="port (0 picks a free one; default 8780)")
+    p.add_argument("--seed", type=int, default=2020, help="series seed (same seed, same figures)")
+    p.add_argument("--faults", metavar="FILE", help="TOML file of faults to inject from the start")
+    for name, what in (("console", "open the operators' console"),):
         add(name, cmd_not_yet, what)
     return parser
 

@@ -56,6 +56,9 @@ class Batch:
     payload: bytes | None = None  # the raw bytes received; stored compressed, deduplicated by sha256
     content_type: str | None = None
     payload_digest: str | None = None  # set from ``payload``; or name one stored before
+    cursor: str | None = None  # saved as the source's next starting point, with this batch
+    rejected: list[Rejection] = field(default_factory=list)  # records the adapter could not read
+    positions: list[int] | None = None  # each record's position in the payload (for rejection reports)
 
 
 @contextmanager
@@ -322,9 +325,17 @@ VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"""
 async def write(conn: aiosqlite.Connection, batch: Batch, work: Plan, rejected: list[Rejection]) -> IngestResult:
     """Append the changed rows of a checked batch and log the ingest; the caller holds the transaction."""
     payload_id, result = await _append(conn, batch, work)
-    result.rejected = rejected
-    records = len(work.fresh) + len(work.known) + len(rejected)
+    if batch.positions is not None:  # report payload positions, not positions among the readable records
+        rejected = [r.model_copy(update={"index": batch.positions[r.index]}) for r in rejected]
+    result.rejected = sorted([*batch.rejected, *rejected], key=lambda r: r.index)
+    records = len(work.fresh) + len(work.known) + len(result.rejected)
     await log_ingest(conn, batch, payload_id, records, result)
+    if batch.cursor is not None:
+        await conn.execute(
+            "INSERT INTO source_state (source, cursor, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+            (batch.source, batch.cursor, to_text(utcnow())),
+        )
     return result
 
 

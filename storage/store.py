@@ -337,6 +337,17 @@ class Store:
         except LookupError as exc:
             raise StoreError(str(exc)) from None
 
+    async def cursor(self, source: str) -> str | None:
+        """Where the source's next incremental pull starts (None: from the beginning)."""
+        async with self._r.execute("SELECT cursor FROM source_state WHERE source = ?", (source,)) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def reset_cursor(self, source: str) -> None:
+        """Make the next pull of ``source`` a full one (ingest stays idempotent)."""
+        async with self._write() as conn:
+            await conn.execute("DELETE FROM source_state WHERE source = ?", (source,))
+
     # --- observations -------------------------------------------------------------------------------
 
     async def observation(self, obs_id: int) -> Observation | None:

@@ -1,0 +1,257 @@
+"""The run pipeline: fetch → validate → ingest → record the run → apply the alert rules.
+
+One ``Collector`` serves the scheduler and manual runs alike. It owns one shared
+``httpx.AsyncClient`` (connection limits, timeouts), a global concurrency limit, a lock per
+source (two runs of one source never overlap: a second trigger waits for the first), and a
+circuit breaker per source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+import httpx
+
+from collectors import rules
+from collectors.breaker import BreakerState, CircuitBreaker
+from collectors.config import CollectorSettings, SourceSettings
+from collectors.fetch import FetchError, FetchStats, fetch
+from collectors.sources import Adapter, PayloadError, adapter_for
+from collectors.sources.base import Fetched, Parsed
+from storage import Batch, CollectionRun, RunOutcome, RunTrigger, Store
+from storage.clock import utcnow
+from storage.models import Revision
+
+log = logging.getLogger(__name__)
+
+INLINE_PARSE_BYTES = 256 * 1024  # smaller payloads parse on the event loop; larger ones in a thread
+MAX_PAGES = 10_000  # a runaway `next` chain is an upstream bug, not a reason to loop forever
+
+ProgressHook = Callable[[CollectionRun], Awaitable[None] | None]
+
+
+class UnknownSource(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass
+class RunTally:
+    fetched: int = 0
+    new: int = 0
+    revised: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    pages: int = 0
+    revisions: list[Revision] = field(default_factory=list)
+    first_rejection: str | None = None
+
+
+class Collector:
+    def __init__(
+        self,
+        store: Store,
+        sources: Iterable[SourceSettings],
+        settings: CollectorSettings | None = None,
+        *,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings or CollectorSettings()
+        self.sources = {s.name: s for s in sources}
+        self._adapters: dict[str, Adapter] = {}
+        self._owns_client = client is None
+        self.client = client or httpx.AsyncClient(
+            limits=httpx.Limits(
+                max_connections=self.settings.max_connections,
+                max_keepalive_connections=self.settings.max_connections,
+            ),
+            timeout=httpx.Timeout(30.0),
+            follow_redirects=True,
+            headers={"User-Agent": "opscentre-collector/1"},
+        )
+        self._slots = asyncio.Semaphore(self.settings.max_concurrency)
+        self._locks = {name: asyncio.Lock() for name in self.sources}
+        self.breakers = {
+            name: CircuitBreaker(self.settings.breaker_failures, self.settings.breaker_reset.total_seconds())
+            for name in self.sources
+        }
+        self._inflight: set[asyncio.Task[object]] = set()
+        self._closing = False
+        self.on_run_finished: list[ProgressHook] = []
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self.client.aclose()
+
+    async def __aenter__(self) -> Collector:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # --- choosing sources ---------------------------------------------------------------------------
+
+    def select(self, *, source: str | None = None, agency: str | None = None, everything: bool = False) -> list[str]:
+        """Names of the enabled sources asked for; raises UnknownSource with a clear message."""
+        if source is not None:
+            if source not in self.sources:
+                known = ", ".join(sorted(self.sources)) or "none configured"
+                raise UnknownSource(f"unknown source {source!r}; configured sources: {known}")
+            return [source]
+        enabled = [s for s in self.sources.values() if s.enabled]
+        if agency is not None:
+            chosen = [s.name for s in enabled if s.agency == agency]
+            if not chosen:
+                raise UnknownSource(f"no enabled source speaks for agency {agency!r}")
+            return chosen
+        if everything:
+            return [s.name for s in enabled]
+        raise UnknownSource("say which sources to run: a source, an agency, or all")
+
+    def adapter(self, name: str) -> Adapter:
+        if name not in self._adapters:
+            self._adapters[name] = adapter_for(self.sources[name])
+        return self._adapters[name]
+
+    # --- running ---------------------------------------------------------------------------------------
+
+    async def run_many(
+        self, names: Iterable[str], trigger: RunTrigger = RunTrigger.MANUAL, requested_by: str | None = None
+    ) -> list[CollectionRun]:
+        return list(await asyncio.gather(*(self.run(n, trigger, requested_by) for n in names)))
+
+    async def run(
+        self, name: str, trigger: RunTrigger = RunTrigger.SCHEDULE, requested_by: str | None = None
+    ) -> CollectionRun:
+        """One collection run of source ``name``; never raises for upstream trouble: the outcome says it."""
+        if name not in self.sources:
+            raise UnknownSource(f"unknown source {name!r}")
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            async with self._locks[name]:
+                return await self._run_locked(name, trigger, requested_by)
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
+
+    async def _run_locked(self, name: str, trigger: RunTrigger, requested_by: str | None) -> CollectionRun:
+        source = self.sources[name]
+        breaker = self.breakers[name]
+        run = await self.store.start_run(name, trigger, requested_by)
+        if self._closing:
+            return await self._finish(run, RunOutcome.SKIPPED, RunTally(), FetchStats(), "the collector is shutting down")
+        if not breaker.allow():
+            wait = breaker.seconds_until_probe()
+            error = f"circuit open after {breaker.failures} failed runs in a row; next probe in {wait:.0f}s"
+            return await self._finish(run, RunOutcome.SKIPPED, RunTally(), FetchStats(), error)
+        tally, stats = RunTally(), FetchStats()
+        try:
+            async with self._slots:
+                await self._pull(source, run, tally, stats)
+        except (FetchError, PayloadError) as exc:
+            breaker.record_failure()
+            done = await self._finish(run, RunOutcome.FAILED, tally, stats, str(exc))
+            await rules.after_failure(self.store, done, breaker)
+            return done
+        except asyncio.CancelledError:
+            breaker.release()
+            # Shutdown or a crash-in-waiting: record it, then let the cancellation go on.
+            await asyncio.shield(self._finish(run, RunOutcome.INTERRUPTED, tally, stats, "interrupted by shutdown"))
+            raise
+        except Exception as exc:  # a bug must not kill the scheduler; it is recorded and logged
+            log.exception("run %s of %s failed unexpectedly", run.id, name)
+            breaker.record_failure()
+            return await self._finish(run, RunOutcome.FAILED, tally, stats, f"internal error: {exc!r}")
+        breaker.record_success()
+        outcome = RunOutcome.PARTIAL if tally.rejected else RunOutcome.SUCCESS
+        done = await self._finish(run, outcome, tally, stats, tally.first_rejection)
+        await rules.after_success(self.store, done, tally.revisions, tally.first_rejection)
+        return done
+
+    async def _pull(self, source: SourceSettings, run: CollectionRun, tally: RunTally, stats: FetchStats) -> None:
+        adapter = self.adapter(source.name)
+        url: str | None = adapter.first_url(await self.store.cursor(source.name))
+        while url is not None:
+            tally.pages += 1
+            if tally.pages > MAX_PAGES:
+                raise PayloadError(f"more than {MAX_PAGES} pages: the upstream's `next` links do not end")
+            collected_at = utcnow()
+            fetched = await fetch(self.client, url, source, self.settings, stats)
+            parsed = await self._parse(adapter, fetched)
+            last_page = parsed.next_url is None
+            result = await self.store.ingest(
+                Batch(
+                    source.name,
+                    parsed.records,
+                    run_id=run.id,
+                    collected_at=collected_at,
+                    payload=fetched.body,
+                    content_type=fetched.content_type,
+                    cursor=parsed.cursor if last_page else None,
+                    rejected=parsed.rejected,
+                    positions=parsed.positions,
+                )
+            )
+            tally.fetched += len(parsed.records) + len(parsed.rejected)
+            tally.new += result.new
+            tally.revised += len(result.revised)
+            tally.unchanged += result.unchanged
+            tally.rejected += len(result.rejected)
+            tally.revisions += result.revised
+            if result.rejected and tally.first_rejection is None:
+                first = result.rejected[0]
+                tally.first_rejection = f"{len(result.rejected)} records rejected, e.g. #{first.index}: {first.reason}"
+            url = parsed.next_url
+
+    async def _parse(self, adapter: Adapter, fetched: Fetched) -> Parsed:
+        if len(fetched.body) <= INLINE_PARSE_BYTES:
+            return adapter.parse(fetched)
+        return await asyncio.to_thread(adapter.parse, fetched)
+
+    async def _finish(
+        self, run: CollectionRun, outcome: RunOutcome, tally: RunTally, stats: FetchStats, error: str | None
+    ) -> CollectionRun:
+        done = await self.store.finish_run(
+            run.id,
+            outcome,
+            fetched=tally.fetched,
+            new=tally.new,
+            revised=tally.revised,
+            unchanged=tally.unchanged,
+            rejected=tally.rejected,
+            error=error,
+            latency_ms=round(stats.latency_ms, 3) if stats.attempts else None,
+            bytes_=stats.bytes if stats.attempts else None,
+            http_status=stats.status,
+        )
+        for hook in list(self.on_run_finished):
+            try:
+                result = hook(done)
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("run-finished hook failed")
+        return done
+
+    # --- shutdown -----------------------------------------------------------------------------------------
+
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Refuse new runs; give in-flight runs ``grace`` seconds, then cancel them (recorded as interrupted)."""
+        self._closing = True
+        grace = self.settings.shutdown_grace.total_seconds() if grace is None else grace
+        pending = {t for t in self._inflight if not t.done() and t is not asyncio.current_task()}
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=grace)
+            for task in still:
+                task.cancel()
+            if still:
+                await asyncio.wait(still, timeout=10)
+
+    def breaker_state(self, name: str) -> BreakerState:
+        return self.breakers[name].state

@@ -1,0 +1,47 @@
+"""Alert rules applied after every run: collector health, rejected records, revised figures.
+
+Each rule keys its alert by (rule, subject): one open alert per source and rule, updated while the
+condition lasts and resolved when it clears. Messages are Vietnamese (what operators read); the
+rule codes are stable, for consoles to label in either language.
+"""
+
+from __future__ import annotations
+
+from collectors.breaker import BreakerState, CircuitBreaker
+from storage import CollectionRun, Severity, Store
+from storage.models import Revision
+
+SOURCE_FAILING = "source.failing"
+SOURCE_REJECTED = "source.rejected"
+FIGURES_REVISED = "figures.revised"
+
+
+async def after_failure(store: Store, run: CollectionRun, breaker: CircuitBreaker) -> None:
+    if breaker.state is BreakerState.OPEN:
+        severity = Severity.CRITICAL
+        state = f"ngắt mạch sau {breaker.failures} lần lỗi liên tiếp"
+    else:
+        severity = Severity.WARNING
+        state = f"lỗi {breaker.failures} lần liên tiếp"
+    await store.fire_alert(SOURCE_FAILING, run.source, severity, f"Nguồn {run.source} {state}: {run.error}")
+
+
+async def after_success(store: Store, run: CollectionRun, revisions: list[Revision], rejection: str | None) -> None:
+    await store.resolve_alert(SOURCE_FAILING, run.source)
+    if rejection:
+        await store.fire_alert(
+            SOURCE_REJECTED, run.source, Severity.WARNING, f"Nguồn {run.source}: {run.rejected} bản ghi bị loại ({rejection})"
+        )
+    else:
+        await store.resolve_alert(SOURCE_REJECTED, run.source)
+    official = [r for r in revisions if r.previous_status == "official"]
+    if official:
+        first = official[0]
+        more = f" và {len(official) - 1} số liệu khác" if len(official) > 1 else ""
+        await store.fire_alert(
+            FIGURES_REVISED,
+            run.source,
+            Severity.INFO,
+            f"Số liệu chính thức bị điều chỉnh: {first.indicator} {first.area} {first.period} "
+            f"{first.previous_value:g} → {first.value:g}{more} (lần thu thập #{run.id})",
+        )

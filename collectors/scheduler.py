@@ -1,0 +1,81 @@
+"""Each source on its own schedule (APScheduler 3): an interval or a crontab, with jitter; never
+two runs of one source at once; misfires coalesced into one run."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from collectors.config import SourceSettings
+from collectors.pipeline import Collector
+from storage import RunTrigger
+from storage.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def trigger_for(source: SourceSettings) -> BaseTrigger:
+    jitter = int(source.jitter.total_seconds()) or None
+    if source.cron is not None:
+        return CronTrigger.from_crontab(source.cron, timezone="UTC", jitter=jitter)
+    assert source.every is not None
+    return IntervalTrigger(seconds=source.every.total_seconds(), timezone="UTC", jitter=jitter)
+
+
+class Scheduler:
+    """Runs ``collector.run(name)`` for every enabled source on its trigger."""
+
+    def __init__(self, collector: Collector, *, run_at_start: bool = True) -> None:
+        self.collector = collector
+        self.run_at_start = run_at_start
+        self._scheduler = AsyncIOScheduler(timezone="UTC")
+
+    def start(self) -> None:
+        now = utcnow()
+        for source in self.collector.sources.values():
+            if not source.enabled:
+                continue
+            extra = {}
+            if self.run_at_start and source.every is not None:
+                # Fill the centre at start; spread the first runs over the jitter window. (Passing
+                # next_run_time=None would add the job paused, hence the dict.)
+                spread = min(source.jitter.total_seconds(), 5.0) * _spread(source.name)
+                extra["next_run_time"] = now + timedelta(seconds=spread)
+            self._scheduler.add_job(
+                self.collector.run,
+                trigger_for(source),
+                args=[source.name, RunTrigger.SCHEDULE],
+                id=source.name,
+                name=f"collect {source.name}",
+                max_instances=1,  # with the collector's lock per source: never two at once
+                coalesce=True,  # missed runs while busy or asleep become one
+                misfire_grace_time=max(1, int(source.every.total_seconds()) if source.every else 60),
+                replace_existing=True,
+                **extra,
+            )
+        self._scheduler.start()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    def next_runs(self) -> dict[str, str | None]:
+        return {
+            job.id: job.next_run_time.isoformat() if job.next_run_time else None for job in self._scheduler.get_jobs()
+        }
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+
+def _spread(name: str) -> float:
+    """A stable fraction in [0, 1) per source, so restarts do not stampede every upstream at once."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") / 2**32

@@ -1,0 +1,85 @@
+"""The agency reporting API (docs/agency-json.md, section 1)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+
+from collectors.config import SourceSettings
+from collectors.sources.base import Fetched, Parsed, PayloadError, describe, validate_records
+
+FORMAT = "opscentre.agency-observations/1"
+
+
+class Envelope(BaseModel):
+    """The response around the records; the records themselves are checked one by one."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    format: Literal["opscentre.agency-observations/1"]
+    agency: str | None = None
+    generated_at: AwareDatetime | None = None
+    next_updated_after: AwareDatetime | None = None
+    next: str | None = None
+    observations: list[Any]
+
+
+def with_query(url: str, **params: str | None) -> str:
+    """``url`` with ``params`` set (None removes one), other query parameters kept."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    for key, value in params.items():
+        if value is None:
+            query.pop(key, None)
+        else:
+            query[key] = value
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def iso(moment: datetime) -> str:
+    """An aware time as UTC ISO 8601 text with a Z."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class AgencyJsonAdapter:
+    def __init__(self, settings: SourceSettings) -> None:
+        self.settings = settings
+
+    def first_url(self, cursor: str | None) -> str:
+        return with_query(str(self.settings.url), updated_after=cursor)
+
+    def parse(self, fetched: Fetched) -> Parsed:
+        try:
+            data = json.loads(fetched.body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise PayloadError(f"not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise PayloadError(f"expected a JSON object with format {FORMAT!r}, got {type(data).__name__}")
+        try:
+            envelope = Envelope.model_validate(data)
+        except ValidationError as exc:
+            raise PayloadError(f"not an {FORMAT} response: {describe(exc)}") from None
+        raw = [_strip(item) for item in envelope.observations]
+        records, rejected = validate_records(raw)
+        positions = None
+        if rejected:
+            bad = {r.index for r in rejected}
+            positions = [i for i in range(len(raw)) if i not in bad]
+        return Parsed(
+            records=records,
+            rejected=rejected,
+            next_url=envelope.next,
+            cursor=iso(envelope.next_updated_after) if envelope.next_updated_after else None,
+            positions=positions,
+        )
+
+
+def _strip(item: Any) -> Any:
+    """``updated_at`` is informative (when the agency published the figure); we keep our own time."""
+    if isinstance(item, dict) and "updated_at" in item:
+        item = {k: v for k, v in item.items() if k != "updated_at"}
+    return item

@@ -1,0 +1,82 @@
+"""What every upstream adapter does: say what to fetch, and turn the bytes received into
+validated observations (docs/agency-json.md).
+
+Adapters do no I/O: the run pipeline fetches (with timeouts, retries, a size cap and the
+circuit breaker) and hands the response here. That keeps each adapter a pure function of the
+bytes, easy to test on specimens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import TypeAdapter, ValidationError
+
+from storage.models import ObservationIn, Rejection
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One HTTP response as received."""
+
+    url: str
+    status: int
+    content_type: str | None
+    body: bytes
+
+
+@dataclass
+class Parsed:
+    """What one response held."""
+
+    records: list[ObservationIn] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)  # records unreadable on their own
+    next_url: str | None = None  # another page of the same answer
+    cursor: str | None = None  # where the next incremental pull starts (saved after the last page)
+    positions: list[int] | None = None  # each record's position in the payload, when some were dropped
+
+
+class PayloadError(ValueError):
+    """The response as a whole is unusable (not JSON, not the expected format): nothing is stored."""
+
+
+class Adapter(Protocol):
+    def first_url(self, cursor: str | None) -> str:
+        """The URL of the first page, given the cursor saved by the last complete pull."""
+        ...
+
+    def parse(self, fetched: Fetched) -> Parsed:
+        """Records and rejections of one response; raises PayloadError if it is unusable."""
+        ...
+
+
+_RECORD: TypeAdapter[ObservationIn] = TypeAdapter(ObservationIn)
+
+
+def validate_records(raw: Sequence[Any], offset: int = 0) -> tuple[list[ObservationIn], list[Rejection]]:
+    """Validate each record on its own: one bad record never spoils the others."""
+    good: list[ObservationIn] = []
+    bad: list[Rejection] = []
+    for i, item in enumerate(raw):
+        try:
+            good.append(_RECORD.validate_python(item))
+        except ValidationError as exc:
+            bad.append(Rejection(index=offset + i, record=_as_dict(item), reason=describe(exc)))
+    return good, bad
+
+
+def describe(exc: ValidationError) -> str:
+    parts = []
+    for e in exc.errors()[:3]:
+        loc = ".".join(str(x) for x in e["loc"]) or "record"
+        parts.append(f"{loc}: {e['msg'].removeprefix('Value error, ')}")
+    more = f" (and {len(exc.errors()) - 3} more)" if len(exc.errors()) > 3 else ""
+    return "; ".join(parts) + more
+
+
+def _as_dict(item: Any) -> dict[str, Any]:
+    if isinstance(item, Mapping):
+        return {str(k): v for k, v in item.items()}
+    return {"record": repr(item)[:200]}
