@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
+from feed.protocol import Role
 from storage.settings import Duration, Section
-
-
-class Role(StrEnum):
-    DISPLAY = "display"  # read
-    OPERATOR = "operator"  # read, acknowledge alerts
-    ADMIN = "admin"  # also run collections
-
-    def may(self, needed: Role) -> bool:
-        order = [Role.DISPLAY, Role.OPERATOR, Role.ADMIN]
-        return order.index(self) >= order.index(needed)
 
 
 def hash_token(token: str) -> str:

@@ -337,6 +337,11 @@ class Store:
         except LookupError as exc:
             raise StoreError(str(exc)) from None
 
+    async def newest_periods(self) -> dict[tuple[str, str, str], str]:
+        """Each series' (indicator, area, source) newest period."""
+        async with self._r.execute("SELECT indicator, area, source, period FROM series_latest") as cur:
+            return {(r[0], r[1], r[2]): r[3] for r in await cur.fetchall()}
+
     async def cursor(self, source: str) -> str | None:
         """Where the source's next incremental pull starts (None: from the beginning)."""
         async with self._r.execute("SELECT cursor FROM source_state WHERE source = ?", (source,)) as cur:
@@ -424,6 +429,34 @@ class Store:
             async with self._r.execute(sql, (log.first_id, log.last_id)) as cur:
                 out += [observation_from_row(r) for r in await cur.fetchall()]
         return out
+
+    async def provenance(self, obs_id: int) -> dict[str, Any] | None:
+        """Where one figure came from: its revisions, the ingest and run that brought it, the payload."""
+        obs = await self.observation(obs_id)
+        if obs is None:
+            return None
+        sql = """SELECT i.id, i.source, i.run_id, p.digest, i.at, i.records, i.new, i.revised, i.unchanged, i.rejected,
+                 i.first_obs, i.last_obs, i.first_seq, i.last_seq, p.size, p.content_type
+                 FROM ingests i LEFT JOIN raw_payloads p ON p.id = i.payload_id
+                 WHERE i.first_obs <= ?1 AND i.last_obs >= ?1 LIMIT 1"""
+        async with self._r.execute(sql, (obs_id,)) as cur:
+            row = await cur.fetchone()
+        ingest = None
+        payload = None
+        if row is not None:
+            fields = IngestLog.model_fields.keys()
+            ingest = IngestLog.model_validate(dict(zip(fields, row[:14], strict=True))).model_dump(mode="json")
+            if row[3] is not None:
+                payload = {"sha256": row[3], "size": row[14], "content_type": row[15]}
+        run = await self.run(obs.run_id) if obs.run_id is not None else None
+        revisions = await self.revisions(obs.indicator, obs.area, obs.period, obs.source)
+        return {
+            "observation": obs.model_dump(mode="json"),
+            "revisions": [r.model_dump(mode="json") for r in revisions],
+            "ingest": ingest,
+            "run": run.model_dump(mode="json") if run else None,
+            "payload": payload,
+        }
 
     async def payload(self, digest: str) -> bytes | None:
         """The exact bytes a figure came from."""
@@ -646,7 +679,9 @@ class Store:
             await self._event(conn, EventType.ALERT, alert.model_dump(mode="json"))
         return alert
 
-    async def acknowledge_alert(self, alert_id: int, actor: str, role: str, note: str = "") -> Alert:
+    async def acknowledge_alert(
+        self, alert_id: int, actor: str, role: str, note: str = "", details: dict[str, Any] | None = None
+    ) -> Alert:
         """Acknowledge an open alert; the action is written to the audit log in the same transaction."""
         now = utcnow()
         async with self._write() as conn:
@@ -660,7 +695,9 @@ class Store:
                    updated_at = ? WHERE id = ?""",
                 (to_text(now), actor, note, to_text(now), alert_id),
             )
-            await audit_log.append(conn, now, actor, role, "alert.acknowledge", f"alert:{alert_id}", {"note": note})
+            await audit_log.append(
+                conn, now, actor, role, "alert.acknowledge", f"alert:{alert_id}", {"note": note, **(details or {})}
+            )
             alert = await self._alert(conn, alert_id)
             await self._event(conn, EventType.ALERT, alert.model_dump(mode="json"))
         return alert
@@ -697,6 +734,16 @@ class Store:
         sql = "SELECT id, at, actor, role, action, target, details, prev_hash, hash FROM audit ORDER BY id DESC LIMIT ?"
         async with self._r.execute(sql, (limit,)) as cur:
             return [audit_log.entry_from_row(r) for r in await cur.fetchall()]
+
+    async def find_audit(self, actor: str, idempotency_key: str) -> AuditEntry | None:
+        """The entry of ``actor``'s command with this idempotency key, if it was already done."""
+        sql = (
+            "SELECT id, at, actor, role, action, target, details, prev_hash, hash FROM audit "
+            "WHERE actor = ? AND json_extract(details, '$.idempotency_key') = ? ORDER BY id LIMIT 1"
+        )
+        async with self._r.execute(sql, (actor, idempotency_key)) as cur:
+            row = await cur.fetchone()
+        return audit_log.entry_from_row(row) if row else None
 
     async def verify_audit(self, expected_head: str | None = None) -> AuditReport:
         return await audit_log.verify(self._r, expected_head)

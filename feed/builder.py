@@ -1,0 +1,168 @@
+"""From store events to feed messages, for one subscription filter.
+
+The same code serves a live tick (encoded once per distinct filter and shared by every client on
+that filter), a replay on resume, and the catch-up of a client that joined between ticks.
+
+Ordering rule: messages leave in seq order. Observation changes are coalesced into a delta; an
+alert or run event that comes in between first flushes the delta of the changes before it (with
+``seq`` just below the alert's), so a client that has seen seq N has everything up to N.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from feed.protocol import AlertInfo, AlertMessage, Change, Delta, Filter, Message, RunInfo, RunStatus
+from storage import Event, EventType, Indicator
+
+SeriesKey = tuple[str, str, str]  # indicator, area, source
+
+
+@dataclass
+class Catalogue:
+    """What filters are matched against: each indicator's category and owner, agency lineages."""
+
+    indicators: Mapping[str, Indicator]
+    lineage: Mapping[str, list[str]]  # agency -> itself and the agencies merged into it
+
+    def indicators_of(self, flt: Filter) -> frozenset[str] | None:
+        """The indicators a filter admits (None: all)."""
+        if not (flt.categories or flt.indicators or flt.agencies):
+            return None
+        owners: set[str] = set()
+        for agency in flt.agencies:
+            owners.update(self.lineage.get(agency, [agency]))
+        return frozenset(
+            code
+            for code, ind in self.indicators.items()
+            if (not flt.categories or ind.category in flt.categories)
+            and (not flt.indicators or code in flt.indicators)
+            and (not flt.agencies or ind.owner in owners)
+        )
+
+
+@dataclass
+class Matcher:
+    flt: Filter
+    indicators: frozenset[str] | None
+    areas: frozenset[str] | None
+    severities: frozenset[str] | None
+
+    @classmethod
+    def of(cls, flt: Filter, catalogue: Catalogue) -> Matcher:
+        return cls(
+            flt,
+            catalogue.indicators_of(flt),
+            frozenset(flt.areas) or None,
+            frozenset(flt.severities) or None,
+        )
+
+    def observation(self, payload: Mapping[str, Any]) -> bool:
+        return (self.indicators is None or payload["indicator"] in self.indicators) and (
+            self.areas is None or payload["area"] in self.areas
+        )
+
+    def alert(self, payload: Mapping[str, Any]) -> bool:
+        return self.severities is None or payload["severity"] in self.severities
+
+
+def change_of(payload: Mapping[str, Any]) -> Change:
+    return Change.model_validate({k: payload.get(k) for k in Change.model_fields})
+
+
+@dataclass
+class PendingDelta:
+    """Changes waiting to be sent, coalesced per series (and per period for older revisions)."""
+
+    changes: dict[SeriesKey, Change] = field(default_factory=dict)
+    revisions: dict[tuple[str, str, str, str], Change] = field(default_factory=dict)
+    dropped: int = 0  # changes superseded before they were sent
+
+    def __bool__(self) -> bool:
+        return bool(self.changes or self.revisions)
+
+    def size(self) -> int:
+        return len(self.changes) + len(self.revisions)
+
+    def copy(self) -> PendingDelta:
+        return PendingDelta(dict(self.changes), dict(self.revisions), self.dropped)
+
+    def add(self, change: Change, newest_period: str | None) -> None:
+        key = (change.indicator, change.area, change.source)
+        if newest_period is not None and change.period < newest_period:
+            if change.revision > 1:  # an older period was revised: worth telling
+                rkey = (*key, change.period)
+                old = self.revisions.get(rkey)
+                if old is not None:
+                    self.dropped += 1
+                if old is None or old.revision <= change.revision:
+                    self.revisions[rkey] = change
+            return  # a back-filled older period: history, not state
+        old = self.changes.get(key)
+        if old is not None:
+            self.dropped += 1
+            if (old.period, old.revision) > (change.period, change.revision):
+                return
+        self.changes[key] = change
+
+    def merge(self, other: PendingDelta) -> None:
+        for change in other.changes.values():
+            self.add(change, None)
+        for rkey, change in other.revisions.items():
+            old = self.revisions.get(rkey)
+            if old is None or old.revision <= change.revision:
+                self.revisions[rkey] = change
+
+    def message(self, epoch: str, seq: int) -> Delta:
+        return Delta(epoch=epoch, seq=seq, changes=list(self.changes.values()), revisions=list(self.revisions.values()))
+
+
+@dataclass
+class Built:
+    """One message to send: ``delta`` keeps its pending changes so a slow client's queue can merge it."""
+
+    seq: int
+    message: Message
+    delta: PendingDelta | None = None
+
+
+def build(
+    events: Iterable[Event],
+    matcher: Matcher,
+    epoch: str,
+    newest: Mapping[SeriesKey, str],
+    end_seq: int | None = None,
+) -> list[Built]:
+    """Messages for ``events`` (in seq order) under one filter; ``newest`` is each series' newest
+    period as the hub knows it now; ``end_seq`` is the seq the batch covers (the last delta's)."""
+    out: list[Built] = []
+    pending = PendingDelta()
+    last = 0
+    for ev in events:
+        last = ev.seq
+        p = ev.payload
+        if ev.type is EventType.OBSERVATION:
+            if matcher.observation(p):
+                pending.add(change_of(p), newest.get((p["indicator"], p["area"], p["source"])))
+            continue
+        if ev.type is EventType.ALERT:
+            if not matcher.alert(p):
+                continue
+            msg: Message = AlertMessage(epoch=epoch, seq=ev.seq, alert=AlertInfo.model_validate(p))
+        else:
+            msg = RunStatus(
+                epoch=epoch,
+                seq=ev.seq,
+                event="started" if ev.type is EventType.RUN_STARTED else "finished",
+                run=RunInfo.model_validate(p),
+            )
+        if pending:
+            out.append(Built(ev.seq - 1, pending.message(epoch, ev.seq - 1), pending))
+            pending = PendingDelta()
+        out.append(Built(ev.seq, msg))
+    if pending:
+        seq = end_seq if end_seq is not None else last
+        out.append(Built(seq, pending.message(epoch, seq), pending))
+    return out

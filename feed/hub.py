@@ -1,0 +1,238 @@
+"""The hub: reads the event log once per tick and fans it out to every subscribed client.
+
+Per tick: new events are read from the store, turned into messages once per distinct filter,
+encoded once, and appended to the outbox of every client on that filter. Clients that joined or
+resumed between ticks (their position is past the tick's start) get messages built for just the
+events they lack. Snapshots and resumes happen under the same lock as ticks, so a client's
+position is exact: no gap, no duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+
+from feed.builder import Built, Catalogue, Matcher, SeriesKey, build
+from feed.client import Client, encode
+from feed.metrics import Metrics
+from feed.protocol import AlertInfo, Change, Filter, Heartbeat, RunInfo, Snapshot
+from storage import Event, EventType, SnapshotFilter, Store
+from storage.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+READ_PAGE = 5000
+
+
+class Hub:
+    def __init__(self, store: Store, metrics: Metrics, *, tick: float = 0.2, heartbeat: float = 15.0) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.tick = tick
+        self.heartbeat = heartbeat
+        self.clients: set[Client] = set()
+        self.position = 0  # every event up to here has been fanned out
+        self.newest: dict[SeriesKey, str] = {}  # each series' newest period
+        self.catalogue = Catalogue({}, {})
+        self.lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._matchers: dict[tuple[tuple[str, ...], ...], Matcher] = {}
+
+    @property
+    def epoch(self) -> str:
+        return self.store.epoch
+
+    async def start(self) -> None:
+        await self.reload_catalogue()
+        self.newest = await self.store.newest_periods()
+        self.position = await self.store.last_seq()
+        self.metrics.seq.set(self.position)
+        self.store.add_listener(self._on_commit)
+        self._tasks = [
+            asyncio.create_task(self._ticks(), name="feed-ticks"),
+            asyncio.create_task(self._beats(), name="feed-heartbeats"),
+        ]
+
+    async def stop(self) -> None:
+        self.store.remove_listener(self._on_commit)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def reload_catalogue(self) -> None:
+        indicators = {i.code: i for i in await self.store.indicators()}
+        lineage = {a.code: await self.store.agency_lineage(a.code) for a in await self.store.agencies()}
+        self.catalogue = Catalogue(indicators, lineage)
+        self._matchers.clear()
+
+    def matcher(self, flt: Filter) -> Matcher:
+        key = flt.key()
+        if key not in self._matchers:
+            self._matchers[key] = Matcher.of(flt, self.catalogue)
+        return self._matchers[key]
+
+    def _on_commit(self, seq: int) -> None:
+        self._wake.set()
+
+    # --- ticks ------------------------------------------------------------------------------------------
+
+    async def _ticks(self) -> None:
+        while True:
+            try:
+                # Wake on a commit in this process, or poll (another process may write the store).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                self._wake.clear()
+                started = time.monotonic()
+                await self.fan_out()
+                await asyncio.sleep(max(0.0, self.tick - (time.monotonic() - started)))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("feed tick failed; retrying")
+                await asyncio.sleep(1.0)
+
+    async def fan_out(self) -> None:
+        """One tick: everything committed since the last one, to everyone."""
+        async with self.lock:
+            while True:
+                events = await self.store.events_after(self.position, limit=READ_PAGE)
+                if not events:
+                    return
+                self._deliver(events)
+                if len(events) < READ_PAGE:
+                    return
+
+    def _deliver(self, events: list[Event]) -> None:
+        start, end = self.position, events[-1].seq
+        self._learn(events)
+        groups: dict[tuple[tuple[str, ...], ...], list[Client]] = {}
+        for client in self.clients:
+            if client.subscribed and not client.closing:
+                assert client.filter is not None
+                groups.setdefault(client.filter.key(), []).append(client)
+        for members in groups.values():
+            matcher = self.matcher(members[0].filter)  # type: ignore[arg-type]
+            shared: tuple[list[Built], list[str]] | None = None
+            for client in members:
+                if client.position >= end:
+                    continue
+                if client.position <= start:
+                    if shared is None:
+                        built = build(events, matcher, self.epoch, self.newest, end)
+                        shared = (built, [encode(b.message) for b in built])
+                    client.push_built(shared[0], shared[1], self.epoch)
+                else:  # joined between ticks: only what it lacks
+                    lacking = [e for e in events if e.seq > client.position]
+                    client.push_built(build(lacking, matcher, self.epoch, self.newest, end), None, self.epoch)
+                client.position = end
+        for client in self.clients:
+            if not client.subscribed:
+                client.position = max(client.position, end)
+        self.position = end
+        self.metrics.seq.set(end)
+
+    def _learn(self, events: Iterable[Event]) -> None:
+        """Keep each series' newest period, and the collector metrics, from the events themselves."""
+        for ev in events:
+            p = ev.payload
+            if ev.type is EventType.OBSERVATION:
+                key = (p["indicator"], p["area"], p["source"])
+                if p["period"] >= self.newest.get(key, ""):
+                    self.newest[key] = p["period"]
+            elif ev.type is EventType.RUN_FINISHED:
+                self.metrics.run_finished(RunInfo.model_validate(p))
+
+    # --- joining ------------------------------------------------------------------------------------------
+
+    async def subscribe(self, client: Client, flt: Filter) -> None:
+        """Send a snapshot for ``flt``; deltas follow from exactly its seq."""
+        matcher = self.matcher(flt)
+        async with self.lock:
+            snap = await self.store.snapshot(_snapshot_filter(flt))
+            alerts = [
+                a
+                for a in await self.store.alerts(open_only=True)
+                if matcher.severities is None or a.severity.value in matcher.severities
+            ]
+            runs = await self.store.runs(limit=50)
+            client.filter, client.matcher = flt, matcher
+            client.position = snap.seq
+            client.push_message(
+                Snapshot(
+                    epoch=self.epoch,
+                    seq=snap.seq,
+                    filter=flt,
+                    observations=[Change.model_validate(o.model_dump()) for o in snap.observations],
+                    alerts=[AlertInfo.model_validate(a.model_dump()) for a in alerts],
+                    runs=[RunInfo.model_validate(r.model_dump()) for r in runs],
+                )
+            )
+
+    async def can_resume(self, epoch: str, seq: int) -> bool:
+        if epoch != self.epoch:
+            return False
+        last = await self.store.last_seq()
+        first = await self.store.first_seq()
+        return seq <= last and (first == 0 or seq >= first - 1)
+
+    async def resume(self, client: Client, flt: Filter, seq: int) -> None:
+        """Replay what the client missed after ``seq``, then keep it live."""
+        matcher = self.matcher(flt)
+        position = seq
+        # Most of the replay runs outside the lock so that other clients' ticks go on.
+        while True:
+            events = await self.store.events_after(position, limit=READ_PAGE)
+            if len(events) < READ_PAGE:
+                break
+            client.push_built(build(events, matcher, self.epoch, self.newest, events[-1].seq), None, self.epoch)
+            position = events[-1].seq
+        async with self.lock:
+            while True:
+                events = await self.store.events_after(position, limit=READ_PAGE)
+                if not events:
+                    break
+                client.push_built(build(events, matcher, self.epoch, self.newest, events[-1].seq), None, self.epoch)
+                position = events[-1].seq
+            client.filter, client.matcher = flt, matcher
+            client.position = position
+
+    def add(self, client: Client) -> None:
+        self.clients.add(client)
+        self.metrics.connections.labels(client.role.value).inc()
+
+    def remove(self, client: Client) -> None:
+        if client in self.clients:
+            self.clients.discard(client)
+            self.metrics.connections.labels(client.role.value).dec()
+
+    # --- heartbeats -------------------------------------------------------------------------------------
+
+    async def _beats(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            now = utcnow()
+            frames: dict[int, str] = {}
+            for client in list(self.clients):
+                if client.idle and not client.closing:
+                    text = frames.get(client.position)
+                    if text is None:
+                        text = frames[client.position] = encode(
+                            Heartbeat(epoch=self.epoch, seq=client.position, time=now)
+                        )
+                    client.push_frame(text)
+
+
+def _snapshot_filter(flt: Filter) -> SnapshotFilter:
+    return SnapshotFilter(
+        indicators=frozenset(flt.indicators),
+        areas=frozenset(flt.areas),
+        categories=frozenset(flt.categories),
+        agencies=frozenset(flt.agencies),
+    )

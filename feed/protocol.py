@@ -1,0 +1,325 @@
+"""The feed protocol: every message of both directions as a pydantic model (docs/protocol.md).
+
+One JSON object per WebSocket text frame, with a ``type``. Server messages that come from the
+event log carry ``epoch`` and ``seq``: a client that remembers the last (epoch, seq) it received
+can resume from there. This module is all a client needs (the console imports nothing else of
+the server), and ``opscentre protocol-schema`` prints its JSON Schema.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+PROTOCOL_VERSION = 1
+
+
+class CloseCode:
+    """WebSocket close codes the server uses. Terminal ones tell the client not to retry."""
+
+    GOING_AWAY = 1001  # server restart or shutdown: reconnect and resume
+    PROTOCOL_ERROR = 1002
+    TOO_BIG = 1009  # a frame over the maximum message size
+    TOO_SLOW = 4008  # the client fell too far behind: reconnect and resume
+    RESYNC = 4009  # the server lost the client's place: reconnect (a snapshot follows)
+    RATE_LIMITED = 4029  # a flood of commands: reconnect later
+    UNAUTHENTICATED = 4401  # terminal: missing or wrong token
+    FORBIDDEN = 4403  # terminal: origin not allowed
+
+    TERMINAL = frozenset({UNAUTHENTICATED, FORBIDDEN})
+
+
+class ErrorCode(StrEnum):
+    BAD_JSON = "bad_json"  # the frame is not a JSON object
+    BAD_MESSAGE = "bad_message"  # unknown type or wrong fields
+    NOT_AUTHENTICATED = "not_authenticated"  # hello first
+    FORBIDDEN = "forbidden"  # the role may not do this
+    RATE_LIMITED = "rate_limited"
+    NOT_FOUND = "not_found"
+    INVALID = "invalid"  # a well-formed request the server cannot do (unknown source, alert not open, ...)
+    INTERNAL = "internal"
+
+
+class Role(StrEnum):
+    DISPLAY = "display"  # read
+    OPERATOR = "operator"  # read, acknowledge alerts
+    ADMIN = "admin"  # also run collections
+
+    def may(self, needed: Role) -> bool:
+        order = [Role.DISPLAY, Role.OPERATOR, Role.ADMIN]
+        return order.index(self) >= order.index(needed)
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- shared shapes --------------------------------------------------------------------------------
+
+
+class Filter(Message):
+    """What a subscription covers; an empty list means "all"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    categories: tuple[str, ...] = ()
+    indicators: tuple[str, ...] = ()
+    areas: tuple[str, ...] = ()
+    agencies: tuple[str, ...] = ()
+    severities: tuple[Literal["info", "warning", "critical"], ...] = ()
+
+    def key(self) -> tuple[tuple[str, ...], ...]:
+        """Clients with equal keys get byte-identical messages (encoded once per tick)."""
+        return tuple(
+            tuple(sorted(set(v)))
+            for v in (self.categories, self.indicators, self.areas, self.agencies, self.severities)
+        )
+
+
+class Change(Message):
+    """The latest figure of one series (indicator, area, source)."""
+
+    id: int
+    indicator: str
+    area: str
+    source: str
+    period: str
+    value: float
+    status: str
+    revision: int
+    collected_at: datetime
+    run_id: int | None = None
+    payload_digest: str | None = None
+    previous_value: float | None = None  # set when this is a revision
+    previous_status: str | None = None
+
+
+class AlertInfo(Message):
+    id: int
+    rule: str
+    subject: str
+    severity: Literal["info", "warning", "critical"]
+    state: Literal["pending", "firing", "acknowledged", "resolved"]
+    message: str
+    opened_at: datetime
+    fired_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    ack_note: str | None = None
+    resolved_at: datetime | None = None
+    updated_at: datetime
+
+
+class RunInfo(Message):
+    id: int
+    source: str
+    trigger: str
+    requested_by: str | None = None
+    started_at: datetime
+    ended_at: datetime | None = None
+    outcome: str
+    fetched: int = 0
+    new: int = 0
+    revised: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    error: str | None = None
+    latency_ms: float | None = None
+    bytes: int | None = None
+    http_status: int | None = None
+
+
+# --- client to server --------------------------------------------------------------------------------
+
+
+class Resume(Message):
+    epoch: str
+    seq: int = Field(ge=0)
+
+
+class Hello(Message):
+    """First message. Browsers put their token here (non-browser clients send
+    ``Authorization: Bearer`` on the handshake instead)."""
+
+    type: Literal["hello"] = "hello"
+    token: str | None = Field(default=None, max_length=512)
+    resume: Resume | None = None
+    filter: Filter | None = None  # subscribe at once (else send `subscribe`)
+    client: str | None = Field(default=None, max_length=100)
+
+
+class Subscribe(Message):
+    type: Literal["subscribe"] = "subscribe"
+    id: str | None = Field(default=None, max_length=64)
+    filter: Filter = Filter()
+
+
+class Unsubscribe(Message):
+    type: Literal["unsubscribe"] = "unsubscribe"
+    id: str | None = Field(default=None, max_length=64)
+
+
+class CollectCommand(Message):
+    name: Literal["collect"] = "collect"
+    source: str | None = Field(default=None, max_length=64)
+    agency: str | None = Field(default=None, max_length=64)
+    all: bool = False
+
+
+class AcknowledgeCommand(Message):
+    name: Literal["acknowledge"] = "acknowledge"
+    alert_id: int = Field(ge=1)
+    note: str = Field(default="", max_length=1000)
+
+
+class Command(Message):
+    type: Literal["command"] = "command"
+    id: str = Field(min_length=1, max_length=64)
+    idempotency_key: str = Field(min_length=8, max_length=128)
+    command: Annotated[CollectCommand | AcknowledgeCommand, Field(discriminator="name")]
+
+
+class HistoryQuery(Message):
+    name: Literal["history"] = "history"
+    indicator: str = Field(max_length=64)
+    area: str = Field(default="VN", max_length=16)
+    source: str | None = Field(default=None, max_length=64)
+    as_of: datetime | None = None
+    since: str | None = Field(default=None, max_length=32)
+
+
+class RunsQuery(Message):
+    name: Literal["runs"] = "runs"
+    source: str | None = Field(default=None, max_length=64)
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class ProvenanceQuery(Message):
+    name: Literal["provenance"] = "provenance"
+    observation_id: int = Field(ge=1)
+
+
+class AlertsQuery(Message):
+    name: Literal["alerts"] = "alerts"
+    open_only: bool = True
+    limit: int = Field(default=200, ge=1, le=1000)
+
+
+class Query(Message):
+    type: Literal["query"] = "query"
+    id: str = Field(min_length=1, max_length=64)
+    query: Annotated[HistoryQuery | RunsQuery | ProvenanceQuery | AlertsQuery, Field(discriminator="name")]
+
+
+ClientMessage = Annotated[Hello | Subscribe | Unsubscribe | Command | Query, Field(discriminator="type")]
+CLIENT_MESSAGE: TypeAdapter[Hello | Subscribe | Unsubscribe | Command | Query] = TypeAdapter(ClientMessage)
+
+
+# --- server to client ------------------------------------------------------------------------------------
+
+
+class Welcome(Message):
+    type: Literal["welcome"] = "welcome"
+    protocol: int = PROTOCOL_VERSION
+    server_version: str
+    user: str
+    role: Role
+    epoch: str
+    seq: int  # the newest event now
+    resumed: bool = False  # true: the events missed since the client's (epoch, seq) follow, nothing else
+
+
+class Snapshot(Message):
+    """The state for the subscription's filter, exactly as of ``seq``; deltas follow from there."""
+
+    type: Literal["snapshot"] = "snapshot"
+    epoch: str
+    seq: int
+    resumed: Literal[False] = False
+    filter: Filter
+    observations: list[Change]
+    alerts: list[AlertInfo]
+    runs: list[RunInfo]
+
+
+class Delta(Message):
+    """Changes up to ``seq`` that match the filter, coalesced per series.
+
+    ``changes``: the newest figure of each series that changed (a figure for an older period than
+    the series' newest never appears here). ``revisions``: figures of older periods that were
+    revised, newest revision per period. A client replaces what it holds for a series only with a
+    change whose (period, revision) is not older than its own.
+    """
+
+    type: Literal["delta"] = "delta"
+    epoch: str
+    seq: int
+    changes: list[Change]
+    revisions: list[Change] = []
+
+
+class AlertMessage(Message):
+    type: Literal["alert"] = "alert"
+    epoch: str
+    seq: int
+    alert: AlertInfo
+
+
+class RunStatus(Message):
+    type: Literal["run"] = "run"
+    epoch: str
+    seq: int
+    event: Literal["started", "finished"]
+    run: RunInfo
+
+
+class Result(Message):
+    """The answer to a command or query (``id`` is the request's). A collect command is answered
+    twice: ``status: accepted`` at once, ``status: done`` with every run's result at the end."""
+
+    type: Literal["result"] = "result"
+    id: str
+    ok: bool = True
+    status: Literal["accepted", "done"] = "done"
+    data: Any = None
+
+
+class Error(Message):
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    message: str
+    id: str | None = None  # the request it answers, if any
+
+
+class Heartbeat(Message):
+    """Every few seconds: the server is alive, and ``seq`` is the client's position (every event
+    up to it that matches the filter has been delivered)."""
+
+    type: Literal["heartbeat"] = "heartbeat"
+    epoch: str
+    seq: int
+    time: datetime
+
+
+ServerMessage = Annotated[
+    Welcome | Snapshot | Delta | AlertMessage | RunStatus | Result | Error | Heartbeat, Field(discriminator="type")
+]
+SERVER_MESSAGE: TypeAdapter[Welcome | Snapshot | Delta | AlertMessage | RunStatus | Result | Error | Heartbeat] = (
+    TypeAdapter(ServerMessage)
+)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of both directions (``opscentre protocol-schema``)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"opscentre feed protocol v{PROTOCOL_VERSION}",
+        "$defs": {
+            "ClientMessage": CLIENT_MESSAGE.json_schema(ref_template="#/$defs/ClientMessage/$defs/{model}"),
+            "ServerMessage": SERVER_MESSAGE.json_schema(ref_template="#/$defs/ServerMessage/$defs/{model}"),
+        },
+        "oneOf": [{"$ref": "#/$defs/ClientMessage"}, {"$ref": "#/$defs/ServerMessage"}],
+    }

@@ -1,0 +1,362 @@
+"""The feed server: WebSocket on ``/feed``, and plain HTTP beside it on the same port
+(``/healthz``, ``/readyz``, ``/metrics``, ``/display``).
+
+Authentication: non-browser clients send ``Authorization: Bearer TOKEN`` with the handshake;
+browsers (which cannot set headers on a WebSocket) send the token in their first message, within
+``auth_deadline``. Tokens are compared by sha256 against the configuration, never logged, and
+refused in URLs. Browsers must come from an allowed origin (or the server's own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import ssl
+import weakref
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+from importlib import resources
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from feed.client import Client
+from feed.commands import Bucket, Commands, RunService
+from feed.config import FeedSettings, UserSettings, hash_token
+from feed.hub import Hub
+from feed.metrics import Metrics
+from feed.protocol import (
+    CLIENT_MESSAGE,
+    CloseCode,
+    Command,
+    Error,
+    ErrorCode,
+    Hello,
+    Query,
+    Role,
+    Subscribe,
+    Unsubscribe,
+    Welcome,
+)
+from storage import Store
+
+log = logging.getLogger(__name__)
+
+FEED_PATH = "/feed"
+STATIC = {
+    "/display": ("display.html", "text/html; charset=utf-8"),
+    "/display/app.js": ("display.js", "text/javascript; charset=utf-8"),
+    "/display/style.css": ("display.css", "text/css; charset=utf-8"),
+}
+ReadyCheck = Callable[[], Awaitable[str | None]]  # None when ready, else the reason
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: Role
+
+
+class Users:
+    def __init__(self, users: Iterable[UserSettings]) -> None:
+        self._by_hash = {u.token_sha256: User(u.name, u.role) for u in users}
+
+    def check(self, token: str | None) -> User | None:
+        if not token:
+            return None
+        digest = hash_token(token)
+        for known, user in self._by_hash.items():
+            if hmac.compare_digest(known, digest):
+                return user
+        return None
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("opscentre")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class FeedServer:
+    def __init__(
+        self,
+        store: Store,
+        settings: FeedSettings,
+        users: Iterable[UserSettings],
+        *,
+        runs: RunService | None = None,
+        ready_checks: Iterable[ReadyCheck] = (),
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.users = Users(users)
+        self.metrics = Metrics()
+        self.hub = Hub(
+            store, self.metrics, tick=settings.tick.total_seconds(), heartbeat=settings.heartbeat.total_seconds()
+        )
+        self.commands = Commands(store, runs, self.metrics)
+        self.ready_checks = list(ready_checks)
+        self._preauth: weakref.WeakKeyDictionary[ServerConnection, User] = weakref.WeakKeyDictionary()
+        self._server: Server | None = None
+        self.version = _version()
+
+    # --- life cycle ---------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.hub.start()
+        tls = None
+        if self.settings.tls_cert and self.settings.tls_key:
+            tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            tls.load_cert_chain(self.settings.tls_cert, self.settings.tls_key)
+        self._server = await serve(
+            self._handle,
+            self.settings.host,
+            self.settings.port,
+            process_request=self._process_request,
+            compression=None,  # no per-client deflate work on broadcast; ~14 KiB per connection, not ~64
+            max_size=self.settings.max_message_bytes,
+            max_queue=4,
+            ping_interval=20,
+            ping_timeout=20,
+            close_timeout=5,
+            ssl=tls,
+            server_header=f"opscentre/{self.version}",
+        )
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        scheme = "wss" if self.settings.tls_cert else "ws"
+        return f"{scheme}://{self.settings.host}:{self.port}{FEED_PATH}"
+
+    async def stop(self) -> None:
+        """Close every client with 1001 (they reconnect and resume elsewhere or later)."""
+        await self.hub.stop()
+        if self._server is not None:
+            self._server.close(close_connections=False)
+            for client in list(self.hub.clients):
+                client.close(CloseCode.GOING_AWAY, "server going away")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), timeout=5)
+
+    # --- HTTP beside the WebSocket --------------------------------------------------------------------
+
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        parts = urlsplit(request.path)
+        path = parts.path.rstrip("/") or "/"
+        if "token" in parts.query.lower() or "access_token" in parts.query.lower():
+            return _text(
+                HTTPStatus.BAD_REQUEST,
+                "tokens are not accepted in URLs: use the Authorization header or the first message\n",
+            )
+        if path == FEED_PATH:
+            return self._check_upgrade(connection, request)
+        if path == "/healthz":
+            return _text(HTTPStatus.OK, "ok\n")
+        if path == "/readyz":
+            problems = await self._readiness()
+            if problems:
+                return _text(HTTPStatus.SERVICE_UNAVAILABLE, "not ready: " + "; ".join(problems) + "\n")
+            return _text(HTTPStatus.OK, "ready\n")
+        if path == "/metrics":
+            return _response(HTTPStatus.OK, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
+        if path == "/":
+            return Response(302, "Found", Headers([("Location", "/display"), ("Content-Length", "0")]))
+        if path in STATIC:
+            name, content_type = STATIC[path]
+            body = resources.files("feed.static").joinpath(name).read_bytes()
+            return _response(HTTPStatus.OK, body, content_type, cache="no-cache")
+        return _text(HTTPStatus.NOT_FOUND, f"not found: {path}\n")
+
+    def _check_upgrade(self, connection: ServerConnection, request: Request) -> Response | None:
+        origin = request.headers.get("Origin")
+        if origin is not None and not self._origin_allowed(origin, request.headers.get("Host")):
+            log.warning("refused a browser connection from origin %s", origin)
+            return _text(HTTPStatus.FORBIDDEN, "origin not allowed\n")
+        auth = request.headers.get("Authorization")
+        if auth is not None:
+            scheme, _, token = auth.partition(" ")
+            user = self.users.check(token.strip()) if scheme.lower() == "bearer" else None
+            if user is None:
+                return _text(HTTPStatus.UNAUTHORIZED, "wrong or unknown token\n")
+            self._preauth[connection] = user
+        return None
+
+    def _origin_allowed(self, origin: str, host: str | None) -> bool:
+        if origin in self.settings.allowed_origins:
+            return True
+        netloc = urlsplit(origin).netloc
+        return host is not None and netloc == host  # the server's own page
+
+    async def _readiness(self) -> list[str]:
+        problems = []
+        try:
+            await self.store.last_seq()
+        except Exception as exc:
+            problems.append(f"database: {exc}")
+        for check in self.ready_checks:
+            if (reason := await check()) is not None:
+                problems.append(reason)
+        return problems
+
+    # --- one connection ---------------------------------------------------------------------------------
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        user = self._preauth.pop(connection, None)
+        try:
+            hello = await self._hello(connection, user)
+        except ConnectionClosed:
+            return
+        if hello is None:
+            return
+        user = user or self.users.check(hello.token)
+        if user is None:
+            await connection.close(CloseCode.UNAUTHENTICATED, "unauthenticated: wrong or missing token")
+            return
+        client = Client(connection, user.name, user.role, self.metrics, self.settings.max_queue_bytes)
+        self.hub.add(client)
+        writer = asyncio.create_task(client.write(), name=f"feed-writer-{client.id}")
+        log.info("client %s connected as %s (%s)", client.id, user.name, user.role.value)
+        try:
+            await self._start(client, hello)
+            await self._serve(client)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.hub.remove(client)
+            client.closing = True
+            client._wake.set()
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await writer
+            log.info("client %s (%s) disconnected: %s", client.id, user.name, connection.close_code)
+
+    async def _hello(self, connection: ServerConnection, user: User | None) -> Hello | None:
+        """The first message must be a hello (with the token, for browsers) within the deadline."""
+        try:
+            raw = await asyncio.wait_for(connection.recv(), timeout=self.settings.auth_deadline.total_seconds())
+        except TimeoutError:
+            await connection.close(CloseCode.UNAUTHENTICATED, "unauthenticated: no hello within the deadline")
+            return None
+        try:
+            msg = CLIENT_MESSAGE.validate_json(raw)
+        except ValidationError:
+            msg = None
+        if not isinstance(msg, Hello):
+            code = CloseCode.UNAUTHENTICATED if user is None else CloseCode.PROTOCOL_ERROR
+            await connection.close(code, "the first message must be a valid hello")
+            return None
+        return msg
+
+    async def _start(self, client: Client, hello: Hello) -> None:
+        resumed = False
+        if hello.resume is not None and hello.filter is not None:
+            resumed = await self.hub.can_resume(hello.resume.epoch, hello.resume.seq)
+        last = await self.store.last_seq()
+        client.push_message(
+            Welcome(
+                server_version=self.version,
+                user=client.user,
+                role=client.role,
+                epoch=self.hub.epoch,
+                seq=last,
+                resumed=resumed,
+            )
+        )
+        if resumed:
+            assert hello.resume is not None and hello.filter is not None
+            await self.hub.resume(client, hello.filter, hello.resume.seq)
+        elif hello.filter is not None:
+            await self.hub.subscribe(client, hello.filter)
+
+    async def _serve(self, client: Client) -> None:
+        commands = Bucket(
+            rate=self.settings.commands_per_minute / 60, burst=max(3.0, self.settings.commands_per_minute / 10)
+        )
+        queries = Bucket(rate=self.settings.commands_per_minute / 6, burst=30)
+        async for raw in client.connection:
+            if isinstance(raw, bytes):
+                self._refuse(client, ErrorCode.BAD_JSON, "send JSON text frames, not binary")
+                continue
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                self._refuse(client, ErrorCode.BAD_JSON, "not JSON")
+                continue
+            if not isinstance(data, dict):
+                self._refuse(client, ErrorCode.BAD_JSON, "a message must be a JSON object")
+                continue
+            try:
+                msg = CLIENT_MESSAGE.validate_python(data)
+            except ValidationError as exc:
+                self._refuse(
+                    client,
+                    ErrorCode.BAD_MESSAGE,
+                    _explain(exc),
+                    data.get("id") if isinstance(data.get("id"), str) else None,
+                )
+                continue
+            if isinstance(msg, Subscribe):
+                await self.hub.subscribe(client, msg.filter)
+            elif isinstance(msg, Unsubscribe):
+                client.filter = client.matcher = None
+            elif isinstance(msg, Hello):
+                self._refuse(client, ErrorCode.BAD_MESSAGE, "already said hello")
+            elif isinstance(msg, Command):
+                if not commands.take():
+                    self._limited(client, commands, msg.id)
+                    continue
+                await self.commands.command(client, msg)
+            elif isinstance(msg, Query):
+                if not queries.take():
+                    self._limited(client, queries, msg.id)
+                    continue
+                await self.commands.query(client, msg)
+
+    def _refuse(self, client: Client, code: ErrorCode, message: str, request_id: str | None = None) -> None:
+        self.metrics.rejected_frames.inc()
+        client.push_message(Error(code=code, message=message, id=request_id))
+
+    def _limited(self, client: Client, bucket: Bucket, request_id: str) -> None:
+        client.push_message(Error(code=ErrorCode.RATE_LIMITED, id=request_id, message="too many requests: slow down"))
+        if bucket.refused > 3 * bucket.burst:
+            client.close(CloseCode.RATE_LIMITED, "rate limited: too many requests")
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for e in exc.errors()[:3]:
+        loc = ".".join(str(x) for x in e["loc"])
+        parts.append(f"{loc}: {e['msg']}" if loc else e["msg"])
+    return "; ".join(parts)
+
+
+def _response(status: HTTPStatus, body: bytes, content_type: str, cache: str = "no-store") -> Response:
+    headers = Headers(
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", cache),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
+    )
+    return Response(status.value, status.phrase, headers, body)
+
+
+def _text(status: HTTPStatus, text: str) -> Response:
+    return _response(status, text.encode("utf-8"), "text/plain; charset=utf-8")
