@@ -278,18 +278,38 @@ async def cmd_serve(args: argparse.Namespace) -> int:
 
 
 async def cmd_collect(args: argparse.Namespace) -> int:
-    from cli.runtime import collect
     from collectors.pipeline import UnknownSource
 
     if not (args.source or args.agency or args.all):
         raise UserError("say what to collect: --source NAME, --agency CODE or --all")
+    config = _config(args)
+    if args.local:
+        from cli.runtime import collect
+
+        try:
+            return await collect(
+                config, _db_path(args), out, source=args.source, agency=args.agency, everything=args.all,
+                requested_by=f"cli:{getpass.getuser()}",
+            )  # fmt: skip
+        except UnknownSource as exc:
+            raise UserError(str(exc)) from None
+    from cli.feed_collect import FeedUnavailable, collect_via_feed, token_for
+
     try:
-        return await collect(
-            _config(args), _db_path(args), out, source=args.source, agency=args.agency, everything=args.all,
-            requested_by=f"cli:{getpass.getuser()}",
+        token = token_for(args.token_file, builtin=args.config is None)
+        return await collect_via_feed(
+            config, out, token, source=args.source, agency=args.agency, everything=args.all, url=args.feed,
+            cafile=args.cafile,
         )  # fmt: skip
-    except UnknownSource as exc:
+    except FeedUnavailable as exc:
         raise UserError(str(exc)) from None
+
+
+def cmd_protocol_schema(args: argparse.Namespace) -> int:
+    from feed.protocol import json_schema
+
+    print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    return EXIT_OK
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -353,12 +373,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expect-head", metavar="HASH", help="also require the chain to end at this hash")
     add("demo", cmd_demo, "run the demo on the built-in configuration")
     add("serve", cmd_serve, "run the scheduler and collectors against the configured sources (Ctrl+C stops cleanly)")
-    p = add("collect", cmd_collect, "run collections by hand and print each run's result")
+    p = add(
+        "collect",
+        cmd_collect,
+        "run collections by hand through the running server (as admin) and print each run's progress and result",
+    )
     which = p.add_mutually_exclusive_group()
     which.add_argument("--source", metavar="NAME", help="one source (see the [[sources]] of the configuration)")
     which.add_argument("--agency", metavar="CODE", help="every enabled source that speaks for this agency")
     which.add_argument("--all", action="store_true", help="every enabled source")
-    p = add("simulate", cmd_simulate, "serve simulated agency systems, SDMX and the portal over HTTP (for the demo and tests)")
+    p.add_argument("--local", action="store_true", help="run in this process on the database, not through the feed")
+    p.add_argument("--feed", metavar="URL", help="feed address (default: from the configuration's [feed])")
+    p.add_argument("--token-file", metavar="FILE", help="file holding the admin token (or set OPSCENTRE_TOKEN)")
+    p.add_argument("--cafile", metavar="FILE", help="CA certificate to trust for a wss:// feed")
+    add("protocol-schema", cmd_protocol_schema, "print the JSON Schema of the feed protocol")
+    p = add(
+        "simulate",
+        cmd_simulate,
+        "serve simulated agency systems, SDMX and the portal over HTTP (for the demo and tests)",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8780, help="port (0 picks a free one; default 8780)")
     p.add_argument("--seed", type=int, default=2020, help="series seed (same seed, same figures)")

@@ -1,4 +1,4 @@
-"""Long-running commands: `serve` (scheduler and collectors), and `collect` run in-process.
+"""Long-running commands: `serve` (scheduler, collectors and the feed), and `collect` in-process.
 
 `serve` stops cleanly on SIGINT and SIGTERM: no new runs start, runs in flight get the grace
 period of `[collector] shutdown_grace`, and any still going are cancelled and recorded as
@@ -12,7 +12,6 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable
 
 from rich.console import Console
 
@@ -20,7 +19,9 @@ from cli.config import Config
 from collectors.pipeline import Collector
 from collectors.scheduler import Scheduler
 from feed.formatting import format_number
+from feed.server import FeedServer
 from storage import CollectionRun, RunOutcome, RunTrigger, Store
+from storage.clock import utcnow
 
 log = logging.getLogger("opscentre")
 
@@ -54,32 +55,86 @@ def install_stop_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def serve(config: Config, db_path: str, console: Console, *, ready: Callable[[], None] | None = None) -> int:
-    store = await Store.open(db_path, extra_indicators=config.indicators)
-    collector = Collector(store, config.sources, config.collector)
-    scheduler = Scheduler(collector)
-    stop = asyncio.Event()
-    try:
+class Service:
+    """The server process: store, collectors on their schedules, and the live feed."""
+
+    def __init__(self, config: Config, db_path: str, *, schedule: bool = True) -> None:
+        self.config = config
+        self.db_path = db_path
+        self.schedule = schedule
+        self.store: Store | None = None
+        self.collector: Collector | None = None
+        self.scheduler: Scheduler | None = None
+        self.feed: FeedServer | None = None
+        self._pruner: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        config = self.config
+        self.store = store = await Store.open(self.db_path, extra_indicators=config.indicators)
         interrupted = await store.mark_interrupted()
         if interrupted:
-            console.print(f"marked {len(interrupted)} runs left unfinished by an earlier stop as interrupted")
-        collector.on_run_finished.append(lambda run: log.info(describe_run(run)))
-        install_stop_signals(stop)
-        scheduler.start()
+            log.warning("marked %d runs left unfinished by an earlier stop as interrupted", len(interrupted))
+        self.collector = Collector(store, config.sources, config.collector)
+        self.collector.on_run_finished.append(lambda run: log.info(describe_run(run).replace("[", "").replace("]", "")))
+        self.scheduler = Scheduler(self.collector)
+
+        async def scheduler_running() -> str | None:
+            if not self.schedule or (self.scheduler is not None and self.scheduler.running):
+                return None
+            return "scheduler: not running"
+
+        self.feed = FeedServer(store, config.feed, config.users, runs=self.collector, ready_checks=[scheduler_running])
+        await self.feed.start()
+        if self.schedule:
+            self.scheduler.start()
+        self._pruner = asyncio.create_task(self._prune())
+
+    async def _prune(self) -> None:
+        """Events older than `[database] keep_events` go; a client that far behind gets a snapshot."""
+        assert self.store is not None
+        while True:
+            dropped = await self.store.prune_events(utcnow() - self.config.database.keep_events)
+            if dropped:
+                log.info("pruned %d events older than %s", dropped, self.config.database.keep_events)
+            await asyncio.sleep(3600)
+
+    async def stop(self) -> None:
+        """No new runs; in-flight runs get the grace period, then are interrupted; clients get 1001."""
+        if self._pruner is not None:
+            self._pruner.cancel()
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+        if self.collector is not None:
+            await self.collector.shutdown()
+            await self.collector.aclose()
+        if self.feed is not None:
+            await self.feed.commands.wait()
+            await self.feed.stop()
+        if self.store is not None:
+            await self.store.close()
+
+
+async def serve(config: Config, db_path: str, console: Console) -> int:
+    service = Service(config, db_path)
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    try:
+        await service.start()
+        assert service.feed is not None
         enabled = sum(s.enabled for s in config.sources)
-        console.print(f"opscentre serving: database {db_path}, {enabled} sources scheduled; Ctrl+C to stop")
-        if ready is not None:
-            ready()
+        port = service.feed.port
+        scheme = "https" if config.feed.tls_cert else "http"
+        console.print(f"opscentre serving: database {db_path}; {enabled} sources scheduled")
+        console.print(f"  feed     {service.feed.url}")
+        console.print(f"  display  {scheme}://{config.feed.host}:{port}/display")
+        console.print(f"  health   {scheme}://{config.feed.host}:{port}/healthz, /readyz, /metrics")
+        console.print("Ctrl+C stops cleanly")
         await stop.wait()
         console.print("stopping: no new runs; waiting for runs in flight …")
-        scheduler.shutdown()
         started = time.monotonic()
-        await collector.shutdown()
-        console.print(f"stopped cleanly in {time.monotonic() - started:.1f}s")
     finally:
-        scheduler.shutdown()
-        await collector.aclose()
-        await store.close()
+        await service.stop()
+    console.print(f"stopped cleanly in {time.monotonic() - started:.1f}s")
     return 0
 
 

@@ -60,8 +60,10 @@ class Matcher:
         )
 
     def observation(self, payload: Mapping[str, Any]) -> bool:
-        return (self.indicators is None or payload["indicator"] in self.indicators) and (
-            self.areas is None or payload["area"] in self.areas
+        return (
+            self.flt.observations
+            and (self.indicators is None or payload["indicator"] in self.indicators)
+            and (self.areas is None or payload["area"] in self.areas)
         )
 
     def alert(self, payload: Mapping[str, Any]) -> bool:

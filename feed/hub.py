@@ -40,7 +40,7 @@ class Hub:
         self.lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._matchers: dict[tuple[tuple[str, ...], ...], Matcher] = {}
+        self._matchers: dict[tuple[object, ...], Matcher] = {}
 
     @property
     def epoch(self) -> str:
@@ -112,7 +112,7 @@ class Hub:
     def _deliver(self, events: list[Event]) -> None:
         start, end = self.position, events[-1].seq
         self._learn(events)
-        groups: dict[tuple[tuple[str, ...], ...], list[Client]] = {}
+        groups: dict[tuple[object, ...], list[Client]] = {}
         for client in self.clients:
             if client.subscribed and not client.closing:
                 assert client.filter is not None
@@ -156,6 +156,8 @@ class Hub:
         matcher = self.matcher(flt)
         async with self.lock:
             snap = await self.store.snapshot(_snapshot_filter(flt))
+            if not flt.observations:
+                snap.observations = []
             alerts = [
                 a
                 for a in await self.store.alerts(open_only=True)

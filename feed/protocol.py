@@ -65,18 +65,17 @@ class Filter(Message):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    categories: tuple[str, ...] = ()
-    indicators: tuple[str, ...] = ()
-    areas: tuple[str, ...] = ()
-    agencies: tuple[str, ...] = ()
+    categories: tuple[str, ...] = Field(default=(), max_length=100)
+    indicators: tuple[str, ...] = Field(default=(), max_length=1000)
+    areas: tuple[str, ...] = Field(default=(), max_length=200)
+    agencies: tuple[str, ...] = Field(default=(), max_length=100)
     severities: tuple[Literal["info", "warning", "critical"], ...] = ()
+    observations: bool = True  # false: alerts and runs only (e.g. a command-line client)
 
-    def key(self) -> tuple[tuple[str, ...], ...]:
+    def key(self) -> tuple[object, ...]:
         """Clients with equal keys get byte-identical messages (encoded once per tick)."""
-        return tuple(
-            tuple(sorted(set(v)))
-            for v in (self.categories, self.indicators, self.areas, self.agencies, self.severities)
-        )
+        lists = (self.categories, self.indicators, self.areas, self.agencies, self.severities)
+        return (*(tuple(sorted(set(v))) for v in lists), self.observations)
 
 
 class Change(Message):
