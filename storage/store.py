@@ -104,6 +104,7 @@ class Store:
         self._r = reader
         self._lock = asyncio.Lock()
         self._listeners: list[Listener] = []
+        self._tx_seq = 0
         self.epoch = ""
         self.catalogue = Catalogue((), ())
 
@@ -167,7 +168,7 @@ class Store:
     async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction; listeners hear of the events it appended once it commits."""
         async with self._lock:
-            before = await self._max_seq(self._w)
+            self._tx_seq = 0  # the last event this transaction appends, if any (see _appended)
             await self._w.execute("BEGIN IMMEDIATE")
             try:
                 yield self._w
@@ -176,9 +177,14 @@ class Store:
                 await asyncio.shield(self._w.execute("ROLLBACK"))
                 raise
             await asyncio.shield(self._w.execute("COMMIT"))
-            after = await self._max_seq(self._w)
-        if after > before:
-            await self._notify(after)
+            appended = self._tx_seq
+        if appended:
+            await self._notify(appended)
+
+    def _appended(self, seq: int | None) -> None:
+        """Note, inside a write transaction, that it appended events up to ``seq``."""
+        if seq:
+            self._tx_seq = max(self._tx_seq, seq)
 
     @staticmethod
     async def _max_seq(conn: aiosqlite.Connection) -> int:
@@ -333,7 +339,9 @@ class Store:
             work, rejected = _prepare(catalogue, batch, latest)
         try:
             async with self._write() as conn:
-                return await ingest_mod.write(conn, batch, work, rejected)
+                result = await ingest_mod.write(conn, batch, work, rejected)
+                self._appended(result.last_seq)
+                return result
         except LookupError as exc:
             raise StoreError(str(exc)) from None
 
@@ -548,21 +556,22 @@ class Store:
             "INSERT INTO events (type, at, payload) VALUES (?, ?, ?)",
             (type_.value, to_text(utcnow()), json.dumps(payload, ensure_ascii=False, default=str)),
         )
-        seq = cur.lastrowid
+        seq = int(cur.lastrowid or 0)
         await cur.close()
-        return int(seq or 0)
+        self._appended(seq)
+        return seq
 
     # --- collection runs -----------------------------------------------------------------------------
 
     async def start_run(self, source: str, trigger: RunTrigger, requested_by: str | None = None) -> CollectionRun:
         async with self._write() as conn:
-            cur = await conn.execute(
-                "INSERT INTO runs (source, trigger, requested_by, started_at, pid) VALUES (?,?,?,?,?)",
+            async with conn.execute(
+                f"INSERT INTO runs (source, trigger, requested_by, started_at, pid) VALUES (?,?,?,?,?) RETURNING {_RUN_COLUMNS}",
                 (source, trigger.value, requested_by, to_text(utcnow()), os.getpid()),
-            )
-            run_id = int(cur.lastrowid or 0)
-            await cur.close()
-            run = await self._run(conn, run_id)
+            ) as cur:
+                row = await cur.fetchone()
+            assert row is not None
+            run = _run_from_row(row)
             await self._event(conn, EventType.RUN_STARTED, run.model_dump(mode="json"))
         return run
 
@@ -582,16 +591,17 @@ class Store:
         http_status: int | None = None,
     ) -> CollectionRun:
         async with self._write() as conn:
-            cur = await conn.execute(
-                """UPDATE runs SET ended_at = ?, outcome = ?, fetched = ?, new = ?, revised = ?, unchanged = ?,
+            async with conn.execute(
+                f"""UPDATE runs SET ended_at = ?, outcome = ?, fetched = ?, new = ?, revised = ?, unchanged = ?,
                    rejected = ?, error = ?, latency_ms = ?, bytes = ?, http_status = ?
-                   WHERE id = ? AND outcome = 'running'""",
+                   WHERE id = ? AND outcome = 'running' RETURNING {_RUN_COLUMNS}""",
                 (to_text(utcnow()), outcome.value, fetched, new, revised, unchanged, rejected, error, latency_ms,
                  bytes_, http_status, run_id),
-            )  # fmt: skip
-            if cur.rowcount != 1:
+            ) as cur:  # fmt: skip
+                row = await cur.fetchone()
+            if row is None:
                 raise StoreError(f"run {run_id} is not running")
-            run = await self._run(conn, run_id)
+            run = _run_from_row(row)
             await self._event(conn, EventType.RUN_FINISHED, run.model_dump(mode="json"))
         return run
 
