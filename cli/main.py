@@ -248,26 +248,9 @@ async def cmd_verify_audit(args: argparse.Namespace) -> int:
 
 
 async def cmd_demo(args: argparse.Namespace) -> int:
-    """For now: the store, ready, with its catalogue; the live parts join as they are built."""
-    path = _db_path(args)
-    store = await Store.open(path, extra_indicators=_config(args).indicators)
-    try:
-        indicators = await store.indicators()
-        categories = await store.categories()
-        today = date.today()
-        areas = await store.areas_in_force(today)
-        out.print(f"[bold]opscentre demo[/] — database {path} (schema version {LATEST}, epoch {store.epoch})")
-        for c in categories:
-            n = sum(1 for i in indicators if i.category == c.code)
-            out.print(f"  {c.code:<6} {c.name_vi} / {c.name_en}: {n} indicators")
-        out.print(f"  {len(areas)} provinces and cities in force on {today.isoformat()}")
-        out.print(
-            f"  {await store.last_seq()} events in the log; audit log: {(await store.verify_audit()).entries} entries"
-        )
-        out.print("Simulated agencies, the feed and the console are not part of this version yet.")
-    finally:
-        await store.close()
-    return EXIT_OK
+    from cli.demo import run_demo
+
+    return await run_demo(_config(args), _db_path(args), out, sim_port=args.sim_port)
 
 
 async def cmd_serve(args: argparse.Namespace) -> int:
@@ -371,7 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = add("verify-audit", cmd_verify_audit, "check the audit log's hash chain; exit 1 if anything was altered")
     p.add_argument("--expect-head", metavar="HASH", help="also require the chain to end at this hash")
-    add("demo", cmd_demo, "run the demo on the built-in configuration")
+    p = add("demo", cmd_demo, "run simulated agencies, the collectors and the live feed together (the wall page at /display)")
+    p.add_argument("--sim-port", type=int, default=8780, help="port of the simulated agencies (default 8780)")
     add("serve", cmd_serve, "run the scheduler and collectors against the configured sources (Ctrl+C stops cleanly)")
     p = add(
         "collect",
