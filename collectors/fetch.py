@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 
 import httpx
 import stamina
@@ -44,7 +46,9 @@ class FetchStats:
     status: int | None = None
 
 
-async def fetch_once(client: httpx.AsyncClient, url: str, read_timeout: float, max_bytes: int) -> Fetched:
+async def fetch_once(
+    client: httpx.AsyncClient, url: str, read_timeout: float, max_bytes: int, accepted: frozenset[int] = frozenset()
+) -> Fetched:
     """One GET; raises FetchError (transient or not) instead of httpx's many exceptions."""
     try:
         async with client.stream("GET", url, timeout=read_timeout) as response:
@@ -59,13 +63,20 @@ async def fetch_once(client: httpx.AsyncClient, url: str, read_timeout: float, m
                     raise TooLarge(f"response from {url} passed the {max_bytes:,}-byte cap")
                 chunks.append(chunk)
             body = b"".join(chunks)
-            if response.status_code >= 400:
+            if response.status_code >= 400 and response.status_code not in accepted:
                 raise UpstreamStatus(response.status_code, url, body)
-            return Fetched(url, response.status_code, response.headers.get("content-type"), body)
+            return Fetched(url, response.status_code, response.headers.get("content-type"), body, _date(response))
     except httpx.TimeoutException as exc:
         raise TransientError(f"timed out after {read_timeout:g}s reading {url} ({type(exc).__name__})") from None
     except httpx.TransportError as exc:
         raise TransientError(f"cannot reach {url}: {type(exc).__name__} {exc}".strip()) from None
+
+
+def _date(response: httpx.Response) -> datetime | None:
+    try:
+        return parsedate_to_datetime(response.headers["date"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _retry_on(exc: Exception) -> bool:
@@ -73,7 +84,12 @@ def _retry_on(exc: Exception) -> bool:
 
 
 async def fetch(
-    client: httpx.AsyncClient, url: str, source: SourceSettings, settings: CollectorSettings, stats: FetchStats
+    client: httpx.AsyncClient,
+    url: str,
+    source: SourceSettings,
+    settings: CollectorSettings,
+    stats: FetchStats,
+    accepted: frozenset[int] = frozenset(),
 ) -> Fetched:
     """Fetch with retries; ``stats`` tells the caller how it went, also when it raises."""
     async for attempt in stamina.retry_context(
@@ -88,7 +104,7 @@ async def fetch(
             stats.attempts += 1
             start = time.perf_counter()
             try:
-                fetched = await fetch_once(client, url, source.timeout.total_seconds(), source.max_bytes)
+                fetched = await fetch_once(client, url, source.timeout.total_seconds(), source.max_bytes, accepted)
             except FetchError as exc:
                 stats.latency_ms = (time.perf_counter() - start) * 1000
                 stats.status = exc.status

@@ -145,7 +145,9 @@ class Collector:
         breaker = self.breakers[name]
         run = await self.store.start_run(name, trigger, requested_by)
         if self._closing:
-            return await self._finish(run, RunOutcome.SKIPPED, RunTally(), FetchStats(), "the collector is shutting down")
+            return await self._finish(
+                run, RunOutcome.SKIPPED, RunTally(), FetchStats(), "the collector is shutting down"
+            )
         if not breaker.allow():
             wait = breaker.seconds_until_probe()
             error = f"circuit open after {breaker.failures} failed runs in a row; next probe in {wait:.0f}s"
@@ -182,7 +184,7 @@ class Collector:
             if tally.pages > MAX_PAGES:
                 raise PayloadError(f"more than {MAX_PAGES} pages: the upstream's `next` links do not end")
             collected_at = utcnow()
-            fetched = await fetch(self.client, url, source, self.settings, stats)
+            fetched = await fetch(self.client, url, source, self.settings, stats, adapter.accepted_statuses)
             parsed = await self._parse(adapter, fetched)
             last_page = parsed.next_url is None
             result = await self.store.ingest(

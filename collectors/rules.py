@@ -30,7 +30,10 @@ async def after_success(store: Store, run: CollectionRun, revisions: list[Revisi
     await store.resolve_alert(SOURCE_FAILING, run.source)
     if rejection:
         await store.fire_alert(
-            SOURCE_REJECTED, run.source, Severity.WARNING, f"Nguồn {run.source}: {run.rejected} bản ghi bị loại ({rejection})"
+            SOURCE_REJECTED,
+            run.source,
+            Severity.WARNING,
+            f"Nguồn {run.source}: {run.rejected} bản ghi bị loại ({rejection})",
         )
     else:
         await store.resolve_alert(SOURCE_REJECTED, run.source)

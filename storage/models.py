@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from storage.periods import Frequency, Period
+from storage.periods import Frequency, canonical_period
 
 
 def nfc(text: str) -> str:
@@ -130,7 +130,7 @@ class ObservationIn(BaseModel):
     @field_validator("period")
     @classmethod
     def _period(cls, v: str) -> str:
-        return str(Period.parse(v))
+        return canonical_period(v)
 
 
 class Observation(Frozen):

@@ -120,6 +120,12 @@ class Period:
         return (self.start, _ORDER[self.frequency]) < (other.start, _ORDER[other.frequency])
 
 
+@lru_cache(maxsize=65536)
+def canonical_period(text: str) -> str:
+    """The canonical text of a period (validated): ``"2020-08-19T17:15:00+07:00"`` -> ``"2020-08-19T10:15:00Z"``."""
+    return str(Period.parse(text))
+
+
 def _raise(text: object, reason: str) -> Period:
     raise PeriodError(text, reason)
 

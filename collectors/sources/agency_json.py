@@ -46,6 +46,8 @@ def iso(moment: datetime) -> str:
 
 
 class AgencyJsonAdapter:
+    accepted_statuses: frozenset[int] = frozenset()
+
     def __init__(self, settings: SourceSettings) -> None:
         self.settings = settings
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import TypeAdapter, ValidationError
@@ -25,6 +26,7 @@ class Fetched:
     status: int
     content_type: str | None
     body: bytes
+    date: datetime | None = None  # the server's Date header: its clock, for cursors the payload lacks
 
 
 @dataclass
@@ -43,6 +45,9 @@ class PayloadError(ValueError):
 
 
 class Adapter(Protocol):
+    # HTTP statuses (besides 2xx) whose body the adapter reads: SDMX REST answers "no results" with 404.
+    accepted_statuses: frozenset[int]
+
     def first_url(self, cursor: str | None) -> str:
         """The URL of the first page, given the cursor saved by the last complete pull."""
         ...

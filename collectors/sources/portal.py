@@ -23,6 +23,8 @@ class Counters(BaseModel):
 
 
 class PortalAdapter:
+    accepted_statuses: frozenset[int] = frozenset()
+
     def __init__(self, settings: SourceSettings) -> None:
         self.settings = settings
 
@@ -38,7 +40,8 @@ class PortalAdapter:
             raise PayloadError(f"not an opscentre.portal-counters/1 response: {describe(exc)}") from None
         period = str(Period.at(data.as_of))
         raw: list[dict[str, Any]] = [
-            {"indicator": code, "area": NATION, "period": period, "value": value} for code, value in data.counters.items()
+            {"indicator": code, "area": NATION, "period": period, "value": value}
+            for code, value in data.counters.items()
         ]
         for area, counters in data.by_area.items():
             raw += [{"indicator": code, "area": area, "period": period, "value": v} for code, v in counters.items()]
