@@ -459,3 +459,26 @@ async def test_server_shutdown_closes_clients_with_1001(tmp_path: Path) -> None:
                     await c.next()
             assert info.value.rcvd is not None and info.value.rcvd.code == CloseCode.GOING_AWAY
         await asyncio.sleep(0)
+
+
+async def test_tls_feed_with_a_certificate_from_the_configuration(tmp_path: Path) -> None:
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert_file, key_file, ca_file = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    ca.cert_pem.write_to_path(str(ca_file))
+    async with feed_server(tmp_path / "ops.db", tls_cert=cert_file, tls_key=key_file) as server:
+        assert server.url.startswith("wss://")
+        trust = ssl.create_default_context(cafile=str(ca_file))
+        async with client(server, "display", hello={"filter": {}}, ssl=trust) as c:
+            assert (await c.until("welcome"))["role"] == "display"
+        with pytest.raises(ssl.SSLError):  # a client that does not trust the certificate is refused
+            async with connect(server.url, ssl=ssl.create_default_context()):
+                pass
+        async with httpx.AsyncClient(verify=trust) as http:
+            assert (await http.get(f"https://127.0.0.1:{server.port}/healthz")).text == "ok\n"
