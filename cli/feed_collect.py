@@ -116,6 +116,12 @@ async def _session(ws: Any, console: Console, *, source: str | None, agency: str
                     )
                     continue
                 runs = [RunInfo.model_validate(r) for r in message.data["runs"]]
+                shown = {r.id for r in finished}
+                for run_info in runs:  # the result can overtake the last run events (they come with the next tick)
+                    if run_info.id not in shown:
+                        finished.append(run_info)
+                        run = CollectionRun.model_validate(run_info.model_dump())
+                        console.print(f"[{len(finished)}/{len(runs)}] {describe_run(run)}")
                 ok = sum(r.outcome in ("success", "partial") for r in runs)
                 console.print(f"done: {ok} of {len(runs)} runs succeeded")
                 return 0 if ok == len(runs) else 1
