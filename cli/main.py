@@ -354,7 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = add("verify-audit", cmd_verify_audit, "check the audit log's hash chain; exit 1 if anything was altered")
     p.add_argument("--expect-head", metavar="HASH", help="also require the chain to end at this hash")
-    p = add("demo", cmd_demo, "run simulated agencies, the collectors and the live feed together (the wall page at /display)")
+    p = add(
+        "demo",
+        cmd_demo,
+        "run simulated agencies, the collectors and the live feed together (the wall page at /display)",
+    )
     p.add_argument("--sim-port", type=int, default=8780, help="port of the simulated agencies (default 8780)")
     add("serve", cmd_serve, "run the scheduler and collectors against the configured sources (Ctrl+C stops cleanly)")
     p = add(
