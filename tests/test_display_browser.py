@@ -539,7 +539,7 @@ async def test_a_manual_collection_run_changes_the_wall(tmp_path: Path, browser:
                         await collect("second")
                         await display.wait_attribute(cpi, "data-revision", "2")
                         after = await cpi.locator(".value").inner_text()
-                        latest = [o for o in (await store.snapshot()).observations if o.indicator == "CPI_YOY"][0]
+                        latest = next(o for o in (await store.snapshot()).observations if o.indicator == "CPI_YOY")
                         assert after != before and latest.revision == 2
                         assert_clean(display)
         finally:
