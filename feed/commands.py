@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -61,12 +62,14 @@ class Bucket:
         self.stamp = now
         if self.tokens >= 1:
             self.tokens -= 1
+            self.refused = 0  # a flood is refusals in a row, not a long day's total
             return True
         self.refused += 1
         return False
 
 
 NEEDS = {"collect": Role.ADMIN, "acknowledge": Role.OPERATOR}
+RECENT_KEYS = 10_000
 HISTORY_LIMIT = 10_000
 
 
@@ -76,7 +79,8 @@ class Commands:
         self.runs = runs
         self.metrics = metrics
         self._tasks: set[asyncio.Task[None]] = set()
-        self._recent: dict[tuple[str, str], list[Result]] = {}  # (user, idempotency key) -> results sent
+        # (user, idempotency key) -> results sent; the newest RECENT_KEYS (the audit log keeps them all)
+        self._recent: OrderedDict[tuple[str, str], list[Result]] = OrderedDict()
 
     async def command(self, client: Client, msg: Command) -> None:
         name = msg.command.name
@@ -105,7 +109,7 @@ class Commands:
         earlier = await self.store.find_audit(client.user, msg.idempotency_key)
         if earlier is not None:  # done before a restart of the server: do not do it twice
             result = Result(id=msg.id, data={"duplicate": True, "audit_id": earlier.id, "at": earlier.at.isoformat()})
-            self._recent[key] = [result]
+            self._remember(key, result)
             client.push_message(result)
             self.metrics.commands.labels(name, "duplicate").inc()
             return
@@ -135,7 +139,7 @@ class Commands:
         )
         self.metrics.commands.labels("collect", "accepted").inc()
         accepted = Result(id=msg.id, status="accepted", data={"sources": names})
-        self._recent[key] = [accepted]
+        self._remember(key, accepted)
         client.push_message(accepted)
         task = asyncio.create_task(self._run(client, msg, names, key))
         self._tasks.add(task)
@@ -150,7 +154,7 @@ class Commands:
             client.push_message(Error(code=ErrorCode.INTERNAL, id=msg.id, message=f"collection failed: {exc}"))
             return
         done = Result(id=msg.id, status="done", data={"runs": [r.model_dump(mode="json") for r in runs]})
-        self._recent.setdefault(key, []).append(done)
+        self._remember(key, done)
         client.push_message(done)
 
     async def _acknowledge(
@@ -174,8 +178,14 @@ class Commands:
             return
         self.metrics.commands.labels("acknowledge", "done").inc()
         result = Result(id=msg.id, data={"alert": alert.model_dump(mode="json")})
-        self._recent[key] = [result]
+        self._remember(key, result)
         client.push_message(result)
+
+    def _remember(self, key: tuple[str, str], result: Result) -> None:
+        self._recent.setdefault(key, []).append(result)
+        self._recent.move_to_end(key)
+        while len(self._recent) > RECENT_KEYS:
+            self._recent.popitem(last=False)
 
     async def query(self, client: Client, msg: Query) -> None:
         q = msg.query
