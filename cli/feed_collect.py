@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
 import ssl
@@ -21,6 +22,10 @@ from feed.protocol import SERVER_MESSAGE, CloseCode, Filter, Hello, Result, RunI
 from storage import CollectionRun
 
 DEMO_ADMIN_TOKEN = "demo-admin"  # the built-in configuration's demo admin (documented there)
+
+# websockets logs the handshake headers (our Authorization) at DEBUG: never below INFO for ours.
+_ws_log = logging.getLogger("opscentre.collect.websockets")
+_ws_log.setLevel(logging.INFO)
 
 
 class FeedUnavailable(RuntimeError):

@@ -49,6 +49,10 @@ from feed.protocol import (
 from storage import Store
 
 log = logging.getLogger(__name__)
+# websockets logs every frame at DEBUG, a browser's hello (with its token) included: its logger for
+# our connections never goes below INFO, whatever the rest of the logging says.
+_ws_log = logging.getLogger("opscentre.feed.websockets")
+_ws_log.setLevel(logging.INFO)
 
 FEED_PATH = "/feed"
 STATIC = {
@@ -132,6 +136,7 @@ class FeedServer:
             close_timeout=5,
             ssl=tls,
             server_header=f"opscentre/{self.version}",
+            logger=_ws_log,
         )
 
     @property

@@ -482,3 +482,29 @@ async def test_tls_feed_with_a_certificate_from_the_configuration(tmp_path: Path
                 pass
         async with httpx.AsyncClient(verify=trust) as http:
             assert (await http.get(f"https://127.0.0.1:{server.port}/healthz")).text == "ok\n"
+
+
+async def test_no_token_ever_reaches_a_log_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    async with feed_server(tmp_path / "ops.db", auth_deadline=0.5) as server:
+        async with client(server, "operator", header=False, hello={"filter": {}}) as browser:
+            await browser.until("snapshot")
+            await browser.send({"type": "hello", "token": TOKENS["admin"]})  # a second hello, refused
+            await browser.until("error")
+        with pytest.raises(InvalidStatus):
+            async with connect(server.url, additional_headers={"Authorization": "Bearer wrong-token-0123456789"}):
+                pass
+        async with connect(server.url) as ws:
+            await ws.send(json.dumps({"type": "hello", "token": "another-wrong-token-0123"}))
+            with pytest.raises(ConnectionClosed):
+                await ws.recv()
+        async with httpx.AsyncClient() as http:
+            await http.get(f"http://127.0.0.1:{server.port}/feed?token={TOKENS['display']}")
+    # The server's records (the test's own clients, httpx and websockets.client, log what they send).
+    client_side = ("websockets.client", "httpx", "httpcore")
+    text = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records if not r.name.startswith(client_side))
+    assert "connected as operator-user" in text  # logging works, and names users
+    for secret in [*TOKENS.values(), "wrong-token-0123456789", "another-wrong-token-0123"]:
+        assert secret not in text
