@@ -26,6 +26,7 @@ from feed.protocol import CloseCode, Filter, Message, Role
 log = logging.getLogger(__name__)
 
 _ids = count(1)
+DIRECT_WRITE_LIMIT = 64 * 1024  # bytes waiting in the socket's buffer beyond which a client is not "caught up"
 
 
 def encode(message: Message) -> str:
@@ -63,6 +64,7 @@ class Client:
     queued_bytes: int = 0
     closing: bool = False
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _writer_idle: bool = False
 
     @property
     def subscribed(self) -> bool:
@@ -145,17 +147,33 @@ class Client:
         """Send the outbox in order until the connection closes."""
         with contextlib.suppress(ConnectionClosed):
             while not self.closing:
+                self._writer_idle = True
                 await self._wake.wait()
+                self._writer_idle = False
                 self._wake.clear()
                 while self.entries and not self.closing:
-                    entry = self.entries[0]
-                    entry.taken = True
-                    text = entry.text()
-                    await self.connection.send(text)
-                    if self.entries and self.entries[0] is entry:
-                        self.entries.popleft()
-                        self.queued_bytes = max(0, self.queued_bytes - len(text))
-                    self.metrics.sent.inc()
+                    await self._send_first()
+
+    async def _send_first(self) -> None:
+        # A function of its own so that nothing keeps the last frame (a snapshot can be 100 KB)
+        # alive while the writer sleeps: an idle connection should cost kilobytes.
+        entry = self.entries[0]
+        entry.taken = True
+        text = entry.text()
+        await self.connection.send(text)
+        if self.entries and self.entries[0] is entry:
+            self.entries.popleft()
+            self.queued_bytes = max(0, self.queued_bytes - len(text))
+        self.metrics.sent.inc()
+
+    def can_take_direct(self) -> bool:
+        """Caught up: nothing queued, the writer asleep, the socket draining. Such a client can be
+        written to in the same call as everyone else (``websockets.broadcast``), without waking
+        its writer task; any other client gets the message through its outbox."""
+        if self.entries or self.closing or not self._writer_idle:
+            return False
+        transport = self.connection.transport
+        return transport is not None and transport.get_write_buffer_size() < DIRECT_WRITE_LIMIT
 
 
 def _estimate(delta: PendingDelta) -> int:

@@ -15,6 +15,8 @@ import logging
 import time
 from collections.abc import Iterable
 
+from websockets.asyncio.server import ServerConnection, broadcast
+
 from feed.builder import Built, Catalogue, Matcher, SeriesKey, build
 from feed.client import Client, encode
 from feed.metrics import Metrics
@@ -41,6 +43,7 @@ class Hub:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._matchers: dict[tuple[object, ...], Matcher] = {}
+        self._snapshots: dict[tuple[tuple[object, ...], int], str] = {}  # the last few, encoded
 
     @property
     def epoch(self) -> str:
@@ -120,6 +123,7 @@ class Hub:
         for members in groups.values():
             matcher = self.matcher(members[0].filter)  # type: ignore[arg-type]
             shared: tuple[list[Built], list[str]] | None = None
+            direct: list[ServerConnection] = []
             for client in members:
                 if client.position >= end:
                     continue
@@ -127,11 +131,19 @@ class Hub:
                     if shared is None:
                         built = build(events, matcher, self.epoch, self.newest, end)
                         shared = (built, [encode(b.message) for b in built])
-                    client.push_built(shared[0], shared[1], self.epoch)
+                    if client.can_take_direct():
+                        direct.append(client.connection)
+                    else:
+                        client.push_built(shared[0], shared[1], self.epoch)
                 else:  # joined between ticks: only what it lacks
                     lacking = [e for e in events if e.seq > client.position]
                     client.push_built(build(lacking, matcher, self.epoch, self.newest, end), None, self.epoch)
                 client.position = end
+            if direct and shared is not None:
+                # Caught-up clients, written in one go as a bare broadcast would: no task wake-ups.
+                for text in shared[1]:
+                    broadcast(direct, text)
+                self.metrics.sent.inc(len(direct) * len(shared[1]))
         for client in self.clients:
             if not client.subscribed:
                 client.position = max(client.position, end)
@@ -154,28 +166,46 @@ class Hub:
     async def subscribe(self, client: Client, flt: Filter) -> None:
         """Send a snapshot for ``flt``; deltas follow from exactly its seq."""
         matcher = self.matcher(flt)
+        # Read outside the lock, so that a storm of reconnecting clients does not hold up the ticks;
+        # the events the hub fans out meanwhile are replayed to this client below.
+        seq, text = await self._snapshot(flt, matcher)
         async with self.lock:
-            snap = await self.store.snapshot(_snapshot_filter(flt))
-            if not flt.observations:
-                snap.observations = []
-            alerts = [
-                a
-                for a in await self.store.alerts(open_only=True)
-                if matcher.severities is None or a.severity.value in matcher.severities
-            ]
-            runs = await self.store.runs(limit=50)
             client.filter, client.matcher = flt, matcher
-            client.position = snap.seq
-            client.push_message(
-                Snapshot(
-                    epoch=self.epoch,
-                    seq=snap.seq,
-                    filter=flt,
-                    observations=[Change.model_validate(o.model_dump()) for o in snap.observations],
-                    alerts=[AlertInfo.model_validate(a.model_dump()) for a in alerts],
-                    runs=[RunInfo.model_validate(r.model_dump()) for r in runs],
-                )
-            )
+            client.push_frame(text, seq)
+            position = seq
+            while position < self.position:
+                events = [e for e in await self.store.events_after(position, limit=READ_PAGE) if e.seq <= self.position]
+                if not events:
+                    break
+                client.push_built(build(events, matcher, self.epoch, self.newest, events[-1].seq), None, self.epoch)
+                position = events[-1].seq
+            client.position = max(position, seq)
+
+    async def _snapshot(self, flt: Filter, matcher: Matcher) -> tuple[int, str]:
+        """The encoded snapshot for ``flt`` now; shared by every client asking at the same seq."""
+        last = await self.store.last_seq()
+        key = (flt.key(), last)
+        if key in self._snapshots:
+            return last, self._snapshots[key]
+        snap = await self.store.snapshot(_snapshot_filter(flt))
+        alerts = [
+            a for a in await self.store.alerts(open_only=True) if matcher.severities is None or a.severity.value in matcher.severities
+        ]
+        runs = await self.store.runs(limit=50)
+        message = Snapshot(
+            epoch=self.epoch,
+            seq=snap.seq,
+            filter=flt,
+            # Our own rows, already validated on the way in: constructed, not validated again.
+            observations=[Change.model_construct(**o.__dict__) for o in snap.observations] if flt.observations else [],
+            alerts=[AlertInfo.model_validate(a.model_dump()) for a in alerts],
+            runs=[RunInfo.model_validate(r.model_dump()) for r in runs],
+        )
+        text = encode(message)
+        self._snapshots[(flt.key(), snap.seq)] = text
+        while len(self._snapshots) > 8:
+            self._snapshots.pop(next(iter(self._snapshots)))
+        return snap.seq, text
 
     async def can_resume(self, epoch: str, seq: int) -> bool:
         if epoch != self.epoch:
@@ -220,15 +250,13 @@ class Hub:
         while True:
             await asyncio.sleep(self.heartbeat)
             now = utcnow()
-            frames: dict[int, str] = {}
+            idle: dict[int, list[ServerConnection]] = {}
             for client in list(self.clients):
-                if client.idle and not client.closing:
-                    text = frames.get(client.position)
-                    if text is None:
-                        text = frames[client.position] = encode(
-                            Heartbeat(epoch=self.epoch, seq=client.position, time=now)
-                        )
-                    client.push_frame(text)
+                if client.can_take_direct():
+                    idle.setdefault(client.position, []).append(client.connection)
+            for position, connections in idle.items():
+                broadcast(connections, encode(Heartbeat(epoch=self.epoch, seq=position, time=now)))
+                self.metrics.sent.inc(len(connections))
 
 
 def _snapshot_filter(flt: Filter) -> SnapshotFilter:

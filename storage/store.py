@@ -103,6 +103,7 @@ class Store:
         self._w = writer
         self._r = reader
         self._lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
         self._listeners: list[Listener] = []
         self._tx_seq = 0
         self.epoch = ""
@@ -495,11 +496,12 @@ class Store:
             async with self._lock:
                 yield
             return
-        await conn.execute("BEGIN")
-        try:
-            yield
-        finally:
-            await conn.execute("COMMIT")
+        async with self._read_lock:  # one explicit read transaction at a time on the shared reader
+            await conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                await conn.execute("COMMIT")
 
     async def _agency_codes(self, flt: SnapshotFilter) -> list[str]:
         codes: list[str] = []
