@@ -14,7 +14,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 from rich.console import Console
 from rich.table import Table
 
@@ -89,8 +88,11 @@ async def cmd_init_db(args: argparse.Namespace) -> int:
     before = 0
     if existed:
         try:
-            async with aiosqlite.connect(path) as conn:
-                before = await schema_version(conn)
+            conn = sqlite3.connect(path)
+            try:
+                before = schema_version(conn)
+            finally:
+                conn.close()
         except sqlite3.DatabaseError as exc:
             raise UserError(f"cannot open the database {path}: {exc}") from None
     store = await Store.open(path, extra_indicators=_config(args).indicators)

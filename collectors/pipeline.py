@@ -21,9 +21,10 @@ from collectors.config import CollectorSettings, SourceSettings
 from collectors.fetch import FetchError, FetchStats, fetch
 from collectors.sources import Adapter, PayloadError, adapter_for
 from collectors.sources.base import Fetched, Parsed
-from storage import Batch, CollectionRun, RunOutcome, RunTrigger, Store
+from storage import Batch, CollectionRun, IngestResult, RunOutcome, RunTrigger, Store
 from storage.clock import utcnow
 from storage.models import Revision
+from storage.writes import RunFinish
 
 log = logging.getLogger(__name__)
 
@@ -143,11 +144,9 @@ class Collector:
     async def _run_locked(self, name: str, trigger: RunTrigger, requested_by: str | None) -> CollectionRun:
         source = self.sources[name]
         breaker = self.breakers[name]
-        run = await self.store.start_run(name, trigger, requested_by)
+        run, cursor = await self.store.begin_run(name, trigger, requested_by)
         if self._closing:
-            return await self._finish(
-                run, RunOutcome.SKIPPED, RunTally(), FetchStats(), "the collector is shutting down"
-            )
+            return await self._finish(run, RunOutcome.SKIPPED, RunTally(), FetchStats(), "the collector is shutting down")
         if not breaker.allow():
             wait = breaker.seconds_until_probe()
             error = f"circuit open after {breaker.failures} failed runs in a row; next probe in {wait:.0f}s"
@@ -155,12 +154,12 @@ class Collector:
         tally, stats = RunTally(), FetchStats()
         try:
             async with self._slots:
-                await self._pull(source, run, tally, stats)
+                done = await self._pull(source, run, cursor, tally, stats)
         except (FetchError, PayloadError) as exc:
             breaker.record_failure()
-            done = await self._finish(run, RunOutcome.FAILED, tally, stats, str(exc))
-            await rules.after_failure(self.store, done, breaker)
-            return done
+            failed = await self._finish(run, RunOutcome.FAILED, tally, stats, str(exc))
+            await rules.after_failure(self.store, failed, breaker)
+            return failed
         except asyncio.CancelledError:
             breaker.release()
             # Shutdown or a crash-in-waiting: record it, then let the cancellation go on.
@@ -171,14 +170,16 @@ class Collector:
             breaker.record_failure()
             return await self._finish(run, RunOutcome.FAILED, tally, stats, f"internal error: {exc!r}")
         breaker.record_success()
-        outcome = RunOutcome.PARTIAL if tally.rejected else RunOutcome.SUCCESS
-        done = await self._finish(run, outcome, tally, stats, tally.first_rejection)
+        await self._finished(done)
         await rules.after_success(self.store, done, tally.revisions, tally.first_rejection)
         return done
 
-    async def _pull(self, source: SourceSettings, run: CollectionRun, tally: RunTally, stats: FetchStats) -> None:
+    async def _pull(
+        self, source: SourceSettings, run: CollectionRun, cursor: str | None, tally: RunTally, stats: FetchStats
+    ) -> CollectionRun:
+        """Every page of one pull; the last page's batch also finishes the run (one transaction)."""
         adapter = self.adapter(source.name)
-        url: str | None = adapter.first_url(await self.store.cursor(source.name))
+        url: str | None = adapter.first_url(cursor)
         while url is not None:
             tally.pages += 1
             if tally.pages > MAX_PAGES:
@@ -187,6 +188,12 @@ class Collector:
             fetched = await fetch(self.client, url, source, self.settings, stats, adapter.accepted_statuses)
             parsed = await self._parse(adapter, fetched)
             last_page = parsed.next_url is None
+
+            def finish(result: IngestResult, parsed: Parsed = parsed) -> RunFinish:
+                self._count(tally, parsed, result)
+                outcome = RunOutcome.PARTIAL if tally.rejected else RunOutcome.SUCCESS
+                return self._finish_fields(outcome, tally, stats, tally.first_rejection)
+
             result = await self.store.ingest(
                 Batch(
                     source.name,
@@ -198,29 +205,36 @@ class Collector:
                     cursor=parsed.cursor if last_page else None,
                     rejected=parsed.rejected,
                     positions=parsed.positions,
-                )
+                ),
+                finish=finish if last_page else None,
             )
-            tally.fetched += len(parsed.records) + len(parsed.rejected)
-            tally.new += result.new
-            tally.revised += len(result.revised)
-            tally.unchanged += result.unchanged
-            tally.rejected += len(result.rejected)
-            tally.revisions += result.revised
-            if result.rejected and tally.first_rejection is None:
-                first = result.rejected[0]
-                tally.first_rejection = f"{len(result.rejected)} records rejected, e.g. #{first.index}: {first.reason}"
+            if not last_page:
+                self._count(tally, parsed, result)
+            elif result.run is not None:
+                return result.run
             url = parsed.next_url
+        raise AssertionError("unreachable: the last page finishes the run")
+
+    @staticmethod
+    def _count(tally: RunTally, parsed: Parsed, result: IngestResult) -> None:
+        tally.fetched += len(parsed.records) + len(parsed.rejected)
+        tally.new += result.new
+        tally.revised += len(result.revised)
+        tally.unchanged += result.unchanged
+        tally.rejected += len(result.rejected)
+        tally.revisions += result.revised
+        if result.rejected and tally.first_rejection is None:
+            first = result.rejected[0]
+            tally.first_rejection = f"{len(result.rejected)} records rejected, e.g. #{first.index}: {first.reason}"
 
     async def _parse(self, adapter: Adapter, fetched: Fetched) -> Parsed:
         if len(fetched.body) <= INLINE_PARSE_BYTES:
             return adapter.parse(fetched)
         return await asyncio.to_thread(adapter.parse, fetched)
 
-    async def _finish(
-        self, run: CollectionRun, outcome: RunOutcome, tally: RunTally, stats: FetchStats, error: str | None
-    ) -> CollectionRun:
-        done = await self.store.finish_run(
-            run.id,
+    @staticmethod
+    def _finish_fields(outcome: RunOutcome, tally: RunTally, stats: FetchStats, error: str | None) -> RunFinish:
+        return RunFinish(
             outcome,
             fetched=tally.fetched,
             new=tally.new,
@@ -229,9 +243,22 @@ class Collector:
             rejected=tally.rejected,
             error=error,
             latency_ms=round(stats.latency_ms, 3) if stats.attempts else None,
-            bytes_=stats.bytes if stats.attempts else None,
+            bytes=stats.bytes if stats.attempts else None,
             http_status=stats.status,
         )
+
+    async def _finish(
+        self, run: CollectionRun, outcome: RunOutcome, tally: RunTally, stats: FetchStats, error: str | None
+    ) -> CollectionRun:
+        f = self._finish_fields(outcome, tally, stats, error)
+        done = await self.store.finish_run(
+            run.id, f.outcome, fetched=f.fetched, new=f.new, revised=f.revised, unchanged=f.unchanged,
+            rejected=f.rejected, error=f.error, latency_ms=f.latency_ms, bytes_=f.bytes, http_status=f.http_status,
+        )  # fmt: skip
+        await self._finished(done)
+        return done
+
+    async def _finished(self, done: CollectionRun) -> None:
         for hook in list(self.on_run_finished):
             try:
                 result = hook(done)
@@ -239,7 +266,6 @@ class Collector:
                     await result
             except Exception:
                 log.exception("run-finished hook failed")
-        return done
 
     # --- shutdown -----------------------------------------------------------------------------------------
 

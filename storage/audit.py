@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,8 +37,8 @@ def canonical_details(details: dict[str, Any]) -> str:
     return json.dumps(details, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
 
 
-async def append(
-    conn: aiosqlite.Connection,
+def append(
+    conn: sqlite3.Connection,
     at: datetime,
     actor: str,
     role: str,
@@ -45,17 +46,16 @@ async def append(
     target: str,
     details: dict[str, Any],
 ) -> AuditEntry:
-    """Append one entry; the caller holds the write transaction."""
-    async with conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1") as cur:
-        last = await cur.fetchone()
+    """Append one entry (in the writer's transaction)."""
+    last = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
     entry_id, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at_text, details_text = to_text(at), canonical_details(details)
     digest = entry_hash(entry_id, at_text, actor, role, action, target, details_text, prev)
-    await conn.execute(
+    conn.execute(
         "INSERT INTO audit (id, at, actor, role, action, target, details, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?)",
         (entry_id, at_text, actor, role, action, target, details_text, prev, digest),
     )
-    await conn.execute(
+    conn.execute(
         "INSERT INTO meta (key, value) VALUES ('audit_head', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (f"{entry_id}:{digest}",),
     )

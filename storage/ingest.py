@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
-import aiosqlite
 from pydantic import TypeAdapter, ValidationError
 
 from storage.clock import to_text, utcnow
@@ -298,19 +297,18 @@ ON CONFLICT (indicator, area, source) DO UPDATE SET period = excluded.period, ob
 WHERE excluded.period >= series_latest.period"""
 
 
-async def store_payload(conn: aiosqlite.Connection, batch: Batch) -> int | None:
+def store_payload(conn: sqlite3.Connection, batch: Batch) -> int | None:
     """Store the batch's raw payload (once per digest); its id, or None when there is none."""
     if batch.payload is not None:
         batch.payload_digest = digest(batch.payload)
-        await conn.execute(
+        conn.execute(
             "INSERT OR IGNORE INTO raw_payloads (digest, size, codec, content_type, received_at, body) VALUES (?,?,?,?,?,?)",
             (batch.payload_digest, len(batch.payload), "zlib", batch.content_type, to_text(batch.collected_at),
              zlib.compress(batch.payload, 6)),
         )  # fmt: skip
     if batch.payload_digest is None:
         return None
-    async with conn.execute("SELECT id FROM raw_payloads WHERE digest = ?", (batch.payload_digest,)) as cur:
-        row = await cur.fetchone()
+    row = conn.execute("SELECT id FROM raw_payloads WHERE digest = ?", (batch.payload_digest,)).fetchone()
     if row is None:
         raise LookupError(f"no stored payload with sha256 {batch.payload_digest}")
     return int(row[0])
@@ -322,16 +320,16 @@ INSERT INTO observations
 VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"""
 
 
-async def write(conn: aiosqlite.Connection, batch: Batch, work: Plan, rejected: list[Rejection]) -> IngestResult:
-    """Append the changed rows of a checked batch and log the ingest; the caller holds the transaction."""
-    payload_id, result = await _append(conn, batch, work)
+def write(conn: sqlite3.Connection, batch: Batch, work: Plan, rejected: list[Rejection]) -> IngestResult:
+    """Append the changed rows of a checked batch and log the ingest (in the writer's transaction)."""
+    payload_id, result = _append(conn, batch, work)
     if batch.positions is not None:  # report payload positions, not positions among the readable records
         rejected = [r.model_copy(update={"index": batch.positions[r.index]}) for r in rejected]
     result.rejected = sorted([*batch.rejected, *rejected], key=lambda r: r.index)
     records = len(work.fresh) + len(work.known) + len(result.rejected)
-    await log_ingest(conn, batch, payload_id, records, result)
+    log_ingest(conn, batch, payload_id, records, result)
     if batch.cursor is not None:
-        await conn.execute(
+        conn.execute(
             "INSERT INTO source_state (source, cursor, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
             (batch.source, batch.cursor, to_text(utcnow())),
@@ -339,65 +337,53 @@ async def write(conn: aiosqlite.Connection, batch: Batch, work: Plan, rejected: 
     return result
 
 
-async def _append(conn: aiosqlite.Connection, batch: Batch, work: Plan) -> tuple[int | None, IngestResult]:
+def _append(conn: sqlite3.Connection, batch: Batch, work: Plan) -> tuple[int | None, IngestResult]:
     result = IngestResult()
-    if batch.run_id is not None:
-        async with conn.execute("SELECT 1 FROM runs WHERE id = ?", (batch.run_id,)) as cur:
-            if await cur.fetchone() is None:
-                raise LookupError(f"no collection run {batch.run_id}")
-    payload_id = await store_payload(conn, batch)
+    if batch.run_id is not None and conn.execute("SELECT 1 FROM runs WHERE id = ?", (batch.run_id,)).fetchone() is None:
+        raise LookupError(f"no collection run {batch.run_id}")
+    payload_id = store_payload(conn, batch)
     if not work.fresh and not work.known:
         return payload_id, result
     source, collected_at = batch.source, to_text(batch.collected_at)
-    async with conn.execute("SELECT coalesce(max(id), 0) FROM observations") as cur:
-        before = (await cur.fetchone() or (0,))[0]
+    before = conn.execute("SELECT coalesce(max(id), 0) FROM observations").fetchone()[0]
     fresh, known = work.fresh, work.known
     inserted = 0
     if fresh:
-        await conn.execute("SAVEPOINT fresh")
+        conn.execute("SAVEPOINT fresh")
         try:
             extra = (collected_at, batch.run_id, payload_id)
             with paused_gc():
                 params = [r + extra for r in fresh]
-            cur = await conn.executemany(_FRESH_ROW, params)
-            inserted += cur.rowcount
-            await cur.close()
+            inserted += conn.executemany(_FRESH_ROW, params).rowcount
         except sqlite3.IntegrityError:
             # Our idea of the latest periods was stale: compare every row instead.
-            await conn.execute("ROLLBACK TO fresh")
+            conn.execute("ROLLBACK TO fresh")
             known, fresh, inserted = known + fresh, [], 0
-        await conn.execute("RELEASE fresh")
+        conn.execute("RELEASE fresh")
     if known:
-        await conn.execute(_STAGE)
-        await conn.execute("DELETE FROM temp.ingest_stage")
-        await conn.executemany(_STAGE_ROW, known)
-        cur = await conn.execute(_APPEND_CHANGED, (source, collected_at, batch.run_id, payload_id))
-        inserted += cur.rowcount
-        await cur.close()
-        await conn.execute("DELETE FROM temp.ingest_stage")
+        conn.execute(_STAGE)
+        conn.execute("DELETE FROM temp.ingest_stage")
+        conn.executemany(_STAGE_ROW, known)
+        inserted += conn.execute(_APPEND_CHANGED, (source, collected_at, batch.run_id, payload_id)).rowcount
+        conn.execute("DELETE FROM temp.ingest_stage")
     result.unchanged = len(fresh) + len(known) - inserted
     if inserted:
         if known:
-            async with conn.execute(_REVISED, (before,)) as cur:
-                fetched = await cur.fetchall()
+            fetched = conn.execute(_REVISED, (before,)).fetchall()
             with paused_gc():
                 result.revised = [Revision(*r) for r in fetched]
         result.new = inserted - len(result.revised)
-        cur = await conn.execute(_EVENTS, (before, to_text(utcnow())))
-        last_seq = cur.lastrowid
-        await cur.close()
+        last_seq = conn.execute(_EVENTS, (before, to_text(utcnow()))).lastrowid
         result.last_seq = last_seq
         result.first_seq = None if last_seq is None else last_seq - inserted + 1
         result.first_id, result.last_id = before + 1, before + inserted
-        await conn.executemany(_LATEST, work.newest)
+        conn.executemany(_LATEST, work.newest)
     return payload_id, result
 
 
-async def log_ingest(
-    conn: aiosqlite.Connection, batch: Batch, payload_id: int | None, records: int, result: IngestResult
-) -> int:
-    """Record the ingest itself, with the reasons for its rejections; the caller holds the transaction."""
-    cur = await conn.execute(
+def log_ingest(conn: sqlite3.Connection, batch: Batch, payload_id: int | None, records: int, result: IngestResult) -> int:
+    """Record the ingest itself, with the reasons for its rejections (in the writer's transaction)."""
+    cur = conn.execute(
         """INSERT INTO ingests (source, run_id, payload_id, at, records, new, revised, unchanged, rejected,
            first_obs, last_obs, first_seq, last_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
         (batch.source, batch.run_id, payload_id, to_text(batch.collected_at), records, result.new,
@@ -405,9 +391,8 @@ async def log_ingest(
          result.first_seq, result.last_seq),
     )  # fmt: skip
     ingest_id = int(cur.lastrowid or 0)
-    await cur.close()
     if result.rejected:
-        await conn.executemany(
+        conn.executemany(
             "INSERT INTO rejections (ingest_id, position, reason, record) VALUES (?,?,?,?)",
             [
                 (ingest_id, r.index, r.reason, json.dumps(r.record, ensure_ascii=False, default=str)[:4000])

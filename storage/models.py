@@ -187,6 +187,7 @@ class IngestResult(BaseModel):
     last_seq: int | None = None
     first_id: int | None = None  # the observations it appended (consecutive ids)
     last_id: int | None = None
+    run: CollectionRun | None = None  # the run, when the ingest also finished it
 
     @property
     def changed(self) -> int:
@@ -302,3 +303,6 @@ class Event(Frozen):
     type: EventType
     at: datetime
     payload: dict[str, Any]
+
+
+IngestResult.model_rebuild()  # it names CollectionRun, defined after it

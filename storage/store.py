@@ -10,7 +10,6 @@ import asyncio
 import json
 import logging
 import os
-import secrets
 import sqlite3
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -24,15 +23,14 @@ import aiosqlite
 
 from storage import audit as audit_log
 from storage import ingest as ingest_mod
-from storage import reference
+from storage import writes
 from storage.audit import AuditReport
 from storage.clock import from_text, to_text, utcnow
 from storage.ingest import OBS_SELECT, Batch, Catalogue, observation_from_row, paused_gc
-from storage.migrations import SchemaTooNew, migrate, schema_version
+from storage.migrations import SchemaTooNew, migrate
 from storage.models import (
     Agency,
     Alert,
-    AlertState,
     Area,
     AuditEntry,
     Category,
@@ -48,16 +46,24 @@ from storage.models import (
     RunTrigger,
     Severity,
 )
+from storage.rows import (
+    ALERT_COLUMNS,
+    OPEN_END,
+    OPEN_START,
+    RUN_COLUMNS,
+    alert_from_row,
+    area_from_row,
+    indicator_from_row,
+    open_date,
+    run_from_row,
+)
+from storage.writer import Writer
+from storage.writes import RunFinish, StoreError
 
 log = logging.getLogger(__name__)
 
-OPEN_START, OPEN_END = "0001-01-01", "9999-12-31"
-
 Listener = Callable[[int], Awaitable[None] | None]
 
-
-class StoreError(RuntimeError):
-    """A request the store refuses, with a message fit for the user."""
 
 
 @dataclass(frozen=True)
@@ -78,36 +84,28 @@ class Snapshot:
     observations: list[Observation] = field(default_factory=list)
 
 
-def _d(text: str | None, open_value: str) -> date | None:
-    return None if text is None or text == open_value else date.fromisoformat(text)
-
-
-async def _connect(path: str, readonly: bool) -> aiosqlite.Connection:
+async def _reader(path: str) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None)
     await conn.execute("PRAGMA busy_timeout = 10000")
-    if readonly:
-        await conn.execute("PRAGMA query_only = ON")
-    await conn.execute("PRAGMA foreign_keys = ON")
-    # FULL: a committed batch survives power loss too, not only a killed process; seq numbers that
-    # clients have seen must never come back with other content.
-    await conn.execute("PRAGMA synchronous = FULL")
-    await conn.execute("PRAGMA temp_store = MEMORY")
+    await conn.execute("PRAGMA query_only = ON")
     return conn
 
 
 class Store:
     """Open with ``await Store.open(path)``; close with ``await store.close()`` (or ``async with``)."""
 
-    def __init__(self, path: str, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(self, path: str, writer: Writer, reader: aiosqlite.Connection) -> None:
         self.path = path
-        self._w = writer
+        self._writer = writer
         self._r = reader
-        self._lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
         self._listeners: list[Listener] = []
-        self._tx_seq = 0
         self.epoch = ""
         self.catalogue = Catalogue((), ())
+        # (rule, subject) of the open alerts: resolving one that is not open costs no write. This
+        # process is the one that writes alerts (the server); the set is read back on every open.
+        self._open_alerts: set[tuple[str, str]] = set()
+        writer.on_commit = self._notify
 
     # --- life cycle -----------------------------------------------------------------------------
 
@@ -115,28 +113,26 @@ class Store:
     async def open(cls, path: str | Path, *, extra_indicators: Iterable[Indicator] = ()) -> Store:
         """Open (creating or upgrading as needed) the database at ``path``."""
         path = str(path)
-        if path != ":memory:":
-            parent = Path(path).parent
-            if not parent.exists():
-                raise StoreError(f"cannot create the database {path}: folder {parent} does not exist")
-        writer = await _connect(path, readonly=False)
+        parent = Path(path).parent
+        if not parent.exists():
+            raise StoreError(f"cannot create the database {path}: folder {parent} does not exist")
+        writer = Writer(path)
         try:
-            async with writer.execute("PRAGMA journal_mode = WAL") as cur:
-                await cur.fetchone()
-            await migrate(writer)
+            await writer.open()
+            await writer.call(migrate)
         except (sqlite3.DatabaseError, SchemaTooNew) as exc:
             await writer.close()
             raise StoreError(f"cannot open the database {path}: {exc}") from exc
-        reader = await _connect(path, readonly=True) if path != ":memory:" else writer
-        store = cls(path, writer, reader)
-        await store._first_start(extra_indicators)
+        store = cls(path, writer, await _reader(path))
+        extra = list(extra_indicators)
+        store.epoch = await writer.run(lambda conn: writes.first_start(conn, extra))
+        await store._reload_catalogue()
+        store._open_alerts = {(a.rule, a.subject) for a in await store.alerts(limit=100_000)}
         return store
 
     async def close(self) -> None:
-        async with self._lock:
-            if self._r is not self._w:
-                await self._r.close()
-            await self._w.close()
+        await self._writer.close()
+        await self._r.close()
 
     async def __aenter__(self) -> Store:
         return self
@@ -144,48 +140,15 @@ class Store:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _first_start(self, extra_indicators: Iterable[Indicator]) -> None:
-        async with self._write() as conn:
-            async with conn.execute("SELECT value FROM meta WHERE key = 'epoch'") as cur:
-                row = await cur.fetchone()
-            if row is None:
-                self.epoch = secrets.token_hex(8)
-                await conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (self.epoch,))
-                await conn.execute("INSERT INTO meta (key, value) VALUES ('created_at', ?)", (to_text(utcnow()),))
-            else:
-                self.epoch = row[0]
-            await _sync_reference(conn, list(extra_indicators))
-        await self._reload_catalogue()
-
     async def _reload_catalogue(self) -> None:
         self.catalogue = Catalogue(await self.indicators(), await self.area_versions())
 
     async def schema_version(self) -> int:
-        return await schema_version(self._r)
+        async with self._r.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
 
-    # --- transactions and listeners -----------------------------------------------------------
-
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction; listeners hear of the events it appended once it commits."""
-        async with self._lock:
-            self._tx_seq = 0  # the last event this transaction appends, if any (see _appended)
-            await self._w.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._w
-            except BaseException:
-                # Shielded: a cancelled caller must still leave the connection out of the transaction.
-                await asyncio.shield(self._w.execute("ROLLBACK"))
-                raise
-            await asyncio.shield(self._w.execute("COMMIT"))
-            appended = self._tx_seq
-        if appended:
-            await self._notify(appended)
-
-    def _appended(self, seq: int | None) -> None:
-        """Note, inside a write transaction, that it appended events up to ``seq``."""
-        if seq:
-            self._tx_seq = max(self._tx_seq, seq)
+    # --- listeners ------------------------------------------------------------------------------
 
     @staticmethod
     async def _max_seq(conn: aiosqlite.Connection) -> int:
@@ -220,8 +183,8 @@ class Store:
         sql = "SELECT code, name_vi, name_en, kind, valid_from, valid_to, successor_code FROM agencies ORDER BY code"
         async with self._r.execute(sql) as cur:
             return [
-                Agency(code=r[0], name_vi=r[1], name_en=r[2], kind=r[3], valid_from=_d(r[4], OPEN_START),
-                       valid_to=_d(r[5], OPEN_END), successor_code=r[6])
+                Agency(code=r[0], name_vi=r[1], name_en=r[2], kind=r[3], valid_from=open_date(r[4], OPEN_START),
+                       valid_to=open_date(r[5], OPEN_END), successor_code=r[6])
                 for r in await cur.fetchall()
             ]  # fmt: skip
 
@@ -231,7 +194,7 @@ class Store:
         if code is not None:
             sql, args = sql + " WHERE code = ?", (code,)
         async with self._r.execute(sql + " ORDER BY code, valid_from", args) as cur:
-            return [_area(r) for r in await cur.fetchall()]
+            return [area_from_row(r) for r in await cur.fetchall()]
 
     async def areas_in_force(self, on: date, *, include_nation: bool = False) -> list[Area]:
         """The provinces and centrally-run cities in force on ``on`` (and the nation, if asked)."""
@@ -240,7 +203,7 @@ class Store:
             "WHERE valid_from <= ?1 AND ?1 <= valid_to AND (?2 OR kind != 'nation') ORDER BY kind = 'nation' DESC, code"
         )
         async with self._r.execute(sql, (on.isoformat(), include_nation)) as cur:
-            return [_area(r) for r in await cur.fetchall()]
+            return [area_from_row(r) for r in await cur.fetchall()]
 
     async def successor(self, code: str, on: date) -> Area:
         """The unit that ``code`` had become by ``on`` (itself, if still in force).
@@ -299,7 +262,7 @@ class Store:
         if where:
             sql += " WHERE " + " AND ".join(where)
         async with self._r.execute(sql + " ORDER BY category, code", args) as cur:
-            return [_indicator(r) for r in await cur.fetchall()]
+            return [indicator_from_row(r) for r in await cur.fetchall()]
 
     async def indicator(self, code: str) -> Indicator | None:
         return self.catalogue.indicators.get(code)
@@ -317,32 +280,45 @@ class Store:
 
     async def upsert_indicators(self, indicators: Sequence[Indicator]) -> None:
         """Add or update catalogue entries (indicators from the configuration)."""
-        async with self._write() as conn:
-            await _upsert_indicators(conn, indicators)
+        rows = list(indicators)
+        await self._writer.run(lambda conn: writes.upsert_indicators(conn, rows))
         await self._reload_catalogue()
 
     # --- ingest -----------------------------------------------------------------------------------
 
-    async def ingest(self, batch: Batch) -> IngestResult:
+    async def ingest(
+        self, batch: Batch, *, finish: Callable[[IngestResult], RunFinish] | None = None
+    ) -> IngestResult:
         """Check and write one batch in one transaction; see :class:`IngestResult`.
 
         Records that fail a check are rejected with a reason and the rest still go in. Writing
-        the same batch again finds every record unchanged and appends nothing.
+        the same batch again finds every record unchanged and appends nothing. With ``finish``,
+        the batch's run is finished in the same transaction (``finish(result)`` says how).
         """
         catalogue = self.catalogue
-        async with self._r.execute(
-            "SELECT indicator, area, period FROM series_latest WHERE source = ?", (batch.source,)
-        ) as cur:
-            latest = {(r[0], r[1]): r[2] for r in await cur.fetchall()}
-        if len(batch.records) > 2000:  # keep the event loop responsive on large payloads
-            work, rejected = await asyncio.to_thread(_prepare, catalogue, batch, latest)
-        else:
-            work, rejected = _prepare(catalogue, batch, latest)
+        small = len(batch.records) <= 2000
+
+        def write(conn: sqlite3.Connection) -> IngestResult:
+            if small:  # cheaper to check here, in the writer, than to hop threads twice more
+                rows = conn.execute("SELECT indicator, area, period FROM series_latest WHERE source = ?", (batch.source,))
+                work, rejected = _prepare(catalogue, batch, {(r[0], r[1]): r[2] for r in rows})
+            else:
+                work, rejected = prepared
+            result = ingest_mod.write(conn, batch, work, rejected)
+            if finish is not None:
+                assert batch.run_id is not None
+                done = finish(result)
+                result.run = writes.finish_run(conn, batch.run_id, done.outcome, **done.fields())
+            return result
+
+        if not small:  # keep the event loop responsive on large payloads: check in a thread first
+            async with self._r.execute(
+                "SELECT indicator, area, period FROM series_latest WHERE source = ?", (batch.source,)
+            ) as cur:
+                latest = {(r[0], r[1]): r[2] for r in await cur.fetchall()}
+            prepared = await asyncio.to_thread(_prepare, catalogue, batch, latest)
         try:
-            async with self._write() as conn:
-                result = await ingest_mod.write(conn, batch, work, rejected)
-                self._appended(result.last_seq)
-                return result
+            return await self._writer.run(write)
         except LookupError as exc:
             raise StoreError(str(exc)) from None
 
@@ -359,8 +335,7 @@ class Store:
 
     async def reset_cursor(self, source: str) -> None:
         """Make the next pull of ``source`` a full one (ingest stays idempotent)."""
-        async with self._write() as conn:
-            await conn.execute("DELETE FROM source_state WHERE source = ?", (source,))
+        await self._writer.run(lambda conn: writes.reset_cursor(conn, source))
 
     # --- observations -------------------------------------------------------------------------------
 
@@ -492,10 +467,6 @@ class Store:
 
     @asynccontextmanager
     async def _read_tx(self, conn: aiosqlite.Connection) -> AsyncIterator[None]:
-        if conn is self._w:  # in-memory databases share the writer
-            async with self._lock:
-                yield
-            return
         async with self._read_lock:  # one explicit read transaction at a time on the shared reader
             await conn.execute("BEGIN")
             try:
@@ -547,35 +518,23 @@ class Store:
 
     async def prune_events(self, keep_after: datetime) -> int:
         """Drop events older than ``keep_after`` (clients that far behind get a fresh snapshot)."""
-        async with self._write() as conn:
-            cur = await conn.execute(
-                "DELETE FROM events WHERE at < ? AND seq < (SELECT max(seq) FROM events)", (to_text(keep_after),)
-            )
-            return cur.rowcount
-
-    async def _event(self, conn: aiosqlite.Connection, type_: EventType, payload: dict[str, Any]) -> int:
-        cur = await conn.execute(
-            "INSERT INTO events (type, at, payload) VALUES (?, ?, ?)",
-            (type_.value, to_text(utcnow()), json.dumps(payload, ensure_ascii=False, default=str)),
-        )
-        seq = int(cur.lastrowid or 0)
-        await cur.close()
-        self._appended(seq)
-        return seq
+        return await self._writer.run(lambda conn: writes.prune_events(conn, keep_after))
 
     # --- collection runs -----------------------------------------------------------------------------
 
     async def start_run(self, source: str, trigger: RunTrigger, requested_by: str | None = None) -> CollectionRun:
-        async with self._write() as conn:
-            async with conn.execute(
-                f"INSERT INTO runs (source, trigger, requested_by, started_at, pid) VALUES (?,?,?,?,?) RETURNING {_RUN_COLUMNS}",
-                (source, trigger.value, requested_by, to_text(utcnow()), os.getpid()),
-            ) as cur:
-                row = await cur.fetchone()
-            assert row is not None
-            run = _run_from_row(row)
-            await self._event(conn, EventType.RUN_STARTED, run.model_dump(mode="json"))
-        return run
+        return await self._writer.run(lambda conn: writes.start_run(conn, source, trigger, requested_by))
+
+    async def begin_run(
+        self, source: str, trigger: RunTrigger, requested_by: str | None = None
+    ) -> tuple[CollectionRun, str | None]:
+        """Start a run and read where its pull starts (the source's cursor), in one step."""
+
+        def begin(conn: sqlite3.Connection) -> tuple[CollectionRun, str | None]:
+            row = conn.execute("SELECT cursor FROM source_state WHERE source = ?", (source,)).fetchone()
+            return writes.start_run(conn, source, trigger, requested_by), row[0] if row else None
+
+        return await self._writer.run(begin)
 
     async def finish_run(
         self,
@@ -592,38 +551,16 @@ class Store:
         bytes_: int | None = None,
         http_status: int | None = None,
     ) -> CollectionRun:
-        async with self._write() as conn:
-            async with conn.execute(
-                f"""UPDATE runs SET ended_at = ?, outcome = ?, fetched = ?, new = ?, revised = ?, unchanged = ?,
-                   rejected = ?, error = ?, latency_ms = ?, bytes = ?, http_status = ?
-                   WHERE id = ? AND outcome = 'running' RETURNING {_RUN_COLUMNS}""",
-                (to_text(utcnow()), outcome.value, fetched, new, revised, unchanged, rejected, error, latency_ms,
-                 bytes_, http_status, run_id),
-            ) as cur:  # fmt: skip
-                row = await cur.fetchone()
-            if row is None:
-                raise StoreError(f"run {run_id} is not running")
-            run = _run_from_row(row)
-            await self._event(conn, EventType.RUN_FINISHED, run.model_dump(mode="json"))
-        return run
+        done = RunFinish(outcome, fetched, new, revised, unchanged, rejected, error, latency_ms, bytes_, http_status)
+        return await self._writer.run(lambda conn: writes.finish_run(conn, run_id, outcome, **done.fields()))
 
     async def mark_interrupted(self, *, only_dead: bool = True) -> list[CollectionRun]:
         """Close runs left 'running' by a process that is gone (or, with ``only_dead=False``, all)."""
-        done = []
-        async with self._write() as conn:
-            async with conn.execute("SELECT id, pid FROM runs WHERE outcome = 'running'") as cur:
-                rows = await cur.fetchall()
-            for run_id, pid in rows:
-                if only_dead and pid is not None and _alive(pid):
-                    continue
-                await conn.execute(
-                    "UPDATE runs SET outcome = 'interrupted', ended_at = ?, error = ? WHERE id = ?",
-                    (to_text(utcnow()), "interrupted: the collecting process stopped before the run finished", run_id),
-                )
-                run = await self._run(conn, run_id)
-                await self._event(conn, EventType.RUN_FINISHED, run.model_dump(mode="json"))
-                done.append(run)
-        return done
+
+        def alive(pid: int | None) -> bool:
+            return only_dead and pid is not None and _alive(pid)
+
+        return await self._writer.run(lambda conn: writes.mark_interrupted(conn, alive))
 
     async def run(self, run_id: int) -> CollectionRun | None:
         try:
@@ -633,16 +570,16 @@ class Store:
 
     async def runs(self, source: str | None = None, limit: int = 50) -> list[CollectionRun]:
         """Most recent first."""
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR source = ?1) ORDER BY id DESC LIMIT ?2"
+        sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR source = ?1) ORDER BY id DESC LIMIT ?2"
         async with self._r.execute(sql, (source, limit)) as cur:
-            return [_run_from_row(r) for r in await cur.fetchall()]
+            return [run_from_row(r) for r in await cur.fetchall()]
 
     async def _run(self, conn: aiosqlite.Connection, run_id: int) -> CollectionRun:
-        async with conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)) as cur:
+        async with conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)) as cur:
             row = await cur.fetchone()
         if row is None:
             raise StoreError(f"no run {run_id}")
-        return _run_from_row(row)
+        return run_from_row(row)
 
     # --- alerts ------------------------------------------------------------------------------------------
 
@@ -650,97 +587,38 @@ class Store:
         self, rule: str, subject: str, severity: Severity, message: str, *, pending: bool = False
     ) -> Alert | None:
         """Open (or update) the alert of ``rule`` on ``subject``. Returns it if anything changed."""
-        now = to_text(utcnow())
-        async with self._write() as conn:
-            existing = await self._open_alert(conn, rule, subject)
-            if existing is None:
-                state = AlertState.PENDING if pending else AlertState.FIRING
-                cur = await conn.execute(
-                    """INSERT INTO alerts (rule, subject, severity, state, message, opened_at, fired_at, updated_at)
-                       VALUES (?,?,?,?,?,?,?,?)""",
-                    (rule, subject, severity.value, state.value, message, now, None if pending else now, now),
-                )
-                alert_id = int(cur.lastrowid or 0)
-                await cur.close()
-            else:
-                promote = existing.state is AlertState.PENDING and not pending
-                if not promote and existing.severity == severity and existing.message == message:
-                    return None
-                alert_id = existing.id
-                await conn.execute(
-                    """UPDATE alerts SET severity = ?, message = ?, updated_at = ?,
-                       state = CASE WHEN ? THEN 'firing' ELSE state END,
-                       fired_at = CASE WHEN ? THEN ? ELSE fired_at END WHERE id = ?""",
-                    (severity.value, message, now, promote, promote, now, alert_id),
-                )
-            alert = await self._alert(conn, alert_id)
-            await self._event(conn, EventType.ALERT, alert.model_dump(mode="json"))
+        alert = await self._writer.run(lambda conn: writes.fire_alert(conn, rule, subject, severity, message, pending))
+        self._open_alerts.add((rule, subject))
         return alert
 
     async def resolve_alert(self, rule: str, subject: str) -> Alert | None:
-        now = to_text(utcnow())
-        async with self._write() as conn:
-            existing = await self._open_alert(conn, rule, subject)
-            if existing is None:
-                return None
-            await conn.execute(
-                "UPDATE alerts SET state = 'resolved', resolved_at = ?, updated_at = ? WHERE id = ?",
-                (now, now, existing.id),
-            )
-            alert = await self._alert(conn, existing.id)
-            await self._event(conn, EventType.ALERT, alert.model_dump(mode="json"))
+        if (rule, subject) not in self._open_alerts:
+            return None
+        alert = await self._writer.run(lambda conn: writes.resolve_alert(conn, rule, subject))
+        self._open_alerts.discard((rule, subject))
         return alert
 
     async def acknowledge_alert(
         self, alert_id: int, actor: str, role: str, note: str = "", details: dict[str, Any] | None = None
     ) -> Alert:
         """Acknowledge an open alert; the action is written to the audit log in the same transaction."""
-        now = utcnow()
-        async with self._write() as conn:
-            alert = await self._alert(conn, alert_id)
-            if alert.state not in (AlertState.PENDING, AlertState.FIRING):
-                raise StoreError(
-                    f"alert {alert_id} is {alert.state.value}; only a pending or firing alert can be acknowledged"
-                )
-            await conn.execute(
-                """UPDATE alerts SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, ack_note = ?,
-                   updated_at = ? WHERE id = ?""",
-                (to_text(now), actor, note, to_text(now), alert_id),
-            )
-            await audit_log.append(
-                conn, now, actor, role, "alert.acknowledge", f"alert:{alert_id}", {"note": note, **(details or {})}
-            )
-            alert = await self._alert(conn, alert_id)
-            await self._event(conn, EventType.ALERT, alert.model_dump(mode="json"))
-        return alert
+        extra = details or {}
+        return await self._writer.run(lambda conn: writes.acknowledge_alert(conn, alert_id, actor, role, note, extra))
 
     async def alerts(self, *, open_only: bool = True, limit: int = 200) -> list[Alert]:
-        sql = f"SELECT {_ALERT_COLUMNS} FROM alerts"
+        sql = f"SELECT {ALERT_COLUMNS} FROM alerts"
         if open_only:
             sql += " WHERE state != 'resolved'"
         async with self._r.execute(sql + " ORDER BY id DESC LIMIT ?", (limit,)) as cur:
-            return [_alert_from_row(r) for r in await cur.fetchall()]
-
-    async def _open_alert(self, conn: aiosqlite.Connection, rule: str, subject: str) -> Alert | None:
-        sql = f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE rule = ? AND subject = ? AND state != 'resolved'"
-        async with conn.execute(sql, (rule, subject)) as cur:
-            row = await cur.fetchone()
-        return _alert_from_row(row) if row else None
-
-    async def _alert(self, conn: aiosqlite.Connection, alert_id: int) -> Alert:
-        async with conn.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            raise StoreError(f"no alert {alert_id}")
-        return _alert_from_row(row)
+            return [alert_from_row(r) for r in await cur.fetchall()]
 
     # --- audit ------------------------------------------------------------------------------------------
 
     async def audit(
         self, actor: str, role: str, action: str, target: str, details: dict[str, Any] | None = None
     ) -> AuditEntry:
-        async with self._write() as conn:
-            return await audit_log.append(conn, utcnow(), actor, role, action, target, details or {})
+        extra = details or {}
+        return await self._writer.run(lambda conn: audit_log.append(conn, utcnow(), actor, role, action, target, extra))
 
     async def audit_entries(self, limit: int = 1000) -> list[AuditEntry]:
         sql = "SELECT id, at, actor, role, action, target, details, prev_hash, hash FROM audit ORDER BY id DESC LIMIT ?"
@@ -785,50 +663,6 @@ class Store:
 
 # --- helpers ------------------------------------------------------------------------------------------------
 
-_RUN_COLUMNS = (
-    "id, source, trigger, requested_by, started_at, ended_at, outcome, fetched, new, revised, unchanged, "
-    "rejected, error, latency_ms, bytes, http_status"
-)
-_ALERT_COLUMNS = (
-    "id, rule, subject, severity, state, message, opened_at, fired_at, acknowledged_at, acknowledged_by, "
-    "ack_note, resolved_at, updated_at"
-)
-
-
-def _opt_time(text: str | None) -> datetime | None:
-    return from_text(text) if text else None
-
-
-def _run_from_row(r: Sequence[Any]) -> CollectionRun:
-    return CollectionRun(
-        id=r[0], source=r[1], trigger=RunTrigger(r[2]), requested_by=r[3], started_at=from_text(r[4]),
-        ended_at=_opt_time(r[5]), outcome=RunOutcome(r[6]), fetched=r[7], new=r[8], revised=r[9],
-        unchanged=r[10], rejected=r[11], error=r[12], latency_ms=r[13], bytes=r[14], http_status=r[15],
-    )  # fmt: skip
-
-
-def _alert_from_row(r: Sequence[Any]) -> Alert:
-    return Alert(
-        id=r[0], rule=r[1], subject=r[2], severity=Severity(r[3]), state=AlertState(r[4]), message=r[5],
-        opened_at=from_text(r[6]), fired_at=_opt_time(r[7]), acknowledged_at=_opt_time(r[8]),
-        acknowledged_by=r[9], ack_note=r[10], resolved_at=_opt_time(r[11]), updated_at=from_text(r[12]),
-    )  # fmt: skip
-
-
-def _area(r: Sequence[Any]) -> Area:
-    return Area(
-        code=r[0], name_vi=r[1], kind=r[2], valid_from=_d(r[3], OPEN_START), valid_to=_d(r[4], OPEN_END),
-        successor_code=r[5],
-    )  # fmt: skip
-
-
-def _indicator(r: Sequence[Any]) -> Indicator:
-    return Indicator(
-        code=r[0], name_vi=r[1], name_en=r[2], unit=r[3], frequency=r[4], category=r[5], owner=r[6],
-        level=r[7], kind=r[8], formula=r[9], magnitude=r[10],
-    )  # fmt: skip
-
-
 def _prepare(
     catalogue: Catalogue, batch: Batch, latest: dict[tuple[str, str], str]
 ) -> tuple[ingest_mod.Plan, list[Rejection]]:
@@ -862,58 +696,3 @@ def _filter_sql(flt: SnapshotFilter, agency_codes: list[str]) -> tuple[str, list
             where.append(f"{column} IN ({','.join('?' * len(values))})")
             args.extend(sorted(values))
     return ("WHERE " + " AND ".join(where)) if where else "", args
-
-
-async def _sync_reference(conn: aiosqlite.Connection, extra: list[Indicator]) -> None:
-    """Load the shipped reference data (new rows added, changed rows updated; nothing removed)."""
-    await conn.executemany(
-        "INSERT INTO categories (code, name_vi, name_en) VALUES (?,?,?) "
-        "ON CONFLICT (code) DO UPDATE SET name_vi = excluded.name_vi, name_en = excluded.name_en",
-        [(c.code, c.name_vi, c.name_en) for c in reference.load_categories()],
-    )
-    await conn.executemany(
-        """INSERT INTO agencies (code, name_vi, name_en, kind, valid_from, valid_to, successor_code) VALUES (?,?,?,?,?,?,?)
-           ON CONFLICT (code) DO UPDATE SET name_vi = excluded.name_vi, name_en = excluded.name_en, kind = excluded.kind,
-           valid_from = excluded.valid_from, valid_to = excluded.valid_to, successor_code = excluded.successor_code""",
-        [
-            (
-                a.code,
-                a.name_vi,
-                a.name_en,
-                a.kind,
-                _open(a.valid_from, OPEN_START),
-                _open(a.valid_to, OPEN_END),
-                a.successor_code,
-            )
-            for a in reference.load_agencies()
-        ],
-    )
-    await conn.executemany(
-        """INSERT INTO areas (code, valid_from, valid_to, name_vi, kind, successor_code) VALUES (?,?,?,?,?,?)
-           ON CONFLICT (code, valid_from) DO UPDATE SET valid_to = excluded.valid_to, name_vi = excluded.name_vi,
-           kind = excluded.kind, successor_code = excluded.successor_code""",
-        [
-            (a.code, _open(a.valid_from, OPEN_START), _open(a.valid_to, OPEN_END), a.name_vi, a.kind, a.successor_code)
-            for a in reference.load_areas()
-        ],
-    )
-    await _upsert_indicators(conn, [*reference.load_indicators(), *extra])
-
-
-async def _upsert_indicators(conn: aiosqlite.Connection, indicators: Sequence[Indicator]) -> None:
-    await conn.executemany(
-        """INSERT INTO indicators (code, name_vi, name_en, unit, frequency, category, owner, level, kind, formula, magnitude)
-           VALUES (?,?,?,?,?,?,?,?,?,?,?)
-           ON CONFLICT (code) DO UPDATE SET name_vi = excluded.name_vi, name_en = excluded.name_en, unit = excluded.unit,
-           frequency = excluded.frequency, category = excluded.category, owner = excluded.owner, level = excluded.level,
-           kind = excluded.kind, formula = excluded.formula, magnitude = excluded.magnitude""",
-        [
-            (i.code, i.name_vi, i.name_en, i.unit, i.frequency.value, i.category, i.owner, i.level.value, i.kind.value,
-             i.formula, i.magnitude)
-            for i in indicators
-        ],
-    )  # fmt: skip
-
-
-def _open(d: date | None, open_value: str) -> str:
-    return d.isoformat() if d else open_value

@@ -6,7 +6,6 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from storage import Batch, ObservationIn, Store, StoreError
@@ -27,33 +26,38 @@ def test_migrations_are_numbered_from_one() -> None:
     assert versions == list(range(1, LATEST + 1)) and LATEST >= 2
 
 
-async def test_from_empty_to_latest(tmp_path: Path) -> None:
-    async with aiosqlite.connect(tmp_path / "new.db") as conn:
-        assert await schema_version(conn) == 0
-        assert await migrate(conn) == (0, LATEST)
-        assert await schema_version(conn) == LATEST
-        assert await migrate(conn) == (LATEST, LATEST)  # again: nothing to do
+def test_from_empty_to_latest(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "new.db", isolation_level=None)
+    try:
+        assert schema_version(conn) == 0
+        assert migrate(conn) == (0, LATEST)
+        assert schema_version(conn) == LATEST
+        assert migrate(conn) == (LATEST, LATEST)  # again: nothing to do
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize("start", range(1, LATEST))
 async def test_from_each_earlier_version_keeps_the_data(tmp_path: Path, start: int) -> None:
     path = tmp_path / "old.db"
-    async with aiosqlite.connect(path) as conn:
-        await migrate(conn, target=start)
-        assert await schema_version(conn) == start
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        migrate(conn, target=start)
+        assert schema_version(conn) == start
         # Data written by the older program: reference rows and a figure.
-        await conn.execute("INSERT INTO categories VALUES ('KTVM', 'Kinh tế vĩ mô', 'Macro-economy')")
-        await conn.execute(
+        conn.execute("INSERT INTO categories VALUES ('KTVM', 'Kinh tế vĩ mô', 'Macro-economy')")
+        conn.execute(
             "INSERT INTO agencies (code, name_vi, name_en, kind) VALUES ('GSO', 'Tổng cục Thống kê', 'GSO', 'agency')"
         )
-        await conn.execute(
+        conn.execute(
             "INSERT INTO indicators VALUES ('CPI_YOY','Chỉ số giá','CPI','%','M','KTVM','GSO','national+provincial','rate',NULL,2.79)"
         )
-        await conn.execute(
+        conn.execute(
             "INSERT INTO observations (indicator, area, period, source, revision, value, status, collected_at) "
             "VALUES ('CPI_YOY', 'VN', '2019-12', 'gso', 1, 5.23, 'official', '2020-01-20T00:00:00.000000Z')"
         )
-        await conn.commit()
+    finally:
+        conn.close()
 
     store = await Store.open(path)  # upgrades in place
     try:
@@ -69,18 +73,20 @@ async def test_from_each_earlier_version_keeps_the_data(tmp_path: Path, start: i
         await store.close()
 
 
-async def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import storage.migrations as m
 
     good = m.all_migrations()
     broken = [*good[:1], m.Migration(2, "broken", "CREATE TABLE half_done (x); THIS IS NOT SQL;")]
     monkeypatch.setattr(m, "all_migrations", lambda: broken)
-    async with aiosqlite.connect(tmp_path / "x.db") as conn:
+    conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    try:
         with pytest.raises(sqlite3.OperationalError):
-            await migrate(conn, target=2)
-        assert await schema_version(conn) == 1
-        async with conn.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'") as cur:
-            assert await cur.fetchone() is None
+            migrate(conn, target=2)
+        assert schema_version(conn) == 1
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'").fetchone() is None
+    finally:
+        conn.close()
 
 
 async def test_a_database_newer_than_the_program_is_refused(tmp_path: Path) -> None:
@@ -88,9 +94,14 @@ async def test_a_database_newer_than_the_program_is_refused(tmp_path: Path) -> N
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {LATEST + 1}")
     conn.close()
-    with pytest.raises(SchemaTooNew, match="newer than this program knows"):
-        async with aiosqlite.connect(path) as c:
-            await migrate(c)
+    conn = sqlite3.connect(path)
+    try:
+        with pytest.raises(SchemaTooNew, match="newer than this program knows"):
+            migrate(conn)
+    finally:
+        conn.close()
+    with pytest.raises(StoreError, match="newer than this program knows"):
+        await Store.open(path)
 
 
 async def test_opening_in_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:

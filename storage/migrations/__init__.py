@@ -7,10 +7,9 @@ with the version bump, so a database is always at exactly one version, never hal
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass
 from importlib import resources
-
-import aiosqlite
 
 
 @dataclass(frozen=True)
@@ -38,16 +37,15 @@ class SchemaTooNew(RuntimeError):
     pass
 
 
-async def schema_version(conn: aiosqlite.Connection) -> int:
-    async with conn.execute("PRAGMA user_version") as cur:
-        row = await cur.fetchone()
+def schema_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
     return int(row[0]) if row else 0
 
 
-async def migrate(conn: aiosqlite.Connection, target: int | None = None) -> tuple[int, int]:
+def migrate(conn: sqlite3.Connection, target: int | None = None) -> tuple[int, int]:
     """Bring the schema to ``target`` (default: the latest). Returns (version before, version after)."""
     target = LATEST if target is None else target
-    before = await schema_version(conn)
+    before = schema_version(conn)
     if before > LATEST:
         raise SchemaTooNew(
             f"the database is at schema version {before}, newer than this program knows ({LATEST}); "
@@ -57,9 +55,9 @@ async def migrate(conn: aiosqlite.Connection, target: int | None = None) -> tupl
         if before < m.version <= target:
             # executescript commits anything pending first; the script runs as one transaction.
             try:
-                await conn.executescript(f"BEGIN IMMEDIATE;\n{m.sql}\nPRAGMA user_version = {m.version};\nCOMMIT;")
+                conn.executescript(f"BEGIN IMMEDIATE;\n{m.sql}\nPRAGMA user_version = {m.version};\nCOMMIT;")
             except BaseException:
                 if conn.in_transaction:
-                    await conn.rollback()
+                    conn.execute("ROLLBACK")
                 raise
     return before, max(before, target)

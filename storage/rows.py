@@ -1,0 +1,59 @@
+"""Rows of the store's tables as domain models (shared by the reads and the writes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from storage.clock import from_text
+from storage.models import Alert, AlertState, Area, CollectionRun, Indicator, RunOutcome, RunTrigger, Severity
+
+OPEN_START, OPEN_END = "0001-01-01", "9999-12-31"
+
+RUN_COLUMNS = (
+    "id, source, trigger, requested_by, started_at, ended_at, outcome, fetched, new, revised, unchanged, "
+    "rejected, error, latency_ms, bytes, http_status"
+)
+ALERT_COLUMNS = (
+    "id, rule, subject, severity, state, message, opened_at, fired_at, acknowledged_at, acknowledged_by, "
+    "ack_note, resolved_at, updated_at"
+)
+
+
+def open_date(text: str | None, open_value: str) -> date | None:
+    return None if text is None or text == open_value else date.fromisoformat(text)
+
+
+def opt_time(text: str | None) -> datetime | None:
+    return from_text(text) if text else None
+
+
+def run_from_row(r: Sequence[Any]) -> CollectionRun:
+    return CollectionRun(
+        id=r[0], source=r[1], trigger=RunTrigger(r[2]), requested_by=r[3], started_at=from_text(r[4]),
+        ended_at=opt_time(r[5]), outcome=RunOutcome(r[6]), fetched=r[7], new=r[8], revised=r[9],
+        unchanged=r[10], rejected=r[11], error=r[12], latency_ms=r[13], bytes=r[14], http_status=r[15],
+    )  # fmt: skip
+
+
+def alert_from_row(r: Sequence[Any]) -> Alert:
+    return Alert(
+        id=r[0], rule=r[1], subject=r[2], severity=Severity(r[3]), state=AlertState(r[4]), message=r[5],
+        opened_at=from_text(r[6]), fired_at=opt_time(r[7]), acknowledged_at=opt_time(r[8]),
+        acknowledged_by=r[9], ack_note=r[10], resolved_at=opt_time(r[11]), updated_at=from_text(r[12]),
+    )  # fmt: skip
+
+
+def area_from_row(r: Sequence[Any]) -> Area:
+    return Area(
+        code=r[0], name_vi=r[1], kind=r[2], valid_from=open_date(r[3], OPEN_START),
+        valid_to=open_date(r[4], OPEN_END), successor_code=r[5],
+    )  # fmt: skip
+
+
+def indicator_from_row(r: Sequence[Any]) -> Indicator:
+    return Indicator(
+        code=r[0], name_vi=r[1], name_en=r[2], unit=r[3], frequency=r[4], category=r[5], owner=r[6],
+        level=r[7], kind=r[8], formula=r[9], magnitude=r[10],
+    )  # fmt: skip

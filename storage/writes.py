@@ -1,0 +1,250 @@
+"""Every write of the store, as a plain function of a ``sqlite3.Connection``.
+
+They run in the writer thread (storage/writer.py), inside its transaction: each one whole or not
+at all, and each change appends its event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+
+from storage import audit as audit_log
+from storage import reference
+from storage.clock import to_text, utcnow
+from storage.models import Alert, AlertState, CollectionRun, EventType, Indicator, RunOutcome, RunTrigger, Severity
+from storage.rows import ALERT_COLUMNS, OPEN_END, OPEN_START, RUN_COLUMNS, alert_from_row, run_from_row
+
+
+class StoreError(RuntimeError):
+    """A request the store refuses, with a message fit for the user."""
+
+
+# --- start, reference data -------------------------------------------------------------------------
+
+
+def first_start(conn: sqlite3.Connection, extra: Sequence[Indicator]) -> str:
+    """The database's epoch (made on first start), with the shipped reference data loaded."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+    if row is None:
+        epoch = secrets.token_hex(8)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (epoch,))
+        conn.execute("INSERT INTO meta (key, value) VALUES ('created_at', ?)", (to_text(utcnow()),))
+    else:
+        epoch = row[0]
+    sync_reference(conn, list(extra))
+    return str(epoch)
+
+
+def sync_reference(conn: sqlite3.Connection, extra: list[Indicator]) -> None:
+    """Load the shipped reference data (new rows added, changed rows updated; nothing removed)."""
+    conn.executemany(
+        "INSERT INTO categories (code, name_vi, name_en) VALUES (?,?,?) "
+        "ON CONFLICT (code) DO UPDATE SET name_vi = excluded.name_vi, name_en = excluded.name_en",
+        [(c.code, c.name_vi, c.name_en) for c in reference.load_categories()],
+    )
+    conn.executemany(
+        """INSERT INTO agencies (code, name_vi, name_en, kind, valid_from, valid_to, successor_code) VALUES (?,?,?,?,?,?,?)
+           ON CONFLICT (code) DO UPDATE SET name_vi = excluded.name_vi, name_en = excluded.name_en, kind = excluded.kind,
+           valid_from = excluded.valid_from, valid_to = excluded.valid_to, successor_code = excluded.successor_code""",
+        [
+            (a.code, a.name_vi, a.name_en, a.kind, _open(a.valid_from, OPEN_START), _open(a.valid_to, OPEN_END),
+             a.successor_code)
+            for a in reference.load_agencies()
+        ],
+    )  # fmt: skip
+    conn.executemany(
+        """INSERT INTO areas (code, valid_from, valid_to, name_vi, kind, successor_code) VALUES (?,?,?,?,?,?)
+           ON CONFLICT (code, valid_from) DO UPDATE SET valid_to = excluded.valid_to, name_vi = excluded.name_vi,
+           kind = excluded.kind, successor_code = excluded.successor_code""",
+        [
+            (a.code, _open(a.valid_from, OPEN_START), _open(a.valid_to, OPEN_END), a.name_vi, a.kind, a.successor_code)
+            for a in reference.load_areas()
+        ],
+    )
+    upsert_indicators(conn, [*reference.load_indicators(), *extra])
+
+
+def upsert_indicators(conn: sqlite3.Connection, indicators: Sequence[Indicator]) -> None:
+    conn.executemany(
+        """INSERT INTO indicators (code, name_vi, name_en, unit, frequency, category, owner, level, kind, formula, magnitude)
+           VALUES (?,?,?,?,?,?,?,?,?,?,?)
+           ON CONFLICT (code) DO UPDATE SET name_vi = excluded.name_vi, name_en = excluded.name_en, unit = excluded.unit,
+           frequency = excluded.frequency, category = excluded.category, owner = excluded.owner, level = excluded.level,
+           kind = excluded.kind, formula = excluded.formula, magnitude = excluded.magnitude""",
+        [
+            (i.code, i.name_vi, i.name_en, i.unit, i.frequency.value, i.category, i.owner, i.level.value, i.kind.value,
+             i.formula, i.magnitude)
+            for i in indicators
+        ],
+    )  # fmt: skip
+
+
+def _open(d: date | None, open_value: str) -> str:
+    return d.isoformat() if d else open_value
+
+
+# --- events, cursors ---------------------------------------------------------------------------------
+
+
+def event(conn: sqlite3.Connection, type_: EventType, payload: dict[str, Any]) -> int:
+    cur = conn.execute(
+        "INSERT INTO events (type, at, payload) VALUES (?, ?, ?)",
+        (type_.value, to_text(utcnow()), json.dumps(payload, ensure_ascii=False, default=str)),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def prune_events(conn: sqlite3.Connection, keep_after: datetime) -> int:
+    cur = conn.execute("DELETE FROM events WHERE at < ? AND seq < (SELECT max(seq) FROM events)", (to_text(keep_after),))
+    return cur.rowcount
+
+
+def reset_cursor(conn: sqlite3.Connection, source: str) -> None:
+    conn.execute("DELETE FROM source_state WHERE source = ?", (source,))
+
+
+# --- collection runs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunFinish:
+    """How a run ended, and what it did."""
+
+    outcome: RunOutcome
+    fetched: int = 0
+    new: int = 0
+    revised: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    error: str | None = None
+    latency_ms: float | None = None
+    bytes: int | None = None
+    http_status: int | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "outcome"}
+
+
+def start_run(conn: sqlite3.Connection, source: str, trigger: RunTrigger, requested_by: str | None) -> CollectionRun:
+    row = conn.execute(
+        f"INSERT INTO runs (source, trigger, requested_by, started_at, pid) VALUES (?,?,?,?,?) RETURNING {RUN_COLUMNS}",
+        (source, trigger.value, requested_by, to_text(utcnow()), os.getpid()),
+    ).fetchone()
+    run = run_from_row(row)
+    event(conn, EventType.RUN_STARTED, run.model_dump(mode="json"))
+    return run
+
+
+def finish_run(conn: sqlite3.Connection, run_id: int, outcome: RunOutcome, **fields: Any) -> CollectionRun:
+    row = conn.execute(
+        f"""UPDATE runs SET ended_at = :ended_at, outcome = :outcome, fetched = :fetched, new = :new, revised = :revised,
+           unchanged = :unchanged, rejected = :rejected, error = :error, latency_ms = :latency_ms, bytes = :bytes,
+           http_status = :http_status
+           WHERE id = :id AND outcome = 'running' RETURNING {RUN_COLUMNS}""",
+        {"ended_at": to_text(utcnow()), "outcome": outcome.value, "id": run_id, **fields},
+    ).fetchone()
+    if row is None:
+        raise StoreError(f"run {run_id} is not running")
+    run = run_from_row(row)
+    event(conn, EventType.RUN_FINISHED, run.model_dump(mode="json"))
+    return run
+
+
+def mark_interrupted(conn: sqlite3.Connection, alive: Any) -> list[CollectionRun]:
+    """Close runs left 'running' by processes for which ``alive(pid)`` is false."""
+    done = []
+    for run_id, pid in conn.execute("SELECT id, pid FROM runs WHERE outcome = 'running'").fetchall():
+        if alive(pid):
+            continue
+        row = conn.execute(
+            f"UPDATE runs SET outcome = 'interrupted', ended_at = ?, error = ? WHERE id = ? RETURNING {RUN_COLUMNS}",
+            (to_text(utcnow()), "interrupted: the collecting process stopped before the run finished", run_id),
+        ).fetchone()
+        run = run_from_row(row)
+        event(conn, EventType.RUN_FINISHED, run.model_dump(mode="json"))
+        done.append(run)
+    return done
+
+
+# --- alerts -------------------------------------------------------------------------------------------------
+
+
+def _open_alert(conn: sqlite3.Connection, rule: str, subject: str) -> Alert | None:
+    sql = f"SELECT {ALERT_COLUMNS} FROM alerts WHERE rule = ? AND subject = ? AND state != 'resolved'"
+    row = conn.execute(sql, (rule, subject)).fetchone()
+    return alert_from_row(row) if row else None
+
+
+def _alert(conn: sqlite3.Connection, alert_id: int) -> Alert:
+    row = conn.execute(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+    if row is None:
+        raise StoreError(f"no alert {alert_id}")
+    return alert_from_row(row)
+
+
+def fire_alert(
+    conn: sqlite3.Connection, rule: str, subject: str, severity: Severity, message: str, pending: bool
+) -> Alert | None:
+    now = to_text(utcnow())
+    existing = _open_alert(conn, rule, subject)
+    if existing is None:
+        state = AlertState.PENDING if pending else AlertState.FIRING
+        cur = conn.execute(
+            """INSERT INTO alerts (rule, subject, severity, state, message, opened_at, fired_at, updated_at)
+               VALUES (?,?,?,?,?,?,?,?)""",
+            (rule, subject, severity.value, state.value, message, now, None if pending else now, now),
+        )
+        alert_id = int(cur.lastrowid or 0)
+    else:
+        promote = existing.state is AlertState.PENDING and not pending
+        if not promote and existing.severity == severity and existing.message == message:
+            return None
+        alert_id = existing.id
+        conn.execute(
+            """UPDATE alerts SET severity = ?, message = ?, updated_at = ?,
+               state = CASE WHEN ? THEN 'firing' ELSE state END,
+               fired_at = CASE WHEN ? THEN ? ELSE fired_at END WHERE id = ?""",
+            (severity.value, message, now, promote, promote, now, alert_id),
+        )
+    alert = _alert(conn, alert_id)
+    event(conn, EventType.ALERT, alert.model_dump(mode="json"))
+    return alert
+
+
+def resolve_alert(conn: sqlite3.Connection, rule: str, subject: str) -> Alert | None:
+    existing = _open_alert(conn, rule, subject)
+    if existing is None:
+        return None
+    now = to_text(utcnow())
+    conn.execute(
+        "UPDATE alerts SET state = 'resolved', resolved_at = ?, updated_at = ? WHERE id = ?", (now, now, existing.id)
+    )
+    alert = _alert(conn, existing.id)
+    event(conn, EventType.ALERT, alert.model_dump(mode="json"))
+    return alert
+
+
+def acknowledge_alert(
+    conn: sqlite3.Connection, alert_id: int, actor: str, role: str, note: str, details: dict[str, Any]
+) -> Alert:
+    """Acknowledge an open alert, written to the audit log in the same transaction."""
+    now = utcnow()
+    alert = _alert(conn, alert_id)
+    if alert.state not in (AlertState.PENDING, AlertState.FIRING):
+        raise StoreError(f"alert {alert_id} is {alert.state.value}; only a pending or firing alert can be acknowledged")
+    conn.execute(
+        """UPDATE alerts SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, ack_note = ?,
+           updated_at = ? WHERE id = ?""",
+        (to_text(now), actor, note, to_text(now), alert_id),
+    )
+    audit_log.append(conn, now, actor, role, "alert.acknowledge", f"alert:{alert_id}", {"note": note, **details})
+    alert = _alert(conn, alert_id)
+    event(conn, EventType.ALERT, alert.model_dump(mode="json"))
+    return alert
