@@ -146,7 +146,9 @@ class Collector:
         breaker = self.breakers[name]
         run, cursor = await self.store.begin_run(name, trigger, requested_by)
         if self._closing:
-            return await self._finish(run, RunOutcome.SKIPPED, RunTally(), FetchStats(), "the collector is shutting down")
+            return await self._finish(
+                run, RunOutcome.SKIPPED, RunTally(), FetchStats(), "the collector is shutting down"
+            )
         if not breaker.allow():
             wait = breaker.seconds_until_probe()
             error = f"circuit open after {breaker.failures} failed runs in a row; next probe in {wait:.0f}s"

@@ -189,7 +189,9 @@ class Hub:
             return last, self._snapshots[key]
         snap = await self.store.snapshot(_snapshot_filter(flt))
         alerts = [
-            a for a in await self.store.alerts(open_only=True) if matcher.severities is None or a.severity.value in matcher.severities
+            a
+            for a in await self.store.alerts(open_only=True)
+            if matcher.severities is None or a.severity.value in matcher.severities
         ]
         runs = await self.store.runs(limit=50)
         message = Snapshot(

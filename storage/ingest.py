@@ -381,7 +381,9 @@ def _append(conn: sqlite3.Connection, batch: Batch, work: Plan) -> tuple[int | N
     return payload_id, result
 
 
-def log_ingest(conn: sqlite3.Connection, batch: Batch, payload_id: int | None, records: int, result: IngestResult) -> int:
+def log_ingest(
+    conn: sqlite3.Connection, batch: Batch, payload_id: int | None, records: int, result: IngestResult
+) -> int:
     """Record the ingest itself, with the reasons for its rejections (in the writer's transaction)."""
     cur = conn.execute(
         """INSERT INTO ingests (source, run_id, payload_id, at, records, new, revised, unchanged, rejected,

@@ -65,7 +65,6 @@ log = logging.getLogger(__name__)
 Listener = Callable[[int], Awaitable[None] | None]
 
 
-
 @dataclass(frozen=True)
 class SnapshotFilter:
     """Which series a snapshot (or a feed subscription) covers; empty means all."""
@@ -286,9 +285,7 @@ class Store:
 
     # --- ingest -----------------------------------------------------------------------------------
 
-    async def ingest(
-        self, batch: Batch, *, finish: Callable[[IngestResult], RunFinish] | None = None
-    ) -> IngestResult:
+    async def ingest(self, batch: Batch, *, finish: Callable[[IngestResult], RunFinish] | None = None) -> IngestResult:
         """Check and write one batch in one transaction; see :class:`IngestResult`.
 
         Records that fail a check are rejected with a reason and the rest still go in. Writing
@@ -300,7 +297,9 @@ class Store:
 
         def write(conn: sqlite3.Connection) -> IngestResult:
             if small:  # cheaper to check here, in the writer, than to hop threads twice more
-                rows = conn.execute("SELECT indicator, area, period FROM series_latest WHERE source = ?", (batch.source,))
+                rows = conn.execute(
+                    "SELECT indicator, area, period FROM series_latest WHERE source = ?", (batch.source,)
+                )
                 work, rejected = _prepare(catalogue, batch, {(r[0], r[1]): r[2] for r in rows})
             else:
                 work, rejected = prepared
@@ -662,6 +661,7 @@ class Store:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
+
 
 def _prepare(
     catalogue: Catalogue, batch: Batch, latest: dict[tuple[str, str], str]

@@ -102,7 +102,9 @@ def event(conn: sqlite3.Connection, type_: EventType, payload: dict[str, Any]) -
 
 
 def prune_events(conn: sqlite3.Connection, keep_after: datetime) -> int:
-    cur = conn.execute("DELETE FROM events WHERE at < ? AND seq < (SELECT max(seq) FROM events)", (to_text(keep_after),))
+    cur = conn.execute(
+        "DELETE FROM events WHERE at < ? AND seq < (SELECT max(seq) FROM events)", (to_text(keep_after),)
+    )
     return cur.rowcount
 
 

@@ -49,7 +49,9 @@ def test_breaker_opens_after_failures_in_a_row_and_probes_once_after_the_reset_t
 
 
 def agency_source() -> SourceSettings:
-    return SourceSettings(name="nso", kind="agency-json", url="http://127.0.0.1:1/agencies/NSO/observations?page_size=10", every="1m")
+    return SourceSettings(
+        name="nso", kind="agency-json", url="http://127.0.0.1:1/agencies/NSO/observations?page_size=10", every="1m"
+    )
 
 
 def fetched(body: object) -> Fetched:
@@ -72,14 +74,24 @@ def test_agency_json_keeps_good_records_and_rejects_bad_ones_with_their_position
         "next_updated_after": "2026-11-23T12:00:00+07:00",
         "next": None,
         "observations": [
-            {"indicator": "CPI_YOY", "area": "VN", "period": "2024-05", "value": 4.44, "status": "provisional", "updated_at": "2024-06-20T09:00:00Z"},
+            {
+                "indicator": "CPI_YOY",
+                "area": "VN",
+                "period": "2024-05",
+                "value": 4.44,
+                "status": "provisional",
+                "updated_at": "2024-06-20T09:00:00Z",
+            },
             {"indicator": "CPI_YOY", "area": "VN", "period": "2024-06", "value": "n/a"},
             {"indicator": "CPI_YOY", "area": "VN", "value": 4.0},
             {"indicator": "CPI_YOY", "area": "VN", "period": "2024-07", "value": 4.36},
         ],
     }
     parsed = adapter_for(agency_source()).parse(fetched(body))
-    assert [(r.period, r.value, r.status.value) for r in parsed.records] == [("2024-05", 4.44, "provisional"), ("2024-07", 4.36, "official")]
+    assert [(r.period, r.value, r.status.value) for r in parsed.records] == [
+        ("2024-05", 4.44, "provisional"),
+        ("2024-07", 4.36, "official"),
+    ]
     assert [(r.index, r.reason.split(":")[0]) for r in parsed.rejected] == [(1, "value"), (2, "period")]
     assert parsed.positions == [0, 3]
     assert parsed.cursor == "2026-11-23T05:00:00Z"  # saved in UTC
