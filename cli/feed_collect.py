@@ -23,9 +23,9 @@ from storage import CollectionRun
 
 DEMO_ADMIN_TOKEN = "demo-admin"  # the built-in configuration's demo admin (documented there)
 
-# websockets logs the handshake headers (our Authorization) at DEBUG: never below INFO for ours.
+# websockets logs the handshake headers (our Authorization) at DEBUG: never below WARNING for ours.
 _ws_log = logging.getLogger("opscentre.collect.websockets")
-_ws_log.setLevel(logging.INFO)
+_ws_log.setLevel(logging.WARNING)
 
 
 class FeedUnavailable(RuntimeError):

@@ -406,6 +406,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    if not args.verbose:
+        # "skipped: maximum number of running instances reached" is coalescing doing its job, not news.
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
     try:
         result = args.handler(args)
         if asyncio.iscoroutine(result):

@@ -50,9 +50,9 @@ from storage import Store
 
 log = logging.getLogger(__name__)
 # websockets logs every frame at DEBUG, a browser's hello (with its token) included: its logger for
-# our connections never goes below INFO, whatever the rest of the logging says.
+# our connections never goes below WARNING, whatever the rest of the logging says.
 _ws_log = logging.getLogger("opscentre.feed.websockets")
-_ws_log.setLevel(logging.INFO)
+_ws_log.setLevel(logging.WARNING)
 
 FEED_PATH = "/feed"
 STATIC = {

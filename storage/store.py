@@ -1,7 +1,7 @@
 """The repository: one object that opens the SQLite file and offers everything the upper layers
-may do with it. All writes go through one connection under one lock, each in one transaction
-together with the events it appends; reads use a second connection, so a long ingest never holds
-up a snapshot (WAL lets readers see the last committed state).
+may do with it. Writes run in the writer thread (storage/writer.py), each in a transaction
+together with the events it appends; reads use a second connection (aiosqlite), so a long ingest
+never holds up a snapshot (WAL lets readers see the last committed state).
 """
 
 from __future__ import annotations
