@@ -5,8 +5,6 @@ arrives in the real store as a revision that keeps the previous value."""
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -444,28 +442,16 @@ def big_messages(n: int) -> tuple[bytes, bytes]:
     return "\n".join(rows).encode(), "\n".join(xml).encode()
 
 
-def test_a_100k_observation_message_parses_in_a_few_seconds() -> None:
+def test_a_100k_observation_message_parses_whole() -> None:
+    # Correctness at size only: how fast is for a benchmark, not a test (shared, noisy machines).
     as_csv, as_xml = big_messages(100_000)
     for body, fmt in ((as_csv, "sdmx-csv"), (as_xml, "sdmx-ml")):
-        adapter = adapter_for(sdmx_source(fmt))
-        started = time.perf_counter()
-        parsed = adapter.parse(Fetched(URL, 200, None, body))
-        elapsed = time.perf_counter() - started
+        parsed = adapter_for(sdmx_source(fmt)).parse(Fetched(URL, 200, None, body))
         assert len(parsed.records) == 100_000 and parsed.rejected == []
         assert {r.area for r in parsed.records} >= {"VN", "01", "79"}
-        assert elapsed < 15, f"{fmt}: {elapsed:.1f}s"  # about 1-2 s here; generous for slow CI machines
 
 
 # --- into the real store ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "ops.db")
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 @pytest.mark.parametrize("ext", ["xml", "csv"])
