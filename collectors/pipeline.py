@@ -252,11 +252,7 @@ class Collector:
     async def _finish(
         self, run: CollectionRun, outcome: RunOutcome, tally: RunTally, stats: FetchStats, error: str | None
     ) -> CollectionRun:
-        f = self._finish_fields(outcome, tally, stats, error)
-        done = await self.store.finish_run(
-            run.id, f.outcome, fetched=f.fetched, new=f.new, revised=f.revised, unchanged=f.unchanged,
-            rejected=f.rejected, error=f.error, latency_ms=f.latency_ms, bytes_=f.bytes, http_status=f.http_status,
-        )  # fmt: skip
+        done = await self.store.end_run(run.id, self._finish_fields(outcome, tally, stats, error))
         await self._finished(done)
         return done
 

@@ -172,14 +172,7 @@ class Hub:
         async with self.lock:
             client.filter, client.matcher = flt, matcher
             client.push_frame(text, seq)
-            position = seq
-            while position < self.position:
-                events = [e for e in await self.store.events_after(position, limit=READ_PAGE) if e.seq <= self.position]
-                if not events:
-                    break
-                client.push_built(build(events, matcher, self.epoch, self.newest, events[-1].seq), None, self.epoch)
-                position = events[-1].seq
-            client.position = max(position, seq)
+            client.position = await self._replay(client, matcher, seq, upto=self.position)
 
     async def _snapshot(self, flt: Filter, matcher: Matcher) -> tuple[int, str]:
         """The encoded snapshot for ``flt`` now; shared by every client asking at the same seq."""
@@ -219,23 +212,26 @@ class Hub:
     async def resume(self, client: Client, flt: Filter, seq: int) -> None:
         """Replay what the client missed after ``seq``, then keep it live."""
         matcher = self.matcher(flt)
-        position = seq
-        # Most of the replay runs outside the lock so that other clients' ticks go on.
-        while True:
+        # Most of the replay runs outside the lock so that other clients' ticks go on; the lock
+        # covers only what came in meanwhile, and the client's position.
+        position = await self._replay(client, matcher, seq)
+        async with self.lock:
+            position = await self._replay(client, matcher, position)
+            client.filter, client.matcher = flt, matcher
+            client.position = position
+
+    async def _replay(self, client: Client, matcher: Matcher, position: int, upto: int | None = None) -> int:
+        """Push to ``client`` the events after ``position`` (up to ``upto``, or all there are); returns
+        the position reached."""
+        while upto is None or position < upto:
             events = await self.store.events_after(position, limit=READ_PAGE)
-            if len(events) < READ_PAGE:
+            if upto is not None:
+                events = [e for e in events if e.seq <= upto]
+            if not events:
                 break
             client.push_built(build(events, matcher, self.epoch, self.newest, events[-1].seq), None, self.epoch)
             position = events[-1].seq
-        async with self.lock:
-            while True:
-                events = await self.store.events_after(position, limit=READ_PAGE)
-                if not events:
-                    break
-                client.push_built(build(events, matcher, self.epoch, self.newest, events[-1].seq), None, self.epoch)
-                position = events[-1].seq
-            client.filter, client.matcher = flt, matcher
-            client.position = position
+        return position
 
     def add(self, client: Client) -> None:
         self.clients.add(client)

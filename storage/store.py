@@ -550,8 +550,14 @@ class Store:
         bytes_: int | None = None,
         http_status: int | None = None,
     ) -> CollectionRun:
-        done = RunFinish(outcome, fetched, new, revised, unchanged, rejected, error, latency_ms, bytes_, http_status)
-        return await self._writer.run(lambda conn: writes.finish_run(conn, run_id, outcome, **done.fields()))
+        return await self.end_run(
+            run_id,
+            RunFinish(outcome, fetched, new, revised, unchanged, rejected, error, latency_ms, bytes_, http_status),
+        )
+
+    async def end_run(self, run_id: int, done: RunFinish) -> CollectionRun:
+        """Record how a running run ended."""
+        return await self._writer.run(lambda conn: writes.finish_run(conn, run_id, done.outcome, **done.fields()))
 
     async def mark_interrupted(self, *, only_dead: bool = True) -> list[CollectionRun]:
         """Close runs left 'running' by a process that is gone (or, with ``only_dead=False``, all)."""
