@@ -24,14 +24,14 @@ browser:
 demo: $(STAMP)
 	$(BIN)/opscentre demo
 
-test: $(STAMP) browser
-	$(BIN)/ruff check .
-	$(BIN)/lint-imports
+# The tests start with the static checks, so CI (which runs `make test`) runs them too.
+test: lint browser
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 
 bench: $(STAMP)

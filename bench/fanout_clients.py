@@ -76,7 +76,7 @@ async def subscribe(url: str, token: str, name: str) -> ClientConnection:
         max_size=16 * 1024 * 1024,  # the snapshot of every series is large
     )
     await ws.send(json.dumps({"type": "hello", "filter": {}, "client": name}))
-    while not (await ws.recv(decode=False)).startswith(SNAPSHOT):  # type: ignore[union-attr]
+    while not (await ws.recv(decode=False)).startswith(SNAPSHOT):
         pass  # the welcome comes first
     return ws
 

@@ -101,7 +101,12 @@ def main() -> None:
         for r in first
     ]
     revised_all = [ObservationIn(indicator=r.indicator, area=r.area, period=r.period, value=r.value + 1) for r in first]
-    scenarios = {"new figures (history pull)": [], "all unchanged (re-poll)": [], "10% revised": [], "all revised": []}
+    scenarios: dict[str, list[tuple[float, str]]] = {
+        "new figures (history pull)": [],
+        "all unchanged (re-poll)": [],
+        "10% revised": [],
+        "all revised": [],
+    }
     bare_times = []
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:

@@ -12,7 +12,7 @@ from cli.main import build_parser
 from storage import Batch, ObservationIn, Store
 from tests.conftest import run_cli
 
-SUBCOMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+SUBCOMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices or ())  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
