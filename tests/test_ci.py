@@ -24,7 +24,7 @@ def test_make_test_runs_every_static_check_before_pytest() -> None:
     ).stdout.splitlines()
     wanted = ["ruff check", "ruff format --check", "lint-imports", "mypy", "pytest"]
     found = [next((i for i, line in enumerate(plan) if w in line), -1) for w in wanted]
-    assert -1 not in found, f"make test does not run {[w for w, i in zip(wanted, found) if i < 0]}: {plan}"
+    assert -1 not in found, f"make test does not run {[w for w, i in zip(wanted, found, strict=True) if i < 0]}: {plan}"
     assert found == sorted(found), f"the static checks run before pytest: {plan}"
 
 
