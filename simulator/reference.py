@@ -8,11 +8,12 @@ kept in a :class:`Reference`.
 from __future__ import annotations
 
 import csv
+import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 NATION = "VN"
 
@@ -106,8 +107,22 @@ class Reference:
 
 
 def _rows(package: str, name: str) -> Iterator[dict[str, str]]:
-    text = resources.files(package).joinpath(name).read_text("utf-8")
+    text = _data_dir(package).joinpath(name).read_text("utf-8")
     yield from csv.DictReader(text.splitlines())
+
+
+def _data_dir(package: str) -> Path:
+    """The folder of a data package, found without running any package's ``__init__``.
+
+    ``resources.files("storage.reference")`` would import ``storage`` (and with it the store's
+    code and aiosqlite); the simulator only reads that package's CSV files, so it finds the
+    top-level package's folder by its import spec, which executes nothing.
+    """
+    top, *rest = package.split(".")
+    spec = importlib.util.find_spec(top)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"the reference data package {package!r} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)), *rest)
 
 
 def _date(text: str) -> date | None:
