@@ -63,6 +63,8 @@ class Client:
     entries: deque[Entry] = field(default_factory=deque)
     queued_bytes: int = 0
     closing: bool = False
+    joining: bool = False  # a snapshot or a resume is being prepared: nothing may overtake it
+    ending: tuple[int, str] | None = None  # close with this once what is queued has been sent
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _writer_idle: bool = False
 
@@ -105,7 +107,7 @@ class Client:
         self._check_backlog()
 
     def _append(self, entry: Entry) -> None:
-        if self.closing:
+        if self.closing or self.ending is not None:
             return
         self.entries.append(entry)
         self.queued_bytes += len(entry.frame) if entry.frame is not None else 0
@@ -130,6 +132,15 @@ class Client:
         self.metrics.slow_closes.inc()
         self.close(CloseCode.TOO_SLOW, "too slow: reconnect and resume")
 
+    def close_after_sending(self, code: int, reason: str, grace: float = 5.0) -> None:
+        """Close once the queued messages (e.g. the errors that explain the close) are sent; a
+        client that does not read them is closed anyway after ``grace`` seconds."""
+        if self.closing or self.ending is not None:
+            return
+        self.ending = (code, reason)
+        self._wake.set()
+        asyncio.get_running_loop().call_later(grace, self.close, code, reason)
+
     def close(self, code: int, reason: str) -> None:
         """Close without waiting (the close handshake runs in its own task)."""
         if self.closing:
@@ -153,6 +164,8 @@ class Client:
                 self._wake.clear()
                 while self.entries and not self.closing:
                     await self._send_first()
+                if self.ending is not None and not self.entries:
+                    self.close(*self.ending)
 
     async def _send_first(self) -> None:
         # A function of its own so that nothing keeps the last frame (a snapshot can be 100 KB)
@@ -170,7 +183,7 @@ class Client:
         """Caught up: nothing queued, the writer asleep, the socket draining. Such a client can be
         written to in the same call as everyone else (``websockets.broadcast``), without waking
         its writer task; any other client gets the message through its outbox."""
-        if self.entries or self.closing or not self._writer_idle:
+        if self.entries or self.closing or self.joining or self.ending is not None or not self._writer_idle:
             return False
         transport = self.connection.transport
         return transport is not None and transport.get_write_buffer_size() < DIRECT_WRITE_LIMIT

@@ -4,10 +4,11 @@ idempotent, and every command written to the audit log (refusals included)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,7 +28,7 @@ from feed.protocol import (
     Role,
     RunsQuery,
 )
-from storage import CollectionRun, RunTrigger, Store, StoreError
+from storage import CollectionRun, Period, PeriodError, RunTrigger, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,11 @@ class Bucket:
     stamp: float = field(default_factory=time.monotonic)
     refused: int = 0
 
+    @classmethod
+    def per_minute(cls, limit: int) -> Bucket:
+        """``limit`` a minute on average, in bursts of up to a tenth of it (at least 3)."""
+        return cls(rate=limit / 60, burst=max(3.0, limit / 10))
+
     def take(self) -> bool:
         now = time.monotonic()
         if self.tokens < 0:
@@ -69,8 +75,18 @@ class Bucket:
 
 
 NEEDS = {"collect": Role.ADMIN, "acknowledge": Role.OPERATOR}
+# The audit actions of commands that were done: only these use an idempotency key up.
+DONE = {"collect": "collect.run", "acknowledge": "alert.acknowledge"}
 RECENT_KEYS = 10_000
 HISTORY_LIMIT = 10_000
+
+
+@dataclass
+class Remembered:
+    """A command done under an idempotency key: what it was, and the results sent for it."""
+
+    shape: dict[str, Any]
+    results: list[Result]
 
 
 class Commands:
@@ -78,68 +94,87 @@ class Commands:
         self.store = store
         self.runs = runs
         self.metrics = metrics
+        # Set by the server: returns once ``client`` has been sent every event up to ``seq``.
+        self.delivered: Callable[[Client, int], Awaitable[None]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        # (user, idempotency key) -> results sent; the newest RECENT_KEYS (the audit log keeps them all)
-        self._recent: OrderedDict[tuple[str, str], list[Result]] = OrderedDict()
+        # (user, idempotency key) -> the command done; the newest RECENT_KEYS (the audit log keeps them all)
+        self._recent: OrderedDict[tuple[str, str], Remembered] = OrderedDict()
 
     async def command(self, client: Client, msg: Command) -> None:
         name = msg.command.name
         key = (client.user, msg.idempotency_key)
-        if key in self._recent:  # the same command again (a retry after a reconnect): same answer, no re-run
-            for result in self._recent[key]:
+        shape = msg.command.model_dump(mode="json")
+        if (known := self._recent.get(key)) is not None:
+            if known.shape != shape:
+                await self._reused(client, msg)
+                return
+            # The same command again (a retry after a reconnect): the same answer, not done twice.
+            for result in known.results:
                 client.push_message(result.model_copy(update={"id": msg.id}))
             self.metrics.commands.labels(name, "duplicate").inc()
             return
-        details: dict[str, Any] = {
-            "request_id": msg.id,
-            "idempotency_key": msg.idempotency_key,
-            **msg.command.model_dump(exclude={"name"}),
-        }
         if not client.role.may(NEEDS[name]):
-            await self.store.audit(client.user, client.role.value, f"{name}.refused", _target(msg), details)
-            self.metrics.commands.labels(name, "forbidden").inc()
-            client.push_message(
-                Error(
-                    code=ErrorCode.FORBIDDEN,
-                    id=msg.id,
-                    message=f"the {client.role.value} role may not {name}; it needs {NEEDS[name].value}",
-                )
+            await self.refused(
+                client,
+                msg,
+                ErrorCode.FORBIDDEN,
+                f"the {client.role.value} role may not {name}; it needs {NEEDS[name].value}",
             )
             return
-        earlier = await self.store.find_audit(client.user, msg.idempotency_key)
+        earlier = await self.store.find_audit(client.user, msg.idempotency_key, actions=list(DONE.values()))
         if earlier is not None:  # done before a restart of the server: do not do it twice
+            if (
+                earlier.action != DONE[name]
+                or earlier.target != _target(msg)
+                or earlier.details.get("command", shape) != shape
+            ):
+                await self._reused(client, msg)
+                return
             result = Result(id=msg.id, data={"duplicate": True, "audit_id": earlier.id, "at": earlier.at.isoformat()})
-            self._remember(key, result)
+            self._remember(key, shape, result)
             client.push_message(result)
             self.metrics.commands.labels(name, "duplicate").inc()
             return
         if isinstance(msg.command, CollectCommand):
-            await self._collect(client, msg, msg.command, details, key)
+            await self._collect(client, msg, msg.command, key)
         else:
-            await self._acknowledge(client, msg, msg.command, details, key)
+            await self._acknowledge(client, msg, msg.command, key)
 
-    async def _collect(
-        self, client: Client, msg: Command, cmd: CollectCommand, details: dict[str, Any], key: tuple[str, str]
-    ) -> None:
+    async def refused(self, client: Client, msg: Command, code: ErrorCode, message: str) -> None:
+        """Answer with an error and write the refusal to the audit log (every command is audited)."""
+        name = msg.command.name
+        self.metrics.commands.labels(name, code.value).inc()
+        details = {**_details(msg), "error_code": code.value, "error": message}
+        # Written before the answer: a client that has its answer can rely on the audit entry.
+        await self.store.audit(client.user, client.role.value, f"{name}.refused", _target(msg), details)
+        client.push_message(Error(code=code, id=msg.id, message=message))
+
+    async def _reused(self, client: Client, msg: Command) -> None:
+        await self.refused(
+            client,
+            msg,
+            ErrorCode.INVALID,
+            f"idempotency_key {msg.idempotency_key!r} was already used for a different command: use a new key",
+        )
+
+    async def _collect(self, client: Client, msg: Command, cmd: CollectCommand, key: tuple[str, str]) -> None:
         if self.runs is None:
-            client.push_message(Error(code=ErrorCode.INVALID, id=msg.id, message="this server runs no collectors"))
+            await self.refused(client, msg, ErrorCode.INVALID, "this server runs no collectors")
             return
         if sum((cmd.source is not None, cmd.agency is not None, cmd.all)) != 1:
-            client.push_message(
-                Error(code=ErrorCode.INVALID, id=msg.id, message="say exactly one of: source, agency, or all")
-            )
+            await self.refused(client, msg, ErrorCode.INVALID, "say exactly one of: source, agency, or all")
             return
         try:
             names = self.runs.select(source=cmd.source, agency=cmd.agency, everything=cmd.all)
         except KeyError as exc:
-            client.push_message(Error(code=ErrorCode.INVALID, id=msg.id, message=str(exc.args[0] if exc.args else exc)))
+            await self.refused(client, msg, ErrorCode.INVALID, str(exc.args[0] if exc.args else exc))
             return
         await self.store.audit(
-            client.user, client.role.value, "collect.run", _target(msg), {**details, "sources": names}
+            client.user, client.role.value, DONE["collect"], _target(msg), {**_details(msg), "sources": names}
         )
         self.metrics.commands.labels("collect", "accepted").inc()
         accepted = Result(id=msg.id, status="accepted", data={"sources": names})
-        self._remember(key, accepted)
+        self._remember(key, msg.command.model_dump(mode="json"), accepted)
         client.push_message(accepted)
         task = asyncio.create_task(self._run(client, msg, names, key))
         self._tasks.add(task)
@@ -153,36 +188,30 @@ class Commands:
             log.exception("manual collection failed")
             client.push_message(Error(code=ErrorCode.INTERNAL, id=msg.id, message=f"collection failed: {exc}"))
             return
+        if self.delivered is not None:
+            # `done` comes last: after the `run finished` messages of these runs reach this client.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.delivered(client, await self.store.last_seq()), timeout=30)
         done = Result(id=msg.id, status="done", data={"runs": [r.model_dump(mode="json") for r in runs]})
-        self._remember(key, done)
+        self._remember(key, msg.command.model_dump(mode="json"), done)
         client.push_message(done)
 
-    async def _acknowledge(
-        self, client: Client, msg: Command, cmd: AcknowledgeCommand, details: dict[str, Any], key: tuple[str, str]
-    ) -> None:
+    async def _acknowledge(self, client: Client, msg: Command, cmd: AcknowledgeCommand, key: tuple[str, str]) -> None:
+        details = _details(msg)
+        del details["note"]  # the store records the note itself
         try:
-            alert = await self.store.acknowledge_alert(
-                cmd.alert_id,
-                client.user,
-                client.role.value,
-                cmd.note,
-                details={"request_id": msg.id, "idempotency_key": msg.idempotency_key},
-            )
+            alert = await self.store.acknowledge_alert(cmd.alert_id, client.user, client.role.value, cmd.note, details)
         except StoreError as exc:
             code = ErrorCode.NOT_FOUND if str(exc).startswith("no alert") else ErrorCode.INVALID
-            await self.store.audit(
-                client.user, client.role.value, "alert.acknowledge.failed", _target(msg), {**details, "error": str(exc)}
-            )
-            self.metrics.commands.labels("acknowledge", "invalid").inc()
-            client.push_message(Error(code=code, id=msg.id, message=str(exc)))
+            await self.refused(client, msg, code, str(exc))
             return
         self.metrics.commands.labels("acknowledge", "done").inc()
         result = Result(id=msg.id, data={"alert": alert.model_dump(mode="json")})
-        self._remember(key, result)
+        self._remember(key, msg.command.model_dump(mode="json"), result)
         client.push_message(result)
 
-    def _remember(self, key: tuple[str, str], result: Result) -> None:
-        self._recent.setdefault(key, []).append(result)
+    def _remember(self, key: tuple[str, str], shape: dict[str, Any], result: Result) -> None:
+        self._recent.setdefault(key, Remembered(shape, [])).results.append(result)
         self._recent.move_to_end(key)
         while len(self._recent) > RECENT_KEYS:
             self._recent.popitem(last=False)
@@ -196,12 +225,24 @@ class Commands:
                     Error(code=ErrorCode.NOT_FOUND, id=msg.id, message=f"unknown indicator {q.indicator!r}")
                 )
                 return
-            rows = await self.store.history(q.indicator, q.area, source=q.source, as_of=q.as_of, since=q.since)
+            since = None
+            if q.since is not None:
+                try:
+                    since = str(Period.parse(q.since))
+                except PeriodError as exc:
+                    client.push_message(
+                        Error(code=ErrorCode.INVALID, id=msg.id, message=f"since: not a period ({exc})")
+                    )
+                    return
+            rows = await self.store.history(q.indicator, q.area, source=q.source, as_of=q.as_of, since=since)
             data = {
                 "observations": [o.model_dump(mode="json") for o in rows[-HISTORY_LIMIT:]],
                 "truncated": len(rows) > HISTORY_LIMIT,
             }
         elif isinstance(q, RunsQuery):
+            if q.source is not None and not await self._known_source(q.source):
+                client.push_message(Error(code=ErrorCode.INVALID, id=msg.id, message=f"unknown source {q.source!r}"))
+                return
             data = {"runs": [r.model_dump(mode="json") for r in await self.store.runs(q.source, q.limit)]}
         elif isinstance(q, ProvenanceQuery):
             data = await self.store.provenance(q.observation_id)
@@ -218,9 +259,27 @@ class Commands:
             }
         client.push_message(Result(id=msg.id, data=data))
 
+    async def _known_source(self, name: str) -> bool:
+        """A configured source (when this server runs collectors), or one that has run."""
+        if self.runs is not None:
+            try:
+                self.runs.select(source=name)
+                return True
+            except KeyError:
+                pass
+        return bool(await self.store.runs(name, limit=1))
+
     async def wait(self) -> None:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _details(msg: Command) -> dict[str, Any]:
+    """What the audit log keeps of a command: the request, the key, and the command itself (whole,
+    under ``command``, so that a key reused for another command is recognised after a restart)."""
+    shape = msg.command.model_dump(mode="json")
+    fields = {k: v for k, v in shape.items() if k != "name"}
+    return {"request_id": msg.id, "idempotency_key": msg.idempotency_key, "command": shape, **fields}
 
 
 def _target(msg: Command) -> str:

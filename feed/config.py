@@ -38,7 +38,14 @@ class FeedSettings(Section):
     auth_deadline: Duration = Field(default=timedelta(seconds=5), description="time a browser has to send its token")
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     max_queue_bytes: int = Field(default=1_000_000, ge=10_000, description="a client further behind is closed as slow")
-    commands_per_minute: int = Field(default=60, ge=1)
+    commands_per_minute: int = Field(default=60, ge=1, description="commands a client may send, on average")
+    queries_per_minute: int = Field(default=600, ge=1, description="queries a client may send, on average")
+    snapshot_concurrency: int = Field(
+        default=2, ge=1, le=64, description="snapshots read from the database at once (the rest wait their turn)"
+    )
+    resume_max_events: int = Field(
+        default=100_000, ge=0, description="a client that missed more events gets a fresh snapshot instead"
+    )
 
     @model_validator(mode="after")
     def _tls(self) -> Self:

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 PROTOCOL_VERSION = 1
+# Identifiers and positions are SQLite integers: a bigger number is bad input, not an overflow later.
+MAX_ID = 2**63 - 1
 
 
 class CloseCode:
@@ -135,8 +137,8 @@ class RunInfo(Message):
 
 
 class Resume(Message):
-    epoch: str
-    seq: int = Field(ge=0)
+    epoch: str = Field(max_length=64)
+    seq: int = Field(ge=0, le=MAX_ID)
 
 
 class Hello(Message):
@@ -170,7 +172,7 @@ class CollectCommand(Message):
 
 class AcknowledgeCommand(Message):
     name: Literal["acknowledge"] = "acknowledge"
-    alert_id: int = Field(ge=1)
+    alert_id: int = Field(ge=1, le=MAX_ID)
     note: str = Field(default="", max_length=1000)
 
 
@@ -198,7 +200,7 @@ class RunsQuery(Message):
 
 class ProvenanceQuery(Message):
     name: Literal["provenance"] = "provenance"
-    observation_id: int = Field(ge=1)
+    observation_id: int = Field(ge=1, le=MAX_ID)
 
 
 class AlertsQuery(Message):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import ssl
 import weakref
@@ -23,8 +22,9 @@ from importlib import resources
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
+from websockets.datastructures import Headers, MultipleValuesError
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -189,11 +189,15 @@ class FeedServer:
         return _text(HTTPStatus.NOT_FOUND, f"not found: {path}\n")
 
     def _check_upgrade(self, connection: ServerConnection, request: Request) -> Response | None:
-        origin = request.headers.get("Origin")
-        if origin is not None and not self._origin_allowed(origin, request.headers.get("Host")):
-            log.warning("refused a browser connection from origin %s", origin)
+        try:
+            origin = request.headers.get("Origin")
+            host = request.headers.get("Host")
+            auth = request.headers.get("Authorization")
+        except MultipleValuesError as exc:  # which of two would the browser or a proxy have meant?
+            return _text(HTTPStatus.BAD_REQUEST, f"more than one {exc.args[0]} header\n")
+        if origin is not None and not self._origin_allowed(origin, host):
+            log.warning("refused a browser connection from origin %r (Host %r)", origin[:200], (host or "")[:200])
             return _text(HTTPStatus.FORBIDDEN, "origin not allowed\n")
-        auth = request.headers.get("Authorization")
         if auth is not None:
             scheme, _, token = auth.partition(" ")
             user = self.users.check(token.strip()) if scheme.lower() == "bearer" else None
@@ -203,10 +207,28 @@ class FeedServer:
         return None
 
     def _origin_allowed(self, origin: str, host: str | None) -> bool:
+        """An allowed origin, or the server's own page. The page's origin equals the Host header,
+        but so does an attacker's page after DNS rebinding (their name, our address): the Host
+        must also be a name this server is configured under, not just any name that reached it."""
         if origin in self.settings.allowed_origins:
             return True
-        netloc = urlsplit(origin).netloc
-        return host is not None and netloc == host  # the server's own page
+        if host is None or urlsplit(origin).netloc != host:
+            return False
+        try:
+            parts = urlsplit(f"//{host}")
+            name, port = parts.hostname, parts.port
+        except ValueError:
+            return False
+        return name in self._own_names() and port in (None, self.port)
+
+    def _own_names(self) -> set[str]:
+        names = {"localhost", "127.0.0.1", "::1"}  # loopback names cannot be rebound from outside
+        if self.settings.host not in ("", "0.0.0.0", "::"):
+            names.add(self.settings.host.strip("[]").lower())
+        for allowed in self.settings.allowed_origins:
+            if (hostname := urlsplit(allowed).hostname) is not None:
+                names.add(hostname)
+        return names
 
     async def _readiness(self) -> list[str]:
         problems = []
@@ -288,20 +310,30 @@ class FeedServer:
             await self.hub.resume(client, hello.filter, hello.resume.seq)
         elif hello.filter is not None:
             await self.hub.subscribe(client, hello.filter)
+        elif hello.resume is not None:
+            # Without its filter the server cannot know what the client missed: say so, do not guess.
+            client.push_message(
+                Error(
+                    code=ErrorCode.INVALID,
+                    message="resume needs the filter the client was subscribed with: send hello.filter too",
+                )
+            )
 
     async def _serve(self, client: Client) -> None:
-        commands = Bucket(
-            rate=self.settings.commands_per_minute / 60, burst=max(3.0, self.settings.commands_per_minute / 10)
-        )
-        queries = Bucket(rate=self.settings.commands_per_minute / 6, burst=30)
+        commands = Bucket.per_minute(self.settings.commands_per_minute)
+        queries = Bucket.per_minute(self.settings.queries_per_minute)
         async for raw in client.connection:
+            if client.ending is not None:
+                continue  # being closed (rate limited): read no more
             if isinstance(raw, bytes):
                 self._refuse(client, ErrorCode.BAD_JSON, "send JSON text frames, not binary")
                 continue
             try:
-                data = json.loads(raw)
-            except ValueError:
-                self._refuse(client, ErrorCode.BAD_JSON, "not JSON")
+                # pydantic's parser, not json.loads: it refuses lone surrogates (text SQLite and
+                # UTF-8 cannot hold) and deep nesting (json.loads raises RecursionError) as bad JSON.
+                data = from_json(raw)
+            except ValueError as exc:
+                self._refuse(client, ErrorCode.BAD_JSON, f"not valid JSON: {exc}")
                 continue
             if not isinstance(data, dict):
                 self._refuse(client, ErrorCode.BAD_JSON, "a message must be a JSON object")
@@ -316,31 +348,52 @@ class FeedServer:
                     data.get("id") if isinstance(data.get("id"), str) else None,
                 )
                 continue
-            if isinstance(msg, Subscribe):
-                await self.hub.subscribe(client, msg.filter)
-            elif isinstance(msg, Unsubscribe):
-                client.filter = client.matcher = None
-            elif isinstance(msg, Hello):
-                self._refuse(client, ErrorCode.BAD_MESSAGE, "already said hello")
-            elif isinstance(msg, Command):
-                if not commands.take():
-                    self._limited(client, commands, msg.id)
-                    continue
-                await self.commands.command(client, msg)
-            elif isinstance(msg, Query):
-                if not queries.take():
-                    self._limited(client, queries, msg.id)
-                    continue
-                await self.commands.query(client, msg)
+            try:
+                await self._dispatch(client, msg, commands, queries)
+            except ConnectionClosed:
+                raise
+            except Exception:
+                # A defect of ours, not the client's: answer, keep the connection, and log it.
+                log.exception("client %s (%s): a %s failed", client.id, client.user, msg.type)
+                request_id = getattr(msg, "id", None)
+                client.push_message(
+                    Error(
+                        code=ErrorCode.INTERNAL, id=request_id, message="the server failed; the request may be retried"
+                    )
+                )
+
+    async def _dispatch(
+        self, client: Client, msg: Hello | Subscribe | Unsubscribe | Command | Query, commands: Bucket, queries: Bucket
+    ) -> None:
+        if isinstance(msg, Subscribe):
+            await self.hub.subscribe(client, msg.filter)
+        elif isinstance(msg, Unsubscribe):
+            client.filter = client.matcher = None
+        elif isinstance(msg, Hello):
+            self._refuse(client, ErrorCode.BAD_MESSAGE, "already said hello")
+        elif isinstance(msg, Command):
+            if not commands.take():
+                message = f"too many commands: at most {self.settings.commands_per_minute} a minute; slow down"
+                await self.commands.refused(client, msg, ErrorCode.RATE_LIMITED, message)
+                self._limit(client, commands)
+                return
+            await self.commands.command(client, msg)
+        elif not queries.take():
+            message = f"too many queries: at most {self.settings.queries_per_minute} a minute; slow down"
+            client.push_message(Error(code=ErrorCode.RATE_LIMITED, id=msg.id, message=message))
+            self._limit(client, queries)
+        else:
+            await self.commands.query(client, msg)
 
     def _refuse(self, client: Client, code: ErrorCode, message: str, request_id: str | None = None) -> None:
         self.metrics.rejected_frames.inc()
         client.push_message(Error(code=code, message=message, id=request_id))
 
-    def _limited(self, client: Client, bucket: Bucket, request_id: str) -> None:
-        client.push_message(Error(code=ErrorCode.RATE_LIMITED, id=request_id, message="too many requests: slow down"))
+    def _limit(self, client: Client, bucket: Bucket) -> None:
+        """A client that goes on after three bursts' worth of `rate_limited` errors is closed."""
         if bucket.refused > 3 * bucket.burst:
-            client.close(CloseCode.RATE_LIMITED, "rate limited: too many requests")
+            # After the errors queued before it: a client always learns why it is being closed.
+            client.close_after_sending(CloseCode.RATE_LIMITED, "rate limited: too many requests")
 
 
 def _explain(exc: ValidationError) -> str:

@@ -630,13 +630,18 @@ class Store:
         async with self._r.execute(sql, (limit,)) as cur:
             return [audit_log.entry_from_row(r) for r in await cur.fetchall()]
 
-    async def find_audit(self, actor: str, idempotency_key: str) -> AuditEntry | None:
-        """The entry of ``actor``'s command with this idempotency key, if it was already done."""
+    async def find_audit(
+        self, actor: str, idempotency_key: str, actions: Sequence[str] | None = None
+    ) -> AuditEntry | None:
+        """The entry of ``actor``'s command with this idempotency key, if it was already done
+        (only entries of ``actions``, when given: a refused attempt does not use the key up)."""
+        wanted = list(actions or [])
+        only = f"AND action IN ({','.join('?' * len(wanted))}) " if wanted else ""
         sql = (
             "SELECT id, at, actor, role, action, target, details, prev_hash, hash FROM audit "
-            "WHERE actor = ? AND json_extract(details, '$.idempotency_key') = ? ORDER BY id LIMIT 1"
+            f"WHERE actor = ? AND json_extract(details, '$.idempotency_key') = ? {only}ORDER BY id LIMIT 1"
         )
-        async with self._r.execute(sql, (actor, idempotency_key)) as cur:
+        async with self._r.execute(sql, (actor, idempotency_key, *wanted)) as cur:
             row = await cur.fetchone()
         return audit_log.entry_from_row(row) if row else None
 
