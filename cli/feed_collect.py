@@ -70,7 +70,11 @@ async def collect_via_feed(
     tls = ssl.create_default_context(cafile=cafile) if url.startswith("wss:") else None
     try:
         async with connect(
-            url, additional_headers={"Authorization": f"Bearer {token}"}, ssl=tls, compression=None
+            url,
+            additional_headers={"Authorization": f"Bearer {token}"},
+            ssl=tls,
+            compression=None,
+            logger=_ws_log,  # websockets' own logger would print the Authorization header at -v
         ) as ws:
             return await _session(ws, console, source=source, agency=agency, everything=everything)
     except InvalidStatus as exc:
@@ -149,7 +153,7 @@ async def wait_for_feed(url: str, timeout: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:
-            async with connect(url, open_timeout=1):
+            async with connect(url, open_timeout=1, logger=_ws_log):
                 return
         except InvalidStatus:
             return

@@ -41,6 +41,7 @@ class Hub:
         self.catalogue = Catalogue({}, {})
         self.lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._advanced = asyncio.Event()  # set (and replaced) whenever clients' positions move on
         self._tasks: list[asyncio.Task[None]] = []
         self._matchers: dict[tuple[object, ...], Matcher] = {}
         self._snapshots: dict[tuple[tuple[object, ...], int], str] = {}  # the last few, encoded
@@ -149,6 +150,18 @@ class Hub:
                 client.position = max(client.position, end)
         self.position = end
         self.metrics.seq.set(end)
+        self._moved_on()
+
+    def _moved_on(self) -> None:
+        self._advanced.set()
+        self._advanced = asyncio.Event()
+
+    async def delivered(self, client: Client, seq: int) -> None:
+        """Return once every event up to ``seq`` is in ``client``'s outbox (or the client is gone)."""
+        while client.position < seq and not client.closing:
+            advanced = self._advanced
+            self._wake.set()  # the tick may be asleep: the events are committed already
+            await advanced.wait()
 
     def _learn(self, events: Iterable[Event]) -> None:
         """Keep each series' newest period, and the collector metrics, from the events themselves."""
@@ -234,6 +247,7 @@ class Hub:
         return position
 
     def add(self, client: Client) -> None:
+        client.position = self.position  # nothing before now is owed to it (a subscription sets its own)
         self.clients.add(client)
         self.metrics.connections.labels(client.role.value).inc()
 

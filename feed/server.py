@@ -110,6 +110,7 @@ class FeedServer:
             store, self.metrics, tick=settings.tick.total_seconds(), heartbeat=settings.heartbeat.total_seconds()
         )
         self.commands = Commands(store, runs, self.metrics)
+        self.commands.delivered = self.hub.delivered
         self.ready_checks = list(ready_checks)
         self._preauth: weakref.WeakKeyDictionary[ServerConnection, User] = weakref.WeakKeyDictionary()
         self._server: Server | None = None

@@ -19,7 +19,7 @@ from collectors.pipeline import Collector
 from simulator import SimulatorConfig, start
 from storage import Store
 from tests.conftest import ROOT
-from tests.feedkit import TOKENS, feed_server
+from tests.feedkit import TOKENS, client, feed_server
 
 NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 
@@ -129,3 +129,53 @@ async def test_collect_says_clearly_when_no_server_is_running(tmp_path: Path, si
     result = await cli("collect", "--all", "--config", str(cfg), token=TOKENS["admin"])
     assert result.returncode == 2
     assert "cannot reach the feed at ws://127.0.0.1:1/feed" in result.stderr and "--local" in result.stderr
+
+
+async def test_collect_verbose_never_prints_the_token(tmp_path: Path, sim: Any) -> None:
+    store = await Store.open(tmp_path / "ops.db")
+    try:
+        from cli.config import load
+
+        sources = load(config_file(tmp_path, sim.url)).sources
+        async with Collector(store, sources, CollectorSettings()) as collector:
+            async with feed_server(tmp_path / "ops.db", store=store, runs=collector) as server:
+                cfg = config_file(tmp_path, sim.url, feed_port=server.port)
+                token_file = tmp_path / "admin.token"
+                token_file.write_text(TOKENS["admin"], encoding="utf-8")
+                for how in (
+                    ("--token-file", str(token_file)),
+                    (),  # from OPSCENTRE_TOKEN
+                ):
+                    result = await cli(
+                        "collect", "-v", "--all", *how, "--config", str(cfg), token=None if how else TOKENS["admin"]
+                    )
+                    assert result.returncode == 0, result.stdout + result.stderr
+                    assert "DEBUG" in result.stderr  # verbose indeed
+                    output = result.stdout + result.stderr
+                    assert TOKENS["admin"] not in output
+                    assert "Bearer" not in output or "Bearer [redacted]" in output
+    finally:
+        await store.close()
+
+
+async def test_the_done_result_of_a_collect_comes_after_every_run_finished(tmp_path: Path, sim: Any) -> None:
+    store = await Store.open(tmp_path / "ops.db")
+    try:
+        from cli.config import load
+
+        sources = load(config_file(tmp_path, sim.url)).sources
+        async with Collector(store, sources, CollectorSettings()) as collector:
+            async with feed_server(tmp_path / "ops.db", store=store, runs=collector) as server:
+                async with client(server, "admin", hello={"filter": {"observations": False}}) as admin:
+                    await admin.until("snapshot")
+                    for n in range(3):
+                        await admin.send(
+                            {"type": "command", "id": f"c{n}", "idempotency_key": f"collect-all-{n:04d}",
+                             "command": {"name": "collect", "all": True}}
+                        )  # fmt: skip
+                        got = await admin.collect_until(lambda m: m["type"] == "result" and m["status"] == "done")
+                        done = got[-1]
+                        finished = {m["run"]["id"] for m in got if m["type"] == "run" and m["event"] == "finished"}
+                        assert {r["id"] for r in done["data"]["runs"]} <= finished, got
+    finally:
+        await store.close()
