@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from collectors.config import CollectorSettings, SourceSettings
+from collectors.config import CollectorSettings, SourceSettings, check_mapping
 from feed.config import FeedSettings, UserSettings
 from storage import reference
-from storage.models import Indicator
+from storage.models import NATION, Indicator
 from storage.settings import DatabaseSettings, Section
 
 
@@ -130,16 +130,13 @@ def _cross_check(config: Config) -> list[str]:
             problems.append(f"users: {n} users share the token with sha256 {token[:12]}…; every user needs their own")
     agencies = {a.code for a in reference.load_agencies()}
     categories = {c.code for c in reference.load_categories()}
-    known_indicators = {i.code for i in reference.load_indicators()} | {i.code for i in config.indicators}
+    frequencies = {i.code: i.frequency.value for i in [*reference.load_indicators(), *config.indicators]}
+    area_codes = {a.code for a in reference.load_areas()} | {NATION}
     for i, src in enumerate(config.sources):
         if src.agency is not None and src.agency not in agencies:
             problems.append(f"sources[{i}] ({src.name}).agency: unknown agency {src.agency!r}")
-        if src.mapping is not None:
-            for sdmx_code, ours in src.mapping.indicators.items():
-                if ours not in known_indicators:
-                    problems.append(
-                        f"sources[{i}] ({src.name}).mapping.indicators.{sdmx_code}: unknown indicator {ours!r}"
-                    )
+        if src.mapping is not None:  # areas, indicators and frequencies against the catalogue
+            problems += check_mapping(f"sources[{i}] ({src.name}).mapping", src.mapping, frequencies, area_codes)
     for i, ind in enumerate(config.indicators):
         if ind.category not in categories:
             problems.append(f"indicators[{i}] ({ind.code}).category: unknown category {ind.category!r}")

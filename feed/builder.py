@@ -168,3 +168,37 @@ def build(
         seq = end_seq if end_seq is not None else last
         out.append(Built(seq, pending.message(epoch, seq), pending))
     return out
+
+
+def replay(events: Iterable[Event], matcher: Matcher, epoch: str, newest: dict[SeriesKey, str]) -> list[Built]:
+    """Messages for a resume: every matching event as its own message, in seq order, nothing
+    merged. A figure is a delta of its own (``seq`` its event's) in ``changes``, or in
+    ``revisions`` when it revises a period older than one already replayed for its series; a
+    back-filled older period (first revision) is left out, as in live deltas. ``newest`` holds
+    each series' newest period replayed so far and is updated (it spans the pages of one resume)."""
+    out: list[Built] = []
+    for ev in events:
+        p = ev.payload
+        msg: Message
+        if ev.type is EventType.OBSERVATION:
+            if not matcher.observation(p):
+                continue
+            change = change_of(p)
+            key = (change.indicator, change.area, change.source)
+            seen = newest.get(key)
+            if seen is None or change.period >= seen:
+                newest[key] = change.period
+                msg = Delta(epoch=epoch, seq=ev.seq, changes=[change])
+            elif change.revision > 1:
+                msg = Delta(epoch=epoch, seq=ev.seq, changes=[], revisions=[change])
+            else:
+                continue
+        elif ev.type is EventType.ALERT:
+            if not matcher.alert(p):
+                continue
+            msg = AlertMessage(epoch=epoch, seq=ev.seq, alert=AlertInfo.model_validate(p))
+        else:
+            event = "started" if ev.type is EventType.RUN_STARTED else "finished"
+            msg = RunStatus(epoch=epoch, seq=ev.seq, event=event, run=RunInfo.model_validate(p))
+        out.append(Built(ev.seq, msg))
+    return out

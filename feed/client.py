@@ -18,6 +18,7 @@ from itertools import count
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from feed.builder import Built, Matcher, PendingDelta
 from feed.metrics import Metrics
@@ -63,14 +64,30 @@ class Client:
     entries: deque[Entry] = field(default_factory=deque)
     queued_bytes: int = 0
     closing: bool = False
-    joining: bool = False  # a snapshot or a resume is being prepared: nothing may overtake it
+    # From the handshake until its welcome and snapshot (or resume) are queued, and while a new
+    # subscription's snapshot is prepared: no heartbeat or delta may overtake them.
+    joining: bool = True
     ending: tuple[int, str] | None = None  # close with this once what is queued has been sent
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _sent: asyncio.Event = field(default_factory=asyncio.Event)
     _writer_idle: bool = False
 
     @property
     def subscribed(self) -> bool:
         return self.filter is not None
+
+    @property
+    def gone(self) -> bool:
+        """Closed, or closing: nothing more is worth preparing for it."""
+        return self.closing or self.connection.state is not State.OPEN
+
+    async def drained(self, below: int) -> None:
+        """Until fewer than ``below`` bytes wait in the outbox, or the client is gone (a resume
+        replays at the pace the client reads, instead of filling its outbox past the limit)."""
+        while self.queued_bytes >= below and not self.gone:
+            self._sent.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sent.wait(), timeout=1.0)
 
     @property
     def idle(self) -> bool:
@@ -107,7 +124,7 @@ class Client:
         self._check_backlog()
 
     def _append(self, entry: Entry) -> None:
-        if self.closing or self.ending is not None:
+        if self.gone or self.ending is not None:
             return
         self.entries.append(entry)
         self.queued_bytes += len(entry.frame) if entry.frame is not None else 0
@@ -178,6 +195,7 @@ class Client:
             self.entries.popleft()
             self.queued_bytes = max(0, self.queued_bytes - len(text))
         self.metrics.sent.inc()
+        self._sent.set()
 
     def can_take_direct(self) -> bool:
         """Caught up: nothing queued, the writer asleep, the socket draining. Such a client can be

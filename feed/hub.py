@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass
+from typing import TypeVar
 
 from websockets.asyncio.server import ServerConnection, broadcast
 
-from feed.builder import Built, Catalogue, Matcher, SeriesKey, build
+from feed.builder import Built, Catalogue, Matcher, SeriesKey, build, replay
 from feed.client import Client, encode
 from feed.metrics import Metrics
 from feed.protocol import AlertInfo, Change, Filter, Heartbeat, RunInfo, Snapshot
@@ -27,10 +30,28 @@ from storage.clock import utcnow
 log = logging.getLogger(__name__)
 
 READ_PAGE = 5000
+REPLAY_UNDER_LOCK = 1000  # a resume replays the last events this few under the lock, the rest outside
+
+
+@dataclass
+class SharedRead:
+    """A snapshot being read, and how many clients wait for it."""
+
+    task: asyncio.Task[tuple[int, str]]
+    waiters: int = 0
 
 
 class Hub:
-    def __init__(self, store: Store, metrics: Metrics, *, tick: float = 0.2, heartbeat: float = 15.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        metrics: Metrics,
+        *,
+        tick: float = 0.2,
+        heartbeat: float = 15.0,
+        snapshot_concurrency: int = 2,
+        resume_max_events: int = 100_000,
+    ) -> None:
         self.store = store
         self.metrics = metrics
         self.tick = tick
@@ -45,6 +66,9 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._matchers: dict[tuple[object, ...], Matcher] = {}
         self._snapshots: dict[tuple[tuple[object, ...], int], str] = {}  # the last few, encoded
+        self._reading: dict[tuple[object, ...], SharedRead] = {}  # snapshots being read, by filter
+        self._slots = asyncio.Semaphore(snapshot_concurrency)
+        self.resume_max_events = resume_max_events
 
     @property
     def epoch(self) -> str:
@@ -175,71 +199,145 @@ class Hub:
                 self.metrics.run_finished(RunInfo.model_validate(p))
 
     # --- joining ------------------------------------------------------------------------------------------
+    #
+    # A storm of clients subscribing at once must not hold up the live clients, nor keep the server
+    # busy for clients that have already left: snapshots of one filter are read once and shared
+    # (clients asking meanwhile join the read in flight), at most ``snapshot_concurrency`` reads
+    # run at once (each holds the database reader and the event loop while it encodes), a client
+    # that leaves while it waits is dropped at once, and a read nobody waits for any more is
+    # cancelled.
 
     async def subscribe(self, client: Client, flt: Filter) -> None:
         """Send a snapshot for ``flt``; deltas follow from exactly its seq."""
-        matcher = self.matcher(flt)
-        # Read outside the lock, so that a storm of reconnecting clients does not hold up the ticks;
-        # the events the hub fans out meanwhile are replayed to this client below.
-        seq, text = await self._snapshot(flt, matcher)
-        async with self.lock:
-            client.filter, client.matcher = flt, matcher
-            client.push_frame(text, seq)
-            client.position = await self._replay(client, matcher, seq, upto=self.position)
+        client.filter = client.matcher = None  # the previous subscription, if any, ends here
+        client.joining = True
+        self.metrics.snapshots_pending.inc()
+        try:
+            matcher = self.matcher(flt)
+            snapshot = await self._snapshot(client, flt, matcher)
+            if snapshot is None or client.gone:
+                self.metrics.snapshots_abandoned.inc()
+                return
+            seq, text = snapshot
+            async with self.lock:
+                client.filter, client.matcher = flt, matcher
+                client.push_frame(text, seq)
+                # What the hub fanned out since the snapshot's seq, as one catch-up (like a tick's).
+                client.position = await self._catch_up(client, matcher, seq, upto=self.position)
+        finally:
+            client.joining = False
+            self.metrics.snapshots_pending.dec()
+            self._moved_on()
 
-    async def _snapshot(self, flt: Filter, matcher: Matcher) -> tuple[int, str]:
-        """The encoded snapshot for ``flt`` now; shared by every client asking at the same seq."""
+    async def _snapshot(self, client: Client, flt: Filter, matcher: Matcher) -> tuple[int, str] | None:
+        """The encoded snapshot for ``flt`` (None if the client left before it was ready)."""
+        key = flt.key()
         last = await self.store.last_seq()
-        key = (flt.key(), last)
-        if key in self._snapshots:
-            return last, self._snapshots[key]
-        snap = await self.store.snapshot(_snapshot_filter(flt))
-        alerts = [
-            a
-            for a in await self.store.alerts(open_only=True)
-            if matcher.severities is None or a.severity.value in matcher.severities
-        ]
-        runs = await self.store.runs(limit=50)
-        message = Snapshot(
-            epoch=self.epoch,
-            seq=snap.seq,
-            filter=flt,
-            # Our own rows, already validated on the way in: constructed, not validated again.
-            observations=[Change.model_construct(**o.__dict__) for o in snap.observations] if flt.observations else [],
-            alerts=[AlertInfo.model_validate(a.model_dump()) for a in alerts],
-            runs=[RunInfo.model_validate(r.model_dump()) for r in runs],
-        )
-        text = encode(message)
+        if (cached := self._snapshots.get((key, last))) is not None:
+            return last, cached
+        shared = self._reading.get(key)
+        if shared is None:
+            task = asyncio.create_task(self._read_snapshot(flt, matcher), name="feed-snapshot")
+            shared = self._reading[key] = SharedRead(task)
+            task.add_done_callback(functools.partial(self._forget_done, key, shared))
+        shared.waiters += 1
+        try:
+            return await _unless_gone(client, asyncio.shield(shared.task))
+        finally:
+            shared.waiters -= 1
+            if shared.waiters == 0 and not shared.task.done():
+                shared.task.cancel()  # everyone who asked for it left
+                self._forget(key, shared)
+
+    def _forget_done(self, key: tuple[object, ...], read: SharedRead, _: object) -> None:
+        self._forget(key, read)
+
+    def _forget(self, key: tuple[object, ...], read: SharedRead) -> None:
+        if self._reading.get(key) is read:
+            del self._reading[key]
+
+    async def _read_snapshot(self, flt: Filter, matcher: Matcher) -> tuple[int, str]:
+        async with self._slots:
+            self.metrics.snapshot_reads.inc()
+            snap = await self.store.snapshot(_snapshot_filter(flt))
+            alerts = [
+                a
+                for a in await self.store.alerts(open_only=True)
+                if matcher.severities is None or a.severity.value in matcher.severities
+            ]
+            runs = await self.store.runs(limit=50)
+            message = Snapshot(
+                epoch=self.epoch,
+                seq=snap.seq,
+                filter=flt,
+                # Our own rows, already validated on the way in: constructed, not validated again.
+                observations=[Change.model_construct(**o.__dict__) for o in snap.observations]
+                if flt.observations
+                else [],
+                alerts=[AlertInfo.model_validate(a.model_dump()) for a in alerts],
+                runs=[RunInfo.model_validate(r.model_dump()) for r in runs],
+            )
+            text = encode(message)
         self._snapshots[(flt.key(), snap.seq)] = text
         while len(self._snapshots) > 8:
             self._snapshots.pop(next(iter(self._snapshots)))
         return snap.seq, text
 
     async def can_resume(self, epoch: str, seq: int) -> bool:
+        """Whether every event after ``seq`` is still in the log, and few enough to replay."""
         if epoch != self.epoch:
             return False
         last = await self.store.last_seq()
         first = await self.store.first_seq()
-        return seq <= last and (first == 0 or seq >= first - 1)
+        return seq <= last and (first == 0 or seq >= first - 1) and last - seq <= self.resume_max_events
 
     async def resume(self, client: Client, flt: Filter, seq: int) -> None:
-        """Replay what the client missed after ``seq``, then keep it live."""
-        matcher = self.matcher(flt)
-        # Most of the replay runs outside the lock so that other clients' ticks go on; the lock
-        # covers only what came in meanwhile, and the client's position.
-        position = await self._replay(client, matcher, seq)
-        async with self.lock:
-            position = await self._replay(client, matcher, position)
-            client.filter, client.matcher = flt, matcher
-            client.position = position
+        """Replay every event the client missed after ``seq``, one message per event in seq order
+        (nothing merged), then keep it live."""
+        client.filter = client.matcher = None
+        client.joining = True
+        self.metrics.snapshots_pending.inc()
+        try:
+            matcher = self.matcher(flt)
+            newest: dict[SeriesKey, str] = {}
+            position = seq
+            # Most of it outside the lock, so that other clients' ticks go on, at the pace the
+            # client reads (its outbox stays under half its limit); the lock covers the rest.
+            while self.position - position > REPLAY_UNDER_LOCK and not client.gone:
+                async with self._slots:
+                    events = await self.store.events_after(position, limit=READ_PAGE)
+                if not events:
+                    break
+                await self._push_exact(client, events, matcher, newest, pace=True)
+                position = events[-1].seq
+            if client.gone:
+                self.metrics.snapshots_abandoned.inc()
+                return
+            async with self.lock:
+                while events := await self.store.events_after(position, limit=READ_PAGE):
+                    await self._push_exact(client, events, matcher, newest, pace=False)
+                    position = events[-1].seq
+                client.filter, client.matcher = flt, matcher
+                client.position = position
+        finally:
+            client.joining = False
+            self.metrics.snapshots_pending.dec()
+            self._moved_on()
 
-    async def _replay(self, client: Client, matcher: Matcher, position: int, upto: int | None = None) -> int:
-        """Push to ``client`` the events after ``position`` (up to ``upto``, or all there are); returns
-        the position reached."""
-        while upto is None or position < upto:
-            events = await self.store.events_after(position, limit=READ_PAGE)
-            if upto is not None:
-                events = [e for e in events if e.seq <= upto]
+    async def _push_exact(
+        self, client: Client, events: list[Event], matcher: Matcher, newest: dict[SeriesKey, str], *, pace: bool
+    ) -> None:
+        half = client.max_queue_bytes // 2
+        for built in replay(events, matcher, self.epoch, newest):
+            if pace and client.queued_bytes >= half:
+                await client.drained(half)
+            client.push_frame(encode(built.message), built.seq)
+
+    async def _catch_up(self, client: Client, matcher: Matcher, position: int, upto: int) -> int:
+        """Push to ``client`` the events after ``position`` up to ``upto``, coalesced as a tick
+        would; returns the position reached."""
+        while position < upto:
+            events = [e for e in await self.store.events_after(position, limit=READ_PAGE) if e.seq <= upto]
             if not events:
                 break
             client.push_built(build(events, matcher, self.epoch, self.newest, events[-1].seq), None, self.epoch)
@@ -269,6 +367,24 @@ class Hub:
             for position, connections in idle.items():
                 broadcast(connections, encode(Heartbeat(epoch=self.epoch, seq=position, time=now)))
                 self.metrics.sent.inc(len(connections))
+
+
+T = TypeVar("T")
+
+
+async def _unless_gone(client: Client, work: Awaitable[T]) -> T | None:
+    """``work``'s result, or None as soon as the client's connection closes."""
+    waiting = asyncio.ensure_future(work)
+    closed = asyncio.ensure_future(client.connection.wait_closed())
+    try:
+        await asyncio.wait({waiting, closed}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        closed.cancel()
+        if not waiting.done():
+            waiting.cancel()
+    if waiting.done() and not waiting.cancelled():
+        return waiting.result()
+    return None
 
 
 def _snapshot_filter(flt: Filter) -> SnapshotFilter:

@@ -23,6 +23,19 @@ class Metrics:
         self.commands = Counter(
             "opscentre_feed_commands", "Commands by name and result", ["command", "result"], registry=r
         )
+        self.snapshots_pending = Gauge(
+            "opscentre_feed_snapshots_pending", "Clients waiting for their snapshot or resume replay", registry=r
+        )
+        self.snapshots_abandoned = Counter(
+            "opscentre_feed_snapshots_abandoned",
+            "Snapshots and resumes dropped because the client left before they were ready",
+            registry=r,
+        )
+        self.snapshot_reads = Counter(
+            "opscentre_feed_snapshot_reads",
+            "Snapshots read from the database (shared by clients asking at once)",
+            registry=r,
+        )
         self.seq = Gauge("opscentre_events_seq", "The newest event broadcast", registry=r)
         self.runs = Counter(
             "opscentre_collector_runs", "Collection runs by source and outcome", ["source", "outcome"], registry=r

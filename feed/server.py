@@ -107,7 +107,12 @@ class FeedServer:
         self.users = Users(users)
         self.metrics = Metrics()
         self.hub = Hub(
-            store, self.metrics, tick=settings.tick.total_seconds(), heartbeat=settings.heartbeat.total_seconds()
+            store,
+            self.metrics,
+            tick=settings.tick.total_seconds(),
+            heartbeat=settings.heartbeat.total_seconds(),
+            snapshot_concurrency=settings.snapshot_concurrency,
+            resume_max_events=settings.resume_max_events,
         )
         self.commands = Commands(store, runs, self.metrics)
         self.commands.delivered = self.hub.delivered
@@ -319,6 +324,7 @@ class FeedServer:
                     message="resume needs the filter the client was subscribed with: send hello.filter too",
                 )
             )
+        client.joining = False
 
     async def _serve(self, client: Client) -> None:
         commands = Bucket.per_minute(self.settings.commands_per_minute)

@@ -508,3 +508,56 @@ async def test_no_token_ever_reaches_a_log_line(tmp_path: Path, caplog: pytest.L
     assert "connected as operator-user" in text  # logging works, and names users
     for secret in [*TOKENS.values(), "wrong-token-0123456789", "another-wrong-token-0123"]:
         assert secret not in text
+
+
+async def test_resume_replays_every_missed_figure_in_seq_order(tmp_path: Path) -> None:
+    """A wall screen's counter ticked five times while it was away: it gets all five, not the last."""
+    async with feed_server(tmp_path / "ops.db") as server:
+        store = server.store
+        async with client(server, "display", hello={"filter": {}}) as c:
+            snap = await c.until("snapshot")
+            position = (snap["epoch"], snap["seq"])
+        instants = [f"2026-11-23T12:00:{s:02d}Z" for s in range(0, 50, 10)]
+        for i, instant in enumerate(instants):
+            await store.ingest(Batch("portal", [obs("PORTAL_VISITS", "VN", instant, 1000.0 + i)]))
+        await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-10", 3.2)]))
+        await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-09", 3.0)]))  # back-filled: history
+        backfill = await store.last_seq()
+        await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-10", 3.3)]))  # the newest revised
+        await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-09", 2.9)]))  # an older period revised
+        last = await store.last_seq()
+        resume = {"epoch": position[0], "seq": position[1]}
+        async with client(server, "display", hello={"filter": {}, "resume": resume}) as c:
+            welcome = await c.until("welcome")
+            assert welcome["resumed"] is True and welcome["seq"] == last
+            got = [m for m in await c.collect_until(lambda m: m.get("seq") == last) if m["type"] != "heartbeat"]
+            # One message per event, in order; only the back-filled older period is left out (as live).
+            assert [m["seq"] for m in got] == [s for s in range(position[1] + 1, last + 1) if s != backfill]
+            assert [m["type"] for m in got] == ["delta"] * len(got)
+            assert [(ch["period"], ch["value"]) for m in got for ch in m["changes"]] == [
+                *[(instant, 1000.0 + i) for i, instant in enumerate(instants)],
+                ("2026-10", 3.2),
+                ("2026-10", 3.3),
+            ]
+            assert [(r["period"], r["value"]) for m in got for r in m["revisions"]] == [("2026-09", 2.9)]
+
+
+async def test_a_resume_too_far_behind_gets_a_snapshot(tmp_path: Path) -> None:
+    async with feed_server(tmp_path / "ops.db", resume_max_events=3) as server:
+        store = server.store
+        seq = await store.last_seq()
+        for m in range(1, 5):
+            await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", f"2026-0{m}", m)]))
+        async with client(server, "display", hello={"filter": {}, "resume": {"epoch": store.epoch, "seq": seq}}) as c:
+            assert (await c.until("welcome"))["resumed"] is False
+            assert [o["period"] for o in (await c.until("snapshot"))["observations"]] == ["2026-04"]
+        async with client(
+            server, "display", hello={"filter": {}, "resume": {"epoch": store.epoch, "seq": seq + 1}}
+        ) as c:
+            assert (await c.until("welcome"))["resumed"] is True
+            got = await c.collect_until(lambda m: m.get("seq") == seq + 4)
+            assert [ch["period"] for m in got if m["type"] == "delta" for ch in m["changes"]] == [
+                "2026-02",
+                "2026-03",
+                "2026-04",
+            ]
