@@ -24,13 +24,114 @@ class SdmxFormat(StrEnum):
     CSV = "sdmx-csv"
 
 
+class StatusMapping(StrEnum):
+    """What an SDMX observation status or flag code becomes."""
+
+    OFFICIAL = "official"
+    PROVISIONAL = "provisional"
+    ESTIMATED = "estimated"
+    REJECT = "reject"  # the record is refused, with the code named in the reason
+
+
+# SDMX CL_OBS_STATUS A, P, E; the mapping's ``statuses`` add to (or override) these.
+DEFAULT_STATUSES = {"A": StatusMapping.OFFICIAL, "P": StatusMapping.PROVISIONAL, "E": StatusMapping.ESTIMATED}
+# SDMX FREQ codes and the catalogue frequencies they agree with.
+SDMX_FREQUENCIES = {"D": "D", "B": "D", "M": "M", "Q": "Q", "A": "Y"}
+
+
 class SdmxMapping(Section):
-    """How an SDMX series key becomes our indicator and area."""
+    """How an SDMX series key becomes our indicator and area (docs/agency-json.md, section 2)."""
 
     indicator_dimension: str = "INDICATOR"
     area_dimension: str = "REF_AREA"
+    time_dimension: str = Field(default="TIME_PERIOD", min_length=1, description="the dimension holding the period")
+    indicator: str | None = Field(
+        default=None, min_length=1, description="our indicator for every row (a data flow without that dimension)"
+    )
+    area: str | None = Field(
+        default=None, min_length=1, description="our area for every row (a data flow without that dimension)"
+    )
     indicators: dict[str, str] = Field(default_factory=dict, description="SDMX code -> our indicator code")
     areas: dict[str, str] = Field(default_factory=dict, description="SDMX code -> our area code (default: same)")
+    filters: dict[str, list[str]] = Field(
+        default_factory=dict, description="keep only rows whose component has one of these codes, e.g. EXR_SUFFIX"
+    )
+    status_attribute: str = Field(default="OBS_STATUS", min_length=1, description="the attribute with the status code")
+    statuses: dict[str, StatusMapping] = Field(
+        default_factory=dict, description="status or flag code (any case) -> ours; added to A, P, E"
+    )
+    unknown_status: StatusMapping = Field(
+        default=StatusMapping.REJECT, description="what a code not in 'statuses' (nor A, P, E) becomes"
+    )
+
+    @field_validator("filters")
+    @classmethod
+    def _filters(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for component, codes in v.items():
+            if not codes:
+                raise ValueError(f"filter {component!r} lists no codes: it would keep nothing")
+        return v
+
+    @field_validator("statuses")
+    @classmethod
+    def _statuses(cls, v: dict[str, StatusMapping]) -> dict[str, StatusMapping]:
+        upper = [code.strip().upper() for code in v]
+        if "" in upper:
+            raise ValueError("an empty status code cannot be mapped (an absent status is a normal figure)")
+        twice = sorted({c for c in upper if upper.count(c) > 1})
+        if twice:
+            raise ValueError(f"codes differ only in case, and codes match in any case: {', '.join(twice)}")
+        return v
+
+    def status_table(self) -> dict[str, StatusMapping]:
+        """Every mapped code, upper-cased: codes match in any case (Eurostat writes ``p``, others ``P``)."""
+        return {**DEFAULT_STATUSES, **{code.strip().upper(): ours for code, ours in self.statuses.items()}}
+
+    def required(self) -> list[str]:
+        """The components every data row must have, given the constants."""
+        wanted = [
+            None if self.indicator else self.indicator_dimension,
+            None if self.area else self.area_dimension,
+            self.time_dimension,
+            "OBS_VALUE",
+            *self.filters,
+        ]
+        return list(dict.fromkeys(w for w in wanted if w))
+
+
+def check_mapping(key: str, mapping: SdmxMapping, indicators: dict[str, str], areas: set[str]) -> list[str]:
+    """Problems of an SDMX mapping against the catalogue, each naming its key.
+
+    ``indicators`` maps each known indicator to its catalogue frequency (D, M, Q, Y or live);
+    ``areas`` holds every area code the store knows (the nation, provinces old and new).
+    """
+    problems: list[str] = []
+    ours: dict[str, str] = {f"{key}.indicators.{k}": v for k, v in mapping.indicators.items()}
+    if mapping.indicator is not None:
+        ours[f"{key}.indicator"] = mapping.indicator
+    for where, code in ours.items():
+        if code not in indicators:
+            problems.append(f"{where}: unknown indicator {code!r}")
+    placed = {f"{key}.areas.{k}": v for k, v in mapping.areas.items()}
+    if mapping.area is not None:
+        placed[f"{key}.area"] = mapping.area
+    for where, code in placed.items():
+        if code not in areas:
+            problems.append(f"{where}: unknown area {code!r} (not in the reference data of provinces and cities)")
+    freq = mapping.filters.get("FREQ")
+    if freq is not None:
+        for code in freq:
+            ours_freq = SDMX_FREQUENCIES.get(code)
+            if ours_freq is None:
+                problems.append(f"{key}.filters.FREQ: {code!r} is not a frequency we keep (A, Q, M, D or B)")
+                continue
+            for where, indicator in ours.items():
+                have = indicators.get(indicator)
+                if have is not None and have != ours_freq:
+                    problems.append(
+                        f"{key}.filters.FREQ: {code!r} contradicts the catalogue: {where} -> {indicator} is {have!r}"
+                    )
+    return problems
 
 
 class SourceSettings(Section):

@@ -1,18 +1,30 @@
 """Fetching one URL the way an operations centre must: a size cap, a timeout, and retries with
-exponential backoff and jitter for transient errors only (through ``stamina``)."""
+exponential backoff and jitter for transient errors only (through ``stamina``).
+
+Error messages here are ours: they reach every feed role (``runs.error``). Text from the upstream's
+answer (an error page's body) goes into ``detail`` instead, for the log and the kept payload.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
 import stamina
+import stamina.instrumentation
 
 from collectors.config import CollectorSettings, SourceSettings
 from collectors.sources.base import Fetched
+
+log = logging.getLogger(__name__)
+
+DETAIL_CHARS = 500  # of an upstream error body, for the log
 
 
 class FetchError(Exception):
@@ -20,18 +32,34 @@ class FetchError(Exception):
 
     transient = False
     status: int | None = None
+    detail: str | None = None  # upstream text (never in the message itself)
+    body: bytes | None = None  # the answer's bytes, when there was one: kept with the failed run
+    content_type: str | None = None
+    content_encoding: str | None = None
 
 
 class TransientError(FetchError):
     transient = True
 
 
+class Truncated(TransientError):
+    """The answer ended before the length it announced: nothing of it is used."""
+
+
 class UpstreamStatus(FetchError):
-    def __init__(self, status: int, url: str, body: bytes) -> None:
+    def __init__(
+        self, status: int, body: bytes, content_type: str | None = None, content_encoding: str | None = None
+    ) -> None:
         self.status = status
         self.transient = status >= 500 or status in (408, 425, 429)
-        snippet = body[:200].decode("utf-8", "replace").strip()
-        super().__init__(f"HTTP {status} from {url}" + (f": {snippet}" if snippet else ""))
+        self.body, self.content_type, self.content_encoding = body, content_type, content_encoding
+        snippet = " ".join(body[: DETAIL_CHARS * 2].decode("utf-8", "replace").split())[:DETAIL_CHARS]
+        self.detail = snippet or None
+        kept = f" (its {len(body):,}-byte answer is kept with the run)" if body else ""
+        super().__init__(f"HTTP {status} from the source{kept}")
+
+
+_SHORT = re.compile(r"received ([0-9]+) bytes, expected ([0-9]+)")
 
 
 class TooLarge(FetchError):
@@ -63,11 +91,22 @@ async def fetch_once(
                     raise TooLarge(f"response from {url} passed the {max_bytes:,}-byte cap")
                 chunks.append(chunk)
             body = b"".join(chunks)
+            content_type = response.headers.get("content-type")
+            # httpx undoes a Content-Encoding (gzip, br, ...): the body, and its digest, are the decoded bytes.
+            encoding = response.headers.get("content-encoding")
             if response.status_code >= 400 and response.status_code not in accepted:
-                raise UpstreamStatus(response.status_code, url, body)
-            return Fetched(url, response.status_code, response.headers.get("content-type"), body, _date(response))
+                raise UpstreamStatus(response.status_code, body, content_type, encoding)
+            return Fetched(url, response.status_code, content_type, body, _date(response), encoding)
     except httpx.TimeoutException as exc:
         raise TransientError(f"timed out after {read_timeout:g}s reading {url} ({type(exc).__name__})") from None
+    except httpx.RemoteProtocolError as exc:
+        short = _SHORT.search(str(exc))
+        if short or "incomplete" in str(exc) or "complete message body" in str(exc):
+            told = f": {int(short[1]):,} of the {int(short[2]):,} bytes its Content-Length announced" if short else ""
+            raise Truncated(f"the answer from {url} was cut off{told}; nothing of it is used") from None
+        raise TransientError(f"cannot reach {url}: {type(exc).__name__} {exc}".strip()) from None
+    except httpx.DecodingError as exc:  # a compressed body cut short, or not what its Content-Encoding says
+        raise Truncated(f"the answer from {url} cannot be decoded ({exc}); nothing of it is used") from None
     except httpx.TransportError as exc:
         raise TransientError(f"cannot reach {url}: {type(exc).__name__} {exc}".strip()) from None
 
@@ -83,6 +122,26 @@ def _retry_on(exc: Exception) -> bool:
     return isinstance(exc, FetchError) and exc.transient
 
 
+# Which source a retry belongs to: stamina's hooks see only "<context block>".
+_fetching: ContextVar[tuple[str, int]] = ContextVar("fetching", default=("?", 0))
+
+
+def _log_retry(details: stamina.instrumentation.RetryDetails) -> None:
+    """One line per retry that names the source (instead of stamina's anonymous ``retry_scheduled``)."""
+    source, attempts = _fetching.get()
+    log.warning(
+        "source %s: attempt %d of %d failed (%s); retrying in %.1fs",
+        source,
+        details.retry_num,
+        attempts,
+        details.caused_by,
+        details.wait_for,
+    )
+
+
+stamina.instrumentation.set_on_retry_hooks([_log_retry])
+
+
 async def fetch(
     client: httpx.AsyncClient,
     url: str,
@@ -92,6 +151,7 @@ async def fetch(
     accepted: frozenset[int] = frozenset(),
 ) -> Fetched:
     """Fetch with retries; ``stats`` tells the caller how it went, also when it raises."""
+    _fetching.set((source.name, settings.retries + 1))  # this task's context only
     async for attempt in stamina.retry_context(
         on=_retry_on,
         attempts=settings.retries + 1,

@@ -26,9 +26,24 @@ from storage.clock import utcnow
 from storage.models import Revision
 from storage.writes import RunFinish
 
+
+def origin(url: str) -> str:
+    parts = httpx.URL(url)
+    return f"{parts.scheme}://{parts.host}:{parts.port or {'http': 80, 'https': 443}.get(parts.scheme, 0)}"
+
+
+def same_origin(link: str, base: str) -> bool:
+    """Whether ``link`` is on ``base``'s scheme, host and port (the answer's own origin)."""
+    try:
+        return origin(link) == origin(base)
+    except (httpx.InvalidURL, TypeError):
+        return False
+
+
 log = logging.getLogger(__name__)
 
 INLINE_PARSE_BYTES = 256 * 1024  # smaller payloads parse on the event loop; larger ones in a thread
+KEEP_FAILED_BYTES = 4 * 1024 * 1024  # of a failed run's payload, kept so the failure can be traced to the bytes
 MAX_PAGES = 10_000  # a runaway `next` chain is an upstream bug, not a reason to loop forever
 
 ProgressHook = Callable[[CollectionRun], Awaitable[None] | None]
@@ -49,6 +64,8 @@ class RunTally:
     pages: int = 0
     revisions: list[Revision] = field(default_factory=list)
     first_rejection: str | None = None
+    first_example: str | None = None  # "#index: reason" of the first rejected record
+    last_answer: Fetched | None = None  # the latest answer received: kept with the run if it fails
 
 
 class Collector:
@@ -159,7 +176,7 @@ class Collector:
                 done = await self._pull(source, run, cursor, tally, stats)
         except (FetchError, PayloadError) as exc:
             breaker.record_failure()
-            failed = await self._finish(run, RunOutcome.FAILED, tally, stats, str(exc))
+            failed = await self._fail(source, run, tally, stats, exc)
             await rules.after_failure(self.store, failed, breaker)
             return failed
         except asyncio.CancelledError:
@@ -171,8 +188,12 @@ class Collector:
             log.exception("run %s of %s failed unexpectedly", run.id, name)
             breaker.record_failure()
             return await self._finish(run, RunOutcome.FAILED, tally, stats, f"internal error: {exc!r}")
-        breaker.record_success()
         await self._finished(done)
+        if done.outcome is RunOutcome.FAILED:  # every record rejected: nothing usable came
+            breaker.record_failure()
+            await rules.after_failure(self.store, done, breaker)
+            return done
+        breaker.record_success()
         await rules.after_success(self.store, done, tally.revisions, tally.first_rejection)
         return done
 
@@ -188,11 +209,21 @@ class Collector:
                 raise PayloadError(f"more than {MAX_PAGES} pages: the upstream's `next` links do not end")
             collected_at = utcnow()
             fetched = await fetch(self.client, url, source, self.settings, stats, adapter.accepted_statuses)
+            tally.last_answer = fetched
             parsed = await self._parse(adapter, fetched)
+            if parsed.next_url is not None and not same_origin(parsed.next_url, str(source.url)):
+                # A `next` link elsewhere would send our requests (and the pull) to a host nobody configured.
+                raise PayloadError(
+                    f"the answer's `next` link leads off the source's own origin ({origin(str(source.url))}); "
+                    "not followed"
+                )
             last_page = parsed.next_url is None
 
             def finish(result: IngestResult, parsed: Parsed = parsed) -> RunFinish:
                 self._count(tally, parsed, result)
+                if tally.rejected and tally.rejected == tally.fetched:
+                    error = f"every record was rejected ({tally.rejected}), e.g. {tally.first_example}"
+                    return self._finish_fields(RunOutcome.FAILED, tally, stats, error)
                 outcome = RunOutcome.PARTIAL if tally.rejected else RunOutcome.SUCCESS
                 return self._finish_fields(outcome, tally, stats, tally.first_rejection)
 
@@ -204,6 +235,7 @@ class Collector:
                     collected_at=collected_at,
                     payload=fetched.body,
                     content_type=fetched.content_type,
+                    content_encoding=fetched.content_encoding,
                     cursor=parsed.cursor if last_page else None,
                     rejected=parsed.rejected,
                     positions=parsed.positions,
@@ -227,7 +259,8 @@ class Collector:
         tally.revisions += result.revised
         if result.rejected and tally.first_rejection is None:
             first = result.rejected[0]
-            tally.first_rejection = f"{len(result.rejected)} records rejected, e.g. #{first.index}: {first.reason}"
+            tally.first_example = f"#{first.index}: {first.reason}"
+            tally.first_rejection = f"{len(result.rejected)} records rejected, e.g. {tally.first_example}"
 
     async def _parse(self, adapter: Adapter, fetched: Fetched) -> Parsed:
         if len(fetched.body) <= INLINE_PARSE_BYTES:
@@ -248,6 +281,37 @@ class Collector:
             bytes=stats.bytes if stats.attempts else None,
             http_status=stats.status,
         )
+
+    async def _fail(
+        self, source: SourceSettings, run: CollectionRun, tally: RunTally, stats: FetchStats, exc: Exception
+    ) -> CollectionRun:
+        """Finish a failed run, keeping the answer that failed it (bounded) with the run, in one transaction.
+
+        The error every feed role sees is ours; the upstream's own words (``detail``) go to the log,
+        and its bytes to the kept payload (``Store.ingest_log(run_id)`` names its digest).
+        """
+        error = str(exc)
+        detail = getattr(exc, "detail", None)
+        if detail:
+            log.warning("run %s of %s failed: %s; the upstream said: %s", run.id, source.name, error, detail)
+        body, content_type = getattr(exc, "body", None), getattr(exc, "content_type", None)
+        encoding = getattr(exc, "content_encoding", None)
+        if body is None and isinstance(exc, PayloadError) and tally.last_answer is not None:
+            answer = tally.last_answer
+            body, content_type, encoding = answer.body, answer.content_type, answer.content_encoding
+        if not body:
+            return await self._finish(run, RunOutcome.FAILED, tally, stats, error)
+        if len(body) > KEEP_FAILED_BYTES:
+            error += f" (the first {KEEP_FAILED_BYTES:,} of its {len(body):,} bytes are kept)"
+            body = body[:KEEP_FAILED_BYTES]
+        fields = self._finish_fields(RunOutcome.FAILED, tally, stats, error)
+        result = await self.store.ingest(
+            Batch(source.name, [], run_id=run.id, payload=body, content_type=content_type, content_encoding=encoding),
+            finish=lambda _: fields,
+        )
+        assert result.run is not None
+        await self._finished(result.run)
+        return result.run
 
     async def _finish(
         self, run: CollectionRun, outcome: RunOutcome, tally: RunTally, stats: FetchStats, error: str | None

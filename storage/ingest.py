@@ -54,6 +54,7 @@ class Batch:
     collected_at: datetime = field(default_factory=utcnow)
     payload: bytes | None = None  # the raw bytes received; stored compressed, deduplicated by sha256
     content_type: str | None = None
+    content_encoding: str | None = None  # the Content-Encoding undone before ``payload`` (digest: decoded bytes)
     payload_digest: str | None = None  # set from ``payload``; or name one stored before
     cursor: str | None = None  # saved as the source's next starting point, with this batch
     rejected: list[Rejection] = field(default_factory=list)  # records the adapter could not read
@@ -302,9 +303,10 @@ def store_payload(conn: sqlite3.Connection, batch: Batch) -> int | None:
     if batch.payload is not None:
         batch.payload_digest = digest(batch.payload)
         conn.execute(
-            "INSERT OR IGNORE INTO raw_payloads (digest, size, codec, content_type, received_at, body) VALUES (?,?,?,?,?,?)",
+            "INSERT OR IGNORE INTO raw_payloads (digest, size, codec, content_type, received_at, body, wire_encoding) "
+            "VALUES (?,?,?,?,?,?,?)",
             (batch.payload_digest, len(batch.payload), "zlib", batch.content_type, to_text(batch.collected_at),
-             zlib.compress(batch.payload, 6)),
+             zlib.compress(batch.payload, 6), batch.content_encoding),
         )  # fmt: skip
     if batch.payload_digest is None:
         return None

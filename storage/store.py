@@ -419,7 +419,7 @@ class Store:
         if obs is None:
             return None
         sql = """SELECT i.id, i.source, i.run_id, p.digest, i.at, i.records, i.new, i.revised, i.unchanged, i.rejected,
-                 i.first_obs, i.last_obs, i.first_seq, i.last_seq, p.size, p.content_type
+                 i.first_obs, i.last_obs, i.first_seq, i.last_seq, p.size, p.content_type, p.wire_encoding
                  FROM ingests i LEFT JOIN raw_payloads p ON p.id = i.payload_id
                  WHERE i.first_obs <= ?1 AND i.last_obs >= ?1 LIMIT 1"""
         async with self._r.execute(sql, (obs_id,)) as cur:
@@ -430,7 +430,8 @@ class Store:
             fields = IngestLog.model_fields.keys()
             ingest = IngestLog.model_validate(dict(zip(fields, row[:14], strict=True))).model_dump(mode="json")
             if row[3] is not None:
-                payload = {"sha256": row[3], "size": row[14], "content_type": row[15]}
+                # sha256 and size are of the decoded bytes; wire_encoding names what was undone (gzip, ...)
+                payload = {"sha256": row[3], "size": row[14], "content_type": row[15], "wire_encoding": row[16]}
         run = await self.run(obs.run_id) if obs.run_id is not None else None
         revisions = await self.revisions(obs.indicator, obs.area, obs.period, obs.source)
         return {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -10,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from collectors.config import SourceSettings
-from collectors.sources.base import Fetched, Parsed, PayloadError, describe, validate_records
+from collectors.sources.base import Fetched, Parsed, PayloadError, describe, load_json, validate_records
 
 FORMAT = "opscentre.agency-observations/1"
 
@@ -55,10 +54,7 @@ class AgencyJsonAdapter:
         return with_query(str(self.settings.url), updated_after=cursor)
 
     def parse(self, fetched: Fetched) -> Parsed:
-        try:
-            data = json.loads(fetched.body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise PayloadError(f"not valid JSON ({exc})") from None
+        data = load_json(fetched.body)
         if not isinstance(data, dict):
             raise PayloadError(f"expected a JSON object with format {FORMAT!r}, got {type(data).__name__}")
         try:

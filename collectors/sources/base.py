@@ -8,6 +8,7 @@ bytes, easy to test on specimens.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,7 @@ class Fetched:
     content_type: str | None
     body: bytes
     date: datetime | None = None  # the server's Date header: its clock, for cursors the payload lacks
+    content_encoding: str | None = None  # how it came on the wire (gzip, br...); ``body`` is always decoded
 
 
 @dataclass
@@ -41,7 +43,32 @@ class Parsed:
 
 
 class PayloadError(ValueError):
-    """The response as a whole is unusable (not JSON, not the expected format): nothing is stored."""
+    """The response as a whole is unusable (not JSON, not the expected format): no figure is stored.
+
+    The message is ours and goes to every feed role (``runs.error``); ``detail`` holds text quoted from
+    the upstream's answer (an agency's own error message, the payload's first bytes), which is kept
+    out of that message: it goes to the server's log, and the payload itself is kept with the run.
+    """
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+def load_json(body: bytes) -> Any:
+    """The JSON document in ``body``; a PayloadError that names truncation when it ends unclosed."""
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise PayloadError(f"not valid JSON ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        end = len(exc.doc.rstrip())
+        if end and exc.pos >= end:  # the parser wanted more: the document stops before it is closed
+            raise PayloadError(
+                f"not valid JSON: truncated, the document ends at byte {len(body):,} before it is closed "
+                "(the payload was cut off); nothing from it is stored"
+            ) from None
+        raise PayloadError(f"not valid JSON ({exc.msg}: line {exc.lineno} column {exc.colno})") from None
 
 
 class Adapter(Protocol):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from collectors.config import SourceSettings
-from collectors.sources.base import Fetched, Parsed, PayloadError, describe, validate_records
+from collectors.sources.base import Fetched, Parsed, PayloadError, describe, load_json, validate_records
 from storage.models import NATION
 from storage.periods import Period
 
@@ -33,9 +32,7 @@ class PortalAdapter:
 
     def parse(self, fetched: Fetched) -> Parsed:
         try:
-            data = Counters.model_validate(json.loads(fetched.body))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise PayloadError(f"not valid JSON ({exc})") from None
+            data = Counters.model_validate(load_json(fetched.body))
         except ValidationError as exc:
             raise PayloadError(f"not an opscentre.portal-counters/1 response: {describe(exc)}") from None
         period = str(Period.at(data.as_of))

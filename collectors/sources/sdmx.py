@@ -5,9 +5,16 @@ pysdmx (the optional extra ``opscentre[sdmx]``) detects the flavour and reads SD
 without a structure definition, into one DataFrame per data set. Each row is one observation; this
 module turns its components into our records:
 
-- the indicator and area dimensions (names and code lists from the source's ``mapping``);
-- ``TIME_PERIOD`` into our period text (``2024-M05`` -> ``2024-05``, ``2024-A1`` -> ``2024``, ...);
-- ``OBS_VALUE`` into a float, ``OBS_STATUS`` A/P/E (absent: A) into our status.
+- the indicator and area dimensions (names and code lists from the source's ``mapping``, or one
+  constant indicator or area for a data flow without that dimension), rows kept by its ``filters``;
+- the time dimension (``TIME_PERIOD``) into our period text (``2024-M05`` -> ``2024-05``, ...);
+- ``OBS_VALUE`` into a float, the status attribute (``OBS_STATUS``; codes A/P/E and the mapping's
+  ``statuses``, in any case; absent: official) into our status.
+
+A message that is cut off (an SDMX-CSV whose last line has no line terminator, an SDMX-ML document
+that is never closed) fails whole: its tail is missing, and its cursor must not be saved. SDMX-ML is
+read without XML-schema validation (real agencies' messages often break the schema in ways that
+do not matter to the data); what the reader cannot make sense of is still refused.
 
 A row that cannot become a record is rejected with a reason, at its position in the message (the
 data row for SDMX-CSV, the observation's order for SDMX-ML); the other rows still go in.
@@ -16,6 +23,7 @@ data row for SDMX-CSV, the observation's order for SDMX-ML); the other rows stil
 from __future__ import annotations
 
 import calendar
+import logging
 import math
 import re
 import warnings
@@ -29,7 +37,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
-from collectors.config import SdmxFormat, SdmxMapping, SourceSettings
+from collectors.config import SdmxFormat, SdmxMapping, SourceSettings, StatusMapping
 from collectors.sources.base import Fetched, Parsed, PayloadError, describe
 from storage.models import ObservationIn, ObservationStatus, Rejection
 
@@ -38,13 +46,31 @@ if TYPE_CHECKING:
     from pysdmx.model.message import Message
 
 INSTALL_HINT = "pip install 'opscentre[sdmx]'"
+log = logging.getLogger(__name__)
 
 TIME_PERIOD = "TIME_PERIOD"
 OBS_VALUE = "OBS_VALUE"
 OBS_STATUS = "OBS_STATUS"
 REPORTING_YEAR_START_DAY = "REPORTING_YEAR_START_DAY"
 
-STATUSES = {"A": ObservationStatus.OFFICIAL, "P": ObservationStatus.PROVISIONAL, "E": ObservationStatus.ESTIMATED}
+_OURS = {
+    StatusMapping.OFFICIAL: ObservationStatus.OFFICIAL,
+    StatusMapping.PROVISIONAL: ObservationStatus.PROVISIONAL,
+    StatusMapping.ESTIMATED: ObservationStatus.ESTIMATED,
+}
+# SDMX REST error codes (and the HTTP ones agencies reuse), to say what an error message means in our words.
+SDMX_ERRORS = {
+    100: "no results found",
+    110: "unauthorised",
+    130: "the response is too large for the request",
+    140: "syntax error in the query",
+    150: "semantic error in the query",
+    413: "the answer is too large and is delivered as a file instead",
+    500: "internal server error",
+    501: "not implemented",
+    503: "service unavailable",
+    510: "the response exceeds the service's size limit",
+}
 
 # SDMX code list CL_OBS_STATUS, to name a refused code in the rejection reason.
 STATUS_NAMES = {
@@ -84,6 +110,8 @@ def load_reader() -> Callable[..., Message]:
         raise SdmxExtraMissing(f"reading SDMX needs the optional extra: {INSTALL_HINT} ({exc})") from exc
     # pysdmx's CSV readers let pandas guess column types on large files, which warns; we re-read the codes as text.
     warnings.filterwarnings("ignore", category=DtypeWarning, module=r"pysdmx\.")
+    # ... and warns of header parts it drops (a sender's Contact): nothing for our users, never in CLI output.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"pysdmx\.")
     return read_sdmx
 
 
@@ -94,6 +122,8 @@ class SdmxAdapter:
         self.settings = settings
         self.format = settings.format or SdmxFormat.ML
         self.mapping = settings.mapping or SdmxMapping()
+        self._statuses = self.mapping.status_table()
+        self._filters = {k: frozenset(v) for k, v in self.mapping.filters.items()}
         self._read = load_reader()
 
     def first_url(self, cursor: str | None) -> str:
@@ -115,16 +145,20 @@ class SdmxAdapter:
         if raw is not None and raw.empty:  # no rows (nothing changed): pysdmx would refuse it, but it is a fine answer
             if "DATAFLOW" not in raw.columns and not {"STRUCTURE", "STRUCTURE_ID"} <= set(raw.columns):
                 raise PayloadError(
-                    f"not an SDMX-CSV message: no DATAFLOW or STRUCTURE, STRUCTURE_ID column in {_preview(body)}"
+                    "not an SDMX-CSV message: no DATAFLOW or STRUCTURE, STRUCTURE_ID column", _preview(body)
                 )
             self._check_columns([], raw)
+            self._check_terminated(body)
             return Parsed(cursor=server_time)
         message = self._message(body)
+        if raw is not None:
+            self._check_terminated(body)
         if message is None:
             return Parsed(cursor=server_time)
         if message.data is None:
             raise PayloadError(f"an SDMX {_kind_of(message)} message, not a data message")
         tables = _tables(message, raw)
+        _check_footer(body, tables)
         self._check_columns(tables, raw)
         records: list[ObservationIn] = []
         positions: list[int] = []
@@ -132,12 +166,13 @@ class SdmxAdapter:
         for table in tables:
             self._convert(table, records, positions, rejected)
         rejected.sort(key=lambda r: r.index)
+        every = len(records) + len(rejected) == sum(len(t.positions) for t in tables)
         return Parsed(
             records=records,
             rejected=rejected,
             next_url=None,
             cursor=_cursor(message) or server_time,
-            positions=None if positions == list(range(len(positions))) else positions,
+            positions=None if every and positions == list(range(len(positions))) else positions,
         )
 
     # --- the message as a whole -------------------------------------------------------------------
@@ -149,45 +184,73 @@ class SdmxAdapter:
             raise PayloadError("empty response: no SDMX message")
         is_xml = body.startswith(b"<")
         if self.format is SdmxFormat.ML and not is_xml:
-            raise PayloadError(f"not an SDMX-ML message (XML expected); it starts with {_preview(body)}")
-        if self.format is SdmxFormat.CSV and (is_xml or body.startswith((b"{", b"["))):
-            raise PayloadError(
-                f"not an SDMX-CSV message ({'XML' if is_xml else 'JSON'} received); it starts with {_preview(body)}"
-            )
+            raise PayloadError("not an SDMX-ML message (XML expected)", _preview(body))
+        if self.format is SdmxFormat.CSV:
+            if is_xml or body.startswith((b"{", b"[")):
+                kind = "XML" if is_xml else "JSON"
+                raise PayloadError(f"not an SDMX-CSV message ({kind} received)", _preview(body))
         return body
+
+    @staticmethod
+    def _check_terminated(body: bytes) -> None:
+        """An SDMX-CSV message (read as one) must end with a line terminator, or it was cut off."""
+        if not body.endswith((b"\n", b"\r")):
+            # A cut inside the last value still parses ("1.111345" read as "1.11"), and the rows after
+            # it are missing: the whole message is refused, so its cursor is not saved either.
+            last = body.rsplit(b"\n", 1)[-1]
+            raise PayloadError(
+                f"truncated SDMX-CSV message: it ends inside a record (its last line, {len(last):,} bytes, "
+                f"has no line terminator; {len(body):,} bytes received); nothing from it is stored"
+            )
 
     def _message(self, body: bytes) -> Message | None:
         """The message pysdmx reads; None for the SDMX error "no results found"."""
+        from xml.parsers.expat import ExpatError
+
         from pysdmx.errors import Invalid
 
         xml = body if not body.startswith(b"<") or body.startswith(b"<?xml") else _DECLARATION + body
         try:
             # Bytes, never str: read_sdmx takes a str that names a file or starts with "http" as a place to read.
-            return self._read(BytesIO(xml), validate=True)
+            # No schema validation: real messages break the schema in harmless ways (extra attributes,
+            # Eurostat's footer severity "Infomation"); pysdmx still refuses what it cannot read.
+            return self._read(BytesIO(xml), validate=False)
         except ImportError as exc:  # pysdmx is there but one of its extras (pandas, lxml, ...) is not
             raise SdmxExtraMissing(f"reading SDMX needs the optional extra: {INSTALL_HINT} ({exc})") from exc
         except Invalid as exc:
             # pysdmx raises an SDMX-ML Error message as Invalid("Invalid", "<code>: <text>").
-            code = re.match(r"([0-9]+): ", str(exc.description or ""))
+            code = re.match(r"([0-9]+): (.*)", str(exc.description or ""), re.S)
             if code and code[1] == "100":  # SDMX REST "No results found": nothing changed since the cursor
                 return None
             if code:
-                raise PayloadError(f"the SDMX service answered with error {_explain(exc)}") from None
-            raise PayloadError(self._unreadable(exc, body)) from None
+                raise PayloadError(_service_error(int(code[1]), "an error message"), _error_text(body)) from None
+            raise PayloadError(self._unreadable(exc), _preview(body)) from None
+        except ExpatError as exc:
+            if _ends_unclosed(exc, xml):
+                raise PayloadError(
+                    f"truncated SDMX-ML message: the XML document ends at byte {len(body):,} before it is closed "
+                    f"({_expat_reason(exc)}); nothing from it is stored"
+                ) from None
+            raise PayloadError(self._unreadable(exc), _preview(body)) from None
         except Exception as exc:  # pysdmx also lets KeyError & co. through on odd messages
-            raise PayloadError(self._unreadable(exc, body)) from None
+            raise PayloadError(self._unreadable(exc), _preview(body)) from None
 
-    def _unreadable(self, exc: BaseException, body: bytes) -> str:
-        return f"not a readable {_LABEL[self.format]} data message ({_explain(exc)}); it starts with {_preview(body)}"
+    def _unreadable(self, exc: BaseException) -> str:
+        return f"not a readable {_LABEL[self.format]} data message ({_explain(exc)})"
 
     def _check_columns(self, tables: Sequence[_Table], raw: pd.DataFrame | None) -> None:
-        required = [self.mapping.indicator_dimension, self.mapping.area_dimension, TIME_PERIOD, OBS_VALUE]
-        dims = (self.mapping.indicator_dimension, self.mapping.area_dimension)
+        m = self.mapping
+        required = m.required()
+        dims = (m.indicator_dimension, m.area_dimension, m.time_dimension)
 
         def hint(missing: list[str]) -> str:
             if not set(missing) & set(dims):
                 return ""
-            return f" (the source's mapping names the dimensions: indicator_dimension = {dims[0]!r}, area_dimension = {dims[1]!r})"
+            return (
+                f" (the source's mapping names the dimensions: indicator_dimension = {dims[0]!r}, "
+                f"area_dimension = {dims[1]!r}, time_dimension = {dims[2]!r}; or give a constant "
+                "'indicator' or 'area' for a data flow without that dimension)"
+            )
 
         if raw is not None:  # the CSV header says it even when there are no rows
             have = {str(c).split(": ")[0] for c in raw.columns}
@@ -210,19 +273,26 @@ class SdmxAdapter:
         self, table: _Table, records: list[ObservationIn], positions: list[int], rejected: list[Rejection]
     ) -> None:
         m = self.mapping
-        ind_dim, area_dim = m.indicator_dimension, m.area_dimension
+        ind_dim, area_dim, time_dim = m.indicator_dimension, m.area_dimension, m.time_dimension
         indicators, areas = m.indicators, m.areas
+        n = len(table.positions)
+        kept = [True] * n
+        for component, codes in self._filters.items():  # rows outside the filters are not ours: skipped, not rejected
+            kept = [k and v in codes for k, v in zip(kept, table.column(component), strict=True)]
         columns = zip(
             table.positions,
-            table.column(ind_dim),
-            table.column(area_dim),
-            table.column(TIME_PERIOD),
+            [m.indicator] * n if m.indicator else table.column(ind_dim),
+            [m.area] * n if m.area else table.column(area_dim),
+            table.column(time_dim),
             table.column(OBS_VALUE),
-            table.column(OBS_STATUS),
+            table.column(m.status_attribute),
             table.column(REPORTING_YEAR_START_DAY),
+            kept,
             strict=True,
         )
-        for j, (pos, ind, area, when, text, code, year_start) in enumerate(columns):
+        for j, (pos, ind, area, when, text, code, year_start, keep) in enumerate(columns):
+            if not keep:
+                continue
             if table.deleting:
                 reason = "the message deletes this observation (action Delete); deletions are not applied"
                 rejected.append(Rejection(index=pos, record=table.record(j), reason=reason))
@@ -232,25 +302,23 @@ class SdmxAdapter:
                 reasons.append(f"{ind_dim} is missing")
             if not area:
                 reasons.append(f"{area_dim} is missing")
-            period, why, reporting = _period(when)
+            period, why, reporting = _period(when, time_dim)
             if why:
                 reasons.append(why)
             elif reporting and year_start not in ("", "--01-01"):
-                reasons.append(
-                    f"TIME_PERIOD {when!r} counts from a reporting year starting {year_start}, not 1 January"
-                )
+                reasons.append(f"{time_dim} {when!r} counts from a reporting year starting {year_start}, not 1 January")
             value, why = _value(text)
             if why:
                 reasons.append(why)
-            status = STATUSES.get(code or "A")  # absent: a normal, official figure
+            status = self._status(code)
             if status is None:
-                reasons.append(_status_reason(code))
+                reasons.append(_status_reason(m.status_attribute, code, self._statuses))
             elif not reasons:
                 try:
                     records.append(
                         ObservationIn(
-                            indicator=indicators.get(ind, ind),
-                            area=areas.get(area, area),
+                            indicator=m.indicator or indicators.get(ind, ind),
+                            area=m.area or areas.get(area, area),
                             period=period,
                             value=value,
                             status=status,
@@ -262,6 +330,13 @@ class SdmxAdapter:
                     positions.append(pos)
                     continue
             rejected.append(Rejection(index=pos, record=table.record(j), reason="; ".join(reasons)))
+
+    def _status(self, code: str) -> ObservationStatus | None:
+        """Our status for a status or flag code (any case; absent: a normal, official figure); None: refused."""
+        if not code:
+            return ObservationStatus.OFFICIAL
+        ours = self._statuses.get(code.upper(), self.mapping.unknown_status)
+        return _OURS.get(ours)
 
 
 # --- the data sets of a message ---------------------------------------------------------------------
@@ -390,18 +465,18 @@ _KEPT = "we keep daily, monthly, quarterly and yearly periods only"
 
 
 @lru_cache(maxsize=8192)
-def _period(text: str) -> tuple[str, str | None, bool]:
+def _period(text: str, name: str = TIME_PERIOD) -> tuple[str, str | None, bool]:
     """Our period for an SDMX TIME_PERIOD, or why there is none; and whether it is a reporting period.
 
     Ours is checked again by ObservationIn (a month 13 or 30 February is refused there).
     """
     if not text:
-        return "", "TIME_PERIOD is missing", False
+        return "", f"{name} is missing", False
     if "/" in text:
-        return "", f"TIME_PERIOD {text!r} is a time range: {_KEPT}", False
+        return "", f"{name} {text!r} is a time range: {_KEPT}", False
     m = _YEAR_AND.fullmatch(text)
     if m is None:
-        return "", f"TIME_PERIOD {text!r} is not an SDMX period we read ({READ_PERIODS})", False
+        return "", f"{name} {text!r} is not an SDMX period we read ({READ_PERIODS})", False
     year, rest = m[1], m[2]
     if rest is None:
         return year, None, False
@@ -415,13 +490,13 @@ def _period(text: str) -> tuple[str, str | None, bool]:
     if form == "reporting day":
         n, y = int(rest[1:]), int(year)
         if not 1 <= n <= (366 if calendar.isleap(y) else 365):
-            return "", f"TIME_PERIOD {text!r}: {year} has no day {n}", True
+            return "", f"{name} {text!r}: {year} has no day {n}", True
         return (date(y, 1, 1) + timedelta(days=n - 1)).isoformat(), None, True
     if form is not None:  # semester, trimester, week
-        return "", f"TIME_PERIOD {text!r} is a {form}: {_KEPT}", False
+        return "", f"{name} {text!r} is a {form}: {_KEPT}", False
     if "T" in rest:
-        return "", f"TIME_PERIOD {text!r} is a date-time, not a reporting period ({READ_PERIODS})", False
-    return "", f"TIME_PERIOD {text!r} is not an SDMX period we read ({READ_PERIODS})", False
+        return "", f"{name} {text!r} is a date-time, not a reporting period ({READ_PERIODS})", False
+    return "", f"{name} {text!r} is not an SDMX period we read ({READ_PERIODS})", False
 
 
 def _value(text: str) -> tuple[float, str | None]:
@@ -436,10 +511,87 @@ def _value(text: str) -> tuple[float, str | None]:
     return value, None
 
 
-def _status_reason(code: str) -> str:
-    name = STATUS_NAMES.get(code)
+def _status_reason(attribute: str, code: str, table: dict[str, StatusMapping]) -> str:
+    name = STATUS_NAMES.get(code.upper()) if attribute == OBS_STATUS else None
     named = f"{code!r} ({name})" if name else repr(code)
-    return f"OBS_STATUS {named} is not kept: we take A (normal), P (provisional) and E (estimated)"
+    taken = ", ".join(sorted(c for c, ours in table.items() if ours is not StatusMapping.REJECT))
+    return (
+        f"{attribute} {named} is not kept: we take {taken} (in any case; the source's mapping.statuses "
+        "can map more codes)"
+    )
+
+
+def _service_error(code: int, where: str) -> str:
+    meaning = SDMX_ERRORS.get(code, "an error code of the agency's own")
+    return f"the SDMX service answered with {where} instead of data: code {code} ({meaning}); nothing is stored"
+
+
+def _error_text(body: bytes) -> str | None:
+    """The texts of an SDMX-ML Error message, as the agency wrote them (pysdmx gives a dict's repr)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return None
+    texts = [" ".join(t.itertext()) for t in root.iter() if t.tag.endswith("}Text")]
+    return _squeeze(" ".join(texts)) or None
+
+
+def _squeeze(text: str, limit: int = 500) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _ends_unclosed(exc: Exception, xml: bytes) -> bool:
+    """Whether expat stopped because the document ended, not because of a bad byte in the middle."""
+    from xml.parsers.expat import errors
+
+    ended = {errors.codes[e] for e in (errors.XML_ERROR_NO_ELEMENTS, errors.XML_ERROR_UNCLOSED_TOKEN,
+                                       errors.XML_ERROR_PARTIAL_CHAR, errors.XML_ERROR_UNCLOSED_CDATA_SECTION)}  # fmt: skip
+    return getattr(exc, "code", None) in ended
+
+
+def _expat_reason(exc: Exception) -> str:
+    from xml.parsers.expat import ErrorString
+
+    code = getattr(exc, "code", None)
+    return f"{ErrorString(code) if code else exc} at line {getattr(exc, 'lineno', '?')}"
+
+
+_FOOTER_NS = b"/message/footer"
+
+
+def _check_footer(body: bytes, tables: Sequence[_Table]) -> None:
+    """An SDMX-ML footer's messages: an error, or any message where no observation came, fails the run.
+
+    Eurostat answers a large query with an empty data set and a footer message 413 ("the response will
+    be written to a file ... under URL ..."): reading it as "nothing new" would silently lose the data.
+    pysdmx ignores footers, so they are read here (only when the footer namespace appears at all).
+    """
+    if _FOOTER_NS not in body:
+        return
+    import xml.etree.ElementTree as ET
+
+    messages: list[tuple[int | None, str, str]] = []
+    try:
+        for _, elem in ET.iterparse(BytesIO(body), events=("end",)):
+            if elem.tag.endswith("}Message") and "/message/footer}" in elem.tag:
+                code = elem.get("code", "")
+                text = " ".join(" ".join(t.itertext()) for t in elem if t.tag.endswith("}Text"))
+                messages.append((int(code) if code.isdigit() else None, elem.get("severity", ""), _squeeze(text)))
+            elif not elem.tag.endswith(("}Text", "}Message")):
+                elem.clear()
+    except ET.ParseError:
+        return  # pysdmx read the message, so this is unlikely; the data stands on its own
+    if not messages:
+        return
+    observations = sum(0 if t.deleting else len(t.positions) for t in tables)
+    for code, severity, text in messages:
+        if severity.lower() == "error" or not observations:
+            where = f"a footer message ({severity or 'no severity'})"
+            raise PayloadError(_service_error(code if code is not None else 0, where), text)
+        log.warning("SDMX footer message %s (%s) beside %d observations: %s", code, severity, observations, text)
 
 
 def _cursor(message: Message) -> str | None:
@@ -481,4 +633,4 @@ def _preview(body: bytes) -> str:
         shown = repr(head.decode("utf-8"))
     except UnicodeDecodeError:
         shown = repr(head)  # binary: show the bytes, escaped
-    return shown + ("..." if len(body) > 60 else "")
+    return "it starts with " + shown + ("..." if len(body) > 60 else "")

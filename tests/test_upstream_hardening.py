@@ -1,0 +1,439 @@
+"""Upstream data as real agencies publish it: truncated payloads, messages that break the schema but
+parse, mapping power real sources need, outcomes that tell the truth, `next` links kept on the
+source's origin, upstream text kept out of what every role sees, and retries that name the source.
+
+Servers are real (aiohttp, or a bare asyncio socket where aiohttp will not send a short body)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from collectors.config import CollectorSettings, SourceSettings
+from collectors.pipeline import Collector
+from collectors.sources import PayloadError, adapter_for
+from collectors.sources.base import Fetched, Parsed
+from storage import RunOutcome, Store
+from tests.conftest import run_cli
+
+DATA = Path(__file__).parent / "data" / "sdmx"
+URL = "http://127.0.0.1:1/sdmx/data"
+HEAD = "STRUCTURE,STRUCTURE_ID,ACTION,FREQ,INDICATOR,REF_AREA,TIME_PERIOD,OBS_VALUE,OBS_STATUS\n"
+ROW = "dataflow,NSO:DF_CPI(1.0),I,M,"
+
+
+def sdmx(fmt: str = "sdmx-csv", url: str = URL, **kw: Any) -> SourceSettings:
+    return SourceSettings.model_validate(
+        {"name": "nso-sdmx", "kind": "sdmx", "format": fmt, "url": url, "every": "1h", **kw}
+    )
+
+
+def parse(body: bytes, fmt: str = "sdmx-ml", **kw: Any) -> Parsed:
+    return adapter_for(sdmx(fmt, **kw)).parse(Fetched(URL, 200, None, body))
+
+
+def figures(parsed: Parsed) -> list[tuple[str, str, str, float, str]]:
+    return [(r.indicator, r.area, r.period, r.value, r.status.value) for r in parsed.records]
+
+
+def settings() -> CollectorSettings:
+    return CollectorSettings(
+        retries=0, backoff_initial=timedelta(milliseconds=5), backoff_max=timedelta(milliseconds=20)
+    )
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
+    """Start a real HTTP server on a free port answering every GET with ``handler``; its base URL."""
+    runners: list[web.AppRunner] = []
+
+    async def start(handler: Handler, host: str = "127.0.0.1") -> str:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, host, 0)
+        await site.start()
+        runners.append(runner)
+        port = runner.addresses[0][1]
+        return f"http://{host}:{port}"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def kept_payload(store: Store, run_id: int) -> bytes:
+    [ingest] = await store.ingest_log(run_id)
+    assert ingest.payload_digest is not None
+    body = await store.payload(ingest.payload_digest)
+    assert body is not None
+    return body
+
+
+# --- truncated payloads -------------------------------------------------------------------------------
+
+
+def test_an_sdmx_csv_cut_inside_the_last_value_yields_no_figure() -> None:
+    whole = HEAD + ROW + "CPI_YOY,VN,2024-04,4.40,A\n" + ROW + "CPI_YOY,VN,2024-05,1.111345,A\n"
+    assert figures(parse(whole.encode(), "sdmx-csv"))[-1][3] == 1.111345
+    cut = whole.encode()[: whole.index("1.111345") + 4]  # "...,1.11"
+    with pytest.raises(PayloadError, match=r"truncated SDMX-CSV message: it ends inside a record"):
+        parse(cut, "sdmx-csv")
+    with pytest.raises(PayloadError, match=r"truncated SDMX-CSV"):
+        parse((HEAD + ROW + "CPI_YOY,VN,2024-04,4.40,A").encode(), "sdmx-csv")  # even a whole-looking value
+
+
+@pytest.mark.parametrize("name", ["cpi_2024-06.xml", "cpi_2024-06_generic.xml", "cpi_2024-07_ss30.xml"])
+def test_an_unclosed_sdmx_ml_document_fails_whole_naming_truncation(name: str) -> None:
+    body = (DATA / name).read_bytes()
+    for cut in (len(body) // 2, body.rindex(b"</"), len(body.rstrip()) - 1):
+        with pytest.raises(PayloadError, match=r"truncated SDMX-ML message: .* before it is closed"):
+            parse(body[:cut])
+
+
+def test_unclosed_json_documents_fail_naming_truncation() -> None:
+    agency = SourceSettings(name="gso", kind="agency-json", url="http://127.0.0.1:1/a", every="1h")
+    portal = SourceSettings(name="portal", kind="portal", url="http://127.0.0.1:1/p", every="5s")
+    body = json.dumps(
+        {
+            "format": "opscentre.agency-observations/1",
+            "observations": [{"indicator": "CPI_YOY", "area": "VN", "period": "2024-05", "value": 4.444}],
+        }
+    ).encode()
+    for src in (agency, portal):
+        with pytest.raises(PayloadError, match=r"truncated, the document ends at byte .* before it is closed"):
+            adapter_for(src).parse(Fetched(URL, 200, None, body[: body.index(b"4.444") + 3]))
+    with pytest.raises(PayloadError, match=r"not valid JSON \(Expecting"):  # broken in the middle: not "truncated"
+        adapter_for(agency).parse(Fetched(URL, 200, None, body.replace(b":", b";", 1)))
+
+
+async def test_a_cut_csv_over_http_fails_the_run_keeps_the_bytes_and_saves_no_cursor(
+    store: Store, serve: Callable[..., Awaitable[str]]
+) -> None:
+    body = (HEAD + ROW + "CPI_YOY,VN,2024-04,4.40,A\n" + ROW + "CPI_YOY,VN,2024-05,1.11").encode()
+
+    async def cut(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="text/csv")
+
+    base = await serve(cut)
+    async with Collector(store, [sdmx(url=f"{base}/data.csv")], settings()) as collector:
+        run = await collector.run("nso-sdmx")
+    assert run.outcome is RunOutcome.FAILED
+    assert run.error is not None and "truncated SDMX-CSV" in run.error
+    assert await store.history("CPI_YOY", "VN") == []
+    assert await store.cursor("nso-sdmx") is None
+    assert await kept_payload(store, run.id) == body  # the failure can be traced to the bytes
+
+
+async def test_a_body_shorter_than_its_content_length_is_refused_as_cut_off(store: Store) -> None:
+    """A bare socket server: it announces 400 bytes, sends a valid-looking SDMX-CSV prefix, and closes."""
+    sent = (HEAD + ROW + "CPI_YOY,VN,2024-04,4.40,A\n").encode()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: 400\r\n\r\n" + sent)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with Collector(store, [sdmx(url=f"http://127.0.0.1:{port}/data.csv")], settings()) as collector:
+            run = await collector.run("nso-sdmx")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert run.outcome is RunOutcome.FAILED
+    assert run.error is not None
+    assert f"cut off: {len(sent):,} of the 400 bytes its Content-Length announced" in run.error
+    assert await store.history("CPI_YOY", "VN") == []
+
+
+# --- real messages ---------------------------------------------------------------------------------------------
+
+ESTAT_MAPPING = {
+    "indicator": "CPI_YOY",
+    "area_dimension": "geo",
+    "areas": {"HN": "01"},
+    "filters": {"unit": ["RCH_A"]},
+    "status_attribute": "OBS_FLAG",
+    "statuses": {"SD": "estimated"},
+}
+
+
+def test_a_message_that_breaks_the_schema_but_parses_is_read() -> None:
+    # Eurostat-style: lower-case dimensions, OBS_FLAG codes in lower case, a footer with severity "Infomation"
+    # (sic) that strict XML-schema validation refuses.
+    parsed = parse((DATA / "estat_hicp_manr.xml").read_bytes(), mapping=ESTAT_MAPPING)
+    assert figures(parsed) == [
+        ("CPI_YOY", "VN", "2024-03", 3.97, "official"),
+        ("CPI_YOY", "VN", "2024-04", 4.4, "estimated"),
+        ("CPI_YOY", "VN", "2024-05", 4.44, "provisional"),
+        ("CPI_YOY", "01", "2024-04", 4.21, "estimated"),  # "sd", mapped as "SD"
+    ]
+    [rejected] = parsed.rejected  # the I15 series is filtered out (not ours), "u" has no mapping
+    assert rejected.index == 5 and "OBS_FLAG 'u' is not kept" in rejected.reason
+    assert parsed.positions == [0, 1, 2, 4]
+    assert parsed.cursor == "2024-06-18T21:00:04.214000Z"
+
+
+def test_sdmx_ml_3_0_structure_specific_data_is_read(recwarn: pytest.WarningsRecorder) -> None:
+    parsed = parse((DATA / "cpi_2024-07_ss30.xml").read_bytes())
+    assert figures(parsed) == [
+        ("CPI_YOY", "VN", "2024-05", 4.36, "official"),
+        ("CPI_YOY", "VN", "2024-06", 4.34, "provisional"),
+        ("CPI_YOY", "79", "2024-06", 3.88, "provisional"),
+    ]
+    assert parsed.cursor == "2024-07-22T09:00:00Z"
+    assert [str(w.message) for w in recwarn] == []  # pysdmx's "attributes will be lost" (the Contact) stays quiet
+
+
+def test_a_footer_413_delivered_as_a_file_fails_with_the_agencys_text_kept_aside() -> None:
+    with pytest.raises(PayloadError) as caught:
+        parse((DATA / "estat_413_footer.xml").read_bytes())
+    message = str(caught.value)
+    assert "code 413 (the answer is too large and is delivered as a file instead)" in message
+    assert "https://" not in message and "schema" not in message.lower()
+    assert caught.value.detail is not None
+    assert "will be written to a file which will be located under URL: https://ec.europa.eu" in caught.value.detail
+    assert "Please try it again in 5 minutes." in caught.value.detail
+
+
+def test_an_sdmx_error_message_reports_the_agencys_own_text() -> None:
+    with pytest.raises(PayloadError, match=r"error message instead of data: code 413") as caught:
+        parse((DATA / "error_413.xml").read_bytes())
+    assert (
+        caught.value.detail
+        == "Your answer will be delivered as a file: https://stats.example.org/sdmx/async/7f3a2c.xml"
+    )
+
+
+# --- mapping power ------------------------------------------------------------------------------------------
+
+
+def test_constant_area_and_indicator_filters_time_dimension_and_status_codes() -> None:
+    body = (
+        b"DATAFLOW,FREQ,CURRENCY,EXR_SUFFIX,REF_PERIOD,OBS_VALUE,OBS_STATUS\n"
+        b"ECB:EXR(1.0),M,USD,A,2024-05,1.0812,a\n"
+        b"ECB:EXR(1.0),M,USD,E,2024-05,1.0850,A\n"
+        b"ECB:EXR(1.0),Q,USD,A,2024-Q2,1.0760,p\n"
+        b"ECB:EXR(1.0),M,USD,A,2024-06,1.0760,x\n"
+    )
+    mapping = {
+        "indicator": "CPI_YOY",
+        "area": "VN",
+        "time_dimension": "REF_PERIOD",
+        "filters": {"EXR_SUFFIX": ["A"], "FREQ": ["M"]},
+        "unknown_status": "estimated",
+    }
+    parsed = parse(body, "sdmx-csv", mapping=mapping)
+    assert figures(parsed) == [
+        ("CPI_YOY", "VN", "2024-05", 1.0812, "official"),  # "a" is A in any case
+        ("CPI_YOY", "VN", "2024-06", 1.076, "estimated"),  # unknown code: the mapping's default
+    ]
+    assert parsed.rejected == [] and parsed.positions == [0, 3]
+    with pytest.raises(PayloadError, match=r"no REF_PERIOD column.*time_dimension = 'REF_PERIOD'"):
+        parse(body.replace(b"REF_PERIOD", b"TIME_PERIOD"), "sdmx-csv", mapping=mapping)
+    # Without a constant, the dimension is required; unknown codes are rejected by default, naming what is taken.
+    default = parse(HEAD.encode() + (ROW + "CPI_YOY,VN,2024-05,4.4,SD\n").encode(), "sdmx-csv")
+    assert "OBS_STATUS 'SD' is not kept: we take A, E, P" in default.rejected[0].reason
+
+
+def test_the_mapping_refuses_codes_that_differ_only_in_case_and_empty_filters() -> None:
+    with pytest.raises(ValueError, match="differ only in case"):
+        sdmx(mapping={"statuses": {"p": "provisional", "P": "official"}})
+    with pytest.raises(ValueError, match="lists no codes"):
+        sdmx(mapping={"filters": {"EXR_SUFFIX": []}})
+    with pytest.raises(ValueError, match="unknown_status"):
+        sdmx(mapping={"unknown_status": "maybe"})
+
+
+CONFIG = """
+[[sources]]
+name = "nso-sdmx"
+kind = "sdmx"
+format = "sdmx-csv"
+url = "http://127.0.0.1:8780/sdmx/NSO/data.csv"
+every = "1h"
+[sources.mapping]
+area = "HANOI"
+filters = {{ FREQ = [{freq}] }}
+[sources.mapping.indicators]
+CPI_Y = "CPI_YOY"
+[sources.mapping.areas]
+SG = "7900"
+"""
+
+
+def test_check_config_names_unknown_areas_and_frequencies_that_contradict_the_catalogue(tmp_path: Path) -> None:
+    path = tmp_path / "opscentre.toml"
+    path.write_text(CONFIG.format(freq='"A"'), encoding="utf-8")
+    result = run_cli("check-config", str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    out = " ".join(result.stderr.split())
+    assert "sources[0] (nso-sdmx).mapping.area: unknown area 'HANOI'" in out
+    assert "sources[0] (nso-sdmx).mapping.areas.SG: unknown area '7900'" in out
+    assert "mapping.filters.FREQ: 'A' contradicts the catalogue: " in out and "CPI_YOY is 'M'" in out
+    fixed = CONFIG.format(freq='"M"').replace('"HANOI"', '"01"').replace('"7900"', '"79"')
+    path.write_text(fixed, encoding="utf-8")
+    result = run_cli("check-config", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "UserWarning" not in result.stdout + result.stderr
+
+
+# --- outcomes, payloads, errors ------------------------------------------------------------------------------
+
+
+def agency(base: str, path: str = "/agencies/GSO/observations") -> SourceSettings:
+    return SourceSettings(name="gso", kind="agency-json", url=f"{base}{path}", every="1h")
+
+
+def page(observations: list[dict[str, Any]], next_url: str | None = None) -> dict[str, Any]:
+    return {"format": "opscentre.agency-observations/1", "observations": observations, "next": next_url}
+
+
+async def test_a_run_whose_every_record_was_rejected_failed(store: Store, serve: Callable[..., Awaitable[str]]) -> None:
+    bad = [
+        {"indicator": "CPI_YOY", "area": "VN", "period": "2024-13", "value": 4.4},
+        {"indicator": "NO_SUCH", "area": "VN", "period": "2024-05", "value": 1.0},
+    ]
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response(page(bad))
+
+    base = await serve(answer)
+    async with Collector(store, [agency(base)], settings()) as collector:
+        run = await collector.run("gso")
+        assert collector.breakers["gso"].failures == 1
+    assert run.outcome is RunOutcome.FAILED
+    assert (run.fetched, run.rejected, run.new) == (2, 2, 0)
+    assert run.error is not None and run.error.startswith("every record was rejected (2)")
+    assert json.loads(await kept_payload(store, run.id)) == page(bad)
+    [alert] = [a for a in await store.alerts() if a.rule == "source.failing"]
+    assert alert.subject == "gso"
+
+
+async def test_every_record_rejected_makes_collect_local_exit_non_zero(
+    tmp_path: Path, serve: Callable[..., Awaitable[str]]
+) -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response(page([{"indicator": "NO_SUCH", "area": "VN", "period": "2024-05", "value": 1}]))
+
+    base = await serve(answer)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[database]\npath = "ops.db"\n[[sources]]\nname = "gso"\nkind = "agency-json"\n'
+        f'url = "{base}/agencies/GSO/observations"\nevery = "1h"\n',
+        encoding="utf-8",
+    )
+    result = await asyncio.to_thread(run_cli, "collect", "--source", "gso", "--local", "--config", str(config))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "failed" in result.stdout and "0 of 1 runs succeeded" in result.stdout
+
+
+async def test_upstream_text_stays_out_of_the_error_every_role_sees(
+    store: Store, serve: Callable[..., Awaitable[str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "Traceback: db=prod-reporting password=hunter2 at /srv/app.py"
+
+    async def broken(request: web.Request) -> web.Response:
+        return web.Response(status=503, text=secret)
+
+    base = await serve(broken)
+    caplog.set_level(logging.WARNING)
+    async with Collector(store, [agency(base)], settings()) as collector:
+        run = await collector.run("gso")
+    assert run.outcome is RunOutcome.FAILED and run.http_status == 503
+    assert run.error == f"HTTP 503 from the source (its {len(secret)}-byte answer is kept with the run)"
+    assert [e.payload for e in await store.events_after(0) if "hunter2" in json.dumps(e.payload)] == []
+    assert all("hunter2" not in a.message for a in await store.alerts())
+    assert (await kept_payload(store, run.id)).decode() == secret  # for the admin, with the run
+    assert any("gso" in r.getMessage() and "hunter2" in r.getMessage() for r in caplog.records)  # the server log
+
+
+async def test_next_links_are_followed_only_on_the_sources_own_origin(
+    store: Store, serve: Callable[..., Awaitable[str]]
+) -> None:
+    elsewhere_hits: list[str] = []
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        elsewhere_hits.append(request.path_qs)
+        return web.json_response(page([]))
+
+    other = await serve(elsewhere)
+    record = {"indicator": "CPI_YOY", "area": "VN", "period": "2024-05", "value": 4.4}
+    own_pages: list[str] = []
+
+    async def own(request: web.Request) -> web.Response:
+        own_pages.append(request.path_qs)
+        if request.query.get("page") == "2":
+            return web.json_response(page([record]))
+        target = request.query.get("to", "")
+        return web.json_response(page([], f"{target}/agencies/GSO/observations?page=2"))
+
+    base = await serve(own)
+    async with Collector(store, [agency(base, "/agencies/GSO/observations?to=" + other)], settings()) as collector:
+        run = await collector.run("gso")
+    assert run.outcome is RunOutcome.FAILED
+    assert run.error is not None and "leads off the source's own origin" in run.error
+    assert elsewhere_hits == []
+
+    # The same origin is fine, also when the port is written out.
+    async with Collector(store, [agency(base, "/agencies/GSO/observations?to=" + base)], settings()) as collector:
+        run = await collector.run("gso")
+    assert run.outcome is RunOutcome.SUCCESS, run.error
+    assert run.new == 1
+
+
+async def test_each_retry_logs_one_line_naming_the_source(
+    store: Store, serve: Callable[..., Awaitable[str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    async def down(request: web.Request) -> web.Response:
+        return web.Response(status=503, text="busy")
+
+    base = await serve(down)
+    caplog.set_level(logging.DEBUG)
+    few = CollectorSettings(
+        retries=2, backoff_initial=timedelta(milliseconds=5), backoff_max=timedelta(milliseconds=10)
+    )
+    async with Collector(store, [agency(base)], few) as collector:
+        run = await collector.run("gso")
+    assert run.outcome is RunOutcome.FAILED
+    retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert len(retries) == 2
+    assert retries[0].startswith("source gso: attempt 1 of 3 failed (HTTP 503 from the source")
+    assert [r for r in caplog.records if "retry_scheduled" in r.getMessage()] == []
+
+
+async def test_a_compressed_answer_records_that_the_digest_covers_the_decoded_bytes(
+    store: Store, serve: Callable[..., Awaitable[str]]
+) -> None:
+    body = json.dumps(page([{"indicator": "CPI_YOY", "area": "VN", "period": "2024-05", "value": 4.4}])).encode()
+
+    async def gzipped(request: web.Request) -> web.Response:
+        return web.Response(
+            body=gzip.compress(body), headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        )
+
+    base = await serve(gzipped)
+    async with Collector(store, [agency(base)], settings()) as collector:
+        run = await collector.run("gso")
+    assert run.outcome is RunOutcome.SUCCESS, run.error
+    [figure] = await store.run_observations(run.id)
+    provenance = await store.provenance(figure.id)
+    assert provenance is not None
+    assert provenance["payload"]["wire_encoding"] == "gzip"
+    assert await store.payload(provenance["payload"]["sha256"]) == body  # the digest covers the decoded bytes
