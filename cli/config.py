@@ -6,6 +6,7 @@ configuration applies (``opscentre show-config`` prints it).
 
 from __future__ import annotations
 
+import importlib.util
 import tomllib
 from collections import Counter
 from importlib import resources
@@ -39,8 +40,21 @@ class Config(Section):
     indicators: list[Indicator] = Field(default_factory=list, description="catalogue entries beyond the shipped ones")
 
 
+# The built-in SDMX source runs when its optional library is installed. The text says which, so
+# that `show-config` prints what `serve` and `demo` run.
+SDMX_SWITCH = "enabled = false               # needs the optional extra: pip install 'opscentre[sdmx]'"
+SDMX_ON = "enabled = true                # the optional extra (pysdmx) is installed; without it: false"
+
+
+def sdmx_available() -> bool:
+    return importlib.util.find_spec("pysdmx") is not None
+
+
 def builtin_text() -> str:
-    return resources.files("cli").joinpath("default.toml").read_text("utf-8")
+    text = resources.files("cli").joinpath("default.toml").read_text("utf-8")
+    if SDMX_SWITCH not in text:  # the shipped file and this module disagree: fail loudly in tests
+        raise RuntimeError("cli/default.toml: the nso-sdmx source's 'enabled' line has changed")
+    return text.replace(SDMX_SWITCH, SDMX_ON) if sdmx_available() else text
 
 
 def load(path: str | Path | None = None) -> Config:

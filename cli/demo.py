@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from rich.console import Console
 
 from cli.config import Config
+from cli.progress import FirstPull
 from cli.runtime import Service, install_stop_signals
 
 
@@ -59,7 +60,9 @@ async def run_demo(config: Config, db_path: str, console: Console, *, sim_port: 
         console.print(f"  live feed           {service.feed.url}   (tokens demo-operator, demo-admin)")
         console.print("  run a collection    opscentre collect --all    (in another terminal, as the demo admin)")
         console.print("Ctrl+C stops everything cleanly.")
+        first_pull = FirstPull.watch(service.collector, console.print)
         await stop.wait()
+        first_pull.close()
         console.print("stopping …")
         started = time.monotonic()
     finally:

@@ -10,7 +10,7 @@ import logging
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,8 @@ from rich.table import Table
 
 from cli.config import Config, ConfigError, builtin_text, load
 from feed.config import hash_token
-from feed.formatting import format_number
-from storage import Store, StoreError
+from feed.formatting import format_number, status_label, unit_label
+from storage import Observation, Store, StoreError
 from storage.clock import parse_moment
 from storage.migrations import LATEST, schema_version
 
@@ -33,6 +33,50 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 class UserError(Exception):
     """A problem the user can fix; printed without a traceback."""
+
+
+# Each language whole: a table in Vietnamese has Vietnamese headers, statuses and units; one in
+# English has English ones (names of provinces stay as the law writes them).
+WORDS: dict[str, dict[str, Any]] = {
+    "vi": {
+        "indicator_columns": ("mã", "tên chỉ tiêu", "đơn vị", "kỳ", "lĩnh vực", "cơ quan", "cấp"),
+        "levels": {"national": "toàn quốc", "provincial": "tỉnh", "national+provincial": "toàn quốc, tỉnh"},
+        "indicators": lambda n: f"{n} chỉ tiêu",
+        "area_columns": ("mã", "tên", "loại", "hiệu lực từ", "đến"),
+        "kinds": {"nation": "toàn quốc", "city": "thành phố", "province": "tỉnh"},
+        "areas": lambda n, on: f"{n} tỉnh, thành phố có hiệu lực ngày {on}",
+        "history_columns": (
+            "kỳ",
+            "giá trị",
+            "trạng thái",
+            "lần",
+            "nguồn",
+            "thu thập lúc (UTC)",
+            "lượt thu",
+            "dữ liệu gốc",
+        ),
+        "area": "địa bàn",
+        "as_of": lambda t: f", theo số liệu đã có lúc {t} UTC",
+        "figures": lambda n, periods, sources: f"{n} số liệu: {periods} kỳ, {sources} nguồn",
+        "no_figures": "chưa có số liệu nào cho chuỗi này",
+    },
+    "en": {
+        "indicator_columns": ("code", "indicator", "unit", "freq", "category", "owner", "level"),
+        "levels": {},
+        "indicators": lambda n: f"{n} indicators",
+        "area_columns": ("code", "name", "kind", "in force from", "until"),
+        "kinds": {},
+        "areas": lambda n, on: f"{n} provinces and cities in force on {on}",
+        "history_columns": ("period", "value", "status", "rev", "source", "collected at (UTC)", "run", "payload"),
+        "area": "area",
+        "as_of": lambda t: f", as known at {t} UTC",
+        "figures": lambda n, periods, sources: (
+            f"{n} figure{'s' if n != 1 else ''}: {periods} period{'s' if periods != 1 else ''} "
+            f"from {sources} source{'s' if sources != 1 else ''}"
+        ),
+        "no_figures": "no figures for this series yet",
+    },
+}
 
 
 # --- helpers -----------------------------------------------------------------------------------------
@@ -70,9 +114,17 @@ def _date(text: str) -> date:
 
 def _moment(text: str) -> Any:
     try:
-        return parse_moment(text)
+        moment = parse_moment(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    # A time of day without a zone is ambiguous: the server keeps UTC, the wall page shows the
+    # centre's time (UTC+7), a laptop has its own. Refuse rather than guess. A bare date is
+    # documented as the end of that day, UTC, and the output says so.
+    if len(text) != 10 and datetime.fromisoformat(text).tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no time zone: add one, e.g. '{text}Z' (UTC) or '{text}+07:00' (Vietnam, as on the wall page)"
+        )
+    return moment
 
 
 def _print_json(data: Any) -> None:
@@ -126,7 +178,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"({sum(s.enabled for s in config.sources)} enabled); {len(config.users)} users; "
         f"{len(config.indicators)} extra indicators"
     )
+    for warning in config_warnings(config):
+        err.print(f"warning: {warning}", markup=False)
     return EXIT_OK
+
+
+def config_warnings(config: Config) -> list[str]:
+    """Valid but probably not meant: a server that collects nothing, or that nobody can connect to."""
+    warnings = []
+    if not config.sources:
+        warnings.append("no [[sources]]: nothing will be collected")
+    elif not any(s.enabled for s in config.sources):
+        warnings.append("every source is disabled (enabled = false): nothing will be collected")
+    if not config.users:
+        warnings.append("no [[users]]: nobody can connect to the feed (add users with `opscentre hash-token`)")
+    return warnings
 
 
 def cmd_show_config(args: argparse.Namespace) -> int:
@@ -134,9 +200,16 @@ def cmd_show_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# The demo users' tokens (see cli/default.toml): short, public, and accepted only to reproduce
+# the built-in configuration's hashes.
+DEMO_TOKENS = ("demo-display", "demo-operator", "demo-admin")
+
+
 def cmd_hash_token(args: argparse.Namespace) -> int:
     token = args.token if args.token is not None else sys.stdin.readline().strip()
-    if len(token) < 16:
+    if token in DEMO_TOKENS:
+        err.print(f"note: {token!r} is a public demo token; never use it outside the demo", markup=False)
+    elif len(token) < 16:
         raise UserError(
             "a token must be at least 16 characters (generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
@@ -159,21 +232,20 @@ async def cmd_indicators(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([i.model_dump(mode="json") for i in items])
         return EXIT_OK
-    table = Table(
-        "code", "tên chỉ tiêu" if args.lang == "vi" else "indicator", "unit", "freq", "category", "owner", "level"
-    )
+    w = WORDS[args.lang]
+    table = Table(*w["indicator_columns"])
     for i in items:
         table.add_row(
             i.code,
             i.name_vi if args.lang == "vi" else i.name_en,
-            i.unit,
+            unit_label(i.unit, args.lang),
             i.frequency.value,
             i.category,
             i.owner,
-            i.level.value,
+            w["levels"].get(i.level.value, i.level.value),
         )
     out.print(table)
-    out.print(f"{len(items)} indicators")
+    out.print(w["indicators"](len(items)))
     return EXIT_OK
 
 
@@ -187,11 +259,14 @@ async def cmd_areas(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([a.model_dump(mode="json") for a in items])
         return EXIT_OK
-    table = Table("code", "tên", "kind", "in force from", "until")
+    w = WORDS[args.lang]
+    table = Table(*w["area_columns"])
     for a in items:
-        table.add_row(a.code, a.name_vi, a.kind, str(a.valid_from or "—"), str(a.valid_to or "—"))
+        table.add_row(
+            a.code, a.name_vi, w["kinds"].get(a.kind, a.kind), str(a.valid_from or "—"), str(a.valid_to or "—")
+        )
     out.print(table)
-    out.print(f"{len(items)} provinces and cities in force on {on.isoformat()}")
+    out.print(w["areas"](len(items), on.isoformat()))
     return EXIT_OK
 
 
@@ -204,33 +279,54 @@ async def cmd_history(args: argparse.Namespace) -> int:
         if not store.catalogue.areas.get(args.area):
             raise UserError(f"unknown area {args.area!r}; list them with `opscentre areas`")
         rows = await store.history(ind.code, args.area, source=args.source, as_of=args.as_of)
-        revisions = {}
-        if args.revisions:
-            for o in rows:
-                if o.revision > 1:
-                    revisions[o.id] = await store.revisions(o.indicator, o.area, o.period, o.source)
+        # Every revision of each revised figure up to the row shown (not later ones, with --as-of):
+        # listed with --revisions, and always used so that no two revisions print alike.
+        earlier: dict[int, list[Observation]] = {}
+        for o in rows:
+            if o.revision > 1:
+                group = await store.revisions(o.indicator, o.area, o.period, o.source)
+                earlier[o.id] = [r for r in group if r.revision < o.revision]
     finally:
         await store.close()
     if args.json:
-        _print_json([o.model_dump(mode="json") for o in rows])
+        items = []
+        for o in rows:
+            item = o.model_dump(mode="json")
+            if args.revisions:
+                item["earlier_revisions"] = [r.model_dump(mode="json") for r in earlier.get(o.id, [])]
+            items.append(item)
+        _print_json(items)
         return EXIT_OK
-    as_of = f" as known at {args.as_of.isoformat()}" if args.as_of else ""
-    out.print(f"{ind.code} — {ind.name_vi if args.lang == 'vi' else ind.name_en} ({ind.unit}), area {args.area}{as_of}")
-    table = Table("period", "value", "status", "rev", "source", "collected at", "run", "payload")
+    lang = args.lang
+    w = WORDS[lang]
+    as_of = ""
+    if args.as_of:
+        as_of = w["as_of"](args.as_of.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"))
+    name = ind.name_vi if lang == "vi" else ind.name_en
+    out.print(f"{ind.code} — {name} ({unit_label(ind.unit, lang)}), {w['area']} {args.area}{as_of}", markup=False)
+    table = Table(*w["history_columns"])
     for o in rows:
+        group = [r.value for r in earlier.get(o.id, [])]
         table.add_row(
-            o.period, format_number(o.value, args.lang), o.status.value, str(o.revision), o.source,
-            o.collected_at.strftime("%Y-%m-%d %H:%M:%S"), str(o.run_id or "—"), (o.payload_digest or "—")[:12],
+            o.period, format_number(o.value, lang, apart_from=group), status_label(o.status.value, lang),
+            str(o.revision), o.source, o.collected_at.strftime("%Y-%m-%d %H:%M:%S"), str(o.run_id or "—"),
+            (o.payload_digest or "—")[:12],
         )  # fmt: skip
-        for earlier in revisions.get(o.id, [])[:-1]:
+        if not args.revisions:
+            continue
+        for r in reversed(earlier.get(o.id, [])):
+            value = format_number(r.value, lang, apart_from=[*group, o.value])
             table.add_row(
-                "", f"[dim]{format_number(earlier.value, args.lang)}[/]", f"[dim]{earlier.status.value}[/]",
-                f"[dim]{earlier.revision}[/]", f"[dim]{earlier.source}[/]",
-                f"[dim]{earlier.collected_at.strftime('%Y-%m-%d %H:%M:%S')}[/]", "", "",
+                "", f"[dim]{value}[/]", f"[dim]{status_label(r.status.value, lang)}[/]", f"[dim]{r.revision}[/]",
+                f"[dim]{r.source}[/]", f"[dim]{r.collected_at.strftime('%Y-%m-%d %H:%M:%S')}[/]",
+                f"[dim]{r.run_id or '—'}[/]", f"[dim]{(r.payload_digest or '—')[:12]}[/]",
             )  # fmt: skip
     if rows:
         out.print(table)
-    out.print(f"{len(rows)} periods" if rows else "no figures for this series yet")
+        periods, sources = len({o.period for o in rows}), len({o.source for o in rows})
+        out.print(w["figures"](len(rows), periods, sources))
+    else:
+        out.print(w["no_figures"])
     return EXIT_OK
 
 
@@ -255,11 +351,21 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     return await run_demo(_config(args), _db_path(args), out, sim_port=args.sim_port)
 
 
+SERVER_LOGGERS = ("opscentre", "storage", "collectors", "feed", "cli")
+
+
 async def cmd_serve(args: argparse.Namespace) -> int:
     from cli.runtime import serve
 
-    logging.getLogger("opscentre").setLevel(logging.INFO)
-    return await serve(_config(args), _db_path(args), out)
+    config = _config(args)
+    for warning in config_warnings(config):
+        err.print(f"warning: {warning}", markup=False)
+    if not args.verbose:
+        # A server's log says what it does: connections, slow clients closed, runs. The packages log
+        # under their module names, below the root's WARNING: let their INFO lines through.
+        for name in SERVER_LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO)
+    return await serve(config, _db_path(args), out)
 
 
 async def cmd_collect(args: argparse.Namespace) -> int:
@@ -345,6 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = add("areas", cmd_areas, "list the provinces and centrally-run cities in force on a date")
     p.add_argument("--on", type=_date, metavar="DATE", help="YYYY-MM-DD (default: today)")
+    p.add_argument("--lang", choices=["vi", "en"], default="vi", help="headers in Vietnamese or English")
     p.add_argument("--json", action="store_true")
     p = add("history", cmd_history, "show a series: every period's figure with its provenance")
     p.add_argument("indicator", metavar="INDICATOR")

@@ -16,6 +16,7 @@ import time
 from rich.console import Console
 
 from cli.config import Config
+from cli.progress import FirstPull
 from collectors.pipeline import Collector
 from collectors.scheduler import Scheduler
 from feed.formatting import format_number
@@ -129,7 +130,9 @@ async def serve(config: Config, db_path: str, console: Console) -> int:
         console.print(f"  display  {scheme}://{config.feed.host}:{port}/display")
         console.print(f"  health   {scheme}://{config.feed.host}:{port}/healthz, /readyz, /metrics")
         console.print("Ctrl+C stops cleanly")
+        first_pull = FirstPull.watch(service.collector, console.print)
         await stop.wait()
+        first_pull.close()
         console.print("stopping: no new runs; waiting for runs in flight …")
         started = time.monotonic()
     finally:
