@@ -259,7 +259,8 @@ class Collector:
         tally.revisions += result.revised
         if result.rejected and tally.first_rejection is None:
             first = result.rejected[0]
-            tally.first_example = f"#{first.index}: {first.reason}"
+            reason = first.reason if len(first.reason) <= 300 else first.reason[:297] + "..."  # it may quote values
+            tally.first_example = f"#{first.index}: {reason}"
             tally.first_rejection = f"{len(result.rejected)} records rejected, e.g. {tally.first_example}"
 
     async def _parse(self, adapter: Adapter, fetched: Fetched) -> Parsed:
