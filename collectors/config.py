@@ -15,7 +15,7 @@ SourceName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-
 
 class SourceKind(StrEnum):
     AGENCY_JSON = "agency-json"  # our reporting API (docs/agency-json.md)
-    SDMX = "sdmx"  # SDMX-ML 2.1 or SDMX-CSV 2.0 data messages
+    SDMX = "sdmx"  # SDMX-ML 2.1/3.0 or SDMX-CSV 1.0/2.0 data messages (docs/agency-json.md)
     PORTAL = "portal"  # the public service portal's live counters
 
 
