@@ -51,7 +51,7 @@ def test_indicators_filtered_by_category_and_agency(db: Path) -> None:
                      "USD_CENTRAL_RATE", "INTERBANK_OVERNIGHT"}  # fmt: skip
     sbv = run_cli("indicators", "--db", str(db), "--agency", "SBV")
     assert sbv.returncode == 0
-    assert "Tăng trưởng tín dụng so với đầu năm" in sbv.stdout and "3 indicators" in sbv.stdout
+    assert "Tăng trưởng tín dụng so với đầu năm" in sbv.stdout and "3 chỉ tiêu" in sbv.stdout
     english = run_cli("indicators", "--db", str(db), "--agency", "SBV", "--lang", "en")
     assert "Credit growth since start of year" in english.stdout
     bad = run_cli("indicators", "--db", str(db), "--category", "NOPE")
@@ -59,7 +59,7 @@ def test_indicators_filtered_by_category_and_agency(db: Path) -> None:
 
 
 def test_areas_on_a_date(db: Path) -> None:
-    before = run_cli("areas", "--db", str(db), "--on", "2020-08-19")
+    before = run_cli("areas", "--db", str(db), "--on", "2020-08-19", "--lang", "en")
     assert before.returncode == 0 and "63 provinces and cities in force on 2020-08-19" in before.stdout
     assert "Tỉnh Hà Giang" in before.stdout
     after = run_cli("areas", "--db", str(db), "--on", "2026-01-01", "--json")
