@@ -544,3 +544,52 @@ async def test_a_manual_collection_run_changes_the_wall(tmp_path: Path, browser:
                         assert_clean(display)
         finally:
             await store.close()
+
+
+async def test_a_revision_is_never_shown_as_the_figure_it_revised(tmp_path: Path, browser: Browser) -> None:
+    """1.111345 revised to 1.11 must not read "1,11" before and after: the tile shows the digits
+    that differ, whether the feed says what was replaced or only this page saw it."""
+    now = datetime.now(UTC)
+    today = now.date()
+    async with feed_server(tmp_path / "ops.db") as server:
+        await seed(server.store, now)
+        async with open_display(browser, server) as display:
+            await connect(display)
+            await display.wait_tile_value("CPI_YOY", "3,22")
+            cpi = display.tile("CPI_YOY")
+            await ingest(server.store, "nso", [("CPI_YOY", month(today, 1), 3.2212)])
+            await display.wait_attribute(cpi, "data-revision", "2")
+            await display.wait_tile_value("CPI_YOY", "3,221")
+            await ingest(server.store, "nso", [("CPI_YOY", month(today, 1), 3.22)])  # back again
+            await display.wait_attribute(cpi, "data-revision", "3")
+            await display.wait_tile_value("CPI_YOY", "3,220")
+            # An unrevised figure keeps its usual decimals.
+            await ingest(server.store, "nso", [("CPI_YOY", month(today, 0), 3.3)])
+            await display.wait_tile_value("CPI_YOY", "3,30")
+            assert_clean(display)
+
+
+async def test_a_revision_without_previous_value_is_told_apart_from_what_the_page_showed(browser: Browser) -> None:
+    feed: ScriptedFeed
+
+    async def only(ws: ServerConnection) -> None:
+        await ws.send(welcome("e1", 10, False))
+        await ws.send(snapshot("e1", 10, [change("RETAIL_SALES", "2026-10", 1234.54)]))
+        await feed.proceed[0].wait()
+        await ws.send(delta("e1", 11, change("RETAIL_SALES", "2026-10", 1234.51, revision=2, at=1)))
+
+    feed = ScriptedFeed([only])
+    async with feed.running():
+        context = await browser.new_context(viewport={"width": 1920, "height": 1080})
+        try:
+            page = await context.new_page()
+            display = Display(page)
+            await page.goto(f"http://127.0.0.1:{feed.port}/display")
+            await connect(display)
+            await display.wait_tile_value("RETAIL_SALES", "1.234,5")
+            feed.proceed[0].set()
+            await display.wait_attribute(display.tile("RETAIL_SALES"), "data-revision", "2")
+            await display.wait_tile_value("RETAIL_SALES", "1.234,51")
+            assert display.errors == [], display.errors
+        finally:
+            await context.close()

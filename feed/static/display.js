@@ -31,6 +31,8 @@
 
   const HISTORY_POINTS = 24; // sparkline length per series
   const MAX_SOURCES = 8; // sources kept per indicator (several agencies may report one indicator)
+  const MAX_REPLACED = 4; // earlier values of a revised figure that its tile is told apart from
+  const MAX_DECIMALS = 20; // Intl.NumberFormat's limit; enough to tell any two doubles apart
   const MAX_ALERTS = 200; // open alerts kept; the ticker shows the most important ones
   const TICKER_ITEMS = 40;
   const MAX_RUNNING = 20;
@@ -310,6 +312,18 @@
 
   const numberFormats = new Map();
 
+  /** `value` with at least `decimals` decimals, and as many more as it takes to print differently
+   *  from each of `others` (the revisions it replaced): 1.111345 revised to 1.11 is never "1,11"
+   *  twice. */
+  function formatApart(value, decimals, others) {
+    let d = decimals;
+    for (const other of others || []) {
+      if (!Number.isFinite(other) || other === value) continue;
+      while (d < MAX_DECIMALS && formatNumber(value, d) === formatNumber(other, d)) d++;
+    }
+    return formatNumber(value, d);
+  }
+
   function formatNumber(value, decimals) {
     if (!Number.isFinite(value)) return '—';
     const key = `${state.lang}:${decimals}`;
@@ -436,6 +450,10 @@
       status: String(change.status || 'official'),
       revision: Number(change.revision) || 1,
       collectedAt: parseTime(change.collected_at),
+      // The values this revision replaced (the feed's previous_value, and whatever this page showed
+      // for the same period): the tile writes it with the digits needed to differ from them.
+      replaced: change.previous_value == null || !Number.isFinite(Number(change.previous_value))
+        ? [] : [Number(change.previous_value)],
     };
   }
 
@@ -455,6 +473,11 @@
     if (!bySource) state.series.set(fig.indicator, (bySource = new Map()));
     const cur = bySource.get(fig.source);
     if (cur && !notOlder(fig, cur, meta.freq)) return null; // a late, older message: keep what we have
+    if (cur && cur.period === fig.period) {
+      // A revision (or the same figure again, on a resume): remember what it replaced.
+      const earlier = fig.revision > cur.revision && cur.value !== fig.value ? [cur.value] : [];
+      fig.replaced = [...new Set([...fig.replaced, ...cur.replaced, ...earlier])].slice(-MAX_REPLACED);
+    }
     bySource.set(fig.source, fig);
     trimSources(bySource, meta.freq, (f) => f.period);
     if (meta.freq !== 'live') addToHistory(fig, meta);
@@ -944,7 +967,7 @@
       refreshAge(code);
       return;
     }
-    setText(p.value, formatNumber(fig.value, meta.decimals));
+    setText(p.value, formatApart(fig.value, meta.decimals, fig.replaced));
     setText(p.period, periodLabel(fig.period, meta.freq));
     setData(p.tile, 'period', fig.period);
     setData(p.tile, 'source', fig.source);
