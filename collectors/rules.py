@@ -46,5 +46,6 @@ async def after_success(store: Store, run: CollectionRun, revisions: list[Revisi
             run.source,
             Severity.INFO,
             f"Số liệu chính thức bị điều chỉnh: {first.indicator} {first.area} {first.period} "
-            f"{first.previous_value:g} → {first.value:g}{more} (lần thu thập #{run.id})",
+            # repr: the shortest text that round-trips, so two different values never read alike
+            f"{first.previous_value!r} → {first.value!r}{more} (lần thu thập #{run.id})",
         )
