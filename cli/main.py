@@ -284,8 +284,8 @@ async def cmd_history(args: argparse.Namespace) -> int:
         earlier: dict[int, list[Observation]] = {}
         for o in rows:
             if o.revision > 1:
-                group = await store.revisions(o.indicator, o.area, o.period, o.source)
-                earlier[o.id] = [r for r in group if r.revision < o.revision]
+                every = await store.revisions(o.indicator, o.area, o.period, o.source)
+                earlier[o.id] = [r for r in every if r.revision < o.revision]
     finally:
         await store.close()
     if args.json:
@@ -306,16 +306,16 @@ async def cmd_history(args: argparse.Namespace) -> int:
     out.print(f"{ind.code} — {name} ({unit_label(ind.unit, lang)}), {w['area']} {args.area}{as_of}", markup=False)
     table = Table(*w["history_columns"])
     for o in rows:
-        group = [r.value for r in earlier.get(o.id, [])]
+        before = [r.value for r in earlier.get(o.id, [])]
         table.add_row(
-            o.period, format_number(o.value, lang, apart_from=group), status_label(o.status.value, lang),
+            o.period, format_number(o.value, lang, apart_from=before), status_label(o.status.value, lang),
             str(o.revision), o.source, o.collected_at.strftime("%Y-%m-%d %H:%M:%S"), str(o.run_id or "—"),
             (o.payload_digest or "—")[:12],
         )  # fmt: skip
         if not args.revisions:
             continue
         for r in reversed(earlier.get(o.id, [])):
-            value = format_number(r.value, lang, apart_from=[*group, o.value])
+            value = format_number(r.value, lang, apart_from=[*before, o.value])
             table.add_row(
                 "", f"[dim]{value}[/]", f"[dim]{status_label(r.status.value, lang)}[/]", f"[dim]{r.revision}[/]",
                 f"[dim]{r.source}[/]", f"[dim]{r.collected_at.strftime('%Y-%m-%d %H:%M:%S')}[/]",

@@ -30,7 +30,7 @@ def db(tmp_path: Path) -> Path:
 async def put(db: Path, source: str, rows: list[tuple[str, str, float, str]], at: datetime) -> None:
     store = await Store.open(db)
     try:
-        records = [ObservationIn(indicator=i, area="VN", period=p, value=v, status=s) for i, p, v, s in rows]  # type: ignore[arg-type]
+        records = [ObservationIn(indicator=i, area="VN", period=p, value=v, status=s) for i, p, v, s in rows]
         result = await store.ingest(Batch(source, records, collected_at=at))
         assert not result.rejected
     finally:
