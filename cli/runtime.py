@@ -37,17 +37,38 @@ OUTCOME_MARK = {
 
 
 def describe_run(run: CollectionRun, lang: str = "en") -> str:
-    n = lambda v: format_number(v, "vi" if lang == "vi" else "en")  # noqa: E731
+    """One line per run, wholly in ``lang`` (words and number format alike)."""
+    vi = lang == "vi"
+    n = lambda v: format_number(v, "vi" if vi else "en")  # noqa: E731
     took = ""
     if run.ended_at is not None:
-        took = f" in {(run.ended_at - run.started_at).total_seconds():.1f}s"
-    text = (
-        f"{OUTCOME_MARK[run.outcome]} run #{run.id} {run.source}: {run.outcome.value}{took} — fetched {n(run.fetched)}, "
-        f"new {n(run.new)}, revised {n(run.revised)}, unchanged {n(run.unchanged)}, rejected {n(run.rejected)}"
-    )
+        seconds = format_number(round((run.ended_at - run.started_at).total_seconds(), 1), "vi" if vi else "en", 1)
+        took = f" trong {seconds} giây" if vi else f" in {seconds}s"
+    if vi:
+        text = (
+            f"{OUTCOME_MARK[run.outcome]} lượt thu #{run.id} {run.source}: {RUN_OUTCOME_VI[run.outcome]}{took} — "
+            f"nhận {n(run.fetched)}, mới {n(run.new)}, điều chỉnh {n(run.revised)}, không đổi {n(run.unchanged)}, "
+            f"bị loại {n(run.rejected)}"
+        )
+    else:
+        text = (
+            f"{OUTCOME_MARK[run.outcome]} run #{run.id} {run.source}: {run.outcome.value}{took} — fetched "
+            f"{n(run.fetched)}, new {n(run.new)}, revised {n(run.revised)}, unchanged {n(run.unchanged)}, "
+            f"rejected {n(run.rejected)}"
+        )
     if run.error:
         text += f"\n    {run.error}"
     return text
+
+
+RUN_OUTCOME_VI = {
+    RunOutcome.SUCCESS: "thành công",
+    RunOutcome.PARTIAL: "thành công một phần",
+    RunOutcome.FAILED: "thất bại",
+    RunOutcome.SKIPPED: "bỏ qua",
+    RunOutcome.INTERRUPTED: "bị ngắt",
+    RunOutcome.RUNNING: "đang chạy",
+}
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

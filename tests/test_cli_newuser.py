@@ -154,3 +154,21 @@ def test_hash_token_accepts_the_demo_tokens_the_configuration_names() -> None:
         assert result.stdout.strip() == users[name] == hash_token(f"demo-{name}")
         assert "demo token" in result.stderr
     assert run_cli("hash-token", "demo-other").returncode == 2  # other short tokens still refused
+
+
+def test_a_run_is_described_wholly_in_one_language() -> None:
+    from cli.runtime import describe_run
+    from storage import CollectionRun, RunOutcome, RunTrigger
+
+    run = CollectionRun.model_validate(
+        {"id": 7, "source": "nso", "trigger": RunTrigger.SCHEDULE, "requested_by": None, "started_at": T0,
+         "ended_at": T0 + timedelta(seconds=41.25), "outcome": RunOutcome.PARTIAL, "fetched": 12345,
+         "new": 12000, "revised": 300, "unchanged": 40, "rejected": 5}
+    )  # fmt: skip
+    vi = describe_run(run, "vi")
+    assert "lượt thu #7 nso: thành công một phần trong 41,2 giây" in vi
+    assert "nhận 12.345, mới 12.000, điều chỉnh 300, không đổi 40, bị loại 5" in vi
+    for english in ("run", "partial", "fetched", "new ", "revised", "rejected", "s "):
+        assert english not in vi, english
+    en = describe_run(run, "en")
+    assert "run #7 nso: partial in 41.2s — fetched 12,345, new 12,000, revised 300" in en
