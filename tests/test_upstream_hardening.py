@@ -437,3 +437,19 @@ async def test_a_compressed_answer_records_that_the_digest_covers_the_decoded_by
     assert provenance is not None
     assert provenance["payload"]["wire_encoding"] == "gzip"
     assert await store.payload(provenance["payload"]["sha256"]) == body  # the digest covers the decoded bytes
+
+
+async def test_a_failed_runs_kept_payload_is_bounded(store: Store, serve: Callable[..., Awaitable[str]]) -> None:
+    from collectors.pipeline import KEEP_FAILED_BYTES
+
+    body = b"<html>" + b"x" * KEEP_FAILED_BYTES  # not JSON, and larger than what a failed run keeps
+
+    async def huge(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="text/html")
+
+    base = await serve(huge)
+    async with Collector(store, [agency(base)], settings()) as collector:
+        run = await collector.run("gso")
+    assert run.outcome is RunOutcome.FAILED and run.bytes == len(body)
+    assert run.error is not None and f"the first {KEEP_FAILED_BYTES:,} of its {len(body):,} bytes are kept" in run.error
+    assert await kept_payload(store, run.id) == body[:KEEP_FAILED_BYTES]
