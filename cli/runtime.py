@@ -125,9 +125,12 @@ class Service:
         if self._pruner is not None:
             self._pruner.cancel()
         if self.scheduler is not None:
-            self.scheduler.shutdown()
+            self.scheduler.pause()  # not shutdown yet: APScheduler's would cancel the runs in flight
         if self.collector is not None:
             await self.collector.shutdown()
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if self.collector is not None:
             await self.collector.aclose()
         if self.feed is not None:
             await self.feed.commands.wait()

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import httpx
 
@@ -24,7 +25,7 @@ from collectors.sources.base import Fetched, Parsed
 from storage import Batch, CollectionRun, IngestResult, RunOutcome, RunTrigger, Store
 from storage.clock import utcnow
 from storage.models import Revision
-from storage.writes import RunFinish
+from storage.writes import RunFinish, StoreUnavailable
 
 
 def origin(url: str) -> str:
@@ -46,6 +47,7 @@ INLINE_PARSE_BYTES = 256 * 1024  # smaller payloads parse on the event loop; lar
 KEEP_FAILED_BYTES = 4 * 1024 * 1024  # of a failed run's payload, kept so the failure can be traced to the bytes
 MAX_PAGES = 10_000  # a runaway `next` chain is an upstream bug, not a reason to loop forever
 
+T = TypeVar("T")
 ProgressHook = Callable[[CollectionRun], Awaitable[None] | None]
 
 
@@ -161,7 +163,7 @@ class Collector:
     async def _run_locked(self, name: str, trigger: RunTrigger, requested_by: str | None) -> CollectionRun:
         source = self.sources[name]
         breaker = self.breakers[name]
-        run, cursor = await self.store.begin_run(name, trigger, requested_by)
+        run, cursor = await self._begin(name, trigger, requested_by)
         if self._closing:
             return await self._finish(
                 run, RunOutcome.SKIPPED, RunTally(), FetchStats(), "the collector is shutting down"
@@ -182,8 +184,11 @@ class Collector:
         except asyncio.CancelledError:
             breaker.release()
             # Shutdown or a crash-in-waiting: record it, then let the cancellation go on.
-            await asyncio.shield(self._finish(run, RunOutcome.INTERRUPTED, tally, stats, "interrupted by shutdown"))
+            await self._interrupted(run, tally, stats)
             raise
+        except StoreUnavailable as exc:  # our disk, not the upstream: no breaker verdict, no traceback
+            breaker.release()
+            return await self._finish(run, RunOutcome.FAILED, tally, stats, f"not stored: {exc}")
         except Exception as exc:  # a bug must not kill the scheduler; it is recorded and logged
             log.exception("run %s of %s failed unexpectedly", run.id, name)
             breaker.record_failure()
@@ -317,7 +322,8 @@ class Collector:
     async def _finish(
         self, run: CollectionRun, outcome: RunOutcome, tally: RunTally, stats: FetchStats, error: str | None
     ) -> CollectionRun:
-        done = await self.store.end_run(run.id, self._finish_fields(outcome, tally, stats, error))
+        # While the database cannot be written, the store keeps the end and writes it on recovery.
+        done = await self.store.end_run_eventually(run, self._finish_fields(outcome, tally, stats, error))
         await self._finished(done)
         return done
 
@@ -330,7 +336,29 @@ class Collector:
             except Exception:
                 log.exception("run-finished hook failed")
 
-    # --- shutdown -----------------------------------------------------------------------------------------
+    # --- beginning, interrupting, shutdown ------------------------------------------------------------------
+
+    async def _begin(
+        self, name: str, trigger: RunTrigger, requested_by: str | None
+    ) -> tuple[CollectionRun, str | None]:
+        """Begin a run. A cancellation while its row is being written does not leave the row
+        'running': the write completes, and the run is recorded as interrupted."""
+        begun = asyncio.ensure_future(self.store.begin_run(name, trigger, requested_by))
+        try:
+            return await asyncio.shield(begun)
+        except asyncio.CancelledError:
+            try:
+                run, _ = await _settled(begun)
+            except Exception:  # the row was never written: nothing to end
+                raise asyncio.CancelledError from None
+            await self._interrupted(run, RunTally(), FetchStats())
+            raise
+
+    async def _interrupted(self, run: CollectionRun, tally: RunTally, stats: FetchStats) -> None:
+        """Record ``run`` as interrupted, even if the caller is cancelled again meanwhile."""
+        await _settled(
+            asyncio.ensure_future(self._finish(run, RunOutcome.INTERRUPTED, tally, stats, "interrupted by shutdown"))
+        )
 
     async def shutdown(self, grace: float | None = None) -> None:
         """Refuse new runs; give in-flight runs ``grace`` seconds, then cancel them (recorded as interrupted)."""
@@ -346,3 +374,15 @@ class Collector:
 
     def breaker_state(self, name: str) -> BreakerState:
         return self.breakers[name].state
+
+
+async def _settled(future: asyncio.Future[T]) -> T:
+    """``future``'s result, waited for through any cancellations of the caller: a write already
+    queued is done whole anyway, and leaving before it lands would leave a run 'running'. The
+    callers raise the cancellation again once it has landed."""
+    while True:
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if future.done():
+                return future.result()

@@ -1,8 +1,16 @@
 """Each source on its own schedule (APScheduler 3): an interval or a crontab, with jitter; never
-two runs of one source at once; misfires coalesced into one run."""
+two runs of one source at once; misfires coalesced into one run.
+
+Stopping is in two steps, because APScheduler's own ``shutdown`` (wait or not) cancels the jobs
+running on the event loop at once (``AsyncIOExecutor.shutdown`` cancels every pending future):
+``pause`` first, so no new run starts while the collector gives the runs in flight their grace,
+then ``stop`` once they are done.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 from datetime import timedelta
 
@@ -15,6 +23,7 @@ from collectors.config import SourceSettings
 from collectors.pipeline import Collector
 from storage import RunTrigger
 from storage.clock import utcnow
+from storage.writes import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +43,7 @@ class Scheduler:
         self.collector = collector
         self.run_at_start = run_at_start
         self._scheduler = AsyncIOScheduler(timezone="UTC")
+        self._jobs: set[asyncio.Task[object]] = set()
 
     def start(self) -> None:
         now = utcnow()
@@ -47,9 +57,9 @@ class Scheduler:
                 spread = min(source.jitter.total_seconds(), 5.0) * _spread(source.name)
                 extra["next_run_time"] = now + timedelta(seconds=spread)
             self._scheduler.add_job(
-                self.collector.run,
+                self._job,
                 trigger_for(source),
-                args=[source.name, RunTrigger.SCHEDULE],
+                args=[source.name],
                 id=source.name,
                 name=f"collect {source.name}",
                 max_instances=1,  # with the collector's lock per source: never two at once
@@ -69,13 +79,46 @@ class Scheduler:
             job.id: job.next_run_time.isoformat() if job.next_run_time else None for job in self._scheduler.get_jobs()
         }
 
+    async def _job(self, name: str) -> None:
+        """One scheduled run. Whatever happens is in the run's record (or the store's alert), so
+        nothing reaches APScheduler, which would log it with a traceback."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._jobs.add(task)
+        try:
+            await self.collector.run(name, RunTrigger.SCHEDULE)
+        except StoreUnavailable as exc:  # the store alerts and turns not-ready; one line here is enough
+            log.warning("scheduled run of %s not started: %s", name, exc)
+        except asyncio.CancelledError:  # the end of the job's own task: the run recorded how it ended
+            log.info("scheduled run of %s cancelled at shutdown", name)
+        finally:
+            if task is not None:
+                self._jobs.discard(task)
+
+    def pause(self) -> None:
+        """Start no new runs (runs in flight go on)."""
+        if self._scheduler.running:
+            self._scheduler.pause()
+
+    async def stop(self, timeout: float = 10) -> None:
+        """Stop the scheduler once its jobs are done (call after the collector's shutdown, which
+        gave them their grace); jobs still going after ``timeout`` are cancelled."""
+        self.pause()
+        jobs = {t for t in self._jobs if not t.done()}
+        if jobs:
+            await asyncio.wait(jobs, timeout=timeout)
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        jobs = {t for t in self._jobs if not t.done()}
+        if jobs:
+            await asyncio.wait(jobs, timeout=timeout)
+
     def shutdown(self) -> None:
+        """Stop at once, cancelling jobs in flight (``stop`` is the clean way)."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
 
 def _spread(name: str) -> float:
     """A stable fraction in [0, 1) per source, so restarts do not stampede every upstream at once."""
-    import hashlib
-
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") / 2**32

@@ -7,9 +7,9 @@ never holds up a snapshot (WAL lets readers see the last committed state).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-import os
 import sqlite3
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -27,6 +27,8 @@ from storage import writes
 from storage.audit import AuditReport
 from storage.clock import from_text, to_text, utcnow
 from storage.ingest import OBS_SELECT, Batch, Catalogue, observation_from_row, paused_gc
+from storage.lock import PROCESS_ID, DatabaseBusy
+from storage.lock import holder as lock_holder
 from storage.migrations import SchemaTooNew, migrate
 from storage.models import (
     Agency,
@@ -58,11 +60,25 @@ from storage.rows import (
     run_from_row,
 )
 from storage.writer import Writer
-from storage.writes import RunFinish, StoreError
+from storage.writes import RunFinish, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[int], Awaitable[None] | None]
+
+WRITE_ALERT = ("storage.write_failed", "database")  # (rule, subject) of the alert while writes fail
+PROBE_EVERY = 2.0  # seconds between attempts to write what waits, while writes fail
+
+
+@dataclass(frozen=True)
+class _Unstarted:
+    """A run that could not begin because the database could not be written."""
+
+    source: str
+    trigger: RunTrigger
+    requested_by: str | None
+    at: datetime
+    error: str
 
 
 @dataclass(frozen=True)
@@ -105,6 +121,13 @@ class Store:
         # process is the one that writes alerts (the server); the set is read back on every open.
         self._open_alerts: set[tuple[str, str]] = set()
         writer.on_commit = self._notify
+        # While writes fail: the ends of runs, and the runs that could not begin, to be written
+        # (and the alert fired) by the recovery task as soon as the database can be written.
+        self._unended: dict[int, RunFinish] = {}
+        self._unstarted: list[_Unstarted] = []
+        self._recovery: asyncio.Task[None] | None = None
+        self.probe_every = PROBE_EVERY
+        writer.on_failure = self._write_failed
 
     # --- life cycle -----------------------------------------------------------------------------
 
@@ -130,6 +153,16 @@ class Store:
         return store
 
     async def close(self) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
+            await asyncio.wait({self._recovery})
+        if self._unended or self._unstarted:
+            log.warning(
+                "closing with %d run ends and %d unstarted runs not written (the database could not be "
+                "written); the next start records the runs left running as interrupted",
+                len(self._unended),
+                len(self._unstarted),
+            )
         await self._writer.close()
         await self._r.close()
 
@@ -146,6 +179,50 @@ class Store:
         async with self._r.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
+
+    # --- write health ---------------------------------------------------------------------------
+
+    def write_problem(self) -> str | None:
+        """Why the database cannot be written now (None: it can); for readiness checks."""
+        problem = self._writer.health.problem()
+        return f"database: {problem}" if problem else None
+
+    def _write_failed(self) -> None:
+        if self._recovery is None or self._recovery.done():
+            self._recovery = asyncio.get_running_loop().create_task(self._recover(), name="opscentre-store-recovery")
+
+    async def _recover(self) -> None:
+        """While writes fail: fire the alert, and write the runs' ends and the runs that could not
+        begin, as soon as a write gets through; once the database is writable again (no failure
+        for a while), resolve the alert. Every attempt is one small transaction."""
+        while True:
+            with contextlib.suppress(StoreUnavailable):
+                await self._write_pending()
+            if self._writer.health.ok and not self._unended and not self._unstarted:
+                with contextlib.suppress(StoreUnavailable):
+                    await self.resolve_alert(*WRITE_ALERT)
+                    return
+            await asyncio.sleep(self.probe_every)
+
+    async def _write_pending(self) -> None:
+        """One attempt, in one transaction: the alert (if not open yet), the runs' ends, the runs
+        that could not begin; or, with nothing to write, a probe of whether a transaction commits."""
+        health = self._writer.health
+        unended = dict(self._unended)
+        unstarted = list(self._unstarted)
+        message = None
+        if WRITE_ALERT not in self._open_alerts and not health.ok:
+            message = (
+                f"the database {Path(self.path).name} cannot be written since "
+                f"{to_text(health.failing_since or utcnow())}: {health.error}; no figures are stored, "
+                "runs are recorded once it can be written again"
+            )
+        await self._writer.run(lambda conn: _catch_up(conn, message, unended, unstarted))
+        if message is not None:
+            self._open_alerts.add(WRITE_ALERT)
+        for run_id in unended:
+            self._unended.pop(run_id, None)
+        self._unstarted = self._unstarted[len(unstarted) :]
 
     # --- listeners ------------------------------------------------------------------------------
 
@@ -523,18 +600,27 @@ class Store:
     # --- collection runs -----------------------------------------------------------------------------
 
     async def start_run(self, source: str, trigger: RunTrigger, requested_by: str | None = None) -> CollectionRun:
-        return await self._writer.run(lambda conn: writes.start_run(conn, source, trigger, requested_by))
+        return await self._writer.run(lambda conn: writes.start_run(conn, source, trigger, requested_by, PROCESS_ID))
 
     async def begin_run(
         self, source: str, trigger: RunTrigger, requested_by: str | None = None
     ) -> tuple[CollectionRun, str | None]:
-        """Start a run and read where its pull starts (the source's cursor), in one step."""
+        """Start a run and read where its pull starts (the source's cursor), in one step.
+
+        If the database cannot be written, raises StoreUnavailable; the run is recorded (as failed,
+        could not start) once the database can be written again.
+        """
 
         def begin(conn: sqlite3.Connection) -> tuple[CollectionRun, str | None]:
             row = conn.execute("SELECT cursor FROM source_state WHERE source = ?", (source,)).fetchone()
-            return writes.start_run(conn, source, trigger, requested_by), row[0] if row else None
+            return writes.start_run(conn, source, trigger, requested_by, PROCESS_ID), row[0] if row else None
 
-        return await self._writer.run(begin)
+        at = utcnow()
+        try:
+            return await self._writer.run(begin)
+        except StoreUnavailable as exc:
+            self._unstarted.append(_Unstarted(source, trigger, requested_by, at, f"could not start: {exc}"))
+            raise
 
     async def finish_run(
         self,
@@ -560,13 +646,32 @@ class Store:
         """Record how a running run ended."""
         return await self._writer.run(lambda conn: writes.finish_run(conn, run_id, done.outcome, **done.fields()))
 
+    async def end_run_eventually(self, run: CollectionRun, done: RunFinish) -> CollectionRun:
+        """Record how ``run`` ended; if the database cannot be written now, keep the end and write it
+        as soon as it can (the run as it will be recorded is returned either way)."""
+        try:
+            return await self.end_run(run.id, done)
+        except StoreUnavailable:
+            self._unended[run.id] = done
+            self._write_failed()
+            return run.model_copy(update={"ended_at": utcnow(), "outcome": done.outcome, **done.fields()})
+
     async def mark_interrupted(self, *, only_dead: bool = True) -> list[CollectionRun]:
-        """Close runs left 'running' by a process that is gone (or, with ``only_dead=False``, all)."""
+        """Close runs left 'running' by a process that is gone (or, with ``only_dead=False``, all).
 
-        def alive(pid: int | None) -> bool:
-            return only_dead and pid is not None and _alive(pid)
-
-        return await self._writer.run(lambda conn: writes.mark_interrupted(conn, alive))
+        Gone means: neither this process nor the one holding the collector lock (storage/lock.py).
+        While the lock is held by a process that has not yet written its name, nothing is closed.
+        """
+        alive: set[str] = set()
+        if only_dead:
+            alive.add(PROCESS_ID)
+            try:
+                current = lock_holder(self.path)
+            except DatabaseBusy:
+                return []
+            if current is not None:
+                alive.add(current.owner)
+        return await self._writer.run(lambda conn: writes.mark_interrupted(conn, lambda owner: owner in alive))
 
     async def run(self, run_id: int) -> CollectionRun | None:
         try:
@@ -682,16 +787,21 @@ def _prepare(
         return catalogue.check(batch.records, batch.source, latest)
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _catch_up(
+    conn: sqlite3.Connection, alert: str | None, unended: dict[int, RunFinish], unstarted: list[_Unstarted]
+) -> None:
+    if alert is not None:
+        writes.fire_alert(conn, *WRITE_ALERT, Severity.CRITICAL, alert, False)
+    for run_id, done in unended.items():
+        with contextlib.suppress(StoreError):  # already ended (marked interrupted meanwhile)
+            writes.finish_run(conn, run_id, done.outcome, **done.fields())
+    for u in unstarted:
+        writes.record_unstarted(conn, u.source, u.trigger, u.requested_by, u.at, u.error, PROCESS_ID)
+    # A real write (a page of the WAL), so that the attempt says whether the disk takes one.
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('write_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (to_text(utcnow()),),
+    )
 
 
 def _filter_sql(flt: SnapshotFilter, agency_codes: list[str]) -> tuple[str, list[str]]:

@@ -5,23 +5,56 @@ thread: one hop from the event loop per transaction, not one per statement (with
 polled at once, those hops were most of the cost of a run). Operations that arrive while the
 thread is busy share the next transaction, each inside its own savepoint: one failing operation
 is rolled back alone, the others commit together, with one fsync.
+
+When the database cannot be written (disk full, I/O error, locked past the busy timeout), the
+whole group fails: each caller gets a StoreUnavailable of its own (one exception object raised
+in many tasks gets its traceback and context tangled), and ``health`` says since when and why
+until writes succeed again. The writer itself never stops on such an error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
+
+from storage.clock import to_text, utcnow
+from storage.writes import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Op = Callable[[sqlite3.Connection], Any]
 MAX_GROUP = 256  # operations per transaction
+RECOVERY_HOLD = 5.0  # seconds of writes without a failure before the database counts as writable again
+# After "disk full", small writes may get through (the WAL reuses its space) long before a batch
+# would: the database counts as writable again only with this much free space as well.
+MIN_FREE_BYTES = 16 * 1024 * 1024
+
+# Primary result codes that mean "this database cannot be written now", not "this operation is wrong".
+_UNWRITABLE = {
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_PROTOCOL,
+    sqlite3.SQLITE_NOLFS,
+}
+
+
+def unwritable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be written now (rather than that an operation is wrong)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.OperationalError) and code is not None and (code & 0xFF) in _UNWRITABLE
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -42,6 +75,26 @@ class _Pending:
     future: asyncio.Future[Any]
 
 
+@dataclass
+class WriteHealth:
+    """Whether writes succeed; while they fail, since when and why."""
+
+    failing_since: datetime | None = None
+    error: str | None = None
+    failures: int = 0
+    disk_full: bool = False
+    _last_failure: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.failing_since is None
+
+    def problem(self) -> str | None:
+        if self.failing_since is None:
+            return None
+        return f"writes failing since {to_text(self.failing_since)}: {self.error}"
+
+
 class Writer:
     def __init__(self, path: str) -> None:
         self.path = path
@@ -51,6 +104,9 @@ class Writer:
         self._drainer: asyncio.Task[None] | None = None
         self.last_seq = 0  # the newest event committed
         self.on_commit: Callable[[int], Any] | None = None
+        self.health = WriteHealth()
+        self.on_failure: Callable[[], None] | None = None  # called on each failed transaction
+        self.recovery_hold = RECOVERY_HOLD
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
@@ -78,13 +134,20 @@ class Writer:
             group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
             try:
                 outcomes, seq = await loop.run_in_executor(self._thread, self._transaction, [p.op for p in group])
-            except BaseException as exc:  # the transaction as a whole failed (COMMIT refused, disk full)
+            except Exception as exc:  # the transaction as a whole failed (COMMIT refused, disk full)
+                self._failed(exc)
+                message = _describe(exc)
                 for p in group:
                     if not p.future.done():
-                        p.future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
-                if not isinstance(exc, Exception):
-                    raise
+                        p.future.set_exception(StoreUnavailable(message))
                 continue
+            except BaseException:  # cancelled (the loop is closing): nobody may wait for ever
+                for p in [*group, *self._queue]:
+                    if not p.future.done():
+                        p.future.set_exception(StoreUnavailable("the database writer stopped"))
+                self._queue = []
+                raise
+            self._succeeded()
             for p, (ok, value) in zip(group, outcomes, strict=True):
                 if p.future.done():
                     continue
@@ -111,6 +174,8 @@ class Writer:
                 try:
                     value = op(conn)
                 except Exception as exc:
+                    if unwritable(exc):  # the disk, not the operation: SQLite may have ended the transaction
+                        raise
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
                     outcomes.append((False, exc))
@@ -125,6 +190,35 @@ class Writer:
             raise
         return outcomes, int(row[0]) if row else 0
 
+    def _failed(self, exc: Exception) -> None:
+        health = self.health
+        health._last_failure = time.monotonic()
+        health.failures += 1
+        health.error = _describe(exc)
+        health.disk_full = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+        if health.failing_since is None:
+            health.failing_since = utcnow()
+            if unwritable(exc) or isinstance(exc, sqlite3.Error):
+                log.error("the database %s cannot be written: %s", self.path, health.error)
+            else:  # not the disk: a bug, worth its traceback
+                log.error("a write transaction on %s failed", self.path, exc_info=exc)
+        if self.on_failure is not None:
+            self.on_failure()
+
+    def _succeeded(self) -> None:
+        health = self.health
+        if health.failing_since is None or time.monotonic() - health._last_failure < self.recovery_hold:
+            return
+        if health.disk_full and free_bytes(self.path) < MIN_FREE_BYTES:
+            return
+        log.warning(
+            "the database %s can be written again (failing since %s, %d failed transactions)",
+            self.path,
+            to_text(health.failing_since),
+            health.failures,
+        )
+        self.health = WriteHealth()
+
     async def close(self) -> None:
         while self._drainer is not None and not self._drainer.done():
             await asyncio.wait({self._drainer})
@@ -132,3 +226,16 @@ class Writer:
             conn, self._conn = self._conn, None
             await asyncio.get_running_loop().run_in_executor(self._thread, conn.close)
         self._thread.shutdown(wait=True)
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def free_bytes(path: str) -> int:
+    """Free space for us on the file system of the database at ``path``."""
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize

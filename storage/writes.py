@@ -10,7 +10,7 @@ import json
 import os
 import secrets
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
@@ -24,6 +24,14 @@ from storage.rows import ALERT_COLUMNS, OPEN_END, OPEN_START, RUN_COLUMNS, alert
 
 class StoreError(RuntimeError):
     """A request the store refuses, with a message fit for the user."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be written just now (disk full, I/O error, locked for too long).
+
+    Nothing of the operation was written; the store says so in ``/readyz`` and an alert, and
+    recovers on its own once writes succeed again.
+    """
 
 
 # --- start, reference data -------------------------------------------------------------------------
@@ -134,13 +142,38 @@ class RunFinish:
         return {k: v for k, v in asdict(self).items() if k != "outcome"}
 
 
-def start_run(conn: sqlite3.Connection, source: str, trigger: RunTrigger, requested_by: str | None) -> CollectionRun:
+def start_run(
+    conn: sqlite3.Connection, source: str, trigger: RunTrigger, requested_by: str | None, owner: str | None = None
+) -> CollectionRun:
+    """A new run, 'running', begun by the process ``owner`` (see storage/lock.py)."""
     row = conn.execute(
-        f"INSERT INTO runs (source, trigger, requested_by, started_at, pid) VALUES (?,?,?,?,?) RETURNING {RUN_COLUMNS}",
-        (source, trigger.value, requested_by, to_text(utcnow()), os.getpid()),
+        f"""INSERT INTO runs (source, trigger, requested_by, started_at, pid, owner) VALUES (?,?,?,?,?,?)
+            RETURNING {RUN_COLUMNS}""",
+        (source, trigger.value, requested_by, to_text(utcnow()), os.getpid(), owner),
     ).fetchone()
     run = run_from_row(row)
     event(conn, EventType.RUN_STARTED, run.model_dump(mode="json"))
+    return run
+
+
+def record_unstarted(
+    conn: sqlite3.Connection,
+    source: str,
+    trigger: RunTrigger,
+    requested_by: str | None,
+    at: datetime,
+    error: str,
+    owner: str | None,
+) -> CollectionRun:
+    """A run that could not begin at ``at`` (the database could not be written), recorded once it can."""
+    row = conn.execute(
+        f"""INSERT INTO runs (source, trigger, requested_by, started_at, ended_at, outcome, error, pid, owner)
+            VALUES (?,?,?,?,?,'failed',?,?,?) RETURNING {RUN_COLUMNS}""",
+        (source, trigger.value, requested_by, to_text(at), to_text(at), error, os.getpid(), owner),
+    ).fetchone()
+    run = run_from_row(row)
+    event(conn, EventType.RUN_STARTED, run.model_dump(mode="json"))
+    event(conn, EventType.RUN_FINISHED, run.model_dump(mode="json"))
     return run
 
 
@@ -159,11 +192,11 @@ def finish_run(conn: sqlite3.Connection, run_id: int, outcome: RunOutcome, **fie
     return run
 
 
-def mark_interrupted(conn: sqlite3.Connection, alive: Any) -> list[CollectionRun]:
-    """Close runs left 'running' by processes for which ``alive(pid)`` is false."""
+def mark_interrupted(conn: sqlite3.Connection, alive: Callable[[str | None], bool]) -> list[CollectionRun]:
+    """Close runs left 'running' by processes for which ``alive(owner)`` is false."""
     done = []
-    for run_id, pid in conn.execute("SELECT id, pid FROM runs WHERE outcome = 'running'").fetchall():
-        if alive(pid):
+    for run_id, owner in conn.execute("SELECT id, owner FROM runs WHERE outcome = 'running'").fetchall():
+        if alive(owner):
             continue
         row = conn.execute(
             f"UPDATE runs SET outcome = 'interrupted', ended_at = ?, error = ? WHERE id = ? RETURNING {RUN_COLUMNS}",

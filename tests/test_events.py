@@ -115,7 +115,7 @@ async def test_runs_left_running_by_a_dead_process_are_marked_interrupted(store:
     assert await store.mark_interrupted() == []  # our own process is alive: not touched
     conn = sqlite3.connect(store.path)
     try:
-        conn.execute("UPDATE runs SET pid = 999999999 WHERE id = ?", (run.id,))  # a process that cannot exist
+        conn.execute("UPDATE runs SET owner = 'a-process-now-gone' WHERE id = ?", (run.id,))  # another, gone
         conn.commit()
     finally:
         conn.close()

@@ -61,10 +61,11 @@ async def test_sigterm_during_a_run_stops_cleanly_with_no_half_written_batch(tmp
         # Every page is slow: the run is in the middle of its pages when SIGTERM comes.
         async with httpx.AsyncClient() as http:
             await http.put(
-                f"{sim.url}/_admin/faults", json={"endpoint": "/agencies/NSO/*", "kind": "latency", "ms": 150}
+                f"{sim.url}/_admin/faults", json={"endpoint": "/agencies/NSO/*", "kind": "latency", "ms": 500}
             )
         cfg = tmp_path / "ops.toml"
-        cfg.write_text(config_text(sim.url, db), encoding="utf-8")
+        # A grace far shorter than a page: the run in flight is interrupted, not finished.
+        cfg.write_text(config_text(sim.url, db, grace="100ms"), encoding="utf-8")
         proc = subprocess.Popen(  # noqa: ASYNC220 - the server is the process under test
             [sys.executable, "-m", "cli.main", "serve", "--config", str(cfg)],
             cwd=ROOT,
