@@ -37,8 +37,9 @@ REPLAY_UNDER_LOCK = 1000  # a resume replays the last events this few under the 
 class SharedRead:
     """A snapshot being read, and how many clients wait for it."""
 
-    task: asyncio.Task[tuple[int, str]]
+    task: asyncio.Task[tuple[int, str]] | None = None
     waiters: int = 0
+    started: bool = False  # reading: let it finish (a read cancelled midway can leave its transaction open)
 
 
 class Hub:
@@ -237,16 +238,17 @@ class Hub:
             return last, cached
         shared = self._reading.get(key)
         if shared is None:
-            task = asyncio.create_task(self._read_snapshot(flt, matcher), name="feed-snapshot")
-            shared = self._reading[key] = SharedRead(task)
-            task.add_done_callback(functools.partial(self._forget_done, key, shared))
+            shared = self._reading[key] = SharedRead()
+            shared.task = asyncio.create_task(self._read_snapshot(flt, matcher, shared), name="feed-snapshot")
+            shared.task.add_done_callback(functools.partial(self._forget_done, key, shared))
+        assert shared.task is not None
         shared.waiters += 1
         try:
             return await _unless_gone(client, asyncio.shield(shared.task))
         finally:
             shared.waiters -= 1
-            if shared.waiters == 0 and not shared.task.done():
-                shared.task.cancel()  # everyone who asked for it left
+            if shared.waiters == 0 and not shared.started:
+                shared.task.cancel()  # everyone who asked for it left before its turn came
                 self._forget(key, shared)
 
     def _forget_done(self, key: tuple[object, ...], read: SharedRead, _: object) -> None:
@@ -256,8 +258,9 @@ class Hub:
         if self._reading.get(key) is read:
             del self._reading[key]
 
-    async def _read_snapshot(self, flt: Filter, matcher: Matcher) -> tuple[int, str]:
+    async def _read_snapshot(self, flt: Filter, matcher: Matcher, shared: SharedRead) -> tuple[int, str]:
         async with self._slots:
+            shared.started = True
             self.metrics.snapshot_reads.inc()
             snap = await self.store.snapshot(_snapshot_filter(flt))
             alerts = [
