@@ -63,3 +63,22 @@ def test_protocol_schema_command_prints_it() -> None:
     result = run_cli("protocol-schema")
     assert result.returncode == 0
     assert json.loads(result.stdout)["title"] == "opscentre feed protocol v1"
+
+
+def test_every_limit_is_documented_and_shown_by_show_config_with_its_default() -> None:
+    import tomllib
+
+    from feed.config import FeedSettings
+
+    table = DOC.split("## Limits", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| `(\w+)` \| `?([^`|]+?)`? \|", table, re.M))
+    shown = tomllib.loads(run_cli("show-config").stdout)["feed"]
+    defaults = FeedSettings()
+    limits = ["auth_deadline", "max_message_bytes", "max_queue_bytes", "commands_per_minute", "queries_per_minute"]
+    limits += ["snapshot_concurrency", "resume_max_events", "heartbeat", "tick"]
+    for key in limits:
+        assert key in rows, f"{key} is not in the docs' Limits table"
+        assert key in shown, f"{key} is not in show-config"
+        expected = getattr(defaults, key)
+        assert FeedSettings.model_validate({key: rows[key]}).model_dump()[key] == expected, key
+        assert FeedSettings.model_validate({key: shown[key]}).model_dump()[key] == expected, key
