@@ -30,7 +30,6 @@ from storage.clock import utcnow
 log = logging.getLogger(__name__)
 
 READ_PAGE = 5000
-REPLAY_UNDER_LOCK = 1000  # a resume replays the last events this few under the lock, the rest outside
 
 
 @dataclass
@@ -304,10 +303,12 @@ class Hub:
             matcher = self.matcher(flt)
             newest: dict[SeriesKey, str] = {}
             position = seq
-            # Most of it outside the lock, so that other clients' ticks go on, at the pace the
-            # client reads (its outbox stays under half its limit); the lock covers the rest.
-            while self.position - position > REPLAY_UNDER_LOCK and not client.gone:
+            # Outside the lock, so that other clients' ticks go on, at the pace the client reads
+            # (its outbox stays under half its limit); the lock covers only what came meanwhile.
+            while not client.gone and await self.store.last_seq() > position:
                 async with self._slots:
+                    if client.gone:  # left while waiting for its turn: read nothing for it
+                        break
                     events = await self.store.events_after(position, limit=READ_PAGE)
                 if not events:
                     break

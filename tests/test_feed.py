@@ -561,3 +561,22 @@ async def test_a_resume_too_far_behind_gets_a_snapshot(tmp_path: Path) -> None:
                 "2026-03",
                 "2026-04",
             ]
+
+
+async def test_a_long_resume_is_replayed_at_the_clients_pace_not_closed_as_slow(tmp_path: Path) -> None:
+    async with feed_server(tmp_path / "ops.db", max_queue_bytes=10_000) as server:
+        store = server.store
+        start = await store.last_seq()
+        instants = [f"2026-11-23T{h:02d}:{m:02d}:00Z" for h in range(10, 14) for m in range(60)]  # 240 ticks
+        for i in range(0, len(instants), 4):
+            await store.ingest(
+                Batch("portal", [obs("PORTAL_VISITS", "VN", t, float(n)) for n, t in enumerate(instants[i : i + 4], i)])
+            )
+        last = await store.last_seq()
+        assert last - start == len(instants)
+        async with client(server, "display", hello={"filter": {}, "resume": {"epoch": store.epoch, "seq": start}}) as c:
+            assert (await c.until("welcome"))["resumed"] is True
+            got = await c.collect_until(lambda m: m.get("seq") == last, timeout=60)
+            values = [ch["value"] for m in got if m["type"] == "delta" for ch in m["changes"]]
+            assert values == [float(n) for n in range(len(instants))]
+        assert server.metrics.slow_closes._value.get() == 0
