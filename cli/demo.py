@@ -12,7 +12,7 @@ from rich.console import Console
 
 from cli.config import Config
 from cli.progress import FirstPull
-from cli.runtime import Service, install_stop_signals
+from cli.runtime import Service, StartError, install_stop_signals
 
 
 def demo_config(config: Config, sim_port: int) -> Config:
@@ -40,14 +40,14 @@ async def run_demo(config: Config, db_path: str, console: Console, *, sim_port: 
         console.print(f"[red]cannot start the simulated agencies on port {sim_port}: {exc.strerror}[/]")
         console.print("Is another demo running? Stop it, or pass --sim-port with a free port.")
         return 2
-    service = Service(config, db_path)
+    service = Service(config, db_path, command="opscentre demo")
     stop = asyncio.Event()
     install_stop_signals(stop)
     try:
         try:
             await service.start()
-        except OSError as exc:
-            console.print(f"[red]cannot start the feed on port {config.feed.port}: {exc.strerror}[/]")
+        except StartError as exc:
+            console.print(f"[red]opscentre demo: {exc}[/]")
             return 2
         assert service.feed is not None
         page = f"http://{config.feed.host}:{service.feed.port}/display"

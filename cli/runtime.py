@@ -23,6 +23,8 @@ from feed.formatting import format_number
 from feed.server import FeedServer
 from storage import CollectionRun, RunOutcome, RunTrigger, Store
 from storage.clock import utcnow
+from storage.lock import CollectorLock, DatabaseBusy
+from storage.writes import StoreError
 
 log = logging.getLogger("opscentre")
 
@@ -77,13 +79,25 @@ def install_stop_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-class Service:
-    """The server process: store, collectors on their schedules, and the live feed."""
+class StartError(Exception):
+    """The service cannot start (its port is taken, another server collects on its database)."""
 
-    def __init__(self, config: Config, db_path: str, *, schedule: bool = True) -> None:
+
+class Service:
+    """The server process: store, collectors on their schedules, and the live feed.
+
+    It holds the database's collector lock (storage/lock.py) while it runs: a second server on the
+    same database is refused, naming the first.
+    """
+
+    def __init__(
+        self, config: Config, db_path: str, *, schedule: bool = True, command: str = "opscentre serve"
+    ) -> None:
         self.config = config
         self.db_path = db_path
         self.schedule = schedule
+        self.command = command
+        self.lock = CollectorLock(db_path)
         self.store: Store | None = None
         self.collector: Collector | None = None
         self.scheduler: Scheduler | None = None
@@ -93,6 +107,11 @@ class Service:
     async def start(self) -> None:
         config = self.config
         self.store = store = await Store.open(self.db_path, extra_indicators=config.indicators)
+        try:
+            self.lock.acquire(self.command)
+        except DatabaseBusy as exc:
+            raise StartError(f"{exc}: stop it first, or give this one another database (--db)") from None
+        # Holding the lock, every run still 'running' and not ours was begun by a process now gone.
         interrupted = await store.mark_interrupted()
         if interrupted:
             log.warning("marked %d runs left unfinished by an earlier stop as interrupted", len(interrupted))
@@ -105,8 +124,17 @@ class Service:
                 return None
             return "scheduler: not running"
 
-        self.feed = FeedServer(store, config.feed, config.users, runs=self.collector, ready_checks=[scheduler_running])
-        await self.feed.start()
+        async def database_writable() -> str | None:
+            return store.write_problem()
+
+        self.feed = FeedServer(
+            store, config.feed, config.users, runs=self.collector, ready_checks=[scheduler_running, database_writable]
+        )
+        try:
+            await self.feed.start()
+        except OSError as exc:
+            where = f"{config.feed.host}:{config.feed.port}"
+            raise StartError(f"cannot start the feed on {where}: {exc.strerror or exc}") from None
         if self.schedule:
             self.scheduler.start()
         self._pruner = asyncio.create_task(self._prune())
@@ -137,6 +165,7 @@ class Service:
             await self.feed.stop()
         if self.store is not None:
             await self.store.close()
+        self.lock.release()
 
 
 async def serve(config: Config, db_path: str, console: Console) -> int:
@@ -144,7 +173,11 @@ async def serve(config: Config, db_path: str, console: Console) -> int:
     stop = asyncio.Event()
     install_stop_signals(stop)
     try:
-        await service.start()
+        try:
+            await service.start()
+        except StartError as exc:
+            console.print(f"[red]opscentre serve: {exc}[/]")
+            return 2
         assert service.feed is not None
         enabled = sum(s.enabled for s in config.sources)
         port = service.feed.port
@@ -176,6 +209,12 @@ async def collect(
     requested_by: str,
 ) -> int:
     store = await Store.open(db_path, extra_indicators=config.indicators)
+    lock = CollectorLock(db_path)
+    try:
+        lock.acquire("opscentre collect --local")
+    except DatabaseBusy as exc:
+        await store.close()
+        raise StoreError(f"{exc}: run `opscentre collect` without --local to ask it for the runs") from None
     collector = Collector(store, config.sources, config.collector)
     stop = asyncio.Event()
     try:
@@ -205,3 +244,4 @@ async def collect(
     finally:
         await collector.aclose()
         await store.close()
+        lock.release()

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -11,9 +13,15 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+import pytest
+
+from simulator import SimulatorConfig, start
 from storage import RunOutcome, Store
 from tests.conftest import ROOT
 from tests.crash_writer import BATCH
+from tests.servekit import AGENCIES, Served, query, serve_config
+from tests.simulator_fixtures import DEMO_DAY
 
 
 def committed_runs(path: Path) -> int:
@@ -82,3 +90,76 @@ async def test_sigkill_mid_ingest_leaves_only_whole_batches(tmp_path: Path) -> N
         assert [e.seq for e in events] == list(range(last - 4, last + 1))
     finally:
         await store.close()
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (read from /proc, as the host sees them)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def can_unshare_pid() -> str | None:
+    """Why this machine cannot run a process as PID 1 of its own PID namespace (None: it can)."""
+    if shutil.which("unshare") is None:
+        return "no unshare(1) on this machine"
+    probe = subprocess.run(["unshare", "--pid", "--fork", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"cannot make a PID namespace here: {probe.stderr.strip()}"
+    return None
+
+
+async def test_serve_as_pid_1_killed_mid_pull_and_restarted_leaves_no_run_running(tmp_path: Path) -> None:
+    """In a container the server is PID 1 every time: a pid cannot tell a dead server's runs from
+    its successor's. Killed with SIGKILL mid-pull and restarted, every run it left is closed."""
+    if reason := can_unshare_pid():
+        pytest.skip(reason)
+    db = tmp_path / "ops.db"
+    pid1 = ["unshare", "--pid", "--fork", "--kill-child"]
+    async with await start(SimulatorConfig(port=0, now=lambda: DEMO_DAY)) as sim:
+        async with httpx.AsyncClient() as http:
+            fault = {"endpoint": "/agencies/*", "kind": "latency", "ms": 300}
+            (await http.put(f"{sim.url}/_admin/faults", json=fault)).raise_for_status()
+        cfg = tmp_path / "ops.toml"
+        cfg.write_text(serve_config(sim.url, db, grace="100ms", page_size=50), encoding="utf-8")
+
+        first = Served(cfg, prefix=pid1)
+        try:
+            await first.wait_for(
+                "the first server to be mid-pull",
+                lambda: (
+                    len(query(db, "SELECT id FROM runs")) == len(AGENCIES)
+                    and len(query(db, "SELECT id FROM runs WHERE outcome = 'running'")) >= 2
+                    and len(query(db, "SELECT id FROM ingests")) >= 2
+                ),
+            )
+            assert {pid for (pid,) in query(db, "SELECT DISTINCT pid FROM runs")} == {1}  # it was PID 1
+            (server,) = children_of(first.proc.pid)
+            os.kill(server, signal.SIGKILL)  # the namespace's init dies: no clean-up of any kind
+            await first.stop(signal.SIGKILL)
+        finally:
+            first.kill()
+        left = [r for (r,) in query(db, "SELECT id FROM runs WHERE outcome = 'running'")]
+        assert len(left) >= 2
+
+        second = Served(cfg, prefix=pid1)
+        try:
+            await second.wait_for("the second server to serve", lambda: second.port is not None)
+            marks = ",".join("?" * len(left))
+            rows = query(db, f"SELECT outcome, ended_at, error FROM runs WHERE id IN ({marks})", left)
+            assert all(outcome == "interrupted" and ended for outcome, ended, _ in rows), rows
+            assert all("stopped before the run finished" in error for _, _, error in rows)
+            (server,) = children_of(second.proc.pid)
+            os.kill(server, signal.SIGTERM)
+            assert await second.stop(signal.SIGTERM) == 0, second.output
+        finally:
+            second.kill()
+    assert query(db, "SELECT count(*) FROM runs WHERE outcome = 'running'") == [(0,)]
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
