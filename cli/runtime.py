@@ -14,6 +14,7 @@ import signal
 import time
 
 from rich.console import Console
+from rich.text import Text
 
 from cli.config import Config
 from cli.progress import FirstPull
@@ -116,7 +117,7 @@ class Service:
         if interrupted:
             log.warning("marked %d runs left unfinished by an earlier stop as interrupted", len(interrupted))
         self.collector = Collector(store, config.sources, config.collector)
-        self.collector.on_run_finished.append(lambda run: log.info(describe_run(run).replace("[", "").replace("]", "")))
+        self.collector.on_run_finished.append(lambda run: log.info(Text.from_markup(describe_run(run)).plain))
         self.scheduler = Scheduler(self.collector)
 
         async def scheduler_running() -> str | None:

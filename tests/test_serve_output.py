@@ -104,5 +104,6 @@ async def test_serve_shows_the_first_pull_and_its_info_lines(tmp_path: Path) -> 
                 await proc.wait()
     assert proc.returncode == 0, output
     # Each run's result is an INFO line of the collectors too.
-    assert re.search(r"INFO .*run #\d+ syn-1: success", output), output
+    assert re.search(r"INFO opscentre: ✓ run #\d+ syn-1: success", output), output
+    assert "[green]" not in output and "green✓" not in output  # the console's markup is not in the log
     assert TOKEN not in output
