@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,7 +17,8 @@ import httpx
 import pytest
 
 from simulator import SimulatorConfig, start
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
+from tests.servekit import Served
 
 NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 
@@ -107,3 +109,48 @@ async def test_sigterm_during_a_run_stops_cleanly_with_no_half_written_batch(tmp
         assert conn.execute("SELECT count(*) FROM source_state").fetchone() == (0,)
     finally:
         conn.close()
+
+
+async def test_a_second_server_on_the_same_database_is_refused_naming_the_first(tmp_path: Path) -> None:
+    db = tmp_path / "ops.db"
+    async with await start(SimulatorConfig(port=0, now=lambda: NOW)) as sim:
+        cfg = tmp_path / "ops.toml"
+        cfg.write_text(config_text(sim.url, db), encoding="utf-8")
+        first = Served(cfg)
+        try:
+            await first.wait_for("the first server to serve", lambda: first.port is not None)
+            second = await asyncio.to_thread(run_cli, "serve", "--config", str(cfg))
+            assert second.returncode == 2, second.stdout + second.stderr
+            said = " ".join((second.stdout + second.stderr).split())
+            assert f"already in use by opscentre serve (pid {first.proc.pid} on {socket.gethostname()}" in said
+            assert "Traceback" not in said
+            # Collecting in a process of its own is refused too: two collectors would pull each
+            # source twice at once. Reading is not: WAL readers never wait for the server.
+            local = await asyncio.to_thread(run_cli, "collect", "--local", "--all", "--config", str(cfg))
+            assert local.returncode == 2, local.stdout + local.stderr
+            assert "without --local" in local.stderr and f"pid {first.proc.pid}" in local.stderr
+            assert (await asyncio.to_thread(run_cli, "verify-audit", "--config", str(cfg))).returncode == 0
+            assert (await asyncio.to_thread(run_cli, "indicators", "--config", str(cfg))).returncode == 0
+            assert await first.stop() == 0
+        finally:
+            first.kill()
+    assert "Traceback" not in first.output
+    # The lock went with the first server: a collection in a process of its own may run now.
+    local = await asyncio.to_thread(run_cli, "collect", "--local", "--all", "--config", str(cfg))
+    assert "already in use" not in local.stdout + local.stderr
+
+
+async def test_serve_with_its_port_taken_says_so_and_exits_2(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cfg = tmp_path / "ops.toml"
+        cfg.write_text(config_text("http://127.0.0.1:9", tmp_path / "ops.db", port=port), encoding="utf-8")
+        done = await asyncio.to_thread(run_cli, "serve", "--config", str(cfg))
+    said = done.stdout + done.stderr
+    assert done.returncode == 2, said
+    assert f"cannot start the feed on 127.0.0.1:{port}" in " ".join(said.split())
+    assert "Traceback" not in said
+    # Nothing was left behind holding the database: it can be served at once.
+    assert query(tmp_path / "ops.db", "SELECT count(*) FROM runs WHERE outcome = 'running'") == [(0,)]
