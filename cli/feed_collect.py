@@ -126,7 +126,8 @@ async def _session(ws: Any, console: Console, *, source: str | None, agency: str
                     continue
                 runs = [RunInfo.model_validate(r) for r in message.data["runs"]]
                 shown = {r.id for r in finished}
-                for run_info in runs:  # the result can overtake the last run events (they come with the next tick)
+                # The server sends `done` after the runs' events; show any this client did not see.
+                for run_info in runs:
                     if run_info.id not in shown:
                         finished.append(run_info)
                         run = CollectionRun.model_validate(run_info.model_dump())
