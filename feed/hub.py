@@ -87,6 +87,9 @@ class Hub:
 
     async def stop(self) -> None:
         self.store.remove_listener(self._on_commit)
+        for shared in list(self._reading.values()):
+            if shared.task is not None and not shared.started:
+                shared.task.cancel()  # still waiting for its turn: nobody will read it now
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
