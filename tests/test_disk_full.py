@@ -1,0 +1,124 @@
+"""The disk under the database fills up during a history pull (a small tmpfs of the test's own):
+`/readyz` says not ready, an alert fires, nothing crashes, every run is ended, and once space is
+freed the server recovers on its own with an intact database."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from simulator import SimulatorConfig, start
+from tests.servekit import AGENCIES, Served, query, serve_config
+from tests.simulator_fixtures import DEMO_DAY
+
+
+@contextlib.contextmanager
+def small_disk(where: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted at ``where`` (we run as root, in CI too)."""
+    where.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Take every free byte of ``disk``; returns the file that holds them."""
+    ballast = disk / "ballast"
+    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        chunk = b"\0" * (1 << 20)
+        while True:
+            os.write(fd, chunk)
+    except OSError:
+        pass  # ENOSPC: full
+    finally:
+        os.close(fd)
+    return ballast
+
+
+def readyz(port: int | None) -> tuple[int, str]:
+    if port is None:
+        return 0, ""
+    try:
+        r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+    except httpx.HTTPError as exc:
+        return 0, repr(exc)
+    return r.status_code, r.text
+
+
+async def test_a_full_disk_during_a_pull_is_survived_alerted_and_recovered(tmp_path: Path) -> None:
+    with small_disk(tmp_path / "disk", "32m") as disk:
+        db = disk / "ops.db"
+        async with await start(SimulatorConfig(port=0, now=lambda: DEMO_DAY)) as sim:
+            async with httpx.AsyncClient() as http:
+                fault = {"endpoint": "/agencies/*", "kind": "latency", "ms": 100}
+                (await http.put(f"{sim.url}/_admin/faults", json=fault)).raise_for_status()
+            cfg = tmp_path / "ops.toml"
+            cfg.write_text(serve_config(sim.url, db, grace="30s", page_size=100), encoding="utf-8")
+            served = Served(cfg)
+            try:
+                await served.wait_for(
+                    "the pull to be under way",
+                    lambda: (
+                        served.port is not None
+                        and len(query(db, "SELECT id FROM runs WHERE outcome = 'running'")) >= 2
+                        and len(query(db, "SELECT id FROM ingests")) >= 3
+                    ),
+                )
+                assert readyz(served.port)[0] == 200
+
+                ballast = fill(disk)
+                said: list[str] = []
+                await served.wait_for(
+                    "/readyz to say not ready",
+                    lambda: (answer := readyz(served.port))[0] == 503 and not said.append(answer[1]),
+                )
+                assert "database" in said[0] and "full" in said[0], said
+                assert served.proc.poll() is None  # no crash
+
+                ballast.unlink()  # space returns
+                await served.wait_for("/readyz to say ready again", lambda: readyz(served.port)[0] == 200)
+                await served.wait_for(
+                    "every run to be ended and the alert recorded",
+                    lambda: (
+                        query(db, "SELECT count(*) FROM runs WHERE outcome = 'running'") == [(0,)]
+                        and bool(query(db, "SELECT id FROM alerts WHERE rule = 'storage.write_failed'"))
+                    ),
+                )
+                assert await served.stop() == 0, served.output
+            finally:
+                served.kill()
+
+        output = served.output
+        assert "Traceback" not in output, output
+        assert "cannot be written: database or disk is full" in output
+        assert "can be written again" in output
+        runs = query(db, "SELECT source, outcome, ended_at, error FROM runs")
+        assert all(outcome != "running" and ended for _, outcome, ended, _ in runs), runs
+        # The runs the full disk cut short say so; the others finished before it or after it.
+        failed = [error for _, outcome, _, error in runs if outcome == "failed"]
+        assert failed and all("database or disk is full" in error for error in failed), runs
+        ((message, state),) = query(db, "SELECT message, state FROM alerts WHERE rule = 'storage.write_failed'")
+        assert "cannot be written" in message and "full" in message
+        assert state == "resolved"  # writable again, the alert closed on its own
+        assert {s for s, *_ in runs} <= {a.lower() for a in AGENCIES}
+        assert query(db, "PRAGMA integrity_check") == [("ok",)]
+        # Every batch is whole: each ingest's figures are all there.
+        for first, last, new, revised in query(
+            db, "SELECT first_obs, last_obs, new, revised FROM ingests WHERE first_obs IS NOT NULL"
+        ):
+            assert query(db, "SELECT count(*) FROM observations WHERE id BETWEEN ? AND ?", (first, last)) == [
+                (new + revised,)
+            ]
