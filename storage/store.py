@@ -150,6 +150,8 @@ class Store:
         store.epoch = await writer.run(lambda conn: writes.first_start(conn, extra))
         await store._reload_catalogue()
         store._open_alerts = {(a.rule, a.subject) for a in await store.alerts(limit=100_000)}
+        if WRITE_ALERT in store._open_alerts:  # left open by a process stopped while writes failed
+            store._write_failed()  # the recovery task resolves it once a write gets through
         return store
 
     async def close(self) -> None:

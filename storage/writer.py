@@ -35,7 +35,8 @@ Op = Callable[[sqlite3.Connection], Any]
 MAX_GROUP = 256  # operations per transaction
 RECOVERY_HOLD = 5.0  # seconds of writes without a failure before the database counts as writable again
 # After "disk full", small writes may get through (the WAL reuses its space) long before a batch
-# would: the database counts as writable again only with this much free space as well.
+# would: the database counts as writable again only with this much free space as well (or a
+# twentieth of a smaller file system).
 MIN_FREE_BYTES = 16 * 1024 * 1024
 
 # Primary result codes that mean "this database cannot be written now", not "this operation is wrong".
@@ -209,7 +210,7 @@ class Writer:
         health = self.health
         if health.failing_since is None or time.monotonic() - health._last_failure < self.recovery_hold:
             return
-        if health.disk_full and free_bytes(self.path) < MIN_FREE_BYTES:
+        if health.disk_full and not enough_space(self.path):
             return
         log.warning(
             "the database %s can be written again (failing since %s, %d failed transactions)",
@@ -232,10 +233,10 @@ def _describe(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-def free_bytes(path: str) -> int:
-    """Free space for us on the file system of the database at ``path``."""
+def enough_space(path: str) -> bool:
+    """Whether the file system of the database at ``path`` has room again after it was full."""
     try:
         st = os.statvfs(os.path.dirname(os.path.abspath(path)))
     except OSError:
-        return 0
-    return st.f_bavail * st.f_frsize
+        return False
+    return st.f_bavail * st.f_frsize >= min(MIN_FREE_BYTES, st.f_blocks * st.f_frsize // 20)

@@ -4,16 +4,19 @@ freed the server recovers on its own with an intact database."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from simulator import SimulatorConfig, start
+from storage import Batch, ObservationIn, RunOutcome, RunTrigger, Store
+from storage.writes import RunFinish, StoreUnavailable
 from tests.servekit import AGENCIES, Served, query, serve_config
 from tests.simulator_fixtures import DEMO_DAY
 
@@ -81,11 +84,14 @@ async def test_a_full_disk_during_a_pull_is_survived_alerted_and_recovered(tmp_p
 
                 ballast = fill(disk)
                 said: list[str] = []
-                await served.wait_for(
-                    "/readyz to say not ready",
-                    lambda: (answer := readyz(served.port))[0] == 503 and not said.append(answer[1]),
-                )
-                assert "database" in said[0] and "full" in said[0], said
+
+                def not_ready() -> bool:
+                    status, text = readyz(served.port)
+                    said.append(text)
+                    return status == 503
+
+                await served.wait_for("/readyz to say not ready", not_ready)
+                assert "database" in said[-1] and "full" in said[-1], said[-1]
                 assert served.proc.poll() is None  # no crash
 
                 ballast.unlink()  # space returns
@@ -122,3 +128,52 @@ async def test_a_full_disk_during_a_pull_is_survived_alerted_and_recovered(tmp_p
             assert query(db, "SELECT count(*) FROM observations WHERE id BETWEEN ? AND ?", (first, last)) == [
                 (new + revised,)
             ]
+
+
+async def test_the_store_on_a_full_disk_refuses_each_write_alone_and_catches_up_when_space_returns(
+    tmp_path: Path,
+) -> None:
+    """The writer survives transactions the disk refuses: every caller gets an error of its own
+    (one exception object raised in many tasks tangles their tracebacks), the writer goes on, and
+    what could not be written is written, and the alert resolved, once it can."""
+    with small_disk(tmp_path / "disk", "16m") as disk:
+        store = await Store.open(disk / "ops.db")
+        try:
+            store.probe_every = 0.05
+            store._writer.recovery_hold = 0.2
+            running = await store.start_run("nso", RunTrigger.SCHEDULE)
+            ballast = fill(disk)
+            records = [
+                ObservationIn(indicator="PORTAL_VISITS", area="VN", period=f"2026-01-01T00:{m:02d}:{s:02d}Z", value=1.0)
+                for m in range(60)
+                for s in range(60)
+            ]
+            attempts: list[Awaitable[object]] = [
+                store.ingest(Batch("nso", records[i::8], payload=os.urandom(1 << 20))) for i in range(8)
+            ]
+            attempts.append(store.begin_run("mof", RunTrigger.MANUAL, "admin"))
+            failures = await asyncio.gather(*attempts, return_exceptions=True)
+            assert all(isinstance(f, StoreUnavailable) for f in failures), failures
+            assert len({id(f) for f in failures}) == len(failures)
+            assert "full" in (store.write_problem() or "")
+            ended = await store.end_run_eventually(running, RunFinish(RunOutcome.FAILED, error="not stored"))
+            assert ended.outcome is RunOutcome.FAILED  # as it will be recorded
+
+            ballast.unlink()
+            for _ in range(600):
+                if store.write_problem() is None and not (await store.alerts()):
+                    break
+                await asyncio.sleep(0.05)
+            assert store.write_problem() is None
+            runs = {r.source: r for r in await store.runs()}
+            assert runs["nso"].outcome is RunOutcome.FAILED and runs["nso"].error == "not stored"
+            assert runs["mof"].outcome is RunOutcome.FAILED and "could not start" in (runs["mof"].error or "")
+            assert runs["mof"].requested_by == "admin"
+            (alert,) = await store.alerts(open_only=False)
+            assert alert.rule == "storage.write_failed" and alert.state.value == "resolved"
+            # And the store writes again as before.
+            result = await store.ingest(Batch("nso", records[:10]))
+            assert result.new == 10
+            assert await store.integrity_check() == ["ok"]
+        finally:
+            await store.close()
