@@ -25,7 +25,7 @@ from collectors.sources.base import Fetched, Parsed
 from storage import Batch, CollectionRun, IngestResult, RunOutcome, RunTrigger, Store
 from storage.clock import utcnow
 from storage.models import Revision
-from storage.writes import RunFinish, StoreUnavailable
+from storage.writes import RunFinish, StoreError, StoreUnavailable
 
 
 def origin(url: str) -> str:
@@ -356,9 +356,16 @@ class Collector:
 
     async def _interrupted(self, run: CollectionRun, tally: RunTally, stats: FetchStats) -> None:
         """Record ``run`` as interrupted, even if the caller is cancelled again meanwhile."""
-        await _settled(
-            asyncio.ensure_future(self._finish(run, RunOutcome.INTERRUPTED, tally, stats, "interrupted by shutdown"))
-        )
+        try:
+            await _settled(
+                asyncio.ensure_future(
+                    self._finish(run, RunOutcome.INTERRUPTED, tally, stats, "interrupted by shutdown")
+                )
+            )
+        except StoreError:  # it had ended already: its last batch, queued before the cancel, finished it
+            ended = await self.store.run(run.id)
+            if ended is not None:
+                await self._finished(ended)
 
     async def shutdown(self, grace: float | None = None) -> None:
         """Refuse new runs; give in-flight runs ``grace`` seconds, then cancel them (recorded as interrupted)."""

@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
 
+from collectors.config import CollectorSettings, SourceSettings
+from collectors.pipeline import Collector
 from simulator import SimulatorConfig, start
+from storage import RunOutcome, Store
 from tests.servekit import AGENCIES, Served, query, serve_config
 from tests.simulator_fixtures import DEMO_DAY
 
@@ -64,3 +68,35 @@ async def test_sigterm_past_the_grace_records_every_run_as_ended(tmp_path: Path)
     assert {outcome for outcome, _ in runs} <= {"interrupted", "success"}
     assert "interrupted" in {outcome for outcome, _ in runs}  # 400 ms pages cannot all finish in 200 ms
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+async def test_a_run_cancelled_at_any_moment_ends_recorded_and_raises_only_the_cancellation(tmp_path: Path) -> None:
+    """Whenever the cancellation lands (beginning the run, between pages, on the last page that
+    also finishes it), the run ends recorded, and nothing but the cancellation comes out."""
+    async with await start(SimulatorConfig(port=0, now=lambda: DEMO_DAY)) as sim:
+        settings = CollectorSettings(retries=0)
+        nso = SourceSettings(
+            name="nso", kind="agency-json", url=f"{sim.url}/agencies/NSO/observations?page_size=300", every="1h"
+        )
+        store = await Store.open(tmp_path / "ops.db")
+        try:
+            async with Collector(store, [nso], settings) as collector:
+                for step in range(40):
+                    task = asyncio.create_task(collector.run("nso"))
+                    for _ in range(step):  # let the run get this far before the cancellation
+                        await asyncio.sleep(0)
+                    await asyncio.sleep(step * 0.002)
+                    task.cancel()
+                    try:
+                        ended = await task
+                    except asyncio.CancelledError:
+                        continue
+                    assert ended.outcome is not RunOutcome.RUNNING
+                await store.reset_cursor("nso")
+            runs = await store.runs(limit=1000)
+            assert len(runs) == 40
+            assert [r.id for r in runs if r.outcome is RunOutcome.RUNNING or r.ended_at is None] == []
+            outcomes = {r.outcome for r in runs}
+            assert RunOutcome.INTERRUPTED in outcomes
+        finally:
+            await store.close()
