@@ -547,11 +547,13 @@ class Store:
     @asynccontextmanager
     async def _read_tx(self, conn: aiosqlite.Connection) -> AsyncIterator[None]:
         async with self._read_lock:  # one explicit read transaction at a time on the shared reader
-            await conn.execute("BEGIN")
             try:
+                # Once called, BEGIN is queued on the reader's thread even if this task is cancelled
+                # while waiting for it; so the COMMIT below is always queued after it, and shielded.
+                await conn.execute("BEGIN")
                 yield
             finally:
-                await conn.execute("COMMIT")
+                await asyncio.shield(asyncio.ensure_future(_end_read(conn)))
 
     async def _agency_codes(self, flt: SnapshotFilter) -> list[str]:
         codes: list[str] = []
@@ -780,6 +782,11 @@ class Store:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
+
+
+async def _end_read(conn: aiosqlite.Connection) -> None:
+    with contextlib.suppress(sqlite3.OperationalError):  # no transaction: its BEGIN failed
+        await conn.execute("COMMIT")
 
 
 def _prepare(

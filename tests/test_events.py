@@ -3,6 +3,8 @@ gap-free within an epoch, also across restarts; snapshots are consistent with on
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 
 from storage import Batch, EventType, ObservationIn, RunOutcome, RunTrigger, Severity, SnapshotFilter, Store
@@ -144,3 +146,24 @@ async def test_alert_life_cycle_and_acknowledgement_is_audited(store: Store) -> 
     assert resolved is not None and resolved.state.value == "resolved"
     assert await store.alerts() == []
     assert len(await store.alerts(open_only=False)) == 1
+
+
+async def test_a_snapshot_cancelled_at_any_moment_leaves_the_reader_usable(store: Store) -> None:
+    """A client that leaves mid-snapshot cancels its read; the shared reader must not stay inside
+    that read's transaction (every later snapshot would fail)."""
+    await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", f"2024-{m:02d}", m) for m in range(1, 13)]))
+    expected = await store.snapshot()
+    cancelled = 0
+    for step in range(30):  # cancel after 0, 1, 2, ... turns of the event loop: BEGIN, the reads, COMMIT
+        task = asyncio.ensure_future(store.snapshot())
+        for _ in range(step):
+            await asyncio.sleep(0)
+        if not task.done():
+            task.cancel()
+            cancelled += 1
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        again = await store.snapshot()
+        assert again.seq == expected.seq
+        assert [o.id for o in again.observations] == [o.id for o in expected.observations]
+    assert cancelled > 3  # the loop did cut reads at several points
