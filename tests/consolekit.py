@@ -1,0 +1,309 @@
+"""Fixtures for the console's tests: a real feed server over a real store, seeded with data that is
+the same on every run, and the console app connected to it.
+
+Two ways to run the server:
+- ``seeded_server`` (async): in the test's own event loop, for pilot tests (``App.run_test()``).
+- ``ServerThread`` (sync): in a thread with its own loop, for pytest-textual-snapshot, whose
+  ``snap_compare`` runs the app with ``asyncio.run`` (a loop of its own) in the test's thread.
+
+Deterministic data: ``frozen_clock()`` stops the wall clock at ``NOW`` (time-machine patches
+``datetime.now`` and ``time.time`` everywhere, threads included; asyncio's and Textual's timers
+run on the monotonic clock, which it leaves alone). ``seed`` then moves that clock by hand, so every
+run, figure and alert carries the same times on every run, and the console's "data age" too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import time_machine
+
+from collectors.config import CollectorSettings, SourceSettings
+from collectors.pipeline import Collector
+from feed.server import FeedServer
+from storage import Batch, ObservationIn, ObservationStatus, RunOutcome, RunTrigger, Severity, Store
+from tests.feedkit import TOKENS, feed_server
+
+T = TypeVar("T")
+
+# The console's day in the snapshots: 12:00 in Hanoi (UTC+7) on 23 November 2026.
+NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
+# Before the statistics office revised October's CPI (time travel to here shows the first figure).
+BEFORE_REVISION = datetime(2026, 11, 15, 0, 0, tzinfo=UTC)
+
+MONTHS = [f"{2025 + (10 + i) // 12}-{(10 + i) % 12 + 1:02d}" for i in range(12)]  # 2025-11 … 2026-10
+QUARTERS = ["2024-Q4", "2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"]
+
+# Key national series, oldest period first (the last CPI figure is revised below).
+CPI_YOY = [3.12, 3.05, 2.96, 3.01, 3.18, 3.25, 3.31, 3.2, 3.14, 3.09, 3.16, 3.22]
+CPI_REVISED = 3.27
+CPI_MOM = [0.2, 0.18, 0.31, -0.05, 0.12, 0.44, 0.09, 0.15, 0.21, -0.11, 0.27, 0.19]
+RETAIL_SALES = [563.2, 571.8, 598.4, 540.1, 552.7, 566.3, 574.9, 581.2, 590.6, 585.4, 597.8, 612.5]
+IIP_YOY = [8.1, 8.9, 9.4, 6.2, 7.7, 8.3, 9.1, 8.6, 8.8, 9.7, 10.2, 9.9]
+GDP_GROWTH = [7.55, 6.93, 7.96, 8.23, 8.46, 7.1, 7.52, 7.84]
+UNEMPLOYMENT = [2.22, 2.2, 2.24, 2.22, 2.21, 2.19, 2.2, 2.18]
+EXPORTS = [35.6, 39.1, 33.8, 30.2, 36.9, 38.4, 39.5, 40.3, 41.8, 42.6, 40.9, 43.7]
+IMPORTS = [34.1, 37.5, 33.1, 31.6, 35.2, 37.0, 38.2, 38.9, 40.1, 41.0, 39.4, 41.2]
+BUDGET_REVENUE = [161.0, 190.4, 248.7, 146.2, 171.5, 180.3, 175.9, 169.8, 172.4, 168.0, 176.6, 183.1]
+CREDIT_GROWTH = [13.2, 15.1, 1.4, 2.6, 4.1, 5.3, 6.8, 7.9, 9.2, 10.4, 11.5, 12.3]
+USD_RATE = [25_108 + 3 * i - (i % 5) * 4 for i in range(30)]  # the 30 days before today
+# The portal's counters: one reading a minute over the last six minutes (running totals).
+PORTAL = {
+    "PORTAL_VISITS": [1_523_601_204 + 48_211 * i for i in range(6)],
+    "PORTAL_ACCOUNTS": [12_930_118 + 152 * i for i in range(6)],
+    "PORTAL_DOSSIERS_ONLINE": [81_402_337 + 1_204 * i for i in range(6)],
+    "PORTAL_PAYMENTS": [30_119_482 + 377 * i for i in range(6)],
+    "PORTAL_PAYMENT_AMOUNT": [41_208.75 + 1.82 * i for i in range(6)],
+}
+
+SOURCES = {"nso": "NSO", "mof": "MOF", "sbv": "SBV", "cus": "CUS", "portal": "DVCQG"}
+
+
+def _source_settings(base_url: str) -> list[SourceSettings]:
+    out = []
+    for name, agency in SOURCES.items():
+        url = f"{base_url}/portal/counters" if name == "portal" else f"{base_url}/agencies/{agency}/observations"
+        kind = "portal" if name == "portal" else "agency-json"
+        out.append(SourceSettings(name=name, kind=kind, url=url, agency=agency, every="1m"))  # type: ignore[arg-type]
+    return out
+
+
+@contextmanager
+def frozen_clock(at: datetime = NOW) -> Iterator[time_machine.Coordinates]:
+    """The wall clock stopped at ``at`` (move it with ``.move_to``/``.shift``)."""
+    with time_machine.travel(at, tick=False) as traveller:
+        yield traveller
+
+
+@dataclass
+class Seeded:
+    """What ``seed`` stored, for tests to assert against."""
+
+    runs: dict[str, int] = field(default_factory=dict)  # the last run of each source
+    alerts: dict[str, int] = field(default_factory=dict)  # rule -> alert id
+    cpi_revised_id: int = 0  # the observation of October's CPI after its revision
+    provinces_now: list[str] = field(default_factory=list)  # the 34 units in force
+    provinces_before: list[str] = field(default_factory=list)  # the 63 units of 2025-05
+
+
+def _records(rows: list[tuple[str, str, str, float]], status: str = "official") -> list[ObservationIn]:
+    kind = ObservationStatus(status)
+    return [ObservationIn(indicator=i, area=a, period=p, value=v, status=kind) for i, a, p, v in rows]
+
+
+def _payload(source: str, records: list[ObservationIn]) -> bytes:
+    """The bytes an upstream would have sent (same records, same bytes, same sha256)."""
+    body = {"source": source, "observations": [r.model_dump(mode="json") for r in records]}
+    return json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
+
+
+async def seed(store: Store, clock: time_machine.Coordinates | None = None) -> Seeded:
+    """Fill ``store`` with the console's demo day. With ``clock`` (from ``frozen_clock``), each run
+    happens at its own fixed time and the clock is left at ``NOW``; without it, times are real."""
+    seeded = Seeded()
+
+    def at(moment: datetime) -> None:
+        if clock is not None:
+            clock.move_to(moment)
+
+    async def run(
+        source: str,
+        when: datetime,
+        rows: list[tuple[str, str, str, float]],
+        *,
+        status: str = "official",
+        latency_ms: float = 420.0,
+    ) -> None:
+        at(when)
+        started = await store.start_run(source, RunTrigger.SCHEDULE)
+        records = _records(rows, status)
+        payload = _payload(source, records)
+        result = await store.ingest(
+            Batch(
+                source, records, run_id=started.id, collected_at=when, payload=payload, content_type="application/json"
+            )
+        )
+        assert not result.rejected, result.rejected
+        at(when + timedelta(milliseconds=latency_ms))
+        await store.finish_run(
+            started.id, RunOutcome.SUCCESS, fetched=len(records), new=result.new, revised=len(result.revised),
+            unchanged=result.unchanged, latency_ms=latency_ms, bytes_=len(payload), http_status=200,
+        )  # fmt: skip
+        seeded.runs[source] = started.id
+
+    nso_day = datetime(2026, 11, 6, 2, 0, tzinfo=UTC)
+    now_units = [a.code for a in await store.areas_in_force(date(2026, 10, 31))]
+    old_units = [a.code for a in await store.areas_in_force(date(2025, 5, 31))]
+    seeded.provinces_now, seeded.provinces_before = now_units, old_units
+    nso: list[tuple[str, str, str, float]] = []
+    for name, values in (("CPI_YOY", CPI_YOY), ("CPI_MOM", CPI_MOM), ("RETAIL_SALES", RETAIL_SALES)):
+        nso += [(name, "VN", p, v) for p, v in zip(MONTHS, values, strict=True)]
+    nso += [("IIP_YOY", "VN", p, v) for p, v in zip(MONTHS, IIP_YOY, strict=True)]
+    nso += [("GDP_GROWTH", "VN", q, v) for q, v in zip(QUARTERS, GDP_GROWTH, strict=True)]
+    nso += [("UNEMPLOYMENT_RATE", "VN", q, v) for q, v in zip(QUARTERS, UNEMPLOYMENT, strict=True)]
+    # Provinces: October 2026 over the 34 units in force, May 2025 over the 63 before the merger.
+    nso += [("CPI_YOY", code, "2026-10", round(2.4 + (i * 37 % 23) / 10, 2)) for i, code in enumerate(now_units)]
+    nso += [("CPI_YOY", code, "2025-05", round(2.1 + (i * 29 % 31) / 10, 2)) for i, code in enumerate(old_units)]
+    await run("nso", nso_day, nso, status="provisional")
+
+    cus = [("EXPORTS", "VN", p, v) for p, v in zip(MONTHS, EXPORTS, strict=True)]
+    cus += [("IMPORTS", "VN", p, v) for p, v in zip(MONTHS, IMPORTS, strict=True)]
+    cus += [("TRADE_BALANCE", "VN", p, round(e - i, 2)) for p, e, i in zip(MONTHS, EXPORTS, IMPORTS, strict=True)]
+    await run("cus", datetime(2026, 11, 10, 3, 0, tzinfo=UTC), cus)
+    await run(
+        "mof",
+        datetime(2026, 11, 12, 1, 0, tzinfo=UTC),
+        [("BUDGET_REVENUE", "VN", p, v) for p, v in zip(MONTHS, BUDGET_REVENUE, strict=True)],
+    )
+
+    # The statistics office revises October's CPI (provisional 3.22 becomes official 3.27).
+    await run("nso", datetime(2026, 11, 20, 3, 0, tzinfo=UTC), [("CPI_YOY", "VN", "2026-10", CPI_REVISED)])
+    revised = [o for o in (await store.snapshot()).observations if (o.indicator, o.area) == ("CPI_YOY", "VN")]
+    seeded.cpi_revised_id = revised[0].id
+
+    sbv = [("CREDIT_GROWTH", "VN", p, v) for p, v in zip(MONTHS, CREDIT_GROWTH, strict=True)]
+    days = [(NOW.date() - timedelta(days=30 - i)).isoformat() for i in range(30)]
+    sbv += [("USD_CENTRAL_RATE", "VN", d, float(v)) for d, v in zip(days, USD_RATE, strict=True)]
+    await run("sbv", datetime(2026, 11, 23, 1, 30, tzinfo=UTC), sbv)
+
+    for minute in range(6):
+        moment = NOW - timedelta(minutes=5 - minute)
+        stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        rows = [(code, "VN", stamp, float(values[minute])) for code, values in PORTAL.items()]
+        await run("portal", moment - timedelta(seconds=2), rows, latency_ms=85.0)
+
+    # The finance ministry's system answers 503: a failed run and a critical alert.
+    at(datetime(2026, 11, 23, 4, 50, tzinfo=UTC))
+    failed = await store.start_run("mof", RunTrigger.SCHEDULE)
+    at(datetime(2026, 11, 23, 4, 50, 3, tzinfo=UTC))
+    await store.finish_run(
+        failed.id, RunOutcome.FAILED, error="HTTP 503 Service Unavailable", latency_ms=3012.0, http_status=503
+    )
+    seeded.runs["mof"] = failed.id
+    await _alerts(store, seeded, at)
+    at(NOW)
+    return seeded
+
+
+async def _alerts(store: Store, seeded: Seeded, at: Callable[[datetime], None]) -> None:
+    at(datetime(2026, 11, 20, 3, 0, 1, tzinfo=UTC))
+    revised = await store.fire_alert(
+        "figures.revised", "CPI_YOY/VN/2026-10", Severity.WARNING,
+        "nso sửa số liệu chính thức: Chỉ số giá tiêu dùng so với cùng kỳ năm trước, VN, kỳ 2026-10: 3,22 → 3,27",
+    )  # fmt: skip
+    at(datetime(2026, 11, 21, 8, 15, tzinfo=UTC))
+    rejected = await store.fire_alert(
+        "source.rejected", "cus", Severity.INFO, "cus: 2 bản ghi bị từ chối trong lần thu thập gần nhất"
+    )
+    at(datetime(2026, 11, 23, 4, 50, 4, tzinfo=UTC))
+    failing = await store.fire_alert(
+        "source.failing", "mof", Severity.CRITICAL, "Nguồn mof không thu thập được: lỗi HTTP 503"
+    )
+    assert revised and rejected and failing
+    seeded.alerts = {"figures.revised": revised.id, "source.rejected": rejected.id, "source.failing": failing.id}
+    at(datetime(2026, 11, 22, 1, 0, tzinfo=UTC))
+    await store.acknowledge_alert(rejected.id, "operator-user", "operator", "đã báo Tổng cục Hải quan")
+    # (acknowledged after the failing alert opened in real order does not matter: each carries its own times)
+
+
+@asynccontextmanager
+async def seeded_server(
+    path: Path, *, clock: time_machine.Coordinates | None = None, collector: bool = True, **settings: Any
+) -> AsyncIterator[tuple[FeedServer, Seeded]]:
+    """A real feed server in this event loop over ``path``, seeded; with ``collector``, a real
+    Collector for the seeded sources on a real simulator (manual runs work; nothing is scheduled)."""
+    import simulator
+    from tests.simulator_fixtures import Clock
+
+    store = await Store.open(path)
+    try:
+        seeded = await seed(store, clock)
+        if not collector:
+            async with feed_server(path, store=store, **settings) as server:
+                yield server, seeded
+            return
+        async with await simulator.start(simulator.SimulatorConfig(port=0, now=Clock(NOW))) as sim:
+            async with Collector(store, _source_settings(sim.url), CollectorSettings()) as runs:
+                async with feed_server(path, store=store, runs=runs, **settings) as server:
+                    yield server, seeded
+    finally:
+        await store.close()
+
+
+class ServerThread:
+    """``seeded_server`` in a thread with its own event loop (for tests whose app runs its own loop).
+
+    ``call(fn)`` runs ``fn(store)`` on the server's loop and returns its result, so a test can change
+    the data while the console watches.
+    """
+
+    def __init__(self, path: Path, *, clock: time_machine.Coordinates | None = None, **settings: Any) -> None:
+        self.path = path
+        self._clock = clock
+        self._settings = settings
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._main, name="console-test-server", daemon=True)
+        self.server: FeedServer | None = None
+        self.seeded: Seeded | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url
+
+    @property
+    def store(self) -> Store:
+        assert self.server is not None
+        return self.server.store
+
+    def _main(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            async with seeded_server(self.path, clock=self._clock, **self._settings) as (server, seeded):
+                self.server, self.seeded = server, seeded
+                self._ready.set()
+                await self._stop.wait()
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            raise
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        if not self._ready.wait(120):
+            raise TimeoutError("the console test server did not start within 120 s")
+        if self._error is not None:
+            raise RuntimeError("the console test server failed to start") from self._error
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(60)
+
+    def call(self, fn: Callable[[Store], Awaitable[T]], timeout: float = 60) -> T:
+        assert self._loop is not None
+
+        async def go() -> T:
+            return await fn(self.store)
+
+        return asyncio.run_coroutine_threadsafe(go(), self._loop).result(timeout)
+
+
+def token(role: str) -> str:
+    return TOKENS[role]
