@@ -56,11 +56,11 @@ BUDGET_REVENUE = [161.0, 190.4, 248.7, 146.2, 171.5, 180.3, 175.9, 169.8, 172.4,
 CREDIT_GROWTH = [13.2, 15.1, 1.4, 2.6, 4.1, 5.3, 6.8, 7.9, 9.2, 10.4, 11.5, 12.3]
 USD_RATE = [25_108 + 3 * i - (i % 5) * 4 for i in range(30)]  # the 30 days before today
 # The portal's counters: one reading a minute over the last six minutes (running totals).
-PORTAL = {
-    "PORTAL_VISITS": [1_523_601_204 + 48_211 * i for i in range(6)],
-    "PORTAL_ACCOUNTS": [12_930_118 + 152 * i for i in range(6)],
-    "PORTAL_DOSSIERS_ONLINE": [81_402_337 + 1_204 * i for i in range(6)],
-    "PORTAL_PAYMENTS": [30_119_482 + 377 * i for i in range(6)],
+PORTAL: dict[str, list[float]] = {
+    "PORTAL_VISITS": [1_523_601_204.0 + 48_211 * i for i in range(6)],
+    "PORTAL_ACCOUNTS": [12_930_118.0 + 152 * i for i in range(6)],
+    "PORTAL_DOSSIERS_ONLINE": [81_402_337.0 + 1_204 * i for i in range(6)],
+    "PORTAL_PAYMENTS": [30_119_482.0 + 377 * i for i in range(6)],
     "PORTAL_PAYMENT_AMOUNT": [41_208.75 + 1.82 * i for i in range(6)],
 }
 
@@ -72,12 +72,12 @@ def _source_settings(base_url: str) -> list[SourceSettings]:
     for name, agency in SOURCES.items():
         url = f"{base_url}/portal/counters" if name == "portal" else f"{base_url}/agencies/{agency}/observations"
         kind = "portal" if name == "portal" else "agency-json"
-        out.append(SourceSettings(name=name, kind=kind, url=url, agency=agency, every="1m"))  # type: ignore[arg-type]
+        out.append(SourceSettings(name=name, kind=kind, url=url, agency=agency, every="1m"))
     return out
 
 
 @contextmanager
-def frozen_clock(at: datetime = NOW) -> Iterator[time_machine.Coordinates]:
+def frozen_clock(at: datetime = NOW) -> Iterator[time_machine.Traveller]:
     """The wall clock stopped at ``at`` (move it with ``.move_to``/``.shift``)."""
     with time_machine.travel(at, tick=False) as traveller:
         yield traveller
@@ -105,7 +105,7 @@ def _payload(source: str, records: list[ObservationIn]) -> bytes:
     return json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
 
 
-async def seed(store: Store, clock: time_machine.Coordinates | None = None) -> Seeded:
+async def seed(store: Store, clock: time_machine.Traveller | None = None) -> Seeded:
     """Fill ``store`` with the console's demo day. With ``clock`` (from ``frozen_clock``), each run
     happens at its own fixed time and the clock is left at ``NOW``; without it, times are real."""
     seeded = Seeded()
@@ -177,7 +177,7 @@ async def seed(store: Store, clock: time_machine.Coordinates | None = None) -> S
     for minute in range(6):
         moment = NOW - timedelta(minutes=5 - minute)
         stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-        rows = [(code, "VN", stamp, float(values[minute])) for code, values in PORTAL.items()]
+        rows = [(code, "VN", stamp, values[minute]) for code, values in PORTAL.items()]
         await run("portal", moment - timedelta(seconds=2), rows, latency_ms=85.0)
 
     # The finance ministry's system answers 503: a failed run and a critical alert.
@@ -216,7 +216,7 @@ async def _alerts(store: Store, seeded: Seeded, at: Callable[[datetime], None]) 
 
 @asynccontextmanager
 async def seeded_server(
-    path: Path, *, clock: time_machine.Coordinates | None = None, collector: bool = True, **settings: Any
+    path: Path, *, clock: time_machine.Traveller | None = None, collector: bool = True, **settings: Any
 ) -> AsyncIterator[tuple[FeedServer, Seeded]]:
     """A real feed server in this event loop over ``path``, seeded; with ``collector``, a real
     Collector for the seeded sources on a real simulator (manual runs work; nothing is scheduled)."""
@@ -245,7 +245,7 @@ class ServerThread:
     the data while the console watches.
     """
 
-    def __init__(self, path: Path, *, clock: time_machine.Coordinates | None = None, **settings: Any) -> None:
+    def __init__(self, path: Path, *, clock: time_machine.Traveller | None = None, **settings: Any) -> None:
         self.path = path
         self._clock = clock
         self._settings = settings
