@@ -18,7 +18,17 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from cli.config import Config
 from cli.runtime import describe_run
-from feed.protocol import SERVER_MESSAGE, CloseCode, Filter, Hello, Result, RunInfo, RunStatus
+from feed.protocol import (
+    SERVER_MESSAGE,
+    CloseCode,
+    CollectAccepted,
+    CollectDone,
+    Filter,
+    Hello,
+    Result,
+    RunInfo,
+    RunStatus,
+)
 from storage import CollectionRun
 
 DEMO_ADMIN_TOKEN = "demo-admin"  # the built-in configuration's demo admin (documented there)
@@ -118,13 +128,15 @@ async def _session(ws: Any, console: Console, *, source: str | None, agency: str
                 console.print(f"[red]refused: {message.message}[/]")
                 return 2
             elif isinstance(message, Result) and message.id == request:
-                if message.status == "accepted":
-                    wanted = set(message.data["sources"])
+                if isinstance(message.data, CollectAccepted):
+                    wanted = set(message.data.sources)
                     console.print(
                         f"collecting {len(wanted)} source{'s' if len(wanted) != 1 else ''} through the feed: {', '.join(sorted(wanted))}"
                     )
                     continue
-                runs = [RunInfo.model_validate(r) for r in message.data["runs"]]
+                if not isinstance(message.data, CollectDone):
+                    raise FeedUnavailable(f"unexpected answer to the collect command: {message.data.kind}")
+                runs = message.data.runs
                 shown = {r.id for r in finished}
                 # The server sends `done` after the runs' events; show any this client did not see.
                 for run_info in runs:

@@ -16,19 +16,32 @@ from feed.client import Client
 from feed.metrics import Metrics
 from feed.protocol import (
     AcknowledgeCommand,
+    Acknowledged,
+    AlertInfo,
+    AlertsData,
     AlertsQuery,
+    CollectAccepted,
     CollectCommand,
+    CollectDone,
     Command,
+    Duplicate,
     Error,
     ErrorCode,
+    HistoryData,
     HistoryQuery,
+    IngestInfo,
+    ObservationInfo,
+    ProvenanceData,
     ProvenanceQuery,
     Query,
     Result,
+    ResultData,
     Role,
+    RunInfo,
+    RunsData,
     RunsQuery,
 )
-from storage import CollectionRun, Period, PeriodError, RunTrigger, Store, StoreError
+from storage import Alert, CollectionRun, Observation, Period, PeriodError, RunTrigger, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +143,7 @@ class Commands:
             ):
                 await self._reused(client, msg)
                 return
-            result = Result(id=msg.id, data={"duplicate": True, "audit_id": earlier.id, "at": earlier.at.isoformat()})
+            result = Result(id=msg.id, data=Duplicate(audit_id=earlier.id, at=earlier.at))
             self._remember(key, shape, result)
             client.push_message(result)
             self.metrics.commands.labels(name, "duplicate").inc()
@@ -173,7 +186,7 @@ class Commands:
             client.user, client.role.value, DONE["collect"], _target(msg), {**_details(msg), "sources": names}
         )
         self.metrics.commands.labels("collect", "accepted").inc()
-        accepted = Result(id=msg.id, status="accepted", data={"sources": names})
+        accepted = Result(id=msg.id, status="accepted", data=CollectAccepted(sources=names))
         self._remember(key, msg.command.model_dump(mode="json"), accepted)
         client.push_message(accepted)
         task = asyncio.create_task(self._run(client, msg, names, key))
@@ -192,7 +205,7 @@ class Commands:
             # `done` comes last: after the `run finished` messages of these runs reach this client.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.delivered(client, await self.store.last_seq()), timeout=30)
-        done = Result(id=msg.id, status="done", data={"runs": [r.model_dump(mode="json") for r in runs]})
+        done = Result(id=msg.id, status="done", data=CollectDone(runs=[_run_info(r) for r in runs]))
         self._remember(key, msg.command.model_dump(mode="json"), done)
         client.push_message(done)
 
@@ -206,7 +219,7 @@ class Commands:
             await self.refused(client, msg, code, str(exc))
             return
         self.metrics.commands.labels("acknowledge", "done").inc()
-        result = Result(id=msg.id, data={"alert": alert.model_dump(mode="json")})
+        result = Result(id=msg.id, data=Acknowledged(alert=alert_info(alert)))
         self._remember(key, msg.command.model_dump(mode="json"), result)
         client.push_message(result)
 
@@ -218,7 +231,7 @@ class Commands:
 
     async def query(self, client: Client, msg: Query) -> None:
         q = msg.query
-        data: Any
+        data: ResultData
         if isinstance(q, HistoryQuery):
             if await self.store.indicator(q.indicator) is None:
                 client.push_message(
@@ -235,28 +248,27 @@ class Commands:
                     )
                     return
             rows = await self.store.history(q.indicator, q.area, source=q.source, as_of=q.as_of, since=since)
-            data = {
-                "observations": [o.model_dump(mode="json") for o in rows[-HISTORY_LIMIT:]],
-                "truncated": len(rows) > HISTORY_LIMIT,
-            }
+            data = HistoryData(
+                observations=[_observation_info(o) for o in rows[-HISTORY_LIMIT:]],
+                truncated=len(rows) > HISTORY_LIMIT,
+            )
         elif isinstance(q, RunsQuery):
             if q.source is not None and not await self._known_source(q.source):
                 client.push_message(Error(code=ErrorCode.INVALID, id=msg.id, message=f"unknown source {q.source!r}"))
                 return
-            data = {"runs": [r.model_dump(mode="json") for r in await self.store.runs(q.source, q.limit)]}
+            data = RunsData(runs=[_run_info(r) for r in await self.store.runs(q.source, q.limit)])
         elif isinstance(q, ProvenanceQuery):
-            data = await self.store.provenance(q.observation_id)
-            if data is None:
+            found = await self.store.provenance(q.observation_id)
+            if found is None:
                 client.push_message(
                     Error(code=ErrorCode.NOT_FOUND, id=msg.id, message=f"no observation {q.observation_id}")
                 )
                 return
-        elif isinstance(q, AlertsQuery):
-            data = {
-                "alerts": [
-                    a.model_dump(mode="json") for a in await self.store.alerts(open_only=q.open_only, limit=q.limit)
-                ]
-            }
+            data = _provenance(found)
+        else:
+            assert isinstance(q, AlertsQuery)
+            alerts = await self.store.alerts(open_only=q.open_only, limit=q.limit)
+            data = AlertsData(alerts=[alert_info(a) for a in alerts])
         client.push_message(Result(id=msg.id, data=data))
 
     async def _known_source(self, name: str) -> bool:
@@ -272,6 +284,25 @@ class Commands:
     async def wait(self) -> None:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _run_info(run: CollectionRun) -> RunInfo:
+    return RunInfo.model_validate(run.model_dump())
+
+
+def _observation_info(obs: Observation) -> ObservationInfo:
+    return ObservationInfo.model_validate(obs.model_dump())
+
+
+def _provenance(found: dict[str, Any]) -> ProvenanceData:
+    ingest = found["ingest"]
+    if ingest is not None:  # the store's record also names the ids and seqs it wrote: not for clients
+        ingest = {k: v for k, v in ingest.items() if k in IngestInfo.model_fields}
+    return ProvenanceData.model_validate({**found, "ingest": ingest})
+
+
+def alert_info(alert: Alert) -> AlertInfo:
+    return AlertInfo.model_validate(alert.model_dump())
 
 
 def _details(msg: Command) -> dict[str, Any]:

@@ -8,7 +8,7 @@ the server), and ``opscentre protocol-schema`` prints its JSON Schema.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -98,13 +98,49 @@ class Change(Message):
     previous_status: str | None = None
 
 
+class ObservationInfo(Message):
+    """One stored figure: a revision of (indicator, area, period, source), with its provenance."""
+
+    id: int
+    indicator: str
+    area: str
+    period: str
+    source: str
+    value: float
+    status: str
+    revision: int
+    collected_at: datetime
+    run_id: int | None = None
+    payload_digest: str | None = None
+
+
+class AlertParams(Message):
+    """What an alert is about, as typed values: a client words the alert in its own language from
+    ``rule`` and these (``message`` is the server's Vietnamese wording of the same)."""
+
+    source: str | None = None
+    agency: str | None = None
+    indicator: str | None = None
+    area: str | None = None
+    period: str | None = None
+    value: float | None = None  # the figure now (a revision's new value)
+    previous_value: float | None = None  # the figure before (a revision's old value)
+    count: int | None = None  # how many (records rejected, figures revised, ...)
+    failures: int | None = None  # failed runs in a row
+    http_status: int | None = None
+    run_id: int | None = None
+    observation_id: int | None = None
+
+
 class AlertInfo(Message):
     id: int
-    rule: str
+    rule: str  # stable code, e.g. "source.failing", "source.rejected", "figures.revised", "storage.write_failed"
     subject: str
     severity: Literal["info", "warning", "critical"]
     state: Literal["pending", "firing", "acknowledged", "resolved"]
-    message: str
+    message: str  # Vietnamese, for people; never a raw URL or exception text
+    params: AlertParams = AlertParams()
+    detail: str | None = None  # technical detail (an error's text) for those who drill down
     opened_at: datetime
     fired_at: datetime | None = None
     acknowledged_at: datetime | None = None
@@ -150,12 +186,16 @@ class Hello(Message):
     resume: Resume | None = None
     filter: Filter | None = None  # subscribe at once (else send `subscribe`)
     client: str | None = Field(default=None, max_length=100)
+    # Time travel: the snapshot shows the centre as it was known at this instant, and no live
+    # deltas follow until a `subscribe` without `as_of`. Needs a zone; not in the future.
+    as_of: datetime | None = None
 
 
 class Subscribe(Message):
     type: Literal["subscribe"] = "subscribe"
     id: str | None = Field(default=None, max_length=64)
     filter: Filter = Filter()
+    as_of: datetime | None = None  # as in hello: a frozen past; absent: live
 
 
 class Unsubscribe(Message):
@@ -209,10 +249,25 @@ class AlertsQuery(Message):
     limit: int = Field(default=200, ge=1, le=1000)
 
 
+class CatalogueQuery(Message):
+    """Everything a client needs to label a figure: indicators, areas, agencies, categories, sources."""
+
+    name: Literal["catalogue"] = "catalogue"
+
+
+class SourcesQuery(Message):
+    """Each source's state: schedule, circuit breaker, last run."""
+
+    name: Literal["sources"] = "sources"
+
+
 class Query(Message):
     type: Literal["query"] = "query"
     id: str = Field(min_length=1, max_length=64)
-    query: Annotated[HistoryQuery | RunsQuery | ProvenanceQuery | AlertsQuery, Field(discriminator="name")]
+    query: Annotated[
+        HistoryQuery | RunsQuery | ProvenanceQuery | AlertsQuery | CatalogueQuery | SourcesQuery,
+        Field(discriminator="name"),
+    ]
 
 
 ClientMessage = Annotated[Hello | Subscribe | Unsubscribe | Command | Query, Field(discriminator="type")]
@@ -241,6 +296,7 @@ class Snapshot(Message):
     seq: int
     resumed: Literal[False] = False
     filter: Filter
+    as_of: datetime | None = None  # set: the centre as known at that instant; no deltas follow it
     observations: list[Change]
     alerts: list[AlertInfo]
     runs: list[RunInfo]
@@ -277,6 +333,169 @@ class RunStatus(Message):
     run: RunInfo
 
 
+# --- answers: the ``data`` of a result, one model per query and command, told apart by ``kind`` -------
+
+
+class HistoryData(Message):
+    kind: Literal["history"] = "history"
+    observations: list[ObservationInfo]  # oldest period first; the newest HISTORY_LIMIT when truncated
+    truncated: bool = False
+
+
+class RunsData(Message):
+    kind: Literal["runs"] = "runs"
+    runs: list[RunInfo]  # newest first
+
+
+class IngestInfo(Message):
+    """One ingest call: the batch that brought a figure in."""
+
+    id: int
+    source: str
+    run_id: int | None = None
+    payload_digest: str | None = None
+    at: datetime
+    records: int
+    new: int
+    revised: int
+    unchanged: int
+    rejected: int
+
+
+class PayloadInfo(Message):
+    sha256: str  # of the bytes as decoded (``wire_encoding`` names what was undone, e.g. gzip)
+    size: int
+    content_type: str | None = None
+    wire_encoding: str | None = None
+
+
+class ProvenanceData(Message):
+    kind: Literal["provenance"] = "provenance"
+    observation: ObservationInfo
+    revisions: list[ObservationInfo]  # every revision of the same (indicator, area, period, source), oldest first
+    ingest: IngestInfo | None = None
+    run: RunInfo | None = None
+    payload: PayloadInfo | None = None
+
+
+class AlertsData(Message):
+    kind: Literal["alerts"] = "alerts"
+    alerts: list[AlertInfo]
+
+
+class IndicatorInfo(Message):
+    code: str
+    name_vi: str
+    name_en: str
+    unit_vi: str
+    unit_en: str
+    scale: float = 1.0  # one unit in base units (1e12 for "nghìn tỷ đồng"), to compare magnitudes
+    decimals: int = 1  # digits after the decimal mark usually shown
+    frequency: Literal["D", "M", "Q", "Y", "live"]
+    category: str
+    agency: str  # the owning agency in force
+    agency_lineage: list[str]  # the owner and the agencies merged into it (e.g. NSO, GSO)
+    level: str  # national, provincial, national+provincial
+    kind: str  # flow, stock, rate, level, counter, derived
+    key: bool = False  # a key national indicator (the overview and the wall page show it)
+
+
+class AreaInfo(Message):
+    code: str
+    name: str  # Vietnamese, as in law (place names are not translated)
+    kind: str  # nation, city, province
+    valid_from: date | None = None
+    valid_to: date | None = None  # inclusive; None: still in force
+    successor: str | None = None  # the unit it became part of
+    predecessors: list[str] = []  # the units merged into it
+
+
+class AgencyInfo(Message):
+    code: str
+    name_vi: str
+    name_en: str
+    kind: str
+    valid_from: date | None = None
+    valid_to: date | None = None
+    successor: str | None = None
+    predecessors: list[str] = []
+
+
+class CategoryInfo(Message):
+    code: str
+    name_vi: str
+    name_en: str
+
+
+class SourceInfo(Message):
+    name: str
+    kind: str  # agency-json, sdmx, portal
+    agency: str
+    enabled: bool
+    schedule: str  # "every 60s" or a crontab
+
+
+class CatalogueData(Message):
+    kind: Literal["catalogue"] = "catalogue"
+    indicators: list[IndicatorInfo]
+    areas: list[AreaInfo]  # every version, 2020's 63 units and 2025's 34 with who became whom
+    agencies: list[AgencyInfo]
+    categories: list[CategoryInfo]
+    sources: list[SourceInfo]
+
+
+class SourceStatus(Message):
+    name: str
+    enabled: bool
+    circuit: Literal["closed", "open", "half_open"] | None = None  # None: this server runs no collectors
+    next_run: datetime | None = None
+    last_run: RunInfo | None = None
+
+
+class SourcesData(Message):
+    kind: Literal["sources"] = "sources"
+    sources: list[SourceStatus]
+
+
+class CollectAccepted(Message):
+    kind: Literal["collect_accepted"] = "collect_accepted"
+    sources: list[str]
+
+
+class CollectDone(Message):
+    kind: Literal["collect_done"] = "collect_done"
+    runs: list[RunInfo]
+
+
+class Acknowledged(Message):
+    kind: Literal["acknowledged"] = "acknowledged"
+    alert: AlertInfo
+
+
+class Duplicate(Message):
+    """A command retried with an idempotency key already used: it was done once, at ``at``."""
+
+    kind: Literal["duplicate"] = "duplicate"
+    duplicate: Literal[True] = True
+    audit_id: int
+    at: datetime
+
+
+ResultData = Annotated[
+    HistoryData
+    | RunsData
+    | ProvenanceData
+    | AlertsData
+    | CatalogueData
+    | SourcesData
+    | CollectAccepted
+    | CollectDone
+    | Acknowledged
+    | Duplicate,
+    Field(discriminator="kind"),
+]
+
+
 class Result(Message):
     """The answer to a command or query (``id`` is the request's). A collect command is answered
     twice: ``status: accepted`` at once, ``status: done`` with every run's result at the end."""
@@ -285,7 +504,7 @@ class Result(Message):
     id: str
     ok: bool = True
     status: Literal["accepted", "done"] = "done"
-    data: Any = None
+    data: ResultData
 
 
 class Error(Message):

@@ -244,4 +244,4 @@ async def test_requests_the_server_cannot_do_are_refused_as_invalid(tmp_path: Pa
             await c.send({"type": "query", "id": "ok", "query": {"name": "history", "indicator": "CPI_YOY", "since": "2026-01"}})  # fmt: skip
             assert [o["value"] for o in (await c.until("result"))["data"]["observations"]] == [3.2]
             await c.send({"type": "query", "id": "ok2", "query": {"name": "runs", "source": "nso"}})
-            assert (await c.until("result"))["data"] == {"runs": []}
+            assert (await c.until("result"))["data"] == {"kind": "runs", "runs": []}
