@@ -119,6 +119,8 @@ class Service:
         self.collector = Collector(store, config.sources, config.collector)
         self.collector.on_run_finished.append(lambda run: log.info(Text.from_markup(describe_run(run)).plain))
         self.scheduler = Scheduler(self.collector)
+        if self.schedule:  # the feed's `sources` query tells each source's next run
+            self.collector.next_run = self.scheduler.next_run
 
         async def scheduler_running() -> str | None:
             if not self.schedule or (self.scheduler is not None and self.scheduler.running):

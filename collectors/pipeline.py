@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar
 
 import httpx
@@ -70,6 +71,19 @@ class RunTally:
     last_answer: Fetched | None = None  # the latest answer received: kept with the run if it fails
 
 
+@dataclass(frozen=True)
+class SourceState:
+    """What the feed may tell any client about one configured source (no URL: every role sees it)."""
+
+    name: str
+    kind: str
+    agency: str | None
+    enabled: bool
+    schedule: str  # "every 60s" or a crontab
+    circuit: BreakerState
+    next_run: datetime | None
+
+
 class Collector:
     def __init__(
         self,
@@ -102,6 +116,8 @@ class Collector:
         self._inflight: set[asyncio.Task[object]] = set()
         self._closing = False
         self.on_run_finished: list[ProgressHook] = []
+        # Set by whoever schedules the runs (cli/runtime.py): a source's next scheduled run.
+        self.next_run: Callable[[str], datetime | None] | None = None
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -381,6 +397,15 @@ class Collector:
 
     def breaker_state(self, name: str) -> BreakerState:
         return self.breakers[name].state
+
+    def source_states(self) -> list[SourceState]:
+        """Each configured source's schedule, circuit and next run, by name."""
+        out = []
+        for name, s in sorted(self.sources.items()):
+            schedule = s.cron if s.cron is not None else f"every {s.every.total_seconds():g}s" if s.every else ""
+            nxt = self.next_run(name) if self.next_run is not None and s.enabled else None
+            out.append(SourceState(name, s.kind.value, s.agency, s.enabled, schedule, self.breakers[name].state, nxt))
+        return out
 
 
 async def _settled(future: asyncio.Future[T]) -> T:

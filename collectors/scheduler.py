@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 def trigger_for(source: SourceSettings) -> BaseTrigger:
     jitter = int(source.jitter.total_seconds()) or None
     if source.cron is not None:
-        return CronTrigger.from_crontab(source.cron, timezone="UTC", jitter=jitter)
+        trigger = CronTrigger.from_crontab(source.cron, timezone="UTC")  # (it takes no jitter argument)
+        trigger.jitter = jitter
+        return trigger
     assert source.every is not None
     return IntervalTrigger(seconds=source.every.total_seconds(), timezone="UTC", jitter=jitter)
 
@@ -78,6 +80,11 @@ class Scheduler:
         return {
             job.id: job.next_run_time.isoformat() if job.next_run_time else None for job in self._scheduler.get_jobs()
         }
+
+    def next_run(self, name: str) -> datetime | None:
+        """When ``name`` runs next on its schedule (None: not scheduled, or paused)."""
+        job = self._scheduler.get_job(name)
+        return job.next_run_time if job is not None else None
 
     async def _job(self, name: str) -> None:
         """One scheduled run. Whatever happens is in the run's record (or the store's alert), so

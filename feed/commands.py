@@ -10,8 +10,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+from collectors.breaker import BreakerState
+from collectors.pipeline import SourceState
+from feed.catalogue import catalogue
 from feed.client import Client
 from feed.metrics import Metrics
 from feed.protocol import (
@@ -20,6 +23,7 @@ from feed.protocol import (
     AlertInfo,
     AlertsData,
     AlertsQuery,
+    CatalogueQuery,
     CollectAccepted,
     CollectCommand,
     CollectDone,
@@ -40,6 +44,10 @@ from feed.protocol import (
     RunInfo,
     RunsData,
     RunsQuery,
+    SourceInfo,
+    SourcesData,
+    SourcesQuery,
+    SourceStatus,
 )
 from storage import Alert, CollectionRun, Observation, Period, PeriodError, RunTrigger, Store, StoreError
 
@@ -56,6 +64,10 @@ class RunService(Protocol):
     async def run_many(
         self, names: Iterable[str], trigger: RunTrigger = RunTrigger.MANUAL, requested_by: str | None = None
     ) -> list[CollectionRun]: ...
+
+    def source_states(self) -> list[SourceState]:
+        """Each configured source: kind, agency, schedule, circuit, next run (for `catalogue`, `sources`)."""
+        ...
 
 
 @dataclass
@@ -87,6 +99,11 @@ class Bucket:
         return False
 
 
+CIRCUIT: dict[BreakerState, Literal["closed", "open", "half_open"]] = {
+    BreakerState.CLOSED: "closed",
+    BreakerState.OPEN: "open",
+    BreakerState.HALF_OPEN: "half_open",
+}
 NEEDS = {"collect": Role.ADMIN, "acknowledge": Role.OPERATOR}
 # The audit actions of commands that were done: only these use an idempotency key up.
 DONE = {"collect": "collect.run", "acknowledge": "alert.acknowledge"}
@@ -265,11 +282,47 @@ class Commands:
                 )
                 return
             data = _provenance(found)
-        else:
-            assert isinstance(q, AlertsQuery)
+        elif isinstance(q, AlertsQuery):
             alerts = await self.store.alerts(open_only=q.open_only, limit=q.limit)
             data = AlertsData(alerts=[alert_info(a) for a in alerts])
+        elif isinstance(q, CatalogueQuery):
+            data = await catalogue(self.store, self._source_infos())
+        else:
+            assert isinstance(q, SourcesQuery)
+            data = await self._sources()
         client.push_message(Result(id=msg.id, data=data))
+
+    def _source_infos(self) -> list[SourceInfo]:
+        if self.runs is None:
+            return []
+        return [
+            SourceInfo(name=s.name, kind=s.kind, agency=s.agency, enabled=s.enabled, schedule=s.schedule)
+            for s in self.runs.source_states()
+        ]
+
+    async def _sources(self) -> SourcesData:
+        """The configured sources' states with their last runs; without collectors, the sources
+        that have run (their circuit and next run unknown here)."""
+        last = await self.store.last_runs()
+        if self.runs is None:
+            return SourcesData(
+                sources=[
+                    SourceStatus(name=name, enabled=True, last_run=_run_info(run)) for name, run in sorted(last.items())
+                ]
+            )
+        out = []
+        for s in self.runs.source_states():
+            run = last.get(s.name)
+            out.append(
+                SourceStatus(
+                    name=s.name,
+                    enabled=s.enabled,
+                    circuit=CIRCUIT[s.circuit],
+                    next_run=s.next_run,
+                    last_run=_run_info(run) if run is not None else None,
+                )
+            )
+        return SourcesData(sources=out)
 
     async def _known_source(self, name: str) -> bool:
         """A configured source (when this server runs collectors), or one that has run."""

@@ -430,7 +430,7 @@ class CategoryInfo(Message):
 class SourceInfo(Message):
     name: str
     kind: str  # agency-json, sdmx, portal
-    agency: str
+    agency: str | None = None  # the agency it speaks for (None: not configured)
     enabled: bool
     schedule: str  # "every 60s" or a crontab
 

@@ -689,6 +689,12 @@ class Store:
         async with self._r.execute(sql, (source, limit)) as cur:
             return [run_from_row(r) for r in await cur.fetchall()]
 
+    async def last_runs(self) -> dict[str, CollectionRun]:
+        """Each source's newest run, by source name."""
+        sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE id IN (SELECT max(id) FROM runs GROUP BY source)"
+        async with self._r.execute(sql) as cur:
+            return {r.source: r for r in map(run_from_row, await cur.fetchall())}
+
     async def _run(self, conn: aiosqlite.Connection, run_id: int) -> CollectionRun:
         async with conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)) as cur:
             row = await cur.fetchone()

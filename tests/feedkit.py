@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,10 +11,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 from websockets.asyncio.client import ClientConnection, connect
 
 from feed.commands import RunService
 from feed.config import FeedSettings, UserSettings, hash_token
+from feed.protocol import SERVER_MESSAGE, json_schema
 from feed.server import FeedServer
 from storage import Store
 
@@ -23,6 +26,19 @@ TOKENS = {
     "admin": "admin-token-0123456789",
 }
 USERS = [UserSettings(name=f"{role}-user", role=role, token_sha256=hash_token(tok)) for role, tok in TOKENS.items()]
+
+
+@functools.cache
+def _schema_validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json_schema())
+
+
+def check_server_message(raw: str | bytes, message: dict[str, Any]) -> None:
+    """Every message a test client receives must be what the protocol promises: valid against its
+    pydantic model and against the published JSON Schema (large snapshots: the model only, for speed)."""
+    SERVER_MESSAGE.validate_json(raw)
+    if len(raw) <= 1_000_000:
+        _schema_validator().validate(message)
 
 
 @asynccontextmanager
@@ -53,7 +69,9 @@ class Client:
         await self.ws.send(message if isinstance(message, str) else json.dumps(message))
 
     async def next(self, timeout: float = 10.0) -> dict[str, Any]:
-        message = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+        raw = await asyncio.wait_for(self.ws.recv(), timeout)
+        message = json.loads(raw)
+        check_server_message(raw, message)
         self.received.append(message)
         return message
 

@@ -13,6 +13,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from collectors.breaker import BreakerState
+from collectors.pipeline import SourceState
 from feed.protocol import CloseCode
 from storage import Batch, CollectionRun, ObservationIn, RunTrigger, Severity
 from tests.feedkit import TOKENS, client, feed_server
@@ -35,6 +37,12 @@ class Sources:
         self, names: Any, trigger: RunTrigger = RunTrigger.MANUAL, requested_by: str | None = None
     ) -> list[CollectionRun]:
         return []
+
+    def source_states(self) -> list[SourceState]:
+        return [
+            SourceState(n, "agency-json", a, True, "every 60s", BreakerState.CLOSED, None)
+            for n, a in (("nso", "NSO"), ("sbv", "SBV"))
+        ]
 
 
 def command(cid: str, key: str, **cmd: Any) -> dict[str, Any]:

@@ -1,0 +1,166 @@
+"""The catalogue a feed client labels figures with (the ``catalogue`` query): indicators with names
+and units in both languages, scale and usual decimals; areas and agencies with their successions;
+categories; and the configured sources (never their URLs: every role may read this).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+from feed.formatting import UNITS_EN
+from feed.protocol import AgencyInfo, AreaInfo, CatalogueData, CategoryInfo, IndicatorInfo, SourceInfo
+from storage import Agency, Area, Indicator, Store
+
+# The key national indicators: the wall page's tiles (feed/static/display.js, TILES, which keeps
+# its own copy for the browser) and the console's overview. Defined here once for the server.
+KEY_INDICATORS: tuple[str, ...] = (
+    "GDP_GROWTH",
+    "CPI_YOY",
+    "IIP_YOY",
+    "RETAIL_SALES",
+    "EXPORTS",
+    "IMPORTS",
+    "FDI_REGISTERED",
+    "BUDGET_REVENUE",
+    "CREDIT_GROWTH",
+    "USD_CENTRAL_RATE",
+    "UNEMPLOYMENT_RATE",
+    "INTL_ARRIVALS",
+)
+
+# One of a unit in base units (đồng, USD, people, tonnes, kWh, arrivals): to compare magnitudes.
+# A unit not listed (an indicator added by configuration) has scale 1.
+UNIT_SCALE = {
+    "nghìn tỷ đồng": 1e12,
+    "tỷ đồng": 1e9,
+    "tỷ USD": 1e9,
+    "tỷ kWh": 1e9,
+    "triệu người": 1e6,
+    "nghìn lượt": 1e3,
+    "nghìn tấn": 1e3,
+}
+# Digits usually shown after the decimal mark, by unit (the wall page writes its tiles so), and the
+# few indicators written otherwise than their unit suggests.
+UNIT_DECIMALS = {
+    "%": 2,
+    "%/năm": 2,
+    "VND/USD": 0,
+    "nghìn tỷ đồng": 1,
+    "tỷ đồng": 1,
+    "tỷ USD": 2,
+    "tỷ kWh": 2,
+    "triệu người": 2,
+    "nghìn lượt": 1,
+    "nghìn tấn": 1,
+}
+COUNT_UNITS = {"ca", "cuộc gọi", "doanh nghiệp", "dịch vụ", "giao dịch", "hệ thống", "hồ sơ", "lượt"}
+COUNT_UNITS |= {"phản ánh", "tài khoản", "văn bản", "vụ"}
+DECIMALS = {"IIP_YOY": 1}
+DEFAULT_DECIMALS = 1
+
+
+def decimals_of(ind: Indicator) -> int:
+    if ind.code in DECIMALS:
+        return DECIMALS[ind.code]
+    if ind.unit in COUNT_UNITS:
+        return 0
+    return UNIT_DECIMALS.get(ind.unit, DEFAULT_DECIMALS)
+
+
+def indicator_info(ind: Indicator, lineage: list[str]) -> IndicatorInfo:
+    return IndicatorInfo(
+        code=ind.code,
+        name_vi=ind.name_vi,
+        name_en=ind.name_en,
+        unit_vi=ind.unit,
+        unit_en=UNITS_EN.get(ind.unit, ind.unit),
+        scale=UNIT_SCALE.get(ind.unit, 1.0),
+        decimals=decimals_of(ind),
+        frequency=ind.frequency.value,
+        category=ind.category,
+        agency=ind.owner,
+        agency_lineage=lineage,
+        level=ind.level.value,
+        kind=ind.kind.value,
+        key=ind.code in KEY_INDICATORS,
+    )
+
+
+def _day_after(d: date) -> date:
+    return d + timedelta(days=1)
+
+
+def area_infos(versions: Iterable[Area]) -> list[AreaInfo]:
+    """Every version of every unit; a version's predecessors are the units that became it on the
+    day it came into force (2025's Tuyên Quang: the former Hà Giang and Tuyên Quang)."""
+    areas = list(versions)
+    out = []
+    for a in areas:
+        before = sorted(
+            {
+                p.code
+                for p in areas
+                if p.successor_code == a.code
+                and p.valid_to is not None
+                and a.valid_from is not None
+                and _day_after(p.valid_to) == a.valid_from
+            }
+        )
+        out.append(
+            AreaInfo(
+                code=a.code,
+                name=a.name_vi,
+                kind=a.kind,
+                valid_from=a.valid_from,
+                valid_to=a.valid_to,
+                successor=a.successor_code,
+                predecessors=before,
+            )
+        )
+    return out
+
+
+def agency_infos(agencies: Iterable[Agency]) -> list[AgencyInfo]:
+    every = list(agencies)
+    return [
+        AgencyInfo(
+            code=a.code,
+            name_vi=a.name_vi,
+            name_en=a.name_en,
+            kind=a.kind,
+            valid_from=a.valid_from,
+            valid_to=a.valid_to,
+            successor=a.successor_code,
+            predecessors=sorted(p.code for p in every if p.successor_code == a.code and p.code != a.code),
+        )
+        for a in every
+    ]
+
+
+def in_force(code: str, agencies: dict[str, Agency]) -> str:
+    """The agency ``code`` became (itself if still in force): GSO's indicators are NSO's now."""
+    for _ in range(20):  # successions are short; a loop in the data must not hang us
+        a = agencies.get(code)
+        if a is None or a.successor_code is None or a.successor_code == code:
+            return code
+        code = a.successor_code
+    return code
+
+
+async def catalogue(store: Store, sources: list[SourceInfo]) -> CatalogueData:
+    agencies = await store.agencies()
+    by_code = {a.code: a for a in agencies}
+    lineages = {a.code: await store.agency_lineage(a.code) for a in agencies}
+    indicators = []
+    for ind in await store.indicators():
+        owner = in_force(ind.owner, by_code)
+        info = indicator_info(ind, lineages.get(owner, [owner]))
+        indicators.append(info.model_copy(update={"agency": owner}))
+    return CatalogueData(
+        indicators=indicators,
+        areas=area_infos(await store.area_versions()),
+        agencies=agency_infos(agencies),
+        categories=[CategoryInfo(code=c.code, name_vi=c.name_vi, name_en=c.name_en) for c in await store.categories()],
+        sources=sources,
+    )
