@@ -11,11 +11,12 @@ import tomllib
 from collections import Counter
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from collectors.config import CollectorSettings, SourceSettings, check_mapping
+from console.keys import check_overrides
 from feed.config import FeedSettings, UserSettings
 from storage import reference
 from storage.models import NATION, Indicator
@@ -31,6 +32,21 @@ class ConfigError(ValueError):
         super().__init__(f"{origin}: " + "; ".join(problems))
 
 
+class ConsoleSettings(Section):
+    """``[console]``: the operators' console. ``keys`` remaps bindings by id (console/keys.py)."""
+
+    lang: Literal["vi", "en"] = "vi"
+    keys: dict[str, str] = Field(default_factory=dict, description='binding id → key, e.g. "app.pause" = "f5"')
+
+    @field_validator("keys")
+    @classmethod
+    def _known_ids(cls, keys: dict[str, str]) -> dict[str, str]:
+        problems = check_overrides(keys)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return keys
+
+
 class Config(Section):
     database: DatabaseSettings = DatabaseSettings()
     feed: FeedSettings = FeedSettings()
@@ -38,6 +54,7 @@ class Config(Section):
     sources: list[SourceSettings] = Field(default_factory=list)
     users: list[UserSettings] = Field(default_factory=list)
     indicators: list[Indicator] = Field(default_factory=list, description="catalogue entries beyond the shipped ones")
+    console: ConsoleSettings = ConsoleSettings()
 
 
 # The built-in SDMX source runs when its optional library is installed. The text says which, so

@@ -348,6 +348,13 @@ async def cmd_verify_audit(args: argparse.Namespace) -> int:
 async def cmd_demo(args: argparse.Namespace) -> int:
     from cli.demo import run_demo
 
+    if args.console:
+        from cli.demo_console import demo_token, run_demo_with_console
+
+        return await run_demo_with_console(
+            _config(args), _db_path(args), out, sim_port=args.sim_port, log_path=Path(args.log),
+            token=demo_token(builtin=args.config is None),
+        )  # fmt: skip
     return await run_demo(_config(args), _db_path(args), out, sim_port=args.sim_port)
 
 
@@ -412,6 +419,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return int(simulator.main(argv))
 
 
+def cmd_console(args: argparse.Namespace) -> int:
+    from cli.console_cmd import ConsoleUnavailable, run_console
+
+    try:
+        return run_console(
+            _config(args), url=args.url, token_file=args.token_file, builtin=args.config is None, lang=args.lang,
+            cafile=args.cafile,
+        )  # fmt: skip
+    except ConsoleUnavailable as exc:
+        raise UserError(str(exc)) from None
+
+
 def cmd_not_yet(args: argparse.Namespace) -> int:
     err.print(f"`opscentre {args.command}` is not available yet in this version.")
     return EXIT_USAGE
@@ -469,6 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
         "run simulated agencies, the collectors and the live feed together (the wall page at /display)",
     )
     p.add_argument("--sim-port", type=int, default=8780, help="port of the simulated agencies (default 8780)")
+    p.add_argument(
+        "--console", action="store_true", help="open the operators' console on the demo (its log goes to --log)"
+    )
+    p.add_argument(
+        "--log", metavar="FILE", default="opscentre-demo.log", help="with --console: the demo's log (default %(default)s)"
+    )
     add("serve", cmd_serve, "run the scheduler and collectors against the configured sources (Ctrl+C stops cleanly)")
     p = add(
         "collect",
@@ -493,8 +518,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8780, help="port (0 picks a free one; default 8780)")
     p.add_argument("--seed", type=int, default=2020, help="series seed (same seed, same figures)")
     p.add_argument("--faults", metavar="FILE", help="TOML file of faults to inject from the start")
-    for name, what in (("console", "open the operators' console"),):
-        add(name, cmd_not_yet, what)
+    p = add("console", cmd_console, "open the operators' console (a Textual app on the live feed)")
+    p.add_argument(
+        "--url", metavar="URL", help="feed address, ws://… or wss://… (default: from the configuration's [feed])"
+    )
+    p.add_argument("--token-file", metavar="FILE", help="file holding your token (or set OPSCENTRE_TOKEN)")
+    p.add_argument("--lang", choices=["vi", "en"], help="language at start (default: [console] lang, else vi)")
+    p.add_argument("--cafile", metavar="FILE", help="CA certificate to trust for a wss:// feed")
     return parser
 
 

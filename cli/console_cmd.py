@@ -1,0 +1,49 @@
+"""`opscentre console`: the configuration read here (the console itself sees only the feed), the
+token found, and the Textual app started."""
+
+from __future__ import annotations
+
+import os
+import ssl
+from pathlib import Path
+
+from cli.config import Config
+from cli.feed_collect import feed_url
+
+DEMO_OPERATOR_TOKEN = "demo-operator"  # the built-in configuration's demo operator (documented there)
+
+
+class ConsoleUnavailable(RuntimeError):
+    pass
+
+
+def console_token(token_file: str | None, builtin: bool) -> str:
+    """From --token-file, else $OPSCENTRE_TOKEN, else (built-in demo configuration only) the demo operator's."""
+    if token_file:
+        try:
+            token = Path(token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConsoleUnavailable(f"cannot read the token file {token_file}: {exc.strerror}") from None
+        if not token:
+            raise ConsoleUnavailable(f"the token file {token_file} is empty")
+        return token
+    if os.environ.get("OPSCENTRE_TOKEN"):
+        return os.environ["OPSCENTRE_TOKEN"]
+    if builtin:
+        return DEMO_OPERATOR_TOKEN
+    raise ConsoleUnavailable("a token is needed: --token-file FILE or the OPSCENTRE_TOKEN environment variable")
+
+
+def run_console(
+    config: Config, *, url: str | None, token_file: str | None, builtin: bool, lang: str | None, cafile: str | None
+) -> int:
+    from console.app import OpscentreApp  # Textual only for this command
+
+    token = console_token(token_file, builtin)
+    url = url or feed_url(config)
+    if not url.startswith(("ws://", "wss://")):
+        raise ConsoleUnavailable(f"--url must be a ws:// or wss:// address, not {url!r}")
+    tls = ssl.create_default_context(cafile=cafile) if url.startswith("wss:") else None
+    app = OpscentreApp(url, token, lang=lang or config.console.lang, keys=config.console.keys, ssl_context=tls)
+    app.run()
+    return 0

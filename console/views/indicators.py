@@ -1,0 +1,338 @@
+"""Screen 2, Indicators: every series in one DataTable, filtered as you type, sorted by any
+column, by category tab. Rows are keyed by series (``GDP|VN|gso-json``) and columns by name:
+a delta updates only the cells that changed (Dolphie-style keyed diff); widths are fixed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Input, Static, Tab, Tabs
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+
+from console.i18n import pick
+from console.state import Changed, ConsoleState, Series, SeriesKey, key_from_text, key_text
+from console.views import View
+from console.widgets import spark
+
+# (column key, label key, width). Most useful first: at 80 columns name … flags fit.
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("name", "col.indicator", 26),
+    ("area", "col.area", 5),
+    ("period", "col.period", 10),
+    ("value", "col.value", 12),
+    ("change", "col.change", 11),
+    ("flags", "col.flags", 4),
+    ("trend", "col.trend", 10),
+    ("unit", "col.unit", 10),
+    ("category", "col.category", 8),
+    ("source", "col.source", 12),
+)
+COLUMN_KEYS = tuple(c[0] for c in COLUMNS)
+FILTER_DELAY = 0.15  # seconds of quiet typing before the table is filtered
+
+
+class IndicatorsView(View):
+    view_id = "indicators"
+    title_key = "view.indicators"
+    binding_scopes = ("table",)
+
+    DEFAULT_CSS = """
+    IndicatorsView #indicators-bar { height: 1; }
+    IndicatorsView #indicators-filter { width: 1fr; height: 1; border: none; padding: 0 1; }
+    IndicatorsView #indicators-info { height: 1; width: auto; padding: 0 1; color: $text-muted; }
+    IndicatorsView #indicators-categories { height: 2; }
+    IndicatorsView #indicators-table { height: 1fr; }
+    """
+
+    sort_column: str = "category"
+    sort_reverse: bool = False
+    SORTABLE: ClassVar[tuple[str, ...]] = COLUMN_KEYS
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.query_text = ""
+        self.category: str | None = None  # None: all
+        self._rows: dict[str, tuple[str, ...]] = {}  # row key → cells as last drawn (plain text)
+        self._haystacks: dict[SeriesKey, str] = {}
+        self._filter_timer: Any = None
+        self._categories_shown: tuple[str, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="indicators-bar"):
+            yield Input(placeholder=self.opscentre.t("indicators.filter"), id="indicators-filter")
+            yield Static(id="indicators-info")
+        yield Tabs(id="indicators-categories")
+        table: DataTable[Any] = DataTable(id="indicators-table", cursor_type="row", zebra_stripes=True)
+        for key, label, width in COLUMNS:
+            table.add_column(self.opscentre.t(label), width=width, key=key)
+        yield table
+
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.query_one("#indicators-table", DataTable)
+
+    # --- drawing -----------------------------------------------------------------------------
+
+    def update_from(self, state: ConsoleState, changed: Changed) -> None:
+        if changed.catalogue or changed.everything:
+            self._haystacks.clear()
+            self._sync_categories(state)
+        if changed.everything or changed.mode:
+            self._relabel()
+            self.rebuild(state)
+            return
+        if changed.series or changed.alerts or changed.sources:
+            self._patch(state, changed)
+
+    def _relabel(self) -> None:
+        app = self.opscentre
+        for key, label, _ in COLUMNS:
+            column = self.table.columns.get(key)  # type: ignore[call-overload]
+            if column is not None:
+                marker = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
+                column.label = Text(app.t(label) + marker)
+        self.query_one("#indicators-filter", Input).placeholder = app.t("indicators.filter")
+        self.table.refresh()
+
+    def _sync_categories(self, state: ConsoleState) -> None:
+        codes = tuple(state.catalogue.categories)
+        if codes == self._categories_shown:
+            return
+        self._categories_shown = codes
+        tabs = self.query_one("#indicators-categories", Tabs)
+        tabs.clear()
+        tabs.add_tab(Tab(self.opscentre.t("indicators.all"), id="cat-all"))
+        for code in codes:
+            tabs.add_tab(Tab(code, id=f"cat-{code}"))
+
+    def cells(self, state: ConsoleState, series: Series, failing: set[str]) -> tuple[str, ...]:
+        app = self.opscentre
+        c = series.latest
+        decimals = state.decimals(c.indicator)
+        info = state.catalogue.indicators.get(c.indicator)
+        flags = "".join(
+            f
+            for f, on_ in (
+                ("P", series.provisional),
+                ("R", series.revised),
+                ("L", state.late(series)),
+                ("!", c.source in failing),
+            )
+            if on_
+        )
+        values = {
+            "name": app.name_of(c.indicator),
+            "area": c.area,
+            "period": c.period[:10] if "T" not in c.period else c.period[11:19],
+            "value": app.fmt_number(c.value, decimals),
+            "change": app.fmt_change(series.change, decimals),
+            "flags": flags,
+            "trend": spark(series.values, 10),
+            "unit": app.unit_of(c.indicator),
+            "category": info.category if info else "",
+            "source": c.source,
+        }
+        return tuple(values[k] for k in COLUMN_KEYS)
+
+    def _styled(self, column: str, text: str) -> Text | str:
+        if column in ("value", "change"):
+            style = ""
+            if column == "change":
+                style = "green" if text.startswith("▲") else "red" if text.startswith("▼") else ""
+            return Text(text, style=style, justify="right")
+        if column == "flags" and "!" in text:
+            return Text(text, style="bold red")
+        return text
+
+    def visible_keys(self, state: ConsoleState) -> list[SeriesKey]:
+        words = self.query_text.lower().split()
+        keys = []
+        for key in state.series:
+            if self.category is not None:
+                info = state.catalogue.indicators.get(key[0])
+                if info is None or info.category != self.category:
+                    continue
+            if words:
+                hay = self._haystack(state, key)
+                if not all(w in hay for w in words):
+                    continue
+            keys.append(key)
+        keys.sort(key=self._sort_key(state), reverse=self.sort_reverse)
+        return keys
+
+    def _haystack(self, state: ConsoleState, key: SeriesKey) -> str:
+        hay = self._haystacks.get(key)
+        if hay is None:
+            parts = list(key)
+            info = state.catalogue.indicators.get(key[0])
+            if info is not None:
+                parts += [info.name_vi, info.name_en, info.category, info.agency, *info.agency_lineage]
+                cat = state.catalogue.categories.get(info.category)
+                if cat is not None:
+                    parts += [cat.name_vi, cat.name_en]
+                for code in info.agency_lineage:
+                    agency = state.catalogue.agencies.get(code)
+                    if agency is not None:
+                        parts += [agency.name_vi, agency.name_en]
+            area = state.catalogue.areas.get(key[1])
+            if area is not None:
+                parts.append(area.name)
+            hay = self._haystacks[key] = " ".join(parts).lower()
+        return hay
+
+    def _sort_key(self, state: ConsoleState) -> Callable[[SeriesKey], Any]:
+        column = self.sort_column
+        app = self.opscentre
+
+        def by(key: SeriesKey) -> Any:
+            s = state.series[key]
+            if column == "value":
+                return (s.latest.value, key)
+            if column == "change":
+                ch = s.change
+                return (ch is None, ch or 0.0, key)
+            if column == "period":
+                return (s.latest.period, key)
+            if column == "name":
+                return (app.name_of(key[0]).lower(), key)
+            if column == "category":
+                info = state.catalogue.indicators.get(key[0])
+                return (info.category if info else "~", key)
+            if column == "flags":
+                return (-(s.provisional + s.revised), key)
+            if column == "trend":
+                return (s.change or 0.0, key)
+            if column == "unit":
+                return (app.unit_of(key[0]), key)
+            if column == "area":
+                return (key[1], key)
+            return (key[2], key)
+
+        return by
+
+    def rebuild(self, state: ConsoleState) -> None:
+        """Every row again (filter, sort, category, language or snapshot): rows are drawn in order."""
+        table = self.table
+        cursor_key = self._cursor_key()
+        table.clear()
+        self._rows.clear()
+        failing = state.failing_sources()
+        for key in self.visible_keys(state):
+            cells = self.cells(state, state.series[key], failing)
+            row = key_text(key)
+            self._rows[row] = cells
+            table.add_row(*(self._styled(c, v) for c, v in zip(COLUMN_KEYS, cells, strict=True)), key=row)
+        if cursor_key is not None and cursor_key in self._rows:
+            table.move_cursor(row=table.get_row_index(cursor_key), animate=False)
+        self._info(state)
+
+    def _patch(self, state: ConsoleState, changed: Changed) -> None:
+        """Only the cells that differ from what is drawn; a new series that passes the filter is appended."""
+        table = self.table
+        failing = state.failing_sources()
+        keys = changed.series
+        if changed.alerts or changed.sources:  # the "source failing" flag may have moved on any row
+            keys = set(state.series)
+        words = self.query_text.lower().split()
+        for key in keys:
+            series = state.series.get(key)
+            if series is None:
+                continue
+            row = key_text(key)
+            cells = self.cells(state, series, failing)
+            old = self._rows.get(row)
+            if old is None:
+                if key not in changed.series:
+                    continue
+                info = state.catalogue.indicators.get(key[0])
+                if self.category is not None and (info is None or info.category != self.category):
+                    continue
+                if words and not all(w in self._haystack(state, key) for w in words):
+                    continue
+                self._rows[row] = cells
+                table.add_row(*(self._styled(c, v) for c, v in zip(COLUMN_KEYS, cells, strict=True)), key=row)
+                continue
+            if old == cells:
+                continue
+            self._rows[row] = cells
+            for column, before, after in zip(COLUMN_KEYS, old, cells, strict=True):
+                if before != after:
+                    try:
+                        table.update_cell(row, column, self._styled(column, after))
+                    except (CellDoesNotExist, RowDoesNotExist):
+                        pass
+        self._info(state)
+
+    def _info(self, state: ConsoleState) -> None:
+        app = self.opscentre
+        self.query_one("#indicators-info", Static).update(
+            app.t("indicators.count", shown=len(self._rows), total=len(state.series))
+        )
+
+    def _cursor_key(self) -> str | None:
+        table = self.table
+        if table.row_count == 0:
+            return None
+        try:
+            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        except CellDoesNotExist:
+            return None
+
+    # --- events and actions ---------------------------------------------------------------------
+
+    @on(Input.Changed, "#indicators-filter")
+    def _typed(self, event: Input.Changed) -> None:
+        self.query_text = event.value
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DELAY, lambda: self.rebuild(self.opscentre.state))
+
+    @on(Input.Submitted, "#indicators-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self.table.focus()
+
+    @on(Tabs.TabActivated, "#indicators-categories")
+    def _category(self, event: Tabs.TabActivated) -> None:
+        event.stop()  # not the app's tabs
+        tab_id = event.tab.id or "cat-all"
+        category = None if tab_id == "cat-all" else tab_id.removeprefix("cat-")
+        if category != self.category:
+            self.category = category
+            self.rebuild(self.opscentre.state)
+
+    @on(DataTable.HeaderSelected, "#indicators-table")
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_by(str(event.column_key.value))
+
+    @on(DataTable.RowSelected, "#indicators-table")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        self.opscentre.drilldown(key_from_text(str(event.row_key.value)))
+
+    def sort_by(self, column: str, reverse: bool | None = None) -> None:
+        if reverse is None:
+            reverse = not self.sort_reverse if column == self.sort_column else False
+        self.sort_column, self.sort_reverse = column, reverse
+        self._relabel()
+        self.rebuild(self.opscentre.state)
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#indicators-filter", Input).focus()
+
+    def action_sort_next(self) -> None:
+        i = COLUMN_KEYS.index(self.sort_column)
+        self.sort_by(COLUMN_KEYS[(i + 1) % len(COLUMN_KEYS)], False)
+
+    def action_sort_reverse(self) -> None:
+        self.sort_by(self.sort_column, not self.sort_reverse)
+
+    def action_category_next(self) -> None:
+        self.query_one("#indicators-categories", Tabs).action_next_tab()
+
+    def category_name(self, code: str) -> str:
+        cat = self.opscentre.state.catalogue.categories.get(code)
+        return code if cat is None else pick(cat.name_vi, cat.name_en, self.opscentre.lang)
