@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench clean setup browser
+.PHONY: demo console test lint bench clean setup browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ browser:
 
 demo: $(STAMP)
 	$(BIN)/opscentre demo
+
+# The demo in the background (its log in opscentre-demo.log) and the operators' console in front.
+console: $(STAMP)
+	$(BIN)/opscentre demo --console
 
 # The tests start with the static checks, so CI (which runs `make test`) runs them too.
 test: lint browser

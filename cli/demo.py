@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import time
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from rich.console import Console
@@ -30,7 +31,14 @@ def demo_config(config: Config, sim_port: int) -> Config:
     return config.model_copy(update={"sources": sources})
 
 
-async def run_demo(config: Config, db_path: str, console: Console, *, sim_port: int = 8780) -> int:
+# Run in the foreground while the demo serves (``demo --console``): given the feed's URL and the
+# stop event, it returns when the user is done (the demo then stops).
+Foreground = Callable[[str, asyncio.Event], Awaitable[None]]
+
+
+async def run_demo(
+    config: Config, db_path: str, console: Console, *, sim_port: int = 8780, foreground: Foreground | None = None
+) -> int:
     import simulator
 
     config = demo_config(config, sim_port)
@@ -61,7 +69,10 @@ async def run_demo(config: Config, db_path: str, console: Console, *, sim_port: 
         console.print("  run a collection    opscentre collect --all    (in another terminal, as the demo admin)")
         console.print("Ctrl+C stops everything cleanly.")
         first_pull = FirstPull.watch(service.collector, console.print)
-        await stop.wait()
+        if foreground is None:
+            await stop.wait()
+        else:
+            await foreground(service.feed.url, stop)
         first_pull.close()
         console.print("stopping …")
         started = time.monotonic()

@@ -349,11 +349,11 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     from cli.demo import run_demo
 
     if args.console:
-        from cli.demo_console import demo_token, run_demo_with_console
+        from cli.demo_console import run_demo_with_console
 
         return await run_demo_with_console(
             _config(args), _db_path(args), out, sim_port=args.sim_port, log_path=Path(args.log),
-            token=demo_token(builtin=args.config is None),
+            token_file=args.token_file, builtin=args.config is None,
         )  # fmt: skip
     return await run_demo(_config(args), _db_path(args), out, sim_port=args.sim_port)
 
@@ -492,8 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--console", action="store_true", help="open the operators' console on the demo (its log goes to --log)"
     )
     p.add_argument(
-        "--log", metavar="FILE", default="opscentre-demo.log", help="with --console: the demo's log (default %(default)s)"
+        "--log", metavar="FILE", default="opscentre-demo.log", help="with --console: the demo's log (%(default)s)"
     )
+    p.add_argument("--token-file", metavar="FILE", help="with --console: its token (default: the demo operator's)")
     add("serve", cmd_serve, "run the scheduler and collectors against the configured sources (Ctrl+C stops cleanly)")
     p = add(
         "collect",
