@@ -195,7 +195,7 @@ class Collector:
         except (FetchError, PayloadError) as exc:
             breaker.record_failure()
             failed = await self._fail(source, run, tally, stats, exc)
-            await rules.after_failure(self.store, failed, breaker)
+            await rules.after_failure(self.store, failed, breaker, source.agency)
             return failed
         except asyncio.CancelledError:
             breaker.release()
@@ -212,10 +212,10 @@ class Collector:
         await self._finished(done)
         if done.outcome is RunOutcome.FAILED:  # every record rejected: nothing usable came
             breaker.record_failure()
-            await rules.after_failure(self.store, done, breaker)
+            await rules.after_failure(self.store, done, breaker, source.agency)
             return done
         breaker.record_success()
-        await rules.after_success(self.store, done, tally.revisions, tally.first_rejection)
+        await rules.after_success(self.store, done, tally.revisions, tally.first_rejection, source.agency)
         return done
 
     async def _pull(

@@ -1,14 +1,16 @@
 """Alert rules applied after every run: collector health, rejected records, revised figures.
 
 Each rule keys its alert by (rule, subject): one open alert per source and rule, updated while the
-condition lasts and resolved when it clears. Messages are Vietnamese (what operators read); the
-rule codes are stable, for consoles to label in either language.
+condition lasts and resolved when it clears. Messages are Vietnamese (what operators read) and
+never quote a URL or an error's text: that goes to the alert's ``detail``. The rule codes are stable
+and ``params`` carry what the alert is about as typed values, for clients to word it in either
+language.
 """
 
 from __future__ import annotations
 
 from collectors.breaker import BreakerState, CircuitBreaker
-from storage import CollectionRun, Severity, Store
+from storage import AlertParams, CollectionRun, Severity, Store
 from storage.models import Revision
 
 SOURCE_FAILING = "source.failing"
@@ -16,24 +18,43 @@ SOURCE_REJECTED = "source.rejected"
 FIGURES_REVISED = "figures.revised"
 
 
-async def after_failure(store: Store, run: CollectionRun, breaker: CircuitBreaker) -> None:
+async def after_failure(store: Store, run: CollectionRun, breaker: CircuitBreaker, agency: str | None = None) -> None:
     if breaker.state is BreakerState.OPEN:
         severity = Severity.CRITICAL
         state = f"ngắt mạch sau {breaker.failures} lần lỗi liên tiếp"
     else:
         severity = Severity.WARNING
         state = f"lỗi {breaker.failures} lần liên tiếp"
-    await store.fire_alert(SOURCE_FAILING, run.source, severity, f"Nguồn {run.source} {state}: {run.error}")
+    status = run.http_status if run.http_status is not None and run.http_status >= 400 else None
+    why = f" (máy chủ nguồn trả lời mã HTTP {status})" if status is not None else ""
+    await store.fire_alert(
+        SOURCE_FAILING,
+        run.source,
+        severity,
+        f"Nguồn {run.source} {state}{why}",
+        params=AlertParams(
+            source=run.source, agency=agency, failures=breaker.failures, http_status=status, run_id=run.id
+        ),
+        detail=run.error,
+    )
 
 
-async def after_success(store: Store, run: CollectionRun, revisions: list[Revision], rejection: str | None) -> None:
+async def after_success(
+    store: Store,
+    run: CollectionRun,
+    revisions: list[Revision],
+    rejection: str | None,
+    agency: str | None = None,
+) -> None:
     await store.resolve_alert(SOURCE_FAILING, run.source)
     if rejection:
         await store.fire_alert(
             SOURCE_REJECTED,
             run.source,
             Severity.WARNING,
-            f"Nguồn {run.source}: {run.rejected} bản ghi bị loại ({rejection})",
+            f"Nguồn {run.source}: {run.rejected} bản ghi bị loại (lần thu thập #{run.id})",
+            params=AlertParams(source=run.source, agency=agency, count=run.rejected, run_id=run.id),
+            detail=rejection,  # the reasons quote the records' values
         )
     else:
         await store.resolve_alert(SOURCE_REJECTED, run.source)
@@ -48,4 +69,16 @@ async def after_success(store: Store, run: CollectionRun, revisions: list[Revisi
             f"Số liệu chính thức bị điều chỉnh: {first.indicator} {first.area} {first.period} "
             # repr: the shortest text that round-trips, so two different values never read alike
             f"{first.previous_value!r} → {first.value!r}{more} (lần thu thập #{run.id})",
+            params=AlertParams(
+                source=run.source,
+                agency=agency,
+                indicator=first.indicator,
+                area=first.area,
+                period=first.period,
+                value=first.value,
+                previous_value=first.previous_value,
+                count=len(official),
+                run_id=run.id,
+                observation_id=first.obs_id,
+            ),
         )

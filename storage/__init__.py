@@ -8,6 +8,7 @@ from storage.models import (
     NATION,
     Agency,
     Alert,
+    AlertParams,
     AlertState,
     Area,
     AuditEntry,
@@ -28,7 +29,7 @@ from storage.periods import Frequency, Period, PeriodError
 from storage.store import Snapshot, SnapshotFilter, Store, StoreError
 
 __all__ = [
-    "NATION", "Agency", "Alert", "AlertState", "Area", "AuditEntry", "Batch", "Category", "CollectionRun",
+    "NATION", "Agency", "Alert", "AlertParams", "AlertState", "Area", "AuditEntry", "Batch", "Category", "CollectionRun",
     "Event", "EventType", "Frequency", "Indicator", "IngestResult", "Observation", "ObservationIn",
     "ObservationStatus", "Period", "PeriodError", "RunOutcome", "RunTrigger", "Severity", "Snapshot",
     "SnapshotFilter", "Store", "StoreError",

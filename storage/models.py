@@ -262,13 +262,32 @@ class AlertState(StrEnum):
     RESOLVED = "resolved"
 
 
+class AlertParams(Frozen):
+    """What an alert is about, as typed values (the feed sends them as ``AlertInfo.params``)."""
+
+    source: str | None = None
+    agency: str | None = None
+    indicator: str | None = None
+    area: str | None = None
+    period: str | None = None
+    value: float | None = None  # the figure now (a revision's new value)
+    previous_value: float | None = None  # the figure before
+    count: int | None = None  # how many (records rejected, figures revised, ...)
+    failures: int | None = None  # failed runs in a row
+    http_status: int | None = None
+    run_id: int | None = None
+    observation_id: int | None = None
+
+
 class Alert(Frozen):
     id: int
     rule: str
     subject: str
     severity: Severity
     state: AlertState
-    message: NFCStr
+    message: NFCStr  # Vietnamese, for people: never a raw URL or exception text (that goes to ``detail``)
+    params: AlertParams = AlertParams()
+    detail: str | None = None
     opened_at: datetime
     fired_at: datetime | None = None
     acknowledged_at: datetime | None = None

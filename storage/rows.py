@@ -7,7 +7,17 @@ from datetime import date, datetime
 from typing import Any
 
 from storage.clock import from_text
-from storage.models import Alert, AlertState, Area, CollectionRun, Indicator, RunOutcome, RunTrigger, Severity
+from storage.models import (
+    Alert,
+    AlertParams,
+    AlertState,
+    Area,
+    CollectionRun,
+    Indicator,
+    RunOutcome,
+    RunTrigger,
+    Severity,
+)
 
 OPEN_START, OPEN_END = "0001-01-01", "9999-12-31"
 
@@ -17,7 +27,7 @@ RUN_COLUMNS = (
 )
 ALERT_COLUMNS = (
     "id, rule, subject, severity, state, message, opened_at, fired_at, acknowledged_at, acknowledged_by, "
-    "ack_note, resolved_at, updated_at"
+    "ack_note, resolved_at, updated_at, params, detail"
 )
 
 
@@ -42,6 +52,7 @@ def alert_from_row(r: Sequence[Any]) -> Alert:
         id=r[0], rule=r[1], subject=r[2], severity=Severity(r[3]), state=AlertState(r[4]), message=r[5],
         opened_at=from_text(r[6]), fired_at=opt_time(r[7]), acknowledged_at=opt_time(r[8]),
         acknowledged_by=r[9], ack_note=r[10], resolved_at=opt_time(r[11]), updated_at=from_text(r[12]),
+        params=AlertParams.model_validate_json(r[13] or "{}"), detail=r[14],
     )  # fmt: skip
 
 

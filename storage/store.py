@@ -33,6 +33,7 @@ from storage.migrations import SchemaTooNew, migrate
 from storage.models import (
     Agency,
     Alert,
+    AlertParams,
     Area,
     AuditEntry,
     Category,
@@ -212,15 +213,17 @@ class Store:
         health = self._writer.health
         unended = dict(self._unended)
         unstarted = list(self._unstarted)
-        message = None
+        alert: tuple[str, str] | None = None
         if WRITE_ALERT not in self._open_alerts and not health.ok:
+            full = "ổ đĩa đầy; " if health.disk_full else ""
             message = (
-                f"the database {Path(self.path).name} cannot be written since "
-                f"{to_text(health.failing_since or utcnow())}: {health.error}; no figures are stored, "
-                "runs are recorded once it can be written again"
+                f"Không ghi được cơ sở dữ liệu {Path(self.path).name}: {full}số liệu mới chưa được lưu, "
+                "các lượt thu thập sẽ được ghi lại khi ghi được trở lại"
             )
-        await self._writer.run(lambda conn: _catch_up(conn, message, unended, unstarted))
-        if message is not None:
+            since = to_text(health.failing_since or utcnow())
+            alert = (message, f"the database {self.path} cannot be written since {since}: {health.error}")
+        await self._writer.run(lambda conn: _catch_up(conn, alert, unended, unstarted))
+        if alert is not None:
             self._open_alerts.add(WRITE_ALERT)
         for run_id in unended:
             self._unended.pop(run_id, None)
@@ -705,10 +708,23 @@ class Store:
     # --- alerts ------------------------------------------------------------------------------------------
 
     async def fire_alert(
-        self, rule: str, subject: str, severity: Severity, message: str, *, pending: bool = False
+        self,
+        rule: str,
+        subject: str,
+        severity: Severity,
+        message: str,
+        *,
+        pending: bool = False,
+        params: AlertParams | None = None,
+        detail: str | None = None,
     ) -> Alert | None:
-        """Open (or update) the alert of ``rule`` on ``subject``. Returns it if anything changed."""
-        alert = await self._writer.run(lambda conn: writes.fire_alert(conn, rule, subject, severity, message, pending))
+        """Open (or update) the alert of ``rule`` on ``subject``. Returns it if anything changed.
+
+        ``message`` is Vietnamese, for operators, and never holds a URL or an exception's text:
+        those go to ``detail``; ``params`` are what it is about, for clients to word it themselves."""
+        alert = await self._writer.run(
+            lambda conn: writes.fire_alert(conn, rule, subject, severity, message, pending, params, detail)
+        )
         self._open_alerts.add((rule, subject))
         return alert
 
@@ -803,10 +819,14 @@ def _prepare(
 
 
 def _catch_up(
-    conn: sqlite3.Connection, alert: str | None, unended: dict[int, RunFinish], unstarted: list[_Unstarted]
+    conn: sqlite3.Connection,
+    alert: tuple[str, str] | None,
+    unended: dict[int, RunFinish],
+    unstarted: list[_Unstarted],
 ) -> None:
     if alert is not None:
-        writes.fire_alert(conn, *WRITE_ALERT, Severity.CRITICAL, alert, False)
+        message, detail = alert
+        writes.fire_alert(conn, *WRITE_ALERT, Severity.CRITICAL, message, False, None, detail)
     for run_id, done in unended.items():
         with contextlib.suppress(StoreError):  # already ended (marked interrupted meanwhile)
             writes.finish_run(conn, run_id, done.outcome, **done.fields())

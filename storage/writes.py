@@ -18,7 +18,17 @@ from typing import Any
 from storage import audit as audit_log
 from storage import reference
 from storage.clock import to_text, utcnow
-from storage.models import Alert, AlertState, CollectionRun, EventType, Indicator, RunOutcome, RunTrigger, Severity
+from storage.models import (
+    Alert,
+    AlertParams,
+    AlertState,
+    CollectionRun,
+    EventType,
+    Indicator,
+    RunOutcome,
+    RunTrigger,
+    Severity,
+)
 from storage.rows import ALERT_COLUMNS, OPEN_END, OPEN_START, RUN_COLUMNS, alert_from_row, run_from_row
 
 
@@ -225,28 +235,55 @@ def _alert(conn: sqlite3.Connection, alert_id: int) -> Alert:
 
 
 def fire_alert(
-    conn: sqlite3.Connection, rule: str, subject: str, severity: Severity, message: str, pending: bool
+    conn: sqlite3.Connection,
+    rule: str,
+    subject: str,
+    severity: Severity,
+    message: str,
+    pending: bool,
+    params: AlertParams | None = None,
+    detail: str | None = None,
 ) -> Alert | None:
     now = to_text(utcnow())
+    params = params or AlertParams()
+    params_json = params.model_dump_json(exclude_none=True)
     existing = _open_alert(conn, rule, subject)
     if existing is None:
         state = AlertState.PENDING if pending else AlertState.FIRING
         cur = conn.execute(
-            """INSERT INTO alerts (rule, subject, severity, state, message, opened_at, fired_at, updated_at)
-               VALUES (?,?,?,?,?,?,?,?)""",
-            (rule, subject, severity.value, state.value, message, now, None if pending else now, now),
+            """INSERT INTO alerts (rule, subject, severity, state, message, opened_at, fired_at, updated_at,
+                                   params, detail)
+               VALUES (?,?,?,?,?,?,?,?,?,?)""",
+            (
+                rule,
+                subject,
+                severity.value,
+                state.value,
+                message,
+                now,
+                None if pending else now,
+                now,
+                params_json,
+                detail,
+            ),
         )
         alert_id = int(cur.lastrowid or 0)
     else:
         promote = existing.state is AlertState.PENDING and not pending
-        if not promote and existing.severity == severity and existing.message == message:
+        same = (existing.severity, existing.message, existing.params, existing.detail) == (
+            severity,
+            message,
+            params,
+            detail,
+        )
+        if not promote and same:
             return None
         alert_id = existing.id
         conn.execute(
-            """UPDATE alerts SET severity = ?, message = ?, updated_at = ?,
+            """UPDATE alerts SET severity = ?, message = ?, params = ?, detail = ?, updated_at = ?,
                state = CASE WHEN ? THEN 'firing' ELSE state END,
                fired_at = CASE WHEN ? THEN ? ELSE fired_at END WHERE id = ?""",
-            (severity.value, message, now, promote, promote, now, alert_id),
+            (severity.value, message, params_json, detail, now, promote, promote, now, alert_id),
         )
     alert = _alert(conn, alert_id)
     event(conn, EventType.ALERT, alert.model_dump(mode="json"))

@@ -116,8 +116,12 @@ async def test_a_full_disk_during_a_pull_is_survived_alerted_and_recovered(tmp_p
         # The runs the full disk cut short say so; the others finished before it or after it.
         failed = [error for _, outcome, _, error in runs if outcome == "failed"]
         assert failed and all("database or disk is full" in error for error in failed), runs
-        ((message, state),) = query(db, "SELECT message, state FROM alerts WHERE rule = 'storage.write_failed'")
-        assert "cannot be written" in message and "full" in message
+        ((message, detail, state),) = query(
+            db, "SELECT message, detail, state FROM alerts WHERE rule = 'storage.write_failed'"
+        )
+        # Operators read Vietnamese; the database's own words are the detail.
+        assert "Không ghi được" in message and "ổ đĩa đầy" in message and "full" not in message
+        assert "cannot be written" in detail and "full" in detail
         assert state == "resolved"  # writable again, the alert closed on its own
         assert {s for s, *_ in runs} <= {a.lower() for a in AGENCIES}
         assert query(db, "PRAGMA integrity_check") == [("ok",)]
