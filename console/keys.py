@@ -36,6 +36,7 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("app.reconnect", "ctrl+r", "reconnect", "key.reconnect", show=False),
     KeySpec("app.quit", "q", "quit", "key.quit"),
     KeySpec("table.filter", "slash", "focus_filter", "key.filter", scope="table"),
+    KeySpec("table.leave_filter", "escape", "leave_filter", "key.leave_filter", scope="table", show=False),
     KeySpec("table.sort", "s", "sort_next", "key.sort", scope="table"),
     KeySpec("table.sort_reverse", "S", "sort_reverse", "key.sort_reverse", scope="table", show=False),
     KeySpec("table.category_next", "c", "category_next", "key.category", scope="table", show=False),
@@ -44,6 +45,20 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec(
         "provinces.period_forward", "full_stop", "period_step(1)", "key.period_forward", scope="provinces", show=False
     ),
+    # operator views (console/views/alerts.py, collectors.py, drilldown.py)
+    KeySpec("alerts.acknowledge", "a", "acknowledge", "key.acknowledge", scope="alerts"),
+    KeySpec("alerts.state", "f", "cycle_state", "key.alert_state", scope="alerts"),
+    KeySpec("alerts.severity", "v", "cycle_severity", "key.alert_severity", scope="alerts"),
+    KeySpec("alerts.detail", "d", "toggle_detail", "key.alert_detail", scope="alerts"),
+    KeySpec("alerts.mute", "m", "toggle_mute", "key.bell_mute", scope="alerts"),
+    KeySpec("collectors.run_source", "r", "run_source", "key.run_source", scope="collectors"),
+    KeySpec("collectors.run_agency", "g", "run_agency", "key.run_agency", scope="collectors"),
+    KeySpec("collectors.run_all", "A", "run_all", "key.run_all", scope="collectors"),
+    KeySpec("collectors.refresh", "u", "refresh_sources", "key.refresh", scope="collectors", show=False),
+    KeySpec("drilldown.window", "w", "cycle_window", "key.window", scope="drilldown"),
+    KeySpec("drilldown.period_back", "comma", "period_step(-1)", "key.period_back", scope="drilldown"),
+    KeySpec("drilldown.period_forward", "full_stop", "period_step(1)", "key.period_forward", scope="drilldown"),
+    KeySpec("drilldown.refresh", "u", "refresh_series", "key.refresh", scope="drilldown", show=False),
 )
 
 BINDING_IDS: frozenset[str] = frozenset(k.id for k in KEYS)

@@ -1,22 +1,530 @@
-"""Screen 4, Alerts (engineer C replaces this placeholder)."""
+"""Screen 4, Alerts: live, newest first; acknowledge with a note; filter by state and severity; a
+terminal bell on a new critical alert.
+
+Each alert is worded here, in the console's language, from its ``rule`` and typed ``params``
+(``feed.protocol.AlertParams``); the server's Vietnamese ``message`` is the fallback for a rule
+this console does not know, or whose parameters are missing. Severity and state show as a symbol
+and a word as well as a colour (colour is never the only signal). The technical ``detail`` (an
+error's text) is shown only on demand.
+
+Keys (console/keys.py, scope ``alerts``; remappable by id): ``a`` acknowledge the selected alert
+with a note [alerts.acknowledge] (operator and admin: greyed out in the footer for a display
+console, and the server refuses it anyway); ``f`` cycle the state filter [alerts.state];
+``v`` cycle the severity filter [alerts.severity]; ``d`` show or hide the technical detail
+[alerts.detail]; ``m`` mute or unmute the bell [alerts.mute].
+
+The bell (``App.bell``) rings for a critical alert this console has not seen firing before, while
+live, whether or not this view is on screen: the view checks ``app.state.alerts`` on a light
+timer of its own (the app updates only the visible view). The alerts of the first snapshot do not
+ring; the mute state shows in the view's bar and survives a language toggle.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.widgets import Static
+from collections.abc import Callable
+from typing import ClassVar
 
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Label, Static
+
+from console.client import FeedRefused, FeedUnavailable
+from console.numbers import fmt_time
 from console.state import Changed, ConsoleState
 from console.views import View
+from feed.protocol import AcknowledgeCommand, Acknowledged, AlertInfo, AlertParams, AlertsData, AlertsQuery, Role
+
+Fmt = Callable[[float, int], str]
+
+SEVERITIES = ("critical", "warning", "info")
+SEVERITY_SYMBOL = {"critical": "✖", "warning": "▲", "info": "●"}
+SEVERITY_STYLE = {"critical": "bold white on dark_red", "warning": "bold black on yellow", "info": "bold cyan"}
+STATE_SYMBOL = {"pending": "◌", "firing": "!", "acknowledged": "✓", "resolved": "○"}
+STATE_STYLE = {"pending": "yellow", "firing": "bold red", "acknowledged": "green", "resolved": "dim"}
+OPEN = ("pending", "firing", "acknowledged")
+STATE_FILTERS = ("open", "firing", "acknowledged", "resolved", "all")
+SEVERITY_FILTERS = ("all", "critical", "warning", "info")
+ACKABLE = ("pending", "firing")
+HISTORY = 500  # closed alerts asked for when a filter shows them
+
+WORDS: dict[str, dict[str, str]] = {
+    "vi": {
+        "critical": "NGHIÊM TRỌNG",
+        "warning": "CẢNH BÁO",
+        "info": "THÔNG TIN",
+        "pending": "chờ",
+        "firing": "đang báo",
+        "acknowledged": "đã xác nhận",
+        "resolved": "đã hết",
+        "open": "chưa đóng",
+        "all": "tất cả",
+        "source.failing": "Nguồn {source} lỗi {failures} lần liên tiếp",
+        "source.failing.open": "Nguồn {source} bị ngắt mạch sau {failures} lần lỗi liên tiếp",
+        "source.rejected": "Nguồn {source}: {count} bản ghi bị loại",
+        "figures.revised": "Số liệu chính thức bị điều chỉnh: {indicator} {area} {period} {previous_value} → {value}",
+        "figures.revised.more": " và {more} số liệu khác",
+        "storage.write_failed": "Không ghi được cơ sở dữ liệu: số liệu mới chưa được lưu",
+        "http": "HTTP {status}",
+        "run": "lần thu thập #{run}",
+        "col.severity": "Mức độ",
+        "col.state": "Trạng thái",
+        "col.time": "Lúc",
+        "col.alert": "Cảnh báo",
+        "filter.state": "Trạng thái",
+        "filter.severity": "Mức độ",
+        "bell.on": "🔔 chuông: bật",
+        "bell.off": "🔕 chuông: TẮT",
+        "count": "{shown}/{total} cảnh báo",
+        "none": "Không có cảnh báo nào khớp bộ lọc",
+        "ack.title": "Xác nhận cảnh báo #{id}",
+        "ack.note": "Ghi chú (việc đã làm, người đã liên hệ …)",
+        "ack.hint": "Enter: xác nhận · Esc: huỷ",
+        "ack.done": "Đã xác nhận cảnh báo #{id}",
+        "ack.refused": "✖ Bị từ chối: {reason}",
+        "ack.role": "Xác nhận cảnh báo cần vai trò operator hoặc admin (bạn: {role})",
+        "ack.closed": "Cảnh báo #{id} {state}: không cần xác nhận",
+        "ack.by": "Xác nhận bởi {user} lúc {time}",
+        "ack.note_label": "Ghi chú",
+        "detail": "Chi tiết kỹ thuật",
+        "detail.none": "(không có chi tiết kỹ thuật)",
+        "detail.hint": "phím {key}: xem chi tiết kỹ thuật",
+        "rule": "Quy tắc {rule} · đối tượng {subject}",
+        "opened": "Mở lúc {time}",
+        "resolved_at": "Hết lúc {time}",
+        "message": "Nguyên văn (máy chủ)",
+    },
+    "en": {
+        "critical": "CRITICAL",
+        "warning": "WARNING",
+        "info": "INFO",
+        "pending": "pending",
+        "firing": "firing",
+        "acknowledged": "acknowledged",
+        "resolved": "resolved",
+        "open": "open",
+        "all": "all",
+        "source.failing": "Source {source} failed {failures} times in a row",
+        "source.failing.open": "Source {source}: circuit open after {failures} failures in a row",
+        "source.rejected": "Source {source}: {count} records rejected",
+        "figures.revised": "Official figure revised: {indicator} {area} {period} {previous_value} → {value}",
+        "figures.revised.more": " and {more} more",
+        "storage.write_failed": "The database cannot be written: new figures are not being stored",
+        "http": "HTTP {status}",
+        "run": "run #{run}",
+        "col.severity": "Severity",
+        "col.state": "State",
+        "col.time": "At",
+        "col.alert": "Alert",
+        "filter.state": "State",
+        "filter.severity": "Severity",
+        "bell.on": "🔔 bell: on",
+        "bell.off": "🔕 bell: MUTED",
+        "count": "{shown}/{total} alerts",
+        "none": "No alert matches the filters",
+        "ack.title": "Acknowledge alert #{id}",
+        "ack.note": "Note (what was done, who was contacted …)",
+        "ack.hint": "Enter: acknowledge · Esc: cancel",
+        "ack.done": "Alert #{id} acknowledged",
+        "ack.refused": "✖ Refused: {reason}",
+        "ack.role": "Acknowledging needs the operator or admin role (you: {role})",
+        "ack.closed": "Alert #{id} is {state}: nothing to acknowledge",
+        "ack.by": "Acknowledged by {user} at {time}",
+        "ack.note_label": "Note",
+        "detail": "Technical detail",
+        "detail.none": "(no technical detail)",
+        "detail.hint": "key {key}: technical detail",
+        "rule": "Rule {rule} · subject {subject}",
+        "opened": "Opened at {time}",
+        "resolved_at": "Resolved at {time}",
+        "message": "Server's wording",
+    },
+}
+
+
+def word(label: str, lang: str, /, **values: object) -> str:
+    text = WORDS["en" if lang == "en" else "vi"].get(label, label)
+    return text.format(**values) if values else text
+
+
+def exact(value: float) -> int:
+    """Digits after the decimal mark that show ``value`` exactly (its shortest round-trip)."""
+    text = repr(float(value))
+    if "e" in text or "." not in text:
+        return 0
+    return min(len(text.split(".")[1].rstrip("0")), 6)
+
+
+def headline(alert: AlertInfo, lang: str, fmt: Fmt) -> str:
+    """The alert in words, in ``lang``, from its rule and parameters; the server's Vietnamese
+    ``message`` for a rule (or a set of parameters) this console does not know."""
+    p: AlertParams = alert.params
+    rule = alert.rule
+    source = p.source or alert.subject
+    if rule == "source.failing" and p.failures is not None:
+        key = "source.failing.open" if alert.severity == "critical" else "source.failing"
+        text = word(key, lang, source=source, failures=p.failures)
+        if p.http_status is not None:
+            text += ": " + word("http", lang, status=p.http_status)
+        return text
+    if rule == "source.rejected" and p.count is not None:
+        return word(rule, lang, source=source, count=fmt(p.count, 0))
+    if rule == "figures.revised" and p.indicator and p.area and p.period:
+        if p.value is not None and p.previous_value is not None:
+            # As many digits as either figure needs: a revision never reads as the figure it revised.
+            digits = max(exact(p.value), exact(p.previous_value))
+            text = word(
+                rule,
+                lang,
+                indicator=p.indicator,
+                area=p.area,
+                period=p.period,
+                previous_value=fmt(p.previous_value, digits),
+                value=fmt(p.value, digits),
+            )
+            if p.count is not None and p.count > 1:
+                text += word("figures.revised.more", lang, more=fmt(p.count - 1, 0))
+            if p.run_id is not None:
+                text += f" ({word('run', lang, run=p.run_id)})"
+            return text
+    if rule == "storage.write_failed":
+        return word(rule, lang)
+    return alert.message
+
+
+def severity_text(severity: str, lang: str) -> Text:
+    """``✖ CRITICAL`` on red: the symbol and the word say it without the colour."""
+    return Text(f"{SEVERITY_SYMBOL.get(severity, '?')} {word(severity, lang)}", style=SEVERITY_STYLE.get(severity, ""))
+
+
+def state_text(state: str, lang: str) -> Text:
+    return Text(f"{STATE_SYMBOL.get(state, '?')} {word(state, lang)}", style=STATE_STYLE.get(state, ""))
+
+
+def shown(alert: AlertInfo, state_filter: str, severity_filter: str) -> bool:
+    if severity_filter != "all" and alert.severity != severity_filter:
+        return False
+    if state_filter == "open":
+        return alert.state in OPEN
+    return state_filter == "all" or alert.state == state_filter
+
+
+def newest_first(alert: AlertInfo) -> tuple[float, int]:
+    moment = alert.fired_at or alert.opened_at
+    return (-moment.timestamp(), -alert.id)
+
+
+class AckDialog(ModalScreen[str | None]):
+    """The note that goes with an acknowledgement: Enter acknowledges, Esc cancels."""
+
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Esc", show=False)]
+
+    def __init__(self, alert: AlertInfo, lang: str, wording: str) -> None:
+        super().__init__(id="ack-dialog")
+        self.alert = alert
+        self.lang = lang
+        self.wording = wording
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="ack-box"):
+            yield Label(word("ack.title", self.lang, id=self.alert.id), id="ack-title")
+            yield Label(self.wording, id="ack-alert")
+            yield Input(placeholder=word("ack.note", self.lang), max_length=1000, id="ack-note")
+            yield Label(word("ack.hint", self.lang), id="ack-hint")
+
+    @on(Input.Submitted, "#ack-note")
+    def submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class AlertsView(View):
     view_id = "alerts"
     title_key = "view.alerts"
+    binding_scopes = ("alerts",)
+
+    DEFAULT_CSS = """
+    AlertsView #alerts-bar { height: 1; padding: 0 1; }
+    AlertsView #alerts-table { height: 1fr; }
+    AlertsView #alerts-info { height: auto; max-height: 9; padding: 0 1; border-top: solid $accent; }
+    AlertsView #alerts-notice { height: auto; padding: 0 1; }
+    AckDialog { align: center middle; }
+    AckDialog #ack-box { width: 70; max-width: 100%; height: auto; border: thick $accent; padding: 1 2; background: $surface; }
+    AckDialog #ack-title { text-style: bold; }
+    """
+
+    COLUMNS: ClassVar[tuple[tuple[str, int], ...]] = (
+        ("severity", 15),
+        ("state", 14),
+        ("time", 11),
+        ("alert", 120),  # the last: wide, cut by the screen; the panel below shows it whole
+    )
+    BELL_SECONDS = 0.25
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.state_filter = "open"
+        self.severity_filter = "all"
+        self.muted = False
+        self.show_detail = False
+        self.notice: Text | None = None  # the last acknowledgement's outcome (a refusal stays visible)
+        self.bells = 0  # rung so far (tests; also shown nowhere else)
+        self._rows: set[int] = set()
+        self._seen_critical: set[int] | None = None  # None until the first snapshot
+        self._asked_history = False
 
     def compose(self) -> ComposeResult:
-        yield Static(id="alerts-placeholder")
+        yield Static(id="alerts-bar")
+        yield DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
+        yield Static(id="alerts-notice")
+        yield Static(id="alerts-info")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._columns()
+        self.set_interval(self.BELL_SECONDS, self.check_bell)
+
+    @property
+    def lang(self) -> str:
+        return self.opscentre.lang
+
+    def w(self, label: str, /, **values: object) -> str:
+        return word(label, self.lang, **values)
+
+    def _columns(self) -> None:
+        table = self.query_one("#alerts-table", DataTable)
+        table.clear(columns=True)
+        for key, width in self.COLUMNS:
+            table.add_column(self.w(f"col.{key}"), key=key, width=width)
+        self._rows.clear()
+
+    # --- the bell: checked on a timer, visible or not ------------------------------------------
+
+    def check_bell(self) -> None:
+        state = self.opscentre.state
+        if state.snapshots == 0 or not state.live:
+            return  # nothing yet, or the past: nothing is new
+        critical = {a.id for a in state.alerts.values() if a.severity == "critical" and a.state == "firing"}
+        if self._seen_critical is None:  # the first snapshot: what is already firing is not news
+            self._seen_critical = critical
+            return
+        new = critical - self._seen_critical
+        self._seen_critical |= new
+        if new and not self.muted:
+            self.bells += 1
+            self.app.bell()
+
+    # --- drawing --------------------------------------------------------------------------------
 
     def update_from(self, state: ConsoleState, changed: Changed) -> None:
-        self.query_one("#alerts-placeholder", Static).update(
-            f"{self.opscentre.t('view.alerts')}: {len(state.alerts)} {self.opscentre.t('placeholder')}"
+        table = self.query_one("#alerts-table", DataTable)
+        if changed.everything or changed.mode:
+            if changed.mode:  # the language may have changed: labels and every headline
+                self._columns()
+            self._rebuild(state, table)
+        elif changed.alerts:
+            structural = False  # a row to add or remove: rare, so the table is rebuilt in order
+            for alert_id in changed.alerts:
+                alert = state.alerts.get(alert_id)
+                wanted = alert is not None and shown(alert, self.state_filter, self.severity_filter)
+                if wanted != (alert_id in self._rows):
+                    structural = True
+                elif wanted and alert is not None:
+                    self._update_row(table, alert)  # only its cells
+            if structural:
+                self._rebuild(state, table)
+        self._bar(state)
+        self._info(state)
+
+    def _cells(self, alert: AlertInfo) -> tuple[Text, Text, str, str]:
+        moment = alert.fired_at or alert.opened_at
+        return (
+            severity_text(alert.severity, self.lang),
+            state_text(alert.state, self.lang),
+            fmt_time(moment, self.lang, seconds=False)[5:],  # "11-23 12:05": the year is rarely news
+            headline(alert, self.lang, self.opscentre.fmt_number),
         )
+
+    def _update_row(self, table: DataTable[object], alert: AlertInfo) -> None:
+        for (column, _), cell in zip(self.COLUMNS, self._cells(alert), strict=True):
+            if table.get_cell(str(alert.id), column) != cell:
+                table.update_cell(str(alert.id), column, cell)
+
+    def _rebuild(self, state: ConsoleState, table: DataTable[object]) -> None:
+        selected = self.selected_id()
+        table.clear()
+        self._rows.clear()
+        alerts = sorted(
+            (a for a in state.alerts.values() if shown(a, self.state_filter, self.severity_filter)), key=newest_first
+        )
+        for alert in alerts:
+            table.add_row(*self._cells(alert), key=str(alert.id))
+            self._rows.add(alert.id)
+        if selected in self._rows:
+            table.move_cursor(row=table.get_row_index(str(selected)), animate=False)
+
+    def selected_id(self) -> int | None:
+        table = self.query_one("#alerts-table", DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:  # no row under the cursor
+            return None
+        return int(key.value) if key.value is not None else None
+
+    def selected(self) -> AlertInfo | None:
+        alert_id = self.selected_id()
+        return None if alert_id is None else self.opscentre.state.alerts.get(alert_id)
+
+    def _bar(self, state: ConsoleState) -> None:
+        bar = Text()
+        bar.append(f"{self.w('filter.state')}: ", style="bold")
+        bar.append(f"[{self.w(self.state_filter)}]", style="reverse")
+        bar.append(f" ({self.opscentre.key_for('alerts.state')})  ")
+        bar.append(f"{self.w('filter.severity')}: ", style="bold")
+        sev = self.severity_filter
+        label = self.w(sev) if sev == "all" else f"{SEVERITY_SYMBOL[sev]} {self.w(sev)}"
+        bar.append(f"[{label}]", style="reverse")
+        bar.append(f" ({self.opscentre.key_for('alerts.severity')})  ")
+        bar.append(self.w("bell.off") if self.muted else self.w("bell.on"), style="bold red" if self.muted else "")
+        bar.append(f" ({self.opscentre.key_for('alerts.mute')})  ")
+        bar.append(self.w("count", shown=len(self._rows), total=len(state.alerts)), style="dim")
+        self.query_one("#alerts-bar", Static).update(bar)
+
+    def _info(self, state: ConsoleState) -> None:
+        """The selected alert in full: its wording, who acknowledged it and why; the technical
+        detail only on demand."""
+        notice = self.query_one("#alerts-notice", Static)
+        notice.update(self.notice or "")
+        notice.display = self.notice is not None
+        info = self.query_one("#alerts-info", Static)
+        alert = self.selected()
+        if alert is None:
+            info.update(self.w("none") if not self._rows else "")
+            return
+        out = Text()
+        out.append_text(severity_text(alert.severity, self.lang))
+        out.append(" ")
+        out.append_text(state_text(alert.state, self.lang))
+        out.append(f"  #{alert.id}\n")
+        out.append(headline(alert, self.lang, self.opscentre.fmt_number) + "\n", style="bold")
+        out.append(self.w("rule", rule=alert.rule, subject=alert.subject), style="dim")
+        out.append(" · " + self.w("opened", time=fmt_time(alert.opened_at, self.lang)) + "\n", style="dim")
+        if alert.acknowledged_at is not None:
+            by = self.w("ack.by", user=alert.acknowledged_by or "?", time=fmt_time(alert.acknowledged_at, self.lang))
+            out.append(by + "\n", style="green")
+            if alert.ack_note:
+                out.append(f"{self.w('ack.note_label')}: {alert.ack_note}\n")
+        if alert.resolved_at is not None:
+            out.append(self.w("resolved_at", time=fmt_time(alert.resolved_at, self.lang)) + "\n", style="dim")
+        if self.show_detail:
+            out.append(f"{self.w('detail')}: ", style="bold")
+            out.append((alert.detail or self.w("detail.none")) + "\n")
+            if self.lang != "vi" or headline(alert, "vi", self.opscentre.fmt_number) != alert.message:
+                out.append(f"{self.w('message')}: {alert.message}\n", style="dim")
+        elif alert.detail:
+            out.append(self.w("detail.hint", key=self.opscentre.key_for("alerts.detail")) + "\n", style="dim")
+        info.update(out)
+
+    @on(DataTable.RowHighlighted, "#alerts-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._info(self.opscentre.state)
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "acknowledge":
+            return True if self.opscentre.may(Role.OPERATOR) else None  # None: shown greyed out
+        return True
+
+    def _refilter(self) -> None:
+        state = self.opscentre.state
+        if self.state_filter in ("resolved", "all") and not self._asked_history:
+            self._load_closed()
+        self._rebuild(state, self.query_one("#alerts-table", DataTable))
+        self._bar(state)
+        self._info(state)
+
+    def action_cycle_state(self) -> None:
+        self.state_filter = STATE_FILTERS[(STATE_FILTERS.index(self.state_filter) + 1) % len(STATE_FILTERS)]
+        self._refilter()
+
+    def action_cycle_severity(self) -> None:
+        i = SEVERITY_FILTERS.index(self.severity_filter)
+        self.severity_filter = SEVERITY_FILTERS[(i + 1) % len(SEVERITY_FILTERS)]
+        self._refilter()
+
+    def set_filters(self, state: str | None = None, severity: str | None = None) -> None:
+        """Choose the filters directly (the palette, tests)."""
+        if state is not None:
+            if state not in STATE_FILTERS:
+                raise ValueError(f"state filter must be one of {', '.join(STATE_FILTERS)}")
+            self.state_filter = state
+        if severity is not None:
+            if severity not in SEVERITY_FILTERS:
+                raise ValueError(f"severity filter must be one of {', '.join(SEVERITY_FILTERS)}")
+            self.severity_filter = severity
+        self._refilter()
+
+    def action_toggle_detail(self) -> None:
+        self.show_detail = not self.show_detail
+        self._info(self.opscentre.state)
+
+    def action_toggle_mute(self) -> None:
+        self.muted = not self.muted
+        self._bar(self.opscentre.state)
+
+    @work(group="alerts-history", exclusive=True, exit_on_error=False)
+    async def _load_closed(self) -> None:
+        """Closed alerts are not in the snapshot: asked for once a filter shows them."""
+        try:
+            result = await self.opscentre.feed.send_query(AlertsQuery(open_only=False, limit=HISTORY))
+        except (FeedUnavailable, FeedRefused, TimeoutError):
+            return
+        if isinstance(result.data, AlertsData):
+            self._asked_history = True
+            self.opscentre.post_state(result.data)
+
+    def action_acknowledge(self) -> None:
+        alert = self.selected()
+        if alert is None:
+            return
+        if alert.state not in ACKABLE:
+            self._say(Text(self.w("ack.closed", id=alert.id, state=self.w(alert.state)), style="yellow"))
+            return
+        wording = headline(alert, self.lang, self.opscentre.fmt_number)
+
+        def chosen(note: str | None) -> None:
+            if note is not None:
+                self.acknowledge(alert.id, note)
+
+        self.app.push_screen(AckDialog(alert, self.lang, wording), chosen)
+
+    @work(group="alerts-ack", exit_on_error=False)
+    async def acknowledge(self, alert_id: int, note: str) -> None:
+        """Send the acknowledgement (whatever this console's role: the server decides, and a
+        refusal is shown here)."""
+        try:
+            call = await self.opscentre.feed.send_command(AcknowledgeCommand(alert_id=alert_id, note=note))
+            result = await call
+        except FeedRefused as exc:
+            self._say(Text(self.w("ack.refused", reason=exc.error.message), style="bold red"))
+            self.app.notify(self.w("ack.refused", reason=exc.error.message), severity="error")
+            return
+        except (FeedUnavailable, TimeoutError) as exc:
+            self._say(Text(self.w("ack.refused", reason=str(exc)), style="bold red"))
+            return
+        if isinstance(result.data, Acknowledged):
+            # Shown at once; the feed's alert message brings the same to every console.
+            self.opscentre.post_state(AlertsData(alerts=[result.data.alert]))
+        self._say(Text(self.w("ack.done", id=alert_id), style="green"))
+
+    def _say(self, notice: Text) -> None:
+        self.notice = notice
+        self._info(self.opscentre.state)
