@@ -26,6 +26,14 @@ class Catalogue:
 
     indicators: Mapping[str, Indicator]
     lineage: Mapping[str, list[str]]  # agency -> itself and the agencies merged into it
+    area_lineage: Mapping[str, list[str]] = field(default_factory=dict)  # unit -> itself and those merged into it
+
+    def areas_of(self, flt: Filter) -> frozenset[str]:
+        """The areas a filter admits (empty: all): a unit of 2025 covers the units merged into it."""
+        out: set[str] = set()
+        for code in flt.areas:
+            out.update(self.area_lineage.get(code, [code]))
+        return frozenset(out)
 
     def indicators_of(self, flt: Filter) -> frozenset[str] | None:
         """The indicators a filter admits (None: all)."""
@@ -55,7 +63,7 @@ class Matcher:
         return cls(
             flt,
             catalogue.indicators_of(flt),
-            frozenset(flt.areas) or None,
+            catalogue.areas_of(flt) or None,
             frozenset(flt.severities) or None,
         )
 

@@ -99,7 +99,12 @@ class Hub:
     async def reload_catalogue(self) -> None:
         indicators = {i.code: i for i in await self.store.indicators()}
         lineage = {a.code: await self.store.agency_lineage(a.code) for a in await self.store.agencies()}
-        self.catalogue = Catalogue(indicators, lineage)
+        today = utcnow().date()
+        areas: dict[str, list[str]] = {}
+        for area in await self.store.areas_in_force(today, include_nation=True):
+            merged = {p.code for p in await self.store.predecessors(area.code, today)} - {area.code}
+            areas[area.code] = [area.code, *sorted(merged)]
+        self.catalogue = Catalogue(indicators, lineage, areas)
         self._matchers.clear()
 
     def matcher(self, flt: Filter) -> Matcher:
@@ -264,7 +269,7 @@ class Hub:
         async with self._slots:
             shared.started = True
             self.metrics.snapshot_reads.inc()
-            snap = await self.store.snapshot(_snapshot_filter(flt))
+            snap = await self.store.snapshot(_snapshot_filter(flt, self.catalogue))
             alerts = [
                 a
                 for a in await self.store.alerts(open_only=True)
@@ -394,10 +399,10 @@ async def _unless_gone(client: Client, work: Awaitable[T]) -> T | None:
     return None
 
 
-def _snapshot_filter(flt: Filter) -> SnapshotFilter:
+def _snapshot_filter(flt: Filter, catalogue: Catalogue) -> SnapshotFilter:
     return SnapshotFilter(
         indicators=frozenset(flt.indicators),
-        areas=frozenset(flt.areas),
+        areas=catalogue.areas_of(flt),
         categories=frozenset(flt.categories),
         agencies=frozenset(flt.agencies),
     )
