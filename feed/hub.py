@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from websockets.asyncio.server import ServerConnection, broadcast
@@ -30,6 +31,7 @@ from storage.clock import utcnow
 log = logging.getLogger(__name__)
 
 READ_PAGE = 5000
+PAST_CONCURRENCY = 2  # time-travel reads at once, each on a database connection of its own
 
 
 @dataclass
@@ -68,6 +70,7 @@ class Hub:
         self._snapshots: dict[tuple[tuple[object, ...], int], str] = {}  # the last few, encoded
         self._reading: dict[tuple[object, ...], SharedRead] = {}  # snapshots being read, by filter
         self._slots = asyncio.Semaphore(snapshot_concurrency)
+        self._past_slots = asyncio.Semaphore(PAST_CONCURRENCY)  # snapshots of the past being read
         self.resume_max_events = resume_max_events
 
     @property
@@ -292,6 +295,44 @@ class Hub:
         while len(self._snapshots) > 8:
             self._snapshots.pop(next(iter(self._snapshots)))
         return snap.seq, text
+
+    async def subscribe_past(self, client: Client, flt: Filter, as_of: datetime) -> None:
+        """Send a snapshot of the centre as known at ``as_of``; no live messages follow (the client
+        is not subscribed) until it subscribes live again.
+
+        The past is read on a connection of its own (``Store.snapshot_as_of``), outside the hub's
+        lock, at most ``past_concurrency`` at once: live ticks and other clients go on meanwhile."""
+        client.filter = client.matcher = None  # the previous subscription, if any, ends here
+        client.joining = True
+        try:
+            async with self._past_slots:
+                if client.gone:
+                    return
+                past = await _unless_gone(
+                    client, self.store.snapshot_as_of(as_of, _snapshot_filter(flt, self.catalogue))
+                )
+            if past is None or client.gone:
+                return
+            severities = frozenset(flt.severities)
+            message = Snapshot(
+                epoch=past.epoch,
+                seq=past.seq,
+                filter=flt,
+                as_of=past.as_of,
+                observations=[Change.model_construct(**o.__dict__) for o in past.observations]
+                if flt.observations
+                else [],
+                alerts=[
+                    AlertInfo.model_validate(a.model_dump())
+                    for a in past.alerts
+                    if not severities or a.severity.value in severities
+                ],
+                runs=[RunInfo.model_validate(r.model_dump()) for r in past.runs],
+            )
+            client.push_frame(encode(message))
+        finally:
+            client.joining = False
+            self._moved_on()
 
     async def can_resume(self, epoch: str, seq: int) -> bool:
         """Whether every event after ``seq`` is still in the log, and few enough to replay."""

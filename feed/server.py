@@ -17,6 +17,7 @@ import ssl
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from http import HTTPStatus
 from importlib import resources
 from urllib.parse import urlsplit
@@ -39,6 +40,7 @@ from feed.protocol import (
     Command,
     Error,
     ErrorCode,
+    Filter,
     Hello,
     Query,
     Role,
@@ -47,6 +49,7 @@ from feed.protocol import (
     Welcome,
 )
 from storage import Store
+from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
 # websockets logs every frame at DEBUG, a browser's hello (with its token) included: its logger for
@@ -297,6 +300,9 @@ class FeedServer:
         return msg
 
     async def _start(self, client: Client, hello: Hello) -> None:
+        if hello.as_of is not None:
+            await self._start_past(client, hello, hello.as_of)
+            return
         resumed = False
         if hello.resume is not None and hello.filter is not None:
             resumed = await self.hub.can_resume(hello.resume.epoch, hello.resume.seq)
@@ -324,6 +330,21 @@ class FeedServer:
                     message="resume needs the filter the client was subscribed with: send hello.filter too",
                 )
             )
+        client.joining = False
+
+    async def _start_past(self, client: Client, hello: Hello, as_of: datetime) -> None:
+        """A hello that looks at the past: welcome, then the snapshot as of then (no live messages)."""
+        last = await self.store.last_seq()
+        client.push_message(
+            Welcome(server_version=self.version, user=client.user, role=client.role, epoch=self.hub.epoch, seq=last)
+        )
+        problem = _past_problem(as_of)
+        if problem is None and hello.resume is not None:
+            problem = "as_of and resume do not go together: a look at the past starts afresh (leave out resume)"
+        if problem is not None:
+            client.push_message(Error(code=ErrorCode.INVALID, message=problem))
+        else:
+            await self.hub.subscribe_past(client, hello.filter or Filter(), as_of)
         client.joining = False
 
     async def _serve(self, client: Client) -> None:
@@ -373,7 +394,12 @@ class FeedServer:
         self, client: Client, msg: Hello | Subscribe | Unsubscribe | Command | Query, commands: Bucket, queries: Bucket
     ) -> None:
         if isinstance(msg, Subscribe):
-            await self.hub.subscribe(client, msg.filter)
+            if msg.as_of is None:
+                await self.hub.subscribe(client, msg.filter)
+            elif (problem := _past_problem(msg.as_of)) is not None:
+                self._refuse(client, ErrorCode.INVALID, problem, msg.id)  # the subscription stays as it was
+            else:
+                await self.hub.subscribe_past(client, msg.filter, msg.as_of)
         elif isinstance(msg, Unsubscribe):
             client.filter = client.matcher = None
         elif isinstance(msg, Hello):
@@ -401,6 +427,15 @@ class FeedServer:
         if bucket.refused > 3 * bucket.burst:
             # After the errors queued before it: a client always learns why it is being closed.
             client.close_after_sending(CloseCode.RATE_LIMITED, "rate limited: too many requests")
+
+
+def _past_problem(as_of: datetime) -> str | None:
+    """Why ``as_of`` cannot be looked at (None: it can)."""
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        return f"as_of {as_of.isoformat()} has no time zone: say which instant, e.g. {as_of.isoformat()}Z"
+    if as_of > utcnow():
+        return f"as_of {as_of.isoformat()} is in the future: the centre knows only the past"
+    return None
 
 
 def _explain(exc: ValidationError) -> str:
