@@ -135,3 +135,82 @@ async def test_an_acknowledgement_made_on_one_console_appears_on_a_second(tmp_pa
             await until(p2, lambda: "called MOF IT desk" in text_of(second, "#alerts-info"), "the note is shown")
             assert "✓ đã xác nhận" in rows(second, "#alerts-table")[key][1]
             assert "acknowledged" in text_of(first, "#alerts-notice")
+
+
+# --- collectors -----------------------------------------------------------------------------------------
+
+
+def footer_keys(app: OpscentreApp) -> dict[str, bool]:
+    """The footer's keys by action: True if enabled (a disabled one is shown greyed out)."""
+    from textual.widgets._footer import FooterKey
+
+    return {k.action: not k.has_class("-disabled") for k in app.screen.query(FooterKey)}
+
+
+async def test_a_display_console_has_run_actions_disabled_and_a_forced_command_is_refused(tmp_path: Path) -> None:
+    from console.views.collectors import CollectorsView
+    from feed.protocol import CollectCommand
+
+    async with centre(tmp_path) as c:
+        app = console(c, "display", "en")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: app.state.snapshots > 0 and app.state.sources, "snapshot and sources")
+            await pilot.press("5")
+            view = app.query_one(CollectorsView)
+            await until(pilot, lambda: set(rows(app, "#collectors-table")) == set(SOURCES), "every source listed")
+            keys = footer_keys(app)
+            assert keys["run_source"] is False and keys["run_agency"] is False and keys["run_all"] is False
+            assert "needs the admin role (you: display)" in text_of(app, "#collectors-bar")
+            await pilot.press("A")  # the key does nothing: no dialog
+            await pilot.pause(0.2)
+            assert app.screen.id != "confirm-dialog"
+
+            view.collect(CollectCommand(all=True))  # sent anyway: the server refuses, the view says so
+            await until(pilot, lambda: "Refused" in text_of(app, "#collectors-progress"), "the refusal is shown")
+            assert "the display role may not collect; it needs admin" in text_of(app, "#collectors-progress")
+        assert await c.store.runs() == []  # nothing ran
+        refused = [e for e in await c.store.audit_entries() if e.action == "collect.refused"]
+        assert [(e.actor, e.role) for e in refused] == [("display-user", "display")]
+
+
+async def test_an_admin_console_runs_a_source_after_confirming_and_sees_progress_and_result(tmp_path: Path) -> None:
+    async with centre(tmp_path) as c:
+        app = console(c, "admin", "en")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await until(pilot, lambda: app.state.snapshots > 0 and app.state.sources, "snapshot and sources")
+            await pilot.press("5")
+            await until(pilot, lambda: "sbv" in rows(app, "#collectors-table"), "sources listed")
+            assert rows(app, "#collectors-table")["sbv"][3] == "never run"
+            keys = footer_keys(app)
+            assert keys["run_source"] and keys["run_agency"] and keys["run_all"]
+            table = app.query_one("#collectors-table", DataTable)
+            table.move_cursor(row=table.get_row_index("sbv"))
+            await pilot.press("r")
+            await until(pilot, lambda: app.screen.id == "confirm-dialog", "the confirmation is asked")
+            assert "Run a collection of source sbv now?" in str(app.screen.query_one("#confirm-question").content)  # type: ignore[attr-defined]
+            await pilot.press("n")  # cancelled: nothing runs
+            await until(pilot, lambda: app.screen.id != "confirm-dialog", "the dialog is gone")
+            await pilot.pause(0.3)
+            assert await c.store.runs() == []
+
+            # The central bank's system is slow this once: the run is seen running before it ends.
+            async with httpx.AsyncClient() as http:
+                slow = {"endpoint": "/agencies/SBV/*", "kind": "latency", "ms": 3000, "count": 1}
+                assert (await http.put(f"{c.sim.url}/_admin/faults", json=slow)).status_code < 300
+            await pilot.press("r")
+            await until(pilot, lambda: app.screen.id == "confirm-dialog", "the confirmation is asked again")
+            await pilot.click("#confirm-yes")
+            await until(pilot, lambda: "⟳ running" in text_of(app, "#collectors-progress"), "the run seen started")
+            assert "0/1 finished" in text_of(app, "#collectors-progress")
+            assert rows(app, "#collectors-table")["sbv"][3] == "⟳ running"
+            await until(pilot, lambda: "Done: 1 of 1 runs succeeded" in text_of(app, "#collectors-progress"), "done")
+            progress = text_of(app, "#collectors-progress")
+            assert "Collecting 1 sources: sbv" in progress and "✓ success" in progress and " new" in progress
+            runs = await c.store.runs()
+            assert [(r.source, r.trigger.value, r.requested_by, r.outcome.value) for r in runs] == [
+                ("sbv", "manual", "admin-user", "success")
+            ]
+            # The row follows the run: outcome, latency, figures; the circuit is closed.
+            await until(pilot, lambda: "success" in rows(app, "#collectors-table")["sbv"][3], "the row shows the run")
+            row = rows(app, "#collectors-table")["sbv"]
+            assert row[2] == "● closed" and row[5].endswith(" ms") and row[6] == f"{runs[0].new}/0/0"

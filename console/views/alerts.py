@@ -289,6 +289,9 @@ class AlertsView(View):
         self._columns()
         self.set_interval(self.BELL_SECONDS, self.check_bell)
 
+    def on_show(self) -> None:
+        self.query_one("#alerts-table", DataTable).focus()  # the view's keys work at once
+
     @property
     def lang(self) -> str:
         return self.opscentre.lang

@@ -1,22 +1,444 @@
-"""Screen 5, Collectors (engineer C replaces this placeholder)."""
+"""Screen 5, Collectors: each source's last run, outcome, latency, error and circuit; manual runs.
+
+The table comes from the ``sources`` query (the app asks it on every connection) and follows the
+live ``run`` messages (``app.state`` keeps each source's last run); the circuit breakers' states
+are asked again, once, after runs finish. An admin runs the selected source (``r``
+[collectors.run_source]), every source of its agency (``g`` [collectors.run_agency]) or all
+(``A`` [collectors.run_all]), each after a confirmation dialog; progress (each run started and
+finished as it arrives) and the result (the command's ``done`` answer) show below the table.
+For operator and display consoles the run keys are greyed out in the footer and the bar says
+why; a command sent anyway (``collect`` from code or an old palette entry) is refused by the
+server and the refusal is shown.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.widgets import Static
+from typing import ClassVar
 
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Label, Static
+
+from console.client import FeedRefused, FeedUnavailable
+from console.numbers import fmt_time
 from console.state import Changed, ConsoleState
 from console.views import View
+from feed.protocol import (
+    CollectAccepted,
+    CollectCommand,
+    CollectDone,
+    Role,
+    RunInfo,
+    SourcesData,
+    SourcesQuery,
+    SourceStatus,
+)
+
+OUTCOME_SYMBOL = {
+    "running": "⟳",
+    "success": "✓",
+    "partial": "◐",
+    "failed": "✖",
+    "skipped": "⊘",
+    "interrupted": "⚡",
+}
+OUTCOME_STYLE = {"running": "cyan", "success": "green", "partial": "yellow", "failed": "bold red", "skipped": "magenta"}
+CIRCUIT_SYMBOL = {"closed": "●", "half_open": "◐", "open": "○"}
+CIRCUIT_STYLE = {"closed": "green", "half_open": "yellow", "open": "bold red"}
+
+WORDS: dict[str, dict[str, str]] = {
+    "vi": {
+        "col.source": "Nguồn",
+        "col.agency": "Cơ quan",
+        "col.circuit": "Mạch",
+        "col.outcome": "Kết quả",
+        "col.when": "Lần chạy cuối",
+        "col.latency": "Độ trễ",
+        "col.figures": "Mới/sửa/loại",
+        "col.error": "Lỗi",
+        "running": "đang chạy",
+        "success": "thành công",
+        "partial": "một phần",
+        "failed": "thất bại",
+        "skipped": "bỏ qua",
+        "interrupted": "bị ngắt",
+        "closed": "đóng",
+        "half_open": "thử lại",
+        "open": "NGẮT",
+        "unknown": "—",
+        "never": "chưa chạy",
+        "disabled": "tắt",
+        "admin_only": "🔒 Chạy thu thập cần vai trò admin (bạn: {role}); chỉ xem",
+        "admin": "Phím {source}: chạy nguồn · {agency}: chạy cả cơ quan · {all}: chạy tất cả",
+        "confirm.source": "Chạy thu thập nguồn {name} ngay bây giờ?",
+        "confirm.agency": "Chạy thu thập mọi nguồn của cơ quan {name} ngay bây giờ?",
+        "confirm.all": "Chạy thu thập TẤT CẢ các nguồn ngay bây giờ?",
+        "confirm.yes": "Chạy (y)",
+        "confirm.no": "Huỷ (n)",
+        "sending": "Đang gửi yêu cầu …",
+        "accepted": "Đang thu thập {n} nguồn: {names}",
+        "progress": "{finished}/{total} xong",
+        "done": "Xong: {ok}/{total} lần chạy thành công",
+        "refused": "✖ Bị từ chối: {reason}",
+        "no_source": "Chưa chọn nguồn nào",
+        "no_agency": "Nguồn {name} không thuộc cơ quan nào đã biết",
+        "figures": "+{new} mới, {revised} sửa, {rejected} loại",
+    },
+    "en": {
+        "col.source": "Source",
+        "col.agency": "Agency",
+        "col.circuit": "Circuit",
+        "col.outcome": "Outcome",
+        "col.when": "Last run",
+        "col.latency": "Latency",
+        "col.figures": "New/rev/rej",
+        "col.error": "Error",
+        "running": "running",
+        "success": "success",
+        "partial": "partial",
+        "failed": "failed",
+        "skipped": "skipped",
+        "interrupted": "interrupted",
+        "closed": "closed",
+        "half_open": "half-open",
+        "open": "OPEN",
+        "unknown": "—",
+        "never": "never run",
+        "disabled": "disabled",
+        "admin_only": "🔒 Running collections needs the admin role (you: {role}); view only",
+        "admin": "Keys {source}: run source · {agency}: run its agency · {all}: run all",
+        "confirm.source": "Run a collection of source {name} now?",
+        "confirm.agency": "Run a collection of every source of agency {name} now?",
+        "confirm.all": "Run a collection of ALL sources now?",
+        "confirm.yes": "Run (y)",
+        "confirm.no": "Cancel (n)",
+        "sending": "Sending the request …",
+        "accepted": "Collecting {n} sources: {names}",
+        "progress": "{finished}/{total} finished",
+        "done": "Done: {ok} of {total} runs succeeded",
+        "refused": "✖ Refused: {reason}",
+        "no_source": "No source selected",
+        "no_agency": "Source {name} belongs to no known agency",
+        "figures": "+{new} new, {revised} revised, {rejected} rejected",
+    },
+}
+
+
+def word(label: str, lang: str, /, **values: object) -> str:
+    text = WORDS["en" if lang == "en" else "vi"].get(label, label)
+    return text.format(**values) if values else text
+
+
+def outcome_text(outcome: str, lang: str) -> Text:
+    """``✓ success``: a symbol and a word as well as the colour."""
+    return Text(f"{OUTCOME_SYMBOL.get(outcome, '?')} {word(outcome, lang)}", style=OUTCOME_STYLE.get(outcome, ""))
+
+
+def circuit_text(circuit: str | None, lang: str) -> Text:
+    if circuit is None:
+        return Text(word("unknown", lang))
+    return Text(f"{CIRCUIT_SYMBOL.get(circuit, '?')} {word(circuit, lang)}", style=CIRCUIT_STYLE.get(circuit, ""))
+
+
+def one_line(error: str | None, width: int = 200) -> str:
+    if not error:
+        return ""
+    text = " ".join(error.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Yes or no, before anything is run: y / Enter runs, n / Esc cancels."""
+
+    BINDINGS: ClassVar = [
+        Binding("y", "answer(True)", show=False),
+        Binding("n,escape", "answer(False)", show=False),
+    ]
+
+    def __init__(self, question: str, lang: str) -> None:
+        super().__init__(id="confirm-dialog")
+        self.question = question
+        self.lang = lang
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Label(self.question, id="confirm-question")
+            with Horizontal(id="confirm-buttons"):
+                yield Button(word("confirm.yes", self.lang), variant="warning", id="confirm-yes")
+                yield Button(word("confirm.no", self.lang), variant="default", id="confirm-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no", Button).focus()  # Enter on the default does nothing harmful
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm-yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
 
 
 class CollectorsView(View):
     view_id = "collectors"
     title_key = "view.collectors"
+    binding_scopes = ("collectors",)
+
+    DEFAULT_CSS = """
+    CollectorsView #collectors-bar { height: auto; padding: 0 1; }
+    CollectorsView #collectors-table { height: 1fr; }
+    CollectorsView #collectors-progress { height: auto; max-height: 12; padding: 0 1; border-top: solid $accent; }
+    ConfirmDialog { align: center middle; }
+    ConfirmDialog #confirm-box { width: 64; max-width: 100%; height: auto; border: thick $warning; padding: 1 2; background: $surface; }
+    ConfirmDialog #confirm-question { text-style: bold; margin-bottom: 1; }
+    ConfirmDialog #confirm-buttons { height: auto; align: center middle; }
+    ConfirmDialog Button { margin: 0 1; }
+    """
+
+    COLUMNS: ClassVar[tuple[tuple[str, int], ...]] = (
+        ("source", 10),
+        ("agency", 8),
+        ("circuit", 11),
+        ("outcome", 14),
+        ("when", 11),
+        ("latency", 9),
+        ("figures", 14),
+        ("error", 200),  # the last: wide, cut by the screen
+    )
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.request: CollectCommand | None = None  # the collection asked for, while it runs
+        self.accepted: list[str] = []
+        self.since_run = 0  # runs with a higher id belong to the collection asked for
+        self.outcome: CollectDone | None = None
+        self.notice: Text | None = None  # a refusal or a failure to send
+        self._rows: set[str] = set()
+        self._circuit_asked_at = 0  # the newest finished run the circuits were asked after
 
     def compose(self) -> ComposeResult:
-        yield Static(id="collectors-placeholder")
+        yield Static(id="collectors-bar")
+        yield DataTable(id="collectors-table", cursor_type="row", zebra_stripes=True)
+        yield Static(id="collectors-progress")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._columns()
+
+    def on_show(self) -> None:
+        self.query_one("#collectors-table", DataTable).focus()
+
+    @property
+    def lang(self) -> str:
+        return self.opscentre.lang
+
+    def w(self, label: str, /, **values: object) -> str:
+        return word(label, self.lang, **values)
+
+    def _columns(self) -> None:
+        table = self.query_one("#collectors-table", DataTable)
+        table.clear(columns=True)
+        for key, width in self.COLUMNS:
+            table.add_column(self.w(f"col.{key}"), key=key, width=width)
+        self._rows.clear()
+
+    # --- drawing -------------------------------------------------------------------------------
 
     def update_from(self, state: ConsoleState, changed: Changed) -> None:
-        self.query_one("#collectors-placeholder", Static).update(
-            f"{self.opscentre.t('view.collectors')}: {len(state.sources)} {self.opscentre.t('placeholder')}"
+        table = self.query_one("#collectors-table", DataTable)
+        if changed.mode:
+            self._columns()
+        if changed.everything or changed.mode or changed.sources or changed.catalogue:
+            names = sorted(state.sources)
+            if set(names) != self._rows:
+                table.clear()
+                self._rows.clear()
+                for name in names:
+                    table.add_row(*self._cells(state, state.sources[name]), key=name)
+                    self._rows.add(name)
+            else:
+                for name in names:
+                    self._update_row(table, state, state.sources[name])
+        if changed.runs:
+            self._after_runs(state, changed.runs)
+        self._bar()
+        self._progress(state)
+
+    def _cells(self, state: ConsoleState, status: SourceStatus) -> tuple[str | Text, ...]:
+        info = state.catalogue.sources.get(status.name)
+        run = status.last_run
+        name = status.name if status.enabled else f"{status.name} ({self.w('disabled')})"
+        agency = (info.agency or "") if info is not None else ""
+        if run is None:
+            return (name, agency, circuit_text(status.circuit, self.lang), Text(self.w("never"), style="dim"),
+                    "", "", "", "")  # fmt: skip
+        latency = f"{self.opscentre.fmt_number(run.latency_ms, 0)} ms" if run.latency_ms is not None else ""
+        figures = f"{run.new}/{run.revised}/{run.rejected}" if run.ended_at is not None else ""
+        return (
+            name,
+            agency,
+            circuit_text(status.circuit, self.lang),
+            outcome_text(run.outcome, self.lang),
+            fmt_time(run.started_at, self.lang, seconds=False)[5:],
+            latency,
+            figures,
+            Text(one_line(run.error), style="red" if run.outcome == "failed" else ""),
         )
+
+    def _update_row(self, table: DataTable[object], state: ConsoleState, status: SourceStatus) -> None:
+        for (column, _), cell in zip(self.COLUMNS, self._cells(state, status), strict=True):
+            if table.get_cell(status.name, column) != cell:
+                table.update_cell(status.name, column, cell)
+
+    def _after_runs(self, state: ConsoleState, run_ids: set[int]) -> None:
+        """Runs that finished may have moved a circuit: ask for the sources' states once more."""
+        finished = [i for i in run_ids if (r := state.runs.get(i)) is not None and r.ended_at is not None]
+        if finished and max(finished) > self._circuit_asked_at:
+            self._circuit_asked_at = max(finished)
+            self.refresh_sources()
+
+    def _bar(self) -> None:
+        bar = self.query_one("#collectors-bar", Static)
+        if self.opscentre.may(Role.ADMIN):
+            keys = {k: self.opscentre.key_for(f"collectors.run_{k}") for k in ("source", "agency", "all")}
+            bar.update(Text(self.w("admin", **keys), style="dim"))
+        else:
+            role = self.opscentre.role.value if self.opscentre.role is not None else "—"
+            bar.update(Text(self.w("admin_only", role=role), style="bold yellow"))
+
+    def _progress(self, state: ConsoleState) -> None:
+        out = Text()
+        if self.notice is not None:
+            out.append_text(self.notice)
+            out.append("\n")
+        if self.request is not None or self.outcome is not None:
+            runs = self._runs_of_request(state)
+            if self.accepted:
+                out.append(
+                    self.w("accepted", n=len(self.accepted), names=", ".join(self.accepted)) + "\n", style="bold"
+                )
+            elif self.request is not None and self.outcome is None:
+                out.append(self.w("sending") + "\n")
+            if self.outcome is not None:
+                ok = sum(r.outcome == "success" for r in self.outcome.runs)
+                style = "bold green" if ok == len(self.outcome.runs) else "bold yellow"
+                out.append(self.w("done", ok=ok, total=len(self.outcome.runs)) + "\n", style=style)
+                runs = {r.source: r for r in self.outcome.runs}
+            elif self.accepted:
+                finished = sum(1 for r in runs.values() if r.ended_at is not None)
+                out.append(self.w("progress", finished=finished, total=len(self.accepted)) + "\n")
+            for name in self.accepted or sorted(runs):
+                run = runs.get(name)
+                out.append(f"  {name:<10} ")
+                if run is None:
+                    out.append("…\n", style="dim")
+                    continue
+                out.append_text(outcome_text(run.outcome, self.lang))
+                if run.ended_at is not None:
+                    out.append("  " + self.w("figures", new=run.new, revised=run.revised, rejected=run.rejected))
+                if run.error:
+                    out.append(f"  {one_line(run.error, 120)}", style="red")
+                out.append("\n")
+        progress = self.query_one("#collectors-progress", Static)
+        progress.update(out)
+        progress.display = bool(out.plain)
+
+    def _runs_of_request(self, state: ConsoleState) -> dict[str, RunInfo]:
+        """The newest run of each source asked for, among those begun since the request."""
+        out: dict[str, RunInfo] = {}
+        for run in state.runs.values():
+            if run.id > self.since_run and run.source in self.accepted and run.trigger == "manual":
+                if run.source not in out or out[run.source].id < run.id:
+                    out[run.source] = run
+        return out
+
+    # --- actions --------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("run_source", "run_agency", "run_all"):
+            return True if self.opscentre.may(Role.ADMIN) else None  # None: greyed out, still listed
+        return True
+
+    def selected_source(self) -> str | None:
+        table = self.query_one("#collectors-table", DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:  # no row under the cursor
+            return None
+        return key.value
+
+    def action_run_source(self) -> None:
+        name = self.selected_source()
+        if name is None:
+            self._say(Text(self.w("no_source"), style="yellow"))
+            return
+        self.confirm(CollectCommand(source=name), self.w("confirm.source", name=name))
+
+    def action_run_agency(self) -> None:
+        name = self.selected_source()
+        info = self.opscentre.state.catalogue.sources.get(name) if name else None
+        if name is None or info is None or not info.agency:
+            self._say(Text(self.w("no_agency", name=name) if name else self.w("no_source"), style="yellow"))
+            return
+        self.confirm(CollectCommand(agency=info.agency), self.w("confirm.agency", name=info.agency))
+
+    def action_run_all(self) -> None:
+        self.confirm(CollectCommand(all=True), self.w("confirm.all"))
+
+    def action_refresh_sources(self) -> None:
+        self.refresh_sources()
+
+    def confirm(self, command: CollectCommand, question: str) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.collect(command)
+
+        self.app.push_screen(ConfirmDialog(question, self.lang), answered)
+
+    @work(group="collectors-run", exit_on_error=False)
+    async def collect(self, command: CollectCommand) -> None:
+        """Send a collection (whatever this console's role: the server decides, and a refusal is
+        shown); progress comes from the feed's run messages, the result from the ``done`` answer."""
+        state = self.opscentre.state
+        self.request, self.accepted, self.outcome, self.notice = command, [], None, None
+        self.since_run = max(state.runs, default=0)
+        self._progress(state)
+        try:
+            call = await self.opscentre.feed.send_command(command)
+            accepted = await call.accepted
+            if isinstance(accepted.data, CollectAccepted):
+                self.accepted = accepted.data.sources
+                self._progress(self.opscentre.state)
+            done = await call
+        except FeedRefused as exc:
+            self.request = None
+            self._say(Text(self.w("refused", reason=exc.error.message), style="bold red"))
+            self.app.notify(self.w("refused", reason=exc.error.message), severity="error")
+            return
+        except (FeedUnavailable, TimeoutError) as exc:
+            self.request = None
+            self._say(Text(self.w("refused", reason=str(exc)), style="bold red"))
+            return
+        if isinstance(done.data, CollectDone):
+            self.outcome = done.data
+        self.request = None
+        self._progress(self.opscentre.state)
+        self.refresh_sources()
+
+    @work(group="collectors-sources", exclusive=True, exit_on_error=False)
+    async def refresh_sources(self) -> None:
+        try:
+            result = await self.opscentre.feed.send_query(SourcesQuery())
+        except (FeedUnavailable, FeedRefused, TimeoutError):
+            return
+        if isinstance(result.data, SourcesData):
+            self.opscentre.post_state(result.data)
+
+    def _say(self, notice: Text) -> None:
+        self.notice = notice
+        self._progress(self.opscentre.state)
