@@ -15,6 +15,8 @@ from feed.protocol import (
     ClientMessage,
     CloseCode,
     ErrorCode,
+    Query,
+    ResultData,
     ServerMessage,
     json_schema,
 )
@@ -82,3 +84,78 @@ def test_every_limit_is_documented_and_shown_by_show_config_with_its_default() -
         expected = getattr(defaults, key)
         assert FeedSettings.model_validate({key: rows[key]}).model_dump()[key] == expected, key
         assert FeedSettings.model_validate({key: shown[key]}).model_dump()[key] == expected, key
+
+
+def _kinds(annotated: Any, field: str) -> set[str]:
+    """The ``field`` defaults of a union's models (``annotated``: the union, or Annotated[union, ...])."""
+    members = get_args(annotated)
+    if members and not hasattr(members[0], "model_fields"):
+        members = get_args(members[0])
+    return {m.model_fields[field].default for m in members}
+
+
+def test_every_query_and_every_kind_of_answer_is_documented() -> None:
+    messages = [json.loads(t) for _, t in EXAMPLES]
+    asked = {m["query"]["name"] for m in messages if m["type"] == "query"}
+    assert asked == _kinds(Query.model_fields["query"].annotation, "name")
+    answered = {m["data"]["kind"] for m in messages if m["type"] == "result"}
+    assert answered == _kinds(ResultData, "kind")
+    assert any(m.get("as_of") for m in messages if m["type"] == "hello")
+    assert any(m.get("as_of") for m in messages if m["type"] == "subscribe")
+    assert any(m.get("as_of") for m in messages if m["type"] == "snapshot")
+    assert any(m["alert"].get("params") and m["alert"].get("detail") for m in messages if m["type"] == "alert")
+
+
+TYPED = ("type", "$ref", "anyOf", "oneOf", "allOf", "enum", "const")
+
+
+def _untyped(node: Any, where: str = "") -> list[str]:
+    """Fields (and list items, map values) whose schema allows anything at all: typed ``Any``."""
+    found = []
+    if isinstance(node, dict):
+        subs = [*(node.get("properties") or {}).items()]
+        for key in ("items", "additionalProperties"):
+            if isinstance(node.get(key), dict) or node.get(key) is True:  # true: any value at all
+                subs.append((key, node[key] if node[key] is not True else {}))
+        for name, sub in subs:
+            if isinstance(sub, dict) and not any(k in sub for k in TYPED):
+                found.append(f"{where}/{name}")
+        for key, value in node.items():
+            found += _untyped(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _untyped(value, f"{where}/{i}")
+    return found
+
+
+def test_the_untyped_check_finds_an_any() -> None:
+    from pydantic import BaseModel, TypeAdapter
+
+    class Loose(BaseModel):
+        a: Any
+        b: list[Any]
+        c: dict[str, Any]
+        d: int
+
+    assert _untyped(TypeAdapter(Loose).json_schema()) == [
+        "/a",
+        "/properties/b/items",
+        "/properties/c/additionalProperties",
+    ]
+
+
+def test_nothing_in_the_protocol_is_untyped() -> None:
+    schema = json_schema()
+    assert _untyped(schema) == []
+    result = schema["$defs"]["ServerMessage"]["$defs"]["Result"]["properties"]["data"]
+    assert "discriminator" in result and len(result["oneOf"]) == 10
+
+
+def test_protocol_schema_includes_the_answers_the_catalogue_and_time_travel() -> None:
+    printed = json.loads(run_cli("protocol-schema").stdout)
+    server = printed["$defs"]["ServerMessage"]["$defs"]
+    for model in ("CatalogueData", "IndicatorInfo", "AreaInfo", "SourcesData", "ProvenanceData", "AlertParams"):
+        assert model in server, model
+    assert "as_of" in server["Snapshot"]["properties"]
+    client = printed["$defs"]["ClientMessage"]["$defs"]
+    assert "as_of" in client["Hello"]["properties"] and "CatalogueQuery" in client
