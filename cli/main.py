@@ -519,7 +519,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8780, help="port (0 picks a free one; default 8780)")
     p.add_argument("--seed", type=int, default=2020, help="series seed (same seed, same figures)")
     p.add_argument("--faults", metavar="FILE", help="TOML file of faults to inject from the start")
-    p = add("console", cmd_console, "open the operators' console (a Textual app on the live feed)")
+    # No abbreviations: `--token x` must not pass for `--token-file x` (a token never goes on the command line).
+    p = add("console", cmd_console, "open the operators' console (a Textual app on the live feed)", allow_abbrev=False)
     p.add_argument(
         "--url", metavar="URL", help="feed address, ws://… or wss://… (default: from the configuration's [feed])"
     )

@@ -37,6 +37,7 @@ for an indicator's name in the current language, ``app.drilldown(key)`` to open 
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -65,7 +66,16 @@ from console.client import (
 )
 from console.i18n import pick, t
 from console.keys import KEYS, KeySpec
-from console.state import Changed, ConsoleState, SeriesKey, StateInput
+from console.state import (
+    NATION,
+    SPARK_POINTS,
+    Backfill,
+    Changed,
+    ConsoleState,
+    SeriesKey,
+    StateInput,
+    period_end,
+)
 from console.views import View, bindings_for
 from console.views.alerts import AlertsView
 from console.views.collectors import CollectorsView
@@ -74,7 +84,16 @@ from console.views.indicators import IndicatorsView
 from console.views.overview import OverviewView
 from console.views.provinces import ProvincesView
 from console.widgets import Banner, StatusBar
-from feed.protocol import CatalogueData, CatalogueQuery, Role, SourcesData, SourcesQuery
+from feed.protocol import (
+    CatalogueData,
+    CatalogueQuery,
+    HistoryData,
+    HistoryQuery,
+    Role,
+    Snapshot,
+    SourcesData,
+    SourcesQuery,
+)
 
 VIEWS: tuple[type[View], ...] = (OverviewView, IndicatorsView, ProvincesView, AlertsView, CollectorsView, DrilldownView)
 
@@ -141,6 +160,8 @@ class OpscentreApp(App[None]):
     TITLE = "opscentre"
     BATCH_SECONDS = 0.25
     ENABLE_COMMAND_PALETTE = True
+    # Below 120 columns the overview stacks its boxes; above, side by side (`.-narrow` in CSS).
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (120, "-wide")]
 
     def __init__(
         self,
@@ -260,6 +281,37 @@ class OpscentreApp(App[None]):
             if isinstance(result.data, CatalogueData | SourcesData):
                 self._inbox.append(result.data)
 
+    @work(group="backfill", exclusive=True, exit_on_error=False)
+    async def _backfill(self) -> None:
+        """Earlier figures of the national series (a snapshot has only the newest), for their
+        sparklines and changes; as known at ``as_of`` in time travel. A few at a time."""
+        state = self.state
+        if not state.catalogue.indicators:
+            return
+        keys = [k for k in state.series if k[1] == NATION]
+        as_of = state.as_of
+        limit = asyncio.Semaphore(4)
+
+        async def one(key: SeriesKey) -> None:
+            async with limit:
+                since = None
+                info = state.catalogue.indicators.get(key[0])
+                series = state.series.get(key)
+                end = period_end(series.latest.period) if series is not None else None
+                if info is not None and info.frequency == "live" and end is not None:
+                    # a counter reads every few seconds: the last hour is plenty for a sparkline
+                    since = (end - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                query = HistoryQuery(indicator=key[0], area=key[1], source=key[2], as_of=as_of, since=since)
+                try:
+                    result = await self.feed.send_query(query)
+                except (FeedUnavailable, FeedRefused, TimeoutError):
+                    return
+            if isinstance(result.data, HistoryData) and state.as_of == as_of:
+                points = tuple((o.period, o.value) for o in result.data.observations[-SPARK_POINTS:])
+                self._inbox.append(Backfill(key, points))
+
+        await asyncio.gather(*(one(k) for k in keys))
+
     def post_state(self, item: StateInput) -> None:
         """Queue something for the state (e.g. a query's answer): applied with the next batch."""
         self._inbox.append(item)
@@ -273,6 +325,8 @@ class OpscentreApp(App[None]):
         for item in inbox:
             changed.update(self.state.apply(item))
         self.batches += 1
+        if any(isinstance(item, Snapshot | CatalogueData) for item in inbox):
+            self._backfill()
         self._deliver(changed)
 
     def _deliver(self, changed: Changed) -> None:
@@ -297,6 +351,9 @@ class OpscentreApp(App[None]):
 
     @on(TabbedContent.TabActivated, "#tabs")
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        view = self.visible_view()
+        if view is not None:
+            view.focus_default()
         self._deliver(Changed(mode=True))
 
     # --- actions -------------------------------------------------------------------------------

@@ -163,6 +163,31 @@ class CommandCall:
                 fut.exception()  # retrieved: no "never retrieved" warning when nobody awaits both
 
 
+class Pace:
+    """A token bucket on our side: queries stay well under the server's limit (600 a minute in
+    bursts of 60 by default), so that filling sparklines never gets the console rate-limited."""
+
+    def __init__(self, rate: float = 6.0, burst: float = 20.0) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens = burst
+        self.stamp = 0.0  # set on first use (the loop's clock)
+        self._lock = asyncio.Lock()
+
+    async def take(self) -> None:
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            now = loop.time()
+            if self.stamp == 0.0:
+                self.stamp = now
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens < 1:
+                await asyncio.sleep((1 - self.tokens) / self.rate)
+                self.tokens = 1.0
+                self.stamp = loop.time()
+            self.tokens -= 1
+
+
 class FeedClient:
     """One WebSocket to the feed, run as a Textual worker: ``app.run_worker(client.run())``."""
 
@@ -194,6 +219,7 @@ class FeedClient:
         self._stopped = False
         self._wake = asyncio.Event()
         self.connects = 0  # successful connections (tests)
+        self._pace: Pace | None = None
 
     @property
     def connected(self) -> bool:
@@ -354,6 +380,9 @@ class FeedClient:
     async def send_query(self, query: QueryBody, timeout: float = 30.0) -> Result:
         """Ask and wait for the answer (FeedUnavailable if not connected or the answer is lost,
         FeedRefused if the server says no, TimeoutError after ``timeout``)."""
+        if self._pace is None:
+            self._pace = Pace()
+        await self._pace.take()
         call = CommandCall(self._next_id("q"))
         self._pending[call.id] = call
         try:

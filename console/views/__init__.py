@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.binding import Binding, BindingsMap
 from textual.containers import Vertical
+from textual.widgets import DataTable
 
 from console.i18n import t
 from console.keys import KEYS
@@ -43,6 +44,12 @@ class View(Vertical):
     def refresh_bindings_for(self, lang: str) -> None:
         if self.binding_scopes:
             self._bindings = BindingsMap([b for s in self.binding_scopes for b in bindings_for(s, lang)])
+
+    def focus_default(self) -> None:
+        """Where the keyboard goes when the view is shown: its first table (override if not)."""
+        tables = self.query(DataTable)
+        if tables:
+            tables.first().focus()
 
     def update_from(self, state: ConsoleState, changed: Changed) -> None:
         """Redraw what ``changed`` names (only that: rows by key, cells by column)."""

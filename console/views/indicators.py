@@ -21,10 +21,10 @@ from console.widgets import spark
 
 # (column key, label key, width). Most useful first: at 80 columns name … flags fit.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("name", "col.indicator", 26),
-    ("area", "col.area", 5),
+    ("name", "col.indicator", 24),
+    ("area", "col.area", 4),
     ("period", "col.period", 10),
-    ("value", "col.value", 12),
+    ("value", "col.value", 14),
     ("change", "col.change", 11),
     ("flags", "col.flags", 4),
     ("trend", "col.trend", 10),
@@ -322,6 +322,9 @@ class IndicatorsView(View):
 
     def action_focus_filter(self) -> None:
         self.query_one("#indicators-filter", Input).focus()
+
+    def action_leave_filter(self) -> None:
+        self.table.focus()
 
     def action_sort_next(self) -> None:
         i = COLUMN_KEYS.index(self.sort_column)

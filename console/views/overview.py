@@ -19,13 +19,13 @@ from console.widgets import spark
 
 COUNTER_COLUMNS = (
     ("name", "col.indicator", 28),
-    ("value", "col.value", 16),
+    ("value", "col.value", 15),
     ("rate", "col.rate", 12),
     ("trend", "col.trend", 10),
 )
 KEY_COLUMNS = (
     ("name", "col.indicator", 28),
-    ("period", "col.period", 8),
+    ("period", "col.period", 10),
     ("value", "col.value", 11),
     ("change", "col.change", 10),
     ("trend", "col.trend", 10),
