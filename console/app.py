@@ -161,7 +161,7 @@ class OpscentreApp(App[None]):
     BATCH_SECONDS = 0.25
     ENABLE_COMMAND_PALETTE = True
     # Below 120 columns the overview stacks its boxes; above, side by side (`.-narrow` in CSS).
-    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (120, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
     def __init__(
         self,

@@ -171,7 +171,7 @@ async def test_a_manual_run_changes_that_row_and_no_other(tmp_path: Path) -> Non
                             touched.append(("*", "*cleared*"))
                             return real_clear(*a, **kw)
 
-                        t.update_cell, t.add_row, t.clear = update_cell, add_row, clear  # type: ignore[method-assign]
+                        t.update_cell, t.add_row, t.clear = update_cell, add_row, clear  # type: ignore[method-assign,assignment]
 
                         (revised,) = sim.revise(1e-9, "/agencies/SBV/*")  # exactly one figure
                         row = key_text((revised[0], revised[1], "sbv"))
