@@ -214,3 +214,77 @@ async def test_an_admin_console_runs_a_source_after_confirming_and_sees_progress
             await until(pilot, lambda: "success" in rows(app, "#collectors-table")["sbv"][3], "the row shows the run")
             row = rows(app, "#collectors-table")["sbv"]
             assert row[2] == "● closed" and row[5].endswith(" ms") and row[6] == f"{runs[0].new}/0/0"
+
+
+# --- drill-down ---------------------------------------------------------------------------------------
+
+
+async def test_the_drill_down_of_a_figure_shows_every_revision_and_the_digest_of_the_bytes_served(
+    tmp_path: Path,
+) -> None:
+    import hashlib
+    import json
+
+    from console.numbers import fmt_time
+    from console.views.drilldown import DrilldownView
+
+    async with centre(tmp_path) as c:
+        first = await c.collector.run("nso")
+        assert first.outcome.value == "success", first
+        # The statistics office revises every figure twice; each revision comes in with a run.
+        for _ in range(2):
+            async with httpx.AsyncClient() as http:
+                fault = {"endpoint": "/agencies/NSO/*", "kind": "revise", "fraction": 1.0, "count": 1}
+                assert (await http.put(f"{c.sim.url}/_admin/faults", json=fault)).status_code < 300
+            run = await c.collector.run("nso")
+            assert run.outcome.value == "success" and run.revised > 0, run
+        latest = next(o for o in (await c.store.snapshot()).observations if (o.indicator, o.area) == ("CPI_YOY", "VN"))
+        revisions = await c.store.revisions("CPI_YOY", "VN", latest.period, "nso")
+        assert [r.revision for r in revisions] == [1, 2, 3]
+
+        app = console(c, "display", "en")
+        async with app.run_test(size=(120, 50)) as pilot:
+            await until(pilot, lambda: app.state.snapshots > 0 and app.state.catalogue.indicators, "snapshot")
+            await pilot.press("2")
+            key = "CPI_YOY|VN|nso"
+            await until(pilot, lambda: key in rows(app, "#indicators-table"), "the figure is listed")
+            table = app.query_one("#indicators-table", DataTable)
+            table.focus()
+            table.move_cursor(row=table.get_row_index(key))
+            await pilot.press("enter")  # drill down
+
+            view = app.query_one(DrilldownView)
+            await until(pilot, lambda: view.loads > 0 and view.provenance is not None, "the drill-down is loaded")
+            assert app.query_one("#tabs").active == "drilldown"  # type: ignore[attr-defined]
+            assert view.key == ("CPI_YOY", "VN", "nso")
+            shown = rows(app, "#drilldown-revisions")
+            assert list(shown) == [str(r.id) for r in revisions]
+            decimals = 2
+            for i, r in enumerate(revisions):
+                rev, before, after, status, collected, source, run_cell, digest = shown[str(r.id)]
+                assert rev == str(r.revision) and source == "nso" and run_cell == f"#{r.run_id}"
+                assert status == r.status.value and collected == fmt_time(r.collected_at, "en")  # when, UTC+7
+                assert float(after.replace(",", "")) == pytest.approx(r.value, abs=10**-decimals)
+                if i == 0:
+                    assert before == "—"
+                else:
+                    assert float(before.replace(",", "")) == pytest.approx(revisions[i - 1].value, abs=10**-decimals)
+                assert r.payload_digest is not None and digest == r.payload_digest[:12]
+
+            provenance = text_of(app, "#drilldown-provenance")
+            assert latest.payload_digest is not None and latest.payload_digest in provenance
+            body = await c.store.payload(latest.payload_digest)
+            assert body is not None and hashlib.sha256(body).hexdigest() == latest.payload_digest
+            assert f"{len(body):,} bytes" in provenance
+            assert f"#{latest.run_id}" in provenance
+            # The bytes are those the simulator served: the figure, revised, is in them.
+            served = json.loads(body)
+            assert any(
+                (o["indicator"], o["area"], o["period"]) == ("CPI_YOY", "VN", latest.period)
+                and o["value"] == pytest.approx(latest.value)
+                for o in served["observations"]
+            )
+            # The chart shows the series over the window in force; the window can be changed.
+            assert view.window == "5y" and view.history
+            await pilot.press("w")
+            assert view.window == "all"

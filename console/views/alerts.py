@@ -76,8 +76,8 @@ WORDS: dict[str, dict[str, str]] = {
         "col.alert": "Cảnh báo",
         "filter.state": "Trạng thái",
         "filter.severity": "Mức độ",
-        "bell.on": "🔔 chuông: bật",
-        "bell.off": "🔕 chuông: TẮT",
+        "bell.on": "♪ chuông: bật",
+        "bell.off": "✕ chuông: TẮT",
         "count": "{shown}/{total} cảnh báo",
         "none": "Không có cảnh báo nào khớp bộ lọc",
         "ack.title": "Xác nhận cảnh báo #{id}",
@@ -121,8 +121,8 @@ WORDS: dict[str, dict[str, str]] = {
         "col.alert": "Alert",
         "filter.state": "State",
         "filter.severity": "Severity",
-        "bell.on": "🔔 bell: on",
-        "bell.off": "🔕 bell: MUTED",
+        "bell.on": "♪ bell: on",
+        "bell.off": "✕ bell: MUTED",
         "count": "{shown}/{total} alerts",
         "none": "No alert matches the filters",
         "ack.title": "Acknowledge alert #{id}",
@@ -262,7 +262,7 @@ class AlertsView(View):
         ("severity", 15),
         ("state", 14),
         ("time", 11),
-        ("alert", 120),  # the last: wide, cut by the screen; the panel below shows it whole
+        ("alert", 100),  # the last: cut on a narrow screen; the panel below shows it whole
     )
     BELL_SECONDS = 0.25
 

@@ -72,7 +72,7 @@ WORDS: dict[str, dict[str, str]] = {
         "unknown": "—",
         "never": "chưa chạy",
         "disabled": "tắt",
-        "admin_only": "🔒 Chạy thu thập cần vai trò admin (bạn: {role}); chỉ xem",
+        "admin_only": "⊘ Chạy thu thập cần vai trò admin (bạn: {role}); chỉ xem",
         "admin": "Phím {source}: chạy nguồn · {agency}: chạy cả cơ quan · {all}: chạy tất cả",
         "confirm.source": "Chạy thu thập nguồn {name} ngay bây giờ?",
         "confirm.agency": "Chạy thu thập mọi nguồn của cơ quan {name} ngay bây giờ?",
@@ -87,6 +87,9 @@ WORDS: dict[str, dict[str, str]] = {
         "no_source": "Chưa chọn nguồn nào",
         "no_agency": "Nguồn {name} không thuộc cơ quan nào đã biết",
         "figures": "+{new} mới, {revised} sửa, {rejected} loại",
+        "fetched": "{n} bản ghi nhận",
+        "bytes": "byte",
+        "next": "lần tới {time}",
     },
     "en": {
         "col.source": "Source",
@@ -109,7 +112,7 @@ WORDS: dict[str, dict[str, str]] = {
         "unknown": "—",
         "never": "never run",
         "disabled": "disabled",
-        "admin_only": "🔒 Running collections needs the admin role (you: {role}); view only",
+        "admin_only": "⊘ Running collections needs the admin role (you: {role}); view only",
         "admin": "Keys {source}: run source · {agency}: run its agency · {all}: run all",
         "confirm.source": "Run a collection of source {name} now?",
         "confirm.agency": "Run a collection of every source of agency {name} now?",
@@ -124,6 +127,9 @@ WORDS: dict[str, dict[str, str]] = {
         "no_source": "No source selected",
         "no_agency": "Source {name} belongs to no known agency",
         "figures": "+{new} new, {revised} revised, {rejected} rejected",
+        "fetched": "{n} records received",
+        "bytes": "bytes",
+        "next": "next {time}",
     },
 }
 
@@ -190,6 +196,7 @@ class CollectorsView(View):
     DEFAULT_CSS = """
     CollectorsView #collectors-bar { height: auto; padding: 0 1; }
     CollectorsView #collectors-table { height: 1fr; }
+    CollectorsView #collectors-info { height: auto; max-height: 6; padding: 0 1; border-top: solid $accent; }
     CollectorsView #collectors-progress { height: auto; max-height: 12; padding: 0 1; border-top: solid $accent; }
     ConfirmDialog { align: center middle; }
     ConfirmDialog #confirm-box { width: 64; max-width: 100%; height: auto; border: thick $warning; padding: 1 2; background: $surface; }
@@ -206,7 +213,7 @@ class CollectorsView(View):
         ("when", 11),
         ("latency", 9),
         ("figures", 14),
-        ("error", 200),  # the last: wide, cut by the screen
+        ("error", 50),  # the last: cut on a narrow screen; the panel below shows it whole
     )
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -222,6 +229,7 @@ class CollectorsView(View):
     def compose(self) -> ComposeResult:
         yield Static(id="collectors-bar")
         yield DataTable(id="collectors-table", cursor_type="row", zebra_stripes=True)
+        yield Static(id="collectors-info")
         yield Static(id="collectors-progress")
 
     def on_mount(self) -> None:
@@ -265,7 +273,45 @@ class CollectorsView(View):
         if changed.runs:
             self._after_runs(state, changed.runs)
         self._bar()
+        self._info(state)
         self._progress(state)
+
+    def _info(self, state: ConsoleState) -> None:
+        """The selected source in full: schedule, next run, its last run's figures and whole error."""
+        name = self.selected_source()
+        status = state.sources.get(name) if name else None
+        out = Text()
+        if status is not None:
+            info = state.catalogue.sources.get(status.name)
+            out.append(status.name, style="bold")
+            if info is not None:
+                out.append(f" · {info.kind} · {info.agency or '—'} · {info.schedule}")
+            if status.next_run is not None:
+                out.append(" · " + self.w("next", time=fmt_time(status.next_run, self.lang)))
+            out.append("\n")
+            run = status.last_run
+            if run is not None:
+                out.append(f"#{run.id} {run.trigger}")
+                if run.requested_by:
+                    out.append(f" ({run.requested_by})")
+                out.append(f" · {fmt_time(run.started_at, self.lang)} · ")
+                out.append_text(outcome_text(run.outcome, self.lang))
+                if run.ended_at is not None:
+                    out.append(" · " + self.w("figures", new=run.new, revised=run.revised, rejected=run.rejected))
+                    out.append(" · " + self.w("fetched", n=self.opscentre.fmt_number(run.fetched, 0)))
+                if run.http_status is not None:
+                    out.append(f" · HTTP {run.http_status}")
+                if run.bytes is not None:
+                    out.append(f" · {self.opscentre.fmt_number(run.bytes, 0)} {self.w('bytes')}")
+                if run.error:
+                    out.append("\n" + one_line(run.error, 1000), style="red")
+        panel = self.query_one("#collectors-info", Static)
+        panel.update(out)
+        panel.display = bool(out.plain)
+
+    @on(DataTable.RowHighlighted, "#collectors-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._info(self.opscentre.state)
 
     def _cells(self, state: ConsoleState, status: SourceStatus) -> tuple[str | Text, ...]:
         info = state.catalogue.sources.get(status.name)
