@@ -112,7 +112,9 @@ class Series:
 @dataclass
 class Catalogue:
     indicators: dict[str, IndicatorInfo] = field(default_factory=dict)
-    areas: dict[str, AreaInfo] = field(default_factory=dict)
+    areas: dict[str, AreaInfo] = field(default_factory=dict)  # by code: the version in force now
+    # Every version: a code can name two units (82 was Tiền Giang until 2025-06-30, Đồng Tháp since).
+    area_versions: list[AreaInfo] = field(default_factory=list)
     agencies: dict[str, AgencyInfo] = field(default_factory=dict)
     categories: dict[str, CategoryInfo] = field(default_factory=dict)
     sources: dict[str, SourceInfo] = field(default_factory=dict)
@@ -121,7 +123,9 @@ class Catalogue:
     def from_data(cls, data: CatalogueData) -> Catalogue:
         return cls(
             indicators={i.code: i for i in data.indicators},
-            areas={a.code: a for a in data.areas},
+            # the newest version of each code wins (a unit still in force over a former one)
+            areas={a.code: a for a in sorted(data.areas, key=lambda a: (a.valid_to is None, a.valid_from or date.min))},
+            area_versions=list(data.areas),
             agencies={a.code: a for a in data.agencies},
             categories={c.code: c for c in data.categories},
             sources={s.name: s for s in data.sources},
@@ -131,7 +135,7 @@ class Catalogue:
         """The provinces and cities in force on ``on`` (the nation excluded), in catalogue order."""
         return [
             a
-            for a in self.areas.values()
+            for a in self.area_versions
             if a.kind != "nation"
             and (a.valid_from is None or a.valid_from <= on)
             and (a.valid_to is None or on <= a.valid_to)

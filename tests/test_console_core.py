@@ -412,3 +412,31 @@ def test_console_needs_a_token_outside_the_demo_and_never_takes_one_on_the_comma
     empty.write_text("\n", encoding="utf-8")
     result = run_cli("console", "--token-file", str(empty))
     assert result.returncode == 2 and "is empty" in result.stderr
+
+
+async def test_provinces_show_the_units_in_force_for_the_period_with_who_became_whom(tmp_path: Path) -> None:
+    async with seeded_server(tmp_path / "ops.db", collector=False) as (server, seeded):
+        async with console(server.url) as (app, pilot):
+            await pilot.press("3")
+            await settled(pilot, app)
+            title = lambda: screen_text(app, "#provinces-title")  # noqa: E731
+            assert "2026-10" in title() and "34 đơn vị" in title()
+            shown = rows(app, "#provinces-table")
+            assert set(shown) == {*seeded.provinces_now, "total"}
+            # Ranked by value, the high and low thirds marked with a word and a symbol, an average for a rate.
+            values = [float(r[3].replace(",", ".")) for k, r in shown.items() if k != "total"]
+            assert values == sorted(values, reverse=True)
+            assert shown[next(iter(shown))][4] == "▲ cao" and shown[list(shown)[-2]][4] == "▼ thấp"
+            assert shown["total"][2] == "Trung bình"
+            assert shown["total"][3] == fmt_number(sum(values) / len(values), 2, "vi")
+            # Hà Nội took in Hà Tây in 2008 (not in our lineage); Phú Thọ took in Vĩnh Phúc and Hòa Bình in 2025.
+            assert "17" in shown["25"][5] and "26" in shown["25"][5]
+
+            await pilot.press("comma")  # the period before, as known: fetched unit by unit
+            await until(pilot, lambda: "2025-05" in title(), what="an earlier period", timeout=120)
+            shown = rows(app, "#provinces-table")
+            assert set(shown) == {*seeded.provinces_before, "total"}
+            assert "63 đơn vị" in title()
+            assert shown["26"][5].startswith("→ 25")  # Vĩnh Phúc became part of Phú Thọ
+            await pilot.press("full_stop")
+            await until(pilot, lambda: "2026-10" in title(), what="back to the newest period")
