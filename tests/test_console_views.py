@@ -81,16 +81,27 @@ def rows(app: OpscentreApp, table_id: str) -> dict[str, list[str]]:
     return {str(k.value): [str(c) for c in table.get_row(k)] for k in table.rows}
 
 
+def rows_order(app: OpscentreApp) -> list[str]:
+    return [str(k.value) for k in app.query_one("#alerts-table", DataTable).rows]
+
+
+def mof_id(app: OpscentreApp) -> int:
+    return next(a.id for a in app.state.alerts.values() if a.subject == "mof" and a.rule == "source.failing")
+
+
 def text_of(app: OpscentreApp, widget_id: str) -> str:
     from textual.widgets import Static
 
     return str(app.query_one(widget_id, Static).content)
 
 
-async def fail(c: Centre, source: str, agency: str, status: int = 503) -> None:
-    """The agency's system answers ``status``; one run of ``source`` fails and opens an alert."""
+async def fail(c: Centre, source: str, agency: str, status: int = 503, count: int | None = None) -> None:
+    """The agency's system answers ``status`` (``count`` times, or until cleared); one run of
+    ``source`` fails and opens an alert."""
     async with httpx.AsyncClient() as http:
         fault = {"endpoint": f"/agencies/{agency}/*", "kind": "http_error", "status": status}
+        if count is not None:
+            fault["count"] = count
         assert (await http.put(f"{c.sim.url}/_admin/faults", json=fault)).status_code < 300
     run = await c.collector.run(source)
     assert run.outcome.value == "failed", run
@@ -288,3 +299,115 @@ async def test_the_drill_down_of_a_figure_shows_every_revision_and_the_digest_of
             assert view.window == "5y" and view.history
             await pilot.press("w")
             assert view.window == "all"
+
+
+# --- alerts: wording, bell, filters, detail --------------------------------------------------------------
+
+
+def test_alerts_are_worded_from_rule_and_params_in_either_language_with_the_message_as_fallback() -> None:
+    from console.numbers import fmt_number
+    from console.views.alerts import headline
+    from feed.protocol import AlertInfo, AlertParams
+
+    def alert(rule: str, severity: str = "warning", **params: object) -> AlertInfo:
+        return AlertInfo.model_validate(
+            {"id": 1, "rule": rule, "subject": "mof", "severity": severity, "state": "firing",
+             "message": "Thông điệp của máy chủ", "params": AlertParams.model_validate(params),
+             "opened_at": NOW, "updated_at": NOW}
+        )  # fmt: skip
+
+    def both(a: AlertInfo) -> tuple[str, str]:
+        return (
+            headline(a, "vi", lambda v, d: fmt_number(v, d, "vi")),
+            headline(a, "en", lambda v, d: fmt_number(v, d, "en")),
+        )
+
+    assert both(alert("source.failing", source="mof", failures=2, http_status=503)) == (
+        "Nguồn mof lỗi 2 lần liên tiếp: HTTP 503",
+        "Source mof failed 2 times in a row: HTTP 503",
+    )
+    assert both(alert("source.failing", "critical", source="mof", failures=5)) == (
+        "Nguồn mof bị ngắt mạch sau 5 lần lỗi liên tiếp",
+        "Source mof: circuit open after 5 failures in a row",
+    )
+    assert both(alert("source.rejected", source="cus", count=1200, run_id=7)) == (
+        "Nguồn cus: 1.200 bản ghi bị loại (lần thu thập #7)",
+        "Source cus: 1,200 records rejected (run #7)",
+    )
+    # A revision shows as many digits as either figure needs: never "3,22 → 3,22".
+    revised = alert("figures.revised", "info", source="nso", indicator="CPI_YOY", area="VN", period="2026-10",
+                    value=3.2212, previous_value=3.22, count=3, run_id=9)  # fmt: skip
+    assert both(revised) == (
+        "Số liệu chính thức bị điều chỉnh: CPI_YOY VN 2026-10 3,2200 → 3,2212 và 2 số liệu khác (lần thu thập #9)",
+        "Official figure revised: CPI_YOY VN 2026-10 3.2200 → 3.2212 and 2 more (run #9)",
+    )
+    # A rule this console does not know, or one without its parameters: the server's wording.
+    assert both(alert("feed.lagging")) == ("Thông điệp của máy chủ", "Thông điệp của máy chủ")
+    assert both(alert("source.failing")) == ("Thông điệp của máy chủ", "Thông điệp của máy chủ")
+
+
+async def test_a_new_critical_alert_rings_the_bell_unless_muted_and_filters_and_detail_work(tmp_path: Path) -> None:
+    from console.views.alerts import AlertsView
+
+    async with centre(tmp_path) as c:
+        app = console(c, "operator", "en")
+        rung: list[int] = []
+        app.bell = lambda: rung.append(1)  # type: ignore[method-assign]  # the terminal's bell, counted
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.state.snapshots > 0, "snapshot")
+            await pilot.press("1")  # the alerts view is not on screen: the bell rings all the same
+            view = app.query_one(AlertsView)
+            await fail(c, "mof", "MOF")  # a warning: no bell
+            await until(pilot, lambda: any(a.rule == "source.failing" for a in app.state.alerts.values()), "alert")
+            await pilot.pause(0.5)
+            assert rung == []
+            await fail(c, "mof", "MOF")  # the circuit opens: the alert turns critical
+            await until(pilot, lambda: rung == [1], "the bell rang once")
+            assert view.bells == 1
+
+            await pilot.press("4")
+            await until(pilot, lambda: len(rows(app, "#alerts-table")) == 1, "the alert is listed")
+            assert "♪ bell: on" in text_of(app, "#alerts-bar")
+            await pilot.press("m")
+            assert "✕ bell: MUTED" in text_of(app, "#alerts-bar")
+            await fail(c, "sbv", "SBV")
+            await fail(c, "sbv", "SBV")  # another critical alert, muted: no bell
+            await until(pilot, lambda: len(rows(app, "#alerts-table")) == 2, "the second alert is listed")
+            await pilot.pause(0.5)
+            assert rung == [1]
+
+            # Filters: severity (critical only), state (resolved: closed alerts asked of the server).
+            table = rows(app, "#alerts-table")
+            assert all("✖ CRITICAL" in r[0] for r in table.values())
+            await pilot.press("v")  # all → critical
+            assert "[✖ CRITICAL]" in text_of(app, "#alerts-bar") and len(rows(app, "#alerts-table")) == 2
+            await pilot.press("v")  # → warning
+            assert rows(app, "#alerts-table") == {}
+            assert "No alert matches the filters" in text_of(app, "#alerts-info")
+            # A warning arrives while the warning filter is on: listed; once resolved, gone from "open".
+            await fail(c, "nso", "NSO", count=1)
+            await until(pilot, lambda: len(rows(app, "#alerts-table")) == 1, "the warning is listed")
+            assert "▲ WARNING" in next(iter(rows(app, "#alerts-table").values()))[0]
+            assert (await c.collector.run("nso")).outcome.value == "success"  # the alert resolves
+            await until(pilot, lambda: rows(app, "#alerts-table") == {}, "the resolved alert leaves the open list")
+            await pilot.press("v", "v")  # → info → all
+            await pilot.press("f", "f", "f")  # open → firing → acknowledged → resolved
+            assert "[resolved]" in text_of(app, "#alerts-bar")
+            await until(pilot, lambda: len(rows(app, "#alerts-table")) == 1, "the resolved alert alone")
+            assert "○ resolved" in next(iter(rows(app, "#alerts-table").values()))[1]
+
+            # The technical detail (the run's error) only on demand.
+            await pilot.press("f", "f")  # → all → open
+            await until(pilot, lambda: len(rows(app, "#alerts-table")) == 2, "the open alerts")
+            app.query_one("#alerts-table", DataTable).move_cursor(row=rows_order(app).index(str(mof_id(app))))
+            mof = app.state.alerts[mof_id(app)]
+            assert mof.detail and "503" in mof.detail
+            assert mof.detail not in text_of(app, "#alerts-info") and "key d: technical detail" in text_of(
+                app, "#alerts-info"
+            )
+            await pilot.press("d")
+            assert mof.detail in text_of(app, "#alerts-info")
+            # Another language: the same alert in Vietnamese, from its parameters.
+            await pilot.press("l")
+            await until(pilot, lambda: "NGHIÊM TRỌNG" in rows(app, "#alerts-table")[str(mof.id)][0], "Vietnamese")
+            assert "Nguồn mof bị ngắt mạch sau 2 lần lỗi liên tiếp" in rows(app, "#alerts-table")[str(mof.id)][3]

@@ -171,7 +171,8 @@ def headline(alert: AlertInfo, lang: str, fmt: Fmt) -> str:
             text += ": " + word("http", lang, status=p.http_status)
         return text
     if rule == "source.rejected" and p.count is not None:
-        return word(rule, lang, source=source, count=fmt(p.count, 0))
+        text = word(rule, lang, source=source, count=fmt(p.count, 0))
+        return text + (f" ({word('run', lang, run=p.run_id)})" if p.run_id is not None else "")
     if rule == "figures.revised" and p.indicator and p.area and p.period:
         if p.value is not None and p.previous_value is not None:
             # As many digits as either figure needs: a revision never reads as the figure it revised.
