@@ -52,8 +52,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "status.paused": ("⏸ TẠM DỪNG", "⏸ PAUSED"),
     "status.seq": ("seq {seq}", "seq {seq}"),
     "banner.as_of": (
-        "⏪ XEM QUÁ KHỨ — số liệu như đã biết lúc {time} (UTC+7) — phím {key}: trở về trực tiếp",
-        "⏪ TIME TRAVEL — the centre as known at {time} (UTC+7) — key {key}: back to live",
+        "⏪ XEM QUÁ KHỨ: như đã biết lúc {time} (UTC+7) · phím {key}: trực tiếp",
+        "⏪ TIME TRAVEL: as known at {time} (UTC+7) · key {key}: back to live",
     ),
     "banner.loading": ("⏳ đang tải số liệu lúc {time} …", "⏳ loading the centre as of {time} …"),
     # time travel dialog

@@ -66,7 +66,7 @@ class StatusBar(Static):
             parts.append(app.t("status.reconnecting", seconds=app.fmt_number(c.retry_in, 0)))
         else:
             parts.append(app.t("status.connecting"))
-        if c.stale_since is not None and not c.connected:
+        if c.stale_since is not None and not c.connected and c.ever_connected:
             parts.append(app.t("status.stale", time=fmt_time(c.stale_since, app.lang)))
         if c.user:
             parts.append(app.t("status.user", user=c.user, role=c.role.value if c.role else "?"))

@@ -300,7 +300,7 @@ async def test_time_travel_shows_the_earlier_figure_under_a_banner(tmp_path: Pat
                 await settled(pilot, app)
                 assert banner.display
                 text = screen_text(app, "#banner")
-                assert "XEM QUÁ KHỨ" in text and "2026-11-15 07:00" in text
+                assert "XEM QUÁ KHỨ" in text and "2026-11-15 07:00" in text and "phím 0" in text
                 assert cell(app, CPI_ROW, "value") == fmt_number(CPI_YOY[-1], 2, "vi")  # 3,22: before the revision
                 assert "R" not in cell(app, CPI_ROW, "flags")
                 # The whole console travels: the overview shows the same past.

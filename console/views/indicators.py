@@ -61,6 +61,7 @@ class IndicatorsView(View):
         self._haystacks: dict[SeriesKey, str] = {}
         self._filter_timer: Any = None
         self._categories_shown: tuple[str, ...] = ()
+        self._failing: set[str] = set()  # sources flagged "!" as last drawn
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="indicators-bar"):
@@ -97,6 +98,9 @@ class IndicatorsView(View):
                 marker = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
                 column.label = Text(app.t(label) + marker)
         self.query_one("#indicators-filter", Input).placeholder = app.t("indicators.filter")
+        tabs = self.query_one("#indicators-categories", Tabs)
+        if tabs.query("#cat-all"):
+            tabs.query_one("#cat-all", Tab).label = app.t("indicators.all")
         self.table.refresh()
 
     def _sync_categories(self, state: ConsoleState) -> None:
@@ -221,7 +225,7 @@ class IndicatorsView(View):
         cursor_key = self._cursor_key()
         table.clear()
         self._rows.clear()
-        failing = state.failing_sources()
+        failing = self._failing = state.failing_sources()
         for key in self.visible_keys(state):
             cells = self.cells(state, state.series[key], failing)
             row = key_text(key)
@@ -234,10 +238,12 @@ class IndicatorsView(View):
     def _patch(self, state: ConsoleState, changed: Changed) -> None:
         """Only the cells that differ from what is drawn; a new series that passes the filter is appended."""
         table = self.table
+        keys = set(changed.series)
         failing = state.failing_sources()
-        keys = changed.series
-        if changed.alerts or changed.sources:  # the "source failing" flag may have moved on any row
-            keys = set(state.series)
+        if failing != self._failing:  # the "source failing" flag moved: the rows of those sources
+            moved = failing ^ self._failing
+            keys |= {k for k in state.series if k[2] in moved}
+            self._failing = failing
         words = self.query_text.lower().split()
         for key in keys:
             series = state.series.get(key)

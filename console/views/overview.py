@@ -20,7 +20,7 @@ from console.widgets import spark
 COUNTER_COLUMNS = (
     ("name", "col.indicator", 28),
     ("value", "col.value", 15),
-    ("rate", "col.rate", 12),
+    ("rate", "col.rate", 14),
     ("trend", "col.trend", 10),
 )
 KEY_COLUMNS = (
@@ -134,7 +134,7 @@ class OverviewView(View):
         return (
             app.name_of(s.key[0]),
             app.fmt_number(s.latest.value, 0),
-            "—" if rate is None else f"{app.fmt_number(rate, 1)}{app.t('overview.rate')}",
+            "—" if rate is None else f"{app.fmt_number(rate, 1 if abs(rate) < 100 else 0)}{app.t('overview.rate')}",
             spark(s.values, 10),
         )
 
