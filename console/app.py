@@ -161,7 +161,7 @@ class OpscentreApp(App[None]):
     BATCH_SECONDS = 0.25
     ENABLE_COMMAND_PALETTE = True
     # Below 120 columns the overview stacks its boxes; above, side by side (`.-narrow` in CSS).
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012 (Textual declares it a plain attribute)
 
     def __init__(
         self,
@@ -431,9 +431,11 @@ class OpscentreApp(App[None]):
         async def run() -> None:
             if spec.scope == "app":
                 await self.run_action(spec.action)
-            else:
-                view = self.visible_view()
-                if view is not None:
-                    await self.run_action(spec.action, view)
+                return
+            # A view's action: show the view that holds it, then run it there.
+            view = next((v for v in self.views() if spec.scope in v.binding_scopes), None)
+            if view is not None:
+                self.action_show_view(view.view_id)
+                await self.run_action(spec.action, view)
 
         return run

@@ -440,3 +440,25 @@ async def test_provinces_show_the_units_in_force_for_the_period_with_who_became_
             assert shown["26"][5].startswith("→ 25")  # Vĩnh Phúc became part of Phú Thọ
             await pilot.press("full_stop")
             await until(pilot, lambda: "2026-10" in title(), what="back to the newest period")
+
+
+async def test_a_palette_command_of_a_view_opens_that_view_and_runs_there(tmp_path: Path) -> None:
+    async with seeded_server(tmp_path / "ops.db", collector=False) as (server, _):
+        async with console(server.url) as (app, pilot):
+            await settled(pilot, app)
+            (sort,) = [c for c in app.get_system_commands(app.screen) if "table.sort_reverse" in c.help]
+            await sort.callback()  # type: ignore[misc]
+            await pilot.pause(0.3)
+            assert app.query_one("#tabs", TabbedContent).active == "indicators"
+            assert app.query_one(IndicatorsView).sort_reverse
+
+
+async def test_a_refused_token_is_said_and_not_retried(tmp_path: Path) -> None:
+    async with seeded_server(tmp_path / "ops.db", collector=False) as (server, _):
+        app = OpscentreApp(server.url, "not-a-token-of-anyone-0123", backoff=(0.1, 0.2))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.state.connection.refused is not None, what="the refusal")
+            assert "bị từ chối" in screen_text(app, "#status")
+            await pilot.pause(1.0)  # several backoff periods: no new attempt
+            assert not any(w.name == "feed" and w.is_running for w in app.workers)
+            assert app.feed.connects == 0
