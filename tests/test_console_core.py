@@ -447,7 +447,7 @@ async def test_a_palette_command_of_a_view_opens_that_view_and_runs_there(tmp_pa
         async with console(server.url) as (app, pilot):
             await settled(pilot, app)
             (sort,) = [c for c in app.get_system_commands(app.screen) if "table.sort_reverse" in c.help]
-            await sort.callback()  # type: ignore[misc]
+            await sort.callback()
             await pilot.pause(0.3)
             assert app.query_one("#tabs", TabbedContent).active == "indicators"
             assert app.query_one(IndicatorsView).sort_reverse
