@@ -330,7 +330,7 @@ class OpscentreApp(App[None]):
         self._deliver(changed)
 
     def _deliver(self, changed: Changed) -> None:
-        if not changed:
+        if not changed or not self.is_running:  # closing: the timers outlive the widgets a moment
             return
         for pending in self._dirty.values():
             pending.update(changed)
@@ -347,7 +347,8 @@ class OpscentreApp(App[None]):
 
     def _tick(self) -> None:
         """Ages move on without messages: the status bar every second."""
-        self.query_one(StatusBar).update_from(self.state, Changed(connection=True))
+        if self.is_running:
+            self.query_one(StatusBar).update_from(self.state, Changed(connection=True))
 
     @on(TabbedContent.TabActivated, "#tabs")
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:

@@ -19,6 +19,7 @@ from textual.widgets import DataTable
 from collectors.config import CollectorSettings, SourceSettings
 from collectors.pipeline import Collector
 from console.app import OpscentreApp
+from feed.protocol import Heartbeat
 from feed.server import FeedServer
 from simulator import Simulator, SimulatorConfig, start
 from storage import Store
@@ -411,3 +412,47 @@ async def test_a_new_critical_alert_rings_the_bell_unless_muted_and_filters_and_
             await pilot.press("l")
             await until(pilot, lambda: "NGHIÊM TRỌNG" in rows(app, "#alerts-table")[str(mof.id)][0], "Vietnamese")
             assert "Nguồn mof bị ngắt mạch sau 2 lần lỗi liên tiếp" in rows(app, "#alerts-table")[str(mof.id)][3]
+
+
+async def test_feed_updates_arriving_while_a_dialog_is_open_are_applied_without_a_crash(tmp_path: Path) -> None:
+    """A confirmation (or note, or palette) on top of the views while runs and alerts arrive: the
+    batch still updates the views underneath, and the console goes on."""
+    async with centre(tmp_path) as c:
+        app = console(c, "admin", "en")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await until(pilot, lambda: app.state.snapshots > 0 and app.state.sources, "snapshot and sources")
+            await pilot.press("5")
+            await until(pilot, lambda: "nso" in rows(app, "#collectors-table"), "sources listed")
+            await pilot.press("A")
+            await until(pilot, lambda: app.screen.id == "confirm-dialog", "the confirmation is asked")
+            batches = app.batches
+            await fail(c, "mof", "MOF")  # a run and an alert arrive while the dialog is open
+            assert (await c.collector.run("nso")).outcome.value == "success"
+            await until(pilot, lambda: app.batches > batches + 1, "batches applied under the dialog")
+            await pilot.pause(0.5)
+            assert app.screen.id == "confirm-dialog" and app.is_running
+            await pilot.press("n")
+            await until(pilot, lambda: "success" in rows(app, "#collectors-table")["nso"][3], "the run is shown")
+            assert "failed" in rows(app, "#collectors-table")["mof"][3]
+
+
+class BusyConsole(OpscentreApp):
+    """A console with a batch every millisecond, each with something in it (a heartbeat)."""
+
+    BATCH_SECONDS = 0.001
+    CSS_PATH = str(Path(__file__).resolve().parent.parent / "console" / "app.tcss")
+
+    def flush(self) -> None:
+        self.post_state(Heartbeat(epoch="e", seq=1, time=datetime.now(UTC)))
+        super().flush()
+
+
+async def test_a_console_closing_while_batches_arrive_does_not_crash(tmp_path: Path) -> None:
+    """Textual stops the app's timers only after removing its widgets: a batch in between must
+    not look for the status bar (it did, and a pilot test failed now and then on closing)."""
+    async with centre(tmp_path) as c:
+        for _ in range(3):
+            app = BusyConsole(c.server.url, TOKENS["display"], lang="en")
+            async with app.run_test(size=(80, 24)) as pilot:
+                await until(pilot, lambda app=app: app.state.snapshots > 0, "snapshot")  # type: ignore[misc]
+            assert app.return_code in (0, None), app.return_code
