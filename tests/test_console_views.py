@@ -160,6 +160,7 @@ def footer_keys(app: OpscentreApp) -> dict[str, bool]:
 
 
 async def test_a_display_console_has_run_actions_disabled_and_a_forced_command_is_refused(tmp_path: Path) -> None:
+    from console.views.alerts import AlertsView
     from console.views.collectors import CollectorsView
     from feed.protocol import CollectCommand
 
@@ -180,9 +181,25 @@ async def test_a_display_console_has_run_actions_disabled_and_a_forced_command_i
             view.collect(CollectCommand(all=True))  # sent anyway: the server refuses, the view says so
             await until(pilot, lambda: "Refused" in text_of(app, "#collectors-progress"), "the refusal is shown")
             assert "the display role may not collect; it needs admin" in text_of(app, "#collectors-progress")
-        assert await c.store.runs() == []  # nothing ran
-        refused = [e for e in await c.store.audit_entries() if e.action == "collect.refused"]
-        assert [(e.actor, e.role) for e in refused] == [("display-user", "display")]
+
+            # Acknowledging too: greyed out, and refused (and said so) when sent anyway.
+            await fail(c, "mof", "MOF")
+            await pilot.press("4")
+            await until(pilot, lambda: len(rows(app, "#alerts-table")) == 1, "the alert is listed")
+            assert footer_keys(app)["acknowledge"] is False
+            await pilot.press("a")
+            await pilot.pause(0.2)
+            assert app.screen.id != "ack-dialog"
+            alerts = app.query_one(AlertsView)
+            alerts.acknowledge(mof_id(app), "forced")
+            await until(pilot, lambda: "Refused" in text_of(app, "#alerts-notice"), "the refusal is shown")
+            assert "the display role may not acknowledge; it needs operator" in text_of(app, "#alerts-notice")
+        assert [(r.source, r.trigger.value) for r in await c.store.runs()] == [("mof", "schedule")]  # ours only
+        refused = [e for e in await c.store.audit_entries() if e.action.endswith(".refused")]
+        assert sorted((e.action, e.actor, e.role) for e in refused) == [
+            ("acknowledge.refused", "display-user", "display"),
+            ("collect.refused", "display-user", "display"),
+        ]
 
 
 async def test_an_admin_console_runs_a_source_after_confirming_and_sees_progress_and_result(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.timer import Timer
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
@@ -115,13 +116,16 @@ def period_start(period: str) -> date:
     """The first day of a period: ``2026``, ``2026-Q3``, ``2026-10``, ``2026-10-31`` or an instant."""
     year = int(period[:4])
     rest = period[5:]
-    if not rest:
+    try:
+        if not rest:
+            return date(year, 1, 1)
+        if rest.startswith("Q"):
+            return date(year, (int(rest[1]) - 1) * 3 + 1, 1)
+        if len(rest) == 2:
+            return date(year, int(rest), 1)
+        return date(year, int(rest[:2]), int(rest[3:5]))
+    except ValueError:  # a period of a shape this console does not know: placed at its year
         return date(year, 1, 1)
-    if rest.startswith("Q"):
-        return date(year, (int(rest[1]) - 1) * 3 + 1, 1)
-    if len(rest) == 2:
-        return date(year, int(rest), 1)
-    return date(year, int(rest[:2]), int(rest[3:5]))
 
 
 def in_window(observations: list[ObservationInfo], window: str) -> list[ObservationInfo]:
@@ -169,8 +173,11 @@ class DrilldownView(View):
         ("payload", 16),
     )
 
+    RELOAD_SECONDS = 2.0
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self._reload: Timer | None = None
         self.key: SeriesKey | None = None
         self.period: str | None = None  # the figure drilled into (None: the newest)
         self.window = "5y"
@@ -272,13 +279,24 @@ class DrilldownView(View):
     def update_from(self, state: ConsoleState, changed: Changed) -> None:
         if changed.mode:
             self._columns()
-        if self.key is not None and (
-            (self.key in changed.series and not self.loading) or (state.as_of != self._as_of and changed.everything)
-        ):
-            self.load()  # a new figure or revision of this series, or another moment: ask again
+        if self.key is not None and changed.everything and state.as_of != self._as_of:
+            self.load()  # another moment (time travel or back to live): ask as of it
             return
+        if self.key is not None and self.key in changed.series:
+            self._reload_soon()  # a new figure or revision of this series
         if changed.mode or changed.everything or changed.catalogue:
             self._render_all()
+
+    def _reload_soon(self) -> None:
+        """Ask again, at most once every RELOAD_SECONDS: a live counter changes every few
+        seconds, and its whole history need not be asked each time."""
+        if self._reload is None:
+
+            def due() -> None:
+                self._reload = None
+                self.load()
+
+            self._reload = self.set_timer(self.RELOAD_SECONDS, due)
 
     def _render_all(self) -> None:
         self._render_head()
