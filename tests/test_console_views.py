@@ -473,3 +473,40 @@ async def test_a_console_closing_while_batches_arrive_does_not_crash(tmp_path: P
             async with app.run_test(size=(80, 24)) as pilot:
                 await until(pilot, lambda app=app: app.state.snapshots > 0, "snapshot")  # type: ignore[misc]
             assert app.return_code in (0, None), app.return_code
+
+
+async def test_the_drill_down_follows_a_revision_live_and_shows_the_past_in_time_travel(tmp_path: Path) -> None:
+    from console.views.drilldown import DrilldownView
+
+    async def revise(c: Centre) -> None:
+        async with httpx.AsyncClient() as http:
+            fault = {"endpoint": "/agencies/NSO/*", "kind": "revise", "fraction": 1.0, "count": 1}
+            assert (await http.put(f"{c.sim.url}/_admin/faults", json=fault)).status_code < 300
+        assert (await c.collector.run("nso")).revised > 0
+
+    async with centre(tmp_path) as c:
+        assert (await c.collector.run("nso")).outcome.value == "success"
+        before_revision = datetime.now(UTC)
+        await asyncio.sleep(0.01)
+        await revise(c)
+        app = console(c, "display", "en")
+        async with app.run_test(size=(100, 40)) as pilot:
+            await until(pilot, lambda: app.state.snapshots > 0, "snapshot")
+            view = app.query_one(DrilldownView)
+            app.drilldown(("CPI_YOY", "VN", "nso"))
+            await until(pilot, lambda: len(rows(app, "#drilldown-revisions")) == 2, "two revisions")
+            period = view.provenance.observation.period if view.provenance else None
+
+            await revise(c)  # a third, on the feed while the view is open
+            await until(pilot, lambda: len(rows(app, "#drilldown-revisions")) == 3, "the third revision, live")
+            assert [r[0] for r in rows(app, "#drilldown-revisions").values()] == ["1", "2", "3"]
+
+            app.travel(before_revision)  # as known before any revision: the first figure alone
+            await until(pilot, lambda: app.state.as_of is not None, "the past is shown")
+            await until(pilot, lambda: len(rows(app, "#drilldown-revisions")) == 1, "one figure, as known then")
+            assert view.provenance is not None and view.provenance.observation.period == period
+            first = next(iter(rows(app, "#drilldown-revisions").values()))
+            assert first[0] == "1" and view.history[-1].revision == 1
+
+            app.travel(None)  # back to live: every revision again
+            await until(pilot, lambda: len(rows(app, "#drilldown-revisions")) == 3, "live again")
