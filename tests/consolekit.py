@@ -29,7 +29,7 @@ import time_machine
 from collectors.config import CollectorSettings, SourceSettings
 from collectors.pipeline import Collector
 from feed.server import FeedServer
-from storage import Batch, ObservationIn, ObservationStatus, RunOutcome, RunTrigger, Severity, Store
+from storage import AlertParams, Batch, ObservationIn, ObservationStatus, RunOutcome, RunTrigger, Severity, Store
 from tests.feedkit import TOKENS, feed_server
 
 T = TypeVar("T")
@@ -64,6 +64,8 @@ PORTAL: dict[str, list[float]] = {
     "PORTAL_PAYMENT_AMOUNT": [41_208.75 + 1.82 * i for i in range(6)],
 }
 
+COLLECTOR = CollectorSettings(breaker_reset=timedelta(hours=1))  # the open circuit stays open while tests run
+BREAKER_FAILURES = COLLECTOR.breaker_failures
 SOURCES = {"nso": "NSO", "mof": "MOF", "sbv": "SBV", "cus": "CUS", "portal": "DVCQG"}
 
 
@@ -121,7 +123,8 @@ async def seed(store: Store, clock: time_machine.Traveller | None = None) -> See
         *,
         status: str = "official",
         latency_ms: float = 420.0,
-    ) -> None:
+        rejected: int = 0,
+    ) -> int:
         at(when)
         started = await store.start_run(source, RunTrigger.SCHEDULE)
         records = _records(rows, status)
@@ -134,10 +137,12 @@ async def seed(store: Store, clock: time_machine.Traveller | None = None) -> See
         assert not result.rejected, result.rejected
         at(when + timedelta(milliseconds=latency_ms))
         await store.finish_run(
-            started.id, RunOutcome.SUCCESS, fetched=len(records), new=result.new, revised=len(result.revised),
-            unchanged=result.unchanged, latency_ms=latency_ms, bytes_=len(payload), http_status=200,
+            started.id, RunOutcome.PARTIAL if rejected else RunOutcome.SUCCESS, fetched=len(records) + rejected,
+            new=result.new, revised=len(result.revised), unchanged=result.unchanged, rejected=rejected,
+            latency_ms=latency_ms, bytes_=len(payload), http_status=200,
         )  # fmt: skip
         seeded.runs[source] = started.id
+        return started.id
 
     nso_day = datetime(2026, 11, 6, 2, 0, tzinfo=UTC)
     now_units = [a.code for a in await store.areas_in_force(date(2026, 10, 31))]
@@ -149,10 +154,11 @@ async def seed(store: Store, clock: time_machine.Traveller | None = None) -> See
     nso += [("IIP_YOY", "VN", p, v) for p, v in zip(MONTHS, IIP_YOY, strict=True)]
     nso += [("GDP_GROWTH", "VN", q, v) for q, v in zip(QUARTERS, GDP_GROWTH, strict=True)]
     nso += [("UNEMPLOYMENT_RATE", "VN", q, v) for q, v in zip(QUARTERS, UNEMPLOYMENT, strict=True)]
-    # Provinces: October 2026 over the 34 units in force, May 2025 over the 63 before the merger.
-    nso += [("CPI_YOY", code, "2026-10", round(2.4 + (i * 37 % 23) / 10, 2)) for i, code in enumerate(now_units)]
-    nso += [("CPI_YOY", code, "2025-05", round(2.1 + (i * 29 % 31) / 10, 2)) for i, code in enumerate(old_units)]
-    await run("nso", nso_day, nso, status="provisional")
+    await run("nso", nso_day, nso)
+    # Provinces (provisional): October 2026 over the 34 units in force, May 2025 over the 63 before the merger.
+    prov = [("CPI_YOY", code, "2026-10", round(2.4 + (i * 37 % 23) / 10, 2)) for i, code in enumerate(now_units)]
+    prov += [("CPI_YOY", code, "2025-05", round(2.1 + (i * 29 % 31) / 10, 2)) for i, code in enumerate(old_units)]
+    await run("nso", nso_day + timedelta(hours=1), prov, status="provisional")
 
     cus = [("EXPORTS", "VN", p, v) for p, v in zip(MONTHS, EXPORTS, strict=True)]
     cus += [("IMPORTS", "VN", p, v) for p, v in zip(MONTHS, IMPORTS, strict=True)]
@@ -164,10 +170,30 @@ async def seed(store: Store, clock: time_machine.Traveller | None = None) -> See
         [("BUDGET_REVENUE", "VN", p, v) for p, v in zip(MONTHS, BUDGET_REVENUE, strict=True)],
     )
 
-    # The statistics office revises October's CPI (provisional 3.22 becomes official 3.27).
-    await run("nso", datetime(2026, 11, 20, 3, 0, tzinfo=UTC), [("CPI_YOY", "VN", "2026-10", CPI_REVISED)])
+    # The statistics office revises October's official CPI (3.22 becomes 3.27): an info alert.
+    revision_run = await run(
+        "nso", datetime(2026, 11, 20, 3, 0, tzinfo=UTC), [("CPI_YOY", "VN", "2026-10", CPI_REVISED)]
+    )
     revised = [o for o in (await store.snapshot()).observations if (o.indicator, o.area) == ("CPI_YOY", "VN")]
     seeded.cpi_revised_id = revised[0].id
+    at(datetime(2026, 11, 20, 3, 0, 1, tzinfo=UTC))
+    await store.fire_alert(
+        "figures.revised", "nso", Severity.INFO,
+        f"Số liệu chính thức bị điều chỉnh: CPI_YOY VN 2026-10 {CPI_YOY[-1]!r} → {CPI_REVISED!r} (lần thu thập #{revision_run})",
+        params=AlertParams(
+            source="nso", agency="NSO", indicator="CPI_YOY", area="VN", period="2026-10", value=CPI_REVISED,
+            previous_value=CPI_YOY[-1], count=1, run_id=revision_run, observation_id=seeded.cpi_revised_id,
+        ),
+    )  # fmt: skip
+
+    # The customs' next pull has two records it cannot read: a warning, acknowledged by an operator.
+    october = [row for row in cus if row[2] == "2026-10"]
+    rejecting = await run("cus", datetime(2026, 11, 21, 8, 15, tzinfo=UTC), october, rejected=2)
+    await store.fire_alert(
+        "source.rejected", "cus", Severity.WARNING, f"Nguồn cus: 2 bản ghi bị loại (lần thu thập #{rejecting})",
+        params=AlertParams(source="cus", agency="CUS", count=2, run_id=rejecting),
+        detail="record 37: unknown area '99'; record 38: period '2026-13' is not a month",
+    )  # fmt: skip
 
     sbv = [("CREDIT_GROWTH", "VN", p, v) for p, v in zip(MONTHS, CREDIT_GROWTH, strict=True)]
     days = [(NOW.date() - timedelta(days=30 - i)).isoformat() for i in range(30)]
@@ -180,38 +206,27 @@ async def seed(store: Store, clock: time_machine.Traveller | None = None) -> See
         rows = [(code, "VN", stamp, values[minute]) for code, values in PORTAL.items()]
         await run("portal", moment - timedelta(seconds=2), rows, latency_ms=85.0)
 
-    # The finance ministry's system answers 503: a failed run and a critical alert.
-    at(datetime(2026, 11, 23, 4, 50, tzinfo=UTC))
-    failed = await store.start_run("mof", RunTrigger.SCHEDULE)
-    at(datetime(2026, 11, 23, 4, 50, 3, tzinfo=UTC))
-    await store.finish_run(
-        failed.id, RunOutcome.FAILED, error="HTTP 503 Service Unavailable", latency_ms=3012.0, http_status=503
-    )
+    # The finance ministry's system answers 503, run after run, until its circuit opens: critical.
+    error = "HTTP 503 Service Unavailable from http://127.0.0.1:8780/agencies/MOF/observations"
+    for n in range(BREAKER_FAILURES):
+        at(datetime(2026, 11, 23, 4, 30 + 5 * (n + 1 - BREAKER_FAILURES) + 20, tzinfo=UTC))
+        failed = await store.start_run("mof", RunTrigger.SCHEDULE)
+        at(datetime(2026, 11, 23, 4, 30 + 5 * (n + 1 - BREAKER_FAILURES) + 20, 3, tzinfo=UTC))
+        await store.finish_run(failed.id, RunOutcome.FAILED, error=error, latency_ms=3012.0, http_status=503)
     seeded.runs["mof"] = failed.id
-    await _alerts(store, seeded, at)
+    failing = await store.fire_alert(
+        "source.failing", "mof", Severity.CRITICAL,
+        f"Nguồn mof ngắt mạch sau {BREAKER_FAILURES} lần lỗi liên tiếp (máy chủ nguồn trả lời mã HTTP 503)",
+        params=AlertParams(source="mof", agency="MOF", failures=BREAKER_FAILURES, http_status=503, run_id=failed.id),
+        detail=error,
+    )  # fmt: skip
+    at(datetime(2026, 11, 23, 4, 52, tzinfo=UTC))
+    alerts = {a.rule: a.id for a in await store.alerts()}
+    seeded.alerts = alerts
+    assert failing is not None and len(alerts) == 3, alerts
+    await store.acknowledge_alert(alerts["source.rejected"], "operator-user", "operator", "đã báo Tổng cục Hải quan")
     at(NOW)
     return seeded
-
-
-async def _alerts(store: Store, seeded: Seeded, at: Callable[[datetime], None]) -> None:
-    at(datetime(2026, 11, 20, 3, 0, 1, tzinfo=UTC))
-    revised = await store.fire_alert(
-        "figures.revised", "CPI_YOY/VN/2026-10", Severity.WARNING,
-        "nso sửa số liệu chính thức: Chỉ số giá tiêu dùng so với cùng kỳ năm trước, VN, kỳ 2026-10: 3,22 → 3,27",
-    )  # fmt: skip
-    at(datetime(2026, 11, 21, 8, 15, tzinfo=UTC))
-    rejected = await store.fire_alert(
-        "source.rejected", "cus", Severity.INFO, "cus: 2 bản ghi bị từ chối trong lần thu thập gần nhất"
-    )
-    at(datetime(2026, 11, 23, 4, 50, 4, tzinfo=UTC))
-    failing = await store.fire_alert(
-        "source.failing", "mof", Severity.CRITICAL, "Nguồn mof không thu thập được: lỗi HTTP 503"
-    )
-    assert revised and rejected and failing
-    seeded.alerts = {"figures.revised": revised.id, "source.rejected": rejected.id, "source.failing": failing.id}
-    at(datetime(2026, 11, 22, 1, 0, tzinfo=UTC))
-    await store.acknowledge_alert(rejected.id, "operator-user", "operator", "đã báo Tổng cục Hải quan")
-    # (acknowledged after the failing alert opened in real order does not matter: each carries its own times)
 
 
 @asynccontextmanager
@@ -231,7 +246,9 @@ async def seeded_server(
                 yield server, seeded
             return
         async with await simulator.start(simulator.SimulatorConfig(port=0, now=Clock(NOW))) as sim:
-            async with Collector(store, _source_settings(sim.url), CollectorSettings()) as runs:
+            async with Collector(store, _source_settings(sim.url), COLLECTOR) as runs:
+                for _ in range(BREAKER_FAILURES):  # as the failed runs seeded left it
+                    runs.breakers["mof"].record_failure()
                 async with feed_server(path, store=store, runs=runs, **settings) as server:
                     yield server, seeded
     finally:
