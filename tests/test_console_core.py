@@ -462,3 +462,33 @@ async def test_a_refused_token_is_said_and_not_retried(tmp_path: Path) -> None:
             await pilot.pause(1.0)  # several backoff periods: no new attempt
             assert not any(w.name == "feed" and w.is_running for w in app.workers)
             assert app.feed.connects == 0
+
+
+async def test_a_keyed_table_redraws_a_changed_cell_and_keeps_the_others_drawn() -> None:
+    """The cell-level cache drop must never leave a stale figure on screen."""
+    from textual.app import App, ComposeResult
+
+    from console.widgets import KeyedTable
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield KeyedTable(id="t")
+
+    app = One()
+    async with app.run_test(size=(40, 8)) as pilot:
+        t = app.query_one(KeyedTable)
+        t.add_column("k", key="k", width=4)
+        t.add_column("v", key="v", width=8)
+        for i in range(4):
+            t.add_row(f"r{i}", f"{i}.0", key=f"r{i}")
+        await pilot.pause()
+        lines = lambda: [t.render_line(y).text for y in range(1, 5)]  # noqa: E731
+        assert "1.0" in lines()[1]
+        cached = len(t._cell_render_cache)
+        t.update_cell("r1", "v", "99.5")
+        await pilot.pause()
+        drawn = lines()
+        assert "99.5" in drawn[1] and "1.0" not in drawn[1]
+        assert [("0.0" in drawn[0]), ("2.0" in drawn[2]), ("3.0" in drawn[3])] == [True, True, True]
+        # Only that cell was rendered again (a plain DataTable renders all 10 cells and the header anew).
+        assert len(t._cell_render_cache) - cached <= 2

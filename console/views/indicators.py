@@ -17,7 +17,7 @@ from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 from console.i18n import pick
 from console.state import Changed, ConsoleState, Series, SeriesKey, key_from_text, key_text
 from console.views import View
-from console.widgets import spark
+from console.widgets import KeyedTable, spark
 
 # (column key, label key, width). Most useful first: at 80 columns name … flags fit.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -68,7 +68,7 @@ class IndicatorsView(View):
             yield Input(placeholder=self.opscentre.t("indicators.filter"), id="indicators-filter")
             yield Static(id="indicators-info")
         yield Tabs(id="indicators-categories")
-        table: DataTable[Any] = DataTable(id="indicators-table", cursor_type="row", zebra_stripes=True)
+        table = KeyedTable(id="indicators-table", cursor_type="row", zebra_stripes=True)
         for key, label, width in COLUMNS:
             table.add_column(self.opscentre.t(label), width=width, key=key)
         yield table
@@ -143,7 +143,8 @@ class IndicatorsView(View):
         }
         return tuple(values[k] for k in COLUMN_KEYS)
 
-    def _styled(self, column: str, text: str) -> Text | str:
+    def _styled(self, column: str, text: str) -> Text:
+        """A cell as Text, never markup: a name with "[" is shown as written."""
         if column in ("value", "change"):
             style = ""
             if column == "change":
@@ -151,7 +152,7 @@ class IndicatorsView(View):
             return Text(text, style=style, justify="right")
         if column == "flags" and "!" in text:
             return Text(text, style="bold red")
-        return text
+        return Text(text)
 
     def visible_keys(self, state: ConsoleState) -> list[SeriesKey]:
         words = self.query_text.lower().split()

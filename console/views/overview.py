@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Label, Static
 from console.numbers import fmt_age, fmt_time
 from console.state import NATION, Changed, ConsoleState, Series, SeriesKey, key_from_text, key_text, period_end
 from console.views import View
-from console.widgets import spark
+from console.widgets import KeyedTable, spark
 
 COUNTER_COLUMNS = (
     ("name", "col.indicator", 28),
@@ -63,10 +63,10 @@ class OverviewView(View):
         with Grid(id="overview-grid"):
             with Vertical(classes="box"):
                 yield Label(id="overview-key-title", classes="box-title")
-                yield DataTable(id="overview-key", cursor_type="row", show_cursor=True)
+                yield KeyedTable(id="overview-key", cursor_type="row", show_cursor=True)
             with Vertical(classes="box"):
                 yield Label(id="overview-counters-title", classes="box-title")
-                yield DataTable(id="overview-counters", cursor_type="row")
+                yield KeyedTable(id="overview-counters", cursor_type="row")
             yield Static(id="overview-status")
 
     def on_mount(self) -> None:
@@ -162,17 +162,17 @@ class OverviewView(View):
                     table.update_cell(row, column, self._cell(str(column.value), after))
             drawn[row] = cells
 
-    def _styled(self, table: DataTable[Any], cells: tuple[str, ...]) -> list[Text | str]:
+    def _styled(self, table: DataTable[Any], cells: tuple[str, ...]) -> list[Text]:
         return [self._cell(str(c.value), v) for c, v in zip(table.columns, cells, strict=True)]
 
     @staticmethod
-    def _cell(column: str, text: str) -> Text | str:
+    def _cell(column: str, text: str) -> Text:
         if column in ("value", "rate"):
             return Text(text, justify="right")
         if column == "change":
             style = "green" if text.startswith("▲") else "red" if text.startswith("▼") else ""
             return Text(text, style=style, justify="right")
-        return text
+        return Text(text)
 
     def _status(self, state: ConsoleState) -> None:
         app = self.opscentre

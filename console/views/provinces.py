@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Select, Static
 from console.client import FeedRefused, FeedUnavailable
 from console.state import NATION, Changed, ConsoleState, period_end
 from console.views import View
+from console.widgets import KeyedTable
 from feed.protocol import AreaInfo, HistoryData, HistoryQuery
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -63,7 +64,7 @@ class ProvincesView(View):
         with Horizontal(id="provinces-bar"):
             yield Select[str]([], id="provinces-indicator", allow_blank=True, prompt="…")
         yield Static(id="provinces-title")
-        table: DataTable[Any] = DataTable(id="provinces-table", cursor_type="row", zebra_stripes=True)
+        table = KeyedTable(id="provinces-table", cursor_type="row", zebra_stripes=True)
         for key, label, width in COLUMNS:
             table.add_column(self.opscentre.t(label), width=width, key=key)
         yield table
@@ -211,14 +212,14 @@ class ProvincesView(View):
         return ""
 
     @staticmethod
-    def _cell(column: str, text: str, row: str) -> Text | str:
+    def _cell(column: str, text: str, row: str) -> Text:
         bold = "bold" if row == "total" else ""
         if column == "value":
             return Text(text, justify="right", style=bold)
         if column == "level":
             style = "yellow" if text.startswith("▲") else "cyan" if text.startswith("▼") else ""
             return Text(text, style=style)
-        return Text(text, style=bold) if bold else text
+        return Text(text, style=bold)
 
     # --- events and actions --------------------------------------------------------------------
 
