@@ -324,3 +324,36 @@ class ServerThread:
 
 def token(role: str) -> str:
     return TOKENS[role]
+
+
+def screenshot(path: Path, *, size: tuple[int, int] = (160, 40), lang: str = "en", keys: tuple[str, ...] = ()) -> None:
+    """Save the console's screen on the seeded demo day as an SVG made by Textual (the README's
+    ``docs/console.svg``): ``python -m tests.consolekit docs/console.svg``."""
+    import tempfile
+
+    from textual._doc import take_svg_screenshot
+    from textual.pilot import Pilot
+
+    from console.app import OpscentreApp
+
+    async def filled(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, OpscentreApp)
+        deadline = asyncio.get_running_loop().time() + 60
+        while not (app.state.series and app.state.catalogue.indicators and app.state.sources):
+            assert asyncio.get_running_loop().time() < deadline, "the console did not fill within 60 s"
+            await asyncio.sleep(0.05)
+        await pilot.press(*keys)
+        await pilot.pause(2.0)  # the sparklines' histories and the views' queries come in
+
+    with tempfile.TemporaryDirectory() as tmp, frozen_clock() as clock:
+        with ServerThread(Path(tmp) / "ops.db", clock=clock) as server:
+            app = OpscentreApp(server.url, token("operator"), lang=lang)
+            svg = take_svg_screenshot(app, terminal_size=size, run_before=filled)
+    path.write_text(svg, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    import sys
+
+    screenshot(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/console.svg"))
