@@ -244,6 +244,23 @@ async def test_an_admin_console_runs_a_source_after_confirming_and_sees_progress
             row = rows(app, "#collectors-table")["sbv"]
             assert row[2] == "● closed" and row[5].endswith(" ms") and row[6] == f"{runs[0].new}/0/0"
 
+            # Every source of an agency: the selected source's agency, confirmed with y.
+            table.move_cursor(row=table.get_row_index("nso"))
+            await pilot.press("g")
+            await until(pilot, lambda: app.screen.id == "confirm-dialog", "the confirmation is asked")
+            assert "every source of agency NSO" in str(app.screen.query_one("#confirm-question").content)  # type: ignore[attr-defined]
+            await pilot.press("y")
+
+            def nso_done() -> bool:
+                progress = text_of(app, "#collectors-progress")
+                return "Collecting 1 sources: nso" in progress and "Done: 1 of 1 runs succeeded" in progress
+
+            await until(pilot, nso_done, "the agency's run done")
+            assert {(r.source, r.requested_by) for r in await c.store.runs()} == {
+                ("sbv", "admin-user"),
+                ("nso", "admin-user"),
+            }
+
 
 # --- drill-down ---------------------------------------------------------------------------------------
 
