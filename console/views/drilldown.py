@@ -35,6 +35,7 @@ from console.client import FeedRefused, FeedUnavailable
 from console.numbers import fmt_time
 from console.state import Changed, ConsoleState, SeriesKey
 from console.views import View
+from console.views.collectors import outcome_text
 from feed.protocol import HistoryData, HistoryQuery, ObservationInfo, ProvenanceData, ProvenanceQuery
 
 WINDOWS: dict[str, int | None] = {"1y": 366, "5y": 5 * 366, "all": None}  # days back from the newest period
@@ -71,6 +72,11 @@ WORDS: dict[str, dict[str, str]] = {
         "revised": "đã điều chỉnh",
         "keys": "{window}: khoảng · {back}/{forward}: kỳ trước/sau",
         "points": "{n} kỳ",
+        "provisional": "sơ bộ",
+        "official": "chính thức",
+        "estimated": "ước tính",
+        "schedule": "theo lịch",
+        "manual": "thủ công",
     },
     "en": {
         "pick": "Pick a figure (Enter in the indicators or overview table) to drill down",
@@ -103,6 +109,11 @@ WORDS: dict[str, dict[str, str]] = {
         "revised": "revised",
         "keys": "{window}: window · {back}/{forward}: previous/next period",
         "points": "{n} periods",
+        "provisional": "provisional",
+        "official": "official",
+        "estimated": "estimated",
+        "schedule": "scheduled",
+        "manual": "manual",
     },
 }
 
@@ -169,7 +180,7 @@ class DrilldownView(View):
         ("status", 11),
         ("collected", 19),
         ("source", 9),
-        ("run", 7),
+        ("run", 9),
         ("payload", 16),
     )
 
@@ -380,7 +391,7 @@ class DrilldownView(View):
                 str(obs.revision),
                 "—" if before is None else self.opscentre.fmt_number(before, places),
                 self.opscentre.fmt_number(obs.value, places),
-                obs.status,
+                self.w(obs.status),
                 fmt_time(obs.collected_at, self.lang),
                 obs.source,
                 "—" if obs.run_id is None else f"#{obs.run_id}",
@@ -397,12 +408,14 @@ class DrilldownView(View):
         if found is not None:
             obs = found.observation
             lines: list[tuple[str, str]] = [
-                (self.w("period"), f"{obs.period} · {self.w('revision', n=obs.revision)} · {obs.status}"),
+                (self.w("period"), f"{obs.period} · {self.w('revision', n=obs.revision)} · {self.w(obs.status)}"),
                 (self.w("source"), obs.source),
             ]
             if found.run is not None:
                 run = found.run
-                lines.append((self.w("run"), f"#{run.id} · {run.trigger} · {run.outcome}"))
+                lines.append(
+                    (self.w("run"), f"#{run.id} · {self.w(run.trigger)} · {outcome_text(run.outcome, self.lang)}")
+                )
             elif obs.run_id is not None:
                 lines.append((self.w("run"), f"#{obs.run_id}"))
             fetched = found.ingest.at if found.ingest is not None else obs.collected_at
