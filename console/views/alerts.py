@@ -31,6 +31,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
+from textual.widgets.data_table import CellDoesNotExist
 
 from console.client import FeedRefused, FeedUnavailable
 from console.numbers import fmt_time
@@ -378,7 +379,7 @@ class AlertsView(View):
             return None
         try:
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:  # no row under the cursor
+        except CellDoesNotExist:  # no row under the cursor
             return None
         return int(key.value) if key.value is not None else None
 

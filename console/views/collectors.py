@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label, Static
+from textual.widgets.data_table import CellDoesNotExist
 
 from console.client import FeedRefused, FeedUnavailable
 from console.numbers import fmt_time
@@ -414,7 +415,7 @@ class CollectorsView(View):
             return None
         try:
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:  # no row under the cursor
+        except CellDoesNotExist:  # no row under the cursor
             return None
         return key.value
 
