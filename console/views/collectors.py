@@ -396,8 +396,11 @@ class CollectorsView(View):
     def _runs_of_request(self, state: ConsoleState) -> dict[str, RunInfo]:
         """The newest run of each source asked for, among those begun since the request."""
         out: dict[str, RunInfo] = {}
+        me = state.connection.user
         for run in state.runs.values():
-            if run.id > self.since_run and run.source in self.accepted and run.trigger == "manual":
+            # Ours: manual, asked by this user, begun since the request (not a schedule's, nor another admin's).
+            ours = run.trigger == "manual" and run.requested_by == me
+            if ours and run.id > self.since_run and run.source in self.accepted:
                 if run.source not in out or out[run.source].id < run.id:
                     out[run.source] = run
         return out
