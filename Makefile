@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/console.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
