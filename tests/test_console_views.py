@@ -527,3 +527,32 @@ async def test_the_drill_down_follows_a_revision_live_and_shows_the_past_in_time
 
             app.travel(None)  # back to live: every revision again
             await until(pilot, lambda: len(rows(app, "#drilldown-revisions")) == 3, "live again")
+
+
+async def test_every_source_name_is_shown_whole_in_the_collectors_table(tmp_path: Path) -> None:
+    """Province sources are named province-01, province-04, ...: a column cut at ten characters
+    showed them all as "province-0", so an operator could not tell which one failed."""
+    from textual.widgets import DataTable
+
+    names = ["province-01", "province-04", "a-rather-long-source-name"]
+    async with await start(SimulatorConfig(port=0, now=lambda: NOW)) as sim:
+        sources = [
+            SourceSettings(name=n, kind="agency-json", url=f"{sim.url}/agencies/NSO/observations", every="1h")
+            for n in names
+        ]
+        store = await Store.open(tmp_path / "ops.db")
+        try:
+            async with (
+                Collector(store, sources, CollectorSettings(retries=0)) as collector,
+                feed_server(tmp_path / "ops.db", store=store, runs=collector) as server,
+            ):
+                app = OpscentreApp(server.url, TOKENS["operator"], lang="en", backoff=(0.2, 1.0))
+                async with app.run_test(size=(120, 30)) as pilot:
+                    await until(pilot, lambda: len(app.state.sources) == len(names), "the sources are known")
+                    await pilot.press("5")
+                    await until(pilot, lambda: set(rows(app, "#collectors-table")) == set(names), "every source")
+                    table = app.query_one("#collectors-table", DataTable)
+                    width = table.columns[next(k for k in table.columns if k.value == "source")].width
+                    assert width >= max(map(len, names)), f"source column {width} wide cuts the names"
+        finally:
+            await store.close()

@@ -247,10 +247,15 @@ class CollectorsView(View):
     def w(self, label: str, /, **values: object) -> str:
         return word(label, self.lang, **values)
 
-    def _columns(self) -> None:
+    def _columns(self, names: list[str] | None = None) -> None:
+        """(Re)build the columns; the source column is as wide as the longest name (province-01 and
+        province-04 must not both read "province-0"), fixed until the set of sources changes."""
         table = self.query_one("#collectors-table", DataTable)
         table.clear(columns=True)
+        longest = max(map(len, names or ()), default=0)
         for key, width in self.COLUMNS:
+            if key == "source":
+                width = max(width, longest)
             table.add_column(self.w(f"col.{key}"), key=key, width=width)
         self._rows.clear()
 
@@ -263,8 +268,7 @@ class CollectorsView(View):
         if changed.everything or changed.mode or changed.sources or changed.catalogue:
             names = sorted(state.sources)
             if set(names) != self._rows:
-                table.clear()
-                self._rows.clear()
+                self._columns(names)
                 for name in names:
                     table.add_row(*self._cells(state, state.sources[name]), key=name)
                     self._rows.add(name)
