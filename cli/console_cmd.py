@@ -3,12 +3,11 @@ token found, and the Textual app started."""
 
 from __future__ import annotations
 
-import os
 import ssl
-from pathlib import Path
 
 from cli.config import Config
 from cli.feed_collect import feed_url
+from cli.tokens import read_token
 
 DEMO_OPERATOR_TOKEN = "demo-operator"  # the built-in configuration's demo operator (documented there)
 
@@ -19,19 +18,7 @@ class ConsoleUnavailable(RuntimeError):
 
 def console_token(token_file: str | None, builtin: bool) -> str:
     """From --token-file, else $OPSCENTRE_TOKEN, else (built-in demo configuration only) the demo operator's."""
-    if token_file:
-        try:
-            token = Path(token_file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConsoleUnavailable(f"cannot read the token file {token_file}: {exc.strerror}") from None
-        if not token:
-            raise ConsoleUnavailable(f"the token file {token_file} is empty")
-        return token
-    if os.environ.get("OPSCENTRE_TOKEN"):
-        return os.environ["OPSCENTRE_TOKEN"]
-    if builtin:
-        return DEMO_OPERATOR_TOKEN
-    raise ConsoleUnavailable("a token is needed: --token-file FILE or the OPSCENTRE_TOKEN environment variable")
+    return read_token(token_file, DEMO_OPERATOR_TOKEN if builtin else None, "a token", ConsoleUnavailable)
 
 
 def run_console(

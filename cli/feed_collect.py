@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import secrets
 import ssl
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -18,6 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from cli.config import Config
 from cli.runtime import describe_run
+from cli.tokens import read_token
 from feed.protocol import (
     SERVER_MESSAGE,
     CloseCode,
@@ -44,19 +43,7 @@ class FeedUnavailable(RuntimeError):
 
 def token_for(token_file: str | None, builtin: bool) -> str:
     """The admin token: from --token-file, else $OPSCENTRE_TOKEN, else (built-in demo only) the demo's."""
-    if token_file:
-        try:
-            token = Path(token_file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise FeedUnavailable(f"cannot read the token file {token_file}: {exc.strerror}") from None
-        if not token:
-            raise FeedUnavailable(f"the token file {token_file} is empty")
-        return token
-    if os.environ.get("OPSCENTRE_TOKEN"):
-        return os.environ["OPSCENTRE_TOKEN"]
-    if builtin:
-        return DEMO_ADMIN_TOKEN
-    raise FeedUnavailable("an admin token is needed: --token-file FILE or the OPSCENTRE_TOKEN environment variable")
+    return read_token(token_file, DEMO_ADMIN_TOKEN if builtin else None, "an admin token", FeedUnavailable)
 
 
 def feed_url(config: Config) -> str:
