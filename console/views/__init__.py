@@ -22,6 +22,15 @@ def bindings_for(scope: str, lang: str) -> list[Binding]:
     return [Binding(k.key, k.action, t(k.label, lang), show=k.show, id=k.id) for k in KEYS if k.scope == scope]
 
 
+Words = dict[str, dict[str, str]]  # a view's own wording: {"vi": {label: text}, "en": {...}}
+
+
+def word_in(words: Words, label: str, lang: str, /, **values: object) -> str:
+    """``label`` in ``lang`` from ``words`` (the label itself if missing), with ``values`` filled in."""
+    text = words["en" if lang == "en" else "vi"].get(label, label)
+    return text.format(**values) if values else text
+
+
 class View(Vertical):
     """A view: ``update_from(state, changed)`` is called inside the app's ``batch_update`` while
     the view is visible, with everything that changed since it was last updated (hidden views
@@ -34,9 +43,24 @@ class View(Vertical):
     title_key: ClassVar[str] = ""  # i18n key of the tab's label
     binding_scopes: ClassVar[tuple[str, ...]] = ()
 
+    words: ClassVar[Words] = {"vi": {}, "en": {}}  # the view's own wording, for ``w``
+
     @property
     def opscentre(self) -> OpscentreApp:
         return cast("OpscentreApp", self.app)
+
+    @property
+    def lang(self) -> str:
+        return self.opscentre.lang
+
+    def w(self, label: str, /, **values: object) -> str:
+        return word_in(self.words, label, self.lang, **values)
+
+    def set_columns(self, table: DataTable[object], columns: tuple[tuple[str, int], ...]) -> None:
+        """Replace ``table``'s columns: fixed widths, headers from ``col.<key>`` in the view's words."""
+        table.clear(columns=True)
+        for key, width in columns:
+            table.add_column(self.w(f"col.{key}"), key=key, width=width)
 
     def on_mount(self) -> None:
         self.refresh_bindings_for(self.opscentre.lang)

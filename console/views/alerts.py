@@ -36,7 +36,7 @@ from textual.widgets.data_table import CellDoesNotExist
 from console.client import FeedRefused, FeedUnavailable
 from console.numbers import fmt_time
 from console.state import Changed, ConsoleState
-from console.views import View
+from console.views import View, word_in
 from feed.protocol import AcknowledgeCommand, Acknowledged, AlertInfo, AlertParams, AlertsData, AlertsQuery, Role
 
 Fmt = Callable[[float, int], str]
@@ -147,8 +147,7 @@ WORDS: dict[str, dict[str, str]] = {
 
 
 def word(label: str, lang: str, /, **values: object) -> str:
-    text = WORDS["en" if lang == "en" else "vi"].get(label, label)
-    return text.format(**values) if values else text
+    return word_in(WORDS, label, lang, **values)
 
 
 def exact(value: float) -> int:
@@ -249,6 +248,7 @@ class AlertsView(View):
     view_id = "alerts"
     title_key = "view.alerts"
     binding_scopes = ("alerts",)
+    words = WORDS
 
     DEFAULT_CSS = """
     AlertsView #alerts-bar { height: 1; padding: 0 1; }
@@ -294,18 +294,8 @@ class AlertsView(View):
     def on_show(self) -> None:
         self.query_one("#alerts-table", DataTable).focus()  # the view's keys work at once
 
-    @property
-    def lang(self) -> str:
-        return self.opscentre.lang
-
-    def w(self, label: str, /, **values: object) -> str:
-        return word(label, self.lang, **values)
-
     def _columns(self) -> None:
-        table = self.query_one("#alerts-table", DataTable)
-        table.clear(columns=True)
-        for key, width in self.COLUMNS:
-            table.add_column(self.w(f"col.{key}"), key=key, width=width)
+        self.set_columns(self.query_one("#alerts-table", DataTable), self.COLUMNS)
         self._rows.clear()
 
     # --- the bell: checked on a timer, visible or not ------------------------------------------

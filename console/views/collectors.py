@@ -27,7 +27,7 @@ from textual.widgets.data_table import CellDoesNotExist
 from console.client import FeedRefused, FeedUnavailable
 from console.numbers import fmt_time
 from console.state import Changed, ConsoleState
-from console.views import View
+from console.views import View, word_in
 from feed.protocol import (
     CollectAccepted,
     CollectCommand,
@@ -136,8 +136,7 @@ WORDS: dict[str, dict[str, str]] = {
 
 
 def word(label: str, lang: str, /, **values: object) -> str:
-    text = WORDS["en" if lang == "en" else "vi"].get(label, label)
-    return text.format(**values) if values else text
+    return word_in(WORDS, label, lang, **values)
 
 
 def outcome_text(outcome: str, lang: str) -> Text:
@@ -193,6 +192,7 @@ class CollectorsView(View):
     view_id = "collectors"
     title_key = "view.collectors"
     binding_scopes = ("collectors",)
+    words = WORDS
 
     DEFAULT_CSS = """
     CollectorsView #collectors-bar { height: auto; padding: 0 1; }
@@ -240,23 +240,12 @@ class CollectorsView(View):
     def on_show(self) -> None:
         self.query_one("#collectors-table", DataTable).focus()
 
-    @property
-    def lang(self) -> str:
-        return self.opscentre.lang
-
-    def w(self, label: str, /, **values: object) -> str:
-        return word(label, self.lang, **values)
-
     def _columns(self, names: list[str] | None = None) -> None:
         """(Re)build the columns; the source column is as wide as the longest name (province-01 and
         province-04 must not both read "province-0"), fixed until the set of sources changes."""
-        table = self.query_one("#collectors-table", DataTable)
-        table.clear(columns=True)
         longest = max(map(len, names or ()), default=0)
-        for key, width in self.COLUMNS:
-            if key == "source":
-                width = max(width, longest)
-            table.add_column(self.w(f"col.{key}"), key=key, width=width)
+        columns = tuple((key, max(width, longest) if key == "source" else width) for key, width in self.COLUMNS)
+        self.set_columns(self.query_one("#collectors-table", DataTable), columns)
         self._rows.clear()
 
     # --- drawing -------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from textual_plotext import PlotextPlot
 from console.client import FeedRefused, FeedUnavailable
 from console.numbers import fmt_time
 from console.state import Changed, ConsoleState, SeriesKey
-from console.views import View
+from console.views import View, word_in
 from console.views.collectors import outcome_text
 from feed.protocol import HistoryData, HistoryQuery, ObservationInfo, ProvenanceData, ProvenanceQuery
 
@@ -119,8 +119,7 @@ WORDS: dict[str, dict[str, str]] = {
 
 
 def word(label: str, lang: str, /, **values: object) -> str:
-    text = WORDS["en" if lang == "en" else "vi"].get(label, label)
-    return text.format(**values) if values else text
+    return word_in(WORDS, label, lang, **values)
 
 
 def period_start(period: str) -> date:
@@ -163,6 +162,7 @@ class DrilldownView(View):
     view_id = "drilldown"
     title_key = "view.drilldown"
     binding_scopes = ("drilldown",)
+    words = WORDS
 
     DEFAULT_CSS = """
     DrilldownView #drilldown-body { height: 1fr; }
@@ -216,18 +216,8 @@ class DrilldownView(View):
     def on_show(self) -> None:
         self.query_one("#drilldown-revisions", DataTable).focus()  # the view's keys work at once
 
-    @property
-    def lang(self) -> str:
-        return self.opscentre.lang
-
-    def w(self, label: str, /, **values: object) -> str:
-        return word(label, self.lang, **values)
-
     def _columns(self) -> None:
-        table = self.query_one("#drilldown-revisions", DataTable)
-        table.clear(columns=True)
-        for key, width in self.COLUMNS:
-            table.add_column(self.w(f"col.{key}"), key=key, width=width)
+        self.set_columns(self.query_one("#drilldown-revisions", DataTable), self.COLUMNS)
 
     # --- what to show ---------------------------------------------------------------------------
 
