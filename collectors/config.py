@@ -184,3 +184,72 @@ class CollectorSettings(Section):
         default=timedelta(seconds=60), description="how long before an open circuit is probed"
     )
     shutdown_grace: Duration = Field(default=timedelta(seconds=10), description="time in-flight runs get on shutdown")
+
+
+# --- the data-quality rules (collectors/reporting.py, crosscheck.py, anomaly.py, staleness.py) ---------
+
+# Days after a period ends by which its report is due. The simulated agencies publish monthly
+# figures by the 22nd of the next month, quarterly ones within ~33 days, yearly ones within ~65.
+DEFAULT_DUE_DAYS = {"D": 2, "M": 25, "Q": 35, "Y": 70}
+
+
+class IndicatorRules(Section):
+    """``[rules.indicators.CODE]``: one indicator's own thresholds instead of the defaults."""
+
+    due_days: int | None = Field(default=None, ge=0, le=400, description="days after the period's end")
+    tolerance: float | None = Field(default=None, ge=0, description="relative gap allowed between two figures")
+    revision_threshold: float | None = Field(default=None, ge=0, description="relative change that is reported")
+    warning_low: float | None = None
+    warning_high: float | None = None
+    critical_low: float | None = None
+    critical_high: float | None = None
+
+    @model_validator(mode="after")
+    def _bands(self) -> Self:
+        lo = [v for v in (self.critical_low, self.warning_low) if v is not None]
+        hi = [v for v in (self.warning_high, self.critical_high) if v is not None]
+        if lo != sorted(lo) or hi != sorted(hi) or (lo and hi and max(lo) >= min(hi)):
+            raise ValueError("bands must nest: critical_low < warning_low < warning_high < critical_high")
+        return self
+
+
+class RulesSettings(Section):
+    """``[rules]``: timeliness, cross-checks, revisions, anomalies and stale data (docs/rules.md)."""
+
+    every: Duration = Field(default=timedelta(seconds=60), description="how often the timer pass runs")
+    due_days: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_DUE_DAYS), description="by frequency D, M, Q, Y"
+    )
+    tolerance: float = Field(default=0.005, ge=0, description="relative gap allowed between two figures")
+    revision_threshold: float = Field(default=0.02, ge=0, description="relative change of a figure reported")
+    repeated_revisions: int = Field(default=3, ge=2, description="the revision number that counts as repeated")
+    outlier_z: float = Field(default=5.0, gt=0, description="modified z-score of a change that is an outlier")
+    outlier_history: int = Field(default=36, ge=6, description="past changes the outlier test looks at")
+    stale_intervals: int = Field(default=3, ge=1, description="intervals without a good run before data is stale")
+    indicators: dict[str, IndicatorRules] = Field(default_factory=dict)
+
+    @field_validator("due_days")
+    @classmethod
+    def _due(cls, v: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(v) - set(DEFAULT_DUE_DAYS))
+        if unknown:
+            raise ValueError(f"unknown frequency {', '.join(unknown)}: use D, M, Q or Y")
+        if any(d < 0 for d in v.values()):
+            raise ValueError("a due date cannot come before the period ends")
+        return {**DEFAULT_DUE_DAYS, **v}
+
+    def due(self, indicator: str, frequency: str) -> int:
+        own = self.indicators.get(indicator)
+        if own is not None and own.due_days is not None:
+            return own.due_days
+        return self.due_days[frequency]
+
+    def tolerance_of(self, indicator: str) -> float:
+        own = self.indicators.get(indicator)
+        return own.tolerance if own is not None and own.tolerance is not None else self.tolerance
+
+    def revision_threshold_of(self, indicator: str) -> float:
+        own = self.indicators.get(indicator)
+        if own is not None and own.revision_threshold is not None:
+            return own.revision_threshold
+        return self.revision_threshold

@@ -1,0 +1,208 @@
+"""The reporting calendar, completeness and the late-report alert (as DHIS2's reporting rates).
+
+Every indicator's period is due ``due_days`` after it ends (``[rules]``, by frequency, or per
+indicator): by the end of that day, UTC. Who owes a report: the owner agency for a national figure,
+every province or city in force on the period's last day for a provincial one (63 before
+2025-07-01, 34 since). A report is *received* when the centre holds a figure for it, *on time* when
+the centre first held it by the due moment, *late* after, *missing* when it has none past the due
+moment.
+
+The centre can only judge what it watched: a figure first collected late, but for a period due
+before the centre's first collection run (the first pull of a history), counts as on time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from collectors.config import RulesSettings
+from storage import NATION, AlertParams, Frequency, Indicator, Period, Severity, Store
+from storage.clock import from_text
+from storage.models import Level
+
+REPORT_LATE = "report.late"
+
+
+def due_date(period: Period, days: int) -> date:
+    return period.due(days)
+
+
+def due_moment(period: Period, days: int) -> datetime:
+    """The instant a report is late after: the end of its due day, UTC."""
+    return datetime.combine(period.due(days) + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def last_due_period(frequency: Frequency, days: int, now: datetime) -> Period:
+    """The newest period of ``frequency`` whose report was due by ``now``."""
+    period = Period.containing(now - timedelta(days=days + 1), frequency)
+    while due_moment(period, days) > now:
+        period = Period.containing(period.start_date - timedelta(days=1), frequency)
+    return period
+
+
+@dataclass
+class Completeness:
+    """One indicator's reports for one period: who was expected, who sent what, when."""
+
+    indicator: str
+    period: str
+    due: date
+    expected: list[str]  # areas (the nation 'VN' for the owner agency's national figure)
+    on_time: list[str] = field(default_factory=list)
+    late: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    not_due: bool = False  # the due moment is still ahead: nothing is missing yet
+
+    @property
+    def received(self) -> int:
+        return len(self.on_time) + len(self.late)
+
+
+def expected_areas(indicator: Indicator, period: Period, in_force: Iterable[str]) -> list[str]:
+    areas = [] if indicator.level is Level.PROVINCIAL else [NATION]
+    if indicator.level is not Level.NATIONAL:
+        areas += sorted(in_force)
+    return areas
+
+
+def reported(indicator: Indicator) -> bool:
+    """Whether the indicator has a reporting calendar (live counters have none)."""
+    return indicator.frequency is not Frequency.LIVE
+
+
+async def watch_start(store: Store) -> datetime | None:
+    """When the centre began collecting: the first run's start (None: it never has)."""
+    rows = await store.read_rows("SELECT min(started_at) FROM runs")
+    return from_text(rows[0][0]) if rows and rows[0][0] else None
+
+
+async def completeness(
+    store: Store,
+    indicator: Indicator,
+    period: Period,
+    rules: RulesSettings,
+    now: datetime,
+    *,
+    started: datetime | None,
+    province_sources: set[str] | None = None,
+) -> Completeness:
+    """The reports of ``indicator`` for ``period`` as of ``now``.
+
+    ``province_sources``: the sources a province's own report comes from (a figure for a province
+    published by another source, such as the statistics office's SDMX, is not that province's
+    report); None: any source."""
+    days = rules.due(indicator.code, indicator.frequency.value)
+    due = due_moment(period, days)
+    in_force = [a.code for a in await store.areas_in_force(period.end_date)]
+    expected = expected_areas(indicator, period, in_force)
+    rows = await store.read_rows(
+        "SELECT area, source, min(collected_at) FROM observations WHERE indicator = ? AND period = ? "
+        "GROUP BY area, source",
+        (indicator.code, str(period)),
+    )
+    if not rows and not await store.read_rows(
+        "SELECT 1 FROM observations WHERE indicator = ? AND period < ? LIMIT 1", (indicator.code, str(period))
+    ):
+        expected = []  # the series has not begun (COVID-19 cases in 2010): nobody owes it yet
+    first: dict[str, datetime] = {}
+    for area, source, at in rows:
+        if area != NATION and province_sources is not None and source not in province_sources:
+            continue
+        moment = from_text(at)
+        if area not in first or moment < first[area]:
+            first[area] = moment
+    out = Completeness(indicator.code, str(period), period.due(days), expected, not_due=now < due)
+    for area in expected:
+        got = first.get(area)
+        if got is None:
+            if now >= due:
+                out.missing.append(area)
+        elif got > due and started is not None and started <= due:
+            out.late.append(area)
+        else:
+            out.on_time.append(area)
+    return out
+
+
+@dataclass
+class Owed:
+    """What one party (a province, or an agency for national figures) owes past its due dates."""
+
+    party: str
+    area: str | None
+    agency: str | None
+    items: list[tuple[str, str, date]] = field(default_factory=list)  # indicator, period, due
+
+
+async def reporting_table(
+    store: Store,
+    rules: RulesSettings,
+    now: datetime,
+    *,
+    indicators: Iterable[Indicator] | None = None,
+    period: str | None = None,
+    province_sources: set[str] | None = None,
+) -> list[Completeness]:
+    """Completeness of each indicator for ``period`` (default: its newest period due by ``now``)."""
+    started = await watch_start(store)
+    chosen = list(indicators) if indicators is not None else await store.indicators()
+    out = []
+    for ind in chosen:
+        if not reported(ind):
+            continue
+        if period is not None:
+            p = Period.parse(period)
+            if p.frequency is not ind.frequency:
+                continue
+        else:
+            p = last_due_period(ind.frequency, rules.due(ind.code, ind.frequency.value), now)
+        out.append(await completeness(store, ind, p, rules, now, started=started, province_sources=province_sources))
+    return out
+
+
+async def check_late(
+    store: Store, rules: RulesSettings, now: datetime, *, province_sources: set[str] | None = None
+) -> list[Owed]:
+    """Fire a late-report alert for each party owing a report past its due date; resolve the rest.
+
+    One alert per party (rule ``report.late``, subject the area code or the agency code), naming
+    the first report owed and how many; it resolves once every owed report has come in."""
+    indicators = await store.indicators()
+    started = await watch_start(store)
+    table = await reporting_table(store, rules, now, indicators=indicators, province_sources=province_sources)
+    owners = {i.code: i.owner for i in indicators}
+    names = {a.code: a.name_vi for a in await store.area_versions()}
+    owed: dict[str, Owed] = {}
+    for row in table:
+        if started is None or datetime.combine(row.due + timedelta(days=1), time.min, tzinfo=UTC) < started:
+            continue  # due before the centre watched: a history, not a report owed to it
+        for area in row.missing:
+            agency = owners[row.indicator] if area == NATION else None
+            party = agency if agency is not None else area
+            entry = owed.setdefault(party, Owed(party, None if area == NATION else area, agency))
+            entry.items.append((row.indicator, row.period, row.due))
+    for entry in owed.values():
+        entry.items.sort(key=lambda x: (x[2], x[0]))
+        indicator, period, due = entry.items[0]
+        who = names.get(entry.area, entry.area) if entry.area else f"Cơ quan {entry.agency}"
+        more = f" và {len(entry.items) - 1} báo cáo khác" if len(entry.items) > 1 else ""
+        await store.fire_alert(
+            REPORT_LATE,
+            entry.party,
+            Severity.WARNING,
+            f"{who} chưa gửi báo cáo {indicator} kỳ {period} (hạn {due.isoformat()}){more}",
+            params=AlertParams(
+                area=entry.area,
+                agency=entry.agency,
+                indicator=indicator,
+                period=period,
+                due=due.isoformat(),
+                count=len(entry.items),
+            ),
+        )
+    for alert in await store.alerts(limit=100_000):
+        if alert.rule == REPORT_LATE and alert.subject not in owed:
+            await store.resolve_alert(REPORT_LATE, alert.subject)
+    return list(owed.values())
