@@ -148,6 +148,8 @@ class AlertInfo(Message):
     ack_note: str | None = None
     resolved_at: datetime | None = None
     updated_at: datetime
+    inhibited_by: int | None = None  # muted while this alert fires (its source is down)
+    silenced_by: int | None = None  # muted by this silence (until it ends)
 
 
 class RunInfo(Message):

@@ -295,6 +295,37 @@ class Alert(Frozen):
     ack_note: str | None = None
     resolved_at: datetime | None = None
     updated_at: datetime
+    inhibited_by: int | None = None  # muted by this firing alert (a source that is down mutes its late reports)
+    silenced_by: int | None = None  # muted by this silence
+
+
+class SilenceMatch(Frozen):
+    """What a silence mutes: open alerts whose rule, subject and params equal every matcher given."""
+
+    rule: str | None = None
+    subject: str | None = None
+    source: str | None = None
+    agency: str | None = None
+    area: str | None = None
+    indicator: str | None = None
+
+    def matches(self, alert: Alert) -> bool:
+        for name, want in self.model_dump(exclude_none=True).items():
+            have = getattr(alert, name) if name in ("rule", "subject") else getattr(alert.params, name)
+            if have != want:
+                return False
+        return True
+
+
+class Silence(Frozen):
+    id: int
+    match: SilenceMatch
+    comment: str
+    created_by: str
+    created_at: datetime
+    ends_at: datetime
+    ended_at: datetime | None = None  # expired (then equal to ends_at) or removed
+    ended_by: str | None = None  # who removed it (None: it expired)
 
 
 class AuditEntry(Frozen):

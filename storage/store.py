@@ -15,15 +15,16 @@ import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
+from storage import alerting, writes
 from storage import audit as audit_log
 from storage import ingest as ingest_mod
-from storage import writes
+from storage.alerting import DEFAULT_INHIBITIONS, Inhibition
 from storage.audit import AuditReport
 from storage.clock import from_text, to_text, utcnow
 from storage.ingest import OBS_SELECT, Batch, Catalogue, observation_from_row, paused_gc
@@ -49,6 +50,8 @@ from storage.models import (
     RunOutcome,
     RunTrigger,
     Severity,
+    Silence,
+    SilenceMatch,
 )
 from storage.rows import (
     ALERT_COLUMNS,
@@ -171,6 +174,8 @@ class Store:
         # (rule, subject) of the open alerts: resolving one that is not open costs no write. This
         # process is the one that writes alerts (the server); the set is read back on every open.
         self._open_alerts: set[tuple[str, str]] = set()
+        # Which firing alerts mute which others (storage/alerting.py); a server may set its own.
+        self.inhibitions: tuple[Inhibition, ...] = DEFAULT_INHIBITIONS
         writer.on_commit = self._notify
         # While writes fail: the ends of runs, and the runs that could not begin, to be written
         # (and the alert fired) by the recovery task as soon as the database can be written.
@@ -808,37 +813,120 @@ class Store:
         pending: bool = False,
         params: AlertParams | None = None,
         detail: str | None = None,
+        for_: timedelta | None = None,
+        keep_firing_for: timedelta | None = None,
     ) -> Alert | None:
-        """Open (or update) the alert of ``rule`` on ``subject``. Returns it if anything changed.
+        """The condition of ``rule`` on ``subject`` holds: open (or update) its alert. Returns it if
+        anything visible changed.
+
+        ``for_``: the alert stays pending until the condition has held that long (a later call or
+        the timer pass, ``tick_alerts``, fires it). ``keep_firing_for``: once firing, it is resolved
+        only after its condition has stayed clear that long (hysteresis: flapping input does not
+        flap it). ``pending``: held pending until a call without it.
 
         ``message`` is Vietnamese, for operators, and never holds a URL or an exception's text:
         those go to ``detail``; ``params`` are what it is about, for clients to word it themselves."""
+        inhibitions = self.inhibitions
         alert = await self._writer.run(
-            lambda conn: writes.fire_alert(conn, rule, subject, severity, message, pending, params, detail)
+            lambda conn: alerting.fire(
+                conn, rule, subject, severity, message, pending, params, detail, for_, keep_firing_for, inhibitions
+            )
         )
         self._open_alerts.add((rule, subject))
         return alert
 
     async def resolve_alert(self, rule: str, subject: str) -> Alert | None:
+        """The condition of ``rule`` on ``subject`` is clear: resolve its alert (a firing one once it
+        has stayed clear for its ``keep_firing_for``). Returns it if it was resolved now."""
         if (rule, subject) not in self._open_alerts:
             return None
-        alert = await self._writer.run(lambda conn: writes.resolve_alert(conn, rule, subject))
-        self._open_alerts.discard((rule, subject))
+        inhibitions = self.inhibitions
+        alert, still_open = await self._writer.run(lambda conn: alerting.resolve(conn, rule, subject, inhibitions))
+        if not still_open:
+            self._open_alerts.discard((rule, subject))
         return alert
+
+    async def tick_alerts(self) -> list[Alert]:
+        """The timer pass of the alert life cycle: pending alerts whose ``for`` passed fire, alerts
+        clear for their ``keep_firing_for`` resolve, expired silences end. Returns what changed."""
+        inhibitions = self.inhibitions
+        changed = await self._writer.run(lambda conn: alerting.tick(conn, inhibitions))
+        for a in changed:
+            if a.state is AlertState.RESOLVED:
+                self._open_alerts.discard((a.rule, a.subject))
+        return changed
 
     async def acknowledge_alert(
         self, alert_id: int, actor: str, role: str, note: str = "", details: dict[str, Any] | None = None
     ) -> Alert:
         """Acknowledge an open alert; the action is written to the audit log in the same transaction."""
         extra = details or {}
-        return await self._writer.run(lambda conn: writes.acknowledge_alert(conn, alert_id, actor, role, note, extra))
+        return await self._writer.run(lambda conn: alerting.acknowledge(conn, alert_id, actor, role, note, extra))
 
-    async def alerts(self, *, open_only: bool = True, limit: int = 200) -> list[Alert]:
-        sql = f"SELECT {ALERT_COLUMNS} FROM alerts"
+    async def alerts(
+        self,
+        *,
+        open_only: bool = True,
+        limit: int = 200,
+        states: Iterable[AlertState] = (),
+        severities: Iterable[Severity] = (),
+    ) -> list[Alert]:
+        """The newest alerts first: open ones only, or of the given states and severities."""
+        where, args = [], []
         if open_only:
-            sql += " WHERE state != 'resolved'"
-        async with self._r.execute(sql + " ORDER BY id DESC LIMIT ?", (limit,)) as cur:
+            where.append("state != 'resolved'")
+        if wanted := [s.value for s in states]:
+            where.append(f"state IN ({','.join('?' * len(wanted))})")
+            args += wanted
+        if levels := [s.value for s in severities]:
+            where.append(f"severity IN ({','.join('?' * len(levels))})")
+            args += levels
+        sql = f"SELECT {ALERT_COLUMNS} FROM alerts" + (f" WHERE {' AND '.join(where)}" if where else "")
+        async with self._r.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)) as cur:
             return [alert_from_row(r) for r in await cur.fetchall()]
+
+    async def alert_transitions(self, alert_id: int) -> list[tuple[datetime, AlertState, str | None, str | None]]:
+        """Every transition of an alert, oldest first: (when, state, muted by, who)."""
+        sql = "SELECT at, state, muted, actor FROM alert_transitions WHERE alert_id = ? ORDER BY id"
+        async with self._r.execute(sql, (alert_id,)) as cur:
+            return [(from_text(r[0]), AlertState(r[1]), r[2], r[3]) for r in await cur.fetchall()]
+
+    # --- silences --------------------------------------------------------------------------------------
+
+    async def silence(
+        self,
+        match: SilenceMatch,
+        ends_at: datetime,
+        comment: str,
+        actor: str,
+        role: str,
+        details: dict[str, Any] | None = None,
+    ) -> tuple[Silence, list[Alert]]:
+        """Mute open and future alerts matching ``match`` until ``ends_at`` (audited, ``alert.silence``).
+        Returns the silence and the alerts it muted now."""
+        inhibitions, extra = self.inhibitions, details or {}
+        return await self._writer.run(
+            lambda conn: alerting.silence(conn, match, ends_at, comment, actor, role, extra, inhibitions)
+        )
+
+    async def unsilence(
+        self, silence_id: int, actor: str, role: str, details: dict[str, Any] | None = None
+    ) -> tuple[Silence, list[Alert]]:
+        """End a silence now (audited, ``silence.remove``); returns it and the alerts it no longer mutes."""
+        inhibitions, extra = self.inhibitions, details or {}
+        return await self._writer.run(
+            lambda conn: alerting.unsilence(conn, silence_id, actor, role, extra, inhibitions)
+        )
+
+    async def silences(self, *, active_only: bool = True, limit: int = 200) -> list[Silence]:
+        """Silences, newest first (active ones only: not ended, not expired by now)."""
+        sql = f"SELECT {alerting.SILENCE_COLUMNS} FROM silences"
+        args: tuple[Any, ...] = (limit,)
+        if active_only:
+            sql += " WHERE ended_at IS NULL AND ends_at > ?"
+            args = (to_text(utcnow()), limit)
+        async with self._r.execute(sql + " ORDER BY id DESC LIMIT ?", args) as cur:
+            return [alerting.silence_from_row(r) for r in await cur.fetchall()]
 
     # --- audit ------------------------------------------------------------------------------------------
 
@@ -917,7 +1005,7 @@ def _catch_up(
 ) -> None:
     if alert is not None:
         message, detail = alert
-        writes.fire_alert(conn, *WRITE_ALERT, Severity.CRITICAL, message, False, None, detail)
+        alerting.fire(conn, *WRITE_ALERT, Severity.CRITICAL, message, False, None, detail)
     for run_id, done in unended.items():
         with contextlib.suppress(StoreError):  # already ended (marked interrupted meanwhile)
             writes.finish_run(conn, run_id, done.outcome, **done.fields())

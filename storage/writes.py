@@ -15,21 +15,16 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
-from storage import audit as audit_log
 from storage import reference
 from storage.clock import to_text, utcnow
 from storage.models import (
-    Alert,
-    AlertParams,
-    AlertState,
     CollectionRun,
     EventType,
     Indicator,
     RunOutcome,
     RunTrigger,
-    Severity,
 )
-from storage.rows import ALERT_COLUMNS, OPEN_END, OPEN_START, RUN_COLUMNS, alert_from_row, run_from_row
+from storage.rows import OPEN_END, OPEN_START, RUN_COLUMNS, run_from_row
 
 
 class StoreError(RuntimeError):
@@ -216,107 +211,3 @@ def mark_interrupted(conn: sqlite3.Connection, alive: Callable[[str | None], boo
         event(conn, EventType.RUN_FINISHED, run.model_dump(mode="json"))
         done.append(run)
     return done
-
-
-# --- alerts -------------------------------------------------------------------------------------------------
-
-
-def _open_alert(conn: sqlite3.Connection, rule: str, subject: str) -> Alert | None:
-    sql = f"SELECT {ALERT_COLUMNS} FROM alerts WHERE rule = ? AND subject = ? AND state != 'resolved'"
-    row = conn.execute(sql, (rule, subject)).fetchone()
-    return alert_from_row(row) if row else None
-
-
-def _alert(conn: sqlite3.Connection, alert_id: int) -> Alert:
-    row = conn.execute(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-    if row is None:
-        raise StoreError(f"no alert {alert_id}")
-    return alert_from_row(row)
-
-
-def fire_alert(
-    conn: sqlite3.Connection,
-    rule: str,
-    subject: str,
-    severity: Severity,
-    message: str,
-    pending: bool,
-    params: AlertParams | None = None,
-    detail: str | None = None,
-) -> Alert | None:
-    now = to_text(utcnow())
-    params = params or AlertParams()
-    params_json = params.model_dump_json(exclude_none=True)
-    existing = _open_alert(conn, rule, subject)
-    if existing is None:
-        state = AlertState.PENDING if pending else AlertState.FIRING
-        cur = conn.execute(
-            """INSERT INTO alerts (rule, subject, severity, state, message, opened_at, fired_at, updated_at,
-                                   params, detail)
-               VALUES (?,?,?,?,?,?,?,?,?,?)""",
-            (
-                rule,
-                subject,
-                severity.value,
-                state.value,
-                message,
-                now,
-                None if pending else now,
-                now,
-                params_json,
-                detail,
-            ),
-        )
-        alert_id = int(cur.lastrowid or 0)
-    else:
-        promote = existing.state is AlertState.PENDING and not pending
-        same = (existing.severity, existing.message, existing.params, existing.detail) == (
-            severity,
-            message,
-            params,
-            detail,
-        )
-        if not promote and same:
-            return None
-        alert_id = existing.id
-        conn.execute(
-            """UPDATE alerts SET severity = ?, message = ?, params = ?, detail = ?, updated_at = ?,
-               state = CASE WHEN ? THEN 'firing' ELSE state END,
-               fired_at = CASE WHEN ? THEN ? ELSE fired_at END WHERE id = ?""",
-            (severity.value, message, params_json, detail, now, promote, promote, now, alert_id),
-        )
-    alert = _alert(conn, alert_id)
-    event(conn, EventType.ALERT, alert.model_dump(mode="json"))
-    return alert
-
-
-def resolve_alert(conn: sqlite3.Connection, rule: str, subject: str) -> Alert | None:
-    existing = _open_alert(conn, rule, subject)
-    if existing is None:
-        return None
-    now = to_text(utcnow())
-    conn.execute(
-        "UPDATE alerts SET state = 'resolved', resolved_at = ?, updated_at = ? WHERE id = ?", (now, now, existing.id)
-    )
-    alert = _alert(conn, existing.id)
-    event(conn, EventType.ALERT, alert.model_dump(mode="json"))
-    return alert
-
-
-def acknowledge_alert(
-    conn: sqlite3.Connection, alert_id: int, actor: str, role: str, note: str, details: dict[str, Any]
-) -> Alert:
-    """Acknowledge an open alert, written to the audit log in the same transaction."""
-    now = utcnow()
-    alert = _alert(conn, alert_id)
-    if alert.state not in (AlertState.PENDING, AlertState.FIRING):
-        raise StoreError(f"alert {alert_id} is {alert.state.value}; only a pending or firing alert can be acknowledged")
-    conn.execute(
-        """UPDATE alerts SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, ack_note = ?,
-           updated_at = ? WHERE id = ?""",
-        (to_text(now), actor, note, to_text(now), alert_id),
-    )
-    audit_log.append(conn, now, actor, role, "alert.acknowledge", f"alert:{alert_id}", {"note": note, **details})
-    alert = _alert(conn, alert_id)
-    event(conn, EventType.ALERT, alert.model_dump(mode="json"))
-    return alert
