@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from collectors.config import CollectorSettings, SourceSettings, check_mapping
+from collectors.config import CollectorSettings, RulesSettings, SourceSettings, check_mapping
 from console.keys import check_overrides
 from feed.config import FeedSettings, UserSettings
 from storage import reference
@@ -55,6 +55,7 @@ class Config(Section):
     users: list[UserSettings] = Field(default_factory=list)
     indicators: list[Indicator] = Field(default_factory=list, description="catalogue entries beyond the shipped ones")
     console: ConsoleSettings = ConsoleSettings()
+    rules: RulesSettings = RulesSettings()
 
 
 # The built-in SDMX source runs when its optional library is installed. The text says which, so
@@ -168,6 +169,9 @@ def _cross_check(config: Config) -> list[str]:
             problems.append(f"sources[{i}] ({src.name}).agency: unknown agency {src.agency!r}")
         if src.mapping is not None:  # areas, indicators and frequencies against the catalogue
             problems += check_mapping(f"sources[{i}] ({src.name}).mapping", src.mapping, frequencies, area_codes)
+    for code in config.rules.indicators:
+        if code not in frequencies:
+            problems.append(f"rules.indicators.{code}: unknown indicator {code!r}")
     for i, ind in enumerate(config.indicators):
         if ind.category not in categories:
             problems.append(f"indicators[{i}] ({ind.code}).category: unknown category {ind.category!r}")

@@ -130,6 +130,14 @@ class AlertParams(Message):
     http_status: int | None = None
     run_id: int | None = None
     observation_id: int | None = None
+    # Data-quality rules: the figure checked against another (cross-checks), with provenance.
+    payload_digest: str | None = None  # sha256 of the payload the figure (``value``) came from
+    reference_value: float | None = None  # the figure it is checked against (national, other source, formula)
+    reference_source: str | None = None
+    reference_digest: str | None = None
+    expected: int | None = None  # reports expected (completeness: ``count`` of ``expected`` received)
+    due: str | None = None  # the date a report was due (ISO)
+    score: float | None = None  # an outlier's modified z-score
 
 
 class AlertInfo(Message):

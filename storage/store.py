@@ -463,6 +463,14 @@ class Store:
         async with self._r.execute("SELECT indicator, area, source, period FROM series_latest") as cur:
             return {(r[0], r[1], r[2]): r[3] for r in await cur.fetchall()}
 
+    async def read_rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query on the reader connection (``query_only``: it cannot write).
+
+        For the data-quality rules (``collectors/reporting.py`` and friends), whose questions
+        (reports per period, sums of provinces, two sources of one figure) are theirs to ask."""
+        async with self._r.execute(sql, tuple(params)) as cur:
+            return [tuple(r) for r in await cur.fetchall()]
+
     async def cursor(self, source: str) -> str | None:
         """Where the source's next incremental pull starts (None: from the beginning)."""
         async with self._r.execute("SELECT cursor FROM source_state WHERE source = ?", (source,)) as cur:
