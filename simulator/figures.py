@@ -152,33 +152,51 @@ class Series:
     v2: list[Value] | None
     status1: str
     overrides: dict[int, list[tuple[int, Value, str]]] = field(default_factory=dict)  # by history position
+    # A reporter that is late (scenarios): what it would publish in [since, until) comes out at
+    # ``until`` instead; until HELD (the far future) it is withheld.
+    hold: tuple[int, int] | None = None
 
     def published(self, as_of: int) -> int:
         return bisect_right(self.t1, as_of)
 
-    def _natural(self, k: int, k2: int) -> tuple[Value, str, int]:
-        if self.t2 is not None and self.v2 is not None and k < k2:
-            return self.v2[k], "official", self.t2[k]
-        return self.v1[k], self.status1, self.t1[k]
+    def _shifted(self, t: int) -> int:
+        h = self.hold
+        return h[1] if h is not None and h[0] <= t < h[1] else t
 
-    def effective(self, k: int, as_of: int) -> tuple[Value, str, int]:
-        k2 = bisect_right(self.t2, as_of) if self.t2 is not None else 0
-        value, status, t = self._natural(k, k2)
+    def effective(self, k: int, as_of: int) -> tuple[Value, str, int] | None:
+        """The figure at position ``k`` as known at ``as_of``; None while it is not out."""
+        t = self._shifted(self.t1[k])
+        if t > as_of:
+            return None
+        value, status = self.v1[k], self.status1
+        if self.t2 is not None and self.v2 is not None:
+            t2 = max(t, self._shifted(self.t2[k]))
+            if t2 <= as_of:
+                value, status, t = self.v2[k], "official", t2
         for ot, ov, os_ in self.overrides.get(self.index0 + k, ()):
             if t <= ot <= as_of:
                 value, status, t = ov, os_, ot
         return value, status, t
+
+    def latest(self, as_of: int, status: str | None = None) -> int | None:
+        """The position of the newest figure out at ``as_of`` (with that status, if given)."""
+        for k in range(self.published(as_of) - 1, -1, -1):
+            known = self.effective(k, as_of)
+            if known is not None and (status is None or known[1] == status):
+                return k
+        return None
 
     def select(self, as_of: int, after: int | None) -> list[Record]:
         """The figures as published at ``as_of``, updated strictly after ``after`` if given."""
         ind, area, labels = self.indicator, self.area, self.labels
         k1 = bisect_right(self.t1, as_of)
         j1 = 0 if after is None else bisect_right(self.t1, after)
-        if self.overrides:
+        if self.overrides or self.hold is not None:
             out = []
             for k in range(k1):
-                value, status, t = self.effective(k, as_of)
-                if after is None or t > after:
+                known = self.effective(k, as_of)
+                if known is not None and (after is None or known[2] > after):
+                    value, status, t = known
                     out.append((ind, area, labels[k], value, status, t))
             return out
         t1, v1, s1 = self.t1, self.v1, self.status1
@@ -530,13 +548,21 @@ class Figures:
         for s, k in pool:
             while pick is not None and pick < offset + k:
                 pos = pick - offset
-                value, status, _ = s.effective(pos, now)
-                new = self._revised_value(self.rows[s.indicator], value, r)
-                s.overrides.setdefault(s.index0 + pos, []).append((now, new, status))
-                out.append((s.indicator, s.area, s.labels[pos], new, status, now))
                 pick = next(it, None)
+                known = s.effective(pos, now)
+                if known is None:  # withheld by a late reporter: nothing out to revise
+                    continue
+                value, status, _ = known
+                new = self._revised_value(self.rows[s.indicator], value, r)
+                out.append(self.set_value(s, pos, new, status, now))
             offset += k
         return out
+
+    @staticmethod
+    def set_value(s: Series, pos: int, value: Value, status: str, now: int) -> Record:
+        """Publish a new value for position ``pos`` of ``s`` at ``now``: a lasting override."""
+        s.overrides.setdefault(s.index0 + pos, []).append((now, value, status))
+        return (s.indicator, s.area, s.labels[pos], value, status, now)
 
     @staticmethod
     def _revised_value(row: IndicatorRow, value: Value, r: random.Random) -> Value:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from simulator.faults import Fault, FaultError, load_faults
+from simulator.scenarios import SCENARIOS
 from simulator.server import SimulatorConfig, start
 
 ENDPOINTS = (
@@ -27,6 +28,7 @@ ENDPOINTS = (
     ("GET", "/portal/counters", "public service portal counters"),
     ("GET", "/synthetic/{N}/observations?records=K", "a small deterministic payload per source N"),
     ("GET|PUT|DELETE", "/_admin/faults", "fault injection"),
+    ("GET", "/_admin/scenario", "the scenario: steps applied and the next one"),
     ("GET", "/healthz", "ok"),
 )
 
@@ -41,7 +43,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=2020, help="seed of all simulated series (default 2020)")
     p.add_argument("--faults", metavar="FILE", help="TOML file of [[faults]] tables to apply from the start")
     p.add_argument("--page-size", type=int, default=5000, help="default records per page (default 5000)")
+    add_scenario_arguments(p, default="none")
     return p
+
+
+def add_scenario_arguments(p: argparse.ArgumentParser, default: str) -> None:
+    """``--scenario`` and ``--speed`` (shared with ``opscentre simulate`` and ``opscentre demo``)."""
+    names = "; ".join(f"{s.name}: {s.description}" for s in SCENARIOS.values())
+    p.add_argument(
+        "--scenario",
+        choices=list(SCENARIOS),
+        default=default,
+        metavar="NAME",
+        help=f"what happens to the simulated agencies, on a compressed timeline (default {default}). {names}",
+    )
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="the scenario's steps come this many times faster (default 1)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,7 +75,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 1 <= args.page_size <= 50_000:
         print("opscentre simulate: --page-size must be between 1 and 50000", file=sys.stderr)
         return 2
-    config = SimulatorConfig(host=args.host, port=args.port, seed=args.seed, faults=faults, page_size=args.page_size)
+    if not args.speed > 0:
+        print("opscentre simulate: --speed must be more than 0", file=sys.stderr)
+        return 2
+    config = SimulatorConfig(
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        faults=faults,
+        page_size=args.page_size,
+        scenario=args.scenario,
+        speed=args.speed,
+    )
     try:
         return asyncio.run(_serve(config))
     except KeyboardInterrupt:  # a second Ctrl-C while stopping
@@ -83,6 +112,9 @@ async def _serve(config: SimulatorConfig) -> int:
     print(f"  provinces: {', '.join(sim.ref.current)}")
     for f in sim.faults.list():
         print(f"  fault: {f.to_dict()}")
+    print(f"  scenario: {sim.scenario.name} ({sim.scenario.description})")
+    for step in sim.scenario.steps:
+        print(f"    +{step.at / config.speed:>5.0f}s  {step.what}")
     print("Press Ctrl-C to stop.", flush=True)
     try:
         await stop.wait()

@@ -29,8 +29,9 @@ from typing import Any
 
 from aiohttp import web
 
+from simulator import scenarios
 from simulator.faults import Fault, FaultError, FaultTable
-from simulator.figures import Figures, Record, Series, decimals
+from simulator.figures import Figures, Record, Series, Value, decimals, rounded
 from simulator.periods import iso, label, parse_instant, unit_float
 from simulator.portal import Portal
 from simulator.reference import Reference, load
@@ -41,6 +42,8 @@ PORTAL_FORMAT = "opscentre.portal-counters/1"
 MAX_PAGE_SIZE = 50_000
 MAX_SYNTHETIC = 5_000
 JSON_TYPE = "application/json"
+HELD = 2**62  # a late reporter's figures are withheld until this instant (that is, until released)
+DAY = 86400
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FAULT = web.RequestKey("fault", str)  # schema or duplicate: the handler alters its records
@@ -54,6 +57,8 @@ class SimulatorConfig:
     now: Callable[[], datetime] | None = None  # a timezone-aware clock; default: real UTC time
     faults: list[Fault] = field(default_factory=list)
     page_size: int = 5000
+    scenario: str = "none"  # simulator/scenarios.py: what happens, on a compressed timeline
+    speed: float = 1.0  # scenario seconds per second of the clock
 
 
 class BadRequest(Exception):
@@ -95,7 +100,13 @@ class Simulator:
         self.figures = Figures(self.config.seed, self.ref)
         self.portal = Portal(self.config.seed, self.ref)
         self.faults = FaultTable(self.config.faults)
+        self.scenario = scenarios.get(self.config.scenario)
         self._clock = self.config.now or (lambda: datetime.now(UTC))
+        self._timeline: scenarios.Timeline | None = None
+        self.played: list[scenarios.Applied] = []
+        self._before: dict[tuple[str, str, str], tuple[int, Value, str]] = {}  # (channel, ind, area) -> figure
+        self.sdmx_skew: dict[tuple[str, str, str], tuple[int, Value | None]] = {}  # SDMX-only values; None: natural
+        self.counter_dips: dict[str, float] = {}
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
         self._hanging: set[asyncio.Future[None]] = set()
@@ -117,6 +128,7 @@ class Simulator:
         app.router.add_get("/_admin/faults", self._faults_get)
         app.router.add_put("/_admin/faults", self._faults_put)
         app.router.add_delete("/_admin/faults", self._faults_delete)
+        app.router.add_get("/_admin/scenario", self._scenario_get)
         # handler_cancellation: a request left hanging (timeout fault) ends when its client leaves
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=2.0)
         await runner.setup()
@@ -127,6 +139,7 @@ class Simulator:
             await runner.cleanup()
             raise
         self._runner = runner
+        self._timeline = scenarios.Timeline(self.scenario, self.now(), self.config.speed)
         self.port = int(runner.addresses[0][1])
         host = self.config.host
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
@@ -215,6 +228,7 @@ class Simulator:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
+            self.play()
             fault = self.faults.take(request.path)
             if fault is None:
                 return await handler(request)
@@ -418,7 +432,11 @@ class Simulator:
             return _error(404, f"unknown agency {agency!r}; the agencies are {', '.join(sorted(self.ref.agencies))}")
         after = _instant(request.query.get("updatedAfter"), "updatedAfter")
         as_of = self._snapshot()
-        records = _select(self.scope(request.path, as_of), as_of, after)
+        series = self.scope(request.path, as_of)
+        if self.sdmx_skew:
+            records = [r for r in self._skewed(_select(series, as_of, None), as_of) if after is None or r[5] > after]
+        else:
+            records = _select(series, as_of, after)
         obs: list[Obs] = [(i, a, p, v, OBS_STATUS[s]) for i, a, p, v, s, _ in records]
         fault = request.get(FAULT)
         if fault == "duplicate":
@@ -436,6 +454,9 @@ class Simulator:
     async def _counters(self, request: web.Request) -> web.StreamResponse:
         as_of = self.now()
         counters, by_area = self.portal.read(as_of)
+        for code, factor in self.counter_dips.items():
+            if code in counters:
+                counters[code] = type(counters[code])(round(counters[code] * factor, 2))
         body: dict[str, Any] = {"format": PORTAL_FORMAT, "as_of": iso(as_of), "counters": counters, "by_area": by_area}
         if request.get(FAULT) == "schema":
             shown: dict[str, Any] = dict(counters)
@@ -444,6 +465,126 @@ class Simulator:
             body["counters"] = shown
             body["by_area"] = {**by_area, "99": {"PORTAL_DOSSIERS_SYNCED": -1}}
         return _json(body)
+
+    # --- scenarios -----------------------------------------------------------------------------
+
+    def play(self) -> list[scenarios.Applied]:
+        """Apply the scenario's steps that are due by now, in order; returns them."""
+        if self._timeline is None:
+            return []
+        done = []
+        for cycle, step in self._timeline.due(self.now()):
+            result = self._act(step.action, step.resolved(cycle))
+            done.append(scenarios.Applied(cycle, step, self.now(), result))
+        self.played.extend(done)
+        del self.played[:-200]  # a demo left running for days keeps only its recent history
+        return done
+
+    def _act(self, action: str, p: dict[str, Any]) -> str:
+        if action in ("hold", "release"):
+            return self._hold(p["area"], p.get("days", 40), action == "release")
+        if action == "adjust":
+            return self._adjust(p)
+        if action == "restore":
+            return self._restore(p)
+        if action == "down":
+            self.faults.set(p["endpoint"], Fault("http_error", p["endpoint"], status=p.get("status", 503)))
+            return f"{p['endpoint']}: HTTP {p.get('status', 503)}"
+        if action == "up":
+            return f"{p['endpoint']}: {self.faults.clear(p['endpoint'])} fault(s) cleared"
+        if action == "counter_dip":
+            self.counter_dips[p["counter"]] = float(p["factor"])
+            return f"{p['counter']} x {p['factor']}"
+        if action == "counter_restore":
+            return f"{p['counter']}: " + ("restored" if self.counter_dips.pop(p["counter"], None) else "was not down")
+        raise scenarios.ScenarioError(f"unknown action {action!r}")
+
+    def _province_panel(self, area: str, now: int) -> list[Series]:
+        h = self.figures.horizon_for(now)
+        rows = [r for r in self.ref.indicators if r.provincial and not r.live]
+        return [s for r in rows if (s := self.figures.provincial_series(r.code, h).get(area)) is not None]
+
+    def _hold(self, area: str, days: float, release: bool) -> str:
+        now = self._revision_stamp() if release else self.now()
+        n = 0
+        for s in self._province_panel(area, now):
+            if release and s.hold is not None and s.hold[1] == HELD:
+                s.hold = (s.hold[0], now)  # everything held comes out now, late
+                n += 1
+            elif not release:
+                s.hold = (now - int(days * DAY), HELD)
+                n += 1
+        return f"{area}: {n} series {'released' if release else 'held'}"
+
+    def _series(self, indicator: str, area: str, now: int) -> Series:
+        h = self.figures.horizon_for(now)
+        if area == "VN":
+            return self.figures.national_series(indicator, h)
+        return self.figures.provincial_series(indicator, h)[area]
+
+    def _adjust(self, p: dict[str, Any]) -> str:
+        now = self._revision_stamp()
+        ind, area, channel = p["indicator"], p["area"], p.get("channel", "all")
+        s = self._series(ind, area, now)
+        pos = s.latest(now, p.get("status"))
+        known = s.effective(pos, now) if pos is not None else None
+        if pos is None or known is None:
+            return f"{ind} {area}: no figure out to change"
+        value, status, _ = known
+        if channel == "sdmx":
+            skew = self.sdmx_skew.get((ind, area, s.labels[pos]))
+            value = skew[1] if skew is not None and skew[1] is not None else value
+        d = decimals(self.figures.rows[ind])
+        new = rounded(value * p["factor"] if "factor" in p else value + p.get("points", 0), d)
+        if new == value:
+            new = rounded(value + 10.0**-d, d)
+        self._before.setdefault((channel, ind, area), (pos, value, status))
+        if channel == "sdmx":
+            self.sdmx_skew[(ind, area, s.labels[pos])] = (now, new)
+        else:
+            self.figures.set_value(s, pos, new, status, now)
+        return f"{ind} {area} {s.labels[pos]}: {value} -> {new}" + (" (SDMX only)" if channel == "sdmx" else "")
+
+    def _restore(self, p: dict[str, Any]) -> str:
+        ind, area, channel = p["indicator"], p["area"], p.get("channel", "all")
+        before = self._before.pop((channel, ind, area), None)
+        if before is None:
+            return f"{ind} {area}: nothing to restore"
+        now = self._revision_stamp()
+        pos, value, status = before
+        s = self._series(ind, area, now)
+        if channel == "sdmx":
+            self.sdmx_skew[(ind, area, s.labels[pos])] = (now, None)
+        else:
+            self.figures.set_value(s, pos, value, status, now)
+        return f"{ind} {area} {s.labels[pos]}: back to {value}"
+
+    def _skewed(self, records: list[Record], as_of: int) -> list[Record]:
+        """The SDMX-only values of the scenario in place of the shared ones, stamped when set."""
+        out = []
+        for r in records:
+            skew = self.sdmx_skew.get((r[0], r[1], r[2]))
+            if skew is not None and skew[0] <= as_of:
+                t, v = skew
+                r = (r[0], r[1], r[2], r[3] if v is None else v, r[4], max(t, r[5]))
+            out.append(r)
+        return out
+
+    async def _scenario_get(self, request: web.Request) -> web.StreamResponse:
+        timeline = self._timeline
+        return _json(
+            {
+                "scenario": self.scenario.name,
+                "description": self.scenario.description,
+                "cycle": self.scenario.cycle,
+                "speed": self.config.speed,
+                "started_at": iso(timeline.start) if timeline else None,
+                "elapsed": timeline.elapsed(self.now()) if timeline else 0.0,
+                "applied": [a.to_dict() for a in self.played],
+                "next": timeline.upcoming() if timeline else None,
+                "scenarios": {s.name: s.description for s in scenarios.SCENARIOS.values()},
+            }
+        )
 
     # --- admin ---------------------------------------------------------------------------------
 
