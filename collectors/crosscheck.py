@@ -1,0 +1,239 @@
+"""Cross-checks: the provinces against the national figure, a derived figure against its parts,
+and one figure from two sources. Each alert carries both figures and where each came from (the
+source and the sha256 of the payload it was read from).
+
+A check compares the newest revision of each figure. The provinces are summed only when every
+province in force has reported (a partial sum says nothing), and only for flows and stocks (a
+rate or an index does not add up).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from collectors.config import RulesSettings
+from storage import NATION, AlertParams, Indicator, Period, Severity, Store
+from storage.models import IndicatorKind, Level
+
+PROVINCES = "crosscheck.provinces"
+DERIVED = "crosscheck.derived"
+SOURCES = "crosscheck.sources"
+
+_TERM = re.compile(r"\s*([+-]?)\s*([A-Za-z0-9_.]+)\s*")
+
+
+@dataclass(frozen=True)
+class Figure:
+    area: str
+    source: str
+    value: float
+    status: str
+    obs_id: int
+    digest: str | None
+
+
+def parse_formula(formula: str) -> list[tuple[int, str]]:
+    """``"EXPORTS-IMPORTS"`` -> ``[(1, "EXPORTS"), (-1, "IMPORTS")]``; sums and differences only."""
+    text = formula.removeprefix("derived:")
+    terms: list[tuple[int, str]] = []
+    pos = 0
+    while pos < len(text):
+        m = _TERM.match(text, pos)
+        if m is None or m.end() == pos or (terms and not m[1]):
+            raise ValueError(f"formula {formula!r}: only sums and differences of indicator codes are understood")
+        terms.append((-1 if m[1] == "-" else 1, m[2]))
+        pos = m.end()
+    if not terms:
+        raise ValueError(f"formula {formula!r} is empty")
+    return terms
+
+
+async def latest_figures(store: Store, indicator: str, period: str) -> list[Figure]:
+    """The newest revision of every (area, source) figure of ``indicator`` for ``period``."""
+    rows = await store.read_rows(
+        """SELECT o.area, o.source, o.value, o.status, o.id, p.digest FROM observations o
+           LEFT JOIN raw_payloads p ON p.id = o.payload_id
+           WHERE o.indicator = ?1 AND o.period = ?2
+             AND o.revision = (SELECT max(revision) FROM observations m WHERE m.indicator = o.indicator
+                               AND m.area = o.area AND m.period = o.period AND m.source = o.source)""",
+        (indicator, period),
+    )
+    return [Figure(*r) for r in rows]
+
+
+async def recent_periods(store: Store, indicator: str, n: int = 3) -> list[str]:
+    """The ``n`` newest periods the centre holds a national figure of ``indicator`` for."""
+    rows = await store.read_rows(
+        "SELECT DISTINCT period FROM observations WHERE indicator = ? AND area = ? ORDER BY period DESC LIMIT ?",
+        (indicator, NATION, n),
+    )
+    return [r[0] for r in rows]
+
+
+def _differ(a: float, b: float, tolerance: float, scale: float | None = None) -> bool:
+    size = abs(b) if scale is None else scale
+    return abs(a - b) > tolerance * size + 1e-9
+
+
+def _pick(figures: Iterable[Figure], area: str, sources: set[str] | None = None) -> Figure | None:
+    """One figure of ``area``: from the first source by name (a stable choice when several publish it)."""
+    mine = sorted((f for f in figures if f.area == area and (sources is None or f.source in sources)),
+                  key=lambda f: f.source)  # fmt: skip
+    return mine[0] if mine else None
+
+
+def _short(digest: str | None) -> str:
+    return f"sha256:{digest[:12]}" if digest else "sha256: —"
+
+
+async def check_provinces(
+    store: Store,
+    indicator: Indicator,
+    period: str,
+    rules: RulesSettings,
+    *,
+    province_sources: set[str] | None = None,
+) -> bool | None:
+    """Whether the provinces add up to the national figure (None: nothing to compare)."""
+    if indicator.level is not Level.BOTH or indicator.kind not in (IndicatorKind.FLOW, IndicatorKind.STOCK):
+        return None
+    figures = await latest_figures(store, indicator.code, period)
+    national = _pick(figures, NATION)
+    in_force = [a.code for a in await store.areas_in_force(Period.parse(period).end_date)]
+    parts = [_pick(figures, code, province_sources) for code in in_force]
+    subject = f"{indicator.code}/{period}"
+    if national is None or any(p is None for p in parts):
+        return None
+    got = [p for p in parts if p is not None]
+    total = sum(p.value for p in got)
+    if not _differ(total, national.value, rules.tolerance_of(indicator.code)):
+        await store.resolve_alert(PROVINCES, subject)
+        return True
+    lines = "\n".join(f"{p.area} {p.value!r} ({p.source}, {_short(p.digest)})" for p in got)
+    await store.fire_alert(
+        PROVINCES,
+        subject,
+        Severity.WARNING,
+        f"Tổng {len(got)} tỉnh, thành phố của {indicator.code} kỳ {period} là {total!r}, "
+        f"khác số cả nước {national.value!r} ({national.source})",
+        params=AlertParams(
+            indicator=indicator.code,
+            period=period,
+            value=total,
+            count=len(got),
+            reference_value=national.value,
+            reference_source=national.source,
+            reference_digest=national.digest,
+            observation_id=national.obs_id,
+        ),
+        detail=f"Số cả nước: {national.value!r} ({national.source}, {_short(national.digest)})\n{lines}",
+    )
+    return False
+
+
+async def check_derived(store: Store, indicator: Indicator, period: str, rules: RulesSettings) -> bool | None:
+    """Whether a derived national figure equals its formula of the parts (None: nothing to compare)."""
+    if indicator.formula is None:
+        return None
+    terms = parse_formula(indicator.formula)
+    figure = _pick(await latest_figures(store, indicator.code, period), NATION)
+    parts: list[tuple[int, Figure]] = []
+    for sign, code in terms:
+        part = _pick(await latest_figures(store, code, period), NATION)
+        if part is None:
+            return None
+        parts.append((sign, part))
+    if figure is None:
+        return None
+    computed = sum(sign * p.value for sign, p in parts)
+    scale = max(abs(p.value) for _, p in parts)
+    subject = f"{indicator.code}/{NATION}/{period}"
+    if not _differ(figure.value, computed, rules.tolerance_of(indicator.code), scale):
+        await store.resolve_alert(DERIVED, subject)
+        return True
+    lines = "\n".join(f"{'+' if s > 0 else '-'} {p.value!r} ({p.source}, {_short(p.digest)})" for s, p in parts)
+    await store.fire_alert(
+        DERIVED,
+        subject,
+        Severity.WARNING,
+        f"{indicator.code} kỳ {period} là {figure.value!r} ({figure.source}), khác {indicator.formula} = {computed!r}",
+        params=AlertParams(
+            source=figure.source,
+            indicator=indicator.code,
+            area=NATION,
+            period=period,
+            value=figure.value,
+            payload_digest=figure.digest,
+            observation_id=figure.obs_id,
+            reference_value=computed,
+        ),
+        detail=f"{indicator.code}: {figure.value!r} ({_short(figure.digest)})\n{indicator.formula}:\n{lines}",
+    )
+    return False
+
+
+async def check_sources(store: Store, indicator: Indicator, period: str, rules: RulesSettings) -> int:
+    """Alert on each figure two sources publish differently; returns how many disagree.
+
+    Figures of different statuses are not compared: one source has published the official figure,
+    the other not yet (it catches up on its next pull)."""
+    by_area: dict[str, list[Figure]] = {}
+    for f in await latest_figures(store, indicator.code, period):
+        by_area.setdefault(f.area, []).append(f)
+    tolerance = rules.tolerance_of(indicator.code)
+    disagree = 0
+    for area, figures in by_area.items():
+        if len(figures) < 2:
+            continue
+        figures.sort(key=lambda f: f.source)
+        subject = f"{indicator.code}/{area}/{period}"
+        first = figures[0]
+        other = next(
+            (f for f in figures[1:] if f.status == first.status and _differ(f.value, first.value, tolerance)), None
+        )
+        if other is None:
+            await store.resolve_alert(SOURCES, subject)
+            continue
+        disagree += 1
+        await store.fire_alert(
+            SOURCES,
+            subject,
+            Severity.WARNING,
+            f"Hai nguồn khác nhau: {indicator.code} {area} kỳ {period} là {first.value!r} ({first.source}) "
+            f"và {other.value!r} ({other.source})",
+            params=AlertParams(
+                source=first.source,
+                indicator=indicator.code,
+                area=area,
+                period=period,
+                value=first.value,
+                payload_digest=first.digest,
+                observation_id=first.obs_id,
+                reference_value=other.value,
+                reference_source=other.source,
+                reference_digest=other.digest,
+            ),
+        )
+    return disagree
+
+
+async def check_all(
+    store: Store,
+    rules: RulesSettings,
+    *,
+    indicators: Iterable[Indicator] | None = None,
+    periods: dict[str, list[str]] | None = None,
+    province_sources: set[str] | None = None,
+) -> None:
+    """Every cross-check of ``indicators`` (default all) for ``periods`` (default: the 3 newest)."""
+    chosen = list(indicators) if indicators is not None else await store.indicators()
+    for ind in chosen:
+        wanted = (periods or {}).get(ind.code) if periods is not None else None
+        for period in wanted if wanted is not None else await recent_periods(store, ind.code):
+            if ind.frequency.value == "live":
+                continue
+            await check_provinces(store, ind, period, rules, province_sources=province_sources)
+            await check_derived(store, ind, period, rules)
+            await check_sources(store, ind, period, rules)
