@@ -10,6 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Literal, Protocol
 
 from collectors.breaker import BreakerState
@@ -18,6 +19,7 @@ from feed.catalogue import catalogue
 from feed.client import Client
 from feed.metrics import Metrics
 from feed.protocol import (
+    MAX_SILENCE_S,
     AcknowledgeCommand,
     Acknowledged,
     AlertInfo,
@@ -44,12 +46,32 @@ from feed.protocol import (
     RunInfo,
     RunsData,
     RunsQuery,
+    SilenceCommand,
+    Silenced,
+    SilenceInfo,
+    SilencesData,
+    SilencesQuery,
     SourceInfo,
     SourcesData,
     SourcesQuery,
     SourceStatus,
+    UnsilenceCommand,
+    Unsilenced,
 )
-from storage import Alert, CollectionRun, Observation, Period, PeriodError, RunTrigger, Store, StoreError
+from storage import (
+    Alert,
+    AlertState,
+    CollectionRun,
+    Observation,
+    Period,
+    PeriodError,
+    RunTrigger,
+    Severity,
+    Store,
+    StoreError,
+)
+from storage.clock import utcnow
+from storage.models import Silence, SilenceMatch
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +126,15 @@ CIRCUIT: dict[BreakerState, Literal["closed", "open", "half_open"]] = {
     BreakerState.OPEN: "open",
     BreakerState.HALF_OPEN: "half_open",
 }
-NEEDS = {"collect": Role.ADMIN, "acknowledge": Role.OPERATOR}
+NEEDS = {"collect": Role.ADMIN, "acknowledge": Role.OPERATOR, "silence": Role.ADMIN, "unsilence": Role.ADMIN}
 # The audit actions of commands that were done: only these use an idempotency key up.
-DONE = {"collect": "collect.run", "acknowledge": "alert.acknowledge"}
+DONE = {
+    "collect": "collect.run",
+    "acknowledge": "alert.acknowledge",
+    "silence": "alert.silence",
+    "unsilence": "silence.remove",
+}
+MAX_SILENCE = timedelta(seconds=MAX_SILENCE_S)
 RECENT_KEYS = 10_000
 HISTORY_LIMIT = 10_000
 
@@ -155,7 +183,8 @@ class Commands:
         if earlier is not None:  # done before a restart of the server: do not do it twice
             if (
                 earlier.action != DONE[name]
-                or earlier.target != _target(msg)
+                # a silence's target is the id it was given, which the request cannot know
+                or (name != "silence" and earlier.target != _target(msg))
                 or earlier.details.get("command", shape) != shape
             ):
                 await self._reused(client, msg)
@@ -167,6 +196,10 @@ class Commands:
             return
         if isinstance(msg.command, CollectCommand):
             await self._collect(client, msg, msg.command, key)
+        elif isinstance(msg.command, SilenceCommand):
+            await self._silence(client, msg, msg.command, key)
+        elif isinstance(msg.command, UnsilenceCommand):
+            await self._unsilence(client, msg, msg.command, key)
         else:
             await self._acknowledge(client, msg, msg.command, key)
 
@@ -240,6 +273,48 @@ class Commands:
         self._remember(key, msg.command.model_dump(mode="json"), result)
         client.push_message(result)
 
+    async def _silence(self, client: Client, msg: Command, cmd: SilenceCommand, key: tuple[str, str]) -> None:
+        match = SilenceMatch.model_validate(cmd.match.model_dump())
+        now = utcnow()
+        problem = None
+        if not match.model_dump(exclude_none=True):
+            problem = "match: give at least one of rule, subject, source, agency, area, indicator"
+        elif (cmd.duration is None) == (cmd.ends_at is None):
+            problem = "say exactly one of: duration (seconds) or ends_at"
+        elif cmd.ends_at is not None and cmd.ends_at.tzinfo is None:
+            problem = "ends_at needs a time zone (Z or +07:00)"
+        elif cmd.ends_at is not None and not now < cmd.ends_at <= now + MAX_SILENCE:
+            problem = f"ends_at must be in the future and at most {MAX_SILENCE.days} days away"
+        elif not cmd.comment.strip():
+            problem = "comment: say why these alerts may be muted"
+        if problem is not None:
+            await self.refused(client, msg, ErrorCode.INVALID, problem)
+            return
+        ends_at = cmd.ends_at if cmd.ends_at is not None else now + timedelta(seconds=cmd.duration or 0)
+        try:
+            made, muted = await self.store.silence(
+                match, ends_at, cmd.comment, client.user, client.role.value, _details(msg)
+            )
+        except StoreError as exc:
+            await self.refused(client, msg, ErrorCode.INVALID, str(exc))
+            return
+        self.metrics.commands.labels("silence", "done").inc()
+        result = Result(id=msg.id, data=Silenced(silence=silence_info(made), muted=[a.id for a in muted]))
+        self._remember(key, msg.command.model_dump(mode="json"), result)
+        client.push_message(result)
+
+    async def _unsilence(self, client: Client, msg: Command, cmd: UnsilenceCommand, key: tuple[str, str]) -> None:
+        try:
+            ended, unmuted = await self.store.unsilence(cmd.silence_id, client.user, client.role.value, _details(msg))
+        except StoreError as exc:
+            code = ErrorCode.NOT_FOUND if str(exc).startswith("no silence") else ErrorCode.INVALID
+            await self.refused(client, msg, code, str(exc))
+            return
+        self.metrics.commands.labels("unsilence", "done").inc()
+        result = Result(id=msg.id, data=Unsilenced(silence=silence_info(ended), unmuted=[a.id for a in unmuted]))
+        self._remember(key, msg.command.model_dump(mode="json"), result)
+        client.push_message(result)
+
     def _remember(self, key: tuple[str, str], shape: dict[str, Any], result: Result) -> None:
         self._recent.setdefault(key, Remembered(shape, [])).results.append(result)
         self._recent.move_to_end(key)
@@ -283,8 +358,16 @@ class Commands:
                 return
             data = _provenance(found)
         elif isinstance(q, AlertsQuery):
-            alerts = await self.store.alerts(open_only=q.open_only, limit=q.limit)
+            alerts = await self.store.alerts(
+                open_only=q.open_only,
+                limit=q.limit,
+                states=[AlertState(s) for s in q.states],
+                severities=[Severity(s) for s in q.severities],
+            )
             data = AlertsData(alerts=[alert_info(a) for a in alerts])
+        elif isinstance(q, SilencesQuery):
+            listed = await self.store.silences(active_only=q.active_only, limit=q.limit)
+            data = SilencesData(silences=[silence_info(s) for s in listed])
         elif isinstance(q, CatalogueQuery):
             data = await catalogue(self.store, self._source_infos())
         else:
@@ -358,6 +441,10 @@ def alert_info(alert: Alert) -> AlertInfo:
     return AlertInfo.model_validate(alert.model_dump())
 
 
+def silence_info(silence: Silence) -> SilenceInfo:
+    return SilenceInfo.model_validate(silence.model_dump())
+
+
 def _details(msg: Command) -> dict[str, Any]:
     """What the audit log keeps of a command: the request, the key, and the command itself (whole,
     under ``command``, so that a key reused for another command is recognised after a restart)."""
@@ -370,4 +457,8 @@ def _target(msg: Command) -> str:
     c = msg.command
     if isinstance(c, CollectCommand):
         return f"source:{c.source}" if c.source else f"agency:{c.agency}" if c.agency else "all"
+    if isinstance(c, SilenceCommand):
+        return "silence:new"
+    if isinstance(c, UnsilenceCommand):
+        return f"silence:{c.silence_id}"
     return f"alert:{c.alert_id}"

@@ -226,11 +226,44 @@ class AcknowledgeCommand(Message):
     note: str = Field(default="", max_length=1000)
 
 
+Label = Annotated[str, Field(min_length=1, max_length=64)]
+MAX_SILENCE_S = 30 * 24 * 3600  # a silence is for an outage or a known late report, not forever
+
+
+class SilenceMatch(Message):
+    """What a silence mutes: alerts whose rule, subject and params equal every matcher given (at least one)."""
+
+    rule: Label | None = None
+    subject: Label | None = None
+    source: Label | None = None
+    agency: Label | None = None
+    area: Label | None = None
+    indicator: Label | None = None
+
+
+class SilenceCommand(Message):
+    """Mute matching alerts (open ones and those that open meanwhile) for ``duration`` seconds or
+    until ``ends_at`` (exactly one), with a comment saying why."""
+
+    name: Literal["silence"] = "silence"
+    match: SilenceMatch
+    duration: int | None = Field(default=None, ge=60, le=MAX_SILENCE_S)
+    ends_at: datetime | None = None
+    comment: str = Field(min_length=1, max_length=1000)
+
+
+class UnsilenceCommand(Message):
+    name: Literal["unsilence"] = "unsilence"
+    silence_id: int = Field(ge=1, le=MAX_ID)
+
+
 class Command(Message):
     type: Literal["command"] = "command"
     id: str = Field(min_length=1, max_length=64)
     idempotency_key: str = Field(min_length=8, max_length=128)
-    command: Annotated[CollectCommand | AcknowledgeCommand, Field(discriminator="name")]
+    command: Annotated[
+        CollectCommand | AcknowledgeCommand | SilenceCommand | UnsilenceCommand, Field(discriminator="name")
+    ]
 
 
 class HistoryQuery(Message):
@@ -257,6 +290,16 @@ class AlertsQuery(Message):
     name: Literal["alerts"] = "alerts"
     open_only: bool = True
     limit: int = Field(default=200, ge=1, le=1000)
+    states: list[Literal["pending", "firing", "acknowledged", "resolved"]] = Field(default=[], max_length=4)
+    severities: list[Literal["info", "warning", "critical"]] = Field(default=[], max_length=3)
+
+
+class SilencesQuery(Message):
+    """Silences, newest first: the active ones, or all (``active_only: false``)."""
+
+    name: Literal["silences"] = "silences"
+    active_only: bool = True
+    limit: int = Field(default=200, ge=1, le=1000)
 
 
 class CatalogueQuery(Message):
@@ -275,7 +318,7 @@ class Query(Message):
     type: Literal["query"] = "query"
     id: str = Field(min_length=1, max_length=64)
     query: Annotated[
-        HistoryQuery | RunsQuery | ProvenanceQuery | AlertsQuery | CatalogueQuery | SourcesQuery,
+        HistoryQuery | RunsQuery | ProvenanceQuery | AlertsQuery | CatalogueQuery | SourcesQuery | SilencesQuery,
         Field(discriminator="name"),
     ]
 
@@ -482,6 +525,36 @@ class Acknowledged(Message):
     alert: AlertInfo
 
 
+class SilenceInfo(Message):
+    id: int
+    match: SilenceMatch
+    comment: str
+    created_by: str
+    created_at: datetime
+    ends_at: datetime
+    ended_at: datetime | None = None  # expired (then equal to ends_at) or removed
+    ended_by: str | None = None  # who removed it (absent: it expired)
+
+
+class Silenced(Message):
+    """A silence made; ``muted``: the open alerts it muted at once (their ``alert`` messages follow)."""
+
+    kind: Literal["silenced"] = "silenced"
+    silence: SilenceInfo
+    muted: list[int]
+
+
+class Unsilenced(Message):
+    kind: Literal["unsilenced"] = "unsilenced"
+    silence: SilenceInfo
+    unmuted: list[int]
+
+
+class SilencesData(Message):
+    kind: Literal["silences"] = "silences"
+    silences: list[SilenceInfo]
+
+
 class Duplicate(Message):
     """A command retried with an idempotency key already used: it was done once, at ``at``."""
 
@@ -501,6 +574,9 @@ ResultData = Annotated[
     | CollectAccepted
     | CollectDone
     | Acknowledged
+    | Silenced
+    | Unsilenced
+    | SilencesData
     | Duplicate,
     Field(discriminator="kind"),
 ]

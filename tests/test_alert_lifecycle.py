@@ -5,7 +5,6 @@ and audited. Every transition is persisted and is an event a feed client receive
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 
 from storage import AlertParams, AlertState, EventType, Severity, Store
 from storage.clock import ManualClock, use_clock, utcnow
-from storage.models import SilenceMatch
+from tests.feedkit import Client, client, feed_server
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 LATE, FAILING = "report.late", "source.failing"
@@ -149,3 +148,170 @@ async def test_a_source_that_is_down_mutes_its_own_late_reports_and_stale_alerts
     await db.resolve_alert(FAILING, "p01")
     by_id = {a.id: a for a in await db.alerts()}
     assert by_id[late01.id].inhibited_by is None and by_id[stale.id].inhibited_by is None
+
+
+# --- over the feed: acknowledgements and silences reach every client, and are audited ----------------------
+
+
+def _command(name: str, key: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "type": "command",
+        "id": f"c-{key}",
+        "idempotency_key": f"key-{key}-0000",
+        "command": {"name": name, **fields},
+    }
+
+
+async def _result_or_error(c: Client, request_id: str) -> dict[str, Any]:
+    while True:
+        msg = await c.next()
+        if msg["type"] in ("result", "error") and msg.get("id") == request_id:
+            return msg
+
+
+async def _alert_message(c: Client, alert_id: int, predicate: Any) -> dict[str, Any]:
+    while True:
+        msg = await c.next()
+        if msg["type"] == "alert" and msg["alert"]["id"] == alert_id and predicate(msg["alert"]):
+            return msg["alert"]
+
+
+async def test_an_acknowledgement_over_the_feed_is_recorded_and_reaches_every_client(
+    db: Store, clock: ManualClock, tmp_path: Path
+) -> None:
+    alert = await db.fire_alert(FAILING, "mof", Severity.WARNING, "Nguồn mof lỗi", params=AlertParams(source="mof"))
+    assert alert is not None
+    async with feed_server(tmp_path / "ops.db", store=db) as server:
+        async with (
+            client(server, "display", hello={"filter": {}}) as wall,
+            client(server, "operator", hello={"filter": {}}) as op,
+        ):
+            await wall.until("snapshot")
+            await op.until("snapshot")
+            clock.advance(timedelta(minutes=4))
+            await op.send(_command("acknowledge", "ack", alert_id=alert.id, note="Đã liên hệ Bộ Tài chính"))
+            answer = await _result_or_error(op, "c-ack")
+            seen = await _alert_message(wall, alert.id, lambda a: a["state"] == "acknowledged")
+    assert answer["data"]["alert"]["acknowledged_by"] == "operator-user"
+    assert seen["acknowledged_by"] == "operator-user" and seen["ack_note"] == "Đã liên hệ Bộ Tài chính"
+    assert seen["acknowledged_at"] == "2026-11-23T08:04:00Z"
+    entries = [e for e in await db.audit_entries() if e.action == "alert.acknowledge"]
+    assert [(e.actor, e.target, e.at) for e in entries] == [
+        ("operator-user", f"alert:{alert.id}", T0 + timedelta(minutes=4))
+    ]
+
+
+async def test_a_silence_set_over_the_feed_mutes_until_it_expires_and_is_audited(
+    db: Store, clock: ManualClock, tmp_path: Path
+) -> None:
+    params = AlertParams(source="p01", area="01")
+    late = await db.fire_alert(LATE, "01:2026-10", Severity.WARNING, "Tỉnh 01 nộp muộn", params=params)
+    other = await db.fire_alert(LATE, "02:2026-10", Severity.WARNING, "Tỉnh 02 nộp muộn", params=AlertParams(area="02"))
+    assert late is not None and other is not None
+    async with feed_server(tmp_path / "ops.db", store=db) as server:
+        async with (
+            client(server, "admin", hello={"filter": {}}) as admin,
+            client(server, "display", hello={"filter": {}}) as wall,
+        ):
+            await admin.until("snapshot")
+            await wall.until("snapshot")
+            match = {"rule": LATE, "area": "01"}
+            await admin.send(_command("silence", "s1", match=match, duration=3600, comment="Tỉnh 01 đã báo nộp muộn"))
+            answer = await _result_or_error(admin, "c-s1")
+            assert answer["type"] == "result", answer
+            made = answer["data"]["silence"]
+            assert answer["data"]["muted"] == [late.id]
+            assert made["ends_at"] == "2026-11-23T09:00:00Z" and made["created_by"] == "admin-user"
+            muted = await _alert_message(wall, late.id, lambda a: a.get("silenced_by") == made["id"])
+            assert muted["state"] == "firing"  # muted, not changed
+            # while it lasts, the alert goes on changing and stays muted; another province is not muted
+            clock.advance(timedelta(minutes=30))
+            again = await db.fire_alert(
+                LATE, "01:2026-10", Severity.CRITICAL, "Tỉnh 01 nộp muộn 30 phút", params=params
+            )
+            assert again is not None and again.silenced_by == made["id"]
+            assert {a.id: a.silenced_by for a in await db.alerts()}[other.id] is None
+            await admin.send({"type": "query", "id": "q-s", "query": {"name": "silences"}})
+            listed = await _result_or_error(admin, "q-s")
+            assert [s["id"] for s in listed["data"]["silences"]] == [made["id"]]
+            # it expires: the timer pass unmutes the alert, and every client hears it
+            clock.advance(timedelta(minutes=30))
+            changed = await db.tick_alerts()
+            assert [(a.id, a.silenced_by) for a in changed] == [(late.id, None)]
+            await _alert_message(wall, late.id, lambda a: a.get("silenced_by") is None)
+            assert await db.silences() == []
+    entries = [e for e in await db.audit_entries() if e.action == "alert.silence"]
+    assert len(entries) == 1
+    assert (entries[0].actor, entries[0].role, entries[0].target) == ("admin-user", "admin", f"silence:{made['id']}")
+    assert entries[0].details["match"] == match and entries[0].details["comment"] == "Tỉnh 01 đã báo nộp muộn"
+    transitions = await db.alert_transitions(late.id)
+    assert [t[2] for t in transitions] == [None, f"silenced:{made['id']}", None]
+
+
+@pytest.mark.parametrize(
+    ("role", "fields", "code"),
+    [
+        ("operator", {"match": {"rule": LATE}, "duration": 3600, "comment": "x"}, "forbidden"),
+        ("admin", {"match": {}, "duration": 3600, "comment": "everything"}, "invalid"),
+        ("admin", {"match": {"rule": LATE}, "ends_at": "2026-11-23T07:00:00Z", "comment": "past"}, "invalid"),
+        (
+            "admin",
+            {"match": {"rule": LATE}, "duration": 3600, "ends_at": "2026-11-23T09:00:00Z", "comment": "x"},
+            "invalid",
+        ),
+        ("admin", {"match": {"rule": LATE}, "ends_at": "2027-11-23T09:00:00Z", "comment": "a year"}, "invalid"),
+        ("admin", {"match": {"rule": LATE}, "duration": 3600, "comment": "   "}, "invalid"),
+    ],
+    ids=["operator", "no-matcher", "in-the-past", "both-ends", "too-long", "no-reason"],
+)
+async def test_a_bad_silence_is_refused_changes_nothing_and_is_audited(
+    db: Store, clock: ManualClock, tmp_path: Path, role: str, fields: dict[str, Any], code: str
+) -> None:
+    late = await db.fire_alert(LATE, "01:2026-10", Severity.WARNING, "m", params=AlertParams(area="01"))
+    assert late is not None
+    async with feed_server(tmp_path / "ops.db", store=db) as server:
+        async with client(server, role, hello={"filter": {}}) as c:
+            await c.until("snapshot")
+            await c.send(_command("silence", "bad", **fields))
+            answer = await _result_or_error(c, "c-bad")
+    assert answer["type"] == "error" and answer["code"] == code, answer
+    assert await db.silences(active_only=False) == []
+    assert [a.silenced_by for a in await db.alerts()] == [None]
+    refused = [e for e in await db.audit_entries() if e.action == "silence.refused"]
+    assert len(refused) == 1 and refused[0].details["error_code"] == code
+
+
+async def test_a_silence_removed_by_an_admin_unmutes_and_is_audited(
+    db: Store, clock: ManualClock, tmp_path: Path
+) -> None:
+    late = await db.fire_alert(LATE, "01:2026-10", Severity.WARNING, "m", params=AlertParams(area="01"))
+    assert late is not None
+    async with feed_server(tmp_path / "ops.db", store=db) as server:
+        async with client(server, "admin", hello={"filter": {}}) as c:
+            await c.until("snapshot")
+            await c.send(_command("silence", "s", match={"area": "01"}, duration=600, comment="bảo trì"))
+            made = (await _result_or_error(c, "c-s"))["data"]["silence"]
+            await c.send(_command("unsilence", "u", silence_id=made["id"]))
+            answer = await _result_or_error(c, "c-u")
+            await c.send(_command("unsilence", "u2", silence_id=made["id"]))
+            again = await _result_or_error(c, "c-u2")
+    assert answer["data"]["unmuted"] == [late.id] and answer["data"]["silence"]["ended_by"] == "admin-user"
+    assert again["type"] == "error" and again["code"] == "invalid"
+    assert [a.silenced_by for a in await db.alerts()] == [None]
+    actions = [e.action for e in reversed(await db.audit_entries())]
+    assert actions == ["alert.silence", "silence.remove", "unsilence.refused"]
+
+
+async def test_the_alerts_query_filters_by_state_and_severity(db: Store, clock: ManualClock, tmp_path: Path) -> None:
+    a = await db.fire_alert(FAILING, "a", Severity.CRITICAL, "a")
+    await db.fire_alert(FAILING, "b", Severity.WARNING, "b")
+    await db.fire_alert(LATE, "c", Severity.WARNING, "c", for_=timedelta(hours=1))
+    assert a is not None
+    await db.acknowledge_alert(a.id, "op", "operator")
+    async with feed_server(tmp_path / "ops.db", store=db) as server:
+        async with client(server, "display", hello={"filter": {}}) as c:
+            await c.until("snapshot")
+            query = {"name": "alerts", "states": ["firing", "pending"], "severities": ["warning"]}
+            await c.send({"type": "query", "id": "q", "query": query})
+            answer = await _result_or_error(c, "q")
+    assert sorted(x["subject"] for x in answer["data"]["alerts"]) == ["b", "c"]

@@ -57,6 +57,7 @@ async def test_every_kind_of_answer_validates_against_its_model_and_the_schema(t
                             {"name": "alerts", "open_only": False},
                             {"name": "catalogue"},
                             {"name": "sources"},
+                            {"name": "silences", "active_only": False},
                         ]
                         for i, q in enumerate(queries):
                             got.append(await _answer(c, {"type": "query", "id": f"q{i}", "query": q}))
@@ -68,6 +69,11 @@ async def test_every_kind_of_answer_validates_against_its_model_and_the_schema(t
                         # The same again: the same answers, from memory, under the new request id.
                         got.append(await _answer(c, {**collect, "id": "c2"}, "done"))
                         got.append(await _answer(c, _command("a1", ack_key, name="acknowledge", alert_id=alert.id)))
+                        silence = {"match": {"rule": "source.failing"}, "duration": 600, "comment": "maintenance"}
+                        made = await _answer(c, _command("s1", uuid.uuid4().hex, name="silence", **silence))
+                        silence_id = made["data"]["silence"]["id"]
+                        unsilence = _command("u1", uuid.uuid4().hex, name="unsilence", silence_id=silence_id)
+                        got += [made, await _answer(c, unsilence)]
                 # After a restart the key is found in the audit log: a duplicate.
                 async with feed_server(tmp_path / "ops.db", store=store, runs=runs) as server:
                     async with client(server, "admin", hello={}) as c:  # the same user, the same key
