@@ -5,7 +5,7 @@ payload each came from."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,8 @@ from collectors import crosscheck
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
 from collectors.pipeline import Collector
 from storage import NATION, Store
-from storage.clock import ManualClock, use_clock
-from tests.simulator_fixtures import CURRENT, running
+from storage.clock import use_clock
+from tests.simulator_fixtures import CURRENT, Clock, running
 
 pytest.importorskip("pysdmx")
 
@@ -36,8 +36,8 @@ def sources(base: str) -> list[SourceSettings]:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[tuple[Store, Collector, Any, ManualClock]]:
-    clock = ManualClock(NOW)
+async def world(tmp_path: Path) -> AsyncIterator[tuple[Store, Collector, Any, Clock]]:
+    clock = Clock(NOW)
     with use_clock(clock):
         async with running(clock) as (sim, _):
             store = await Store.open(tmp_path / "ops.db")
@@ -56,7 +56,7 @@ def test_formulas_of_the_catalogue_are_understood() -> None:
         crosscheck.parse_formula("A*B")
 
 
-async def test_figures_that_agree_raise_nothing(world: tuple[Store, Collector, Any, ManualClock]) -> None:
+async def test_figures_that_agree_raise_nothing(world: tuple[Store, Collector, Any, Clock]) -> None:
     store, *_ = world
     retail = await store.indicator("RETAIL_SALES")
     assert retail is not None
@@ -66,7 +66,7 @@ async def test_figures_that_agree_raise_nothing(world: tuple[Store, Collector, A
 
 
 async def test_an_inflated_province_figure_contradicts_the_nation(
-    world: tuple[Store, Collector, Any, ManualClock],
+    world: tuple[Store, Collector, Any, Clock],
 ) -> None:
     store, collector, sim, _ = world
     sim.revise(1.0, "/provinces/01/*")
@@ -91,7 +91,7 @@ async def test_an_inflated_province_figure_contradicts_the_nation(
 
 
 async def test_json_and_sdmx_of_one_series_disagreeing_raise_a_source_alert(
-    world: tuple[Store, Collector, Any, ManualClock],
+    world: tuple[Store, Collector, Any, Clock],
 ) -> None:
     store, collector, sim, clock = world
     sim.revise(0.5, "/agencies/NSO/*")
@@ -106,7 +106,7 @@ async def test_json_and_sdmx_of_one_series_disagreeing_raise_a_source_alert(
         a.params.payload_digest and a.params.reference_digest and a.params.payload_digest != a.params.reference_digest
     )
 
-    clock.advance(timedelta(minutes=5))
+    clock.advance(minutes=5)
     # A full pull: the simulator's SDMX does not list revised figures under updatedAfter (reported).
     await store.reset_cursor("nso-sdmx")
     caught_up = await collector.run("nso-sdmx")  # the SDMX catches up: the sources agree again

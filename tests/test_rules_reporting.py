@@ -7,7 +7,7 @@ when the statistics office's history begins, so 34 province pulls stay small.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -16,8 +16,8 @@ from collectors import reporting
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
 from collectors.pipeline import Collector
 from storage import Frequency, Period, Store
-from storage.clock import ManualClock, use_clock
-from tests.simulator_fixtures import CURRENT, running
+from storage.clock import use_clock
+from tests.simulator_fixtures import CURRENT, Clock, running
 
 START = datetime(2010, 2, 10, 12, 0, tzinfo=UTC)  # January 2010's monthly figures come out Feb 18-22
 RULES = RulesSettings()
@@ -32,8 +32,8 @@ def provinces(base: str) -> list[SourceSettings]:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[tuple[Store, Collector, ManualClock]]:
-    clock = ManualClock(START)
+async def world(tmp_path: Path) -> AsyncIterator[tuple[Store, Collector, Clock]]:
+    clock = Clock(START)
     with use_clock(clock):
         async with running(clock) as (sim, _):
             store = await Store.open(tmp_path / "ops.db")
@@ -57,12 +57,12 @@ def test_the_calendar_gives_each_period_its_due_date() -> None:
 
 
 async def test_a_province_that_stops_reporting_is_late_after_its_due_date_and_completeness_drops(
-    world: tuple[Store, Collector, ManualClock],
+    world: tuple[Store, Collector, Clock],
 ) -> None:
     store, collector, clock = world
     names = sorted(collector.sources)
     await collector.run_many(names)  # the centre starts watching before January's reports are out
-    clock.advance(timedelta(days=13))  # 23 February: every province has published January
+    clock.advance(days=13)  # 23 February: every province has published January
     silent = "province-04"
     await collector.run_many([n for n in names if n != silent])
     retail = await store.indicator("RETAIL_SALES")
@@ -74,7 +74,7 @@ async def test_a_province_that_stops_reporting_is_late_after_its_due_date_and_co
     owed = await reporting.check_late(store, RULES, clock())
     assert not [o for o in owed if o.area is not None], "no province owes anything before a due date"
 
-    clock.advance(timedelta(days=4))  # 27 February: January was due by the end of the 25th
+    clock.advance(days=4)  # 27 February: January was due by the end of the 25th
     owed = await reporting.check_late(store, RULES, clock())
     [row] = await reporting.reporting_table(store, RULES, clock(), indicators=[retail])
     assert row.period == "2010-01" and row.due == date(2010, 2, 25)
@@ -90,7 +90,7 @@ async def test_a_province_that_stops_reporting_is_late_after_its_due_date_and_co
     assert all(a.params.area in (None, "04") for a in alerts.values())  # nobody else is named
 
     # It reports (late): the alert resolves, and the report counts as received late.
-    clock.advance(timedelta(days=1))
+    clock.advance(days=1)
     await collector.run(silent)
     await reporting.check_late(store, RULES, clock())
     assert "04" not in {a.subject for a in await store.alerts() if a.rule == reporting.REPORT_LATE}
