@@ -37,13 +37,24 @@ Foreground = Callable[[str, asyncio.Event], Awaitable[None]]
 
 
 async def run_demo(
-    config: Config, db_path: str, console: Console, *, sim_port: int = 8780, foreground: Foreground | None = None
+    config: Config,
+    db_path: str,
+    console: Console,
+    *,
+    sim_port: int = 8780,
+    foreground: Foreground | None = None,
+    scenario: str = "demo",
 ) -> int:
     import simulator
 
     config = demo_config(config, sim_port)
     try:
-        sim = await simulator.start(simulator.SimulatorConfig(port=sim_port))
+        # The demo scenario on by default: within three minutes a revision, a late province, a
+        # contradiction, an outlier and an outage happen (simulator/scenarios.py).
+        sim = await simulator.start(simulator.SimulatorConfig(port=sim_port, scenario=scenario))
+    except ValueError as exc:  # an unknown scenario: the message names the known ones
+        console.print(f"opscentre demo: {exc}", markup=False)
+        return 2
     except OSError as exc:
         console.print(f"[red]cannot start the simulated agencies on port {sim_port}: {exc.strerror}[/]")
         console.print("Is another demo running? Stop it, or pass --sim-port with a free port.")
@@ -62,6 +73,11 @@ async def run_demo(
         enabled = sum(s.enabled for s in config.sources)
         console.print("[bold]opscentre demo[/] — the operations centre on simulated agency systems")
         console.print(f"  simulated agencies  {sim.url}  (faults: PUT {sim.url}/_admin/faults)")
+        console.print(
+            f"  scenario            {sim.scenario.name}: {sim.scenario.description}  ({sim.url}/_admin/scenario)"
+        )
+        for step in sim.scenario.steps:
+            console.print(f"    +{step.at:>3.0f}s  {step.what}")
         console.print(f"  database            {db_path}")
         console.print(f"  collectors          {enabled} sources on their schedules; the first runs fill the history")
         console.print(f"  wall display        {page}   token: demo-display")

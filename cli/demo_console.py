@@ -29,6 +29,7 @@ async def run_demo_with_console(
     log_path: Path,
     token_file: str | None,
     builtin: bool,
+    scenario: str = "demo",
 ) -> int:
     from console.app import OpscentreApp  # Textual only for this command
 
@@ -63,7 +64,7 @@ async def run_demo_with_console(
         # The demo's own lines (what `opscentre demo` prints) go to the same file.
         out = Console(file=log_file, force_terminal=False, width=120, soft_wrap=True)
         try:
-            code = await run_demo(config, db_path, out, sim_port=sim_port, foreground=foreground)
+            code = await run_demo(config, db_path, out, sim_port=sim_port, foreground=foreground, scenario=scenario)
         finally:
             root.handlers = saved
     if code != 0:

@@ -353,9 +353,9 @@ async def cmd_demo(args: argparse.Namespace) -> int:
 
         return await run_demo_with_console(
             _config(args), _db_path(args), out, sim_port=args.sim_port, log_path=Path(args.log),
-            token_file=args.token_file, builtin=args.config is None,
+            token_file=args.token_file, builtin=args.config is None, scenario=args.scenario,
         )  # fmt: skip
-    return await run_demo(_config(args), _db_path(args), out, sim_port=args.sim_port)
+    return await run_demo(_config(args), _db_path(args), out, sim_port=args.sim_port, scenario=args.scenario)
 
 
 SERVER_LOGGERS = ("opscentre", "storage", "collectors", "feed", "cli")
@@ -416,6 +416,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     argv = ["--host", args.host, "--port", str(args.port), "--seed", str(args.seed)]
     if args.faults:
         argv += ["--faults", args.faults]
+    argv += ["--scenario", args.scenario, "--speed", str(args.speed)]
     return int(simulator.main(argv))
 
 
@@ -488,6 +489,12 @@ def build_parser() -> argparse.ArgumentParser:
         "run simulated agencies, the collectors and the live feed together (the wall page at /display)",
     )
     p.add_argument("--sim-port", type=int, default=8780, help="port of the simulated agencies (default 8780)")
+    p.add_argument(  # checked by the simulator (imported only when it runs): the names are in `opscentre simulate --help`
+        "--scenario",
+        default="demo",
+        metavar="NAME",
+        help="what happens to the simulated agencies, on a compressed timeline (default demo; none: the calendar only)",
+    )
     p.add_argument(
         "--console", action="store_true", help="open the operators' console on the demo (its log goes to --log)"
     )
@@ -519,6 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8780, help="port (0 picks a free one; default 8780)")
     p.add_argument("--seed", type=int, default=2020, help="series seed (same seed, same figures)")
     p.add_argument("--faults", metavar="FILE", help="TOML file of faults to inject from the start")
+    p.add_argument("--scenario", default="none", metavar="NAME", help="demo, revision, late-report, ... (default none)")
+    p.add_argument("--speed", type=float, default=1.0, help="the scenario's steps come this many times faster")
     # No abbreviations: `--token x` must not pass for `--token-file x` (a token never goes on the command line).
     p = add("console", cmd_console, "open the operators' console (a Textual app on the live feed)", allow_abbrev=False)
     p.add_argument(

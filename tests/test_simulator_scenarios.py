@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import os
+import re
+import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -203,3 +206,62 @@ def test_the_runner_refuses_a_bad_scenario_or_speed(args: list[str]) -> None:
     )
     assert proc.returncode == 2
     assert ("--scenario" in proc.stderr and "demo" in proc.stderr) or "--speed must be more than 0" in proc.stderr
+
+
+DEMO_CONFIG = """
+[database]
+path = "{db}"
+
+[feed]
+port = 0
+"""
+
+
+def _demo(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    config = tmp_path / "demo.toml"
+    config.write_text(DEMO_CONFIG.format(db=tmp_path / "demo.db"))
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "demo", "--config", str(config), "--sim-port", "0", *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUTF8": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize(("args", "expected"), [((), "demo"), (("--scenario", "none"), "none")])
+def test_the_demo_plays_its_scenario_by_default(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
+    proc = _demo(tmp_path, *args)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "Ctrl+C" in line:
+                break
+        text = "".join(lines)
+        match = re.search(r"simulated agencies\s+(http://\S+)", text)
+        assert match, text
+        assert f"scenario            {expected}" in text
+        state = httpx.get(f"{match[1]}/_admin/scenario", timeout=30).json()
+        assert state["scenario"] == expected
+        if expected == "demo":  # the steps at 0 s are done by the first request
+            assert {"hold", "adjust"} <= {a["action"] for a in state["applied"]}
+            assert "a province stops reporting" in text
+        else:
+            assert state["applied"] == [] and state["next"] is None
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, text + out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_the_demo_refuses_an_unknown_scenario(tmp_path: Path) -> None:
+    proc = _demo(tmp_path, "--scenario", "nope")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "unknown scenario 'nope'" in out and "late-report" in out
