@@ -41,22 +41,26 @@ class AlertError(StoreError):
 @dataclass(frozen=True)
 class Inhibition:
     """While an alert of one of ``sources`` fires (or is acknowledged), open alerts of ``targets``
-    whose params ``equal`` all match its own (and are set) are muted."""
+    are muted whose params match its own on every label of one of the ``equal`` sets (set on both)."""
 
     sources: frozenset[str]
     targets: frozenset[str]
-    equal: tuple[str, ...] = ("source",)
+    equal: tuple[tuple[str, ...], ...] = (("source",),)
 
     def mutes(self, by: Alert, target: Alert) -> bool:
         if by.rule not in self.sources or target.rule not in self.targets or by.id == target.id:
             return False
         if by.state not in (AlertState.FIRING, AlertState.ACKNOWLEDGED):
             return False
-        for label in self.equal:
+        return any(self._same(by, target, labels) for labels in self.equal)
+
+    @staticmethod
+    def _same(by: Alert, target: Alert, labels: tuple[str, ...]) -> bool:
+        for label in labels:
             have = getattr(by.params, label)
             if have is None or getattr(target.params, label) != have:
                 return False
-        return True
+        return bool(labels)
 
 
 # The rule codes the built-in inhibition names. The rules themselves live in ``collectors``; the
@@ -67,8 +71,13 @@ REPORT_LATE = "report.late"
 DATA_STALE = "data.stale"
 DEFAULT_INHIBITIONS: tuple[Inhibition, ...] = (
     # A source that is down (failing runs, or no answer at all) mutes its own late-report and stale
-    # alerts: they say the same thing again, and the source's alert is the one to act on.
-    Inhibition(frozenset({SOURCE_FAILING, SOURCE_DOWN}), frozenset({REPORT_LATE, DATA_STALE}), ("source",)),
+    # alerts: they say the same thing again, and the source's alert is the one to act on. "Its own":
+    # the same source, or the same province (area) or agency it reports for.
+    Inhibition(
+        frozenset({SOURCE_FAILING, SOURCE_DOWN}),
+        frozenset({REPORT_LATE, DATA_STALE}),
+        (("source",), ("area",), ("agency",)),
+    ),
 )
 
 _COLUMNS = f"{ALERT_COLUMNS}, fire_after, keep_firing_s, cleared_at"

@@ -144,6 +144,17 @@ async def test_a_source_that_is_down_mutes_its_own_late_reports_and_stale_alerts
     # the mute is an event clients see
     muted = await _alert_events(db, LATE, "01:2026-10")
     assert [e.get("inhibited_by") for e in muted] == [None, down.id]
+    # a ministry's source down mutes that ministry's own late report, not another's
+    mof_late = await db.fire_alert(
+        LATE, "MOF", Severity.WARNING, "Bộ Tài chính nộp muộn", params=AlertParams(agency="MOF")
+    )
+    moit_late = await db.fire_alert(LATE, "MOIT", Severity.WARNING, "Bộ Công Thương", params=AlertParams(agency="MOIT"))
+    mof_down = await db.fire_alert(
+        FAILING, "mof", Severity.CRITICAL, "Nguồn mof", params=AlertParams(source="mof", agency="MOF")
+    )
+    assert mof_late is not None and moit_late is not None and mof_down is not None
+    by_id = {a.id: a for a in await db.alerts()}
+    assert (by_id[mof_late.id].inhibited_by, by_id[moit_late.id].inhibited_by) == (mof_down.id, None)
     # the source comes back: its late reports speak again
     await db.resolve_alert(FAILING, "p01")
     by_id = {a.id: a for a in await db.alerts()}
