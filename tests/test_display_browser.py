@@ -189,7 +189,7 @@ async def test_live_changes_and_alerts_reach_the_wall(tmp_path: Path, browser: B
             retail = display.tile("RETAIL_SALES")
             assert await retail.get_attribute("data-period") == month(today, 0)
             await display.wait_attribute(retail.locator(".spark"), "data-points", "3")
-            assert (await retail.locator(".change").inner_text()).startswith("▲ 67,2 nghìn tỷ đồng")
+            assert (await retail.locator(".change").inner_text()).startswith("▲ 67,2 so với T")
 
             # A second source reporting an older period does not replace the newer figure.
             await ingest(server.store, "mof", [("RETAIL_SALES", month(today, 3), 999.0)])

@@ -35,6 +35,7 @@
   const MAX_DECIMALS = 20; // Intl.NumberFormat's limit; enough to tell any two doubles apart
   const MAX_ALERTS = 200; // open alerts kept; the ticker shows the most important ones
   const TICKER_ITEMS = 40;
+  const LONG_NAME = 48; // characters: a tile name longer than this is set smaller (see .name[data-long])
   const MAX_RUNNING = 20;
 
   const BACKOFF_FIRST_MS = 1000;
@@ -78,26 +79,30 @@
       vi: 'Khách quốc tế đến Việt Nam', en: 'International visitor arrivals' },
   ];
 
+  // short: the label on the wall (the panel's heading already says "portal"); the full name is its
+  // tooltip. A counter's label is one line, and must never be cut. The label says what is counted,
+  // so a count shows no unit beside its figure (it would not fit a small screen); an amount's unit
+  // is in its label.
   const COUNTERS = [
-    { code: 'PORTAL_VISITS', unit: 'lượt', decimals: 0,
+    { code: 'PORTAL_VISITS', unit: 'lượt', decimals: 0, short: { vi: 'Lượt truy cập', en: 'Visits' },
       vi: 'Lượt truy cập Cổng Dịch vụ công quốc gia', en: 'National public service portal visits' },
-    { code: 'PORTAL_ACCOUNTS', unit: 'tài khoản', decimals: 0,
+    { code: 'PORTAL_ACCOUNTS', unit: 'tài khoản', decimals: 0, short: { vi: 'Tài khoản đăng ký', en: 'Registered accounts' },
       vi: 'Số tài khoản đăng ký trên Cổng', en: 'Registered portal accounts' },
-    { code: 'PORTAL_DOSSIERS_SYNCED', unit: 'hồ sơ', decimals: 0,
+    { code: 'PORTAL_DOSSIERS_SYNCED', unit: 'hồ sơ', decimals: 0, short: { vi: 'Hồ sơ đồng bộ trạng thái', en: 'Dossiers status-synced' },
       vi: 'Số hồ sơ đồng bộ trạng thái', en: 'Dossiers with synchronised status' },
-    { code: 'PORTAL_DOSSIERS_ONLINE', unit: 'hồ sơ', decimals: 0,
+    { code: 'PORTAL_DOSSIERS_ONLINE', unit: 'hồ sơ', decimals: 0, short: { vi: 'Hồ sơ trực tuyến', en: 'Dossiers submitted online' },
       vi: 'Số hồ sơ thực hiện trực tuyến', en: 'Dossiers submitted online' },
-    { code: 'PORTAL_PAYMENTS', unit: 'giao dịch', decimals: 0,
+    { code: 'PORTAL_PAYMENTS', unit: 'giao dịch', decimals: 0, short: { vi: 'Giao dịch thanh toán', en: 'Online payments' },
       vi: 'Số giao dịch thanh toán trực tuyến', en: 'Online payment transactions' },
-    { code: 'PORTAL_PAYMENT_AMOUNT', unit: 'tỷ đồng', decimals: 1,
+    { code: 'PORTAL_PAYMENT_AMOUNT', unit: 'tỷ đồng', decimals: 1, short: { vi: 'Thanh toán (tỷ đồng)', en: 'Paid online (billion VND)' },
       vi: 'Số tiền thanh toán trực tuyến', en: 'Online payment amount' },
-    { code: 'PORTAL_SERVICES', unit: 'dịch vụ', decimals: 0,
+    { code: 'PORTAL_SERVICES', unit: 'dịch vụ', decimals: 0, short: { vi: 'Dịch vụ công tích hợp', en: 'Services integrated' },
       vi: 'Số dịch vụ công trực tuyến tích hợp trên Cổng', en: 'Online public services integrated on the portal' },
-    { code: 'PORTAL_FEEDBACK', unit: 'phản ánh', decimals: 0,
+    { code: 'PORTAL_FEEDBACK', unit: 'phản ánh', decimals: 0, short: { vi: 'Phản ánh, kiến nghị', en: 'Feedback and petitions' },
       vi: 'Số phản ánh kiến nghị tiếp nhận', en: 'Citizen feedback and petitions received' },
-    { code: 'PORTAL_CALLS', unit: 'cuộc gọi', decimals: 0,
+    { code: 'PORTAL_CALLS', unit: 'cuộc gọi', decimals: 0, short: { vi: 'Cuộc gọi tổng đài', en: 'Hotline calls' },
       vi: 'Số cuộc gọi tổng đài hỗ trợ', en: 'Support hotline calls' },
-    { code: 'EDOCS_EXCHANGED', unit: 'văn bản', decimals: 0,
+    { code: 'EDOCS_EXCHANGED', unit: 'văn bản', decimals: 0, short: { vi: 'Văn bản điện tử liên thông', en: 'E-documents exchanged' },
       vi: 'Số văn bản điện tử gửi nhận qua Trục liên thông văn bản quốc gia',
       en: 'Electronic documents exchanged over the national document axis' },
   ].map((c) => ({ ...c, freq: 'live', kind: 'counter' }));
@@ -896,9 +901,9 @@
       const reading = el('div', 'reading', tile);
       parts.value = el('span', 'value', reading);
       parts.unit = el('span', 'unit', reading);
-      parts.status = el('span', 'status', reading); // provisional, estimate, revised
       const meta2 = el('div', 'meta', tile);
       parts.period = el('span', 'period', meta2);
+      parts.status = el('span', 'status', meta2); // provisional, estimate, revised
       parts.change = el('span', 'change', meta2);
       parts.spark = document.createElementNS(SVG_NS, 'svg');
       parts.spark.setAttribute('class', 'spark');
@@ -925,7 +930,6 @@
       const parts = { box, name: el('div', 'name', box), age: el('div', 'age', box) };
       const reading = el('div', 'reading', box);
       parts.value = el('span', 'value', reading);
-      parts.unit = el('span', 'unit', reading);
       parts.rate = el('div', 'rate', box);
       counterEls.set(meta.code, parts);
       state.counters.set(meta.code, { shown: NaN, from: NaN, target: NaN, start: 0, figure: null, previous: null });
@@ -954,6 +958,8 @@
     const w = W();
     setText(p.name, meta[state.lang]);
     if (p.name.title !== meta[state.lang]) p.name.title = meta[state.lang];
+    // A long name is set smaller so that it still fits two lines, in full.
+    p.name.toggleAttribute('data-long', meta[state.lang].length > LONG_NAME);
     setText(p.unit, unitLabel(meta.unit));
     const fig = bestFigure(code);
     if (!fig) {
@@ -992,8 +998,9 @@
       const diff = Math.round((fig.value - previous.value) * factor) / factor;
       const dir = diff > 0 ? 'up' : diff < 0 ? 'down' : 'flat';
       const arrow = { up: '▲', down: '▼', flat: '=' }[dir];
-      const unit = meta.kind === 'rate' ? w.points : unitLabel(meta.unit);
-      const amount = dir === 'flat' ? '' : ` ${formatNumber(Math.abs(diff), meta.decimals)} ${unit}`;
+      // Rates change by percentage points (said so); other figures in the unit shown just above.
+      const unit = meta.kind === 'rate' ? ` ${w.points}` : '';
+      const amount = dir === 'flat' ? '' : ` ${formatNumber(Math.abs(diff), meta.decimals)}${unit}`;
       setText(p.change, `${arrow}${amount} ${w.versus(periodLabel(previous.period, meta.freq, true))}`);
       setData(p.change, 'dir', dir);
     } else {
@@ -1036,8 +1043,9 @@
     const meta = META.get(code);
     const p = counterEls.get(code);
     const c = state.counters.get(code);
-    setText(p.name, meta[state.lang]);
-    setText(p.unit, unitLabel(meta.unit));
+    setText(p.name, meta.short[state.lang]);
+    const full = `${meta[state.lang]} (${unitLabel(meta.unit)})`;
+    if (p.name.title !== full) p.name.title = full;
     const fig = bestFigure(code);
     if (fig && (!c.figure || fig.period !== c.figure.period || fig.value !== c.figure.value)) {
       // Remember the reading before, for the rate per minute.
