@@ -18,6 +18,7 @@ from rich.text import Text
 
 from cli.config import Config
 from cli.progress import FirstPull
+from collectors.alerting import alert_timer
 from collectors.pipeline import Collector
 from collectors.scheduler import Scheduler
 from feed.formatting import format_number
@@ -104,6 +105,7 @@ class Service:
         self.scheduler: Scheduler | None = None
         self.feed: FeedServer | None = None
         self._pruner: asyncio.Task[None] | None = None
+        self._alert_timer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -141,6 +143,7 @@ class Service:
         if self.schedule:
             self.scheduler.start()
         self._pruner = asyncio.create_task(self._prune())
+        self._alert_timer = asyncio.create_task(alert_timer(store))
 
     async def _prune(self) -> None:
         """Events older than `[database] keep_events` go; a client that far behind gets a snapshot."""
@@ -155,6 +158,8 @@ class Service:
         """No new runs; in-flight runs get the grace period, then are interrupted; clients get 1001."""
         if self._pruner is not None:
             self._pruner.cancel()
+        if self._alert_timer is not None:
+            self._alert_timer.cancel()
         if self.scheduler is not None:
             self.scheduler.pause()  # not shutdown yet: APScheduler's would cancel the runs in flight
         if self.collector is not None:

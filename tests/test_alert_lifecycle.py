@@ -5,6 +5,7 @@ and audited. Every transition is persisted and is an event a feed client receive
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from collectors.alerting import alert_timer
 from storage import AlertParams, AlertState, EventType, Severity, Store
 from storage.clock import ManualClock, use_clock, utcnow
 from tests.feedkit import Client, client, feed_server
@@ -326,3 +328,22 @@ async def test_the_alerts_query_filters_by_state_and_severity(db: Store, clock: 
             await c.send({"type": "query", "id": "q", "query": query})
             answer = await _result_or_error(c, "q")
     assert sorted(x["subject"] for x in answer["data"]["alerts"]) == ["b", "c"]
+
+
+async def test_the_serving_timer_fires_a_due_alert_without_its_rule_running_again(
+    db: Store, clock: ManualClock
+) -> None:
+    held = await db.fire_alert(FAILING, "mof", Severity.WARNING, "m", for_=timedelta(minutes=5))
+    assert held is not None and held.state is AlertState.PENDING
+    timer = asyncio.create_task(alert_timer(db, timedelta(milliseconds=10)))
+    try:
+        await asyncio.sleep(0.1)
+        assert (await db.alerts())[0].state is AlertState.PENDING  # not due yet, however often it runs
+        clock.advance(timedelta(minutes=5))
+        for _ in range(1000):  # bounded poll: the next pass fires it
+            if (await db.alerts())[0].state is AlertState.FIRING:
+                break
+            await asyncio.sleep(0.01)
+        assert (await db.alerts())[0].state is AlertState.FIRING
+    finally:
+        timer.cancel()
