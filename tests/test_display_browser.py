@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from feed.server import STATIC
-from storage import Batch, ObservationIn, ObservationStatus, Severity, Store
+from storage import AlertParams, Batch, ObservationIn, ObservationStatus, Severity, Store
 from tests.browser import Display, chromium, open_display, require_browser
 from tests.feedkit import TOKENS, feed_server
 
@@ -593,3 +593,77 @@ async def test_a_revision_without_previous_value_is_told_apart_from_what_the_pag
             assert display.errors == [], display.errors
         finally:
             await context.close()
+
+
+async def test_the_ticker_speaks_the_pages_language_and_never_quotes_errors(tmp_path: Path, browser: Browser) -> None:
+    """Alerts are worded on the wall from their rule and typed params, in Vietnamese or English:
+    never the server's Vietnamese in English mode, never an error's text or a URL (an old alert
+    whose message quoted one included)."""
+    from playwright.async_api import expect
+
+    url_error = "ConnectError: GET https://nso.example.gov.vn/api/obs?from=2026%2F10 failed: [Errno 111]"
+    async with feed_server(tmp_path / "ops.db") as server:
+        store = server.store
+        await seed(store, datetime.now(UTC))
+        fired = {
+            "failing": await store.fire_alert(
+                "source.failing", "nso", Severity.CRITICAL, "Nguồn nso bị ngắt mạch sau 5 lần lỗi liên tiếp",
+                params=AlertParams(source="nso", failures=5, http_status=503), detail=url_error,
+            ),
+            "revised": await store.fire_alert(
+                "figures.revised", "nso", Severity.INFO, "Số liệu chính thức bị điều chỉnh: GDP_GROWTH VN 2026-Q3 7.4 → 7.55",
+                params=AlertParams(source="nso", indicator="GDP_GROWTH", area="VN", period="2026-Q3", value=7.55,
+                                   previous_value=7.4, count=1),
+            ),
+            "late": await store.fire_alert(
+                "report.late", "01", Severity.WARNING, "Thành phố Hà Nội chưa gửi báo cáo RETAIL_SALES kỳ 2026-10",
+                params=AlertParams(area="01", indicator="RETAIL_SALES", period="2026-10", due="2026-11-20", count=1),
+            ),
+            "sources": await store.fire_alert(
+                "crosscheck.sources", "CPI_YOY/VN/2026-10", Severity.WARNING, "Hai nguồn khác nhau: CPI_YOY VN",
+                params=AlertParams(source="nso", indicator="CPI_YOY", area="VN", period="2026-10", value=3.22,
+                                   reference_value=3.25, reference_source="nso-sdmx"),
+            ),
+            "unknown": await store.fire_alert(
+                "anomaly.outlier", "IIP_YOY", Severity.WARNING, "Giá trị bất thường: IIP_YOY kỳ 2026-10",
+                params=AlertParams(indicator="IIP_YOY", area="VN", period="2026-10", value=31.5),
+            ),
+            # As a server before structured alerts stored it: no params, the error in the message.
+            "legacy": await store.fire_alert("source.failing", "gdc", Severity.WARNING, url_error),
+        }  # fmt: skip
+        ids = {name: alert.id for name, alert in fired.items() if alert is not None}
+        assert len(ids) == len(fired)
+        expected = {
+            "vi": {
+                "failing": "Nguồn nso bị ngắt mạch sau 5 lần lỗi liên tiếp (mã HTTP 503)",
+                "revised": "Số liệu chính thức bị điều chỉnh: Tốc độ tăng tổng sản phẩm trong nước (GDP) Quý III/2026"
+                " 7,40 → 7,55",
+                "late": "Thành phố Hà Nội chưa gửi báo cáo Tổng mức bán lẻ hàng hóa và doanh thu dịch vụ tiêu dùng"
+                " Tháng 10/2026 (hạn 20/11/2026)",
+                "sources": "Hai nguồn khác nhau: Chỉ số giá tiêu dùng so với cùng kỳ năm trước Tháng 10/2026"
+                " 3,22 (nso) và 3,25 (nso-sdmx)",
+                "unknown": "Giá trị bất thường: IIP_YOY kỳ 2026-10",
+                "legacy": "Nguồn gdc đang lỗi",
+            },
+            "en": {
+                "failing": "Source nso: circuit open after 5 failures in a row (HTTP 503)",
+                "revised": "Official figure revised: GDP growth rate (year on year) Q3 2026 7.40 → 7.55",
+                "late": "Thành phố Hà Nội has not reported Retail sales of goods and consumer services for Oct 2026"
+                " (due 20 Nov 2026)",
+                "sources": "Two sources disagree: Consumer price index year on year Oct 2026 3.22 (nso) and 3.25 (nso-sdmx)",
+                "unknown": "Alert anomaly.outlier: Index of industrial production year on year Oct 2026 31.5",
+                "legacy": "Source gdc is failing",
+            },
+        }
+        async with open_display(browser, server) as display:
+            await connect(display)
+            for lang in ("vi", "en"):
+                if lang == "en":
+                    await display.page.locator("#lang-toggle").click()
+                for name, text in expected[lang].items():
+                    message = display.page.locator(f'#ticker [data-alert-id="{ids[name]}"] .msg')
+                    await expect(message).to_have_text(text)
+                ticker = await display.page.locator("#ticker").inner_text()
+                for raw in ("://", "%2F", "Errno", "ConnectError"):
+                    assert raw not in ticker, (lang, raw, ticker)
+            assert_clean(display)

@@ -172,6 +172,28 @@
       ago: { now: 'vừa xong', s: (n) => `${n} giây trước`, m: (n) => `${n} phút trước`, h: (n) => `${n} giờ trước`, d: (n) => `${n} ngày trước` },
       noAlerts: 'Không có cảnh báo đang mở',
       severity: { info: 'Thông tin', warning: 'Cảnh báo', critical: 'Nghiêm trọng' },
+      // Alerts worded from their rule and typed params (AlertInfo.params), never from an error's text.
+      rules: {
+        'source.failing': (a) => (a.open
+          ? `Nguồn ${a.source} bị ngắt mạch${a.failures != null ? ` sau ${a.failures} lần lỗi liên tiếp` : ''}`
+          : `Nguồn ${a.source} ${a.failures != null ? `lỗi ${a.failures} lần liên tiếp` : 'đang lỗi'}`)
+          + (a.http != null ? ` (mã HTTP ${a.http})` : ''),
+        'source.down': (a) => `Nguồn ${a.source} ngừng hoạt động`,
+        'source.rejected': (a) => `Nguồn ${a.source}: ${a.count ?? 'một số'} bản ghi bị loại`,
+        'figures.revised': (a) => `Số liệu chính thức bị điều chỉnh: ${a.what} ${a.previous} → ${a.value}`
+          + (a.more ? ` và ${a.more} số liệu khác` : ''),
+        'storage.write_failed': () => 'Không ghi được cơ sở dữ liệu: số liệu mới chưa được lưu',
+        'report.late': (a) => `${a.who} chưa gửi báo cáo ${a.indicator} ${a.period}${a.due ? ` (hạn ${a.due})` : ''}`,
+        'crosscheck.provinces': (a) => `${a.indicator} ${a.period}: tổng ${a.count ?? ''} tỉnh, thành phố ${a.value}, `
+          + `khác số cả nước ${a.reference}${a.refSource ? ` (${a.refSource})` : ''}`,
+        'crosscheck.derived': (a) => `${a.indicator} ${a.period}: ${a.value}${a.sourceIn}, khác giá trị tính từ các thành phần ${a.reference}`,
+        'crosscheck.sources': (a) => `Hai nguồn khác nhau: ${a.what} ${a.value} (${a.source}) và ${a.reference} (${a.refSource})`,
+        'data.stale': (a) => `Số liệu ${a.what || a.source} không được cập nhật`,
+        generic: (a) => `Cảnh báo ${a.rule}${a.what ? `: ${a.what}` : ''}${a.value ? ` ${a.value}` : ''}`,
+      },
+      sourceFailing: 'Nguồn lỗi',
+      sourceDown: 'Nguồn ngừng',
+      lastGood: (t) => `số liệu lúc ${t}`,
       pending: 'chờ xác nhận',
       acknowledged: (by) => (by ? `đã tiếp nhận (${by})` : 'đã tiếp nhận'),
       running: (list) => `Đang thu thập: ${list}`,
@@ -226,6 +248,27 @@
       ago: { now: 'just now', s: (n) => `${n} s ago`, m: (n) => `${n} min ago`, h: (n) => `${n} h ago`, d: (n) => `${n} ${n === 1 ? 'day' : 'days'} ago` },
       noAlerts: 'No open alerts',
       severity: { info: 'Info', warning: 'Warning', critical: 'Critical' },
+      rules: {
+        'source.failing': (a) => (a.open
+          ? `Source ${a.source}: circuit open${a.failures != null ? ` after ${a.failures} failures in a row` : ''}`
+          : `Source ${a.source} ${a.failures != null ? `failed ${a.failures} times in a row` : 'is failing'}`)
+          + (a.http != null ? ` (HTTP ${a.http})` : ''),
+        'source.down': (a) => `Source ${a.source} is down`,
+        'source.rejected': (a) => `Source ${a.source}: ${a.count ?? 'some'} records rejected`,
+        'figures.revised': (a) => `Official figure revised: ${a.what} ${a.previous} → ${a.value}`
+          + (a.more ? ` and ${a.more} more` : ''),
+        'storage.write_failed': () => 'The database cannot be written: new figures are not being stored',
+        'report.late': (a) => `${a.who} has not reported ${a.indicator} for ${a.period}${a.due ? ` (due ${a.due})` : ''}`,
+        'crosscheck.provinces': (a) => `${a.indicator} ${a.period}: ${a.count ?? ''} provinces add up to ${a.value}, `
+          + `not the national ${a.reference}${a.refSource ? ` (${a.refSource})` : ''}`,
+        'crosscheck.derived': (a) => `${a.indicator} ${a.period}: ${a.value}${a.sourceIn} differs from its parts, ${a.reference}`,
+        'crosscheck.sources': (a) => `Two sources disagree: ${a.what} ${a.value} (${a.source}) and ${a.reference} (${a.refSource})`,
+        'data.stale': (a) => `${a.what || a.source}: no new figures`,
+        generic: (a) => `Alert ${a.rule}${a.what ? `: ${a.what}` : ''}${a.value ? ` ${a.value}` : ''}`,
+      },
+      sourceFailing: 'Source failing',
+      sourceDown: 'Source down',
+      lastGood: (t) => `figure of ${t}`,
       pending: 'pending',
       acknowledged: (by) => (by ? `acknowledged (${by})` : 'acknowledged'),
       running: (list) => `Collecting: ${list}`,
@@ -306,6 +349,8 @@
     running: new Map(), // run id -> run
     lastRun: null,
     counters: new Map(), // code -> {shown, from, target, start, previous}
+    // From the catalogue query: names in both languages for what alerts are about.
+    catalogue: { asked: false, loaded: false, indicators: new Map(), areas: new Map(), agencies: new Map() },
 
     stats: { connects: 0, welcomes: 0, resumes: 0, snapshots: 0, messages: 0, ignored: 0 },
   };
@@ -376,6 +421,107 @@
     const h = Math.floor(m / 60);
     if (h < 48) return a.h(h);
     return a.d(Math.floor(h / 24));
+  }
+
+  // --- alerts in words ----------------------------------------------------------------------------
+  // The ticker words each alert in the page's language from its rule and typed params; the server's
+  // Vietnamese message is only a fallback (Vietnamese page, a rule this page does not know), and an
+  // error's text (the alert's detail) is never shown on the wall.
+
+  /** Digits after the decimal mark that write `value` exactly (its shortest round trip), at most 6:
+   *  a revised figure never reads the same as the figure it revised. */
+  function exactDecimals(value) {
+    const text = String(value);
+    if (text.includes('e') || !text.includes('.')) return 0;
+    return Math.min(text.split('.')[1].replace(/0+$/, '').length, 6);
+  }
+
+  function indicatorName(code) {
+    const info = state.catalogue.indicators.get(code);
+    if (info) return String(state.lang === 'en' ? info.name_en : info.name_vi);
+    return META.has(code) ? META.get(code)[state.lang] : code;
+  }
+
+  /** The frequency of an indicator (catalogue, the page's own table, or the period's form). */
+  function frequencyOf(code, period) {
+    const known = state.catalogue.indicators.get(code)?.frequency || META.get(code)?.freq;
+    if (known) return known;
+    if (/^\d{4}-\d{2}-\d{2}$/.test(period)) return 'D';
+    if (/^\d{4}-\d{2}$/.test(period)) return 'M';
+    if (/^\d{4}-Q[1-4]$/.test(period)) return 'Q';
+    return /^\d{4}$/.test(period) ? 'Y' : 'live';
+  }
+
+  const areaName = (code) => String(state.catalogue.areas.get(code) || code); // place names are not translated
+
+  function agencyName(code) {
+    const info = state.catalogue.agencies.get(code);
+    return info ? String(state.lang === 'en' ? info.name_en : info.name_vi) : code;
+  }
+
+  // What a rule's wording needs; without it the alert is worded generically.
+  const RULE_NEEDS = {
+    'source.failing': ['source'], 'source.down': ['source'], 'source.rejected': ['source'],
+    'figures.revised': ['what', 'value', 'previous'], 'storage.write_failed': [],
+    'report.late': ['who', 'indicator', 'period'],
+    'crosscheck.provinces': ['indicator', 'period', 'value', 'reference'],
+    'crosscheck.derived': ['indicator', 'period', 'value', 'reference'],
+    'crosscheck.sources': ['what', 'value', 'reference', 'source', 'refSource'],
+    'data.stale': ['source'],
+  };
+
+  /** A server message fit for the wall: no URL, nothing percent-encoded (older servers quoted errors). */
+  const presentable = (text) => typeof text === 'string' && text !== '' && !/:\/\/|%[0-9A-Fa-f]{2}/.test(text);
+
+  function alertText(alert) {
+    const w = W();
+    const p = alert.params && typeof alert.params === 'object' ? alert.params : {};
+    const rule = String(alert.rule || '');
+    const finite = (v) => v != null && Number.isFinite(Number(v));
+    const figures = [p.value, p.previous_value, p.reference_value].filter(finite).map(Number);
+    const digits = figures.length ? Math.max(...figures.map(exactDecimals)) : 0;
+    const num = (v) => (finite(v) ? formatNumber(Number(v), digits) : '');
+    const indicator = p.indicator ? indicatorName(String(p.indicator)) : '';
+    const period = p.period ? periodLabel(String(p.period), frequencyOf(String(p.indicator || ''), String(p.period))) : '';
+    const area = p.area && p.area !== AREA ? areaName(String(p.area)) : '';
+    const args = {
+      rule,
+      source: String(p.source || (rule.startsWith('source.') ? alert.subject : '') || ''),
+      failures: finite(p.failures) ? formatNumber(Number(p.failures), 0) : null,
+      http: finite(p.http_status) ? String(p.http_status) : null,
+      open: alert.severity === 'critical',
+      count: finite(p.count) ? formatNumber(Number(p.count), 0) : null,
+      more: finite(p.count) && p.count > 1 ? formatNumber(p.count - 1, 0) : null,
+      indicator,
+      period,
+      what: [indicator, area, period].filter(Boolean).join(' '),
+      value: num(p.value),
+      previous: num(p.previous_value),
+      reference: num(p.reference_value),
+      refSource: String(p.reference_source || ''),
+      sourceIn: p.source ? ` (${p.source})` : '',
+      who: p.area ? areaName(String(p.area)) : p.agency ? agencyName(String(p.agency)) : '',
+      due: p.due ? dateText(String(p.due)) : '',
+    };
+    const needs = RULE_NEEDS[rule];
+    if (needs && needs.every((k) => args[k])) return w.rules[rule](args);
+    if (state.lang === 'vi' && presentable(alert.message)) return String(alert.message);
+    return w.rules.generic(args);
+  }
+
+  /** A date (2026-12-05) as written in a sentence: 5/12/2026, 5 Dec 2026. */
+  function dateText(iso) {
+    const p = parsePeriod(iso, 'D');
+    if (!p) return iso;
+    return state.lang === 'en' ? `${p.d} ${MONTHS_EN[p.m - 1]} ${p.y}` : `${p.d}/${p.m}/${p.y}`;
+  }
+
+  function takeCatalogue(data) {
+    const cat = state.catalogue;
+    cat.loaded = true;
+    for (const i of data.indicators || []) if (i && i.code) cat.indicators.set(i.code, i);
+    for (const a of data.areas || []) if (a && a.code && (!a.valid_to || !cat.areas.has(a.code))) cat.areas.set(a.code, a.name);
+    for (const a of data.agencies || []) if (a && a.code) cat.agencies.set(a.code, a);
   }
 
   // --- periods ----------------------------------------------------------------------------------
@@ -574,6 +720,14 @@
     else send();
   }
 
+  const CATALOGUE_QUERY = 'catalogue';
+
+  /** The catalogue (names in both languages), once: it changes only with the server's configuration. */
+  function askCatalogue() {
+    if (state.catalogue.loaded || state.catalogue.asked) return;
+    state.catalogue.asked = sendMessage({ type: 'query', id: CATALOGUE_QUERY, query: { name: 'catalogue' } });
+  }
+
   /** Drop the queries in flight (their answers will not come); returns which indicators they were for. */
   function forgetHistoryQueries() {
     const codes = [...state.historyAsked.keys()];
@@ -600,6 +754,7 @@
           if (!state.historyLoaded.has(t.code) || state.historyWanted.has(t.code)) askHistory(t.code);
         }
         state.historyWanted.clear();
+        askCatalogue();
       }
       setData($('#conn'), 'resumed', String(msg.resumed === true));
       state.everLive = true;
@@ -628,6 +783,7 @@
       forgetHistoryQueries();
       state.historyWanted.clear();
       for (const t of TILES) askHistory(t.code);
+      askCatalogue();
       renderAll();
     },
 
@@ -659,6 +815,11 @@
     },
 
     result(msg) {
+      if (msg.id === CATALOGUE_QUERY && msg.data && msg.data.kind === 'catalogue') {
+        takeCatalogue(msg.data);
+        renderTicker();
+        return;
+      }
       if (typeof msg.id !== 'string' || !msg.id.startsWith('h-')) return;
       const code = msg.id.slice(2);
       state.historyAsked.delete(code);
@@ -668,6 +829,7 @@
     },
 
     error(msg) {
+      if (msg.id === CATALOGUE_QUERY) { state.catalogue.asked = false; return; } // asked again on the next snapshot
       if (typeof msg.id === 'string' && msg.id.startsWith('h-')) {
         const code = msg.id.slice(2);
         state.historyAsked.delete(code);
@@ -761,6 +923,7 @@
     clearTimers();
     detachSocket();
     for (const code of forgetHistoryQueries()) state.historyWanted.add(code);
+    if (!state.catalogue.loaded) state.catalogue.asked = false; // an answer lost with the old socket
     if (!state.token) { showAuth(null); return; }
     setConn(state.everLive || state.attempt > 0 ? 'reconnecting' : 'connecting');
     state.stats.connects++;
@@ -1153,7 +1316,7 @@
       item.dataset.severity = String(a.severity);
       item.dataset.state = String(a.state);
       setText(el('span', 'sev', item), w.severity[a.severity] || String(a.severity));
-      setText(el('span', 'msg', item), String(a.message || a.rule || ''));
+      setText(el('span', 'msg', item), alertText(a));
       const at = parseTime(a.fired_at || a.opened_at);
       const time = el('time', 'when', item);
       time.dateTime = a.fired_at || a.opened_at || '';
