@@ -330,6 +330,48 @@ async def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_alerts(args: argparse.Namespace) -> int:
+    from cli.alerts_cmd import list_alerts
+
+    store = await _open_existing(args)
+    try:
+        return await list_alerts(
+            store, out, states=args.state or [], severities=args.severity or [], everything=args.all,
+            limit=args.limit, as_json=args.json,
+        )  # fmt: skip
+    finally:
+        await store.close()
+
+
+async def cmd_silence(args: argparse.Namespace) -> int:
+    from cli.alerts_cmd import AlertsError, add_silence, list_silences, parse_duration, parse_matchers, remove_silence
+
+    try:
+        if args.action == "list":
+            store = await _open_existing(args)
+            try:
+                return await list_silences(store, out, everything=args.all, as_json=args.json)
+            finally:
+                await store.close()
+        from cli.feed_collect import FeedUnavailable, feed_url, token_for
+
+        try:
+            token = token_for(args.token_file, builtin=args.config is None)
+        except FeedUnavailable as exc:
+            raise UserError(str(exc)) from None
+        url = args.feed or feed_url(_config(args))
+        if args.action == "add":
+            if not args.comment or not args.comment.strip():
+                raise UserError("say why: --comment TEXT (kept in the audit log)")
+            match, duration = parse_matchers(args.match or []), parse_duration(args.duration)
+            return await add_silence(
+                url, token, out, match=match, duration=duration, comment=args.comment, cafile=args.cafile
+            )
+        return await remove_silence(url, token, out, silence_id=args.id, cafile=args.cafile)
+    except AlertsError as exc:
+        raise UserError(str(exc)) from None
+
+
 async def cmd_verify_audit(args: argparse.Namespace) -> int:
     store = await _open_existing(args)
     try:
@@ -481,6 +523,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revisions", action="store_true", help="also show the earlier revisions of each figure")
     p.add_argument("--lang", choices=["vi", "en"], default="vi", help="number format and names")
     p.add_argument("--json", action="store_true")
+    p = add("alerts", cmd_alerts, "list alerts (open ones by default) with their state, severity and muting")
+    p.add_argument("--state", action="append", choices=["pending", "firing", "acknowledged", "resolved"],
+                   help="only this state (repeatable); resolved ones are listed only when asked")  # fmt: skip
+    p.add_argument("--severity", action="append", choices=["info", "warning", "critical"], help="only this severity")
+    p.add_argument("--all", action="store_true", help="resolved alerts too")
+    p.add_argument("--limit", type=int, default=200, help="at most this many, newest first (default 200)")
+    p.add_argument("--json", action="store_true")
+    silence_help = "mute alerts for a while (admin, through the running server), list or remove silences"
+    p = add("silence", cmd_silence, silence_help)
+    # --config/--db/-v also after the action; without defaults there, which would override the ones given before it
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="configuration file (TOML)")
+    after.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help="SQLite database file")
+    after.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log more")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = actions.add_parser(
+        "add", parents=[after], help="mute matching alerts: --match NAME=VALUE ... --for 2h --comment WHY"
+    )
+    a.add_argument("--match", action="append", metavar="NAME=VALUE",
+                   help="rule, subject, source, agency, area or indicator (repeatable: all must match)")  # fmt: skip
+    a.add_argument(
+        "--for", dest="duration", default="2h", metavar="DURATION", help="how long: 30m, 2h, 1d (default 2h)"
+    )
+    a.add_argument("--comment", metavar="TEXT", help="why (required; kept in the audit log)")
+    r = actions.add_parser("remove", parents=[after], help="end a silence now")
+    r.add_argument("id", type=int, metavar="ID")
+    ls = actions.add_parser("list", parents=[after], help="the active silences (--all: every one)")
+    ls.add_argument("--all", action="store_true")
+    ls.add_argument("--json", action="store_true")
+    for q in (a, r):
+        q.add_argument("--feed", metavar="URL", help="feed address (default: from the configuration's [feed])")
+        q.add_argument("--token-file", metavar="FILE", help="file holding the admin token (or set OPSCENTRE_TOKEN)")
+        q.add_argument("--cafile", metavar="FILE", help="CA certificate to trust for a wss:// feed")
     p = add("verify-audit", cmd_verify_audit, "check the audit log's hash chain; exit 1 if anything was altered")
     p.add_argument("--expect-head", metavar="HASH", help="also require the chain to end at this hash")
     p = add(

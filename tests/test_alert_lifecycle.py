@@ -6,6 +6,9 @@ and audited. Every transition is persisted and is an event a feed client receive
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +19,8 @@ import pytest
 from collectors.alerting import alert_timer
 from storage import AlertParams, AlertState, EventType, Severity, Store
 from storage.clock import ManualClock, use_clock, utcnow
-from tests.feedkit import Client, client, feed_server
+from tests.conftest import ROOT
+from tests.feedkit import TOKENS, Client, client, feed_server
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 LATE, FAILING = "report.late", "source.failing"
@@ -347,3 +351,75 @@ async def test_the_serving_timer_fires_a_due_alert_without_its_rule_running_agai
         assert (await db.alerts())[0].state is AlertState.FIRING
     finally:
         timer.cancel()
+
+
+# --- the CLI: `opscentre alerts` and `opscentre silence`, real child processes on a real server ------------
+
+
+async def _cli(*args: str, token: str | None = None) -> tuple[int, str, str]:
+    env = {**os.environ, "PYTHONUTF8": "1", "COLUMNS": "250"}
+    env.pop("OPSCENTRE_TOKEN", None)
+    if token is not None:
+        env["OPSCENTRE_TOKEN"] = token
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cli.main", *args, cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=120)
+    return int(proc.returncode or 0), stdout.decode(), stderr.decode()
+
+
+async def test_the_cli_lists_alerts_and_an_admin_silences_them_through_the_server(tmp_path: Path) -> None:
+    path = tmp_path / "ops.db"
+    async with await Store.open(path) as store:
+        late = await store.fire_alert(
+            LATE, "01", Severity.WARNING, "Thành phố Hà Nội chưa gửi báo cáo", params=AlertParams(area="01")
+        )
+        down = await store.fire_alert(
+            FAILING, "mof", Severity.CRITICAL, "Nguồn mof ngắt mạch", params=AlertParams(source="mof")
+        )
+        assert late is not None and down is not None
+        async with feed_server(path, store=store) as server:
+            db = ("--db", str(path))
+            code, out, _ = await _cli("alerts", *db)
+            assert code == 0 and "Thành phố Hà Nội chưa gửi báo cáo" in out and "Nguồn mof ngắt mạch" in out
+            code, out, _ = await _cli("alerts", *db, "--severity", "critical", "--json")
+            assert code == 0 and [a["id"] for a in json.loads(out)] == [down.id]
+            # an operator may not silence; an admin may
+            add = ("silence", "add", *db, "--feed", server.url, "--match", "rule=report.late", "--match", "area=01")
+            code, _, err = await _cli(*add, "--for", "2h", "--comment", "Hà Nội báo nộp muộn", token=TOKENS["operator"])
+            assert code == 2 and "needs admin" in err
+            code, _, err = await _cli(*add, "--for", "2 hours", "--comment", "x", token=TOKENS["admin"])
+            assert code == 2 and "invalid duration '2 hours'" in err
+            code, _, err = await _cli(
+                "silence",
+                "add",
+                *db,
+                "--feed",
+                server.url,
+                "--match",
+                "colour=red",
+                "--comment",
+                "x",
+                token=TOKENS["admin"],
+            )
+            assert code == 2 and "unknown matcher 'colour'" in err
+            assert await store.silences(active_only=False) == []  # nothing of the refused ones was made
+            code, out, err = await _cli(*add, "--for", "2h", "--comment", "Hà Nội báo nộp muộn", token=TOKENS["admin"])
+            assert code == 0, err
+            assert f"1 open alert muted (#{late.id})" in out
+            code, out, _ = await _cli("alerts", *db)
+            assert code == 0 and "silenced (#1)" in out
+            code, out, _ = await _cli("silence", "list", *db, "--json")
+            listed = json.loads(out)
+            assert [(s["id"], s["match"], s["created_by"]) for s in listed] == [
+                (1, {"rule": LATE, "area": "01"}, "admin-user")
+            ]
+            code, out, _ = await _cli("silence", "remove", "1", *db, "--feed", server.url, token=TOKENS["admin"])
+            assert code == 0 and "1 alert unmuted" in out
+        audit = [(e.action, e.actor) for e in reversed(await store.audit_entries())]
+    # (the operator's CLI stopped at the welcome, which names its role: it sent no command)
+    assert audit == [
+        ("alert.silence", "admin-user"),
+        ("silence.remove", "admin-user"),
+    ]
