@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
@@ -667,3 +669,70 @@ async def test_the_ticker_speaks_the_pages_language_and_never_quotes_errors(tmp_
                 for raw in ("://", "%2F", "Errno", "ConnectError"):
                     assert raw not in ticker, (lang, raw, ticker)
             assert_clean(display)
+
+
+async def test_a_tile_whose_source_fails_says_so_with_the_time_of_its_last_good_figure(
+    tmp_path: Path, browser: Browser
+) -> None:
+    """The real path: the statistics office's source starts failing (HTTP 503 from the simulator);
+    its tiles keep their last good figure and say that the source fails and when that figure came,
+    in either language; once a run succeeds again, the sign goes."""
+    import httpx
+    from playwright.async_api import expect
+
+    from collectors.config import CollectorSettings, SourceSettings
+    from collectors.pipeline import Collector
+    from simulator import SimulatorConfig, start
+    from tests.feedkit import client
+
+    clock = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
+    async with await start(SimulatorConfig(port=0, now=lambda: clock)) as sim:
+        nso = SourceSettings(name="nso", kind="agency-json", url=f"{sim.url}/agencies/NSO/observations", every="1h")
+        store = await Store.open(tmp_path / "ops.db")
+        try:
+            async with Collector(store, [nso], CollectorSettings()) as collector:
+                async with feed_server(tmp_path / "ops.db", store=store, runs=collector) as server:
+                    async with open_display(browser, server) as display, client(server, "admin", hello={}) as admin:
+                        await connect(display)
+                        await admin.until("welcome")
+
+                        async def collect(key: str, outcome: str) -> None:
+                            await admin.send({"type": "command", "id": key, "idempotency_key": f"wall-fail-{key}",
+                                              "command": {"name": "collect", "source": "nso"}})  # fmt: skip
+                            assert (await admin.until("result"))["status"] == "accepted"
+                            done = await admin.until("result", timeout=60)
+                            assert done["data"]["runs"][0]["outcome"] == outcome
+
+                        await collect("good", "success")
+                        cpi = display.tile("CPI_YOY")
+                        await display.wait_attribute(cpi, "data-period", "2026-10")
+                        good = await cpi.locator(".value").inner_text()
+                        assert await cpi.get_attribute("data-source-state") == ""
+                        assert await cpi.locator(".source").inner_text() == "NSO"
+
+                        async with httpx.AsyncClient() as http:
+                            fault = {"endpoint": "/agencies/NSO/*", "kind": "http_error", "status": 503, "count": 100}
+                            assert (await http.put(f"{sim.url}/_admin/faults", json=fault)).status_code < 300
+                            await collect("bad", "failed")
+                            await display.wait_attribute(cpi, "data-source-state", "failing")
+                            # The last good figure stays, and says when it came (the centre's time).
+                            latest = next(o for o in (await store.snapshot()).observations if o.indicator == "CPI_YOY")
+                            came = latest.collected_at.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%H:%M")
+                            note = cpi.locator(".source-note")
+                            await expect(note).to_have_text(re.compile(rf"^⚠ NSO lỗi · số liệu lúc {came}( \d+/\d+)?$"))
+                            assert await cpi.locator(".value").inner_text() == good
+                            await display.page.locator("#lang-toggle").click()
+                            await expect(note).to_have_text(
+                                re.compile(rf"^⚠ NSO failing · figure of {came}( \w+ \d+)?$")
+                            )
+                            # Another source's tile says nothing of it.
+                            assert await display.tile("IMPORTS").get_attribute("data-source-state") in ("", None)
+
+                            assert (await http.delete(f"{sim.url}/_admin/faults")).status_code < 300
+                        await collect("again", "success")
+                        await display.wait_attribute(cpi, "data-source-state", "")
+                        await expect(cpi.locator(".source-note")).to_have_text("")
+                        assert await cpi.locator(".source").is_visible()
+                        assert_clean(display)
+        finally:
+            await store.close()

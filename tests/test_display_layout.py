@@ -81,6 +81,11 @@ async def fill(store: Store, now: datetime) -> None:
     earlier = now - timedelta(seconds=30)
     await ingest(store, "portal", [(c, instant(earlier), v * 0.99) for c, v in counters.items()])
     await ingest(store, "portal", [(c, instant(now), v) for c, v in counters.items()])
+    # A failing source and a source that is down: their tiles and counters carry the note.
+    await store.fire_alert("source.failing", "nso", Severity.WARNING, "Nguồn nso lỗi 2 lần liên tiếp",
+                           params=AlertParams(source="nso", failures=2))  # fmt: skip
+    await store.fire_alert("source.down", "portal", Severity.CRITICAL, "Nguồn portal ngừng hoạt động",
+                           params=AlertParams(source="portal"))  # fmt: skip
     for i in range(8):
         await store.fire_alert(
             "source.failing",
@@ -184,7 +189,8 @@ async def test_the_wall_fits_the_screen_with_nothing_cut_or_overlapping(
             await display.wait_tile_value("RETAIL_SALES", "12.399,9")
             await display.wait_counter_value("PORTAL_VISITS", "1.234.567.890")
             await display.wait_attribute(display.tile("INTL_ARRIVALS").locator(".spark"), "data-points", "2")
-            await display.wait_until("() => document.querySelectorAll('#ticker [data-alert-id]').length === 8")
+            await display.wait_until("() => document.querySelectorAll('#ticker [data-alert-id]').length === 10")
+            await display.wait_attribute(display.tile("CPI_YOY"), "data-source-state", "failing")
             problems = {"vi": await measure(display, tmp_path / f"display-{width}x{height}-vi.png")}
 
             await display.page.locator("#lang-toggle").click()

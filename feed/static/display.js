@@ -191,9 +191,10 @@
         'data.stale': (a) => `Số liệu ${a.what || a.source} không được cập nhật`,
         generic: (a) => `Cảnh báo ${a.rule}${a.what ? `: ${a.what}` : ''}${a.value ? ` ${a.value}` : ''}`,
       },
-      sourceFailing: 'Nguồn lỗi',
-      sourceDown: 'Nguồn ngừng',
+      sourceFailing: (src) => `${src} lỗi`,
+      sourceDown: (src) => `${src} ngừng`,
       lastGood: (t) => `số liệu lúc ${t}`,
+      sourcesFailing: (list) => `Nguồn đang lỗi: ${list}`,
       pending: 'chờ xác nhận',
       acknowledged: (by) => (by ? `đã tiếp nhận (${by})` : 'đã tiếp nhận'),
       running: (list) => `Đang thu thập: ${list}`,
@@ -266,9 +267,10 @@
         'data.stale': (a) => `${a.what || a.source}: no new figures`,
         generic: (a) => `Alert ${a.rule}${a.what ? `: ${a.what}` : ''}${a.value ? ` ${a.value}` : ''}`,
       },
-      sourceFailing: 'Source failing',
-      sourceDown: 'Source down',
+      sourceFailing: (src) => `${src} failing`,
+      sourceDown: (src) => `${src} down`,
       lastGood: (t) => `figure of ${t}`,
+      sourcesFailing: (list) => `Sources failing: ${list}`,
       pending: 'pending',
       acknowledged: (by) => (by ? `acknowledged (${by})` : 'acknowledged'),
       running: (list) => `Collecting: ${list}`,
@@ -351,6 +353,9 @@
     counters: new Map(), // code -> {shown, from, target, start, previous}
     // From the catalogue query: names in both languages for what alerts are about.
     catalogue: { asked: false, loaded: false, indicators: new Map(), areas: new Map(), agencies: new Map() },
+    circuits: new Map(), // source (lower case) -> closed | open | half_open, from the sources query
+    sourceStates: null, // source (lower case) -> failing | down; null: to be worked out again
+    sourcesTimer: 0,
 
     stats: { connects: 0, welcomes: 0, resumes: 0, snapshots: 0, messages: 0, ignored: 0 },
   };
@@ -721,6 +726,16 @@
   }
 
   const CATALOGUE_QUERY = 'catalogue';
+  const SOURCES_QUERY = 'sources';
+
+  /** Each source's circuit breaker (the sources query), now or after `delay` ms (several runs ending
+   *  together: asked once). */
+  function askSources(delay = 0) {
+    clearTimeout(state.sourcesTimer);
+    const send = () => sendMessage({ type: 'query', id: SOURCES_QUERY, query: { name: 'sources' } });
+    if (delay > 0) state.sourcesTimer = setTimeout(send, delay);
+    else send();
+  }
 
   /** The catalogue (names in both languages), once: it changes only with the server's configuration. */
   function askCatalogue() {
@@ -755,6 +770,7 @@
         }
         state.historyWanted.clear();
         askCatalogue();
+        askSources();
       }
       setData($('#conn'), 'resumed', String(msg.resumed === true));
       state.everLive = true;
@@ -776,6 +792,7 @@
       state.series.clear();
       for (const o of msg.observations || []) acceptFigure(o);
       state.alerts.clear();
+      state.sourceStates = null;
       for (const a of msg.alerts || []) takeAlert(a);
       state.running.clear();
       state.lastRun = null;
@@ -784,6 +801,7 @@
       state.historyWanted.clear();
       for (const t of TILES) askHistory(t.code);
       askCatalogue();
+      askSources();
       renderAll();
     },
 
@@ -807,14 +825,26 @@
     alert(msg) {
       takeAlert(msg.alert);
       renderTicker();
+      for (const code of META.keys()) refreshAge(code);
+      renderCountersNote();
     },
 
     run(msg) {
       takeRun(msg.run, msg.event);
       renderRuns();
+      // A finished run may have opened or closed its source's circuit breaker.
+      if (msg.event === 'finished') askSources(1000);
     },
 
     result(msg) {
+      if (msg.id === SOURCES_QUERY && msg.data && msg.data.kind === 'sources') {
+        state.circuits = new Map((msg.data.sources || []).filter((x) => x && x.name)
+          .map((x) => [String(x.name).toLowerCase(), String(x.circuit || 'closed')]));
+        state.sourceStates = null;
+        for (const code of META.keys()) refreshAge(code);
+        renderCountersNote();
+        return;
+      }
       if (msg.id === CATALOGUE_QUERY && msg.data && msg.data.kind === 'catalogue') {
         takeCatalogue(msg.data);
         renderTicker();
@@ -830,6 +860,7 @@
 
     error(msg) {
       if (msg.id === CATALOGUE_QUERY) { state.catalogue.asked = false; return; } // asked again on the next snapshot
+      if (msg.id === SOURCES_QUERY) return; // a server without the query: alerts alone tell
       if (typeof msg.id === 'string' && msg.id.startsWith('h-')) {
         const code = msg.id.slice(2);
         state.historyAsked.delete(code);
@@ -868,6 +899,7 @@
 
   function takeAlert(alert) {
     if (!alert || alert.id == null) return;
+    state.sourceStates = null;
     if (alert.state === 'resolved') { state.alerts.delete(alert.id); return; }
     state.alerts.set(alert.id, alert);
     if (state.alerts.size > MAX_ALERTS) {
@@ -1077,6 +1109,7 @@
       tile.appendChild(parts.spark);
       const foot = el('footer', 'tile-foot', tile);
       parts.age = el('span', 'age', foot);
+      parts.sourceNote = el('span', 'source-note', foot);
       parts.staleNote = el('span', 'stale-note', foot);
       parts.source = el('span', 'source', foot);
       tileEls.set(meta.code, parts);
@@ -1104,6 +1137,7 @@
   function renderAll() {
     for (const t of TILES) renderTile(t.code);
     for (const c of COUNTERS) renderCounter(c.code);
+    renderCountersNote();
     renderTicker();
     renderRuns();
     renderConn();
@@ -1282,16 +1316,59 @@
     setText(counterEls.get(code).value, formatNumber(c.shown, META.get(code).decimals));
   }
 
-  /** Age text and staleness of one tile or counter (also run once a second for all). */
+  /** failing | down | '' for a source: a firing (or acknowledged) source.failing / source.down alert
+   *  about it, or its circuit breaker (open: down, half open: failing). Pending alerts do not count:
+   *  their rule holds them back on purpose so that one bad run does not flap the wall. */
+  function sourceState(source) {
+    if (!state.sourceStates) {
+      const states = new Map();
+      const worse = (key, level) => { if (states.get(key) !== 'down') states.set(key, level); };
+      for (const [key, circuit] of state.circuits) {
+        if (circuit === 'open') worse(key, 'down');
+        else if (circuit === 'half_open') worse(key, 'failing');
+      }
+      for (const a of state.alerts.values()) {
+        if (a.state !== 'firing' && a.state !== 'acknowledged') continue;
+        if (a.rule !== 'source.failing' && a.rule !== 'source.down') continue;
+        const key = String(a.params?.source || a.subject || '').toLowerCase();
+        worse(key, a.rule === 'source.down' ? 'down' : 'failing');
+      }
+      state.sourceStates = states;
+    }
+    return state.sourceStates.get(String(source).toLowerCase()) || '';
+  }
+
+  /** When a figure was collected, short: 09:05 today, 09:05 1/12 (1 Dec) another day. */
+  function whenText(ms) {
+    const time = shortTime(ms);
+    if (dayKey(ms) === dayKey(serverNow())) return time;
+    return `${time} ${formatTime(ms, { day: 'numeric', month: state.lang === 'en' ? 'short' : 'numeric' })}`;
+  }
+
+  /** Age text, staleness and the source's health of one tile or counter (also once a second for all). */
   function refreshAge(code) {
     const meta = META.get(code);
     const p = tileEls.get(code) || counterEls.get(code);
     const box = p.tile || p.box;
     const fig = bestFigure(code);
+    const w = W();
     const { level, age } = staleness(fig, meta.freq, serverNow());
     setData(box, 'stale', level);
-    setText(p.age, age);
-    if (p.staleNote) setText(p.staleNote, level === 'amber' || level === 'red' ? W().stale[level] : '');
+    // A figure whose source is failing or down may be the last good one for a while: say so, and when it came.
+    const health = fig ? sourceState(fig.source) : '';
+    setData(box, 'sourceState', health);
+    if (p.sourceNote) {
+      // In place of the age and the source's name: "⚠ NSO lỗi · số liệu lúc 09:05".
+      const src = fig ? fig.source.toUpperCase() : '';
+      const note = health && Number.isFinite(fig.collectedAt)
+        ? `⚠ ${(health === 'down' ? w.sourceDown : w.sourceFailing)(src)} · ${w.lastGood(whenText(fig.collectedAt))}`
+        : '';
+      setText(p.sourceNote, note);
+      setText(p.age, health ? '' : age);
+    } else {
+      setText(p.age, age); // a counter: its panel says which sources fail (see renderCountersNote)
+    }
+    if (p.staleNote) setText(p.staleNote, level === 'amber' || level === 'red' ? w.stale[level] : '');
     if (fig && Number.isFinite(fig.collectedAt)) {
       const title = `${fig.source} · ${clockTime(fig.collectedAt)} ${dayKey(fig.collectedAt)}`;
       if (p.age.title !== title) p.age.title = title;
@@ -1299,6 +1376,28 @@
   }
 
   const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
+
+  /** Under the counters' heading: the sources of their figures that are failing or down, with the
+   *  time of the last good reading (a counter has no room of its own for it). */
+  function renderCountersNote() {
+    const w = W();
+    const failing = new Map(); // source -> {health, at}
+    for (const c of COUNTERS) {
+      const fig = bestFigure(c.code);
+      const health = fig ? sourceState(fig.source) : '';
+      if (!health) continue;
+      const seen = failing.get(fig.source);
+      const at = Math.max(seen?.at ?? -Infinity, fig.collectedAt);
+      failing.set(fig.source, { health, at });
+    }
+    const parts = [...failing].map(([src, f]) => {
+      const what = (f.health === 'down' ? w.sourceDown : w.sourceFailing)(src.toUpperCase());
+      return Number.isFinite(f.at) ? `${what} · ${w.lastGood(whenText(f.at))}` : what;
+    });
+    const box = $('#counters-note');
+    setText(box, parts.length ? `⚠ ${parts.join('; ')}` : '');
+    box.hidden = !parts.length;
+  }
 
   function renderTicker() {
     const w = W();
@@ -1410,6 +1509,7 @@
   function tick() {
     renderClock();
     for (const code of META.keys()) refreshAge(code);
+    renderCountersNote();
     renderConn();
   }
 
