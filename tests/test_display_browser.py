@@ -736,3 +736,22 @@ async def test_a_tile_whose_source_fails_says_so_with_the_time_of_its_last_good_
                         assert_clean(display)
         finally:
             await store.close()
+
+
+async def test_quarters_are_written_one_way_on_a_tile(tmp_path: Path, browser: Browser) -> None:
+    """ "Quý III/2026" and "so với Quý II/2026" on one tile, never "QII/2026" beside it."""
+    from playwright.async_api import expect
+
+    async with feed_server(tmp_path / "ops.db") as server:
+        await ingest(server.store, "nso", [("GDP_GROWTH", "2026-Q2", 7.1), ("GDP_GROWTH", "2026-Q3", 7.4)])
+        async with open_display(browser, server) as display:
+            await connect(display)
+            gdp = display.tile("GDP_GROWTH")
+            await display.wait_tile_value("GDP_GROWTH", "7,40")
+            await expect(gdp.locator(".change")).to_have_text("▲ 0,30 điểm % so với Quý II/2026")
+            assert await gdp.locator(".period").inner_text() == "Quý III/2026"
+            assert not re.search(r"\bQ[IV]+/", await gdp.inner_text())
+            await display.page.locator("#lang-toggle").click()
+            await expect(gdp.locator(".change")).to_have_text("▲ 0.30 pp vs Q2 2026")
+            assert await gdp.locator(".period").inner_text() == "Q3 2026"
+            assert_clean(display)

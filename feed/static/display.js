@@ -209,7 +209,7 @@
       periodShort: {
         D: (y, m, d) => `${d}/${m}`,
         M: (y, m) => `T${m}/${y}`,
-        Q: (y, q) => `Q${ROMAN[q]}/${y}`,
+        Q: (y, q) => `Quý ${ROMAN[q]}/${y}`, // one way of writing a quarter on the whole wall
         Y: (y) => `${y}`,
       },
     },
