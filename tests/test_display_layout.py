@@ -164,6 +164,12 @@ MEASURE = r"""
       problems.push(`${name(el)} cuts its text "${el.textContent.slice(0, 60)}" (${el.scrollWidth}×${el.scrollHeight} in ${el.clientWidth}×${el.clientHeight})`);
     }
   }
+  // A tile's name in full on at most two lines (wrapped, never cut with "…").
+  for (const el of document.querySelectorAll('.tile .name')) {
+    const lines = Math.round(box(el).height / parseFloat(getComputedStyle(el).lineHeight));
+    if (lines > 2) problems.push(`${name(el.closest('.tile'))}'s name takes ${lines} lines: "${el.textContent}"`);
+    if (el.textContent.includes('…')) problems.push(`${name(el.closest('.tile'))}'s name is cut: "${el.textContent}"`);
+  }
   return problems;
 }
 """
