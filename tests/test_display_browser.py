@@ -755,3 +755,102 @@ async def test_quarters_are_written_one_way_on_a_tile(tmp_path: Path, browser: B
             await expect(gdp.locator(".change")).to_have_text("▲ 0.30 pp vs Q2 2026")
             assert await gdp.locator(".period").inner_text() == "Q3 2026"
             assert_clean(display)
+
+
+def reporting_rows() -> list[dict[str, Any]]:
+    """A reporting answer as the panel reads it: per indicator, the latest period due, with
+    expected, received (on time + late) and late counts."""
+    rows: list[dict[str, Any]] = [
+        {"indicator": "RETAIL_SALES", "period": "2026-10", "due": "2026-11-20", "expected": 34, "received": 28,
+         "on_time": 26, "late": 2, "missing": [f"{i:02d}" for i in range(6)], "not_due": False},
+        {"indicator": "IIP_YOY", "period": "2026-10", "due": "2026-11-20", "expected": 34, "received": 10,
+         "on_time": 10, "late": 0, "missing": [], "not_due": False},
+        {"indicator": "CPI_YOY", "period": "2026-10", "due": "2026-11-06", "expected": 1, "received": 1,
+         "on_time": 1, "late": 0, "missing": [], "not_due": False},
+        {"indicator": "GDP_GROWTH", "period": "2026-Q4", "due": "2027-01-06", "expected": 1, "received": 0,
+         "on_time": 0, "late": 0, "missing": [], "not_due": True},  # not due yet: not shown
+    ]  # fmt: skip
+    for code in ("EXPORTS", "IMPORTS", "FDI_REGISTERED", "BUDGET_REVENUE", "CREDIT_GROWTH", "INTL_ARRIVALS"):
+        rows.append({"indicator": code, "period": "2026-10", "due": "2026-11-20", "expected": 34, "received": 34,
+                     "on_time": 34, "late": 0, "missing": [], "not_due": False})  # fmt: skip
+    return rows
+
+
+async def test_the_completeness_panel_shows_the_least_complete_reports_first(tmp_path: Path, browser: Browser) -> None:
+    """Against a feed that answers the reporting query: one chip per indicator, least complete
+    first ("28/34 tỉnh, thành phố · 2 trễ hạn"), in either language; at 1280×720 those that do not
+    fit are left out whole and counted; a feed that does not know the query: no panel."""
+    from playwright.async_api import expect
+
+    from tests.test_display_layout import MEASURE
+
+    feed: ScriptedFeed
+    asked: list[dict[str, Any]] = []
+
+    async def answering(ws: ServerConnection) -> None:
+        await ws.send(welcome("e1", 10, False))
+        await ws.send(snapshot("e1", 10, [change("CPI_YOY", "2026-10", 3.2)]))
+
+        async def resync_when_told() -> None:
+            await feed.proceed[0].wait()
+            await ws.close(4009, "resync")
+
+        closer = asyncio.create_task(resync_when_told())
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in ws:
+                msg = json.loads(raw)
+                if msg.get("type") == "query" and msg["query"]["name"] == "reporting":
+                    asked.append(msg)
+                    data = {"kind": "reporting", "rows": reporting_rows()}
+                    await ws.send(json.dumps({"type": "result", "id": msg["id"], "data": data}))
+        await closer
+
+    async def refusing(ws: ServerConnection) -> None:
+        await ws.send(welcome("e2", 3, False))
+        await ws.send(snapshot("e2", 3, []))
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in ws:
+                msg = json.loads(raw)
+                if msg.get("type") == "query" and msg["query"]["name"] == "reporting":
+                    error = {"type": "error", "code": "bad_message", "id": msg["id"], "message": "unknown query"}
+                    await ws.send(json.dumps(error))
+
+    feed = ScriptedFeed([answering, refusing])
+    async with feed.running():
+        context = await browser.new_context(viewport={"width": 1280, "height": 720})
+        try:
+            page = await context.new_page()
+            display = Display(page)
+            await page.goto(f"http://127.0.0.1:{feed.port}/display")
+            await connect(display)
+            panel = page.locator("#completeness")
+            await expect(panel).to_be_visible()
+            chips = panel.locator(".chip[data-indicator]")
+            await expect(chips.first).to_have_text(
+                "Chỉ số sản xuất toàn ngành công nghiệp Tháng 10/2026: 10/34 tỉnh, thành phố"
+            )
+            await expect(chips.nth(1)).to_have_text(
+                "Tổng mức bán lẻ hàng hóa và doanh thu dịch vụ tiêu dùng Tháng 10/2026: 28/34 tỉnh, thành phố · 2 trễ hạn"
+            )
+            assert await chips.nth(0).get_attribute("data-level") == "low"
+            assert await chips.nth(1).get_attribute("data-level") == "partial"
+            assert await panel.locator('[data-indicator="GDP_GROWTH"]').count() == 0  # not due yet
+            # Nine chips do not fit 1280 px: the last ones are left out whole, and counted.
+            hidden = await panel.locator(".chip[data-indicator][hidden]").count()
+            assert hidden > 0
+            await expect(panel.locator(".chip.more")).to_have_text(f"+{hidden} chỉ tiêu")
+            await page.screenshot(path=str(tmp_path / "completeness-1280x720.png"))  # for a person to look at
+            assert await display.js(MEASURE) == []
+
+            await page.locator("#lang-toggle").click()
+            await expect(chips.nth(1)).to_have_text(
+                "Retail sales of goods and consumer services Oct 2026: 28/34 provinces · 2 late"
+            )
+            assert await display.js(MEASURE) == []
+
+            feed.proceed[0].set()  # the next server does not know the query: the panel goes
+            await display.wait_until("() => window.__opscentre.lastWelcome?.epoch === 'e2'")
+            await expect(panel).to_be_hidden()
+            assert asked and display.errors == [], display.errors
+        finally:
+            await context.close()

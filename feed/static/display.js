@@ -195,6 +195,10 @@
       sourceDown: (src) => `${src} ngừng`,
       lastGood: (t) => `số liệu lúc ${t}`,
       sourcesFailing: (list) => `Nguồn đang lỗi: ${list}`,
+      completenessTitle: 'Báo cáo kỳ gần nhất',
+      completeness: (received, expected) => `${received}/${expected}${expected > 1 ? ' tỉnh, thành phố' : ''}`,
+      lateCount: (n) => `${n} trễ hạn`,
+      moreReports: (n) => `+${n} chỉ tiêu`,
       pending: 'chờ xác nhận',
       acknowledged: (by) => (by ? `đã tiếp nhận (${by})` : 'đã tiếp nhận'),
       running: (list) => `Đang thu thập: ${list}`,
@@ -271,6 +275,10 @@
       sourceDown: (src) => `${src} down`,
       lastGood: (t) => `figure of ${t}`,
       sourcesFailing: (list) => `Sources failing: ${list}`,
+      completenessTitle: 'Latest reports',
+      completeness: (received, expected) => `${received}/${expected}${expected > 1 ? ' provinces' : ''}`,
+      lateCount: (n) => `${n} late`,
+      moreReports: (n) => `+${n} more`,
       pending: 'pending',
       acknowledged: (by) => (by ? `acknowledged (${by})` : 'acknowledged'),
       running: (list) => `Collecting: ${list}`,
@@ -356,6 +364,9 @@
     circuits: new Map(), // source (lower case) -> closed | open | half_open, from the sources query
     sourceStates: null, // source (lower case) -> failing | down; null: to be worked out again
     sourcesTimer: 0,
+    // The reporting query's answer (completeness per indicator, latest period due); unsupported: the
+    // server does not know the query (the panel stays hidden, and it is not asked again).
+    reporting: { rows: null, unsupported: false, timer: 0 },
 
     stats: { connects: 0, welcomes: 0, resumes: 0, snapshots: 0, messages: 0, ignored: 0 },
   };
@@ -725,6 +736,20 @@
     else send();
   }
 
+  const REPORTING_QUERY = 'reporting';
+  const REPORTING_EVERY_MS = 60000; // completeness moves with ingests and due dates: once a minute is plenty
+
+  /** Completeness of the latest reports, now (or after `delay` ms), then once a minute. */
+  function askReporting(delay = 0) {
+    const r = state.reporting;
+    clearTimeout(r.timer);
+    if (r.unsupported) return;
+    r.timer = setTimeout(() => {
+      sendMessage({ type: 'query', id: REPORTING_QUERY, query: { name: 'reporting' } });
+      askReporting(REPORTING_EVERY_MS);
+    }, delay);
+  }
+
   const CATALOGUE_QUERY = 'catalogue';
   const SOURCES_QUERY = 'sources';
 
@@ -771,6 +796,7 @@
         state.historyWanted.clear();
         askCatalogue();
         askSources();
+        askReporting();
       }
       setData($('#conn'), 'resumed', String(msg.resumed === true));
       state.everLive = true;
@@ -802,6 +828,8 @@
       for (const t of TILES) askHistory(t.code);
       askCatalogue();
       askSources();
+      state.reporting.unsupported = false; // perhaps another server, or an upgraded one
+      askReporting();
       renderAll();
     },
 
@@ -827,6 +855,8 @@
       renderTicker();
       for (const code of META.keys()) refreshAge(code);
       renderCountersNote();
+      // A report came in or fell late: completeness moved.
+      if (msg.alert && msg.alert.rule === 'report.late') askReporting(1000);
     },
 
     run(msg) {
@@ -837,6 +867,11 @@
     },
 
     result(msg) {
+      if (msg.id === REPORTING_QUERY && msg.data && msg.data.kind === 'reporting') {
+        state.reporting.rows = Array.isArray(msg.data.rows) ? msg.data.rows : [];
+        renderCompleteness();
+        return;
+      }
       if (msg.id === SOURCES_QUERY && msg.data && msg.data.kind === 'sources') {
         state.circuits = new Map((msg.data.sources || []).filter((x) => x && x.name)
           .map((x) => [String(x.name).toLowerCase(), String(x.circuit || 'closed')]));
@@ -861,6 +896,16 @@
     error(msg) {
       if (msg.id === CATALOGUE_QUERY) { state.catalogue.asked = false; return; } // asked again on the next snapshot
       if (msg.id === SOURCES_QUERY) return; // a server without the query: alerts alone tell
+      if (msg.id === REPORTING_QUERY) {
+        // A server that does not know the query: no panel. Anything else (rate limited): next minute.
+        if (msg.code === 'bad_message' || msg.code === 'not_found') {
+          state.reporting.unsupported = true;
+          state.reporting.rows = null;
+          clearTimeout(state.reporting.timer);
+          renderCompleteness();
+        }
+        return;
+      }
       if (typeof msg.id === 'string' && msg.id.startsWith('h-')) {
         const code = msg.id.slice(2);
         state.historyAsked.delete(code);
@@ -1138,6 +1183,7 @@
     for (const t of TILES) renderTile(t.code);
     for (const c of COUNTERS) renderCounter(c.code);
     renderCountersNote();
+    renderCompleteness();
     renderTicker();
     renderRuns();
     renderConn();
@@ -1399,6 +1445,48 @@
     box.hidden = !parts.length;
   }
 
+  /** The completeness strip: one chip per indicator (latest period due), least complete first, as
+   *  many as fit on one line; the rest counted in a last chip. */
+  function renderCompleteness() {
+    const w = W();
+    const panel = $('#completeness');
+    const track = $('.completeness-track', panel);
+    const count = (v) => (Array.isArray(v) ? v.length : Number(v));
+    const rows = (state.reporting.rows || [])
+      .filter((r) => r && r.indicator && !r.not_due && count(r.expected) > 0)
+      .map((r) => ({
+        ...r,
+        exp: count(r.expected),
+        got: r.received != null ? count(r.received) : count(r.on_time) + count(r.late),
+        lateN: count(r.late) || 0,
+      }))
+      .filter((r) => Number.isFinite(r.got))
+      .sort((a, b) => a.got / a.exp - b.got / b.exp || indicatorName(a.indicator).localeCompare(indicatorName(b.indicator)));
+    panel.hidden = rows.length === 0;
+    if (!rows.length) { track.replaceChildren(); return; }
+    const chips = rows.map((r) => {
+      const chip = el('span', 'chip');
+      chip.dataset.indicator = String(r.indicator);
+      chip.dataset.level = r.got >= r.exp ? 'complete' : r.got / r.exp >= 0.8 ? 'partial' : 'low';
+      const period = periodLabel(String(r.period), frequencyOf(String(r.indicator), String(r.period)));
+      el('span', 'what', chip).textContent = `${indicatorName(String(r.indicator))} ${period}: `;
+      el('span', 'figure', chip).textContent = w.completeness(r.got, r.exp);
+      if (r.lateN > 0) el('span', 'late', chip).textContent = ` · ${w.lateCount(r.lateN)}`;
+      return chip;
+    });
+    const more = el('span', 'chip more');
+    track.replaceChildren(...chips, more);
+    // Leave out whole chips from the end until the rest and the "+N" chip fit the line.
+    const fits = () => track.scrollWidth <= track.clientWidth + 1;
+    let shown = chips.length;
+    more.hidden = true;
+    while (!fits() && shown > 1) {
+      chips[--shown].hidden = true;
+      more.hidden = false;
+      more.textContent = w.moreReports(chips.length - shown);
+    }
+  }
+
   function renderTicker() {
     const w = W();
     const ticker = $('#ticker');
@@ -1521,7 +1609,7 @@
     $('#token-form').addEventListener('submit', submitToken);
     $('#lang-toggle').addEventListener('click', toggleLanguage);
     $('#token-change').addEventListener('click', changeToken);
-    window.addEventListener('resize', fitTicker);
+    window.addEventListener('resize', () => { fitTicker(); renderCompleteness(); });
     // Back on the network: do not sit out the rest of a long backoff.
     window.addEventListener('online', () => { if (state.conn === 'reconnecting' && !state.ws) connect(); });
     applyLanguage();
