@@ -10,7 +10,7 @@ language.
 from __future__ import annotations
 
 from collectors.breaker import BreakerState, CircuitBreaker
-from storage import AlertParams, CollectionRun, Severity, Store
+from storage import NATION, AlertParams, CollectionRun, Severity, Store
 from storage.models import Revision
 
 SOURCE_FAILING = "source.failing"
@@ -27,13 +27,22 @@ async def after_failure(store: Store, run: CollectionRun, breaker: CircuitBreake
         state = f"lỗi {breaker.failures} lần liên tiếp"
     status = run.http_status if run.http_status is not None and run.http_status >= 400 else None
     why = f" (máy chủ nguồn trả lời mã HTTP {status})" if status is not None else ""
+    # The province a province's own system speaks for: its late reports say again what this alert
+    # says, and are muted by it (storage/alerting.py, inhibition by area).
+    areas = await store.source_areas(run.source)
+    area = areas[0] if len(areas) == 1 and areas[0] != NATION else None
     await store.fire_alert(
         SOURCE_FAILING,
         run.source,
         severity,
         f"Nguồn {run.source} {state}{why}",
         params=AlertParams(
-            source=run.source, agency=agency, failures=breaker.failures, http_status=status, run_id=run.id
+            source=run.source,
+            agency=agency,
+            area=area,
+            failures=breaker.failures,
+            http_status=status,
+            run_id=run.id,
         ),
         detail=run.error,
     )

@@ -854,6 +854,13 @@ class Store:
             self._open_alerts.discard((rule, subject))
         return alert
 
+    async def source_areas(self, source: str, limit: int = 2) -> list[str]:
+        """Areas whose figures ``source`` has delivered (at most ``limit``): a province's own system
+        delivers that province's alone, so its alerts can name the province (and mute its late reports)."""
+        sql = "SELECT DISTINCT area FROM series_latest WHERE source = ? LIMIT ?"
+        async with self._r.execute(sql, (source, limit)) as cur:
+            return sorted(r[0] for r in await cur.fetchall())
+
     async def tick_alerts(self) -> list[Alert]:
         """The timer pass of the alert life cycle: pending alerts whose ``for`` passed fire, alerts
         clear for their ``keep_firing_for`` resolve, expired silences end. Returns what changed."""

@@ -423,3 +423,47 @@ async def test_the_cli_lists_alerts_and_an_admin_silences_them_through_the_serve
         ("alert.silence", "admin-user"),
         ("silence.remove", "admin-user"),
     ]
+
+
+# --- on the real simulator: a province whose source is down owes its report, and only one alert says so ----
+
+
+async def test_a_downed_province_source_fires_and_mutes_its_own_late_report_on_the_real_simulator(
+    tmp_path: Path,
+) -> None:
+    from collectors import reporting
+    from collectors.config import CollectorSettings
+    from collectors.pipeline import Collector
+    from simulator import Fault
+    from tests.simulator_fixtures import Clock, running
+    from tests.test_rules_reporting import RULES, START, provinces
+
+    sim_clock = Clock(START)
+    with use_clock(sim_clock):
+        async with running(sim_clock) as (sim, _):
+            async with await Store.open(tmp_path / "ops.db") as store:
+                async with Collector(store, provinces(sim.url), CollectorSettings(retries=0)) as collector:
+                    names = sorted(collector.sources)
+                    await collector.run_many(names)  # the centre watches from before January's reports
+                    sim_clock.advance(days=13)
+                    await collector.run_many(names)  # every province reports January
+                    sim_clock.advance(days=28)  # 23 March: February's reports are out
+                    sim.faults.set("/provinces/04/*", Fault(kind="http_error", endpoint="/provinces/04/*", status=503))
+                    await collector.run_many(names)  # province 04's system is down: its run fails
+                    sim_clock.advance(days=4)  # February was due by the end of 25 March
+                    await reporting.check_late(store, RULES, sim_clock())
+                    open_ = {(a.rule, a.subject): a for a in await store.alerts()}
+                    down = open_[("source.failing", "province-04")]
+                    late = open_[(reporting.REPORT_LATE, "04")]
+                    # one alert to act on: the late report says the same again, muted by the source's
+                    assert down.params.area == "04" and down.inhibited_by is None
+                    assert late.inhibited_by == down.id
+                    others = [a for (rule, _), a in open_.items() if rule == reporting.REPORT_LATE and a.id != late.id]
+                    assert all(a.inhibited_by is None for a in others)
+                    # the system comes back and reports: both resolve
+                    sim.faults.clear()
+                    sim_clock.advance(hours=1)
+                    await collector.run("province-04")
+                    await reporting.check_late(store, RULES, sim_clock())
+                    still = {(a.rule, a.subject) for a in await store.alerts()}
+    assert ("source.failing", "province-04") not in still and (reporting.REPORT_LATE, "04") not in still
