@@ -237,12 +237,17 @@ def fire(
             _refresh_targets(conn, alert, inhibitions, now)
         return alert
     old = existing.alert
-    due = existing.fire_after is not None and existing.fire_after <= now
+    fires_at = existing.fire_after or (old.opened_at + hold if hold is not None else None)
+    due = fires_at is not None and fires_at <= now
     promote = old.state is AlertState.PENDING and not pending and (hold is None or due)
     same = (old.severity, old.message, old.params, old.detail) == (severity, message, params, detail)
+    # The condition holds (again): a clearing in progress ends, and nothing visible happened. A pending
+    # alert held without a `for` gets the one this call gives, counted from when it opened.
+    fire_after = to_text(old.opened_at + hold) if hold is not None and not pending else None
     conn.execute(
-        "UPDATE alerts SET cleared_at = NULL, keep_firing_s = ? WHERE id = ?", (keep, old.id)
-    )  # the condition holds again: a clearing in progress ends, and nothing visible happened
+        "UPDATE alerts SET cleared_at = NULL, keep_firing_s = ?, fire_after = COALESCE(fire_after, ?) WHERE id = ?",
+        (keep, fire_after, old.id),
+    )
     if not promote and same:
         return None
     conn.execute(

@@ -467,3 +467,11 @@ async def test_a_downed_province_source_fires_and_mutes_its_own_late_report_on_t
                     await reporting.check_late(store, RULES, sim_clock())
                     still = {(a.rule, a.subject) for a in await store.alerts()}
     assert ("source.failing", "province-04") not in still and (reporting.REPORT_LATE, "04") not in still
+
+
+async def test_an_alert_held_pending_without_a_for_gets_one_when_a_rule_gives_it(db: Store, clock: ManualClock) -> None:
+    held = await db.fire_alert(LATE, "05", Severity.WARNING, "m", pending=True)
+    assert held is not None and held.state is AlertState.PENDING
+    assert await db.fire_alert(LATE, "05", Severity.WARNING, "m", for_=timedelta(minutes=5)) is None
+    clock.advance(timedelta(minutes=5))
+    assert [(a.id, a.state) for a in await db.tick_alerts()] == [(held.id, AlertState.FIRING)]
