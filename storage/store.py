@@ -119,8 +119,10 @@ class PastSnapshot:
     runs: list[CollectionRun]
 
 
-def _alert_at(alert: Alert, at: datetime) -> Alert:
-    """An alert as it stood at ``at`` (open then), from its own timestamps: what came later is left out."""
+def _alert_at(alert: Alert, at: datetime, muted: str | None = None) -> Alert:
+    """An alert as it stood at ``at`` (open then), from its own timestamps: what came later is left out.
+    ``muted``: its muting then, from its last transition by then (``inhibited:ID``, ``silenced:ID``)."""
+    kind, _, by = (muted or "").partition(":")
     fired = alert.fired_at if alert.fired_at is not None and alert.fired_at <= at else None
     acked = alert.acknowledged_at is not None and alert.acknowledged_at <= at
     state = AlertState.ACKNOWLEDGED if acked else AlertState.FIRING if fired else AlertState.PENDING
@@ -134,6 +136,8 @@ def _alert_at(alert: Alert, at: datetime) -> Alert:
             "ack_note": alert.ack_note if acked else None,
             "resolved_at": None,
             "updated_at": alert.updated_at if alert.updated_at <= at else max(stamps),
+            "inhibited_by": int(by) if kind == "inhibited" else None,
+            "silenced_by": int(by) if kind == "silenced" else None,
         }
     )
 
@@ -631,8 +635,9 @@ class Store:
         SELECT {OBS_SELECT} FROM ranked r JOIN observations o ON o.id = r.id
         WHERE r.rn = 1 ORDER BY o.indicator, o.area, o.source"""
         alerts_sql = (
-            f"SELECT {ALERT_COLUMNS} FROM alerts WHERE opened_at <= ?1 AND (resolved_at IS NULL OR resolved_at > ?1) "
-            "ORDER BY id DESC"
+            f"SELECT {ALERT_COLUMNS}, (SELECT muted FROM alert_transitions t WHERE t.alert_id = alerts.id "
+            "AND t.at <= ?1 ORDER BY t.id DESC LIMIT 1) FROM alerts "
+            "WHERE opened_at <= ?1 AND (resolved_at IS NULL OR resolved_at > ?1) ORDER BY id DESC"
         )
         runs_sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE started_at <= ? ORDER BY id DESC LIMIT ?"
         conn = await _reader(self.path)
@@ -643,7 +648,7 @@ class Store:
             async with conn.execute(series_sql, (*args, at)) as cur:
                 observations = [observation_from_row(r) for r in await cur.fetchall()]
             async with conn.execute(alerts_sql, (at,)) as cur:
-                alerts = [_alert_at(alert_from_row(r), as_of) for r in await cur.fetchall()]
+                alerts = [_alert_at(alert_from_row(r[:-1]), as_of, r[-1]) for r in await cur.fetchall()]
             async with conn.execute(runs_sql, (at, PAST_RUNS)) as cur:
                 runs = [_run_at(run_from_row(r), as_of) for r in await cur.fetchall()]
         finally:

@@ -19,6 +19,7 @@ import pytest
 from collectors.alerting import alert_timer
 from storage import AlertParams, AlertState, EventType, Severity, Store
 from storage.clock import ManualClock, use_clock, utcnow
+from storage.models import SilenceMatch
 from tests.conftest import ROOT
 from tests.feedkit import TOKENS, Client, client, feed_server
 
@@ -475,3 +476,17 @@ async def test_an_alert_held_pending_without_a_for_gets_one_when_a_rule_gives_it
     assert await db.fire_alert(LATE, "05", Severity.WARNING, "m", for_=timedelta(minutes=5)) is None
     clock.advance(timedelta(minutes=5))
     assert [(a.id, a.state) for a in await db.tick_alerts()] == [(held.id, AlertState.FIRING)]
+
+
+async def test_time_travel_shows_an_alert_muted_as_it_was_then(db: Store, clock: ManualClock) -> None:
+    late = await db.fire_alert(LATE, "01", Severity.WARNING, "m", params=AlertParams(area="01"))
+    assert late is not None
+    clock.advance(timedelta(minutes=10))
+    made, _ = await db.silence(SilenceMatch(area="01"), T0 + timedelta(minutes=70), "bảo trì", "admin", "admin")
+    clock.advance(timedelta(minutes=60))
+    await db.tick_alerts()  # the timer pass as the silence expires, at T0 + 70 min
+    muted_at = {}
+    for minutes in (5, 30, 75):
+        past = await db.snapshot_as_of(T0 + timedelta(minutes=minutes))
+        muted_at[minutes] = [a.silenced_by for a in past.alerts]
+    assert muted_at == {5: [None], 30: [made.id], 75: [None]}
