@@ -854,3 +854,98 @@ async def test_the_completeness_panel_shows_the_least_complete_reports_first(tmp
             assert asked and display.errors == [], display.errors
         finally:
             await context.close()
+
+
+async def test_the_demo_scenarios_revision_and_outage_reach_the_wall(tmp_path: Path, browser: Browser) -> None:
+    """The demo's scenario on the simulator, its clock moved by the test to each step: the official
+    figure revised at +40 s reads before → after on the wall; the ministry down at +90 s marks its
+    tile and the ticker, in Vietnamese and English; back at +180 s, the sign goes."""
+    import httpx
+    from playwright.async_api import expect
+
+    from collectors.config import CollectorSettings, SourceSettings
+    from collectors.pipeline import Collector
+    from tests.feedkit import client
+    from tests.simulator_fixtures import Clock, running
+
+    clock = Clock()
+    async with running(clock, scenario="demo") as (sim, _):
+        sources = [
+            SourceSettings(
+                name=name, kind="agency-json", url=f"{sim.url}/agencies/{name.upper()}/observations", every="1h"
+            )
+            for name in ("nso", "mof")
+        ]
+        store = await Store.open(tmp_path / "ops.db")
+        try:
+            settings = CollectorSettings(retries=0)
+            async with Collector(store, sources, settings) as collector:
+                async with feed_server(tmp_path / "ops.db", store=store, runs=collector) as server:
+                    async with open_display(browser, server) as display, client(server, "admin", hello={}) as admin:
+                        await connect(display)
+                        await admin.until("welcome")
+                        runs = 0
+
+                        async def collect(source: str, outcome: str) -> None:
+                            nonlocal runs
+                            runs += 1
+                            await admin.send({"type": "command", "id": f"c{runs}", "idempotency_key": f"demo-wall-{runs}",
+                                              "command": {"name": "collect", "source": source}})  # fmt: skip
+                            assert (await admin.until("result"))["status"] == "accepted"
+                            done = await admin.until("result", timeout=60)
+                            assert done["data"]["runs"][0]["outcome"] == outcome
+
+                        await collect("nso", "success")
+                        await collect("mof", "success")
+                        budget = display.tile("BUDGET_REVENUE")
+                        await display.wait_attribute(budget, "data-source", "mof")
+                        clock.advance(seconds=41)  # an official CPI figure is revised
+                        await collect("nso", "success")
+                        revised = display.page.locator(
+                            "#ticker .alert .msg", has_text="Số liệu chính thức bị điều chỉnh"
+                        )
+                        await expect(revised).to_have_text(
+                            re.compile(r"^Số liệu chính thức bị điều chỉnh: Chỉ số giá tiêu dùng so với cùng kỳ năm trước "
+                                       r"Tháng \d+/\d{4} -?\d+,\d+ → -?\d+,\d+$")
+                        )  # fmt: skip
+                        # Before and after as the store has them, in Vietnamese figures.
+                        alert = next(a for a in await store.alerts() if a.rule == "figures.revised")
+                        assert alert.params.previous_value is not None and alert.params.value is not None
+                        text = await revised.inner_text()
+                        for figure in (alert.params.previous_value, alert.params.value):
+                            assert f"{figure:.2f}".replace(".", ",") in text, (figure, text)
+
+                        clock.advance(seconds=50)  # +91 s: the ministry of finance's system is down
+                        await collect("mof", "failed")
+                        await display.wait_attribute(budget, "data-source-state", "failing")
+                        await expect(budget.locator(".source-note")).to_have_text(
+                            re.compile(r"^⚠ MOF lỗi · số liệu lúc ")
+                        )
+                        down = display.page.locator("#ticker .alert", has_text="Nguồn mof")
+                        await expect(down.locator(".msg")).to_have_text("Nguồn mof bị lỗi (mã HTTP 503)")
+
+                        await display.page.locator("#lang-toggle").click()
+                        await expect(budget.locator(".source-note")).to_have_text(
+                            re.compile(r"^⚠ MOF failing · figure of ")
+                        )
+                        await expect(display.page.locator("#ticker .alert .msg", has_text="Source mof")).to_have_text(
+                            "Source mof failed (HTTP 503)"
+                        )
+                        await expect(
+                            display.page.locator("#ticker .alert .msg", has_text="Official figure revised")
+                        ).to_have_text(
+                            re.compile(r"^Official figure revised: Consumer price index year on year \w{3} \d{4} ")
+                        )
+
+                        clock.advance(seconds=90)  # +181 s: it is back
+                        await collect("mof", "success")
+                        await display.wait_attribute(budget, "data-source-state", "")
+                        await expect(display.page.locator("#ticker .alert .msg", has_text="Source mof")).to_have_count(
+                            0
+                        )
+                        async with httpx.AsyncClient() as http:
+                            played = (await http.get(f"{sim.url}/_admin/scenario")).json()
+                        assert played["scenario"] == "demo"
+                        assert_clean(display)
+        finally:
+            await store.close()

@@ -176,7 +176,7 @@
       rules: {
         'source.failing': (a) => (a.open
           ? `Nguồn ${a.source} bị ngắt mạch${a.failures != null ? ` sau ${a.failures} lần lỗi liên tiếp` : ''}`
-          : `Nguồn ${a.source} ${a.failures != null ? `lỗi ${a.failures} lần liên tiếp` : 'đang lỗi'}`)
+          : `Nguồn ${a.source} ${a.failures == null ? 'đang lỗi' : a.failures === '1' ? 'bị lỗi' : `lỗi ${a.failures} lần liên tiếp`}`)
           + (a.http != null ? ` (mã HTTP ${a.http})` : ''),
         'source.down': (a) => `Nguồn ${a.source} ngừng hoạt động`,
         'source.rejected': (a) => `Nguồn ${a.source}: ${a.count ?? 'một số'} bản ghi bị loại`,
@@ -256,7 +256,7 @@
       rules: {
         'source.failing': (a) => (a.open
           ? `Source ${a.source}: circuit open${a.failures != null ? ` after ${a.failures} failures in a row` : ''}`
-          : `Source ${a.source} ${a.failures != null ? `failed ${a.failures} times in a row` : 'is failing'}`)
+          : `Source ${a.source} ${a.failures == null ? 'is failing' : a.failures === '1' ? 'failed' : `failed ${a.failures} times in a row`}`)
           + (a.http != null ? ` (HTTP ${a.http})` : ''),
         'source.down': (a) => `Source ${a.source} is down`,
         'source.rejected': (a) => `Source ${a.source}: ${a.count ?? 'some'} records rejected`,
