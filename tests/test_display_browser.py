@@ -191,7 +191,7 @@ async def test_live_changes_and_alerts_reach_the_wall(tmp_path: Path, browser: B
             retail = display.tile("RETAIL_SALES")
             assert await retail.get_attribute("data-period") == month(today, 0)
             await display.wait_attribute(retail.locator(".spark"), "data-points", "3")
-            assert (await retail.locator(".change").inner_text()).startswith("▲ 67,2 so với T")
+            assert (await retail.locator(".change").inner_text()).startswith("▲ 67,2 so với Tháng ")
 
             # A second source reporting an older period does not replace the newer figure.
             await ingest(server.store, "mof", [("RETAIL_SALES", month(today, 3), 999.0)])
@@ -738,8 +738,9 @@ async def test_a_tile_whose_source_fails_says_so_with_the_time_of_its_last_good_
             await store.close()
 
 
-async def test_quarters_are_written_one_way_on_a_tile(tmp_path: Path, browser: Browser) -> None:
-    """ "Quý III/2026" and "so với Quý II/2026" on one tile, never "QII/2026" beside it."""
+async def test_periods_are_written_one_way_on_a_tile(tmp_path: Path, browser: Browser) -> None:
+    """A quarter as "Quý III/2026" and "so với Quý II/2026" on one tile, never "QII/2026" beside
+    it; a month likewise ("Tháng 10/2026", "so với Tháng 9/2026", never "T9/2026")."""
     from playwright.async_api import expect
 
     async with feed_server(tmp_path / "ops.db") as server:
@@ -751,8 +752,13 @@ async def test_quarters_are_written_one_way_on_a_tile(tmp_path: Path, browser: B
             await expect(gdp.locator(".change")).to_have_text("▲ 0,30 điểm % so với Quý II/2026")
             assert await gdp.locator(".period").inner_text() == "Quý III/2026"
             assert not re.search(r"\bQ[IV]+/", await gdp.inner_text())
+            await ingest(server.store, "nso", [("CPI_YOY", "2026-09", 3.1), ("CPI_YOY", "2026-10", 3.2)])
+            cpi = display.tile("CPI_YOY")
+            await expect(cpi.locator(".change")).to_have_text("▲ 0,10 điểm % so với Tháng 9/2026")
+            assert await cpi.locator(".period").inner_text() == "Tháng 10/2026"
             await display.page.locator("#lang-toggle").click()
             await expect(gdp.locator(".change")).to_have_text("▲ 0.30 pp vs Q2 2026")
+            await expect(cpi.locator(".change")).to_have_text("▲ 0.10 pp vs Sep 2026")
             assert await gdp.locator(".period").inner_text() == "Q3 2026"
             assert_clean(display)
 

@@ -212,8 +212,8 @@
       },
       periodShort: {
         D: (y, m, d) => `${d}/${m}`,
-        M: (y, m) => `T${m}/${y}`,
-        Q: (y, q) => `Quý ${ROMAN[q]}/${y}`, // one way of writing a quarter on the whole wall
+        M: (y, m) => `Tháng ${m}/${y}`,
+        Q: (y, q) => `Quý ${ROMAN[q]}/${y}`, // a month or quarter is written one way on the whole wall
         Y: (y) => `${y}`,
       },
     },
@@ -696,8 +696,9 @@
     if (points.length > HISTORY_POINTS) points.splice(0, points.length - HISTORY_POINTS);
     // A new latest period that does not follow the one before: periods were published while we
     // were away (a resume sends only each series' newest figure). Ask the history again.
-    if (appended && last && state.historyLoaded.has(fig.indicator)
-        && previousPeriod(fig.period, meta.freq) !== last.period) {
+    // So is a series' first figure: the same batch may have brought earlier periods too.
+    if (appended && state.historyLoaded.has(fig.indicator)
+        && (!last || previousPeriod(fig.period, meta.freq) !== last.period)) {
       askHistory(fig.indicator, 500);
     }
     trimSources(bySource, meta.freq, (pts) => (pts.length ? pts[pts.length - 1].period : ''));
@@ -1244,7 +1245,14 @@
       // Rates change by percentage points (said so); other figures in the unit shown just above.
       const unit = meta.kind === 'rate' ? ` ${w.points}` : '';
       const amount = dir === 'flat' ? '' : ` ${formatNumber(Math.abs(diff), meta.decimals)}${unit}`;
-      setText(p.change, `${arrow}${amount} ${w.versus(periodLabel(previous.period, meta.freq, true))}`);
+      // "so với Tháng 10/2026" kept on one line: a period is never broken across two.
+      const versus = w.versus(periodLabel(previous.period, meta.freq, true));
+      if (p.change.textContent !== `${arrow}${amount} ${versus}`) {
+        const span = document.createElement('span');
+        span.className = 'versus';
+        span.textContent = versus;
+        p.change.replaceChildren(`${arrow}${amount} `, span);
+      }
       setData(p.change, 'dir', dir);
     } else {
       setText(p.change, '');
