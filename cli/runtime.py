@@ -18,7 +18,7 @@ from rich.text import Text
 
 from cli.config import Config
 from cli.progress import FirstPull
-from collectors.alerting import alert_timer
+from collectors.alerting import alert_timer, rules_timer
 from collectors.pipeline import Collector
 from collectors.scheduler import Scheduler
 from feed.formatting import format_number
@@ -106,6 +106,7 @@ class Service:
         self.feed: FeedServer | None = None
         self._pruner: asyncio.Task[None] | None = None
         self._alert_timer: asyncio.Task[None] | None = None
+        self._rules_timer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -119,6 +120,7 @@ class Service:
         if interrupted:
             log.warning("marked %d runs left unfinished by an earlier stop as interrupted", len(interrupted))
         self.collector = Collector(store, config.sources, config.collector)
+        self.collector.rules = config.rules
         self.collector.on_run_finished.append(lambda run: log.info(Text.from_markup(describe_run(run)).plain))
         self.scheduler = Scheduler(self.collector)
         if self.schedule:  # the feed's `sources` query tells each source's next run
@@ -144,6 +146,7 @@ class Service:
             self.scheduler.start()
         self._pruner = asyncio.create_task(self._prune())
         self._alert_timer = asyncio.create_task(alert_timer(store))
+        self._rules_timer = asyncio.create_task(rules_timer(store, config.rules, config.sources))
 
     async def _prune(self) -> None:
         """Events older than `[database] keep_events` go; a client that far behind gets a snapshot."""
@@ -160,6 +163,8 @@ class Service:
             self._pruner.cancel()
         if self._alert_timer is not None:
             self._alert_timer.cancel()
+        if self._rules_timer is not None:
+            self._rules_timer.cancel()
         if self.scheduler is not None:
             self.scheduler.pause()  # not shutdown yet: APScheduler's would cancel the runs in flight
         if self.collector is not None:
@@ -224,6 +229,7 @@ async def collect(
         await store.close()
         raise StoreError(f"{exc}: run `opscentre collect` without --local to ask it for the runs") from None
     collector = Collector(store, config.sources, config.collector)
+    collector.rules = config.rules
     stop = asyncio.Event()
     try:
         names = collector.select(source=source, agency=agency, everything=everything)

@@ -1,21 +1,30 @@
-"""The alert life cycle's timer pass, run by a serving process beside the collectors.
+"""The alert life cycle's timer pass, and the rules' pass, run by a serving process beside the collectors.
 
 The store fires pending alerts whose ``for`` has passed, resolves alerts that stayed clear for their
 ``keep_firing_for`` and ends expired silences (``Store.tick_alerts``); none of that waits for a
 rule to run again, so it is done on a short timer of its own.
+
+The rules of ``[rules]`` (late reports, cross-checks) run after each successful collection run, on
+what the run touched, and on a timer of their own (``[rules] every``) over the whole catalogue: a
+report falls due, and so is late, without any run happening.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
-from storage import Store, StoreError
+from collectors import crosscheck, reporting
+from collectors.config import RulesSettings, SourceSettings
+from storage import Indicator, Store, StoreError
+from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
 
 TICK = timedelta(seconds=5)  # how late a silence may end or a pending alert fire, at most
+DEFAULT_LAG = timedelta(minutes=5)  # a source polled on a crontab: about how late it may catch up
 
 
 async def alert_timer(store: Store, every: timedelta = TICK) -> None:
@@ -29,3 +38,56 @@ async def alert_timer(store: Store, every: timedelta = TICK) -> None:
             for alert in changed:
                 log.info("alert %d %s %s: %s", alert.id, alert.rule, alert.subject, alert.state.value)
         await asyncio.sleep(every.total_seconds())
+
+
+def province_sources(sources: Sequence[SourceSettings]) -> set[str] | None:
+    """The sources a province's own report comes from: those that speak for no agency.
+
+    None when there are none: then any source's figure of a province counts as its report (a
+    centre that collects no province's own system cannot tell them apart)."""
+    own = {s.name for s in sources if s.agency is None and s.kind.value != "portal"}
+    return own or None
+
+
+def polling_lag(sources: Sequence[SourceSettings]) -> dict[str, timedelta]:
+    """How long each source may lag behind another before a disagreement is real: its interval."""
+    return {s.name: s.every if s.every is not None else DEFAULT_LAG for s in sources}
+
+
+async def evaluate_rules(
+    store: Store,
+    rules: RulesSettings,
+    sources: Sequence[SourceSettings],
+    *,
+    source: str | None = None,
+    indicators: Sequence[Indicator] | None = None,
+    periods: Mapping[str, list[str]] | None = None,
+) -> None:
+    """Late reports, then the cross-checks (of ``indicators``/``periods``; default all, newest).
+
+    Never raises: a rule that fails is logged in one line, naming the rule and the source, so a
+    collection run's outcome stands whatever a rule does."""
+    own = province_sources(sources)
+    try:
+        await reporting.check_late(store, rules, utcnow(), province_sources=own)
+    except Exception as exc:  # a rule's bug must not fail the run or stop the timer
+        log.error("rule %s failed (source %s): %r", reporting.REPORT_LATE, source or "timer", exc)
+    try:
+        await crosscheck.check_all(
+            store,
+            rules,
+            indicators=indicators,
+            periods=dict(periods) if periods is not None else None,
+            province_sources=own,
+            lag=polling_lag(sources),
+            after=source or "timer",
+        )
+    except Exception as exc:
+        log.error("rule crosscheck failed (source %s): %r", source or "timer", exc)
+
+
+async def rules_timer(store: Store, rules: RulesSettings, sources: Sequence[SourceSettings]) -> None:
+    """Evaluate every rule over the catalogue every ``[rules] every`` until cancelled."""
+    while True:
+        await evaluate_rules(store, rules, sources)
+        await asyncio.sleep(rules.every.total_seconds())

@@ -9,9 +9,11 @@ rate or an index does not add up).
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from collectors.config import RulesSettings
 from storage import NATION, AlertParams, Indicator, Period, Severity, Store
@@ -20,6 +22,8 @@ from storage.models import IndicatorKind, Level
 PROVINCES = "crosscheck.provinces"
 DERIVED = "crosscheck.derived"
 SOURCES = "crosscheck.sources"
+
+log = logging.getLogger(__name__)
 
 _TERM = re.compile(r"\s*([+-]?)\s*([A-Za-z0-9_.]+)\s*")
 
@@ -174,11 +178,20 @@ async def check_derived(store: Store, indicator: Indicator, period: str, rules: 
     return False
 
 
-async def check_sources(store: Store, indicator: Indicator, period: str, rules: RulesSettings) -> int:
+async def check_sources(
+    store: Store,
+    indicator: Indicator,
+    period: str,
+    rules: RulesSettings,
+    *,
+    lag: Mapping[str, timedelta] | None = None,
+) -> int:
     """Alert on each figure two sources publish differently; returns how many disagree.
 
     Figures of different statuses are not compared: one source has published the official figure,
-    the other not yet (it catches up on its next pull)."""
+    the other not yet (it catches up on its next pull). ``lag``: each source's polling interval; a
+    disagreement is held pending for the longer of the two, since one source pulled after a change
+    and the other not yet is ordinary polling lag, not two sources disagreeing."""
     by_area: dict[str, list[Figure]] = {}
     for f in await latest_figures(store, indicator.code, period):
         by_area.setdefault(f.area, []).append(f)
@@ -197,6 +210,7 @@ async def check_sources(store: Store, indicator: Indicator, period: str, rules: 
             await store.resolve_alert(SOURCES, subject)
             continue
         disagree += 1
+        hold = max((lag.get(f.source, timedelta(0)) for f in (first, other)), default=None) if lag else None
         await store.fire_alert(
             SOURCES,
             subject,
@@ -215,6 +229,7 @@ async def check_sources(store: Store, indicator: Indicator, period: str, rules: 
                 reference_source=other.source,
                 reference_digest=other.digest,
             ),
+            for_=hold or None,
         )
     return disagree
 
@@ -226,14 +241,27 @@ async def check_all(
     indicators: Iterable[Indicator] | None = None,
     periods: dict[str, list[str]] | None = None,
     province_sources: set[str] | None = None,
+    lag: Mapping[str, timedelta] | None = None,
+    after: str = "timer",
 ) -> None:
-    """Every cross-check of ``indicators`` (default all) for ``periods`` (default: the 3 newest)."""
+    """Every cross-check of ``indicators`` (default all) for ``periods`` (default: the 3 newest).
+
+    A check that fails is logged in one line (the rule, the indicator and period, and ``after``:
+    the source whose run asked for the checks, or the timer) and the others
+    still run: one bad figure or formula must not blind every other check."""
     chosen = list(indicators) if indicators is not None else await store.indicators()
     for ind in chosen:
         wanted = (periods or {}).get(ind.code) if periods is not None else None
         for period in wanted if wanted is not None else await recent_periods(store, ind.code):
             if ind.frequency.value == "live":
                 continue
-            await check_provinces(store, ind, period, rules, province_sources=province_sources)
-            await check_derived(store, ind, period, rules)
-            await check_sources(store, ind, period, rules)
+            checks: tuple[tuple[str, Callable[[Indicator, str], Awaitable[object]]], ...] = (
+                (PROVINCES, lambda i, p: check_provinces(store, i, p, rules, province_sources=province_sources)),
+                (DERIVED, lambda i, p: check_derived(store, i, p, rules)),
+                (SOURCES, lambda i, p: check_sources(store, i, p, rules, lag=lag)),
+            )
+            for rule, check in checks:
+                try:
+                    await check(ind, period)
+                except Exception as exc:  # logged, and the other checks go on
+                    log.error("rule %s failed on %s %s (after %s): %r", rule, ind.code, period, after, exc)

@@ -18,8 +18,9 @@ from typing import TypeVar
 import httpx
 
 from collectors import rules
+from collectors.alerting import evaluate_rules
 from collectors.breaker import BreakerState, CircuitBreaker
-from collectors.config import CollectorSettings, SourceSettings
+from collectors.config import CollectorSettings, RulesSettings, SourceSettings
 from collectors.fetch import FetchError, FetchStats, fetch
 from collectors.sources import Adapter, PayloadError, adapter_for
 from collectors.sources.base import Fetched, Parsed
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 INLINE_PARSE_BYTES = 256 * 1024  # smaller payloads parse on the event loop; larger ones in a thread
 KEEP_FAILED_BYTES = 4 * 1024 * 1024  # of a failed run's payload, kept so the failure can be traced to the bytes
+RULE_PERIODS = 3  # per indicator, the newest periods of a run that the rules check after it
 MAX_PAGES = 10_000  # a runaway `next` chain is an upstream bug, not a reason to loop forever
 
 T = TypeVar("T")
@@ -68,6 +70,7 @@ class RunTally:
     revisions: list[Revision] = field(default_factory=list)
     first_rejection: str | None = None
     first_example: str | None = None  # "#index: reason" of the first rejected record
+    touched: dict[str, set[str]] = field(default_factory=dict)  # indicator -> periods the run carried
     last_answer: Fetched | None = None  # the latest answer received: kept with the run if it fails
 
 
@@ -118,6 +121,8 @@ class Collector:
         self.on_run_finished: list[ProgressHook] = []
         # Set by whoever schedules the runs (cli/runtime.py): a source's next scheduled run.
         self.next_run: Callable[[str], datetime | None] | None = None
+        # Set by the process that serves (cli/runtime.py): the `[rules]` evaluated after each good run.
+        self.rules: RulesSettings | None = None
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -216,7 +221,29 @@ class Collector:
             return done
         breaker.record_success()
         await rules.after_success(self.store, done, tally.revisions, tally.first_rejection, source.agency)
+        await self._evaluate_rules(name, tally)
         return done
+
+    async def _evaluate_rules(self, name: str, tally: RunTally) -> None:
+        """The `[rules]` on what this run touched: per indicator, the newest periods it carried
+        (a first pull carries years of history: the timer pass sees the rest) and every period it
+        revised. Never raises: a rule's failure is logged and the run's outcome stands."""
+        if self.rules is None or not tally.touched:
+            return
+        revised: dict[str, set[str]] = {}
+        for r in tally.revisions:
+            revised.setdefault(r.indicator, set()).add(r.period)
+        periods = {
+            code: sorted(set(sorted(got, reverse=True)[:RULE_PERIODS]) | revised.get(code, set()))
+            for code, got in tally.touched.items()
+        }
+        try:
+            indicators = [i for i in await self.store.indicators() if i.code in periods]
+            await evaluate_rules(
+                self.store, self.rules, list(self.sources.values()), source=name, indicators=indicators, periods=periods
+            )
+        except Exception as exc:  # evaluate_rules logs its own rules; this is the catalogue read
+            log.error("rules after run of %s failed: %r", name, exc)
 
     async def _pull(
         self, source: SourceSettings, run: CollectionRun, cursor: str | None, tally: RunTally, stats: FetchStats
@@ -278,6 +305,8 @@ class Collector:
         tally.unchanged += result.unchanged
         tally.rejected += len(result.rejected)
         tally.revisions += result.revised
+        for rec in parsed.records:
+            tally.touched.setdefault(rec.indicator, set()).add(rec.period)
         if result.rejected and tally.first_rejection is None:
             first = result.rejected[0]
             reason = first.reason if len(first.reason) <= 300 else first.reason[:297] + "..."  # it may quote values
