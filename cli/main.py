@@ -372,6 +372,24 @@ async def cmd_silence(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
 
 
+async def cmd_reporting(args: argparse.Namespace) -> int:
+    from cli.reporting_cmd import print_reporting
+    from feed.commands import ReportingError
+
+    config = _config(args)
+    store = await _open_existing(args)
+    try:
+        await print_reporting(
+            store, out, rules=config.rules, indicator=args.indicator, period=args.period, agency=args.agency,
+            lang=args.lang, as_json=args.json, print_json=_print_json,
+        )  # fmt: skip
+    except ReportingError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        await store.close()
+    return EXIT_OK
+
+
 async def cmd_verify_audit(args: argparse.Namespace) -> int:
     store = await _open_existing(args)
     try:
@@ -530,6 +548,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="resolved alerts too")
     p.add_argument("--limit", type=int, default=200, help="at most this many, newest first (default 200)")
     p.add_argument("--json", action="store_true")
+    p = add("reporting", cmd_reporting, "completeness of the reports per indicator: received, on time, late, missing")
+    p.add_argument("--indicator", metavar="CODE", help="only this indicator")
+    p.add_argument("--period", metavar="PERIOD", help="this period (2026-10, 2026-Q3, 2026); default: the newest due")
+    p.add_argument("--agency", metavar="CODE", help="only indicators this agency owns (e.g. NSO)")
+    p.add_argument("--lang", choices=["vi", "en"], default="vi", help="words in Vietnamese or English")
+    p.add_argument("--json", action="store_true", help="the feed's rows (machine-readable)")
     silence_help = "mute alerts for a while (admin, through the running server), list or remove silences"
     p = add("silence", cmd_silence, silence_help)
     # --config/--db/-v also after the action; without defaults there, which would override the ones given before it

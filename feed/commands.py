@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal, Protocol
 
+from collectors import reporting
 from collectors.breaker import BreakerState
+from collectors.config import RulesSettings
 from collectors.pipeline import SourceState
 from feed.catalogue import catalogue
 from feed.client import Client
@@ -40,6 +42,9 @@ from feed.protocol import (
     ProvenanceData,
     ProvenanceQuery,
     Query,
+    ReportingData,
+    ReportingQuery,
+    ReportingRow,
     Result,
     ResultData,
     Role,
@@ -62,6 +67,7 @@ from storage import (
     Alert,
     AlertState,
     CollectionRun,
+    Indicator,
     Observation,
     Period,
     PeriodError,
@@ -147,11 +153,67 @@ class Remembered:
     results: list[Result]
 
 
+class ReportingError(ValueError):
+    """A reporting request the centre cannot answer (unknown indicator or agency, a bad period)."""
+
+
+async def reporting_completeness(
+    store: Store,
+    rules: RulesSettings,
+    *,
+    indicator: str | None = None,
+    period: str | None = None,
+    agency: str | None = None,
+) -> list[reporting.Completeness]:
+    """Completeness per indicator (``collectors.reporting``) as of now, by indicator code: the
+    filters checked first (the feed's ``reporting`` query and ``opscentre reporting`` alike)."""
+    if agency is not None and agency not in {a.code for a in await store.agencies()}:
+        raise ReportingError(f"unknown agency {agency!r}")
+    chosen: list[Indicator] = await store.indicators(agency=agency)
+    one = None
+    if indicator is not None:
+        one = await store.indicator(indicator)
+        if one is None:
+            raise ReportingError(f"unknown indicator {indicator!r}")
+        if not reporting.reported(one):
+            raise ReportingError(f"{one.code} is a live counter: it has no reporting calendar")
+        chosen = [i for i in chosen if i.code == one.code]
+    if period is not None:
+        try:
+            parsed = Period.parse(period)
+        except PeriodError as exc:
+            raise ReportingError(f"period: not a period ({exc})") from None
+        if one is not None and parsed.frequency is not one.frequency:
+            # Silently answering nothing would read as "no reports": say why instead.
+            raise ReportingError(f"period {parsed} is not of {one.code}'s frequency ({one.frequency.value})")
+        period = str(parsed)
+    table = await reporting.reporting_table(store, rules, utcnow(), indicators=chosen, period=period)
+    return sorted(table, key=lambda c: c.indicator)
+
+
+def reporting_row(c: reporting.Completeness) -> ReportingRow:
+    return ReportingRow(
+        indicator=c.indicator,
+        period=c.period,
+        due=c.due,
+        expected=len(c.expected),
+        received=c.received,
+        on_time=len(c.on_time),
+        late=len(c.late),
+        missing=list(c.missing),
+        late_areas=list(c.late),
+        not_due=c.not_due,
+    )
+
+
 class Commands:
-    def __init__(self, store: Store, runs: RunService | None, metrics: Metrics) -> None:
+    def __init__(
+        self, store: Store, runs: RunService | None, metrics: Metrics, rules: RulesSettings | None = None
+    ) -> None:
         self.store = store
         self.runs = runs
         self.metrics = metrics
+        self.rules = rules if rules is not None else RulesSettings()  # due dates of the reporting calendar
         # Set by the server: returns once ``client`` has been sent every event up to ``seq``.
         self.delivered: Callable[[Client, int], Awaitable[None]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -370,6 +432,15 @@ class Commands:
             data = SilencesData(silences=[silence_info(s) for s in listed])
         elif isinstance(q, CatalogueQuery):
             data = await catalogue(self.store, self._source_infos())
+        elif isinstance(q, ReportingQuery):
+            try:
+                table = await reporting_completeness(
+                    self.store, self.rules, indicator=q.indicator, period=q.period, agency=q.agency
+                )
+            except ReportingError as exc:
+                client.push_message(Error(code=ErrorCode.INVALID, id=msg.id, message=str(exc)))
+                return
+            data = ReportingData(rows=[reporting_row(c) for c in table])
         else:
             assert isinstance(q, SourcesQuery)
             data = await self._sources()

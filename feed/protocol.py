@@ -314,11 +314,28 @@ class SourcesQuery(Message):
     name: Literal["sources"] = "sources"
 
 
+class ReportingQuery(Message):
+    """Completeness of the reports (as DHIS2's reporting rates): per indicator, for ``period``
+    (default: each indicator's newest period due), of one ``indicator`` or those ``agency`` owns."""
+
+    name: Literal["reporting"] = "reporting"
+    indicator: str | None = Field(default=None, max_length=64)
+    period: str | None = Field(default=None, max_length=32)
+    agency: str | None = Field(default=None, max_length=64)
+
+
 class Query(Message):
     type: Literal["query"] = "query"
     id: str = Field(min_length=1, max_length=64)
     query: Annotated[
-        HistoryQuery | RunsQuery | ProvenanceQuery | AlertsQuery | CatalogueQuery | SourcesQuery | SilencesQuery,
+        HistoryQuery
+        | RunsQuery
+        | ProvenanceQuery
+        | AlertsQuery
+        | CatalogueQuery
+        | SourcesQuery
+        | SilencesQuery
+        | ReportingQuery,
         Field(discriminator="name"),
     ]
 
@@ -555,6 +572,27 @@ class SilencesData(Message):
     silences: list[SilenceInfo]
 
 
+class ReportingRow(Message):
+    """One indicator's reports for one period. Expected: the owner agency's national figure (area
+    ``VN``) and/or each province or city in force on the period's last day."""
+
+    indicator: str
+    period: str
+    due: date  # reports are late after the end of this day, UTC
+    expected: int
+    received: int  # on_time + late
+    on_time: int
+    late: int
+    missing: list[str]  # area codes owing the report past its due date
+    late_areas: list[str] = []  # area codes whose report came in after its due date
+    not_due: bool = False  # the due date is still ahead: nothing is missing yet
+
+
+class ReportingData(Message):
+    kind: Literal["reporting"] = "reporting"
+    rows: list[ReportingRow]  # one per indicator with a reporting calendar, by indicator code
+
+
 class Duplicate(Message):
     """A command retried with an idempotency key already used: it was done once, at ``at``."""
 
@@ -577,6 +615,7 @@ ResultData = Annotated[
     | Silenced
     | Unsilenced
     | SilencesData
+    | ReportingData
     | Duplicate,
     Field(discriminator="kind"),
 ]

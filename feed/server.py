@@ -29,6 +29,7 @@ from websockets.datastructures import Headers, MultipleValuesError
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from collectors.config import RulesSettings
 from feed.client import Client
 from feed.commands import Bucket, Commands, RunService
 from feed.config import FeedSettings, UserSettings, hash_token
@@ -104,6 +105,7 @@ class FeedServer:
         *,
         runs: RunService | None = None,
         ready_checks: Iterable[ReadyCheck] = (),
+        rules: RulesSettings | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -117,7 +119,7 @@ class FeedServer:
             snapshot_concurrency=settings.snapshot_concurrency,
             resume_max_events=settings.resume_max_events,
         )
-        self.commands = Commands(store, runs, self.metrics)
+        self.commands = Commands(store, runs, self.metrics, rules)  # rules: the reporting calendar's due dates
         self.commands.delivered = self.hub.delivered
         self.ready_checks = list(ready_checks)
         self._preauth: weakref.WeakKeyDictionary[ServerConnection, User] = weakref.WeakKeyDictionary()

@@ -1,0 +1,172 @@
+"""Completeness of the reports on every client: the feed's ``reporting`` query (what the wall page's
+completeness strip asks once a minute) and ``opscentre reporting``, on a real database.
+
+The process runs on a clock the test moves; January 2010's monthly reports are due by the end of
+25 February (the built-in ``[rules] due_days``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from feed.protocol import SERVER_MESSAGE, ReportingData, Result
+from storage import Batch, ObservationIn, RunTrigger, Store
+from storage.clock import ManualClock, use_clock
+from tests.conftest import run_cli
+from tests.feedkit import client, feed_server
+
+WATCHING = datetime(2010, 2, 10, 12, 0, tzinfo=UTC)  # the centre's first run: before January is due
+ON_TIME = datetime(2010, 2, 20, 9, 0, tzinfo=UTC)
+AFTER_DUE = datetime(2010, 2, 27, 9, 0, tzinfo=UTC)
+SKIP = ("heartbeat", "welcome", "snapshot", "delta", "alert", "run")
+
+
+@dataclass
+class World:
+    path: Path
+    store: Store
+    clock: ManualClock
+    late: str  # the province that reported after the due date
+    silent: str  # the province that never reported
+
+
+@pytest.fixture
+def clock() -> Iterator[ManualClock]:
+    manual = ManualClock(WATCHING)
+    with use_clock(manual):
+        yield manual
+
+
+@pytest.fixture
+async def world(tmp_path: Path, clock: ManualClock) -> AsyncIterator[World]:
+    """Retail sales of January 2010: the nation and 61 provinces on time, one late, one silent."""
+    path = tmp_path / "ops.db"
+    async with await Store.open(path) as store:
+        await store.start_run("nso", RunTrigger.SCHEDULE)  # the centre watches from 10 February
+        codes = [a.code for a in await store.areas_in_force(date(2010, 1, 31))]
+        assert len(codes) == 63
+        *prompt, late, silent = codes
+
+        def batch(areas: list[str], at: datetime) -> Batch:
+            records = [ObservationIn(indicator="RETAIL_SALES", area=a, period="2010-01", value=100.0) for a in areas]
+            return Batch("nso", records, collected_at=at)
+
+        await store.ingest(batch(["VN", *prompt], ON_TIME))
+        clock.advance(AFTER_DUE - WATCHING)
+        await store.ingest(batch([late], AFTER_DUE))
+        yield World(path, store, clock, late, silent)
+
+
+async def _ask(server: Any, query: dict[str, Any], role: str = "display") -> dict[str, Any]:
+    async with client(server, role, hello={}) as c:
+        await c.send({"type": "query", "id": "r1", "query": {"name": "reporting", **query}})
+        got = await c.collect_until(lambda m: m["type"] in ("result", "error") and m.get("id") == "r1", timeout=30)
+        return got[-1]
+
+
+async def _answer(server: Any, query: dict[str, Any]) -> ReportingData:
+    async with client(server, "display", hello={}) as c:
+        await c.send({"type": "query", "id": "r1", "query": {"name": "reporting", **query}})
+        msg = await c.until("result", timeout=30, skip=SKIP)  # feedkit validated it against the schema
+    result = SERVER_MESSAGE.validate_python(msg)
+    assert isinstance(result, Result) and isinstance(result.data, ReportingData)
+    return result.data
+
+
+async def test_a_client_gets_completeness_with_who_is_late_and_who_is_missing(world: World) -> None:
+    async with feed_server(world.path, store=world.store) as server:
+        data = await _answer(server, {"indicator": "RETAIL_SALES"})  # its newest period due: January
+        [row] = data.rows
+        assert (row.indicator, row.period, row.due) == ("RETAIL_SALES", "2010-01", date(2010, 2, 25))
+        assert (row.expected, row.received, row.on_time, row.late) == (64, 63, 62, 1)
+        assert row.missing == [world.silent] and row.late_areas == [world.late] and not row.not_due
+
+        # What the wall page asks: every indicator with a calendar, live counters left out.
+        every = await _answer(server, {})
+        assert row in every.rows
+        assert not [r for r in every.rows if r.indicator.startswith("PORTAL_")]
+
+        # The owner's indicators only (its predecessor's name too: GSO became NSO).
+        owned = await _answer(server, {"agency": "NSO", "period": "2010-01"})
+        assert [r.indicator for r in owned.rows if r.indicator == "RETAIL_SALES"] == ["RETAIL_SALES"]
+        assert all(r.period == "2010-01" for r in owned.rows)
+
+        # Asked a year on, a past period is answered as it stands, not the newest one due.
+        world.clock.advance(timedelta(days=400))
+        [later] = (await _answer(server, {"indicator": "RETAIL_SALES", "period": "2010-01"})).rows
+        assert later.missing == [world.silent]
+
+
+async def test_a_period_not_yet_due_owes_nothing(tmp_path: Path, clock: ManualClock) -> None:
+    async with await Store.open(tmp_path / "ops.db") as store:
+        await store.start_run("nso", RunTrigger.SCHEDULE)
+        await store.ingest(
+            Batch("nso", [ObservationIn(indicator="RETAIL_SALES", area="VN", period="2010-01", value=1.0)])
+        )
+        async with feed_server(tmp_path / "ops.db", store=store) as server:
+            [row] = (await _answer(server, {"indicator": "RETAIL_SALES", "period": "2010-01"})).rows
+    assert row.not_due and row.missing == [] and row.received == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ({"indicator": "NO_SUCH"}, "unknown indicator"),
+        ({"agency": "NO_SUCH"}, "unknown agency"),
+        ({"period": "2010-13"}, "not a period"),
+        ({"period": "last month"}, "not a period"),
+        ({"indicator": "RETAIL_SALES", "period": "2010-Q1"}, "frequency"),
+        ({"indicator": "PORTAL_VISITS"}, "no reporting calendar"),
+    ],
+)
+async def test_bad_filters_are_refused_as_invalid(world: World, query: dict[str, Any], says: str) -> None:
+    async with feed_server(world.path, store=world.store) as server:
+        msg = await _ask(server, query)
+    assert msg["type"] == "error" and msg["code"] == "invalid" and msg["id"] == "r1", msg
+    assert says in msg["message"]
+
+
+async def test_an_unknown_field_is_a_bad_message(world: World) -> None:
+    async with feed_server(world.path, store=world.store) as server:
+        msg = await _ask(server, {"province": "04"})
+    assert msg["type"] == "error" and msg["code"] == "bad_message"
+
+
+# --- the command line, on the same database -----------------------------------------------------------
+
+
+async def test_the_cli_prints_completeness_in_one_language(world: World) -> None:
+    await world.store.close()  # the CLI opens the file itself
+    vi = run_cli("reporting", "--db", str(world.path), "--indicator", "RETAIL_SALES", "--period", "2010-01")
+    assert vi.returncode == 0, vi.stderr
+    assert "62/63 tỉnh, thành phố" in vi.stdout and "toàn quốc" in vi.stdout
+    assert "đúng hạn" in vi.stdout and "trễ hạn" in vi.stdout and world.silent in vi.stdout
+    assert "provinces" not in vi.stdout and "on time" not in vi.stdout
+
+    en = run_cli("reporting", "--db", str(world.path), "--period", "2010-01", "--lang", "en")
+    assert en.returncode == 0, en.stderr
+    assert "62/63 provinces" in en.stdout and "on time" in en.stdout and "RETAIL_SALES" in en.stdout
+    assert "tỉnh, thành phố" not in en.stdout and "đúng hạn" not in en.stdout
+
+    as_json = run_cli(
+        "reporting", "--db", str(world.path), "--indicator", "RETAIL_SALES", "--period", "2010-01", "--json"
+    )
+    assert as_json.returncode == 0, as_json.stderr
+    [row] = json.loads(as_json.stdout)
+    assert row["missing"] == [world.silent] and row["late_areas"] == [world.late] and row["received"] == 63
+
+    for bad, says in (
+        (("--indicator", "NO_SUCH"), "unknown indicator"),
+        (("--agency", "NO_SUCH"), "unknown agency"),
+        (("--period", "2010-13"), "not a period"),
+    ):
+        refused = run_cli("reporting", "--db", str(world.path), *bad)
+        assert refused.returncode != 0 and says in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
