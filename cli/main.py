@@ -374,6 +374,7 @@ async def cmd_silence(args: argparse.Namespace) -> int:
 
 async def cmd_reporting(args: argparse.Namespace) -> int:
     from cli.reporting_cmd import print_reporting
+    from collectors.alerting import province_sources
     from feed.commands import ReportingError
 
     config = _config(args)
@@ -381,7 +382,8 @@ async def cmd_reporting(args: argparse.Namespace) -> int:
     try:
         await print_reporting(
             store, out, rules=config.rules, indicator=args.indicator, period=args.period, agency=args.agency,
-            lang=args.lang, as_json=args.json, print_json=_print_json,
+            province_sources=province_sources(config.sources), lang=args.lang, as_json=args.json,
+            print_json=_print_json,
         )  # fmt: skip
     except ReportingError as exc:
         raise UserError(str(exc)) from None

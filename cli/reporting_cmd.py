@@ -68,12 +68,15 @@ async def print_reporting(
     indicator: str | None,
     period: str | None,
     agency: str | None,
+    province_sources: set[str] | None,
     lang: str,
     as_json: bool,
     print_json: Callable[[Any], None],
 ) -> None:
     """Raises feed.commands.ReportingError for a bad filter (before printing anything)."""
-    table = await reporting_completeness(store, rules, indicator=indicator, period=period, agency=agency)
+    table = await reporting_completeness(
+        store, rules, indicator=indicator, period=period, agency=agency, province_sources=province_sources
+    )
     if as_json:
         print_json([reporting_row(c).model_dump(mode="json") for c in table])
         return

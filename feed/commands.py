@@ -164,6 +164,7 @@ async def reporting_completeness(
     indicator: str | None = None,
     period: str | None = None,
     agency: str | None = None,
+    province_sources: set[str] | None = None,
 ) -> list[reporting.Completeness]:
     """Completeness per indicator (``collectors.reporting``) as of now, by indicator code: the
     filters checked first (the feed's ``reporting`` query and ``opscentre reporting`` alike)."""
@@ -187,7 +188,9 @@ async def reporting_completeness(
             # Silently answering nothing would read as "no reports": say why instead.
             raise ReportingError(f"period {parsed} is not of {one.code}'s frequency ({one.frequency.value})")
         period = str(parsed)
-    table = await reporting.reporting_table(store, rules, utcnow(), indicators=chosen, period=period)
+    table = await reporting.reporting_table(
+        store, rules, utcnow(), indicators=chosen, period=period, province_sources=province_sources
+    )
     return sorted(table, key=lambda c: c.indicator)
 
 
@@ -213,7 +216,7 @@ class Commands:
         self.store = store
         self.runs = runs
         self.metrics = metrics
-        self.rules = rules if rules is not None else RulesSettings()  # due dates of the reporting calendar
+        self.rules = rules  # the reporting calendar's due dates (None: see _rules)
         # Set by the server: returns once ``client`` has been sent every event up to ``seq``.
         self.delivered: Callable[[Client, int], Awaitable[None]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -435,7 +438,12 @@ class Commands:
         elif isinstance(q, ReportingQuery):
             try:
                 table = await reporting_completeness(
-                    self.store, self.rules, indicator=q.indicator, period=q.period, agency=q.agency
+                    self.store,
+                    self._rules(),
+                    indicator=q.indicator,
+                    period=q.period,
+                    agency=q.agency,
+                    province_sources=self._province_sources(),
                 )
             except ReportingError as exc:
                 client.push_message(Error(code=ErrorCode.INVALID, id=msg.id, message=str(exc)))
@@ -445,6 +453,24 @@ class Commands:
             assert isinstance(q, SourcesQuery)
             data = await self._sources()
         client.push_message(Result(id=msg.id, data=data))
+
+    def _rules(self) -> RulesSettings:
+        """The ``[rules]`` served: given to the server, else those the collectors evaluate (the
+        Collector carries them, set by cli/runtime.py), so that the answer and the late-report
+        alerts count by the same due dates; else the built-ins."""
+        if self.rules is not None:
+            return self.rules
+        served = getattr(self.runs, "rules", None)
+        return served if isinstance(served, RulesSettings) else RulesSettings()
+
+    def _province_sources(self) -> set[str] | None:
+        """The sources a province's own report comes from, as the late-report rule counts them
+        (collectors.alerting.province_sources): those that speak for no agency, portals aside.
+        None (no collectors here, or none such): any source's figure of a province counts."""
+        if self.runs is None:
+            return None
+        own = {s.name for s in self.runs.source_states() if s.agency is None and s.kind != "portal"}
+        return own or None
 
     def _source_infos(self) -> list[SourceInfo]:
         if self.runs is None:

@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 
+from collectors.config import CollectorSettings, RulesSettings, SourceSettings
+from collectors.pipeline import Collector
 from feed.protocol import SERVER_MESSAGE, ReportingData, Result
 from storage import Batch, ObservationIn, RunTrigger, Store
 from storage.clock import ManualClock, use_clock
-from tests.conftest import run_cli
+from tests.conftest import run_cli as cli
 from tests.feedkit import client, feed_server
 
 WATCHING = datetime(2010, 2, 10, 12, 0, tzinfo=UTC)  # the centre's first run: before January is due
@@ -115,6 +117,35 @@ async def test_a_period_not_yet_due_owes_nothing(tmp_path: Path, clock: ManualCl
     assert row.not_due and row.missing == [] and row.received == 1
 
 
+async def test_the_served_rules_and_province_sources_count_as_the_late_report_alerts_do(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """A server that runs collectors answers by their ``[rules]`` and counts a province's report only
+    from the province's own system (a national source's figure of it is not its report)."""
+    sources = [
+        SourceSettings(name="nso", kind="agency-json", agency="NSO", url="http://127.0.0.1:9/nso", every="1h"),
+        SourceSettings(name="province-01", kind="agency-json", url="http://127.0.0.1:9/01", every="1h"),
+    ]
+    async with await Store.open(tmp_path / "ops.db") as store:
+        await store.start_run("nso", RunTrigger.SCHEDULE)
+        first, second = [a.code for a in await store.areas_in_force(date(2010, 1, 31))][:2]
+
+        def figure(area: str) -> ObservationIn:
+            return ObservationIn(indicator="RETAIL_SALES", area=area, period="2010-01", value=1.0)
+
+        await store.ingest(Batch("nso", [figure("VN"), figure(second)], collected_at=ON_TIME))
+        await store.ingest(Batch("province-01", [figure(first)], collected_at=ON_TIME))
+        clock.advance(AFTER_DUE - WATCHING)
+        async with Collector(store, sources, CollectorSettings(retries=0)) as runs:
+            async with feed_server(tmp_path / "ops.db", store=store, runs=runs) as server:
+                [row] = (await _answer(server, {"indicator": "RETAIL_SALES"})).rows
+                assert second in row.missing and first not in row.missing and "VN" not in row.missing
+                assert row.received == 2  # the nation and the first province's own report
+                runs.rules = RulesSettings(due_days={"M": 40})  # what cli/runtime.py sets from [rules]
+                [row] = (await _answer(server, {"indicator": "RETAIL_SALES", "period": "2010-01"})).rows
+                assert row.due == date(2010, 3, 12) and row.not_due and row.missing == []
+
+
 @pytest.mark.parametrize(
     ("query", "says"),
     [
@@ -142,8 +173,26 @@ async def test_an_unknown_field_is_a_bad_message(world: World) -> None:
 # --- the command line, on the same database -----------------------------------------------------------
 
 
+NATIONAL_ONLY = """
+[[sources]]
+name = "nso"
+kind = "agency-json"
+agency = "NSO"
+url = "http://127.0.0.1:9/nso"
+every = "1h"
+"""
+
+
 async def test_the_cli_prints_completeness_in_one_language(world: World) -> None:
     await world.store.close()  # the CLI opens the file itself
+    # A centre that collects no province's own system: the statistics office's figure of a province
+    # is its report (the built-in demo configuration polls each province's system instead).
+    config = world.path.parent / "opscentre.toml"
+    config.write_text(NATIONAL_ONLY, encoding="utf-8")
+
+    def run_cli(*args: str) -> Any:
+        return cli(*args, "--config", str(config))
+
     vi = run_cli("reporting", "--db", str(world.path), "--indicator", "RETAIL_SALES", "--period", "2010-01")
     assert vi.returncode == 0, vi.stderr
     assert "62/63 tỉnh, thành phố" in vi.stdout and "toàn quốc" in vi.stdout
