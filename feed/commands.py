@@ -64,6 +64,7 @@ from feed.protocol import (
     Unsilenced,
 )
 from storage import (
+    NATION,
     Alert,
     AlertState,
     CollectionRun,
@@ -195,14 +196,21 @@ async def reporting_completeness(
 
 
 def reporting_row(c: reporting.Completeness) -> ReportingRow:
+    """The counts are of provinces and cities when any is expected ("28/34 tỉnh, thành phố": the
+    nation counted in would read 29/35 provinces), else of the owner's national report; the
+    lists name every party, the nation ``VN`` included."""
+    provinces = [a for a in c.expected if a != NATION]
+    counted = set(provinces or c.expected)
+    on_time = [a for a in c.on_time if a in counted]
+    late = [a for a in c.late if a in counted]
     return ReportingRow(
         indicator=c.indicator,
         period=c.period,
         due=c.due,
-        expected=len(c.expected),
-        received=c.received,
-        on_time=len(c.on_time),
-        late=len(c.late),
+        expected=len(counted),
+        received=len(on_time) + len(late),
+        on_time=len(on_time),
+        late=len(late),
         missing=list(c.missing),
         late_areas=list(c.late),
         not_due=c.not_due,

@@ -574,7 +574,9 @@ class SilencesData(Message):
 
 class ReportingRow(Message):
     """One indicator's reports for one period. Expected: the owner agency's national figure (area
-    ``VN``) and/or each province or city in force on the period's last day."""
+    ``VN``) and/or each province or city in force on the period's last day. The counts are of the
+    provinces and cities when any is expected ("28/34 tỉnh, thành phố"), else of the national
+    figure; ``missing`` and ``late_areas`` name every party, ``VN`` included."""
 
     indicator: str
     period: str
@@ -583,7 +585,7 @@ class ReportingRow(Message):
     received: int  # on_time + late
     on_time: int
     late: int
-    missing: list[str]  # area codes owing the report past its due date
+    missing: list[str]  # area codes owing the report past its due date (VN: the owner's national figure)
     late_areas: list[str] = []  # area codes whose report came in after its due date
     not_due: bool = False  # the due date is still ahead: nothing is missing yet
 

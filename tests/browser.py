@@ -116,7 +116,7 @@ class Display:
     # --- finding things -----------------------------------------------------------------------------
 
     def tile(self, indicator: str) -> Locator:
-        return self.page.locator(f'[data-indicator="{indicator}"]')
+        return self.page.locator(f'.tile[data-indicator="{indicator}"]')  # not the completeness chip
 
     def counter(self, code: str) -> Locator:
         return self.page.locator(f'[data-counter="{code}"]')
@@ -174,7 +174,7 @@ async def wait_tile_value(page: Page, indicator: str, text: str, timeout: float 
     """Wait until the display in ``page`` shows ``text`` as the value of ``indicator``'s tile."""
     from playwright.async_api import expect
 
-    await expect(page.locator(f'[data-indicator="{indicator}"] .value')).to_have_text(text, timeout=timeout)
+    await expect(page.locator(f'.tile[data-indicator="{indicator}"] .value')).to_have_text(text, timeout=timeout)
 
 
 @asynccontextmanager
