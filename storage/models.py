@@ -285,6 +285,11 @@ class AlertParams(Frozen):
     expected: int | None = None  # reports expected (completeness: ``count`` of ``expected`` received)
     due: str | None = None  # the date a report was due (ISO)
     score: float | None = None  # an outlier's modified z-score
+    # Revision watch, anomalies, stale data.
+    reason: str | None = None  # why a rule fired: "threshold", "closed", "repeated", "warning_high", ...
+    revision: int | None = None  # the revision number of the figure (1 = first published)
+    threshold: float | None = None  # the limit crossed (a band, a relative change, a z-score)
+    last_good: str | None = None  # when the source last ran well (ISO), for stale data
 
 
 class Alert(Frozen):
