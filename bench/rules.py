@@ -184,7 +184,7 @@ async def run(args: argparse.Namespace, path: Path) -> None:
         by_rule[a.rule] = by_rule.get(a.rule, 0) + 1
     print(
         f"whole pull: ingest {ingest_total:.2f} s, rules {rules_total:.2f} s ({share:.1%} of ingest);"
-        f" per batch rules/ingest median {statistics.median(r / i for r, i in zip(rule_times, ingest_times)):.1%}"
+        f" per batch rules/ingest median {statistics.median(r / i for r, i in zip(rule_times, ingest_times, strict=True)):.1%}"
     )
     print(
         f"timer pass over the whole catalogue: best {min(timer):.3f} s, median {statistics.median(timer):.3f} s"
