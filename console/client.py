@@ -44,13 +44,17 @@ from feed.protocol import (
     HistoryQuery,
     ProvenanceQuery,
     Query,
+    ReportingQuery,
     Result,
     Resume,
     RunsQuery,
     RunStatus,
+    SilenceCommand,
+    SilencesQuery,
     Snapshot,
     SourcesQuery,
     Subscribe,
+    UnsilenceCommand,
     Welcome,
 )
 
@@ -59,8 +63,17 @@ _ws_log = logging.getLogger("opscentre.console.websockets")
 _ws_log.setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
 
-QueryBody = HistoryQuery | RunsQuery | ProvenanceQuery | AlertsQuery | CatalogueQuery | SourcesQuery
-CommandBody = CollectCommand | AcknowledgeCommand
+QueryBody = (
+    HistoryQuery
+    | RunsQuery
+    | ProvenanceQuery
+    | AlertsQuery
+    | CatalogueQuery
+    | SourcesQuery
+    | SilencesQuery
+    | ReportingQuery
+)
+CommandBody = CollectCommand | AcknowledgeCommand | SilenceCommand | UnsilenceCommand
 BIG_FRAME = 64 * 1024  # frames above this are parsed in a thread: the UI never stalls on a snapshot
 MAX_FRAME = 256 * 1024 * 1024
 

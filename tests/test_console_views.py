@@ -381,6 +381,99 @@ def test_alerts_are_worded_from_rule_and_params_in_either_language_with_the_mess
     assert both(alert("source.failing")) == ("Thông điệp của máy chủ", "Thông điệp của máy chủ")
 
 
+def test_the_data_quality_rules_are_worded_from_their_params_in_either_language() -> None:
+    from console.numbers import fmt_number
+    from console.views.alerts import headline
+    from feed.protocol import AlertInfo, AlertParams
+
+    def both(rule: str, severity: str = "warning", subject: str = "x", **params: object) -> tuple[str, str]:
+        a = AlertInfo.model_validate(
+            {"id": 1, "rule": rule, "subject": subject, "severity": severity, "state": "firing",
+             "message": "Thông điệp của máy chủ", "params": AlertParams.model_validate(params),
+             "opened_at": NOW, "updated_at": NOW}
+        )  # fmt: skip
+        return headline(a, "vi", lambda v, d: fmt_number(v, d, "vi")), headline(
+            a, "en", lambda v, d: fmt_number(v, d, "en")
+        )
+
+    figure = {"indicator": "CPI_YOY", "area": "VN", "period": "2026-10", "source": "nso"}
+    assert both(
+        "revision.watch",
+        "critical",
+        **figure,
+        value=3.27,
+        previous_value=3.2,
+        revision=2,
+        reason="threshold,closed",
+        threshold=0.02,
+    ) == (
+        "Điều chỉnh cần xem: CPI_YOY VN 2026-10 3,20 → 3,27 (lần 2: vượt ngưỡng 2%, kỳ đã chốt)",
+        "Revision to watch: CPI_YOY VN 2026-10 3.20 → 3.27 (revision 2: beyond 2%, period closed)",
+    )
+    assert both("anomaly.band", "critical", **figure, value=9.5, threshold=8.0, reason="critical_high") == (
+        "CPI_YOY VN 2026-10: 9,5 trên ngưỡng nghiêm trọng 8,0",
+        "CPI_YOY VN 2026-10: 9.5 above the critical limit 8.0",
+    )
+    assert both("anomaly.outlier", **figure, value=32.0, previous_value=3.2, score=41.27, threshold=5.0) == (
+        "Giá trị bất thường: CPI_YOY VN 2026-10 32,0 (kỳ trước 3,2; z = 41,3, ngưỡng 5)",
+        "Outlier: CPI_YOY VN 2026-10 32.0 (previous period 3.2; z = 41.3, limit 5)",
+    )
+    assert both("source.down", "critical", "mof", source="mof", failures=5, last_good="2026-11-23T04:05:00+00:00") == (
+        "Nguồn mof ngừng hoạt động sau 5 lần lỗi liên tiếp (lần tốt cuối lúc 2026-11-23 11:05)",
+        "Source mof is down after 5 failures in a row (last good at 2026-11-23 11:05)",
+    )
+    assert both("data.stale", subject="sbv", source="sbv", count=3) == (
+        "Nguồn sbv: không có số liệu mới qua 3 chu kỳ (chưa lần nào thành công)",
+        "Source sbv: no new figures for 3 intervals (never succeeded)",
+    )
+    assert both(
+        "counter.decreased",
+        indicator="PORTAL_VISITS",
+        area="VN",
+        period="2026-11-23",
+        source="portal",
+        value=1_523_000_000.0,
+        previous_value=1_523_601_204.0,
+    ) == (
+        "Bộ đếm giảm: PORTAL_VISITS VN 2026-11-23 1.523.601.204 → 1.523.000.000",
+        "Counter went down: PORTAL_VISITS VN 2026-11-23 1,523,601,204 → 1,523,000,000",
+    )
+    assert both("report.late", area="01", indicator="RETAIL_SALES", period="2026-10", due="2026-11-20", count=3) == (
+        "01 chưa gửi báo cáo RETAIL_SALES kỳ 2026-10 (hạn 2026-11-20) và 2 báo cáo khác",
+        "01 has not sent its RETAIL_SALES report for 2026-10 (due 2026-11-20) and 2 more reports",
+    )
+    assert both(
+        "crosscheck.provinces",
+        indicator="RETAIL_SALES",
+        period="2026-10",
+        value=612.4,
+        count=34,
+        reference_value=612.5,
+        reference_source="nso",
+    ) == (
+        "Tổng 34 tỉnh, thành phố của RETAIL_SALES kỳ 2026-10 là 612,4, khác số cả nước 612,5 (nso)",
+        "The 34 provinces' RETAIL_SALES for 2026-10 add up to 612.4, not the national 612.5 (nso)",
+    )
+    assert both(
+        "crosscheck.derived",
+        indicator="TRADE_BALANCE",
+        area="VN",
+        period="2026-10",
+        source="cus",
+        value=2.6,
+        reference_value=2.5,
+    ) == (
+        "TRADE_BALANCE kỳ 2026-10 là 2,6 (cus), khác công thức = 2,5",
+        "TRADE_BALANCE for 2026-10 is 2.6 (cus), its formula gives 2.5",
+    )
+    assert both("crosscheck.sources", **figure, value=3.2, reference_value=3.4, reference_source="nso-sdmx") == (
+        "Hai nguồn khác nhau: CPI_YOY VN kỳ 2026-10 là 3,2 (nso) và 3,4 (nso-sdmx)",
+        "Two sources differ: CPI_YOY VN 2026-10 is 3.2 (nso) and 3.4 (nso-sdmx)",
+    )
+    # Without the parameters its wording needs: the server's words.
+    assert both("anomaly.outlier", indicator="CPI_YOY") == ("Thông điệp của máy chủ", "Thông điệp của máy chủ")
+
+
 async def test_a_new_critical_alert_rings_the_bell_unless_muted_and_filters_and_detail_work(tmp_path: Path) -> None:
     from console.views.alerts import AlertsView
 

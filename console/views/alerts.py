@@ -22,7 +22,8 @@ ring; the mute state shows in the view's bar and survives a language toggle.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from datetime import datetime
+from typing import ClassVar, TypeVar
 
 from rich.text import Text
 from textual import on, work
@@ -40,6 +41,7 @@ from console.views import View, word_in
 from feed.protocol import AcknowledgeCommand, Acknowledged, AlertInfo, AlertParams, AlertsData, AlertsQuery, Role
 
 Fmt = Callable[[float, int], str]
+T = TypeVar("T")
 
 SEVERITIES = ("critical", "warning", "info")
 SEVERITY_SYMBOL = {"critical": "✖", "warning": "▲", "info": "●"}
@@ -69,6 +71,27 @@ WORDS: dict[str, dict[str, str]] = {
         "figures.revised": "Số liệu chính thức bị điều chỉnh: {indicator} {area} {period} {previous_value} → {value}",
         "figures.revised.more": " và {more} số liệu khác",
         "storage.write_failed": "Không ghi được cơ sở dữ liệu: số liệu mới chưa được lưu",
+        "revision.watch": "Điều chỉnh cần xem: {indicator} {area} {period} {previous_value} → {value} (lần {revision}: {reasons})",
+        "reason.threshold": "vượt ngưỡng {threshold}",
+        "reason.closed": "kỳ đã chốt",
+        "reason.repeated": "điều chỉnh nhiều lần",
+        "anomaly.band": "{indicator} {area} {period}: {value} {where} {threshold}",
+        "reason.warning_high": "trên ngưỡng cảnh báo",
+        "reason.warning_low": "dưới ngưỡng cảnh báo",
+        "reason.critical_high": "trên ngưỡng nghiêm trọng",
+        "reason.critical_low": "dưới ngưỡng nghiêm trọng",
+        "anomaly.outlier": "Giá trị bất thường: {indicator} {area} {period} {value} (kỳ trước {previous_value}; z = {score}, ngưỡng {threshold})",
+        "source.down": "Nguồn {source} ngừng hoạt động sau {failures} lần lỗi liên tiếp ({last_good})",
+        "data.stale": "Nguồn {source}: không có số liệu mới qua {count} chu kỳ ({last_good})",
+        "last_good": "lần tốt cuối lúc {time}",
+        "last_good.never": "chưa lần nào thành công",
+        "counter.decreased": "Bộ đếm giảm: {indicator} {area} {period} {previous_value} → {value}",
+        "report.late": "{who} chưa gửi báo cáo {indicator} kỳ {period} (hạn {due})",
+        "report.late.more": " và {more} báo cáo khác",
+        "agency": "Cơ quan {agency}",
+        "crosscheck.provinces": "Tổng {count} tỉnh, thành phố của {indicator} kỳ {period} là {value}, khác số cả nước {reference_value} ({reference_source})",
+        "crosscheck.derived": "{indicator} kỳ {period} là {value} ({source}), khác công thức = {reference_value}",
+        "crosscheck.sources": "Hai nguồn khác nhau: {indicator} {area} kỳ {period} là {value} ({source}) và {reference_value} ({reference_source})",
         "http": "HTTP {status}",
         "run": "lần thu thập #{run}",
         "col.severity": "Mức độ",
@@ -114,6 +137,27 @@ WORDS: dict[str, dict[str, str]] = {
         "figures.revised": "Official figure revised: {indicator} {area} {period} {previous_value} → {value}",
         "figures.revised.more": " and {more} more",
         "storage.write_failed": "The database cannot be written: new figures are not being stored",
+        "revision.watch": "Revision to watch: {indicator} {area} {period} {previous_value} → {value} (revision {revision}: {reasons})",
+        "reason.threshold": "beyond {threshold}",
+        "reason.closed": "period closed",
+        "reason.repeated": "revised repeatedly",
+        "anomaly.band": "{indicator} {area} {period}: {value} {where} {threshold}",
+        "reason.warning_high": "above the warning limit",
+        "reason.warning_low": "below the warning limit",
+        "reason.critical_high": "above the critical limit",
+        "reason.critical_low": "below the critical limit",
+        "anomaly.outlier": "Outlier: {indicator} {area} {period} {value} (previous period {previous_value}; z = {score}, limit {threshold})",
+        "source.down": "Source {source} is down after {failures} failures in a row ({last_good})",
+        "data.stale": "Source {source}: no new figures for {count} intervals ({last_good})",
+        "last_good": "last good at {time}",
+        "last_good.never": "never succeeded",
+        "counter.decreased": "Counter went down: {indicator} {area} {period} {previous_value} → {value}",
+        "report.late": "{who} has not sent its {indicator} report for {period} (due {due})",
+        "report.late.more": " and {more} more reports",
+        "agency": "Agency {agency}",
+        "crosscheck.provinces": "The {count} provinces' {indicator} for {period} add up to {value}, not the national {reference_value} ({reference_source})",
+        "crosscheck.derived": "{indicator} for {period} is {value} ({source}), its formula gives {reference_value}",
+        "crosscheck.sources": "Two sources differ: {indicator} {area} {period} is {value} ({source}) and {reference_value} ({reference_source})",
         "http": "HTTP {status}",
         "run": "run #{run}",
         "col.severity": "Severity",
@@ -193,7 +237,150 @@ def headline(alert: AlertInfo, lang: str, fmt: Fmt) -> str:
             return text
     if rule == "storage.write_failed":
         return word(rule, lang)
+    worded = RULE_WORDING.get(rule)
+    if worded is not None:
+        try:
+            return worded(alert, lang, fmt)
+        except Missing:
+            pass  # a parameter the wording needs is absent: the server's own words
     return alert.message
+
+
+class Missing(Exception):
+    """An alert lacks a parameter its wording needs."""
+
+
+def need(value: T | None) -> T:
+    if value is None:
+        raise Missing
+    return value
+
+
+def pair(fmt: Fmt, *values: float | None) -> list[str]:
+    """Figures compared side by side, each with as many digits as any of them needs (never
+    "3,22 → 3,22" for a revision of 3.2200 to 3.2212)."""
+    present = [need(v) for v in values]
+    digits = max(exact(v) for v in present)
+    return [fmt(v, digits) for v in present]
+
+
+def last_good(p: AlertParams, lang: str) -> str:
+    if not p.last_good:
+        return word("last_good.never", lang)
+    try:
+        moment = datetime.fromisoformat(p.last_good)
+    except ValueError:
+        return word("last_good", lang, time=p.last_good)
+    return word("last_good", lang, time=fmt_time(moment, lang, seconds=False))
+
+
+def _revision_watch(a: AlertInfo, lang: str, fmt: Fmt) -> str:
+    p = a.params
+    before, after = pair(fmt, p.previous_value, p.value)
+    reasons = []
+    for reason in (need(p.reason)).split(","):
+        if reason == "threshold" and p.threshold is not None:
+            limit = fmt(p.threshold * 100, exact(p.threshold * 100)) + "%"
+            reasons.append(word("reason.threshold", lang, threshold=limit))
+        else:
+            reasons.append(word(f"reason.{reason}", lang))
+    return word(
+        "revision.watch", lang, indicator=need(p.indicator), area=need(p.area), period=need(p.period),
+        previous_value=before, value=after, revision=need(p.revision), reasons=", ".join(reasons),
+    )  # fmt: skip
+
+
+def _band(a: AlertInfo, lang: str, fmt: Fmt) -> str:
+    p = a.params
+    value, limit = pair(fmt, p.value, p.threshold)
+    return word(
+        "anomaly.band", lang, indicator=need(p.indicator), area=need(p.area), period=p.period or "",
+        value=value, where=word(f"reason.{need(p.reason)}", lang), threshold=limit,
+    ).replace("  ", " ")  # fmt: skip
+
+
+def _outlier(a: AlertInfo, lang: str, fmt: Fmt) -> str:
+    p = a.params
+    value, before = pair(fmt, p.value, p.previous_value)
+    score, limit = need(p.score), need(p.threshold)
+    return word(
+        "anomaly.outlier", lang, indicator=need(p.indicator), area=need(p.area), period=need(p.period),
+        value=value, previous_value=before, score=fmt(score, 1), threshold=fmt(limit, exact(limit)),
+    )  # fmt: skip
+
+
+def _down(a: AlertInfo, lang: str, fmt: Fmt) -> str:
+    p = a.params
+    return word(
+        "source.down", lang, source=p.source or a.subject, failures=need(p.failures), last_good=last_good(p, lang)
+    )
+
+
+def _stale(a: AlertInfo, lang: str, fmt: Fmt) -> str:
+    p = a.params
+    return word(
+        "data.stale", lang, source=p.source or a.subject, count=fmt(need(p.count), 0), last_good=last_good(p, lang)
+    )
+
+
+def _counter(a: AlertInfo, lang: str, fmt: Fmt) -> str:
+    p = a.params
+    before, after = pair(fmt, p.previous_value, p.value)
+    return word(
+        "counter.decreased", lang, indicator=need(p.indicator), area=p.area or "VN", period=need(p.period),
+        previous_value=before, value=after,
+    )  # fmt: skip
+
+
+def _late(a: AlertInfo, lang: str, fmt: Fmt) -> str:
+    p = a.params
+    who = p.area or (word("agency", lang, agency=p.agency) if p.agency else a.subject)
+    text = word("report.late", lang, who=who, indicator=need(p.indicator), period=need(p.period), due=need(p.due))
+    if p.count is not None and p.count > 1:
+        text += word("report.late.more", lang, more=fmt(p.count - 1, 0))
+    return text
+
+
+def _provinces(a: AlertInfo, lang: str, fmt: Fmt) -> str:
+    p = a.params
+    total, national = pair(fmt, p.value, p.reference_value)
+    return word(
+        "crosscheck.provinces", lang, count=need(p.count), indicator=need(p.indicator), period=need(p.period),
+        value=total, reference_value=national, reference_source=p.reference_source or "?",
+    )  # fmt: skip
+
+
+def _derived(a: AlertInfo, lang: str, fmt: Fmt) -> str:
+    p = a.params
+    value, computed = pair(fmt, p.value, p.reference_value)
+    return word(
+        "crosscheck.derived", lang, indicator=need(p.indicator), period=need(p.period), value=value,
+        source=p.source or "?", reference_value=computed,
+    )  # fmt: skip
+
+
+def _sources(a: AlertInfo, lang: str, fmt: Fmt) -> str:
+    p = a.params
+    value, other = pair(fmt, p.value, p.reference_value)
+    return word(
+        "crosscheck.sources", lang, indicator=need(p.indicator), area=need(p.area), period=need(p.period),
+        value=value, source=need(p.source), reference_value=other, reference_source=need(p.reference_source),
+    )  # fmt: skip
+
+
+# The rules worded from their parameters (the codes are fixed by the server: collectors/*.py).
+RULE_WORDING: dict[str, Callable[[AlertInfo, str, Fmt], str]] = {
+    "revision.watch": _revision_watch,
+    "anomaly.band": _band,
+    "anomaly.outlier": _outlier,
+    "source.down": _down,
+    "data.stale": _stale,
+    "counter.decreased": _counter,
+    "report.late": _late,
+    "crosscheck.provinces": _provinces,
+    "crosscheck.derived": _derived,
+    "crosscheck.sources": _sources,
+}
 
 
 def severity_text(severity: str, lang: str) -> Text:
