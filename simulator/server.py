@@ -25,6 +25,7 @@ import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import formatdate
 from typing import Any
 
 from aiohttp import web
@@ -444,11 +445,18 @@ class Simulator:
         elif fault == "schema":
             obs = _broken_sdmx(obs)
         freq_of = {r.code: r.frequency for r in self.ref.indicators}
+        # SDMX-CSV carries no prepared time, so a client resumes from the Date header: it is the
+        # snapshot's instant on the simulator's clock (not the machine's, which a test's clock or a
+        # revision stamped ahead differs from), or an incremental pull would skip revisions.
+        date = formatdate(as_of, usegmt=True)
         if file == "data.xml":
             text = to_xml(agency, freq_of, obs, iso(as_of), f"VN_{agency}_{as_of}")
-            return web.Response(body=text.encode(), headers={"Content-Type": f"{XML_TYPE}; charset=utf-8"})
+            return web.Response(
+                body=text.encode(), headers={"Content-Type": f"{XML_TYPE}; charset=utf-8", "Date": date}
+            )
         return web.Response(
-            body=to_csv(agency, freq_of, obs).encode(), headers={"Content-Type": f"{CSV_TYPE}; charset=utf-8"}
+            body=to_csv(agency, freq_of, obs).encode(),
+            headers={"Content-Type": f"{CSV_TYPE}; charset=utf-8", "Date": date},
         )
 
     async def _counters(self, request: web.Request) -> web.StreamResponse:

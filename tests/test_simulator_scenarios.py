@@ -265,3 +265,32 @@ def test_the_demo_refuses_an_unknown_scenario(tmp_path: Path) -> None:
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert "unknown scenario 'nope'" in out and "late-report" in out
+
+
+async def test_an_incremental_sdmx_csv_pull_after_a_revision_gets_the_revised_figure(tmp_path: Path) -> None:
+    """SDMX-CSV has no prepared time, so the collector resumes from the answer's Date header: the
+    simulator's own clock must stamp it (it was the machine's, days after a test's or a sped-up
+    simulator's instant, so every incremental pull after it fetched 0 records)."""
+    pytest.importorskip("pysdmx")
+    from collectors.config import CollectorSettings, SourceSettings
+    from collectors.pipeline import Collector
+    from storage import Store
+
+    clock = Clock()
+    async with running(clock, scenario="revision") as (sim, _):
+        source = SourceSettings(
+            name="nso-sdmx",
+            kind="sdmx",
+            format="sdmx-csv",
+            url=f"{sim.url}/sdmx/NSO/data.csv",
+            agency="NSO",
+            every="5m",
+        )
+        async with await Store.open(tmp_path / "ops.db") as store:
+            async with Collector(store, [source], CollectorSettings(retries=0)) as collector:
+                first = await collector.run("nso-sdmx")
+                assert first.outcome.value == "success" and first.new > 0
+                clock.advance(seconds=40)  # an official national figure is revised
+                again = await collector.run("nso-sdmx")
+                assert again.outcome.value == "success"
+                assert (again.fetched, again.revised) == (1, 1), "the incremental pull brings the revision"
