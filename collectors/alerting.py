@@ -16,10 +16,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
-from collectors import crosscheck, reporting
+from collectors import anomaly, crosscheck, reporting, revisions
 from collectors.config import RulesSettings, SourceSettings
 from storage import Indicator, Store, StoreError
 from storage.clock import utcnow
+from storage.models import Revision
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ async def evaluate_rules(
     source: str | None = None,
     indicators: Sequence[Indicator] | None = None,
     periods: Mapping[str, list[str]] | None = None,
+    revised: Sequence[Revision] = (),
+    run_id: int | None = None,
 ) -> None:
     """Late reports, then the cross-checks (of ``indicators``/``periods``; default all, newest).
 
@@ -84,6 +87,38 @@ async def evaluate_rules(
         )
     except Exception as exc:
         log.error("rule crosscheck failed (source %s): %r", source or "timer", exc)
+    await _revisions_and_anomalies(store, rules, sources, source, indicators, periods, revised, run_id)
+
+
+async def _revisions_and_anomalies(
+    store: Store,
+    rules: RulesSettings,
+    sources: Sequence[SourceSettings],
+    source: str | None,
+    indicators: Sequence[Indicator] | None,
+    periods: Mapping[str, list[str]] | None,
+    revised: Sequence[Revision],
+    run_id: int | None,
+) -> None:
+    """After a run: its revisions watched, its figures scored for outliers; always: the bands (of
+    what the run touched, or all on the timer). A figure's outliers are judged when it arrives only."""
+    after = source or "timer"
+    if source is not None and revised:
+        agency = next((s.agency for s in sources if s.name == source), None)
+        try:
+            await revisions.watch(store, rules, source, revised, agency=agency, run_id=run_id)
+        except Exception as exc:
+            log.error("rule %s failed (source %s): %r", revisions.REVISION_WATCH, after, exc)
+    if source is not None and periods:
+        try:
+            await anomaly.check_outliers(store, rules, source, periods)
+        except Exception as exc:
+            log.error("rule %s failed (source %s): %r", anomaly.ANOMALY_OUTLIER, after, exc)
+    try:
+        codes = [i.code for i in indicators] if indicators is not None else None
+        await anomaly.check_bands(store, rules, codes)
+    except Exception as exc:
+        log.error("rule %s failed (source %s): %r", anomaly.ANOMALY_BAND, after, exc)
 
 
 async def rules_timer(store: Store, rules: RulesSettings, sources: Sequence[SourceSettings]) -> None:

@@ -221,10 +221,10 @@ class Collector:
             return done
         breaker.record_success()
         await rules.after_success(self.store, done, tally.revisions, tally.first_rejection, source.agency)
-        await self._evaluate_rules(name, tally)
+        await self._evaluate_rules(name, tally, done.id)
         return done
 
-    async def _evaluate_rules(self, name: str, tally: RunTally) -> None:
+    async def _evaluate_rules(self, name: str, tally: RunTally, run_id: int | None = None) -> None:
         """The `[rules]` on what this run touched: per indicator, the newest periods it carried
         (a first pull carries years of history: the timer pass sees the rest) and every period it
         revised. Never raises: a rule's failure is logged and the run's outcome stands."""
@@ -240,7 +240,14 @@ class Collector:
         try:
             indicators = [i for i in await self.store.indicators() if i.code in periods]
             await evaluate_rules(
-                self.store, self.rules, list(self.sources.values()), source=name, indicators=indicators, periods=periods
+                self.store,
+                self.rules,
+                list(self.sources.values()),
+                source=name,
+                indicators=indicators,
+                periods=periods,
+                revised=tally.revisions,
+                run_id=run_id,
             )
         except Exception as exc:  # evaluate_rules logs its own rules; this is the catalogue read
             log.error("rules after run of %s failed: %r", name, exc)

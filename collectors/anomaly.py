@@ -1,0 +1,236 @@
+"""Anomalies: a figure outside its band (``anomaly.band``), a change unlike the series' past ones
+(``anomaly.outlier``).
+
+**Bands.** The newest figure of an indicator in an area (any source: the newest period, the figure
+collected last) outside its warning band is a warning, outside its critical band critical; the alert
+(subject ``indicator/area``) resolves once the newest figure is back inside. A few indicators have
+bands built in (``DEFAULT_BANDS``); ``[rules.indicators.CODE]`` giving any of warning_low,
+warning_high, critical_low or critical_high replaces that indicator's built-in band as a whole
+(a band half from here, half from the file could fail to nest).
+
+**Outliers.** A figure's change from the previous period is scored against the last
+``outlier_history`` changes of its series (indicator, area, source) before it, by the modified
+z-score of Iglewicz and Hoaglin: 0.6745·(x − median)/MAD, MAD the median absolute deviation from
+the median. Beyond ``outlier_z`` (either way) it is an outlier (subject ``indicator/area/period``,
+warning); it resolves when the figure is revised to a value that does not score beyond. What has
+no score, so never fires:
+
+- fewer than ``MIN_CHANGES`` (6) past changes: too little history to call anything unusual;
+- a flat history (every past change the same): no spread to measure a change against (a band
+  catches a constant series gone wrong);
+- MAD = 0 with some spread (more than half the changes equal, the rest not): the mean absolute
+  deviation stands in, (x − median)/(1.253314·MeanAD), as IBM SPSS and others do.
+
+Live counters are cumulative: they have ``counter.decreased`` instead of outliers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from collectors.config import IndicatorRules, RulesSettings
+from storage import AlertParams, Frequency, Severity, Store
+
+ANOMALY_BAND = "anomaly.band"
+ANOMALY_OUTLIER = "anomaly.outlier"
+MIN_CHANGES = 6
+MAD_SCALE = 0.6745  # Φ⁻¹(0.75): makes the MAD of normal data estimate its standard deviation
+MEAN_AD_SCALE = 1.253314  # √(π/2): the same for the mean absolute deviation
+
+
+@dataclass(frozen=True)
+class Band:
+    warning_low: float | None = None
+    warning_high: float | None = None
+    critical_low: float | None = None
+    critical_high: float | None = None
+
+
+# Built-in bands, each replaced as a whole by [rules.indicators.CODE] giving any band field.
+DEFAULT_BANDS: dict[str, Band] = {
+    # The National Assembly's yearly inflation ceiling (about 4.5 %) is the warning; 6 % is far past it.
+    "CPI_YOY": Band(warning_high=4.5, critical_high=6.0),
+    # A negative GDP growth (the economy contracts) is critical.
+    "GDP_GROWTH": Band(critical_low=0.0),
+}
+
+REASONS_VI = {
+    "warning_high": "vượt ngưỡng cảnh báo trên",
+    "warning_low": "dưới ngưỡng cảnh báo dưới",
+    "critical_high": "vượt ngưỡng nghiêm trọng trên",
+    "critical_low": "dưới ngưỡng nghiêm trọng dưới",
+}
+
+
+def band_of(rules: RulesSettings, indicator: str) -> Band | None:
+    """The indicator's band: its own from the settings if it gives any, else the built-in one."""
+    own: IndicatorRules | None = rules.indicators.get(indicator)
+    if own is not None:
+        fields = (own.warning_low, own.warning_high, own.critical_low, own.critical_high)
+        if any(v is not None for v in fields):
+            return Band(*fields)
+    return DEFAULT_BANDS.get(indicator)
+
+
+def outside(band: Band, value: float) -> tuple[Severity, str, float] | None:
+    """(severity, reason, the limit crossed) of a value outside the band; None inside it."""
+    for severity, reason, limit, beyond in (
+        (Severity.CRITICAL, "critical_high", band.critical_high, lambda v, lim: v > lim),
+        (Severity.CRITICAL, "critical_low", band.critical_low, lambda v, lim: v < lim),
+        (Severity.WARNING, "warning_high", band.warning_high, lambda v, lim: v > lim),
+        (Severity.WARNING, "warning_low", band.warning_low, lambda v, lim: v < lim),
+    ):
+        if limit is not None and beyond(value, limit):
+            return severity, reason, limit
+    return None
+
+
+def modified_z(history: Sequence[float], x: float) -> float | None:
+    """The modified z-score of ``x`` against ``history`` (see the module's docstring); None: no score."""
+    if len(history) < MIN_CHANGES:
+        return None
+    median = statistics.median(history)
+    mad = statistics.median(abs(h - median) for h in history)
+    if mad > 0:
+        return MAD_SCALE * (x - median) / mad
+    mean_ad = statistics.fmean(abs(h - median) for h in history)
+    if mean_ad > 0:
+        return (x - median) / (MEAN_AD_SCALE * mean_ad)
+    return None  # a flat history
+
+
+# --- bands ------------------------------------------------------------------------------------------
+
+
+async def check_bands(store: Store, rules: RulesSettings, indicators: Iterable[str] | None = None) -> None:
+    """Every banded indicator's (of ``indicators``, default all) newest figure per area, against its band."""
+    banded = {code: b for code in (await _codes(store, indicators)) if (b := band_of(rules, code)) is not None}
+    if not banded:
+        return
+    codes = sorted(banded)
+    rows = await store.read_rows(
+        f"""SELECT s.indicator, s.area, s.period, s.obs_id, o.source, o.value FROM series_latest s
+            JOIN observations o ON o.id = s.obs_id WHERE s.indicator IN ({",".join("?" * len(codes))})""",
+        codes,
+    )
+    newest: dict[tuple[str, str], tuple[str, int, str, float]] = {}
+    for indicator, area, period, obs_id, source, value in rows:
+        have = newest.get((indicator, area))
+        if have is None or (period, obs_id) > (have[0], have[1]):  # the newest period, collected last
+            newest[(indicator, area)] = (period, obs_id, source, value)
+    for (indicator, area), (period, _, source, value) in sorted(newest.items()):
+        subject = f"{indicator}/{area}"
+        crossed = outside(banded[indicator], value)
+        if crossed is None:
+            await store.resolve_alert(ANOMALY_BAND, subject)
+            continue
+        severity, reason, limit = crossed
+        await store.fire_alert(
+            ANOMALY_BAND,
+            subject,
+            severity,
+            f"{indicator} {area} kỳ {period}: {value!r} {REASONS_VI[reason]} {limit!r}",
+            params=AlertParams(
+                indicator=indicator,
+                area=area,
+                period=period,
+                source=source,
+                value=value,
+                threshold=limit,
+                reason=reason,
+            ),
+        )
+
+
+async def _codes(store: Store, indicators: Iterable[str] | None) -> list[str]:
+    if indicators is not None:
+        return list(indicators)
+    return [i.code for i in await store.indicators()]
+
+
+# --- outliers ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outlier:
+    indicator: str
+    area: str
+    period: str
+    value: float
+    previous_value: float
+    score: float
+
+
+def score_series(
+    series: Sequence[tuple[str, float]], periods: Iterable[str], history: int
+) -> list[tuple[str, float, float, float | None]]:
+    """For each of ``periods`` in ``series`` ((period, value), oldest first): (period, value, the
+    previous period's value, its change's modified z-score against up to ``history`` changes before)."""
+    index = {p: k for k, (p, _) in enumerate(series)}
+    values = [v for _, v in series]
+    changes = [b - a for a, b in itertools.pairwise(values)]  # changes[k-1]: into period k
+    out = []
+    for period in periods:
+        k = index.get(period)
+        if k is None or k == 0:
+            continue
+        past = changes[max(0, k - 1 - history) : k - 1]
+        out.append((period, values[k], values[k - 1], modified_z(past, changes[k - 1])))
+    return out
+
+
+async def check_outliers(
+    store: Store, rules: RulesSettings, source: str, periods: Mapping[str, Iterable[str]]
+) -> list[Outlier]:
+    """Score the figures of ``source`` for ``periods`` (indicator -> periods, e.g. what a run brought);
+    fire an alert for each outlier, resolve this source's alert of each figure that is no longer one."""
+    frequency = {i.code: i.frequency for i in await store.indicators()}
+    open_alerts = {a.subject: a for a in await store.alerts(limit=100_000) if a.rule == ANOMALY_OUTLIER}
+    found = []
+    for indicator, wanted in sorted(periods.items()):
+        if frequency.get(indicator) in (None, Frequency.LIVE):
+            continue
+        wanted = set(wanted)
+        rows = await store.read_rows(
+            "SELECT area, period, value FROM observations WHERE indicator = ? AND source = ? "
+            "ORDER BY area, period, revision",
+            (indicator, source),
+        )
+        by_area: dict[str, dict[str, float]] = {}
+        for area, period, value in rows:
+            by_area.setdefault(area, {})[period] = value  # the last revision wins
+        for area, values in sorted(by_area.items()):
+            mine = [p for p in wanted if p in values]
+            if not mine:
+                continue
+            for period, value, previous, score in score_series(
+                sorted(values.items()), sorted(mine), rules.outlier_history
+            ):
+                subject = f"{indicator}/{area}/{period}"
+                if score is None or abs(score) <= rules.outlier_z:
+                    have = open_alerts.get(subject)
+                    if have is not None and have.params.source == source:
+                        await store.resolve_alert(ANOMALY_OUTLIER, subject)
+                    continue
+                found.append(Outlier(indicator, area, period, value, previous, score))
+                await store.fire_alert(
+                    ANOMALY_OUTLIER,
+                    subject,
+                    Severity.WARNING,
+                    f"{indicator} {area} kỳ {period} ({source}) bất thường: {previous!r} → {value!r} "
+                    f"(điểm z hiệu chỉnh {score:.1f}, ngưỡng {rules.outlier_z:g})",
+                    params=AlertParams(
+                        indicator=indicator,
+                        area=area,
+                        period=period,
+                        source=source,
+                        value=value,
+                        previous_value=previous,
+                        score=round(score, 2),
+                        threshold=rules.outlier_z,
+                    ),
+                )
+    return found
