@@ -7,6 +7,7 @@ import asyncio
 import importlib.util
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from rich.console import Console
@@ -15,10 +16,20 @@ from cli.config import Config
 from cli.progress import FirstPull
 from cli.runtime import Service, StartError, install_stop_signals
 
+# What the demo changes so that its scenario shows each rule within about three minutes:
+DEMO_POLL = timedelta(minutes=1)  # the longest poll: the SDMX/JSON disagreement fires after one
+DEMO_BREAKER_FAILURES = 2  # a ministry down for three minutes opens its circuit (source.down)
+DEMO_LATE_LOOKBACK = timedelta(days=35)  # the held province's last monthly report, due days ago, is late
+
 
 def demo_config(config: Config, sim_port: int) -> Config:
     """The built-in sources point at the simulator's default port; follow it if moved, and switch
-    the SDMX source on when its optional library is installed."""
+    the SDMX source on when its optional library is installed.
+
+    So that the scenario's events alert within minutes, not at the next due date or 5-minute
+    poll: no source polls less often than every minute (a disagreement of two sources is held
+    pending for the longer of their polls), two failed runs open a circuit, and reports due up to
+    35 days before the demo's first run are judged (a province withholding them is late at once)."""
     have_sdmx = importlib.util.find_spec("pysdmx") is not None
     sources = []
     for src in config.sources:
@@ -27,8 +38,17 @@ def demo_config(config: Config, sim_port: int) -> Config:
         if parts.hostname in ("127.0.0.1", "localhost") and parts.port == 8780 and sim_port != 8780:
             url = url.replace(":8780/", f":{sim_port}/", 1)
         enabled = src.enabled or (src.kind.value == "sdmx" and have_sdmx)
-        sources.append(src.model_copy(update={"url": url, "enabled": enabled}))
-    return config.model_copy(update={"sources": sources})
+        update: dict[str, object] = {"url": url, "enabled": enabled}
+        if src.every is not None and src.every > DEMO_POLL:
+            update["every"] = DEMO_POLL
+        sources.append(src.model_copy(update=update))
+    collector = config.collector.model_copy(
+        update={"breaker_failures": min(config.collector.breaker_failures, DEMO_BREAKER_FAILURES)}
+    )
+    rules = config.rules
+    if not rules.late_lookback:
+        rules = rules.model_copy(update={"late_lookback": DEMO_LATE_LOOKBACK})
+    return config.model_copy(update={"sources": sources, "collector": collector, "rules": rules})
 
 
 # Run in the foreground while the demo serves (``demo --console``): given the feed's URL and the

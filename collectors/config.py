@@ -226,6 +226,10 @@ class RulesSettings(Section):
     outlier_z: float = Field(default=5.0, gt=0, description="modified z-score of a change that is an outlier")
     outlier_history: int = Field(default=36, ge=6, description="past changes the outlier test looks at")
     stale_intervals: int = Field(default=3, ge=1, description="intervals without a good run before data is stale")
+    late_lookback: Duration = Field(
+        default=timedelta(0),
+        description="reports due this long before the first run are judged late too (the demo sets it)",
+    )
     indicators: dict[str, IndicatorRules] = Field(default_factory=dict)
 
     @field_validator("due_days")

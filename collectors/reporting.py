@@ -147,6 +147,8 @@ async def reporting_table(
 ) -> list[Completeness]:
     """Completeness of each indicator for ``period`` (default: its newest period due by ``now``)."""
     started = await watch_start(store)
+    if started is not None:  # [rules] late_lookback: reports due shortly before the first run count too
+        started -= rules.late_lookback
     chosen = list(indicators) if indicators is not None else await store.indicators()
     out = []
     for ind in chosen:
@@ -171,6 +173,8 @@ async def check_late(
     the first report owed and how many; it resolves once every owed report has come in."""
     indicators = await store.indicators()
     started = await watch_start(store)
+    if started is not None:
+        started -= rules.late_lookback
     table = await reporting_table(store, rules, now, indicators=indicators, province_sources=province_sources)
     owners = {i.code: i.owner for i in indicators}
     names = {a.code: a.name_vi for a in await store.area_versions()}
