@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from collectors import anomaly, crosscheck, reporting, revisions
+from collectors import anomaly, crosscheck, health, reporting, revisions
 from collectors.config import RulesSettings, SourceSettings
 from storage import Indicator, Store, StoreError
 from storage.clock import utcnow
@@ -63,6 +63,7 @@ async def evaluate_rules(
     source: str | None = None,
     indicators: Sequence[Indicator] | None = None,
     periods: Mapping[str, list[str]] | None = None,
+    watching_since: datetime | None = None,
     revised: Sequence[Revision] = (),
     run_id: int | None = None,
 ) -> None:
@@ -88,6 +89,11 @@ async def evaluate_rules(
     except Exception as exc:
         log.error("rule crosscheck failed (source %s): %r", source or "timer", exc)
     await _revisions_and_anomalies(store, rules, sources, source, indicators, periods, revised, run_id)
+    if source is None:  # the timer pass: stale data is the absence of runs, which no run reports
+        try:
+            await health.check_stale(store, rules, sources, utcnow(), watching_since=watching_since)
+        except Exception as exc:
+            log.error("rule %s failed (source timer): %r", health.DATA_STALE, exc)
 
 
 async def _revisions_and_anomalies(
@@ -123,6 +129,7 @@ async def _revisions_and_anomalies(
 
 async def rules_timer(store: Store, rules: RulesSettings, sources: Sequence[SourceSettings]) -> None:
     """Evaluate every rule over the catalogue every ``[rules] every`` until cancelled."""
+    started = utcnow()  # stale data counts from here: the centre did not watch before
     while True:
-        await evaluate_rules(store, rules, sources)
+        await evaluate_rules(store, rules, sources, watching_since=started)
         await asyncio.sleep(rules.every.total_seconds())

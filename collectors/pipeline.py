@@ -200,7 +200,7 @@ class Collector:
         except (FetchError, PayloadError) as exc:
             breaker.record_failure()
             failed = await self._fail(source, run, tally, stats, exc)
-            await rules.after_failure(self.store, failed, breaker, source.agency)
+            await rules.after_failure(self.store, failed, breaker, source.agency, settings=source)
             return failed
         except asyncio.CancelledError:
             breaker.release()
@@ -217,10 +217,12 @@ class Collector:
         await self._finished(done)
         if done.outcome is RunOutcome.FAILED:  # every record rejected: nothing usable came
             breaker.record_failure()
-            await rules.after_failure(self.store, done, breaker, source.agency)
+            await rules.after_failure(self.store, done, breaker, source.agency, settings=source)
             return done
         breaker.record_success()
-        await rules.after_success(self.store, done, tally.revisions, tally.first_rejection, source.agency)
+        await rules.after_success(
+            self.store, done, tally.revisions, tally.first_rejection, source.agency, settings=source
+        )
         await self._evaluate_rules(name, tally, done.id)
         return done
 

@@ -1,5 +1,7 @@
 """Alert rules applied after every run: collector health, rejected records, revised figures.
 
+The health rules (a source down, stale data, a counter going down) are in ``collectors/health.py``.
+
 Each rule keys its alert by (rule, subject): one open alert per source and rule, updated while the
 condition lasts and resolved when it clears. Messages are Vietnamese (what operators read) and
 never quote a URL or an error's text: that goes to the alert's ``detail``. The rule codes are stable
@@ -9,7 +11,9 @@ language.
 
 from __future__ import annotations
 
+from collectors import health
 from collectors.breaker import BreakerState, CircuitBreaker
+from collectors.config import SourceKind, SourceSettings
 from storage import NATION, AlertParams, CollectionRun, Severity, Store
 from storage.models import Revision
 
@@ -18,13 +22,21 @@ SOURCE_REJECTED = "source.rejected"
 FIGURES_REVISED = "figures.revised"
 
 
-async def after_failure(store: Store, run: CollectionRun, breaker: CircuitBreaker, agency: str | None = None) -> None:
-    if breaker.state is BreakerState.OPEN:
-        severity = Severity.CRITICAL
-        state = f"ngắt mạch sau {breaker.failures} lần lỗi liên tiếp"
-    else:
-        severity = Severity.WARNING
-        state = f"lỗi {breaker.failures} lần liên tiếp"
+async def after_failure(
+    store: Store,
+    run: CollectionRun,
+    breaker: CircuitBreaker,
+    agency: str | None = None,
+    *,
+    settings: SourceSettings | None = None,
+) -> None:
+    """``source.failing`` (warning) for every failed run; ``source.down`` (critical) as well once the
+    breaker is open, which mutes it (storage/alerting.py): one page, not two.
+
+    ``source.failing`` keeps firing for one interval of the source after its condition clears
+    (``settings``; without them it resolves at once), so a source that fails, succeeds and fails
+    again is one alert, never resolved in between."""
+    state = f"lỗi {breaker.failures} lần liên tiếp"
     status = run.http_status if run.http_status is not None and run.http_status >= 400 else None
     why = f" (máy chủ nguồn trả lời mã HTTP {status})" if status is not None else ""
     # The province a province's own system speaks for: its late reports say again what this alert
@@ -34,7 +46,7 @@ async def after_failure(store: Store, run: CollectionRun, breaker: CircuitBreake
     await store.fire_alert(
         SOURCE_FAILING,
         run.source,
-        severity,
+        Severity.WARNING,
         f"Nguồn {run.source} {state}{why}",
         params=AlertParams(
             source=run.source,
@@ -45,7 +57,10 @@ async def after_failure(store: Store, run: CollectionRun, breaker: CircuitBreake
             run_id=run.id,
         ),
         detail=run.error,
+        keep_firing_for=health.interval_of(settings) if settings is not None else None,
     )
+    if breaker.state is BreakerState.OPEN:
+        await health.source_down(store, run, breaker, agency)
 
 
 async def after_success(
@@ -54,8 +69,15 @@ async def after_success(
     revisions: list[Revision],
     rejection: str | None,
     agency: str | None = None,
+    *,
+    settings: SourceSettings | None = None,
 ) -> None:
+    """A good run: the source is no longer failing (after its hysteresis), down or stale; the
+    records it rejected and the official figures it revised; a portal's counters that went down."""
     await store.resolve_alert(SOURCE_FAILING, run.source)
+    await health.source_up(store, run.source)
+    if settings is not None and settings.kind is SourceKind.PORTAL:
+        await health.check_counters(store, run)
     if rejection:
         await store.fire_alert(
             SOURCE_REJECTED,

@@ -78,6 +78,8 @@ DEFAULT_INHIBITIONS: tuple[Inhibition, ...] = (
         frozenset({REPORT_LATE, DATA_STALE}),
         (("source",), ("area",), ("agency",)),
     ),
+    # A source that is down (its circuit open) mutes its own failing-source alert: one page, not two.
+    Inhibition(frozenset({SOURCE_DOWN}), frozenset({SOURCE_FAILING})),
 )
 
 _COLUMNS = f"{ALERT_COLUMNS}, fire_after, keep_firing_s, cleared_at"

@@ -47,6 +47,11 @@ async def test_a_failing_source_alert_carries_typed_params_and_keeps_the_error_a
                             await c.send(_collect("vnat"))
                             msg = await c.until("alert", timeout=30, skip=("heartbeat", "run", "result", "delta"))
                             seen.append(msg["alert"])
+                        down = seen[-1]  # the breaker opened on the second failure: the source is down
+                        while down["rule"] != "source.down":
+                            down = (await c.until("alert", timeout=30, skip=("heartbeat", "run", "result", "delta")))[
+                                "alert"
+                            ]
                         await c.send({"type": "query", "id": "q", "query": {"name": "alerts"}})
                         answer = await c.until("result", skip=("heartbeat", "run", "delta", "alert"))
                         while answer["id"] != "q":  # the collect commands' own results come first
@@ -61,15 +66,21 @@ async def test_a_failing_source_alert_carries_typed_params_and_keeps_the_error_a
         "http_status": 503,
         "run_id": failed[1].id,
     }
-    assert second["severity"] == "critical" and second["params"]["failures"] == 2
+    assert second["severity"] == "warning" and second["params"]["failures"] == 2
     assert second["params"]["run_id"] == failed[0].id
-    assert "ngắt mạch" in second["message"] and "503" in second["message"]
-    for alert, run in ((first, failed[1]), (second, failed[0])):
+    assert "503" in second["message"]
+    assert down["severity"] == "critical" and down["subject"] == "vnat"
+    assert down["params"] == {"source": "vnat", "agency": "VNAT", "failures": 2}  # no good run yet: no last_good
+    assert "ngắt mạch" in down["message"]
+    for alert, run in ((first, failed[1]), (second, failed[0]), (down, failed[0])):
         assert run.error and alert["detail"] == run.error  # the technical text, for those who drill down
         assert run.error not in alert["message"] and "://" not in alert["message"] and sim.url not in alert["message"]
         assert "from the source" not in alert["message"]  # no English error words in the headline
-    [listed] = answer["data"]["alerts"]
-    assert listed["params"] == second["params"] and listed["detail"] == second["detail"]
+    listed = {a["rule"]: a for a in answer["data"]["alerts"]}
+    assert listed.keys() == {"source.failing", "source.down"}
+    failing = listed["source.failing"]
+    assert failing["params"] == second["params"] and failing["detail"] == second["detail"]
+    assert failing["inhibited_by"] == listed["source.down"]["id"]  # one page, not two
 
 
 async def test_rejected_and_revised_alerts_carry_counts_figures_and_ids(tmp_path: Path) -> None:

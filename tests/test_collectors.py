@@ -18,7 +18,8 @@ from collectors.config import CollectorSettings, SourceSettings
 from collectors.pipeline import Collector
 from collectors.scheduler import Scheduler
 from simulator import SimulatorConfig, start
-from storage import RunOutcome, RunTrigger, Store
+from storage import AlertState, RunOutcome, RunTrigger, Store
+from storage.clock import ManualClock, use_clock
 
 NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 
@@ -142,24 +143,37 @@ async def test_transient_errors_are_retried_and_then_succeed(sim: Any, store: St
     assert run.outcome is RunOutcome.SUCCESS and run.new > 0
 
 
-async def test_a_dead_source_trips_its_circuit_and_recovers_when_the_upstream_returns(store: Store) -> None:
+async def test_a_dead_source_trips_its_circuit_and_recovers_when_the_upstream_returns(tmp_path: Path) -> None:
     sim = await start(SimulatorConfig(port=0, now=lambda: NOW))
     port = sim.port
     src = source(sim.url, "evn", "/agencies/EVN/observations", timeout="1s")
     await sim.stop()  # the upstream is gone: connections are refused
     settings = fast_settings(breaker_failures=2, breaker_reset=timedelta(milliseconds=300))
-    async with Collector(store, [src], settings) as collector:
-        outcomes = [(await collector.run("evn")).outcome for _ in range(4)]
-        assert outcomes == [RunOutcome.FAILED, RunOutcome.FAILED, RunOutcome.SKIPPED, RunOutcome.SKIPPED]
-        assert collector.breaker_state("evn") is BreakerState.OPEN
-        alert = next(a for a in await store.alerts() if a.rule == "source.failing")
-        assert alert.severity.value == "critical"
+    clock = ManualClock(NOW)  # the alerts' clock; the breaker's reset runs on real time
+    with use_clock(clock):
+        async with await Store.open(tmp_path / "ops.db") as store, Collector(store, [src], settings) as collector:
+            outcomes = [(await collector.run("evn")).outcome for _ in range(4)]
+            assert outcomes == [RunOutcome.FAILED, RunOutcome.FAILED, RunOutcome.SKIPPED, RunOutcome.SKIPPED]
+            assert collector.breaker_state("evn") is BreakerState.OPEN
+            alerts = {a.rule: a for a in await store.alerts()}
+            assert alerts["source.down"].severity.value == "critical"
+            # one page, not two: the failing-source alert is muted by the source being down
+            assert alerts["source.failing"].inhibited_by == alerts["source.down"].id
 
-        async with await start(SimulatorConfig(port=port, now=lambda: NOW)):
-            await asyncio.sleep(0.35)  # let the reset period pass (the probe then goes through)
-            probe = await collector.run("evn")
-            assert probe.outcome is RunOutcome.SUCCESS and probe.new > 0
-            assert collector.breaker_state("evn") is BreakerState.CLOSED
+            async with await start(SimulatorConfig(port=port, now=lambda: NOW)):
+                await asyncio.sleep(0.35)  # let the reset period pass (the probe then goes through)
+                probe = await collector.run("evn")
+                assert probe.outcome is RunOutcome.SUCCESS and probe.new > 0
+                assert collector.breaker_state("evn") is BreakerState.CLOSED
+            open_ = {a.rule: a for a in await store.alerts()}
+            assert "source.down" not in open_  # resolved by the good run
+            # source.failing keeps firing for one interval of the source (1 h): hysteresis
+            assert open_["source.failing"].state is AlertState.FIRING
+            clock.advance(timedelta(minutes=59))
+            await store.tick_alerts()
+            assert "source.failing" in {a.rule for a in await store.alerts()}
+            clock.advance(timedelta(minutes=1))
+            await store.tick_alerts()
             assert not [a for a in await store.alerts() if a.rule == "source.failing"]  # resolved
 
 
