@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from collectors.config import RulesSettings
+from collectors.reporting import Areas, placeholders
 from storage import NATION, AlertParams, Indicator, Period, Severity, Store
 from storage.models import IndicatorKind, Level
 
@@ -54,17 +55,37 @@ def parse_formula(formula: str) -> list[tuple[int, str]]:
     return terms
 
 
-async def latest_figures(store: Store, indicator: str, period: str) -> list[Figure]:
+async def latest_figures(store: Store, indicator: str, period: str, areas: Areas | None = None) -> list[Figure]:
     """The newest revision of every (area, source) figure of ``indicator`` for ``period``."""
+    known = await (areas if areas is not None else Areas(store)).known()
+    # area IN (every known area): the key (indicator, area, period, ...) is sought per area, not
+    # the indicator's whole history read (reporting.Areas says why).
     rows = await store.read_rows(
-        """SELECT o.area, o.source, o.value, o.status, o.id, p.digest FROM observations o
+        f"""SELECT o.area, o.source, o.value, o.status, o.id, p.digest FROM observations o
            LEFT JOIN raw_payloads p ON p.id = o.payload_id
-           WHERE o.indicator = ?1 AND o.period = ?2
+           WHERE o.indicator = ? AND o.area IN ({placeholders(len(known))}) AND o.period = ?
              AND o.revision = (SELECT max(revision) FROM observations m WHERE m.indicator = o.indicator
                                AND m.area = o.area AND m.period = o.period AND m.source = o.source)""",
-        (indicator, period),
+        (indicator, *known, period),
     )
     return [Figure(*r) for r in rows]
+
+
+class Reads:
+    """What one pass of the cross-checks would otherwise read again: the areas, and each
+    (indicator, period)'s figures (read once for the three checks and for every derived figure
+    that is made of it). Within one pass only: figures change with the next ingest."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.areas = Areas(store)
+        self._figures: dict[tuple[str, str], list[Figure]] = {}
+
+    async def figures(self, indicator: str, period: str) -> list[Figure]:
+        got = self._figures.get((indicator, period))
+        if got is None:
+            got = self._figures[(indicator, period)] = await latest_figures(self.store, indicator, period, self.areas)
+        return got
 
 
 async def recent_periods(store: Store, indicator: str, n: int = 3) -> list[str]:
@@ -99,13 +120,15 @@ async def check_provinces(
     rules: RulesSettings,
     *,
     province_sources: set[str] | None = None,
+    reads: Reads | None = None,
 ) -> bool | None:
     """Whether the provinces add up to the national figure (None: nothing to compare)."""
     if indicator.level is not Level.BOTH or indicator.kind not in (IndicatorKind.FLOW, IndicatorKind.STOCK):
         return None
-    figures = await latest_figures(store, indicator.code, period)
+    reads = reads if reads is not None else Reads(store)
+    figures = await reads.figures(indicator.code, period)
     national = _pick(figures, NATION)
-    in_force = [a.code for a in await store.areas_in_force(Period.parse(period).end_date)]
+    in_force = await reads.areas.in_force(Period.parse(period).end_date)
     parts = [_pick(figures, code, province_sources) for code in in_force]
     subject = f"{indicator.code}/{period}"
     if national is None or any(p is None for p in parts):
@@ -137,15 +160,18 @@ async def check_provinces(
     return False
 
 
-async def check_derived(store: Store, indicator: Indicator, period: str, rules: RulesSettings) -> bool | None:
+async def check_derived(
+    store: Store, indicator: Indicator, period: str, rules: RulesSettings, *, reads: Reads | None = None
+) -> bool | None:
     """Whether a derived national figure equals its formula of the parts (None: nothing to compare)."""
     if indicator.formula is None:
         return None
+    reads = reads if reads is not None else Reads(store)
     terms = parse_formula(indicator.formula)
-    figure = _pick(await latest_figures(store, indicator.code, period), NATION)
+    figure = _pick(await reads.figures(indicator.code, period), NATION)
     parts: list[tuple[int, Figure]] = []
     for sign, code in terms:
-        part = _pick(await latest_figures(store, code, period), NATION)
+        part = _pick(await reads.figures(code, period), NATION)
         if part is None:
             return None
         parts.append((sign, part))
@@ -185,6 +211,7 @@ async def check_sources(
     rules: RulesSettings,
     *,
     lag: Mapping[str, timedelta] | None = None,
+    reads: Reads | None = None,
 ) -> int:
     """Alert on each figure two sources publish differently; returns how many disagree.
 
@@ -192,8 +219,9 @@ async def check_sources(
     the other not yet (it catches up on its next pull). ``lag``: each source's polling interval; a
     disagreement is held pending for the longer of the two, since one source pulled after a change
     and the other not yet is ordinary polling lag, not two sources disagreeing."""
+    reads = reads if reads is not None else Reads(store)
     by_area: dict[str, list[Figure]] = {}
-    for f in await latest_figures(store, indicator.code, period):
+    for f in await reads.figures(indicator.code, period):
         by_area.setdefault(f.area, []).append(f)
     tolerance = rules.tolerance_of(indicator.code)
     disagree = 0
@@ -250,15 +278,19 @@ async def check_all(
     the source whose run asked for the checks, or the timer) and the others
     still run: one bad figure or formula must not blind every other check."""
     chosen = list(indicators) if indicators is not None else await store.indicators()
+    reads = Reads(store)
     for ind in chosen:
         wanted = (periods or {}).get(ind.code) if periods is not None else None
         for period in wanted if wanted is not None else await recent_periods(store, ind.code):
             if ind.frequency.value == "live":
                 continue
             checks: tuple[tuple[str, Callable[[Indicator, str], Awaitable[object]]], ...] = (
-                (PROVINCES, lambda i, p: check_provinces(store, i, p, rules, province_sources=province_sources)),
-                (DERIVED, lambda i, p: check_derived(store, i, p, rules)),
-                (SOURCES, lambda i, p: check_sources(store, i, p, rules, lag=lag)),
+                (
+                    PROVINCES,
+                    lambda i, p: check_provinces(store, i, p, rules, province_sources=province_sources, reads=reads),
+                ),
+                (DERIVED, lambda i, p: check_derived(store, i, p, rules, reads=reads)),
+                (SOURCES, lambda i, p: check_sources(store, i, p, rules, lag=lag, reads=reads)),
             )
             for rule, check in checks:
                 try:

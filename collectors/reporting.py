@@ -74,8 +74,39 @@ def reported(indicator: Indicator) -> bool:
 
 async def watch_start(store: Store) -> datetime | None:
     """When the centre began collecting: the first run's start (None: it never has)."""
-    rows = await store.read_rows("SELECT min(started_at) FROM runs")
+    # The first by id, not min(started_at): runs are numbered as they start, and this reads one
+    # row of the primary key where min() would read every run ever recorded (one per poll).
+    rows = await store.read_rows("SELECT started_at FROM runs ORDER BY id LIMIT 1")
     return from_text(rows[0][0]) if rows and rows[0][0] else None
+
+
+class Areas:
+    """The area facts one pass of the rules asks again and again, read once per pass.
+
+    ``known``: every area code the store has (an observation's area is always one: ingest refuses
+    others). ``WHERE indicator = ? AND area IN (known) AND period = ?`` then seeks the observations'
+    (indicator, area, period, ...) key once per area instead of reading the indicator's whole
+    history (a skip-scan by hand: no index of its own to slow down every insert)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._known: list[str] | None = None
+        self._in_force: dict[date, list[str]] = {}
+
+    async def known(self) -> list[str]:
+        if self._known is None:
+            self._known = sorted({a.code for a in await self._store.area_versions()})
+        return self._known
+
+    async def in_force(self, on: date) -> list[str]:
+        got = self._in_force.get(on)
+        if got is None:
+            got = self._in_force[on] = [a.code for a in await self._store.areas_in_force(on)]
+        return got
+
+
+def placeholders(n: int) -> str:
+    return ",".join("?" * n)
 
 
 async def completeness(
@@ -87,20 +118,22 @@ async def completeness(
     *,
     started: datetime | None,
     province_sources: set[str] | None = None,
+    areas: Areas | None = None,
 ) -> Completeness:
     """The reports of ``indicator`` for ``period`` as of ``now``.
 
     ``province_sources``: the sources a province's own report comes from (a figure for a province
     published by another source, such as the statistics office's SDMX, is not that province's
-    report); None: any source."""
+    report); None: any source. ``areas``: the pass's area facts (read here if not given)."""
+    areas = areas if areas is not None else Areas(store)
     days = rules.due(indicator.code, indicator.frequency.value)
     due = due_moment(period, days)
-    in_force = [a.code for a in await store.areas_in_force(period.end_date)]
-    expected = expected_areas(indicator, period, in_force)
+    expected = expected_areas(indicator, period, await areas.in_force(period.end_date))
+    known = await areas.known()
     rows = await store.read_rows(
         "SELECT area, source, min(collected_at) FROM observations WHERE indicator = ? AND period = ? "
-        "GROUP BY area, source",
-        (indicator.code, str(period)),
+        f"AND area IN ({placeholders(len(known))}) GROUP BY area, source",
+        (indicator.code, str(period), *known),
     )
     if not rows and not await store.read_rows(
         "SELECT 1 FROM observations WHERE indicator = ? AND period < ? LIMIT 1", (indicator.code, str(period))
@@ -150,6 +183,7 @@ async def reporting_table(
     if started is not None:  # [rules] late_lookback: reports due shortly before the first run count too
         started -= rules.late_lookback
     chosen = list(indicators) if indicators is not None else await store.indicators()
+    areas = Areas(store)
     out = []
     for ind in chosen:
         if not reported(ind):
@@ -160,7 +194,11 @@ async def reporting_table(
                 continue
         else:
             p = last_due_period(ind.frequency, rules.due(ind.code, ind.frequency.value), now)
-        out.append(await completeness(store, ind, p, rules, now, started=started, province_sources=province_sources))
+        out.append(
+            await completeness(
+                store, ind, p, rules, now, started=started, province_sources=province_sources, areas=areas
+            )
+        )
     return out
 
 
@@ -206,7 +244,10 @@ async def check_late(
                 count=len(entry.items),
             ),
         )
-    for alert in await store.alerts(limit=100_000):
-        if alert.rule == REPORT_LATE and alert.subject not in owed:
-            await store.resolve_alert(REPORT_LATE, alert.subject)
+    # Only this rule's open alerts (the alerts_open index), not every open alert of every rule.
+    for (subject,) in await store.read_rows(
+        "SELECT subject FROM alerts WHERE rule = ? AND state != 'resolved'", (REPORT_LATE,)
+    ):
+        if subject not in owed:
+            await store.resolve_alert(REPORT_LATE, subject)
     return list(owed.values())
