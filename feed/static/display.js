@@ -178,7 +178,17 @@
           ? `Nguồn ${a.source} bị ngắt mạch${a.failures != null ? ` sau ${a.failures} lần lỗi liên tiếp` : ''}`
           : `Nguồn ${a.source} ${a.failures == null ? 'đang lỗi' : a.failures === '1' ? 'bị lỗi' : `lỗi ${a.failures} lần liên tiếp`}`)
           + (a.http != null ? ` (mã HTTP ${a.http})` : ''),
-        'source.down': (a) => `Nguồn ${a.source} ngừng hoạt động`,
+        'source.down': (a) => `Nguồn ${a.source} ngừng hoạt động${a.lastGood ? `, số liệu tốt gần nhất lúc ${a.lastGood}` : ''}`,
+        'revision.watch': (a) => `Số liệu bị điều chỉnh${a.revision ? ` lần ${a.revision}` : ''}: ${a.what} ${a.previous} → ${a.value}`
+          + (a.reasons.length ? ` (${a.reasons.map((r) => ({
+            threshold: `thay đổi quá ${a.limit}`, closed: 'kỳ đã khóa sổ', repeated: 'điều chỉnh nhiều lần',
+          })[r] || r).join(', ')})` : ''),
+        'anomaly.band': (a) => `${a.what} ${a.value} ${({
+          warning_high: 'vượt ngưỡng cảnh báo trên', warning_low: 'dưới ngưỡng cảnh báo dưới',
+          critical_high: 'vượt ngưỡng nghiêm trọng trên', critical_low: 'dưới ngưỡng nghiêm trọng dưới',
+        })[a.band] || 'ngoài ngưỡng'} ${a.bound}`,
+        'anomaly.outlier': (a) => `Giá trị bất thường: ${a.what} ${a.value}, kỳ trước ${a.previous}`,
+        'counter.decreased': (a) => `Bộ đếm giảm: ${a.what} ${a.previous} → ${a.value}`,
         'source.rejected': (a) => `Nguồn ${a.source}: ${a.count ?? 'một số'} bản ghi bị loại`,
         'figures.revised': (a) => `Số liệu chính thức bị điều chỉnh: ${a.what} ${a.previous} → ${a.value}`
           + (a.more ? ` và ${a.more} số liệu khác` : ''),
@@ -188,7 +198,7 @@
           + `khác số cả nước ${a.reference}${a.refSource ? ` (${a.refSource})` : ''}`,
         'crosscheck.derived': (a) => `${a.indicator} ${a.period}: ${a.value}${a.sourceIn}, khác giá trị tính từ các thành phần ${a.reference}`,
         'crosscheck.sources': (a) => `Hai nguồn khác nhau: ${a.what} ${a.value} (${a.source}) và ${a.reference} (${a.refSource})`,
-        'data.stale': (a) => `Số liệu ${a.what || a.source} không được cập nhật`,
+        'data.stale': (a) => `Nguồn ${a.source} không có số liệu mới${a.lastGood ? ` từ ${a.lastGood}` : ''}`,
         generic: (a) => `Cảnh báo ${a.rule}${a.what ? `: ${a.what}` : ''}${a.value ? ` ${a.value}` : ''}`,
       },
       sourceFailing: (src) => `${src} lỗi`,
@@ -258,7 +268,17 @@
           ? `Source ${a.source}: circuit open${a.failures != null ? ` after ${a.failures} failures in a row` : ''}`
           : `Source ${a.source} ${a.failures == null ? 'is failing' : a.failures === '1' ? 'failed' : `failed ${a.failures} times in a row`}`)
           + (a.http != null ? ` (HTTP ${a.http})` : ''),
-        'source.down': (a) => `Source ${a.source} is down`,
+        'source.down': (a) => `Source ${a.source} is down${a.lastGood ? `, last good figures at ${a.lastGood}` : ''}`,
+        'revision.watch': (a) => `Figure revised${a.revision ? ` (revision ${a.revision})` : ''}: ${a.what} ${a.previous} → ${a.value}`
+          + (a.reasons.length ? `: ${a.reasons.map((r) => ({
+            threshold: `changed by more than ${a.limit}`, closed: 'period already closed', repeated: 'revised repeatedly',
+          })[r] || r).join(', ')}` : ''),
+        'anomaly.band': (a) => `${a.what} ${a.value} ${({
+          warning_high: 'above its warning limit', warning_low: 'below its warning limit',
+          critical_high: 'above its critical limit', critical_low: 'below its critical limit',
+        })[a.band] || 'outside its limits'} ${a.bound}`,
+        'anomaly.outlier': (a) => `Outlier: ${a.what} ${a.value}, previous period ${a.previous}`,
+        'counter.decreased': (a) => `Counter went down: ${a.what} ${a.previous} → ${a.value}`,
         'source.rejected': (a) => `Source ${a.source}: ${a.count ?? 'some'} records rejected`,
         'figures.revised': (a) => `Official figure revised: ${a.what} ${a.previous} → ${a.value}`
           + (a.more ? ` and ${a.more} more` : ''),
@@ -268,7 +288,7 @@
           + `not the national ${a.reference}${a.refSource ? ` (${a.refSource})` : ''}`,
         'crosscheck.derived': (a) => `${a.indicator} ${a.period}: ${a.value}${a.sourceIn} differs from its parts, ${a.reference}`,
         'crosscheck.sources': (a) => `Two sources disagree: ${a.what} ${a.value} (${a.source}) and ${a.reference} (${a.refSource})`,
-        'data.stale': (a) => `${a.what || a.source}: no new figures`,
+        'data.stale': (a) => `Source ${a.source}: no new figures${a.lastGood ? ` since ${a.lastGood}` : ''}`,
         generic: (a) => `Alert ${a.rule}${a.what ? `: ${a.what}` : ''}${a.value ? ` ${a.value}` : ''}`,
       },
       sourceFailing: (src) => `${src} failing`,
@@ -484,6 +504,10 @@
     'crosscheck.derived': ['indicator', 'period', 'value', 'reference'],
     'crosscheck.sources': ['what', 'value', 'reference', 'source', 'refSource'],
     'data.stale': ['source'],
+    'revision.watch': ['what', 'value', 'previous'],
+    'anomaly.band': ['what', 'value', 'bound'],
+    'anomaly.outlier': ['what', 'value', 'previous'],
+    'counter.decreased': ['what', 'value', 'previous'],
   };
 
   /** A server message fit for the wall: no URL, nothing percent-encoded (older servers quoted errors). */
@@ -494,7 +518,9 @@
     const p = alert.params && typeof alert.params === 'object' ? alert.params : {};
     const rule = String(alert.rule || '');
     const finite = (v) => v != null && Number.isFinite(Number(v));
-    const figures = [p.value, p.previous_value, p.reference_value].filter(finite).map(Number);
+    // anomaly.band's threshold is the limit crossed (a figure); revision.watch's a relative change
+    const bound = rule === 'anomaly.band' ? p.threshold : null;
+    const figures = [p.value, p.previous_value, p.reference_value, bound].filter(finite).map(Number);
     const digits = figures.length ? Math.max(...figures.map(exactDecimals)) : 0;
     const num = (v) => (finite(v) ? formatNumber(Number(v), digits) : '');
     const indicator = p.indicator ? indicatorName(String(p.indicator)) : '';
@@ -518,11 +544,24 @@
       sourceIn: p.source ? ` (${p.source})` : '',
       who: p.area ? areaName(String(p.area)) : p.agency ? agencyName(String(p.agency)) : '',
       due: p.due ? dateText(String(p.due)) : '',
+      revision: finite(p.revision) ? formatNumber(Number(p.revision), 0) : '',
+      reasons: typeof p.reason === 'string' && p.reason ? p.reason.split(',') : [],
+      band: String(p.reason || ''),
+      bound: num(bound),
+      limit: finite(p.threshold) ? `${formatNumber(Number(p.threshold) * 100, exactDecimals(Number(p.threshold) * 100))} %` : '',
+      lastGood: p.last_good ? whenText(String(p.last_good)) : '',
     };
     const needs = RULE_NEEDS[rule];
     if (needs && needs.every((k) => args[k])) return w.rules[rule](args);
     if (state.lang === 'vi' && presentable(alert.message)) return String(alert.message);
     return w.rules.generic(args);
+  }
+
+  /** An instant as the ticker writes it: 09:05 today, else 09:05 with its day. */
+  function whenText(iso) {
+    const at = parseTime(iso);
+    if (!Number.isFinite(at)) return '';
+    return dayKey(at) === dayKey(serverNow()) ? shortTime(at) : `${shortTime(at)} ${dayKey(at)}`;
   }
 
   /** A date (2026-12-05) as written in a sentence: 5/12/2026, 5 Dec 2026. */
@@ -1499,9 +1538,12 @@
     const w = W();
     const ticker = $('#ticker');
     const track = $('.ticker-track', ticker);
-    // Most important first: open before acknowledged, critical before warning, newest first.
+    // Most important first: the one to act on before those muted by another alert or a silence
+    // (shown dimmed, last), open before acknowledged, critical before warning, newest first.
+    const muted = (a) => (a.inhibited_by != null ? 'inhibited' : a.silenced_by != null ? 'silenced' : '');
     const alerts = [...state.alerts.values()].sort((a, b) =>
-      (a.state === 'acknowledged') - (b.state === 'acknowledged')
+      (muted(a) !== '') - (muted(b) !== '')
+      || (a.state === 'acknowledged') - (b.state === 'acknowledged')
       || (SEVERITY_RANK[a.severity] ?? 3) - (SEVERITY_RANK[b.severity] ?? 3)
       || parseTime(b.fired_at || b.opened_at) - parseTime(a.fired_at || a.opened_at));
     const today = dayKey(serverNow());
@@ -1510,6 +1552,7 @@
       item.dataset.alertId = String(a.id);
       item.dataset.severity = String(a.severity);
       item.dataset.state = String(a.state);
+      if (muted(a)) item.dataset.muted = muted(a);
       setText(el('span', 'sev', item), w.severity[a.severity] || String(a.severity));
       setText(el('span', 'msg', item), alertText(a));
       const at = parseTime(a.fired_at || a.opened_at);
