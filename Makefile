@@ -40,6 +40,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/rules.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/console.py
