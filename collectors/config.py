@@ -199,17 +199,23 @@ class IndicatorRules(Section):
     due_days: int | None = Field(default=None, ge=0, le=400, description="days after the period's end")
     tolerance: float | None = Field(default=None, ge=0, description="relative gap allowed between two figures")
     revision_threshold: float | None = Field(default=None, ge=0, description="relative change that is reported")
-    warning_low: float | None = None
-    warning_high: float | None = None
-    critical_low: float | None = None
-    critical_high: float | None = None
+    # A band of nan or inf would never fire (every comparison with nan is false): refused.
+    warning_low: float | None = Field(default=None, allow_inf_nan=False)
+    warning_high: float | None = Field(default=None, allow_inf_nan=False)
+    critical_low: float | None = Field(default=None, allow_inf_nan=False)
+    critical_high: float | None = Field(default=None, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _bands(self) -> Self:
-        lo = [v for v in (self.critical_low, self.warning_low) if v is not None]
-        hi = [v for v in (self.warning_high, self.critical_high) if v is not None]
-        if lo != sorted(lo) or hi != sorted(hi) or (lo and hi and max(lo) >= min(hi)):
-            raise ValueError("bands must nest: critical_low < warning_low < warning_high < critical_high")
+        # Strictly: a warning limit equal to its critical one would never show as a warning.
+        named = ("critical_low", "warning_low", "warning_high", "critical_high")
+        given = [(n, v) for n in named if (v := getattr(self, n)) is not None]
+        for (n1, v1), (n2, v2) in (given[k - 1 : k + 1] for k in range(1, len(given))):
+            if not v1 < v2:
+                raise ValueError(
+                    "bands must nest: critical_low < warning_low < warning_high < critical_high "
+                    f"(got {n1} {v1!r}, {n2} {v2!r})"
+                )
         return self
 
 
@@ -223,7 +229,9 @@ class RulesSettings(Section):
     tolerance: float = Field(default=0.005, ge=0, description="relative gap allowed between two figures")
     revision_threshold: float = Field(default=0.02, ge=0, description="relative change of a figure reported")
     repeated_revisions: int = Field(default=3, ge=2, description="the revision number that counts as repeated")
-    outlier_z: float = Field(default=5.0, gt=0, description="modified z-score of a change that is an outlier")
+    outlier_z: float = Field(
+        default=5.0, gt=0, allow_inf_nan=False, description="modified z-score of a change that is an outlier"
+    )
     outlier_history: int = Field(default=36, ge=6, description="past changes the outlier test looks at")
     stale_intervals: int = Field(default=3, ge=1, description="intervals without a good run before data is stale")
     late_lookback: Duration = Field(
