@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo console test lint bench clean setup browser
+.PHONY: demo console test lint bench clean setup browser postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ browser:
 	  echo "installing Debian's chromium for the browser test"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
+# The PostgreSQL tests start a throwaway server of their own from Debian's package (tests/pgkit.py).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql for the PostgreSQL tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+
 demo: $(STAMP)
 	$(BIN)/opscentre demo
 
@@ -29,7 +35,7 @@ console: $(STAMP)
 	$(BIN)/opscentre demo --console
 
 # The tests start with the static checks, so CI (which runs `make test`) runs them too.
-test: lint browser
+test: lint browser postgres
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

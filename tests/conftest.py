@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from storage import Store
+from tests.pgkit import pg_empty_url, pg_server, pg_url  # noqa: F401  (fixtures: a throwaway PostgreSQL)
 
 ROOT = Path(__file__).resolve().parent.parent
 
