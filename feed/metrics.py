@@ -5,6 +5,9 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from feed.protocol import RunInfo
+from storage import AlertState, Severity, Store
+
+OPEN_STATES = (AlertState.PENDING, AlertState.FIRING, AlertState.ACKNOWLEDGED)
 
 
 class Metrics:
@@ -62,6 +65,25 @@ class Metrics:
             ["source"],
             registry=r,
         )
+
+        self.alerts = Gauge(
+            "opscentre_alerts",
+            "Open alerts by state and severity (muted ones included)",
+            ["state", "severity"],
+            registry=r,
+        )
+
+    async def count_alerts(self, store: Store) -> None:
+        """Set the open alerts' counts from the store (on each scrape: they change in the store's
+        transactions, not here). Every state and severity is set, zeros too, so a series that
+        drops to nothing reads 0 rather than vanishing."""
+        rows = await store.read_rows(
+            "SELECT state, severity, count(*) FROM alerts WHERE state != 'resolved' GROUP BY state, severity"
+        )
+        counts = {(state, severity): n for state, severity, n in rows}
+        for state in OPEN_STATES:
+            for severity in Severity:
+                self.alerts.labels(state.value, severity.value).set(counts.get((state.value, severity.value), 0))
 
     def run_finished(self, run: RunInfo) -> None:
         self.runs.labels(run.source, run.outcome).inc()

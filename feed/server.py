@@ -190,6 +190,7 @@ class FeedServer:
                 return _text(HTTPStatus.SERVICE_UNAVAILABLE, "not ready: " + "; ".join(problems) + "\n")
             return _text(HTTPStatus.OK, "ready\n")
         if path == "/metrics":
+            await self.metrics.count_alerts(self.store)
             return _response(HTTPStatus.OK, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
         if path == "/":
             return Response(302, "Found", Headers([("Location", "/display"), ("Content-Length", "0")]))

@@ -154,7 +154,9 @@ def _mutes_of(
     inhibited_by = None
     sources = frozenset().union(*(i.sources for i in inhibitions if alert.rule in i.targets))
     if sources:
-        for by in _open_alerts(conn, sources):
+        # Named by an alert that is itself not muted, if any: the page people see (a source's failing
+        # alert, muted by its being down, would send them to a muted alert).
+        for by in sorted(_open_alerts(conn, sources), key=lambda a: a.inhibited_by is not None):
             if any(i.mutes(by, alert) for i in inhibitions):
                 inhibited_by = by.id
                 break
