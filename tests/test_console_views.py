@@ -125,8 +125,8 @@ async def test_an_acknowledgement_made_on_one_console_appears_on_a_second(tmp_pa
                 await until(pilot, lambda app=app: key in rows(app, "#alerts-table"), "the alert is listed")  # type: ignore[misc]
             # Worded from its rule and parameters in each console's language; state and severity in words.
             row1, row2 = rows(first, "#alerts-table")[key], rows(second, "#alerts-table")[key]
-            assert "▲ WARNING" in row1[0] and "! firing" in row1[1] and "Source mof failed 1 times in a row" in row1[3]
-            assert "▲ CẢNH BÁO" in row2[0] and "! đang báo" in row2[1] and "Nguồn mof lỗi 1 lần liên tiếp" in row2[3]
+            assert "▲ WARNING" in row1[0] and "! firing" in row1[1] and "Source mof failed 1 times in a row" in row1[-1]
+            assert "▲ CẢNH BÁO" in row2[0] and "! đang báo" in row2[1] and "Nguồn mof lỗi 1 lần liên tiếp" in row2[-1]
 
             first.query_one("#alerts-table", DataTable).focus()
             await p1.press("a")
@@ -489,18 +489,31 @@ async def test_a_new_critical_alert_rings_the_bell_unless_muted_and_filters_and_
             await until(pilot, lambda: any(a.rule == "source.failing" for a in app.state.alerts.values()), "alert")
             await pilot.pause(0.5)
             assert rung == []
-            await fail(c, "mof", "MOF")  # the circuit opens: the alert turns critical
+            await fail(c, "mof", "MOF")  # the circuit opens: source.down (critical) mutes source.failing
             await until(pilot, lambda: rung == [1], "the bell rang once")
             assert view.bells == 1
 
             await pilot.press("4")
-            await until(pilot, lambda: len(rows(app, "#alerts-table")) == 1, "the alert is listed")
+            await until(pilot, lambda: len(rows(app, "#alerts-table")) == 2, "both alerts are listed")
+            down = next(a for a in app.state.alerts.values() if a.rule == "source.down")
+            failing = app.state.alerts[mof_id(app)]
+            # The muted one is marked, and says by which alert; it does not ring.
+            assert failing.inhibited_by == down.id
+            assert rows(app, "#alerts-table")[str(failing.id)][2] == "⊘ inhibited"
+            assert rows(app, "#alerts-table")[str(down.id)][2] == ""
+            app.query_one("#alerts-table", DataTable).move_cursor(row=rows_order(app).index(str(failing.id)))
+            await until(pilot, lambda: f"Inhibited by alert #{down.id}" in text_of(app, "#alerts-info"), "why muted")
+            assert "Source mof is down after 2 failures in a row" in text_of(app, "#alerts-info")
+            assert "Muted: [shown] (h)" in text_of(app, "#alerts-bar")
+            await pilot.press("h")  # hide the muted alerts
+            assert "Muted: [hidden] (h)" in text_of(app, "#alerts-bar")
+            assert list(rows(app, "#alerts-table")) == [str(down.id)]
             assert "♪ bell: on" in text_of(app, "#alerts-bar")
             await pilot.press("m")
             assert "✕ bell: MUTED" in text_of(app, "#alerts-bar")
             await fail(c, "sbv", "SBV")
             await fail(c, "sbv", "SBV")  # another critical alert, muted: no bell
-            await until(pilot, lambda: len(rows(app, "#alerts-table")) == 2, "the second alert is listed")
+            await until(pilot, lambda: len(rows(app, "#alerts-table")) == 2, "the second source.down is listed")
             await pilot.pause(0.5)
             assert rung == [1]
 
@@ -509,24 +522,36 @@ async def test_a_new_critical_alert_rings_the_bell_unless_muted_and_filters_and_
             assert all("✖ CRITICAL" in r[0] for r in table.values())
             await pilot.press("v")  # all → critical
             assert "[✖ CRITICAL]" in text_of(app, "#alerts-bar") and len(rows(app, "#alerts-table")) == 2
-            await pilot.press("v")  # → warning
+            await pilot.press("v")  # → warning: the two muted source.failing alerts are hidden
             assert rows(app, "#alerts-table") == {}
             assert "No alert matches the filters" in text_of(app, "#alerts-info")
-            # A warning arrives while the warning filter is on: listed; once resolved, gone from "open".
+            await pilot.press("h")  # shown again
+            await until(pilot, lambda: len(rows(app, "#alerts-table")) == 2, "the muted warnings are shown")
+            assert all(r[2] == "⊘ inhibited" for r in rows(app, "#alerts-table").values())
+            await pilot.press("h")
+            # A warning arrives while the warning filter is on: listed.
             await fail(c, "nso", "NSO", count=1)
             await until(pilot, lambda: len(rows(app, "#alerts-table")) == 1, "the warning is listed")
             assert "▲ WARNING" in next(iter(rows(app, "#alerts-table").values()))[0]
-            assert (await c.collector.run("nso")).outcome.value == "success"  # the alert resolves
-            await until(pilot, lambda: rows(app, "#alerts-table") == {}, "the resolved alert leaves the open list")
-            await pilot.press("v", "v")  # → info → all
+            await pilot.press("h")
+            # The ministry's system answers again (its breaker's reset time come): source.down resolves
+            # and leaves the open list; its source.failing, no longer muted, keeps firing one interval.
+            async with httpx.AsyncClient() as http:
+                assert (await http.delete(f"{c.sim.url}/_admin/faults")).status_code < 300
+            c.collector.breakers["mof"].record_success()
+            assert (await c.collector.run("mof")).outcome.value == "success"
+            await pilot.press("v", "v", "v")  # warning → info → all → critical
+            await until(pilot, lambda: list(rows(app, "#alerts-table")) != [str(down.id)], "mof's down resolves")
+            await until(pilot, lambda: app.state.alerts[failing.id].inhibited_by is None, "unmuted")
+            await pilot.press("v", "v", "v")  # → warning → info → all
             await pilot.press("f", "f", "f")  # open → firing → acknowledged → resolved
             assert "[resolved]" in text_of(app, "#alerts-bar")
-            await until(pilot, lambda: len(rows(app, "#alerts-table")) == 1, "the resolved alert alone")
-            assert "○ resolved" in next(iter(rows(app, "#alerts-table").values()))[1]
+            await until(pilot, lambda: list(rows(app, "#alerts-table")) == [str(down.id)], "the resolved alert alone")
+            assert "○ resolved" in rows(app, "#alerts-table")[str(down.id)][1]
 
             # The technical detail (the run's error) only on demand.
             await pilot.press("f", "f")  # → all → open
-            await until(pilot, lambda: len(rows(app, "#alerts-table")) == 2, "the open alerts")
+            await until(pilot, lambda: len(rows(app, "#alerts-table")) == 4, "the open alerts")
             app.query_one("#alerts-table", DataTable).move_cursor(row=rows_order(app).index(str(mof_id(app))))
             mof = app.state.alerts[mof_id(app)]
             assert mof.detail and "503" in mof.detail
@@ -537,8 +562,8 @@ async def test_a_new_critical_alert_rings_the_bell_unless_muted_and_filters_and_
             assert mof.detail in text_of(app, "#alerts-info")
             # Another language: the same alert in Vietnamese, from its parameters.
             await pilot.press("l")
-            await until(pilot, lambda: "NGHIÊM TRỌNG" in rows(app, "#alerts-table")[str(mof.id)][0], "Vietnamese")
-            assert "Nguồn mof bị ngắt mạch sau 2 lần lỗi liên tiếp" in rows(app, "#alerts-table")[str(mof.id)][3]
+            await until(pilot, lambda: "CẢNH BÁO" in rows(app, "#alerts-table")[str(mof.id)][0], "Vietnamese")
+            assert "Nguồn mof lỗi 2 lần liên tiếp: HTTP 503" in rows(app, "#alerts-table")[str(mof.id)][-1]
 
 
 async def test_feed_updates_arriving_while_a_dialog_is_open_are_applied_without_a_crash(tmp_path: Path) -> None:

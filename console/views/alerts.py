@@ -21,8 +21,9 @@ ring; the mute state shows in the view's bar and survives a language toggle.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+import re
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import ClassVar, TypeVar
 
 from rich.text import Text
@@ -38,7 +39,23 @@ from console.client import FeedRefused, FeedUnavailable
 from console.numbers import fmt_time
 from console.state import Changed, ConsoleState
 from console.views import View, word_in
-from feed.protocol import AcknowledgeCommand, Acknowledged, AlertInfo, AlertParams, AlertsData, AlertsQuery, Role
+from feed.protocol import (
+    AcknowledgeCommand,
+    Acknowledged,
+    AlertInfo,
+    AlertParams,
+    AlertsData,
+    AlertsQuery,
+    Role,
+    SilenceCommand,
+    Silenced,
+    SilenceInfo,
+    SilenceMatch,
+    SilencesData,
+    SilencesQuery,
+    UnsilenceCommand,
+    Unsilenced,
+)
 
 Fmt = Callable[[float, int], str]
 T = TypeVar("T")
@@ -120,6 +137,33 @@ WORDS: dict[str, dict[str, str]] = {
         "opened": "Mở lúc {time}",
         "resolved_at": "Hết lúc {time}",
         "message": "Nguyên văn (máy chủ)",
+        "col.muted": "Tạm im",
+        "muted.silenced": "⊘ tạm im",
+        "muted.inhibited": "⊘ bị át",
+        "filter.muted": "Cảnh báo tạm im",
+        "muted.shown": "hiện",
+        "muted.hidden": "ẩn",
+        "inhibited_by": "Bị át bởi cảnh báo #{id} (đang báo): {what}",
+        "silenced_by": "Tạm im theo lệnh #{id} của {user} đến {until}: {why}",
+        "silenced_by.unknown": "Tạm im theo lệnh #{id}",
+        "silences": "Lệnh tạm im đang có hiệu lực ({n})",
+        "silences.none": "Không có lệnh tạm im nào đang có hiệu lực",
+        "col.sid": "#",
+        "col.match": "Áp dụng cho",
+        "col.by": "Người đặt",
+        "col.until": "Đến",
+        "col.why": "Lý do",
+        "silence.title": "Tạm im cảnh báo #{id}: quy tắc {rule}, đối tượng {subject}",
+        "silence.duration": "Thời hạn (30m, 2h, 1d; tối đa 30d)",
+        "silence.comment": "Lý do (bắt buộc)",
+        "silence.hint": "Enter: tạm im · Tab: ô kế · Esc: huỷ",
+        "silence.bad_duration": "Thời hạn phải là số phút (m), giờ (h) hoặc ngày (d), từ 1 phút đến 30 ngày, ví dụ 2h",
+        "silence.no_comment": "Hãy ghi lý do tạm im",
+        "silence.done": "Đã tạm im: lệnh #{id}, đến {until} ({n} cảnh báo)",
+        "silence.role": "Tạm im cần vai trò admin (bạn: {role})",
+        "unsilence.done": "Đã bỏ lệnh tạm im #{id}",
+        "unsilence.pick": "Mở danh sách tạm im ({key}) và chọn một lệnh để bỏ",
+        "refused": "✖ Bị từ chối: {reason}",
     },
     "en": {
         "critical": "CRITICAL",
@@ -186,6 +230,33 @@ WORDS: dict[str, dict[str, str]] = {
         "opened": "Opened at {time}",
         "resolved_at": "Resolved at {time}",
         "message": "Server's wording",
+        "col.muted": "Muted",
+        "muted.silenced": "⊘ silenced",
+        "muted.inhibited": "⊘ inhibited",
+        "filter.muted": "Muted",
+        "muted.shown": "shown",
+        "muted.hidden": "hidden",
+        "inhibited_by": "Inhibited by alert #{id} (firing): {what}",
+        "silenced_by": "Silenced by silence #{id} of {user} until {until}: {why}",
+        "silenced_by.unknown": "Silenced by silence #{id}",
+        "silences": "Active silences ({n})",
+        "silences.none": "No active silence",
+        "col.sid": "#",
+        "col.match": "Matches",
+        "col.by": "Set by",
+        "col.until": "Until",
+        "col.why": "Why",
+        "silence.title": "Silence alert #{id}: rule {rule}, subject {subject}",
+        "silence.duration": "For how long (30m, 2h, 1d; at most 30d)",
+        "silence.comment": "Why (required)",
+        "silence.hint": "Enter: silence · Tab: next field · Esc: cancel",
+        "silence.bad_duration": "The duration is minutes (m), hours (h) or days (d), from 1 minute to 30 days, e.g. 2h",
+        "silence.no_comment": "Say why the alert is silenced",
+        "silence.done": "Silenced: silence #{id}, until {until} ({n} alerts)",
+        "silence.role": "Silencing needs the admin role (you: {role})",
+        "unsilence.done": "Silence #{id} ended",
+        "unsilence.pick": "Open the silences ({key}) and pick the one to end",
+        "refused": "✖ Refused: {reason}",
     },
 }
 
@@ -392,12 +463,45 @@ def state_text(state: str, lang: str) -> Text:
     return Text(f"{STATE_SYMBOL.get(state, '?')} {word(state, lang)}", style=STATE_STYLE.get(state, ""))
 
 
-def shown(alert: AlertInfo, state_filter: str, severity_filter: str) -> bool:
+def muted(alert: AlertInfo) -> bool:
+    """Muted alerts keep their state; they only say nobody should be paged for them."""
+    return alert.inhibited_by is not None or alert.silenced_by is not None
+
+
+def muted_text(alert: AlertInfo, lang: str) -> Text:
+    if alert.silenced_by is not None:
+        return Text(word("muted.silenced", lang), style="dim italic")
+    if alert.inhibited_by is not None:
+        return Text(word("muted.inhibited", lang), style="dim italic")
+    return Text("")
+
+
+def shown(alert: AlertInfo, state_filter: str, severity_filter: str, hide_muted: bool = False) -> bool:
     if severity_filter != "all" and alert.severity != severity_filter:
+        return False
+    if hide_muted and muted(alert):
         return False
     if state_filter == "open":
         return alert.state in OPEN
     return state_filter == "all" or alert.state == state_filter
+
+
+MAX_SILENCE = timedelta(days=30)  # the server's limit (feed.protocol.MAX_SILENCE_S)
+UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int | None:
+    """``30m``, ``2h``, ``1d`` (or a bare number of minutes) in seconds; None if it is not one the
+    server takes (1 minute to 30 days)."""
+    match = re.fullmatch(r"\s*(\d{1,6})\s*([mhd]?)\s*", text.lower())
+    if match is None:
+        return None
+    seconds = int(match.group(1)) * UNITS[match.group(2) or "m"]
+    return seconds if 60 <= seconds <= MAX_SILENCE.total_seconds() else None
+
+
+def match_text(match: SilenceMatch) -> str:
+    return " ".join(f"{k}={v}" for k, v in match.model_dump(exclude_none=True).items())
 
 
 def newest_first(alert: AlertInfo) -> tuple[float, int]:
@@ -431,6 +535,49 @@ class AckDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class SilenceDialog(ModalScreen[tuple[int, str] | None]):
+    """How long and why: Enter silences (once both are good), Esc cancels. A bad duration or an
+    empty reason is said here and nothing is sent."""
+
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Esc", show=False)]
+
+    def __init__(self, alert: AlertInfo, lang: str, wording: str) -> None:
+        super().__init__(id="silence-dialog")
+        self.alert = alert
+        self.lang = lang
+        self.wording = wording
+
+    def compose(self) -> ComposeResult:
+        a = self.alert
+        with Vertical(id="silence-box"):
+            yield Label(word("silence.title", self.lang, id=a.id, rule=a.rule, subject=a.subject), id="silence-title")
+            yield Label(self.wording, id="silence-alert")
+            yield Input(value="2h", placeholder=word("silence.duration", self.lang), max_length=12, id="silence-for")
+            yield Input(placeholder=word("silence.comment", self.lang), max_length=1000, id="silence-why")
+            yield Label("", id="silence-error")
+            yield Label(word("silence.hint", self.lang), id="silence-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#silence-why", Input).focus()
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        duration = parse_duration(self.query_one("#silence-for", Input).value)
+        comment = self.query_one("#silence-why", Input).value.strip()
+        error = self.query_one("#silence-error", Label)
+        if duration is None:
+            error.update(Text(word("silence.bad_duration", self.lang), style="bold red"))
+            self.query_one("#silence-for", Input).focus()
+        elif not comment:
+            error.update(Text(word("silence.no_comment", self.lang), style="bold red"))
+            self.query_one("#silence-why", Input).focus()
+        else:
+            self.dismiss((duration, comment))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class AlertsView(View):
     view_id = "alerts"
     title_key = "view.alerts"
@@ -442,6 +589,11 @@ class AlertsView(View):
     AlertsView #alerts-table { height: 1fr; }
     AlertsView #alerts-info { height: auto; max-height: 9; padding: 0 1; border-top: solid $accent; }
     AlertsView #alerts-notice { height: auto; padding: 0 1; }
+    AlertsView #silences-title { height: 1; padding: 0 1; text-style: bold; border-top: solid $accent; }
+    AlertsView #silences-table { height: auto; max-height: 8; }
+    SilenceDialog { align: center middle; }
+    SilenceDialog #silence-box { width: 80; max-width: 100%; height: auto; border: thick $accent; padding: 1 2; background: $surface; }
+    SilenceDialog #silence-title { text-style: bold; }
     AckDialog { align: center middle; }
     AckDialog #ack-box { width: 70; max-width: 100%; height: auto; border: thick $accent; padding: 1 2; background: $surface; }
     AckDialog #ack-title { text-style: bold; }
@@ -450,10 +602,19 @@ class AlertsView(View):
     COLUMNS: ClassVar[tuple[tuple[str, int], ...]] = (
         ("severity", 15),
         ("state", 14),
+        ("muted", 12),
         ("time", 11),
         ("alert", 100),  # the last: cut on a narrow screen; the panel below shows it whole
     )
+    SILENCE_COLUMNS: ClassVar[tuple[tuple[str, int], ...]] = (
+        ("sid", 4),
+        ("match", 34),
+        ("by", 14),
+        ("until", 11),
+        ("why", 60),
+    )
     BELL_SECONDS = 0.25
+    SILENCES_SECONDS = 30.0  # the silences asked again while shown (another admin's expire or change)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -466,17 +627,26 @@ class AlertsView(View):
         self._rows: set[int] = set()
         self._seen_critical: set[int] | None = None  # None until the first snapshot
         self._asked_history = False
+        self.hide_muted = False
+        self.show_silences = False
+        self.silences: dict[int, SilenceInfo] = {}  # the active ones, by id (from the ``silences`` query)
+        self._silenced: dict[int, int | None] = {}  # alert id → the silence it was last seen muted by
 
     def compose(self) -> ComposeResult:
         yield Static(id="alerts-bar")
         yield DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
         yield Static(id="alerts-notice")
         yield Static(id="alerts-info")
+        yield Static(id="silences-title")
+        yield DataTable(id="silences-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         super().on_mount()
         self._columns()
+        self.set_columns(self.query_one("#silences-table", DataTable), self.SILENCE_COLUMNS)
+        self._silences_shown()
         self.set_interval(self.BELL_SECONDS, self.check_bell)
+        self.set_interval(self.SILENCES_SECONDS, self._refresh_silences)
 
     def on_show(self) -> None:
         self.query_one("#alerts-table", DataTable).focus()  # the view's keys work at once
@@ -491,7 +661,9 @@ class AlertsView(View):
         state = self.opscentre.state
         if state.snapshots == 0 or not state.live:
             return  # nothing yet, or the past: nothing is new
-        critical = {a.id for a in state.alerts.values() if a.severity == "critical" and a.state == "firing"}
+        critical = {
+            a.id for a in state.alerts.values() if a.severity == "critical" and a.state == "firing" and not muted(a)
+        }
         if self._seen_critical is None:  # the first snapshot: what is already firing is not news
             self._seen_critical = critical
             return
@@ -508,12 +680,16 @@ class AlertsView(View):
         if changed.everything or changed.mode:
             if changed.mode:  # the language may have changed: labels and every headline
                 self._columns()
+                self.set_columns(self.query_one("#silences-table", DataTable), self.SILENCE_COLUMNS)
+                self._draw_silences()
             self._rebuild(state, table)
+            self._watch_silences(state, list(state.alerts))
         elif changed.alerts:
+            self._watch_silences(state, changed.alerts)
             structural = False  # a row to add or remove: rare, so the table is rebuilt in order
             for alert_id in changed.alerts:
                 alert = state.alerts.get(alert_id)
-                wanted = alert is not None and shown(alert, self.state_filter, self.severity_filter)
+                wanted = alert is not None and shown(alert, self.state_filter, self.severity_filter, self.hide_muted)
                 if wanted != (alert_id in self._rows):
                     structural = True
                 elif wanted and alert is not None:
@@ -523,11 +699,12 @@ class AlertsView(View):
         self._bar(state)
         self._info(state)
 
-    def _cells(self, alert: AlertInfo) -> tuple[Text, Text, str, str]:
+    def _cells(self, alert: AlertInfo) -> tuple[Text, Text, Text, str, str]:
         moment = alert.fired_at or alert.opened_at
         return (
             severity_text(alert.severity, self.lang),
             state_text(alert.state, self.lang),
+            muted_text(alert, self.lang),
             fmt_time(moment, self.lang, seconds=False)[5:],  # "11-23 12:05": the year is rarely news
             headline(alert, self.lang, self.opscentre.fmt_number),
         )
@@ -542,7 +719,8 @@ class AlertsView(View):
         table.clear()
         self._rows.clear()
         alerts = sorted(
-            (a for a in state.alerts.values() if shown(a, self.state_filter, self.severity_filter)), key=newest_first
+            (a for a in state.alerts.values() if shown(a, self.state_filter, self.severity_filter, self.hide_muted)),
+            key=newest_first,
         )
         for alert in alerts:
             table.add_row(*self._cells(alert), key=str(alert.id))
@@ -576,6 +754,9 @@ class AlertsView(View):
         bar.append(f" ({self.opscentre.key_for('alerts.severity')})  ")
         bar.append(self.w("bell.off") if self.muted else self.w("bell.on"), style="bold red" if self.muted else "")
         bar.append(f" ({self.opscentre.key_for('alerts.mute')})  ")
+        bar.append(f"{self.w('filter.muted')}: ", style="bold")
+        bar.append(f"[{self.w('muted.hidden' if self.hide_muted else 'muted.shown')}]", style="reverse")
+        bar.append(f" ({self.opscentre.key_for('alerts.muted')})  ")
         bar.append(self.w("count", shown=len(self._rows), total=len(state.alerts)), style="dim")
         self.query_one("#alerts-bar", Static).update(bar)
 
@@ -605,6 +786,18 @@ class AlertsView(View):
                 out.append(f"{self.w('ack.note_label')}: {alert.ack_note}\n")
         if alert.resolved_at is not None:
             out.append(self.w("resolved_at", time=fmt_time(alert.resolved_at, self.lang)) + "\n", style="dim")
+        if alert.inhibited_by is not None:
+            cause = state.alerts.get(alert.inhibited_by)
+            what = headline(cause, self.lang, self.opscentre.fmt_number) if cause is not None else "?"
+            out.append(self.w("inhibited_by", id=alert.inhibited_by, what=what) + "\n", style="italic")
+        if alert.silenced_by is not None:
+            silence = self.silences.get(alert.silenced_by)
+            if silence is None:
+                out.append(self.w("silenced_by.unknown", id=alert.silenced_by) + "\n", style="italic")
+            else:
+                until = fmt_time(silence.ends_at, self.lang, seconds=False)
+                text = self.w("silenced_by", id=silence.id, user=silence.created_by, until=until, why=silence.comment)
+                out.append(text + "\n", style="italic")
         if self.show_detail:
             out.append(f"{self.w('detail')}: ", style="bold")
             out.append((alert.detail or self.w("detail.none")) + "\n")
@@ -623,6 +816,8 @@ class AlertsView(View):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "acknowledge":
             return True if self.opscentre.may(Role.OPERATOR) else None  # None: shown greyed out
+        if action in ("silence", "unsilence"):
+            return True if self.opscentre.may(Role.ADMIN) else None
         return True
 
     def _refilter(self) -> None:
@@ -661,6 +856,128 @@ class AlertsView(View):
     def action_toggle_mute(self) -> None:
         self.muted = not self.muted
         self._bar(self.opscentre.state)
+
+    def action_toggle_muted(self) -> None:
+        """Hide the muted alerts, or show them all (marked)."""
+        self.hide_muted = not self.hide_muted
+        self._refilter()
+
+    # --- silences -------------------------------------------------------------------------------
+
+    def action_toggle_silences(self) -> None:
+        self.show_silences = not self.show_silences
+        self._silences_shown()
+        if self.show_silences:
+            self._load_silences()
+            self.query_one("#silences-table", DataTable).focus()
+        else:
+            self.query_one("#alerts-table", DataTable).focus()
+
+    def _silences_shown(self) -> None:
+        self.query_one("#silences-title", Static).display = self.show_silences
+        self.query_one("#silences-table", DataTable).display = self.show_silences
+        self._draw_silences()
+
+    def _refresh_silences(self) -> None:
+        if self.show_silences or self.silences:
+            self._load_silences()
+
+    def _watch_silences(self, state: ConsoleState, alert_ids: Iterable[int]) -> None:
+        """Ask for the silences again when an alert is muted by one this console does not know, or
+        unmuted (another admin's silence, its end or expiry)."""
+        stale = False
+        for alert_id in alert_ids:
+            alert = state.alerts.get(alert_id)
+            now = alert.silenced_by if alert is not None else None
+            before = self._silenced.get(alert_id)
+            if now != before and ((now is not None and now not in self.silences) or before is not None):
+                stale = True
+            if now is None:
+                self._silenced.pop(alert_id, None)
+            else:
+                self._silenced[alert_id] = now
+        if stale and state.live:
+            self._load_silences()
+
+    @work(group="alerts-silences", exclusive=True, exit_on_error=False)
+    async def _load_silences(self) -> None:
+        try:
+            result = await self.opscentre.feed.send_query(SilencesQuery(active_only=True))
+        except (FeedUnavailable, FeedRefused, TimeoutError):
+            return
+        if isinstance(result.data, SilencesData):
+            self.silences = {s.id: s for s in result.data.silences}
+            self._draw_silences()
+            self._info(self.opscentre.state)
+
+    def _draw_silences(self) -> None:
+        table = self.query_one("#silences-table", DataTable)
+        selected = self.selected_silence()
+        table.clear()
+        for s in sorted(self.silences.values(), key=lambda s: -s.id):
+            until = fmt_time(s.ends_at, self.lang, seconds=False)[5:]
+            table.add_row(str(s.id), match_text(s.match), s.created_by, until, s.comment, key=str(s.id))
+        if selected is not None and selected in self.silences:
+            table.move_cursor(row=table.get_row_index(str(selected)), animate=False)
+        title = self.w("silences", n=len(self.silences)) if self.silences else self.w("silences.none")
+        self.query_one("#silences-title", Static).update(title)
+
+    def selected_silence(self) -> int | None:
+        table = self.query_one("#silences-table", DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except CellDoesNotExist:
+            return None
+        return int(key.value) if key.value is not None else None
+
+    def action_silence(self) -> None:
+        """Silence the selected alert's rule and subject, for a while, saying why (admins)."""
+        alert = self.selected()
+        if alert is None:
+            return
+        if not self.opscentre.may(Role.ADMIN):
+            role = self.opscentre.role
+            self._say(Text(self.w("silence.role", role=role.value if role else "?"), style="yellow"))
+            return
+        wording = headline(alert, self.lang, self.opscentre.fmt_number)
+
+        def chosen(answer: tuple[int, str] | None) -> None:
+            if answer is not None:
+                match = SilenceMatch(rule=alert.rule, subject=alert.subject)
+                self._command(SilenceCommand(match=match, duration=answer[0], comment=answer[1]))
+
+        self.app.push_screen(SilenceDialog(alert, self.lang, wording), chosen)
+
+    def action_unsilence(self) -> None:
+        """End the silence selected in the silences table (admins)."""
+        silence_id = self.selected_silence() if self.show_silences else None
+        if silence_id is None:
+            self._say(Text(self.w("unsilence.pick", key=self.opscentre.key_for("alerts.silences")), style="yellow"))
+            return
+        self._command(UnsilenceCommand(silence_id=silence_id))
+
+    @work(group="alerts-silence", exit_on_error=False)
+    async def _command(self, command: SilenceCommand | UnsilenceCommand) -> None:
+        try:
+            result = await (await self.opscentre.feed.send_command(command))
+        except FeedRefused as exc:
+            self._say(Text(self.w("refused", reason=exc.error.message), style="bold red"))
+            return
+        except (FeedUnavailable, TimeoutError) as exc:
+            self._say(Text(self.w("refused", reason=str(exc)), style="bold red"))
+            return
+        data = result.data
+        if isinstance(data, Silenced):
+            self.silences[data.silence.id] = data.silence
+            until = fmt_time(data.silence.ends_at, self.lang, seconds=False)
+            self._say(Text(self.w("silence.done", id=data.silence.id, until=until, n=len(data.muted)), style="green"))
+        elif isinstance(data, Unsilenced):
+            self.silences.pop(data.silence.id, None)
+            self._say(Text(self.w("unsilence.done", id=data.silence.id), style="green"))
+        self._draw_silences()
+        self._load_silences()  # the server's list: expiries and other admins' too
 
     @work(group="alerts-history", exclusive=True, exit_on_error=False)
     async def _load_closed(self) -> None:
