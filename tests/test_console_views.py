@@ -566,6 +566,73 @@ async def test_a_new_critical_alert_rings_the_bell_unless_muted_and_filters_and_
             assert "Nguồn mof lỗi 2 lần liên tiếp: HTTP 503" in rows(app, "#alerts-table")[str(mof.id)][-1]
 
 
+async def test_an_admin_silences_the_selected_alert_for_a_while_and_ends_the_silence_by_keyboard(
+    tmp_path: Path,
+) -> None:
+    async with centre(tmp_path) as c:
+        app = console(c, "admin", "en")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.state.snapshots > 0, "snapshot")
+            await pilot.press("4")
+            await fail(c, "nso", "NSO")
+            await until(pilot, lambda: len(rows(app, "#alerts-table")) == 1, "the alert is listed")
+            alert_id = next(iter(app.state.alerts))
+            await pilot.press("x")
+            await until(pilot, lambda: app.screen.id == "silence-dialog", "the silence dialog is open")
+            # A duration the server would refuse: said in the dialog, nothing sent.
+            await pilot.press("shift+tab", *["backspace"] * 2, *"45d", "enter")
+            assert "from 1 minute to 30 days" in str(app.screen.query_one("#silence-error").render())
+            assert await c.store.silences() == []
+            await pilot.press(*["backspace"] * 3, *"90m", "tab", "enter")
+            assert "Say why" in str(app.screen.query_one("#silence-error").render())
+            await pilot.press(*"NSO maintenance window", "enter")
+            await until(pilot, lambda: app.screen.id != "silence-dialog", "the dialog closes")
+
+            await until(pilot, lambda: app.state.alerts[alert_id].silenced_by is not None, "the alert is silenced")
+            (silence,) = await c.store.silences()
+            assert silence.comment == "NSO maintenance window" and silence.created_by == "admin-user"
+            assert round((silence.ends_at - silence.created_at).total_seconds()) == 90 * 60  # asked for 90 minutes
+            assert silence.match.rule == "source.failing" and silence.match.subject == "nso"
+            await until(pilot, lambda: rows(app, "#alerts-table")[str(alert_id)][2] == "⊘ silenced", "marked")
+            await until(
+                pilot, lambda: f"Silenced by silence #{silence.id} of admin-user" in text_of(app, "#alerts-info"), "why"
+            )
+            assert "NSO maintenance window" in text_of(app, "#alerts-info")
+            assert f"Silenced: silence #{silence.id}" in text_of(app, "#alerts-notice")
+
+            await pilot.press("n")  # the active silences
+            await until(pilot, lambda: str(silence.id) in rows(app, "#silences-table"), "the silence is listed")
+            row = rows(app, "#silences-table")[str(silence.id)]
+            assert row[1] == "rule=source.failing subject=nso" and row[2] == "admin-user"
+            assert row[4] == "NSO maintenance window"
+            await pilot.press("e")  # end it
+            await until(pilot, lambda: rows(app, "#silences-table") == {}, "the silence is gone")
+            await until(pilot, lambda: app.state.alerts[alert_id].silenced_by is None, "the alert is unmuted")
+            assert rows(app, "#alerts-table")[str(alert_id)][2] == ""
+            assert "No active silence" in text_of(app, "#silences-title")
+            (ended,) = await c.store.silences(active_only=False)
+            assert ended.ended_by == "admin-user"
+
+
+async def test_an_operator_cannot_silence_its_keys_are_greyed_out_and_nothing_is_sent(tmp_path: Path) -> None:
+    async with centre(tmp_path) as c:
+        app = console(c, "operator", "en")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.state.snapshots > 0, "snapshot")
+            await pilot.press("4")
+            await fail(c, "nso", "NSO")
+            await until(pilot, lambda: len(rows(app, "#alerts-table")) == 1, "the alert is listed")
+            keys = footer_keys(app)
+            assert keys["silence"] is False and keys["acknowledge"] is True
+            from console.views.alerts import AlertsView
+
+            app.query_one(AlertsView).action_silence()  # forced: the footer's key is disabled
+            await pilot.pause(0.2)
+            assert app.screen.id != "silence-dialog"
+            assert "Silencing needs the admin role" in text_of(app, "#alerts-notice")
+            assert await c.store.silences() == []
+
+
 async def test_feed_updates_arriving_while_a_dialog_is_open_are_applied_without_a_crash(tmp_path: Path) -> None:
     """A confirmation (or note, or palette) on top of the views while runs and alerts arrive: the
     batch still updates the views underneath, and the console goes on."""
