@@ -117,7 +117,7 @@ async def _revisions_and_anomalies(
             log.error("rule %s failed (source %s): %r", revisions.REVISION_WATCH, after, exc)
     if source is not None and periods:
         try:
-            await anomaly.check_outliers(store, rules, source, periods)
+            await anomaly.check_outliers(store, rules, source, periods, run_id)
         except Exception as exc:
             log.error("rule %s failed (source %s): %r", anomaly.ANOMALY_OUTLIER, after, exc)
     try:

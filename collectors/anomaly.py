@@ -1,7 +1,7 @@
 """Anomalies: a figure outside its band (``anomaly.band``), a change unlike the series' past ones
 (``anomaly.outlier``).
 
-**Bands.** The newest figure of an indicator in an area (any source: the newest period, the figure
+**Bands.** The newest figure of an indicator in an area in force (any source: the newest period, the figure
 collected last) outside its warning band is a warning, outside its critical band critical; the alert
 (subject ``indicator/area``) resolves once the newest figure is back inside. A few indicators have
 bands built in (``DEFAULT_BANDS``); ``[rules.indicators.CODE]`` giving any of warning_low,
@@ -16,10 +16,14 @@ warning); it resolves when the figure is revised to a value that does not score 
 no score, so never fires:
 
 - fewer than ``MIN_CHANGES`` (6) past changes: too little history to call anything unusual;
-- a flat history (every past change the same): no spread to measure a change against (a band
-  catches a constant series gone wrong);
-- MAD = 0 with some spread (more than half the changes equal, the rest not): the mean absolute
-  deviation stands in, (x − median)/(1.253314·MeanAD), as IBM SPSS and others do.
+- MAD = 0: a flat history (every change the same), or more than half the changes equal (a count
+  that mostly stays put, a rate held for months): there is no typical change to measure one
+  against, and a province's daily cases going from 1 to 0 is no news (a band catches a constant
+  series gone wrong). Changes are rounded to the figures' precision first, so float noise
+  (0.229 − 0.228 ≠ 0.228 − 0.227) is no spread.
+
+A figure is judged when it arrives in a series the centre already held (the first pull of a
+history brings years of figures nobody watched arrive: none of them is news).
 
 Live counters are cumulative: they have ``counter.decreased`` instead of outliers.
 """
@@ -27,18 +31,20 @@ Live counters are cumulative: they have ``counter.decreased`` instead of outlier
 from __future__ import annotations
 
 import itertools
+import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from collectors.config import IndicatorRules, RulesSettings
 from storage import AlertParams, Frequency, Severity, Store
+from storage.clock import utcnow
 
 ANOMALY_BAND = "anomaly.band"
 ANOMALY_OUTLIER = "anomaly.outlier"
 MIN_CHANGES = 6
 MAD_SCALE = 0.6745  # Φ⁻¹(0.75): makes the MAD of normal data estimate its standard deviation
-MEAN_AD_SCALE = 1.253314  # √(π/2): the same for the mean absolute deviation
+PRECISION = 1e-12  # relative: a difference smaller than this share of the figures is float noise
 
 
 @dataclass(frozen=True)
@@ -94,12 +100,17 @@ def modified_z(history: Sequence[float], x: float) -> float | None:
         return None
     median = statistics.median(history)
     mad = statistics.median(abs(h - median) for h in history)
-    if mad > 0:
-        return MAD_SCALE * (x - median) / mad
-    mean_ad = statistics.fmean(abs(h - median) for h in history)
-    if mean_ad > 0:
-        return (x - median) / (MEAN_AD_SCALE * mean_ad)
-    return None  # a flat history
+    if mad == 0:
+        return None
+    return MAD_SCALE * (x - median) / mad
+
+
+def change(a: float, b: float) -> float:
+    """b − a, rounded to the figures' precision (float noise removed, so equal steps are equal)."""
+    scale = max(abs(a), abs(b))
+    if scale == 0:
+        return 0.0
+    return round(b - a, -math.floor(math.log10(scale * PRECISION)))
 
 
 # --- bands ------------------------------------------------------------------------------------------
@@ -116,8 +127,12 @@ async def check_bands(store: Store, rules: RulesSettings, indicators: Iterable[s
             JOIN observations o ON o.id = s.obs_id WHERE s.indicator IN ({",".join("?" * len(codes))})""",
         codes,
     )
+    # A unit merged away keeps its last figure for ever: it says nothing about now.
+    in_force = {a.code for a in await store.areas_in_force(utcnow().date(), include_nation=True)}
     newest: dict[tuple[str, str], tuple[str, int, str, float]] = {}
     for indicator, area, period, obs_id, source, value in rows:
+        if area not in in_force:
+            continue
         have = newest.get((indicator, area))
         if have is None or (period, obs_id) > (have[0], have[1]):  # the newest period, collected last
             newest[(indicator, area)] = (period, obs_id, source, value)
@@ -171,7 +186,7 @@ def score_series(
     previous period's value, its change's modified z-score against up to ``history`` changes before)."""
     index = {p: k for k, (p, _) in enumerate(series)}
     values = [v for _, v in series]
-    changes = [b - a for a, b in itertools.pairwise(values)]  # changes[k-1]: into period k
+    changes = [change(a, b) for a, b in itertools.pairwise(values)]  # changes[k-1]: into period k
     out = []
     for period in periods:
         k = index.get(period)
@@ -183,10 +198,15 @@ def score_series(
 
 
 async def check_outliers(
-    store: Store, rules: RulesSettings, source: str, periods: Mapping[str, Iterable[str]]
+    store: Store,
+    rules: RulesSettings,
+    source: str,
+    periods: Mapping[str, Iterable[str]],
+    run_id: int | None = None,
 ) -> list[Outlier]:
     """Score the figures of ``source`` for ``periods`` (indicator -> periods, e.g. what a run brought);
-    fire an alert for each outlier, resolve this source's alert of each figure that is no longer one."""
+    fire an alert for each outlier, resolve this source's alert of each figure that is no longer one.
+    With ``run_id``, a series none of whose figures came before that run is not judged (a first pull)."""
     frequency = {i.code: i.frequency for i in await store.indicators()}
     open_alerts = {a.subject: a for a in await store.alerts(limit=100_000) if a.rule == ANOMALY_OUTLIER}
     found = []
@@ -195,16 +215,19 @@ async def check_outliers(
             continue
         wanted = set(wanted)
         rows = await store.read_rows(
-            "SELECT area, period, value FROM observations WHERE indicator = ? AND source = ? "
+            "SELECT area, period, value, run_id FROM observations WHERE indicator = ? AND source = ? "
             "ORDER BY area, period, revision",
             (indicator, source),
         )
         by_area: dict[str, dict[str, float]] = {}
-        for area, period, value in rows:
+        watched: set[str] = set()  # areas with a figure from before this run
+        for area, period, value, run in rows:
             by_area.setdefault(area, {})[period] = value  # the last revision wins
+            if run_id is None or run != run_id:
+                watched.add(area)
         for area, values in sorted(by_area.items()):
             mine = [p for p in wanted if p in values]
-            if not mine:
+            if not mine or area not in watched:
                 continue
             for period, value, previous, score in score_series(
                 sorted(values.items()), sorted(mine), rules.outlier_history

@@ -26,22 +26,29 @@ from tests.simulator_fixtures import Clock, running
 
 @asynccontextmanager
 async def centre(
-    tmp_path: Path, scenario: str, rules: RulesSettings, agency: str = "NSO"
+    tmp_path: Path, scenario: str, rules: RulesSettings, agency: str = "NSO", provinces: tuple[str, ...] = ()
 ) -> AsyncIterator[tuple[Store, Collector, Clock]]:
-    """The simulator playing ``scenario`` and a collector of one agency's system, on one clock."""
+    """The simulator playing ``scenario`` and a collector of one agency's system (or of provinces'
+    own systems), on one clock."""
     clock = Clock()
     with use_clock(clock):
         async with running(clock, scenario=scenario) as (sim, _):
-            source = SourceSettings(
-                name=agency.lower(),
-                kind="agency-json",
-                url=f"{sim.url}/agencies/{agency}/observations",
-                every="1m",
-                agency=agency,
-            )
+            sources = [
+                SourceSettings(name=f"province-{c}", kind="agency-json", url=f"{sim.url}/provinces/{c}/observations",
+                               every="1m")
+                for c in provinces
+            ] or [
+                SourceSettings(
+                    name=agency.lower(),
+                    kind="agency-json",
+                    url=f"{sim.url}/agencies/{agency}/observations",
+                    every="1m",
+                    agency=agency,
+                )
+            ]  # fmt: skip
             store = await Store.open(tmp_path / "ops.db")
             try:
-                async with Collector(store, [source], CollectorSettings(retries=0)) as collector:
+                async with Collector(store, sources, CollectorSettings(retries=0)) as collector:
                     collector.rules = rules
                     yield store, collector, clock
             finally:
@@ -49,9 +56,8 @@ async def centre(
 
 
 async def collect(collector: Collector) -> None:
-    [name] = collector.sources
-    run = await collector.run(name)
-    assert run.outcome.value == "success", run.error
+    for run in await collector.run_many(collector.sources):
+        assert run.outcome.value == "success", run.error
 
 
 async def of_rule(store: Store, rule: str, *, open_only: bool = True) -> list[Alert]:
@@ -73,9 +79,19 @@ def test_too_little_history_or_a_flat_one_gives_no_score() -> None:
     assert anomaly.modified_z([0.5] * 12, 100.0) is None  # flat: no spread to judge a change by
 
 
-def test_a_zero_mad_with_some_spread_falls_back_to_the_mean_absolute_deviation() -> None:
-    history = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0]  # MAD 0; mean absolute deviation 1/3
-    assert anomaly.modified_z(history, 2.0) == pytest.approx(2.0 / (1.253314 / 3))
+def test_a_zero_mad_gives_no_score() -> None:
+    # More than half the changes equal (a count that mostly stays put, a rate held for months): no
+    # typical change to measure one against. A province's daily cases going 1 -> 0 is not news.
+    assert anomaly.modified_z([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0], -1.0) is None
+
+
+def test_float_noise_is_no_spread() -> None:
+    # A stock growing by 0.001 a month: its differences differ by float noise only (1e-17), so the
+    # MAD must be 0 (no score), not 1e-17 (a score of 1e14 for the next 0.002).
+    values = [round(0.2 + 0.001 * k, 3) for k in range(30)] + [0.231]
+    series = [(f"{2000 + k // 12}-{k % 12 + 1:02d}", v) for k, v in enumerate(values)]
+    [(_, value, previous, z)] = anomaly.score_series(series, [series[-1][0]], 36)
+    assert (value, previous) == (0.231, 0.229) and z is None
 
 
 def test_a_series_scores_each_period_against_the_changes_before_it() -> None:
@@ -116,6 +132,19 @@ async def test_a_figure_keyed_ten_times_too_large_fires_and_resolves_when_correc
         assert await of_rule(store, anomaly.ANOMALY_OUTLIER) == []
         [resolved] = await of_rule(store, anomaly.ANOMALY_OUTLIER, open_only=False)
         assert resolved.id == alert.id and resolved.state is AlertState.RESOLVED
+
+
+async def test_a_first_pull_judges_no_history_and_no_former_province(tmp_path: Path) -> None:
+    """What the centre did not watch arrive is not news: a first pull brings years of history (the
+    lumpy foreign investment of Đồng Tháp, 82, has changes that score beyond 5 among its newest),
+    and a province merged in 2025 (Bạc Liêu, 95, whose history Cà Mau's system serves) keeps a last
+    figure (CPI 4.83 % of June 2025) that says nothing about now."""
+    async with centre(tmp_path, "none", RulesSettings(), provinces=("82", "96")) as (store, collector, _):
+        await collect(collector)
+        assert [a.subject for a in await of_rule(store, anomaly.ANOMALY_OUTLIER)] == []
+        assert [a.subject for a in await of_rule(store, anomaly.ANOMALY_BAND)] == []
+        await evaluate_rules(store, RulesSettings(), list(collector.sources.values()))  # the timer pass
+        assert [a.subject for a in await of_rule(store, anomaly.ANOMALY_BAND)] == []
 
 
 # --- bands on the real simulator -----------------------------------------------------------------------
