@@ -633,6 +633,48 @@ async def test_an_operator_cannot_silence_its_keys_are_greyed_out_and_nothing_is
             assert await c.store.silences() == []
 
 
+async def test_the_provinces_view_says_whose_report_is_on_time_late_or_missing(tmp_path: Path) -> None:
+    """Retail sales of January 2010 (due by the end of 25 February): 61 provinces on time, one late,
+    one silent; the centre watches from 10 February (a report is late only if it saw the due date pass)."""
+    from datetime import date
+
+    from storage import Batch, ObservationIn, RunTrigger
+    from storage.clock import ManualClock, use_clock
+
+    watching, on_time, after_due = (datetime(2010, 2, d, 9, 0, tzinfo=UTC) for d in (10, 20, 27))
+    clock = ManualClock(watching)
+    with use_clock(clock):
+        async with await Store.open(tmp_path / "ops.db") as store:
+            await store.start_run("nso", RunTrigger.SCHEDULE)
+            *prompt, late, silent = [a.code for a in await store.areas_in_force(date(2010, 1, 31))]
+
+            def batch(areas: list[str], at: datetime) -> Batch:
+                rows = [ObservationIn(indicator="RETAIL_SALES", area=a, period="2010-01", value=100.0) for a in areas]
+                return Batch("nso", rows, collected_at=at)
+
+            await store.ingest(batch(["VN", *prompt], on_time))
+            clock.advance(after_due - watching)
+            await store.ingest(batch([late], after_due))
+            async with feed_server(tmp_path / "ops.db", store=store) as server:
+                app = OpscentreApp(server.url, TOKENS["display"], lang="vi", backoff=(0.2, 1.0))
+                async with app.run_test(size=(120, 40)) as pilot:
+                    await until(pilot, lambda: app.state.snapshots > 0, "snapshot")
+                    await pilot.press("3")
+                    line = lambda: text_of(app, "#provinces-reporting")  # noqa: E731
+                    await until(pilot, lambda: "62/63" in line(), "the completeness line")
+                    assert (
+                        line() == "Báo cáo kỳ 2010-01 (hạn 2010-02-25): 62/63 tỉnh, thành phố · 1 trễ hạn · 1 chưa gửi"
+                    )
+                    shown = rows(app, "#provinces-table")
+                    assert shown[late][5] == "⌛ trễ hạn" and shown[silent][5] == "✗ chưa gửi"
+                    assert {shown[a][5] for a in prompt} == {"✓ đúng hạn"}
+                    assert shown["total"][5] == ""
+                    await pilot.press("l")
+                    await until(pilot, lambda: "Reports for" in line(), "English")
+                    assert line() == "Reports for 2010-01 (due 2010-02-25): 62/63 provinces · 1 late · 1 missing"
+                    assert rows(app, "#provinces-table")[silent][5] == "✗ missing"
+
+
 async def test_feed_updates_arriving_while_a_dialog_is_open_are_applied_without_a_crash(tmp_path: Path) -> None:
     """A confirmation (or note, or palette) on top of the views while runs and alerts arrive: the
     batch still updates the views underneath, and the console goes on."""

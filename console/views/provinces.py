@@ -21,7 +21,9 @@ from console.client import FeedRefused, FeedUnavailable
 from console.state import NATION, Changed, ConsoleState, period_end
 from console.views import View
 from console.widgets import KeyedTable
-from feed.protocol import AreaInfo, HistoryData, HistoryQuery
+from feed.protocol import AreaInfo, HistoryData, HistoryQuery, ReportingData, ReportingQuery, ReportingRow
+
+REPORTING_SECONDS = 60.0  # as the wall page: completeness moves with reports and due dates, not by the second
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("rank", "col.rank", 3),
@@ -29,9 +31,24 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("name", "col.indicator", 20),
     ("value", "col.value", 12),
     ("level", "col.level", 9),
+    ("report", "col.report", 14),
     ("lineage", "col.former", 22),
 )
 SUMMED = {"flow", "stock", "counter"}  # a total means something; for rates and levels an average
+
+
+def report_status(row: ReportingRow | None, area: str) -> str:
+    """The i18n key of ``area``'s report in ``row`` ("" when no province's report is expected)."""
+    if row is None or area == NATION:
+        return ""
+    # The counts are of the provinces when any is expected, else of the national figure alone.
+    if row.expected <= 1 and not [a for a in (*row.missing, *row.late_areas) if a != NATION]:
+        return ""
+    if area in row.missing:
+        return "report.missing"
+    if area in row.late_areas:
+        return "report.late"
+    return "report.not_due" if row.not_due else "report.on_time"
 
 
 def period_day(period: str) -> date | None:
@@ -49,6 +66,7 @@ class ProvincesView(View):
     ProvincesView #provinces-bar { height: 3; }
     ProvincesView #provinces-indicator { width: 1fr; }
     ProvincesView #provinces-title { height: 1; padding: 0 1; text-style: bold; }
+    ProvincesView #provinces-reporting { height: 1; padding: 0 1; }
     ProvincesView #provinces-table { height: 1fr; }
     """
 
@@ -59,15 +77,21 @@ class ProvincesView(View):
         self._history: dict[str, dict[str, dict[str, float]]] = {}  # indicator → period → area → value
         self._rows: dict[str, tuple[str, ...]] = {}
         self._options: tuple[str, ...] = ()
+        self.reporting: ReportingRow | None = None  # the indicator's newest period due (``reporting`` query)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="provinces-bar"):
             yield Select[str]([], id="provinces-indicator", allow_blank=True, prompt="…")
         yield Static(id="provinces-title")
+        yield Static(id="provinces-reporting")
         table = KeyedTable(id="provinces-table", cursor_type="row", zebra_stripes=True)
         for key, label, width in COLUMNS:
             table.add_column(self.opscentre.t(label), width=width, key=key)
         yield table
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.set_interval(REPORTING_SECONDS, self._refresh_reporting)
 
     @property
     def table(self) -> DataTable[Any]:
@@ -109,7 +133,10 @@ class ProvincesView(View):
         if changed.everything or changed.catalogue or changed.mode:
             if changed.everything:
                 self._history.clear()
+            before = self.indicator
             self._sync_options(state)
+            if changed.everything or self.indicator != before:
+                self._refresh_reporting()
             self._relabel()
             self.rebuild(state)
         elif changed.series and self.indicator is not None:
@@ -170,6 +197,7 @@ class ProvincesView(View):
                 area.name,
                 app.fmt_number(value, decimals),
                 app.t(level) if level else "",
+                app.t(status) if (status := report_status(self.reporting, area.code)) else "",
                 self._lineage(state, area, period),
             )
         summed = info is not None and info.kind in SUMMED
@@ -180,6 +208,7 @@ class ProvincesView(View):
             app.t("provinces.total" if summed else "provinces.mean"),
             app.fmt_number(total, decimals),
             "",
+            "",
             app.t("provinces.units", n=len(units)),
         )
         unit = app.unit_of(self.indicator)
@@ -188,6 +217,7 @@ class ProvincesView(View):
             f"{f' ({unit})' if unit else ''} · {app.t('provinces.units', n=len(units))}"
         )
         self.shown_period = period
+        self._reporting_line()
         if patch and list(rows) == list(self._rows):
             for row, cells in rows.items():
                 old = self._rows[row]
@@ -200,6 +230,51 @@ class ProvincesView(View):
         self._rows = rows
         for row, cells in rows.items():
             table.add_row(*(self._cell(c, v, row) for (c, _, _), v in zip(COLUMNS, cells, strict=True)), key=row)
+
+    def _reporting_line(self) -> None:
+        """ "Reports for 2026-09 (due 2026-10-25): 28/34 provinces · 2 late · 4 missing"."""
+        line = self.query_one("#provinces-reporting", Static)
+        row = self.reporting
+        line.display = row is not None
+        if row is None:
+            return
+        app = self.opscentre
+        count = app.t("provinces.count", received=row.received, expected=row.expected)
+        if row.expected <= 1:
+            count = f"{row.received}/{row.expected}"  # the national figure alone: not "1/1 provinces"
+        if row.late:
+            count += app.t("provinces.count_late", n=row.late)
+        missing = len([a for a in row.missing if a != NATION]) if row.expected > 1 else len(row.missing)
+        if missing:
+            count += app.t("provinces.count_missing", n=missing)
+        if row.not_due:
+            count += app.t("provinces.count_not_due")
+        text = app.t("provinces.reporting", period=row.period, due=row.due.isoformat(), count=count)
+        style = "bold red" if missing else "yellow" if row.late else "green"
+        line.update(Text(text, style=style))
+
+    def _refresh_reporting(self) -> None:
+        if self.indicator is not None:
+            self._load_reporting(self.indicator)
+
+    @work(group="provinces-reporting", exclusive=True, exit_on_error=False)
+    async def _load_reporting(self, indicator: str) -> None:
+        """The indicator's completeness for its newest period due. Only live: the server answers
+        it as of now, so the past (time travel) shows none rather than today's."""
+        app = self.opscentre
+        row: ReportingRow | None = None
+        if app.state.live:
+            try:
+                result = await app.feed.send_query(ReportingQuery(indicator=indicator))
+            except (FeedUnavailable, FeedRefused, TimeoutError):
+                result = None  # a live counter, an older server: no column rather than a wrong one
+            if result is not None and isinstance(result.data, ReportingData):
+                row = next((r for r in result.data.rows if r.indicator == indicator), None)
+        if self.indicator == indicator and row != self.reporting:
+            self.reporting = row
+            self.rebuild(app.state)
+        elif self.indicator == indicator:
+            self._reporting_line()
 
     def _lineage(self, state: ConsoleState, area: AreaInfo, period: str) -> str:
         """Who became whom: a 2025 unit lists the former units merged into it; a former unit names its successor."""
@@ -219,6 +294,9 @@ class ProvincesView(View):
         if column == "level":
             style = "yellow" if text.startswith("▲") else "cyan" if text.startswith("▼") else ""
             return Text(text, style=style)
+        if column == "report":
+            style = "green" if text.startswith("✓") else "yellow" if text.startswith("⌛") else ""
+            return Text(text, style="bold red" if text.startswith("✗") else style)
         return Text(text, style=bold)
 
     # --- events and actions --------------------------------------------------------------------
@@ -226,8 +304,9 @@ class ProvincesView(View):
     @on(Select.Changed, "#provinces-indicator")
     def _picked(self, event: Select.Changed) -> None:
         if isinstance(event.value, str) and event.value != self.indicator:
-            self.indicator, self.period = event.value, None
+            self.indicator, self.period, self.reporting = event.value, None, None
             self.rebuild(self.opscentre.state)
+            self._refresh_reporting()
 
     def action_pick_indicator(self) -> None:
         self.query_one("#provinces-indicator", Select).focus()
