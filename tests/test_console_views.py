@@ -756,6 +756,64 @@ async def test_the_drill_down_follows_a_revision_live_and_shows_the_past_in_time
             await until(pilot, lambda: len(rows(app, "#drilldown-revisions")) == 3, "live again")
 
 
+async def test_the_drill_down_shows_the_cross_checks_and_alerts_on_the_figure_shown(tmp_path: Path) -> None:
+    from console.views.drilldown import DrilldownView
+    from storage import AlertParams, Severity
+    from tests.consolekit import CPI_REVISED, seeded_server
+
+    mine, theirs = "1a2b3c4d5e6f" + "0" * 52, "fedcba987654" + "1" * 52
+    async with seeded_server(tmp_path / "ops.db", collector=False) as (server, _):
+        store = server.store
+        await store.fire_alert(
+            "crosscheck.sources", "CPI_YOY/VN/2026-10", Severity.WARNING, "Hai nguồn khác nhau",
+            params=AlertParams(source="nso", indicator="CPI_YOY", area="VN", period="2026-10", value=CPI_REVISED,
+                               payload_digest=mine, reference_value=3.4, reference_source="nso-sdmx",
+                               reference_digest=theirs),
+        )  # fmt: skip
+        await store.fire_alert(
+            "revision.watch", "CPI_YOY/VN/2026-10/nso", Severity.WARNING, "Điều chỉnh cần xem",
+            params=AlertParams(source="nso", indicator="CPI_YOY", area="VN", period="2026-10", value=CPI_REVISED,
+                               previous_value=3.22, revision=2, reason="closed"),
+        )  # fmt: skip
+        await store.fire_alert(  # another period's: not this figure's
+            "crosscheck.sources", "CPI_YOY/VN/2026-09", Severity.WARNING, "Hai nguồn khác nhau",
+            params=AlertParams(source="nso", indicator="CPI_YOY", area="VN", period="2026-09", value=3.16,
+                               reference_value=3.5, reference_source="nso-sdmx"),
+        )  # fmt: skip
+        await store.fire_alert(  # another area's: not this figure's
+            "crosscheck.sources", "CPI_YOY/01/2026-10", Severity.WARNING, "Hai nguồn khác nhau",
+            params=AlertParams(source="nso", indicator="CPI_YOY", area="01", period="2026-10", value=3.0,
+                               reference_value=3.5, reference_source="nso-sdmx"),
+        )  # fmt: skip
+        app = OpscentreApp(server.url, TOKENS["operator"], lang="en", backoff=(0.2, 1.0))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.state.snapshots > 0 and len(app.state.alerts) == 7, "snapshot")
+            view = app.query_one(DrilldownView)
+            app.drilldown(("CPI_YOY", "VN", "nso"))
+            checks = lambda: text_of(app, "#drilldown-checks")  # noqa: E731
+            await until(pilot, lambda: "Cross-checks and alerts on this figure (3)" in checks(), "the checks")
+            text = checks()
+            assert "Two sources differ: CPI_YOY VN 2026-10 is 3.27 (nso) and 3.40 (nso-sdmx)" in text
+            assert "nso 3.27 · sha256 1a2b3c4d5e6f  ≠  nso-sdmx 3.40 · sha256 fedcba987654" in text
+            assert mine not in text  # short: the provenance below has the figure's digest whole
+            assert "Revision to watch: CPI_YOY VN 2026-10 3.22 → 3.27 (revision 2: period closed)" in text
+            assert "Official figure revised: CPI_YOY VN 2026-10" in text  # the seeded info alert
+            assert "2026-09" not in text and "CPI_YOY 01" not in text
+
+            await pilot.press("comma")  # the period before: its own cross-check only
+            await until(
+                pilot,
+                lambda: view.provenance is not None and view.provenance.observation.period == "2026-09",
+                "2026-09",
+            )
+            await until(pilot, lambda: "(1)" in checks(), "September's check")
+            assert "CPI_YOY VN 2026-09 is 3.16 (nso) and 3.50 (nso-sdmx)" in checks()
+            await store.resolve_alert("crosscheck.sources", "CPI_YOY/VN/2026-09")  # resolved: gone, live
+            await until(pilot, lambda: "No open alert on this figure" in checks(), "the resolved check leaves")
+            await pilot.press("l")
+            await until(pilot, lambda: "Không có cảnh báo nào đang mở" in checks(), "Vietnamese")
+
+
 async def test_every_source_name_is_shown_whole_in_the_collectors_table(tmp_path: Path) -> None:
     """Province sources are named province-01, province-04, ...: a column cut at ten characters
     showed them all as "province-0", so an operator could not tell which one failed."""

@@ -33,10 +33,29 @@ from textual_plotext import PlotextPlot
 
 from console.client import FeedRefused, FeedUnavailable
 from console.numbers import fmt_time
-from console.state import Changed, ConsoleState, SeriesKey
+from console.state import NATION, Changed, ConsoleState, SeriesKey
 from console.views import View, word_in
+from console.views.alerts import SEVERITIES, exact, headline, newest_first, severity_text, state_text
 from console.views.collectors import outcome_text
-from feed.protocol import HistoryData, HistoryQuery, ObservationInfo, ProvenanceData, ProvenanceQuery
+from feed.protocol import AlertInfo, HistoryData, HistoryQuery, ObservationInfo, ProvenanceData, ProvenanceQuery
+
+SHORT_DIGEST = 12  # hex digits of a sha256 shown beside a cross-checked figure (the provenance has it whole)
+# The rules whose alerts are about one figure (indicator, area, period) and shown with it.
+FIGURE_RULES = ("crosscheck.", "revision.watch", "anomaly.", "figures.revised", "counter.decreased")
+
+
+def about(alert: AlertInfo, key: SeriesKey, period: str) -> bool:
+    """Whether an open ``alert`` is about the figure of series ``key`` for ``period``. A band alert
+    is about the series' newest value, shown whatever the period; the provinces' cross-check names
+    no area: it is about the national figure."""
+    indicator, area, _source = key
+    p = alert.params
+    if alert.state == "resolved" or not alert.rule.startswith(FIGURE_RULES) or p.indicator != indicator:
+        return False
+    if (p.area or NATION) != area:
+        return False
+    return alert.rule == "anomaly.band" or p.period == period
+
 
 WINDOWS: dict[str, int | None] = {"1y": 366, "5y": 5 * 366, "all": None}  # days back from the newest period
 
@@ -77,6 +96,10 @@ WORDS: dict[str, dict[str, str]] = {
         "estimated": "ước tính",
         "schedule": "theo lịch",
         "manual": "thủ công",
+        "checks": "Kiểm tra chéo và cảnh báo về số liệu này ({n})",
+        "checks.none": "Không có cảnh báo nào đang mở về số liệu này",
+        "provinces_sum": "tổng các tỉnh",
+        "formula": "theo công thức",
     },
     "en": {
         "pick": "Pick a figure (Enter in the indicators or overview table) to drill down",
@@ -114,6 +137,10 @@ WORDS: dict[str, dict[str, str]] = {
         "estimated": "estimated",
         "schedule": "scheduled",
         "manual": "manual",
+        "checks": "Cross-checks and alerts on this figure ({n})",
+        "checks.none": "No open alert on this figure",
+        "provinces_sum": "provinces' sum",
+        "formula": "formula",
     },
 }
 
@@ -167,6 +194,7 @@ class DrilldownView(View):
     DEFAULT_CSS = """
     DrilldownView #drilldown-body { height: 1fr; }
     DrilldownView #drilldown-head { height: auto; padding: 0 1; }
+    DrilldownView #drilldown-checks { height: auto; padding: 0 1; }
     DrilldownView #drilldown-chart { height: 45vh; min-height: 10; }  /* grows with the terminal */
     DrilldownView .drilldown-title { height: 1; padding: 0 1; text-style: bold; }
     DrilldownView #drilldown-revisions { height: auto; max-height: 14; }
@@ -202,6 +230,7 @@ class DrilldownView(View):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="drilldown-body"):
             yield Static(id="drilldown-head")
+            yield Static(id="drilldown-checks")
             yield PlotextPlot(id="drilldown-chart")
             yield Static(classes="drilldown-title", id="drilldown-revisions-title")
             yield DataTable(id="drilldown-revisions", cursor_type="row", zebra_stripes=True)
@@ -287,6 +316,8 @@ class DrilldownView(View):
             self._reload_soon()  # a new figure or revision of this series
         if changed.mode or changed.everything or changed.catalogue:
             self._render_all()
+        elif changed.alerts:
+            self._render_checks()
 
     def _reload_soon(self) -> None:
         """Ask again, at most once every RELOAD_SECONDS: a live counter changes every few
@@ -301,6 +332,7 @@ class DrilldownView(View):
 
     def _render_all(self) -> None:
         self._render_head()
+        self._render_checks()
         self._render_chart()
         self._render_revisions()
         self._render_provenance()
@@ -340,6 +372,55 @@ class DrilldownView(View):
         elif not self.history and self.loads:
             head.append("\n" + self.w("none"), style="yellow")
         self.query_one("#drilldown-head", Static).update(head)
+
+    def checks(self) -> list[AlertInfo]:
+        """The open alerts about the figure shown (the state's: as known at the moment shown in time
+        travel), critical first, newest first."""
+        figure = self._chosen()
+        if self.key is None or figure is None:
+            return []
+        found = [a for a in self.opscentre.state.alerts.values() if about(a, self.key, figure.period)]
+        return sorted(found, key=lambda a: (SEVERITIES.index(a.severity), newest_first(a)))
+
+    def _render_checks(self) -> None:
+        """Each open alert on the figure in words; a cross-check also with both figures, their
+        sources and the (short) sha256 of the payloads they came from."""
+        widget = self.query_one("#drilldown-checks", Static)
+        if self.key is None or self._chosen() is None:
+            widget.update("")
+            return
+        found = self.checks()
+        if not found:
+            widget.update(Text(self.w("checks.none"), style="dim"))
+            return
+        fmt = self.opscentre.fmt_number
+        out = Text()
+        out.append(self.w("checks", n=len(found)) + "\n", style="bold")
+        for alert in found:
+            out.append_text(severity_text(alert.severity, self.lang))
+            out.append(" ")
+            out.append_text(state_text(alert.state, self.lang))
+            out.append(f" #{alert.id} {headline(alert, self.lang, fmt)}\n")
+            sides = self._sides(alert)
+            if sides is not None:
+                out.append("    " + "  ≠  ".join(sides) + "\n", style="cyan")
+        widget.update(out)
+
+    def _sides(self, alert: AlertInfo) -> tuple[str, str] | None:
+        """The two figures a cross-check compared: "nso 3.20 · sha256 1a2b3c4d5e6f"."""
+        p = alert.params
+        if not alert.rule.startswith("crosscheck.") or p.value is None or p.reference_value is None:
+            return None
+        digits = max(exact(p.value), exact(p.reference_value))
+        fmt = self.opscentre.fmt_number
+
+        def side(label: str | None, value: float, digest: str | None) -> str:
+            text = f"{label or '?'} {fmt(value, digits)}"
+            return text + (f" · sha256 {digest[:SHORT_DIGEST]}" if digest else "")
+
+        left_label = self.w("provinces_sum") if alert.rule == "crosscheck.provinces" else p.source
+        right_label = self.w("formula") if alert.rule == "crosscheck.derived" else p.reference_source
+        return side(left_label, p.value, p.payload_digest), side(right_label, p.reference_value, p.reference_digest)
 
     def _render_chart(self) -> None:
         chart = self.query_one("#drilldown-chart", PlotextPlot)
