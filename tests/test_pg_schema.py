@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -14,6 +15,7 @@ from psycopg import errors
 
 from storage.pg.migrate import LATEST, all_migrations, migrate, schema_version
 from tests.conftest import ROOT
+from tests.pgkit import start_server
 
 DIGEST = "ab" * 32
 
@@ -223,3 +225,67 @@ def test_one_open_alert_per_rule_and_subject(pg_url: str) -> None:
         second = open_alert(conn)
         states = conn.execute("SELECT id, state FROM alerts ORDER BY id").fetchall()
         assert states == [(first, "resolved"), (second, "firing")]
+
+
+MIGRATOR = textwrap.dedent(
+    """
+    import sys
+    import psycopg
+    from storage.pg.migrate import migrate
+
+    with psycopg.connect(sys.argv[1]) as conn:
+        print("ready", flush=True)
+        sys.stdin.readline()
+        print(migrate(conn), flush=True)
+    """
+)
+
+
+def test_two_processes_migrating_at_once_apply_each_migration_once(pg_empty_url: str) -> None:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATOR, pg_empty_url],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        for p in procs:  # both told before either is waited for: they really migrate at the same time
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        outs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    # The one that waited may find everything done already (before = LATEST): either way, both end at LATEST.
+    assert all(out.strip().endswith(f", {LATEST})") for out, _ in outs), outs
+    with psycopg.connect(pg_empty_url) as conn:
+        versions = conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+    assert versions == [(v,) for v in range(1, LATEST + 1)]
+
+
+def test_the_server_runs_unprivileged_and_is_removed_when_stopped() -> None:
+    server = start_server()
+    try:
+        assert server.proc is not None
+        owner = Path(f"/proc/{server.proc.pid}").stat().st_uid
+        assert owner != 0  # PostgreSQL refuses root; as root the kit runs it as opscentre-test
+        assert owner == server.user.pw_uid == server.root.stat().st_uid
+        with psycopg.connect(server.url()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        server.stop()
+    assert server.proc.poll() is not None
+    assert not server.root.exists()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(server.url(), connect_timeout=5)
