@@ -16,6 +16,7 @@ CI's ``make test`` installs it, so a missing server there is a broken setup, not
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pwd
 import re
@@ -24,6 +25,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -41,6 +43,7 @@ SUPERUSER = "opscentre"  # the server's own superuser (a role inside PostgreSQL,
 TEMPLATE_DB = "opscentre_migrated"  # every migration applied: the copy each test starts from
 START_TIMEOUT_S = 60.0  # generous: two noisy cores, several test runs at once
 PG_LIB = Path("/usr/lib/postgresql")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def find_pg_bin() -> Path | None:
@@ -93,6 +96,16 @@ def server_user() -> pwd.struct_passwd:
         return pwd.getpwnam(TEST_USER)
     except KeyError:
         raise RuntimeError(f"cannot create the system user {TEST_USER}: {made.stderr.strip()}") from None
+
+
+def _stop_with_parent() -> None:
+    """In the server's child process: get SIGINT (PostgreSQL's fast shutdown) when the test process dies.
+
+    So a test run killed with -9 leaves no server running. Runs after subprocess has switched user:
+    a change of user clears this setting.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGINT)
 
 
 def free_port() -> int:
@@ -170,6 +183,7 @@ class PgServer:
                 stderr=subprocess.STDOUT,
                 cwd=self.root,
                 start_new_session=True,  # a Ctrl+C meant for pytest reaches the server only through stop()
+                preexec_fn=_stop_with_parent if sys.platform == "linux" else None,
                 **self._as_user(),  # type: ignore[call-overload]
             )
             log.close()
