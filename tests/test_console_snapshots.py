@@ -107,6 +107,7 @@ SCREENS: dict[str, Step] = {
     "indicators": keys("2"),
     "provinces": keys("3"),
     "alerts": keys("4"),
+    "silences": keys("4", "n"),
     "collectors": keys("5"),
     "drilldown": drilldown,
     "time_travel": time_travel,
