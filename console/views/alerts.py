@@ -589,7 +589,7 @@ class AlertsView(View):
     AlertsView #alerts-table { height: 1fr; }
     AlertsView #alerts-info { height: auto; max-height: 9; padding: 0 1; border-top: solid $accent; }
     AlertsView #alerts-notice { height: auto; padding: 0 1; }
-    AlertsView #silences-title { height: 1; padding: 0 1; text-style: bold; border-top: solid $accent; }
+    AlertsView #silences-title { height: auto; padding: 0 1; text-style: bold; border-top: solid $accent; }
     AlertsView #silences-table { height: auto; max-height: 8; }
     SilenceDialog { align: center middle; }
     SilenceDialog #silence-box { width: 80; max-width: 100%; height: auto; border: thick $accent; padding: 1 2; background: $surface; }
@@ -744,6 +744,8 @@ class AlertsView(View):
 
     def _bar(self, state: ConsoleState) -> None:
         bar = Text()
+        # The count first: on a narrow terminal the bar is cut at its end, never the count.
+        bar.append(self.w("count", shown=len(self._rows), total=len(state.alerts)) + "  ", style="dim")
         bar.append(f"{self.w('filter.state')}: ", style="bold")
         bar.append(f"[{self.w(self.state_filter)}]", style="reverse")
         bar.append(f" ({self.opscentre.key_for('alerts.state')})  ")
@@ -756,8 +758,7 @@ class AlertsView(View):
         bar.append(f" ({self.opscentre.key_for('alerts.mute')})  ")
         bar.append(f"{self.w('filter.muted')}: ", style="bold")
         bar.append(f"[{self.w('muted.hidden' if self.hide_muted else 'muted.shown')}]", style="reverse")
-        bar.append(f" ({self.opscentre.key_for('alerts.muted')})  ")
-        bar.append(self.w("count", shown=len(self._rows), total=len(state.alerts)), style="dim")
+        bar.append(f" ({self.opscentre.key_for('alerts.muted')})")
         self.query_one("#alerts-bar", Static).update(bar)
 
     def _info(self, state: ConsoleState) -> None:
