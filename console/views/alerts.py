@@ -11,7 +11,15 @@ Keys (console/keys.py, scope ``alerts``; remappable by id): ``a`` acknowledge th
 with a note [alerts.acknowledge] (operator and admin: greyed out in the footer for a display
 console, and the server refuses it anyway); ``f`` cycle the state filter [alerts.state];
 ``v`` cycle the severity filter [alerts.severity]; ``d`` show or hide the technical detail
-[alerts.detail]; ``m`` mute or unmute the bell [alerts.mute].
+[alerts.detail]; ``m`` mute or unmute the bell [alerts.mute]; ``h`` hide or show the muted alerts
+[alerts.muted]; ``n`` show or hide the active silences [alerts.silences]; ``x`` silence the selected
+alert's rule and subject for a duration with a reason [alerts.silence] and ``e`` end the silence
+selected in the list [alerts.unsilence] (admin: greyed out for other roles; the server decides).
+
+Muted alerts (``inhibited_by`` a firing alert, ``silenced_by`` a silence) keep their state; they are
+marked in their own column, explained in the panel below (which alert, or which silence, whose,
+until when, why) and never ring the bell. The silences come from the ``silences`` query, asked
+again when an alert is muted by one this console does not know or unmuted, and every 30 s.
 
 The bell (``App.bell``) rings for a critical alert this console has not seen firing before, while
 live, whether or not this view is on screen: the view checks ``app.state.alerts`` on a light

@@ -11,7 +11,10 @@ What it shows, each from a feed query (the console is a feed client: nothing fro
   it was collected, its source, its run and the digest of the payload it came from
   (``provenance`` query);
 - the provenance of the figure: source, run, when the batch was fetched, and the payload's sha256,
-  size and type.
+  size and type;
+- the open alerts on the figure (from the state: live, or as known at the moment shown): its
+  cross-checks (crosscheck.*) with both figures, their sources and short payload digests, its
+  revision watch, anomaly, revision and counter alerts.
 ``,`` / ``.`` [drilldown.period_back / period_forward] step to the previous / next period of the
 series; ``u`` [drilldown.refresh] asks again. A new figure or revision of the series on the feed
 is asked for again while the view is shown. In time travel the series is asked ``as_of`` the
