@@ -613,6 +613,26 @@ async def test_an_admin_silences_the_selected_alert_for_a_while_and_ends_the_sil
             (ended,) = await c.store.silences(active_only=False)
             assert ended.ended_by == "admin-user"
 
+            # A critical alert that opens silenced does not ring; one that is not muted does.
+            from datetime import timedelta
+
+            from storage.models import SilenceMatch
+
+            rung: list[int] = []
+            app.bell = lambda: rung.append(1)  # type: ignore[method-assign]  # the terminal's bell, counted
+            planned = SilenceMatch(rule="source.down", subject="sbv")
+            await c.store.silence(planned, datetime.now(UTC) + timedelta(hours=1), "planned", "admin-user", "admin")
+            await fail(c, "sbv", "SBV")
+            await fail(c, "sbv", "SBV")  # the circuit opens: source.down, critical, silenced
+            down = lambda s: [a for a in app.state.alerts.values() if (a.rule, a.subject) == ("source.down", s)]  # noqa: E731
+            await until(pilot, lambda: bool(down("sbv")) and down("sbv")[0].silenced_by is not None, "silenced")
+            await pilot.pause(0.5)
+            assert rung == []
+            await fail(c, "mof", "MOF")
+            await fail(c, "mof", "MOF")
+            await until(pilot, lambda: rung == [1], "the bell rang for the one not muted")
+            assert down("mof")[0].silenced_by is None
+
 
 async def test_an_operator_cannot_silence_its_keys_are_greyed_out_and_nothing_is_sent(tmp_path: Path) -> None:
     async with centre(tmp_path) as c:
