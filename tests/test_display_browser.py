@@ -676,13 +676,15 @@ async def test_a_tile_whose_source_fails_says_so_with_the_time_of_its_last_good_
 ) -> None:
     """The real path: the statistics office's source starts failing (HTTP 503 from the simulator);
     its tiles keep their last good figure and say that the source fails and when that figure came,
-    in either language; once a run succeeds again, the sign goes."""
+    in either language; once a run succeeds again and the failing alert has cleared (one interval
+    later: hysteresis), the sign goes."""
     import httpx
     from playwright.async_api import expect
 
     from collectors.config import CollectorSettings, SourceSettings
     from collectors.pipeline import Collector
     from simulator import SimulatorConfig, start
+    from storage.clock import use_clock
     from tests.feedkit import client
 
     clock = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
@@ -730,6 +732,10 @@ async def test_a_tile_whose_source_fails_says_so_with_the_time_of_its_last_good_
 
                             assert (await http.delete(f"{sim.url}/_admin/faults")).status_code < 300
                         await collect("again", "success")
+                        # source.failing keeps firing for one interval (1 h) after a good run, so a flapping
+                        # source does not flap; the timer pass one interval on resolves it and the sign goes.
+                        with use_clock(lambda: datetime.now(UTC) + timedelta(hours=1)):
+                            await store.tick_alerts()
                         await display.wait_attribute(cpi, "data-source-state", "")
                         await expect(cpi.locator(".source-note")).to_have_text("")
                         assert await cpi.locator(".source").is_visible()
@@ -878,6 +884,7 @@ async def test_the_demo_scenarios_revision_and_outage_reach_the_wall(tmp_path: P
 
     from collectors.config import CollectorSettings, SourceSettings
     from collectors.pipeline import Collector
+    from storage.clock import use_clock
     from tests.feedkit import client
     from tests.simulator_fixtures import Clock, running
 
@@ -952,6 +959,10 @@ async def test_the_demo_scenarios_revision_and_outage_reach_the_wall(tmp_path: P
 
                         clock.advance(seconds=90)  # +181 s: it is back
                         await collect("mof", "success")
+                        # source.failing keeps firing for one interval (1 h) after a good run (hysteresis);
+                        # the timer pass one interval on resolves it and the sign goes.
+                        with use_clock(lambda: datetime.now(UTC) + timedelta(hours=1)):
+                            await store.tick_alerts()
                         await display.wait_attribute(budget, "data-source-state", "")
                         await expect(display.page.locator("#ticker .alert .msg", has_text="Source mof")).to_have_count(
                             0
