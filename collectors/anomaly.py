@@ -35,9 +35,10 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from collectors.config import IndicatorRules, RulesSettings
-from storage import AlertParams, Frequency, Severity, Store
+from storage import AlertParams, Frequency, Period, Severity, Store
 from storage.clock import utcnow
 
 ANOMALY_BAND = "anomaly.band"
@@ -197,6 +198,38 @@ def score_series(
     return out
 
 
+async def _ran_before(store: Store, source: str, run_id: int) -> bool:
+    """Whether ``source`` brought figures in a run before ``run_id`` (the runs' index answers it)."""
+    rows = await store.read_rows(
+        "SELECT 1 FROM runs WHERE source = ? AND id < ? AND new + revised + unchanged > 0 LIMIT 1", (source, run_id)
+    )
+    return bool(rows)
+
+
+async def _window(
+    store: Store, indicator: str, source: str, frequency: Frequency, periods: set[str], before: int
+) -> list[tuple[str, str, float, int | None]]:
+    """Every revision of ``source``'s figures of ``indicator`` from ``before`` periods before the
+    earliest of ``periods`` to the latest, by area and period: what scoring them needs, read through
+    the observations' key (area by area) rather than the indicator's whole history."""
+    start = Period.parse(min(periods), frequency)
+    for _ in range(before):
+        start = Period.containing(start.start_date - timedelta(days=1), frequency)
+    areas = [r[0] for r in await store.read_rows(
+        "SELECT area FROM series_latest WHERE indicator = ? AND source = ?", (indicator, source)
+    )]  # fmt: skip
+    rows: list[tuple[str, str, float, int | None]] = []
+    for k in range(0, len(areas), 500):  # SQLite's bound-parameter limit
+        chunk = areas[k : k + 500]
+        rows += await store.read_rows(
+            f"""SELECT area, period, value, run_id FROM observations
+                WHERE indicator = ? AND area IN ({",".join("?" * len(chunk))}) AND period BETWEEN ? AND ?
+                  AND source = ? ORDER BY area, period, revision""",
+            [indicator, *chunk, str(start), max(periods), source],
+        )
+    return rows
+
+
 async def check_outliers(
     store: Store,
     rules: RulesSettings,
@@ -207,6 +240,8 @@ async def check_outliers(
     """Score the figures of ``source`` for ``periods`` (indicator -> periods, e.g. what a run brought);
     fire an alert for each outlier, resolve this source's alert of each figure that is no longer one.
     With ``run_id``, a series none of whose figures came before that run is not judged (a first pull)."""
+    if run_id is not None and not await _ran_before(store, source, run_id):
+        return []  # the source's first pull: no series of it was watched before
     frequency = {i.code: i.frequency for i in await store.indicators()}
     open_alerts = {a.subject: a for a in await store.alerts(limit=100_000) if a.rule == ANOMALY_OUTLIER}
     found = []
@@ -214,11 +249,9 @@ async def check_outliers(
         if frequency.get(indicator) in (None, Frequency.LIVE):
             continue
         wanted = set(wanted)
-        rows = await store.read_rows(
-            "SELECT area, period, value, run_id FROM observations WHERE indicator = ? AND source = ? "
-            "ORDER BY area, period, revision",
-            (indicator, source),
-        )
+        if not wanted:
+            continue
+        rows = await _window(store, indicator, source, frequency[indicator], wanted, rules.outlier_history + 1)
         by_area: dict[str, dict[str, float]] = {}
         watched: set[str] = set()  # areas with a figure from before this run
         for area, period, value, run in rows:
