@@ -8,6 +8,7 @@ The clock is the demo day (23 November 2026): September's CPI is official and wa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,7 +20,7 @@ from collectors.config import CollectorSettings, RulesSettings, SourceSettings
 from collectors.pipeline import Collector
 from simulator import scenarios
 from simulator.scenarios import Scenario, Step
-from storage import Alert, AlertState, Severity, Store
+from storage import Alert, AlertState, Batch, ObservationIn, Severity, Store
 from storage.clock import use_clock
 from tests.simulator_fixtures import Clock, running
 
@@ -154,3 +155,23 @@ def test_the_relative_change_of_a_figure() -> None:
     assert revisions.relative_change(-2.0, -1.0) == pytest.approx(0.5)
     assert revisions.relative_change(0.0, 0.1) == float("inf")  # from zero: any change is beyond
     assert revisions.relative_change(0.0, 0.0) == 0.0
+
+
+async def test_a_history_revised_at_once_gets_a_bounded_number_of_alerts_and_one_log_line(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A re-published history (a rebasing) revises every figure: each is kept, and counted by
+    figures.revised; the first MAX_ALERTS_PER_RUN get an alert, the rest one log line."""
+    periods = [f"{y}-{m:02d}" for y in range(2018, 2024) for m in range(1, 13)]  # 72 closed months
+    first = [ObservationIn(indicator="RETAIL_SALES", area="VN", period=p, value=100.0) for p in periods]
+    await store.ingest(Batch("nso", first))
+    again = [ObservationIn(indicator="RETAIL_SALES", area="VN", period=p, value=150.0) for p in periods]
+    result = await store.ingest(Batch("nso", again))
+    assert len(result.revised) == 72
+    with caplog.at_level(logging.WARNING):
+        judged = await revisions.watch(store, RulesSettings(), "nso", result.revised)
+    assert len(judged) == 72 and all(w.reasons == ("threshold", "closed") for w in judged)
+    assert len(await watched(store)) == revisions.MAX_ALERTS_PER_RUN == 50
+    assert [r.getMessage() for r in caplog.records] == [
+        "revision.watch: 72 revised figures of source nso are worth an alert; the first 50 get one"
+    ]
