@@ -290,3 +290,12 @@ async def test_metrics_count_the_open_alerts_by_state_and_severity(served: tuple
         await store.resolve_alert(health.SOURCE_DOWN, "mof")
         text = (await http.get(url)).text  # counted again on each scrape
         assert 'opscentre_alerts{severity="critical",state="firing"} 1.0' in text
+
+
+def test_a_sources_interval_is_its_every_or_the_gap_of_its_crontab() -> None:
+    every = SourceSettings(name="a", kind="agency-json", url="http://127.0.0.1:1/x", every="15m")
+    quarter = SourceSettings(name="b", kind="agency-json", url="http://127.0.0.1:1/x", cron="*/15 * * * *")
+    daily = SourceSettings(name="c", kind="agency-json", url="http://127.0.0.1:1/x", cron="0 6 * * *")
+    assert health.interval_of(every, T0) == timedelta(minutes=15)
+    assert health.interval_of(quarter, T0) == timedelta(minutes=15)
+    assert health.interval_of(daily, T0) == timedelta(days=1)
