@@ -168,7 +168,7 @@ async def test_an_outage_cleared_by_hand_stays_cleared_and_the_next_cycle_takes_
         steps = await applied(client)
         second = [s for s in steps if s["cycle"] == 1]
         assert {s["params"].get("area") for s in second if s["action"] == "hold"} == {"11"}
-        assert {s["params"]["indicator"] for s in second if s["at"] == 40} == {"IIP_YOY"}
+        assert {s["params"]["indicator"] for s in second if s["at"] == 40 and s["action"] == "adjust"} == {"IIP_YOY"}
         state = (await client.get("/_admin/scenario")).json()
         assert state["scenario"] == "demo" and state["next"]["cycle"] == 1 and set(state["scenarios"]) == set(SCENARIOS)
 
