@@ -146,7 +146,9 @@ class Service:
             self.scheduler.start()
         self._pruner = asyncio.create_task(self._prune())
         self._alert_timer = asyncio.create_task(alert_timer(store))
-        self._rules_timer = asyncio.create_task(rules_timer(store, config.rules, config.sources))
+        self._rules_timer = asyncio.create_task(
+            rules_timer(store, config.rules, config.sources, state=self.collector.rules_state)
+        )
 
     async def _prune(self) -> None:
         """Events older than `[database] keep_events` go; a client that far behind gets a snapshot."""

@@ -6,7 +6,8 @@ rule to run again, so it is done on a short timer of its own.
 
 The rules of ``[rules]`` (late reports, cross-checks) run after each successful collection run, on
 what the run touched, and on a timer of their own (``[rules] every``) over the whole catalogue: a
-report falls due, and so is late, without any run happening.
+report falls due, and so is late, without any run happening. ``RulesState`` keeps the late-report
+rule's last full pass between passes, so a run's pass reads again only the indicators it touched.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from collectors import anomaly, crosscheck, health, reporting, revisions
@@ -41,6 +43,15 @@ async def alert_timer(store: Store, every: timedelta = TICK) -> None:
         await asyncio.sleep(every.total_seconds())
 
 
+@dataclass
+class RulesState:
+    """What the rules keep between passes, owned by the serving process (its ``Collector``, whose
+    runs and the rules timer share it): the late-report rule's rows of the last pass, so that a
+    run's pass judges again only what the run touched."""
+
+    late: reporting.LateReports = field(default_factory=reporting.LateReports)
+
+
 def province_sources(sources: Sequence[SourceSettings]) -> set[str] | None:
     """The sources a province's own report comes from: those that speak for no agency.
 
@@ -66,14 +77,27 @@ async def evaluate_rules(
     watching_since: datetime | None = None,
     revised: Sequence[Revision] = (),
     run_id: int | None = None,
+    state: RulesState | None = None,
 ) -> None:
     """Late reports, then the cross-checks (of ``indicators``/``periods``; default all, newest).
+
+    ``state``: what the serving process keeps between passes; after a run (``source`` and
+    ``indicators`` given) the late reports are then judged again for the run's indicators only.
+    None: every pass is a full one.
 
     Never raises: a rule that fails is logged in one line, naming the rule and the source, so a
     collection run's outcome stands whatever a rule does."""
     own = province_sources(sources)
+    touched = [i.code for i in indicators] if source is not None and indicators is not None else None
     try:
-        await reporting.check_late(store, rules, utcnow(), province_sources=own)
+        await reporting.check_late(
+            store,
+            rules,
+            utcnow(),
+            province_sources=own,
+            state=state.late if state is not None else None,
+            touched=touched,
+        )
     except Exception as exc:  # a rule's bug must not fail the run or stop the timer
         log.error("rule %s failed (source %s): %r", reporting.REPORT_LATE, source or "timer", exc)
     try:
@@ -127,9 +151,12 @@ async def _revisions_and_anomalies(
         log.error("rule %s failed (source %s): %r", anomaly.ANOMALY_BAND, after, exc)
 
 
-async def rules_timer(store: Store, rules: RulesSettings, sources: Sequence[SourceSettings]) -> None:
-    """Evaluate every rule over the catalogue every ``[rules] every`` until cancelled."""
+async def rules_timer(
+    store: Store, rules: RulesSettings, sources: Sequence[SourceSettings], state: RulesState | None = None
+) -> None:
+    """Evaluate every rule over the catalogue every ``[rules] every`` until cancelled (full passes,
+    which renew what ``state`` keeps for the passes after each run)."""
     started = utcnow()  # stale data counts from here: the centre did not watch before
     while True:
-        await evaluate_rules(store, rules, sources, watching_since=started)
+        await evaluate_rules(store, rules, sources, watching_since=started, state=state)
         await asyncio.sleep(rules.every.total_seconds())

@@ -18,7 +18,7 @@ from typing import TypeVar
 import httpx
 
 from collectors import rules
-from collectors.alerting import evaluate_rules
+from collectors.alerting import RulesState, evaluate_rules
 from collectors.breaker import BreakerState, CircuitBreaker
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
 from collectors.fetch import FetchError, FetchStats, fetch
@@ -123,6 +123,8 @@ class Collector:
         self.next_run: Callable[[str], datetime | None] | None = None
         # Set by the process that serves (cli/runtime.py): the `[rules]` evaluated after each good run.
         self.rules: RulesSettings | None = None
+        # What the rules keep between passes (shared with the rules timer, cli/runtime.py).
+        self.rules_state = RulesState()
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -250,6 +252,7 @@ class Collector:
                 periods=periods,
                 revised=tally.revisions,
                 run_id=run_id,
+                state=self.rules_state,
             )
         except Exception as exc:  # evaluate_rules logs its own rules; this is the catalogue read
             log.error("rules after run of %s failed: %r", name, exc)

@@ -13,6 +13,7 @@ before the centre's first collection run (the first pull of a history), counts a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -202,18 +203,95 @@ async def reporting_table(
     return out
 
 
+class LateReports:
+    """What ``check_late`` found at its last pass, per indicator, kept by the serving process.
+
+    After a run, only the indicators the run touched can change who is missing: the others' rows
+    are kept from the last pass instead of read again (the whole catalogue's completeness costs
+    more than the run's other rules together). A kept row is read again all the same when time has
+    moved it on (a newer period has fallen due), so the
+    alerts are those a full pass would give. Anything else that changes a row (a figure stored
+    by another process) is seen by the next full pass: on the `[rules] every` timer, on the first
+    call, and whenever the catalogue, the settings or the store change."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Completeness] = {}
+        self.basis: tuple[object, ...] | None = None  # what ``rows`` were judged under
+        # One pass at a time: a full pass that read an indicator before a run's ingest must not
+        # overwrite the row that run's own pass reads after it.
+        self.lock = asyncio.Lock()
+
+
 async def check_late(
-    store: Store, rules: RulesSettings, now: datetime, *, province_sources: set[str] | None = None
+    store: Store,
+    rules: RulesSettings,
+    now: datetime,
+    *,
+    province_sources: set[str] | None = None,
+    state: LateReports | None = None,
+    touched: Iterable[str] | None = None,
 ) -> list[Owed]:
     """Fire a late-report alert for each party owing a report past its due date; resolve the rest.
 
     One alert per party (rule ``report.late``, subject the area code or the agency code), naming
-    the first report owed and how many; it resolves once every owed report has come in."""
+    the first report owed and how many; it resolves once every owed report has come in.
+
+    ``state``: the rows kept from the last pass; with ``touched`` (the indicators a run carried),
+    only those (and the rows time has moved on) are read again. Without either: a full pass."""
+    if state is None:
+        return await _check_late(store, rules, now, province_sources, None, None)
+    async with state.lock:
+        return await _check_late(store, rules, now, province_sources, state, touched)
+
+
+async def _judged(
+    store: Store,
+    rules: RulesSettings,
+    now: datetime,
+    indicators: list[Indicator],
+    province_sources: set[str] | None,
+    state: LateReports | None,
+    touched: Iterable[str] | None,
+) -> list[Completeness]:
+    """Each reported indicator's completeness for its newest due period, read again only where needed."""
+    basis = (id(store), tuple(indicators), rules, frozenset(province_sources or ()), province_sources is None)
+    full = state is None or touched is None or state.basis != basis
+    again = set(touched or ())
+    reread = []
+    for ind in indicators:
+        if not reported(ind):
+            continue
+        kept = None if full or ind.code in again or state is None else state.rows.get(ind.code)
+        if kept is not None:
+            days = rules.due(ind.code, ind.frequency.value)
+            period = last_due_period(ind.frequency, days, now)
+            if str(period) != kept.period:
+                kept = None  # time moved it on: a newer period has fallen due
+        if kept is None:
+            reread.append(ind)
+    fresh = await reporting_table(store, rules, now, indicators=reread, province_sources=province_sources)
+    if state is None:
+        return fresh
+    if full:
+        state.rows = {}
+        state.basis = basis
+    state.rows.update((row.indicator, row) for row in fresh)
+    return [state.rows[i.code] for i in indicators if i.code in state.rows]
+
+
+async def _check_late(
+    store: Store,
+    rules: RulesSettings,
+    now: datetime,
+    province_sources: set[str] | None,
+    state: LateReports | None,
+    touched: Iterable[str] | None,
+) -> list[Owed]:
     indicators = await store.indicators()
     started = await watch_start(store)
     if started is not None:
         started -= rules.late_lookback
-    table = await reporting_table(store, rules, now, indicators=indicators, province_sources=province_sources)
+    table = await _judged(store, rules, now, indicators, province_sources, state, touched)
     owners = {i.code: i.owner for i in indicators}
     names = {a.code: a.name_vi for a in await store.area_versions()}
     owed: dict[str, Owed] = {}
