@@ -33,8 +33,12 @@
   const MAX_SOURCES = 8; // sources kept per indicator (several agencies may report one indicator)
   const MAX_REPLACED = 4; // earlier values of a revised figure that its tile is told apart from
   const MAX_DECIMALS = 20; // Intl.NumberFormat's limit; enough to tell any two doubles apart
-  const MAX_ALERTS = 200; // open alerts kept; the ticker shows the most important ones
-  const TICKER_ITEMS = 40;
+  // Open alerts kept. The server sends every open alert; this only bounds a runaway flood, and the
+  // eviction (see takeAlert) takes from the rule with the most, so it cannot hide another rule.
+  const MAX_ALERTS = 5000;
+  // A rule with more open alerts than this (plus one) shows this many on the ticker and one item
+  // counting the rest: a flood of one rule must not push another off the wall.
+  const TICKER_PER_RULE = 3;
   const LONG_NAME = 48; // characters: a tile name longer than this is set smaller (see .name[data-long])
   const MAX_RUNNING = 20;
 
@@ -201,6 +205,15 @@
         'data.stale': (a) => `Nguồn ${a.source} không có số liệu mới${a.lastGood ? ` từ ${a.lastGood}` : ''}`,
         generic: (a) => `Cảnh báo ${a.rule}${a.what ? `: ${a.what}` : ''}${a.value ? ` ${a.value}` : ''}`,
       },
+      // The ticker's item for the rest of one rule's alerts: "và 12 cảnh báo sửa số liệu khác".
+      moreAlerts: (n, rule) => `và ${n} cảnh báo ${({
+        'source.failing': 'nguồn lỗi', 'source.down': 'nguồn ngừng hoạt động', 'source.rejected': 'bản ghi bị loại',
+        'figures.revised': 'điều chỉnh số liệu chính thức', 'revision.watch': 'sửa số liệu',
+        'report.late': 'báo cáo trễ hạn', 'crosscheck.provinces': 'đối chiếu tỉnh, thành phố',
+        'crosscheck.derived': 'đối chiếu số liệu tính toán', 'crosscheck.sources': 'đối chiếu hai nguồn',
+        'anomaly.band': 'vượt ngưỡng', 'anomaly.outlier': 'số liệu bất thường', 'counter.decreased': 'bộ đếm',
+        'data.stale': 'nguồn chậm cập nhật', 'storage.write_failed': 'ghi cơ sở dữ liệu',
+      })[rule] || rule} khác`,
       sourceFailing: (src) => `${src} lỗi`,
       sourceDown: (src) => `${src} ngừng`,
       lastGood: (t) => `số liệu lúc ${t}`,
@@ -291,6 +304,14 @@
         'data.stale': (a) => `Source ${a.source}: no new figures${a.lastGood ? ` since ${a.lastGood}` : ''}`,
         generic: (a) => `Alert ${a.rule}${a.what ? `: ${a.what}` : ''}${a.value ? ` ${a.value}` : ''}`,
       },
+      moreAlerts: (n, rule) => `and ${n} more ${({
+        'source.failing': 'source failure', 'source.down': 'source down', 'source.rejected': 'rejected-records',
+        'figures.revised': 'official revision', 'revision.watch': 'revision',
+        'report.late': 'late-report', 'crosscheck.provinces': 'province cross-check',
+        'crosscheck.derived': 'derived-figure cross-check', 'crosscheck.sources': 'source cross-check',
+        'anomaly.band': 'limit', 'anomaly.outlier': 'unusual-figure', 'counter.decreased': 'counter',
+        'data.stale': 'stale-source', 'storage.write_failed': 'database',
+      })[rule] || rule} alert${n === '1' ? '' : 's'}`,
       sourceFailing: (src) => `${src} failing`,
       sourceDown: (src) => `${src} down`,
       lastGood: (t) => `figure of ${t}`,
@@ -988,9 +1009,17 @@
     if (alert.state === 'resolved') { state.alerts.delete(alert.id); return; }
     state.alerts.set(alert.id, alert);
     if (state.alerts.size > MAX_ALERTS) {
-      // Keep the most recently updated ones.
-      const order = [...state.alerts.values()].sort((a, b) => parseTime(a.updated_at) - parseTime(b.updated_at));
-      for (const a of order.slice(0, state.alerts.size - MAX_ALERTS)) state.alerts.delete(a.id);
+      // Drop the least recently updated alert of the rule with the most: a flood of one rule then
+      // evicts its own, never the only alert of another rule.
+      const byRule = new Map();
+      for (const a of state.alerts.values()) {
+        const list = byRule.get(a.rule) || [];
+        list.push(a);
+        byRule.set(a.rule, list);
+      }
+      const largest = [...byRule.values()].reduce((x, y) => (y.length > x.length ? y : x));
+      const oldest = largest.reduce((x, y) => (parseTime(y.updated_at) < parseTime(x.updated_at) ? y : x));
+      state.alerts.delete(oldest.id);
     }
   }
 
@@ -1534,28 +1563,82 @@
     }
   }
 
+  const muted = (a) => (a.inhibited_by != null ? 'inhibited' : a.silenced_by != null ? 'silenced' : '');
+  const firedAt = (a) => parseTime(a.fired_at || a.opened_at);
+
+  /** The ticker's items in order, and per rule how many of its alerts are left out.
+   *
+   *  A wall is read from across a room, and one rule can open hundreds of legitimate alerts at once
+   *  (a province's late history revising closed months). So that such a flood cannot hide another
+   *  rule's alert:
+   *    1. tiers: to act on (firing or pending), then acknowledged, then muted (inhibited or
+   *       silenced: dimmed, last, whatever their severity);
+   *    2. within a tier: severity, then rule diversity (round robin: every rule's first alert
+   *       before any rule's second), then newest first;
+   *    3. a rule with more than TICKER_PER_RULE + 1 open alerts shows its TICKER_PER_RULE most
+   *       important (tier, severity, newest) and one summary item counting the rest, placed at the
+   *       end of the tier of its first left-out alert ("và 12 cảnh báo sửa số liệu khác").
+   *  There is no cap on the number of rules shown: rules are few, alerts are many. */
+  function tickerOrder(alerts) {
+    const tier = (a) => (muted(a) ? 2 : a.state === 'acknowledged' ? 1 : 0);
+    const severity = (a) => SEVERITY_RANK[a.severity] ?? 3;
+    const byRule = new Map();
+    for (const a of alerts) {
+      const rule = String(a.rule || '');
+      if (!byRule.has(rule)) byRule.set(rule, []);
+      byRule.get(rule).push(a);
+    }
+    const shown = [];
+    const summaries = [];
+    for (const [rule, list] of byRule) {
+      list.sort((a, b) => tier(a) - tier(b) || severity(a) - severity(b) || firedAt(b) - firedAt(a));
+      const keep = list.length > TICKER_PER_RULE + 1 ? TICKER_PER_RULE : list.length;
+      list.slice(0, keep).forEach((a, rank) => shown.push({ alert: a, rank }));
+      const rest = list.slice(keep);
+      if (rest.length) {
+        summaries.push({
+          rule, count: rest.length, tier: tier(rest[0]), severity: rest[0].severity,
+          muted: rest.every((a) => muted(a)),
+        });
+      }
+    }
+    shown.sort((x, y) => tier(x.alert) - tier(y.alert) || severity(x.alert) - severity(y.alert)
+      || x.rank - y.rank || firedAt(y.alert) - firedAt(x.alert));
+    summaries.sort((x, y) => x.tier - y.tier || (SEVERITY_RANK[x.severity] ?? 3) - (SEVERITY_RANK[y.severity] ?? 3)
+      || y.count - x.count);
+    const items = [];
+    for (const t of [0, 1, 2]) {
+      for (const s of shown) if (tier(s.alert) === t) items.push({ alert: s.alert });
+      for (const s of summaries) if (s.tier === t) items.push({ summary: s });
+    }
+    return items;
+  }
+
   function renderTicker() {
     const w = W();
     const ticker = $('#ticker');
     const track = $('.ticker-track', ticker);
-    // Most important first: the one to act on before those muted by another alert or a silence
-    // (shown dimmed, last), open before acknowledged, critical before warning, newest first.
-    const muted = (a) => (a.inhibited_by != null ? 'inhibited' : a.silenced_by != null ? 'silenced' : '');
-    const alerts = [...state.alerts.values()].sort((a, b) =>
-      (muted(a) !== '') - (muted(b) !== '')
-      || (a.state === 'acknowledged') - (b.state === 'acknowledged')
-      || (SEVERITY_RANK[a.severity] ?? 3) - (SEVERITY_RANK[b.severity] ?? 3)
-      || parseTime(b.fired_at || b.opened_at) - parseTime(a.fired_at || a.opened_at));
+    const alerts = [...state.alerts.values()];
     const today = dayKey(serverNow());
-    const items = alerts.slice(0, TICKER_ITEMS).map((a) => {
+    const items = tickerOrder(alerts).map(({ alert: a, summary }) => {
       const item = el('span', 'alert');
+      if (summary) {
+        item.classList.add('summary');
+        item.dataset.summary = summary.rule;
+        item.dataset.more = String(summary.count);
+        item.dataset.severity = String(summary.severity);
+        if (summary.muted) item.dataset.muted = 'all';
+        setText(el('span', 'msg', item), w.moreAlerts(formatNumber(summary.count, 0), summary.rule));
+        return item;
+      }
       item.dataset.alertId = String(a.id);
+      item.dataset.rule = String(a.rule);
       item.dataset.severity = String(a.severity);
       item.dataset.state = String(a.state);
       if (muted(a)) item.dataset.muted = muted(a);
       setText(el('span', 'sev', item), w.severity[a.severity] || String(a.severity));
       setText(el('span', 'msg', item), alertText(a));
-      const at = parseTime(a.fired_at || a.opened_at);
+      const at = firedAt(a);
       const time = el('time', 'when', item);
       time.dateTime = a.fired_at || a.opened_at || '';
       time.textContent = dayKey(at) === today ? shortTime(at) : `${shortTime(at)} ${dayKey(at)}`;
