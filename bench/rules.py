@@ -10,7 +10,8 @@ a tenth of them published by a second source too) over the nation and the 34 pro
 since 2025-07-01, ``--years`` years of months from 2026-01 (the clock is moved to the 2030s: the
 34 exist then). The history arrives as the collectors would pull it: one source's run per
 ``--batch`` indicators, each through ``Store.ingest``, then ``evaluate_rules`` with what the
-batch touched (per indicator its newest periods, as ``Collector`` does). The newest month lacks
+batch touched (per indicator its newest periods and those it revised, the run's id and the state the
+serving process keeps, as ``Collector`` does). The newest month lacks
 two provinces' reports, which the timer pass, once they fall due, flags as late.
 
 Targets: rules add less than 50 % to ingest (over the whole pull); a timer pass over the whole
