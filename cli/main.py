@@ -494,6 +494,12 @@ def cmd_console(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
 
 
+def cmd_migrate_store(args: argparse.Namespace) -> int:
+    from cli.migrate_store_cmd import run
+
+    return run(args.source, args.target, as_json=args.json)
+
+
 def cmd_not_yet(args: argparse.Namespace) -> int:
     err.print(f"`opscentre {args.command}` is not available yet in this version.")
     return EXIT_USAGE
@@ -584,6 +590,14 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--cafile", metavar="FILE", help="CA certificate to trust for a wss:// feed")
     p = add("verify-audit", cmd_verify_audit, "check the audit log's hash chain; exit 1 if anything was altered")
     p.add_argument("--expect-head", metavar="HASH", help="also require the chain to end at this hash")
+    p = add(
+        "migrate-store",
+        cmd_migrate_store,
+        "copy a SQLite store into an empty PostgreSQL database and verify the copy; exit 1 if it differs",
+    )
+    p.add_argument("--from", dest="source", required=True, metavar="PATH", help="the SQLite store (read only)")
+    p.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://USER@HOST:PORT/DBNAME")
+    p.add_argument("--json", action="store_true", help="the verification report as JSON")
     p = add(
         "demo",
         cmd_demo,
