@@ -83,7 +83,7 @@ def sqlite_rows(path: Path, query: str) -> list[tuple[Any, ...]]:
 
 def pg_rows(url: str, query: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
-        return conn.execute(query).fetchall()  # type: ignore[arg-type]
+        return conn.execute(query).fetchall()
 
 
 def pg_counts(url: str) -> dict[str, int]:
@@ -225,6 +225,21 @@ def test_a_store_of_another_schema_version_is_refused(store_path: Path, pg_url: 
         conn.execute(f"PRAGMA user_version = {version - 1}")
     older = run_cli("migrate-store", "--from", str(store_path), "--to", pg_url)
     assert older.returncode == 2 and "older than this program's" in older.stderr and "init-db" in older.stderr
+    assert all(n == 0 for n in pg_counts(pg_url).values())
+
+
+def test_a_store_failing_its_integrity_check_is_refused(store_path: Path, pg_url: str) -> None:
+    """An index page overwritten on disk: the file still opens, its integrity check does not pass."""
+    with sqlite3.connect(store_path) as conn:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'runs_by_source'").fetchone()[0]
+        assert conn.execute("PRAGMA journal_mode = DELETE").fetchone() == ("delete",)  # all in the main file
+    with open(store_path, "r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(b"\xff" * page_size)
+    done = run_cli("migrate-store", "--from", str(store_path), "--to", pg_url)
+    assert done.returncode == 2, done.stderr
+    assert "fails its integrity check" in done.stderr
     assert all(n == 0 for n in pg_counts(pg_url).values())
 
 

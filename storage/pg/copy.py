@@ -131,7 +131,10 @@ def open_source(path: str | Path) -> sqlite3.Connection:
                 f"the store {p} is at schema version {version}, newer than this program knows ({latest}): "
                 "use the opscentre that wrote it"
             )
-        problems = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
+        try:
+            problems = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
+        except sqlite3.DatabaseError as exc:  # damage bad enough that the check itself stops
+            problems = [str(exc)]
         if problems != ["ok"]:
             raise MigrateRefused(f"the store {p} fails its integrity check: {'; '.join(problems[:5])}")
     except BaseException:
@@ -290,7 +293,7 @@ def copy_store(
                         "SELECT setval(pg_get_serial_sequence({t}, 'id'), max(id)) FROM {i} HAVING count(*) > 0"
                     ).format(t=sql.Literal(t), i=sql.Identifier(t))
                 )
-    except psycopg.Error as exc:
+    except (psycopg.Error, sqlite3.Error) as exc:  # a row the target refuses, or a store page unreadable
         detail = str(exc).strip().splitlines()
         raise CopyFailed(
             f"copying table {table} failed, nothing was written to the target: {detail[0] if detail else exc!r}"
