@@ -19,7 +19,16 @@ import pytest
 from storage import Batch, ObservationIn, ObservationStatus, RunOutcome, RunTrigger, Severity, Store
 from storage.clock import ManualClock, use_clock
 from storage.models import SilenceMatch
-from storage.pg.copy import TABLES
+from storage.pg.copy import (
+    TABLES,
+    CopyReport,
+    check_schemas,
+    connect_target,
+    copy_store,
+    open_source,
+    prepare_target,
+    verify_copy,
+)
 from tests.conftest import run_cli
 from tests.pgkit import PgServer
 
@@ -266,3 +275,41 @@ def test_a_difference_after_the_copy_is_named_with_exit_1(store_path: Path, pg_u
     report = json.loads(done.stdout)
     assert not report["ok"] and "do not hash to its digest" in report["problems"][0]
     assert "the copy differs" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        ("UPDATE alerts SET ack_note = 'khác' WHERE id = 1", "alerts (id=1): ack_note is 'đang gọi GSO' in the store"),
+        ("UPDATE meta SET value = 'other' WHERE key = 'epoch'", "meta: the epoch is"),
+        ("DELETE FROM events WHERE seq = (SELECT max(seq) FROM events)", "events: the last seq is"),
+        ("DELETE FROM silences", "silences: 1 rows in the store, 0 in the copy"),
+        (
+            "ALTER TABLE audit DISABLE TRIGGER audit_no_update; UPDATE audit SET details = '{}' WHERE id = 2",
+            "audit (copy): entry 2 does not match its hash",
+        ),
+        (
+            "ALTER TABLE observations DISABLE TRIGGER observations_no_update; "
+            "UPDATE observations SET value = 3.30001 WHERE revision = 2",
+            "value is 3.3 in the store but 3.30001 in the copy",
+        ),
+    ],
+)
+def test_the_verification_names_a_difference_in_the_copy(
+    store_path: Path, pg_url: str, tamper: str, expected: str
+) -> None:
+    """Each check of the verification, on a copy changed after it was made (as a faulty copy would be)."""
+    src = open_source(store_path)
+    try:
+        with connect_target(pg_url) as conn:
+            prepare_target(conn)
+            columns = check_schemas(src, conn)
+            copy_store(src, conn, columns)
+            assert verify_copy(src, conn, columns, CopyReport("s", "t")).ok
+            conn.execute(tamper.encode())  # several statements: sent as one simple query
+            conn.commit()
+            report = verify_copy(src, conn, columns, CopyReport("s", "t"))
+    finally:
+        src.close()
+    assert not report.ok
+    assert any(expected in p for p in report.problems), report.problems
