@@ -333,7 +333,7 @@ class Collector:
     @staticmethod
     def _finish_fields(outcome: RunOutcome, tally: RunTally, stats: FetchStats, error: str | None) -> RunFinish:
         return RunFinish(
-            outcome,
+            outcome=outcome,
             fetched=tally.fetched,
             new=tally.new,
             revised=tally.revised,

@@ -230,14 +230,12 @@ class RunOutcome(StrEnum):
     INTERRUPTED = "interrupted"  # cut off by shutdown or a crash
 
 
-class CollectionRun(Frozen):
-    id: int
-    source: str
-    trigger: RunTrigger
-    requested_by: str | None
-    started_at: datetime
-    ended_at: datetime | None
-    outcome: RunOutcome
+class RunResult(Frozen):
+    """What a run did: the part of the run record written when it ends. The record is defined here
+    once: the table's columns, the row readers and the ``UPDATE`` that ends a run are derived from
+    these models (storage/rows.py, storage/writes.py); the feed's ``RunInfo`` is checked against
+    them by a test, as is the ``runs`` table."""
+
     fetched: int = 0
     new: int = 0
     revised: int = 0
@@ -247,6 +245,16 @@ class CollectionRun(Frozen):
     latency_ms: float | None = None
     bytes: int | None = None
     http_status: int | None = None
+
+
+class CollectionRun(RunResult):
+    id: int
+    source: str
+    trigger: RunTrigger
+    requested_by: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: RunOutcome
 
 
 class Severity(StrEnum):

@@ -14,17 +14,14 @@ from storage.models import (
     Area,
     CollectionRun,
     Indicator,
-    RunOutcome,
-    RunTrigger,
     Severity,
 )
 
 OPEN_START, OPEN_END = "0001-01-01", "9999-12-31"
 
-RUN_COLUMNS = (
-    "id, source, trigger, requested_by, started_at, ended_at, outcome, fetched, new, revised, unchanged, "
-    "rejected, error, latency_ms, bytes, http_status"
-)
+# The run record's columns: the model's fields, in its order (storage/models.py, ``CollectionRun``).
+RUN_FIELDS = tuple(CollectionRun.model_fields)
+RUN_COLUMNS = ", ".join(RUN_FIELDS)
 ALERT_COLUMNS = (
     "id, rule, subject, severity, state, message, opened_at, fired_at, acknowledged_at, acknowledged_by, "
     "ack_note, resolved_at, updated_at, params, detail, inhibited_by, silenced_by"
@@ -40,11 +37,7 @@ def opt_time(text: str | None) -> datetime | None:
 
 
 def run_from_row(r: Sequence[Any]) -> CollectionRun:
-    return CollectionRun(
-        id=r[0], source=r[1], trigger=RunTrigger(r[2]), requested_by=r[3], started_at=from_text(r[4]),
-        ended_at=opt_time(r[5]), outcome=RunOutcome(r[6]), fetched=r[7], new=r[8], revised=r[9],
-        unchanged=r[10], rejected=r[11], error=r[12], latency_ms=r[13], bytes=r[14], http_status=r[15],
-    )  # fmt: skip
+    return CollectionRun.model_validate(dict(zip(RUN_FIELDS, r, strict=True)))
 
 
 def alert_from_row(r: Sequence[Any]) -> Alert:

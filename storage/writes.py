@@ -11,7 +11,6 @@ import os
 import secrets
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -22,6 +21,7 @@ from storage.models import (
     EventType,
     Indicator,
     RunOutcome,
+    RunResult,
     RunTrigger,
 )
 from storage.rows import OPEN_END, OPEN_START, RUN_COLUMNS, run_from_row
@@ -128,23 +128,18 @@ def reset_cursor(conn: sqlite3.Connection, source: str) -> None:
 # --- collection runs ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RunFinish:
-    """How a run ended, and what it did."""
+class RunFinish(RunResult):
+    """How a run ended (``outcome``), and what it did."""
 
     outcome: RunOutcome
-    fetched: int = 0
-    new: int = 0
-    revised: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    error: str | None = None
-    latency_ms: float | None = None
-    bytes: int | None = None
-    http_status: int | None = None
 
     def fields(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k != "outcome"}
+        """The run record's result columns, as ``finish_run`` takes them."""
+        return self.model_dump(include=set(RunResult.model_fields))
+
+
+# "fetched = :fetched, new = :new, ...": every result field of the run record, none restated.
+_RESULT_SET = ", ".join(f"{name} = :{name}" for name in RunResult.model_fields)
 
 
 def start_run(
@@ -184,9 +179,7 @@ def record_unstarted(
 
 def finish_run(conn: sqlite3.Connection, run_id: int, outcome: RunOutcome, **fields: Any) -> CollectionRun:
     row = conn.execute(
-        f"""UPDATE runs SET ended_at = :ended_at, outcome = :outcome, fetched = :fetched, new = :new, revised = :revised,
-           unchanged = :unchanged, rejected = :rejected, error = :error, latency_ms = :latency_ms, bytes = :bytes,
-           http_status = :http_status
+        f"""UPDATE runs SET ended_at = :ended_at, outcome = :outcome, {_RESULT_SET}
            WHERE id = :id AND outcome = 'running' RETURNING {RUN_COLUMNS}""",
         {"ended_at": to_text(utcnow()), "outcome": outcome.value, "id": run_id, **fields},
     ).fetchone()

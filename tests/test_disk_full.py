@@ -160,7 +160,7 @@ async def test_the_store_on_a_full_disk_refuses_each_write_alone_and_catches_up_
             assert all(isinstance(f, StoreUnavailable) for f in failures), failures
             assert len({id(f) for f in failures}) == len(failures)
             assert "full" in (store.write_problem() or "")
-            ended = await store.end_run_eventually(running, RunFinish(RunOutcome.FAILED, error="not stored"))
+            ended = await store.end_run_eventually(running, RunFinish(outcome=RunOutcome.FAILED, error="not stored"))
             assert ended.outcome is RunOutcome.FAILED  # as it will be recorded
 
             ballast.unlink()

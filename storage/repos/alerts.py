@@ -1,0 +1,148 @@
+"""Alerts and silences (the life cycle itself is storage/alerting.py, run in the writer)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from storage import alerting
+from storage.clock import from_text, to_text, utcnow
+from storage.models import (
+    Alert,
+    AlertParams,
+    AlertState,
+    Severity,
+    Silence,
+    SilenceMatch,
+)
+from storage.repos.base import StoreBase
+from storage.rows import (
+    ALERT_COLUMNS,
+    alert_from_row,
+)
+
+
+class AlertRepo(StoreBase):
+    async def fire_alert(
+        self,
+        rule: str,
+        subject: str,
+        severity: Severity,
+        message: str,
+        *,
+        pending: bool = False,
+        params: AlertParams | None = None,
+        detail: str | None = None,
+        for_: timedelta | None = None,
+        keep_firing_for: timedelta | None = None,
+    ) -> Alert | None:
+        """The condition of ``rule`` on ``subject`` holds: open (or update) its alert. Returns it if
+        anything visible changed.
+
+        ``for_``: the alert stays pending until the condition has held that long (a later call or
+        the timer pass, ``tick_alerts``, fires it). ``keep_firing_for``: once firing, it is resolved
+        only after its condition has stayed clear that long (hysteresis: flapping input does not
+        flap it). ``pending``: held pending until a call without it.
+
+        ``message`` is Vietnamese, for operators, and never holds a URL or an exception's text:
+        those go to ``detail``; ``params`` are what it is about, for clients to word it themselves."""
+        inhibitions = self.inhibitions
+        alert = await self._writer.run(
+            lambda conn: alerting.fire(
+                conn, rule, subject, severity, message, pending, params, detail, for_, keep_firing_for, inhibitions
+            )
+        )
+        self._open_alerts.add((rule, subject))
+        return alert
+
+    async def resolve_alert(self, rule: str, subject: str) -> Alert | None:
+        """The condition of ``rule`` on ``subject`` is clear: resolve its alert (a firing one once it
+        has stayed clear for its ``keep_firing_for``). Returns it if it was resolved now."""
+        if (rule, subject) not in self._open_alerts:
+            return None
+        inhibitions = self.inhibitions
+        alert, still_open = await self._writer.run(lambda conn: alerting.resolve(conn, rule, subject, inhibitions))
+        if not still_open:
+            self._open_alerts.discard((rule, subject))
+        return alert
+
+    async def tick_alerts(self) -> list[Alert]:
+        """The timer pass of the alert life cycle: pending alerts whose ``for`` passed fire, alerts
+        clear for their ``keep_firing_for`` resolve, expired silences end. Returns what changed."""
+        inhibitions = self.inhibitions
+        changed = await self._writer.run(lambda conn: alerting.tick(conn, inhibitions))
+        for a in changed:
+            if a.state is AlertState.RESOLVED:
+                self._open_alerts.discard((a.rule, a.subject))
+        return changed
+
+    async def acknowledge_alert(
+        self, alert_id: int, actor: str, role: str, note: str = "", details: dict[str, Any] | None = None
+    ) -> Alert:
+        """Acknowledge an open alert; the action is written to the audit log in the same transaction."""
+        extra = details or {}
+        return await self._writer.run(lambda conn: alerting.acknowledge(conn, alert_id, actor, role, note, extra))
+
+    async def alerts(
+        self,
+        *,
+        open_only: bool = True,
+        limit: int = 200,
+        states: Iterable[AlertState] = (),
+        severities: Iterable[Severity] = (),
+    ) -> list[Alert]:
+        """The newest alerts first: open ones only, or of the given states and severities."""
+        where, args = [], []
+        if open_only:
+            where.append("state != 'resolved'")
+        if wanted := [s.value for s in states]:
+            where.append(f"state IN ({','.join('?' * len(wanted))})")
+            args += wanted
+        if levels := [s.value for s in severities]:
+            where.append(f"severity IN ({','.join('?' * len(levels))})")
+            args += levels
+        sql = f"SELECT {ALERT_COLUMNS} FROM alerts" + (f" WHERE {' AND '.join(where)}" if where else "")
+        async with self._r.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)) as cur:
+            return [alert_from_row(r) for r in await cur.fetchall()]
+
+    async def alert_transitions(self, alert_id: int) -> list[tuple[datetime, AlertState, str | None, str | None]]:
+        """Every transition of an alert, oldest first: (when, state, muted by, who)."""
+        sql = "SELECT at, state, muted, actor FROM alert_transitions WHERE alert_id = ? ORDER BY id"
+        async with self._r.execute(sql, (alert_id,)) as cur:
+            return [(from_text(r[0]), AlertState(r[1]), r[2], r[3]) for r in await cur.fetchall()]
+
+    async def silence(
+        self,
+        match: SilenceMatch,
+        ends_at: datetime,
+        comment: str,
+        actor: str,
+        role: str,
+        details: dict[str, Any] | None = None,
+    ) -> tuple[Silence, list[Alert]]:
+        """Mute open and future alerts matching ``match`` until ``ends_at`` (audited, ``alert.silence``).
+        Returns the silence and the alerts it muted now."""
+        inhibitions, extra = self.inhibitions, details or {}
+        return await self._writer.run(
+            lambda conn: alerting.silence(conn, match, ends_at, comment, actor, role, extra, inhibitions)
+        )
+
+    async def unsilence(
+        self, silence_id: int, actor: str, role: str, details: dict[str, Any] | None = None
+    ) -> tuple[Silence, list[Alert]]:
+        """End a silence now (audited, ``silence.remove``); returns it and the alerts it no longer mutes."""
+        inhibitions, extra = self.inhibitions, details or {}
+        return await self._writer.run(
+            lambda conn: alerting.unsilence(conn, silence_id, actor, role, extra, inhibitions)
+        )
+
+    async def silences(self, *, active_only: bool = True, limit: int = 200) -> list[Silence]:
+        """Silences, newest first (active ones only: not ended, not expired by now)."""
+        sql = f"SELECT {alerting.SILENCE_COLUMNS} FROM silences"
+        args: tuple[Any, ...] = (limit,)
+        if active_only:
+            sql += " WHERE ended_at IS NULL AND ends_at > ?"
+            args = (to_text(utcnow()), limit)
+        async with self._r.execute(sql + " ORDER BY id DESC LIMIT ?", args) as cur:
+            return [alerting.silence_from_row(r) for r in await cur.fetchall()]

@@ -1,0 +1,65 @@
+"""The hash-chained audit log, and the database's own checks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from storage import audit as audit_log
+from storage.audit import AuditReport
+from storage.clock import utcnow
+from storage.models import (
+    AuditEntry,
+)
+from storage.repos.base import StoreBase
+
+
+class AuditRepo(StoreBase):
+    async def audit(
+        self, actor: str, role: str, action: str, target: str, details: dict[str, Any] | None = None
+    ) -> AuditEntry:
+        extra = details or {}
+        return await self._writer.run(lambda conn: audit_log.append(conn, utcnow(), actor, role, action, target, extra))
+
+    async def audit_entries(self, limit: int = 1000) -> list[AuditEntry]:
+        sql = "SELECT id, at, actor, role, action, target, details, prev_hash, hash FROM audit ORDER BY id DESC LIMIT ?"
+        async with self._r.execute(sql, (limit,)) as cur:
+            return [audit_log.entry_from_row(r) for r in await cur.fetchall()]
+
+    async def find_audit(
+        self, actor: str, idempotency_key: str, actions: Sequence[str] | None = None
+    ) -> AuditEntry | None:
+        """The entry of ``actor``'s command with this idempotency key, if it was already done
+        (only entries of ``actions``, when given: a refused attempt does not use the key up)."""
+        wanted = list(actions or [])
+        only = f"AND action IN ({','.join('?' * len(wanted))}) " if wanted else ""
+        sql = (
+            "SELECT id, at, actor, role, action, target, details, prev_hash, hash FROM audit "
+            f"WHERE actor = ? AND json_extract(details, '$.idempotency_key') = ? {only}ORDER BY id LIMIT 1"
+        )
+        async with self._r.execute(sql, (actor, idempotency_key, *wanted)) as cur:
+            row = await cur.fetchone()
+        return audit_log.entry_from_row(row) if row else None
+
+    async def verify_audit(self, expected_head: str | None = None) -> AuditReport:
+        return await audit_log.verify(self._r, expected_head)
+
+    async def dangling_references(self) -> list[str]:
+        """Observations pointing at an indicator, run or payload that does not exist (should be none)."""
+        checks = {
+            "indicator": "SELECT count(*) FROM observations WHERE indicator NOT IN (SELECT code FROM indicators)",
+            "run": "SELECT count(*) FROM observations WHERE run_id IS NOT NULL AND run_id NOT IN (SELECT id FROM runs)",
+            "payload": "SELECT count(*) FROM observations WHERE payload_id IS NOT NULL "
+            "AND payload_id NOT IN (SELECT id FROM raw_payloads)",
+        }
+        found = []
+        for what, sql in checks.items():
+            async with self._r.execute(sql) as cur:
+                row = await cur.fetchone()
+            if row and row[0]:
+                found.append(f"{row[0]} observations refer to a {what} that does not exist")
+        return found
+
+    async def integrity_check(self) -> list[str]:
+        async with self._r.execute("PRAGMA integrity_check") as cur:
+            return [r[0] for r in await cur.fetchall()]

@@ -1,0 +1,88 @@
+"""What every repository of the store shares: the writer, the reader, the epoch and catalogue.
+
+``Store`` (storage/store.py) is made of the repositories in this package, one per concern, over
+one SQLite file: writes go through the writer thread (storage/writer.py), each in a transaction
+with the events it appends; reads use the reader connection, so a long ingest never holds up a
+snapshot (WAL lets readers see the last committed state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from storage.alerting import Inhibition
+from storage.ingest import Catalogue
+from storage.models import RunTrigger
+from storage.writer import Writer
+from storage.writes import RunFinish
+
+Listener = Callable[[int], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class Unstarted:
+    """A run that could not begin because the database could not be written."""
+
+    source: str
+    trigger: RunTrigger
+    requested_by: str | None
+    at: datetime
+    error: str
+
+
+async def open_reader(path: str) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    await conn.execute("PRAGMA busy_timeout = 10000")
+    await conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+async def _end_read(conn: aiosqlite.Connection) -> None:
+    with contextlib.suppress(sqlite3.OperationalError):  # no transaction: its BEGIN failed
+        await conn.execute("COMMIT")
+
+
+async def max_seq(conn: aiosqlite.Connection) -> int:
+    async with conn.execute("SELECT coalesce(max(seq), 0) FROM events") as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+class StoreBase:
+    """The state the repositories share; ``Store.open`` sets it up."""
+
+    path: str
+    epoch: str
+    catalogue: Catalogue
+    inhibitions: tuple[Inhibition, ...]
+    _writer: Writer
+    _r: aiosqlite.Connection
+    _read_lock: asyncio.Lock
+    # (rule, subject) of the open alerts: resolving one that is not open costs no write.
+    _open_alerts: set[tuple[str, str]]
+    # While writes fail: the ends of runs, and the runs that could not begin, to be written.
+    _unended: dict[int, RunFinish]
+    _unstarted: list[Unstarted]
+
+    def _write_failed(self) -> None:
+        """Writes fail: start (once) what writes the waiting run records when they can be written."""
+        raise NotImplementedError
+
+    @asynccontextmanager
+    async def _read_tx(self, conn: aiosqlite.Connection) -> AsyncIterator[None]:
+        async with self._read_lock:  # one explicit read transaction at a time on the shared reader
+            try:
+                # Once called, BEGIN is queued on the reader's thread even if this task is cancelled
+                # while waiting for it; so the COMMIT below is always queued after it, and shielded.
+                await conn.execute("BEGIN")
+                yield
+            finally:
+                await asyncio.shield(asyncio.ensure_future(_end_read(conn)))

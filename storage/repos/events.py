@@ -1,0 +1,55 @@
+"""The event log: what the feed sends, in seq order within the store's epoch."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from storage import writes
+from storage.clock import from_text
+from storage.ingest import OBS_SELECT, observation_from_row
+from storage.models import (
+    Event,
+    EventType,
+)
+from storage.repos.base import StoreBase, max_seq
+
+
+class EventRepo(StoreBase):
+    async def last_seq(self) -> int:
+        return await max_seq(self._r)
+
+    async def first_seq(self) -> int:
+        """The oldest event still in the log (0 when the log is empty)."""
+        async with self._r.execute("SELECT coalesce(min(seq), 0) FROM events") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def events_after(self, seq: int, limit: int = 1000) -> list[Event]:
+        """Events with seq > ``seq``, in order, at most ``limit``."""
+        sql = f"""
+        SELECT e.seq, e.type, e.at, e.payload, {OBS_SELECT},
+               p.value, p.status
+        FROM events e
+        LEFT JOIN observations o ON o.id = e.obs_id
+        LEFT JOIN observations p ON p.id = o.supersedes
+        WHERE e.seq > ? ORDER BY e.seq LIMIT ?"""
+        async with self._r.execute(sql, (seq, limit)) as cur:
+            rows = await cur.fetchall()
+        events = []
+        for r in rows:
+            if r[4] is not None:
+                payload = observation_from_row(r[4:15]).model_dump(mode="json")
+                payload["previous_value"], payload["previous_status"] = r[15], r[16]
+            else:
+                payload = json.loads(r[3]) if r[3] else {}
+            events.append(
+                Event.model_construct(
+                    seq=r[0], epoch=self.epoch, type=EventType(r[1]), at=from_text(r[2]), payload=payload
+                )
+            )
+        return events
+
+    async def prune_events(self, keep_after: datetime) -> int:
+        """Drop events older than ``keep_after`` (clients that far behind get a fresh snapshot)."""
+        return await self._writer.run(lambda conn: writes.prune_events(conn, keep_after))

@@ -1,0 +1,138 @@
+"""Reference data: categories, agencies, areas (and their succession), the indicator catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from storage import writes
+from storage.ingest import Catalogue
+from storage.models import (
+    Agency,
+    Area,
+    Category,
+    Indicator,
+)
+from storage.repos.base import StoreBase
+from storage.rows import (
+    OPEN_END,
+    OPEN_START,
+    area_from_row,
+    indicator_from_row,
+    open_date,
+)
+from storage.writes import StoreError
+
+
+class ReferenceRepo(StoreBase):
+    async def categories(self) -> list[Category]:
+        async with self._r.execute("SELECT code, name_vi, name_en FROM categories ORDER BY code") as cur:
+            return [Category(code=r[0], name_vi=r[1], name_en=r[2]) for r in await cur.fetchall()]
+
+    async def agencies(self) -> list[Agency]:
+        sql = "SELECT code, name_vi, name_en, kind, valid_from, valid_to, successor_code FROM agencies ORDER BY code"
+        async with self._r.execute(sql) as cur:
+            return [
+                Agency(code=r[0], name_vi=r[1], name_en=r[2], kind=r[3], valid_from=open_date(r[4], OPEN_START),
+                       valid_to=open_date(r[5], OPEN_END), successor_code=r[6])
+                for r in await cur.fetchall()
+            ]  # fmt: skip
+
+    async def area_versions(self, code: str | None = None) -> list[Area]:
+        sql = "SELECT code, name_vi, kind, valid_from, valid_to, successor_code FROM areas"
+        args: tuple[str, ...] = ()
+        if code is not None:
+            sql, args = sql + " WHERE code = ?", (code,)
+        async with self._r.execute(sql + " ORDER BY code, valid_from", args) as cur:
+            return [area_from_row(r) for r in await cur.fetchall()]
+
+    async def areas_in_force(self, on: date, *, include_nation: bool = False) -> list[Area]:
+        """The provinces and centrally-run cities in force on ``on`` (and the nation, if asked)."""
+        sql = (
+            "SELECT code, name_vi, kind, valid_from, valid_to, successor_code FROM areas "
+            "WHERE valid_from <= ?1 AND ?1 <= valid_to AND (?2 OR kind != 'nation') ORDER BY kind = 'nation' DESC, code"
+        )
+        async with self._r.execute(sql, (on.isoformat(), include_nation)) as cur:
+            return [area_from_row(r) for r in await cur.fetchall()]
+
+    async def successor(self, code: str, on: date) -> Area:
+        """The unit that ``code`` had become by ``on`` (itself, if still in force).
+
+        A code names the unit as it first existed; the chain of successors is followed forward.
+        """
+        versions = self.catalogue.areas.get(code)
+        if not versions:
+            raise StoreError(f"unknown area {code!r}")
+        return self._follow(min(versions, key=lambda a: a.valid_from or date.min), on)
+
+    def _follow(self, current: Area, on: date) -> Area:
+        for _ in range(20):  # chains are short; a loop in the data must not hang us
+            if current.in_force(on):
+                return current
+            if current.valid_from and on < current.valid_from:
+                raise StoreError(f"area {current.code} did not exist yet on {on.isoformat()}")
+            if not current.successor_code or current.valid_to is None:
+                raise StoreError(
+                    f"area {current.code} ({current.name_vi}) ended on {current.valid_to} with no successor"
+                )
+            day_after = date.fromordinal(current.valid_to.toordinal() + 1)
+            nxt = self.catalogue.area_on(current.successor_code, day_after)
+            if nxt is None:
+                raise StoreError(
+                    f"successor {current.successor_code} of area {current.code} is not in force on {day_after}"
+                )
+            current = nxt
+        raise StoreError(f"the succession of area {current.code} does not end")
+
+    async def predecessors(self, code: str, on: date) -> list[Area]:
+        """Former units that had become ``code`` by ``on`` (the unit in force then), directly or not."""
+        found: list[Area] = []
+        for versions in self.catalogue.areas.values():
+            for a in versions:
+                if a.valid_to is None or a.valid_to >= on:
+                    continue
+                try:
+                    if self._follow(a, on).code == code:
+                        found.append(a)
+                except StoreError:
+                    continue
+        return sorted(found, key=lambda a: (a.code, a.valid_from or date.min))
+
+    async def indicators(self, category: str | None = None, agency: str | None = None) -> list[Indicator]:
+        """The catalogue, optionally of one category and one agency (an agency's predecessors count)."""
+        sql = "SELECT code, name_vi, name_en, unit, frequency, category, owner, level, kind, formula, magnitude FROM indicators"
+        where, args = [], []
+        if category:
+            where.append("category = ?")
+            args.append(category)
+        if agency:
+            owners = await self.agency_lineage(agency)
+            where.append(f"owner IN ({','.join('?' * len(owners))})")
+            args.extend(owners)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        async with self._r.execute(sql + " ORDER BY category, code", args) as cur:
+            return [indicator_from_row(r) for r in await cur.fetchall()]
+
+    async def indicator(self, code: str) -> Indicator | None:
+        return self.catalogue.indicators.get(code)
+
+    async def agency_lineage(self, code: str) -> list[str]:
+        """``code`` and every agency that was merged into it, directly or not."""
+        async with self._r.execute("SELECT code, successor_code FROM agencies") as cur:
+            rows = await cur.fetchall()
+        lineage, frontier = [code], [code]
+        while frontier:
+            nxt = [r[0] for r in rows if r[1] in frontier and r[0] not in lineage]
+            lineage += nxt
+            frontier = nxt
+        return lineage
+
+    async def upsert_indicators(self, indicators: Sequence[Indicator]) -> None:
+        """Add or update catalogue entries (indicators from the configuration)."""
+        rows = list(indicators)
+        await self._writer.run(lambda conn: writes.upsert_indicators(conn, rows))
+        await self._reload_catalogue()
+
+    async def _reload_catalogue(self) -> None:
+        self.catalogue = Catalogue(await self.indicators(), await self.area_versions())
