@@ -140,7 +140,7 @@ async def seed(store: Store, clock: time_machine.Traveller | None = None) -> See
         await store.finish_run(
             started.id, RunOutcome.PARTIAL if rejected else RunOutcome.SUCCESS, fetched=len(records) + rejected,
             new=result.new, revised=len(result.revised), unchanged=result.unchanged, rejected=rejected,
-            latency_ms=latency_ms, bytes_=len(payload), http_status=200,
+            latency_ms=latency_ms, bytes=len(payload), http_status=200,
         )  # fmt: skip
         seeded.runs[source] = started.id
         return started.id
