@@ -131,25 +131,38 @@ async def check_provinces(
     in_force = await reads.areas.in_force(Period.parse(period).end_date)
     parts = [_pick(figures, code, province_sources) for code in in_force]
     subject = f"{indicator.code}/{period}"
-    if national is None or any(p is None for p in parts):
+    if national is None:
         return None
     got = [p for p in parts if p is not None]
     total = sum(p.value for p in got)
-    if not _differ(total, national.value, rules.tolerance_of(indicator.code)):
+    tolerance = rules.tolerance_of(indicator.code)
+    partial = len(got) < len(parts)
+    if partial:
+        # A partial sum says nothing, unless it already exceeds the whole: with no figure below
+        # zero, the provinces still to report can only add to it (an inflated province shows at
+        # once, not only when the last late province has reported).
+        if not got or any(p.value < 0 for p in got) or national.value < 0:
+            return None
+        if total <= national.value * (1 + tolerance):
+            await store.resolve_alert(PROVINCES, subject)
+            return None
+    elif not _differ(total, national.value, tolerance):
         await store.resolve_alert(PROVINCES, subject)
         return True
+    so_far = f"{len(got)}/{len(parts)}" if partial else str(len(got))
     lines = "\n".join(f"{p.area} {p.value!r} ({p.source}, {_short(p.digest)})" for p in got)
     await store.fire_alert(
         PROVINCES,
         subject,
         Severity.WARNING,
-        f"Tổng {len(got)} tỉnh, thành phố của {indicator.code} kỳ {period} là {total!r}, "
-        f"khác số cả nước {national.value!r} ({national.source})",
+        f"Tổng {so_far} tỉnh, thành phố của {indicator.code} kỳ {period} là {total!r}, "
+        f"{'đã vượt' if partial else 'khác'} số cả nước {national.value!r} ({national.source})",
         params=AlertParams(
             indicator=indicator.code,
             period=period,
             value=total,
             count=len(got),
+            expected=len(parts),  # count < expected: some provinces have not reported, and yet
             reference_value=national.value,
             reference_source=national.source,
             reference_digest=national.digest,

@@ -133,3 +133,36 @@ async def test_a_derived_figure_is_checked_against_its_formula(store: Store) -> 
     [alert] = [a for a in await store.alerts() if a.rule == crosscheck.DERIVED]
     assert alert.params.value == 3.4 and alert.params.reference_value == pytest.approx(2.1)
     assert alert.params.payload_digest is None  # ingested without a payload: nothing to point at
+
+
+async def test_a_partial_sum_of_the_provinces_alerts_only_once_it_exceeds_the_nation(store: Store) -> None:
+    """Provinces still to report can only add to a sum of figures that are not negative: a partial
+    sum below the nation says nothing, one above it is already a contradiction."""
+    from datetime import date
+
+    from storage import Batch, ObservationIn
+
+    provinces = [a.code for a in await store.areas_in_force(date(2025, 10, 31))]
+    assert len(provinces) == 34
+
+    def obs(area: str, value: float) -> ObservationIn:
+        return ObservationIn(indicator="EXPORTS", area=area, period="2025-10", value=value)
+
+    await store.ingest(Batch("cus", [obs(NATION, 340.0)]))
+    exports = await store.indicator("EXPORTS")
+    assert exports is not None
+    first = [obs(code, 9.0) for code in provinces[:30]]  # 30 of 34 so far: 270 of 340
+    await store.ingest(Batch("provinces", first))
+    assert await crosscheck.check_provinces(store, exports, "2025-10", RULES) is None
+    assert [a for a in await store.alerts() if a.rule == crosscheck.PROVINCES] == []
+
+    await store.ingest(Batch("provinces", [obs(provinces[0], 90.0)]))  # one keyed in ten times too large: 351
+    assert await crosscheck.check_provinces(store, exports, "2025-10", RULES) is False
+    [alert] = [a for a in await store.alerts() if a.rule == crosscheck.PROVINCES]
+    assert (alert.params.count, alert.params.expected) == (30, 34)
+    assert alert.params.value == pytest.approx(351.0) and alert.params.reference_value == 340.0
+    assert "30/34" in alert.message
+
+    await store.ingest(Batch("provinces", [obs(provinces[0], 9.0)]))  # corrected: the partial sum says nothing again
+    assert await crosscheck.check_provinces(store, exports, "2025-10", RULES) is None
+    assert [a for a in await store.alerts() if a.rule == crosscheck.PROVINCES] == []

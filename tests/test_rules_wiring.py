@@ -84,8 +84,13 @@ async def test_the_demo_scenario_raises_its_alerts_through_the_server(tmp_path: 
                 mismatch = one(alerts, crosscheck.SOURCES, "RETAIL_SALES/VN/2026-10")
                 assert mismatch.state is AlertState.PENDING
                 assert not [a for a in alerts if a.rule == reporting.REPORT_LATE], "nothing is due yet"
-                # 04's October is missing: a partial sum of the provinces says nothing yet.
-                assert not [a for a in alerts if a.rule == crosscheck.PROVINCES]
+                # 04's October is missing, yet the 33 others already add up to more than the nation:
+                # the inflated province shows at once, saying how many have reported.
+                early = one(alerts, crosscheck.PROVINCES, "EXPORTS/2026-10")
+                assert (early.params.count, early.params.expected) == (33, 34)
+                assert early.params.value is not None and early.params.reference_value is not None
+                assert early.params.value > early.params.reference_value
+                assert "33/34" in early.message and "đã vượt" in early.message
 
                 clock.set(T0 + timedelta(seconds=130))  # 26 November 00:00:10: October was due
                 alerts = await until(
@@ -117,7 +122,7 @@ async def test_the_demo_scenario_raises_its_alerts_through_the_server(tmp_path: 
                 assert p.reference_value == min(national, key=lambda f: f.source).value
                 assert p.value is not None and p.value > p.reference_value  # the provinces add up to more
                 assert p.reference_digest is not None and len(p.reference_digest) == 64
-                assert p.count == 34
+                assert (p.count, p.expected) == (34, 34)
                 assert contradiction.detail is not None and province.digest is not None
                 assert f"79 {province.value!r} (province-79, sha256:{province.digest[:12]})" in contradiction.detail
 
