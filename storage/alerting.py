@@ -223,11 +223,11 @@ def fire(
         cur = conn.execute(
             """INSERT INTO alerts (rule, subject, severity, state, message, opened_at, fired_at, updated_at,
                                    params, detail, fire_after, keep_firing_s)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id""",
             (rule, subject, severity.value, state.value, message, text, None if held else text, text,
              params_json, detail, fire_after, keep),
         )  # fmt: skip
-        alert = get(conn, int(cur.lastrowid or 0))
+        alert = get(conn, int(cur.fetchone()[0]))
         inhibited_by, silenced_by = _mutes_of(conn, alert, inhibitions, now)
         if inhibited_by is not None or silenced_by is not None:
             conn.execute(
@@ -401,10 +401,10 @@ def silence(
     if not comment.strip():
         raise AlertError("a silence needs a comment: why these alerts may be muted")
     cur = conn.execute(
-        "INSERT INTO silences (matchers, comment, created_by, created_at, ends_at) VALUES (?,?,?,?,?)",
+        "INSERT INTO silences (matchers, comment, created_by, created_at, ends_at) VALUES (?,?,?,?,?) RETURNING id",
         (match.model_dump_json(exclude_none=True), comment, actor, to_text(now), to_text(ends_at)),
     )
-    silence_id = int(cur.lastrowid or 0)
+    silence_id = int(cur.fetchone()[0])
     audit_log.append(
         conn,
         now,

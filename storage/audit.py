@@ -88,7 +88,7 @@ async def verify(conn: aiosqlite.Connection, expected_head: str | None = None) -
     report = AuditReport()
     prev, expected_id = GENESIS, 1
     async with conn.execute(
-        "SELECT id, at, actor, role, action, target, details, prev_hash, hash FROM audit ORDER BY rowid"
+        "SELECT id, at, actor, role, action, target, details, prev_hash, hash FROM audit ORDER BY id"
     ) as cur:
         async for r in cur:
             entry_id, at, actor, role, action, target, details, prev_hash, stored = r

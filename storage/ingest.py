@@ -260,14 +260,14 @@ CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
     indicator TEXT NOT NULL,
     area      TEXT NOT NULL,
     period    TEXT NOT NULL,
-    value     REAL NOT NULL,
+    value     DOUBLE PRECISION NOT NULL,
     status    TEXT NOT NULL,
-    prev_id   INTEGER
+    prev_id   BIGINT
 )"""
 
 _STAGE_ROW = """
-INSERT INTO temp.ingest_stage (indicator, area, period, value, status, prev_id)
-VALUES (?1, ?2, ?3, ?4, ?5, (SELECT id FROM observations
+INSERT INTO temp.ingest_stage (pos, indicator, area, period, value, status, prev_id)
+VALUES (?7, ?1, ?2, ?3, ?4, ?5, (SELECT id FROM observations
         WHERE indicator = ?1 AND area = ?2 AND period = ?3 AND source = ?6 ORDER BY revision DESC LIMIT 1))"""
 
 _APPEND_CHANGED = """
@@ -357,7 +357,7 @@ def _append(conn: sqlite3.Connection, batch: Batch, work: Plan) -> tuple[int | N
             with paused_gc():
                 params = [r + extra for r in fresh]
             inserted += conn.executemany(_FRESH_ROW, params).rowcount
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError:  # also PostgreSQL's (storage/pg/adapter.py)
             # Our idea of the latest periods was stale: compare every row instead.
             conn.execute("ROLLBACK TO fresh")
             known, fresh, inserted = known + fresh, [], 0
@@ -365,7 +365,7 @@ def _append(conn: sqlite3.Connection, batch: Batch, work: Plan) -> tuple[int | N
     if known:
         conn.execute(_STAGE)
         conn.execute("DELETE FROM temp.ingest_stage")
-        conn.executemany(_STAGE_ROW, known)
+        conn.executemany(_STAGE_ROW, [(*r, i) for i, r in enumerate(known)])
         inserted += conn.execute(_APPEND_CHANGED, (source, collected_at, batch.run_id, payload_id)).rowcount
         conn.execute("DELETE FROM temp.ingest_stage")
     result.unchanged = len(fresh) + len(known) - inserted
@@ -375,7 +375,9 @@ def _append(conn: sqlite3.Connection, batch: Batch, work: Plan) -> tuple[int | N
             with paused_gc():
                 result.revised = [Revision(*r) for r in fetched]
         result.new = inserted - len(result.revised)
-        last_seq = conn.execute(_EVENTS, (before, to_text(utcnow()))).lastrowid
+        conn.execute(_EVENTS, (before, to_text(utcnow())))
+        # Ours: on SQLite the one writer's, on PostgreSQL numbered under a lock held to commit.
+        last_seq = conn.execute("SELECT max(seq) FROM events").fetchone()[0]
         result.last_seq = last_seq
         result.first_seq = None if last_seq is None else last_seq - inserted + 1
         result.first_id, result.last_id = before + 1, before + inserted
@@ -389,12 +391,12 @@ def log_ingest(
     """Record the ingest itself, with the reasons for its rejections (in the writer's transaction)."""
     cur = conn.execute(
         """INSERT INTO ingests (source, run_id, payload_id, at, records, new, revised, unchanged, rejected,
-           first_obs, last_obs, first_seq, last_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+           first_obs, last_obs, first_seq, last_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id""",
         (batch.source, batch.run_id, payload_id, to_text(batch.collected_at), records, result.new,
          len(result.revised), result.unchanged, len(result.rejected), result.first_id, result.last_id,
          result.first_seq, result.last_seq),
     )  # fmt: skip
-    ingest_id = int(cur.lastrowid or 0)
+    ingest_id = int(cur.fetchone()[0])
     if result.rejected:
         conn.executemany(
             "INSERT INTO rejections (ingest_id, position, reason, record) VALUES (?,?,?,?)",

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import aiosqlite
+import psycopg
 
 from storage import alerting, writes
 from storage.alerting import DEFAULT_INHIBITIONS, Inhibition
@@ -22,6 +23,8 @@ from storage.clock import to_text, utcnow
 from storage.ingest import Catalogue
 from storage.lock import PROCESS_ID
 from storage.migrations import SchemaTooNew, migrate
+from storage.pg import migrate as pg_migrate
+from storage.pg.adapter import PgConnection, PgReader, is_url
 from storage.models import Indicator, Severity
 from storage.repos.alerts import AlertRepo
 from storage.repos.audit import AuditRepo
@@ -44,7 +47,7 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo):
     # Also ReferenceRepo (through SnapshotRepo) and RunRepo (through ObservationRepo).
     """Open with ``await Store.open(path)``; close with ``await store.close()`` (or ``async with``)."""
 
-    def __init__(self, path: str, writer: Writer, reader: aiosqlite.Connection) -> None:
+    def __init__(self, path: str, writer: Writer, reader: aiosqlite.Connection | PgReader) -> None:
         self.path = path
         self._writer = writer
         self._r = reader
@@ -68,19 +71,23 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo):
 
     @classmethod
     async def open(cls, path: str | Path, *, extra_indicators: Iterable[Indicator] = ()) -> Store:
-        """Open (creating or upgrading as needed) the database at ``path``."""
+        """Open (creating or upgrading as needed) the database at ``path``: a SQLite file, or a
+        PostgreSQL server given by a ``postgresql://`` URL (the engine is chosen here, nowhere else)."""
         path = str(path)
-        parent = Path(path).parent
-        if not parent.exists():
-            raise StoreError(f"cannot create the database {path}: folder {parent} does not exist")
+        pg = is_url(path)
+        if not pg:
+            parent = Path(path).parent
+            if not parent.exists():
+                raise StoreError(f"cannot create the database {path}: folder {parent} does not exist")
         writer = Writer(path)
         try:
             await writer.open()
-            await writer.call(migrate)
-        except (sqlite3.DatabaseError, SchemaTooNew) as exc:
+            await writer.call(_migrate_pg if pg else migrate)
+            reader: aiosqlite.Connection | PgReader = await (PgReader.open(path) if pg else open_reader(path))
+        except (sqlite3.DatabaseError, SchemaTooNew, pg_migrate.SchemaTooNew, psycopg.Error) as exc:
             await writer.close()
-            raise StoreError(f"cannot open the database {path}: {exc}") from exc
-        store = cls(path, writer, await open_reader(path))
+            raise StoreError(f"cannot open the database {_shown(path)}: {exc}") from exc
+        store = cls(path, writer, reader)
         extra = list(extra_indicators)
         store.epoch = await writer.run(lambda conn: writes.first_start(conn, extra))
         await store._reload_catalogue()
@@ -110,7 +117,9 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo):
         await self.close()
 
     async def schema_version(self) -> int:
-        async with self._r.execute("PRAGMA user_version") as cur:
+        """The schema's version (each engine numbers its own migrations)."""
+        sql = "SELECT coalesce(max(version), 0) FROM schema_version" if self.is_pg else "PRAGMA user_version"
+        async with self._r.execute(sql) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
@@ -174,6 +183,20 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo):
                     await result
             except Exception:
                 log.exception("store listener failed")
+
+
+def _migrate_pg(conn: PgConnection) -> None:
+    pg_migrate.migrate(conn.raw)
+
+
+def _shown(path: str) -> str:
+    """``path`` as it may be logged: a URL without its password."""
+    if not is_url(path):
+        return path
+    try:
+        return psycopg.conninfo.make_conninfo(path, password="***")
+    except psycopg.ProgrammingError:
+        return "the PostgreSQL URL given"
 
 
 def _catch_up(

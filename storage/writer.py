@@ -15,6 +15,7 @@ until writes succeed again. The writer itself never stops on such an error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
@@ -25,7 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+import psycopg
+
 from storage.clock import to_text, utcnow
+from storage.pg.adapter import PgConnection, is_url
 from storage.writes import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -54,11 +58,24 @@ _UNWRITABLE = {
 
 def unwritable(exc: BaseException) -> bool:
     """Whether ``exc`` says the database cannot be written now (rather than that an operation is wrong)."""
+    if isinstance(exc, psycopg.Error):
+        # PostgreSQL: the server is gone or going (connection lost, shutting down, too many clients),
+        # out of disk or memory; not an error of the statement itself.
+        return isinstance(
+            exc, psycopg.OperationalError | psycopg.errors.DiskFull | psycopg.errors.InsufficientResources
+        ) and not isinstance(exc, psycopg.errors.QueryCanceled)
     code = getattr(exc, "sqlite_errorcode", None)
     return isinstance(exc, sqlite3.OperationalError) and code is not None and (code & 0xFF) in _UNWRITABLE
 
 
+def _disk_full(exc: BaseException) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or isinstance(exc, psycopg.errors.DiskFull)
+
+
 def connect(path: str) -> sqlite3.Connection:
+    """The writing connection: SQLite for a path, PostgreSQL (storage/pg/adapter.py) for a URL."""
+    if is_url(path):
+        return PgConnection(path)  # type: ignore[return-value]  # the same surface, see the adapter
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 10000")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -68,6 +85,12 @@ def connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute("PRAGMA journal_mode = WAL").fetchone()
     return conn
+
+
+# The newest event committed (or written by this transaction): SQLite's AUTOINCREMENT counter; on
+# PostgreSQL the highest seq (numbered by trigger under a lock this transaction holds once it wrote one).
+_LAST_SEQ = "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
+_LAST_SEQ_PG = "SELECT greatest(coalesce((SELECT max(seq) FROM events), 0), (SELECT last_seq FROM event_seq_floor))"
 
 
 @dataclass
@@ -167,6 +190,8 @@ class Writer:
         """In the writer thread: one transaction, a savepoint per operation."""
         conn = self._conn
         assert conn is not None
+        if isinstance(conn, PgConnection) and conn.broken:
+            conn.reconnect()  # the server restarted: an error here is "cannot be written now", as any
         outcomes: list[tuple[bool, Any]] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -183,11 +208,12 @@ class Writer:
                 else:
                     conn.execute("RELEASE op")
                     outcomes.append((True, value))
-            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+            row = conn.execute(_LAST_SEQ_PG if isinstance(conn, PgConnection) else _LAST_SEQ).fetchone()
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(Exception):  # the connection may be the thing that failed
+                    conn.execute("ROLLBACK")
             raise
         return outcomes, int(row[0]) if row else 0
 
@@ -196,10 +222,10 @@ class Writer:
         health._last_failure = time.monotonic()
         health.failures += 1
         health.error = _describe(exc)
-        health.disk_full = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+        health.disk_full = _disk_full(exc)
         if health.failing_since is None:
             health.failing_since = utcnow()
-            if unwritable(exc) or isinstance(exc, sqlite3.Error):
+            if unwritable(exc) or isinstance(exc, sqlite3.Error | psycopg.Error):
                 log.error("the database %s cannot be written: %s", self.path, health.error)
             else:  # not the disk: a bug, worth its traceback
                 log.error("a write transaction on %s failed", self.path, exc_info=exc)
@@ -210,7 +236,7 @@ class Writer:
         health = self.health
         if health.failing_since is None or time.monotonic() - health._last_failure < self.recovery_hold:
             return
-        if health.disk_full and not enough_space(self.path):
+        if health.disk_full and not is_url(self.path) and not enough_space(self.path):
             return
         log.warning(
             "the database %s can be written again (failing since %s, %d failed transactions)",

@@ -108,10 +108,10 @@ def _open(d: date | None, open_value: str) -> str:
 
 def event(conn: sqlite3.Connection, type_: EventType, payload: dict[str, Any]) -> int:
     cur = conn.execute(
-        "INSERT INTO events (type, at, payload) VALUES (?, ?, ?)",
+        "INSERT INTO events (type, at, payload) VALUES (?, ?, ?) RETURNING seq",
         (type_.value, to_text(utcnow()), json.dumps(payload, ensure_ascii=False, default=str)),
     )
-    return int(cur.lastrowid or 0)
+    return int(cur.fetchone()[0])
 
 
 def prune_events(conn: sqlite3.Connection, keep_after: datetime) -> int:

@@ -16,9 +16,31 @@ from tests.pgkit import pg_empty_url, pg_server, pg_url  # noqa: F401  (fixtures
 ROOT = Path(__file__).resolve().parent.parent
 
 
+ENGINES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=["sqlite"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """The store's engine: SQLite, or both in a module that sets ``BOTH_ENGINES = True``."""
+    return str(request.param)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "engine" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_ENGINES", False):
+        metafunc.parametrize("engine", ENGINES, indirect=True)
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "ops.db")
+def store_target(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where a test's store lives: a SQLite file, or a fresh migrated PostgreSQL database's URL."""
+    if engine == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return str(tmp_path / "ops.db")
+
+
+@pytest.fixture
+async def store(store_target: str) -> AsyncIterator[Store]:
+    s = await Store.open(store_target)
     try:
         yield s
     finally:

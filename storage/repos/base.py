@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
+import psycopg
 
 from storage.alerting import Inhibition
 from storage.ingest import Catalogue
 from storage.models import RunTrigger
+from storage.pg.adapter import is_url
 from storage.writer import Writer
 from storage.writes import RunFinish
 
@@ -46,7 +48,8 @@ async def open_reader(path: str) -> aiosqlite.Connection:
 
 
 async def _end_read(conn: aiosqlite.Connection) -> None:
-    with contextlib.suppress(sqlite3.OperationalError):  # no transaction: its BEGIN failed
+    # no transaction: its BEGIN failed (or, on PostgreSQL, the connection was lost)
+    with contextlib.suppress(sqlite3.OperationalError, psycopg.OperationalError):
         await conn.execute("COMMIT")
 
 
@@ -64,7 +67,12 @@ class StoreBase:
     catalogue: Catalogue
     inhibitions: tuple[Inhibition, ...]
     _writer: Writer
-    _r: aiosqlite.Connection
+    _r: aiosqlite.Connection  # or storage/pg/adapter.PgReader, which has the same surface
+
+    @property
+    def is_pg(self) -> bool:
+        """Whether the store is on PostgreSQL (the few things that differ: see docs/internals.md)."""
+        return is_url(self.path)
     _read_lock: asyncio.Lock
     # (rule, subject) of the open alerts: resolving one that is not open costs no write.
     _open_alerts: set[tuple[str, str]]

@@ -109,14 +109,14 @@ class ObservationRepo(RunRepo):
     ) -> list[Observation]:
         """The series, one figure per period and source: the latest revision known at ``as_of``
         (default: now), oldest period first."""
-        cutoff = to_text(as_of) if as_of else "9999"
+        cutoff = to_text(as_of) if as_of else None  # None: no cutoff (a time, not a text, on PostgreSQL)
         sql = f"""
         SELECT {OBS_SELECT} FROM observations o
-        WHERE indicator = ?1 AND area = ?2 AND (?3 IS NULL OR source = ?3) AND collected_at <= ?4
+        WHERE indicator = ?1 AND area = ?2 AND (?3 IS NULL OR source = ?3) AND (?4 IS NULL OR collected_at <= ?4)
           AND (?5 IS NULL OR period >= ?5)
           AND revision = (SELECT max(revision) FROM observations m
                           WHERE m.indicator = o.indicator AND m.area = o.area AND m.period = o.period
-                            AND m.source = o.source AND m.collected_at <= ?4)
+                            AND m.source = o.source AND (?4 IS NULL OR m.collected_at <= ?4))
         ORDER BY period, source"""
         async with self._r.execute(sql, (indicator, area, source, cutoff, since)) as cur:
             return [observation_from_row(r) for r in await cur.fetchall()]

@@ -1,0 +1,223 @@
+"""PostgreSQL connections with the surface the store's repositories use on SQLite.
+
+The repositories are written against ``sqlite3.Connection`` (the writer thread) and
+``aiosqlite.Connection`` (the reader); these adapters present the same calls over psycopg 3, so
+the repositories stay one text for both engines:
+
+- statements are translated once per text (storage/pg/translate.py);
+- binding is client-side (``ClientCursor``): the store's SQL has untyped NULL parameters
+  (``?3 IS NULL OR source = ?3``) and text times compared with timestamptz columns, which
+  server-side binding would need a type for;
+- results look like SQLite's: a timestamptz is the store's time text (storage/clock.py
+  ``to_text``), a date its ISO text, a numeric (``sum`` of a bigint) an int or float;
+- a unique or foreign key violation is raised as ``sqlite3.IntegrityError`` (the operation's fault,
+  as the call sites expect); losing the server is ``psycopg.OperationalError``, which the writer
+  counts as "cannot be written now" (storage/writer.py ``unwritable``) and after which it
+  reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg import AsyncClientCursor, ClientCursor
+
+from storage.clock import to_text
+from storage.pg.translate import translate
+
+Params = Sequence[Any] | Mapping[str, Any] | None
+CONNECT_TIMEOUT_S = 10
+
+
+def is_url(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://"))
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return to_text(v)
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    if isinstance(v, memoryview):
+        return bytes(v)
+    return v
+
+
+def _row(r: Sequence[Any] | None) -> tuple[Any, ...] | None:
+    return None if r is None else tuple(_value(v) for v in r)
+
+
+def _integrity(exc: psycopg.IntegrityError) -> sqlite3.IntegrityError:
+    return sqlite3.IntegrityError(str(exc).strip())
+
+
+def connect_sync(url: str) -> psycopg.Connection[Any]:
+    # autocommit: the writer sends BEGIN / SAVEPOINT / COMMIT itself, as it does on SQLite.
+    conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, cursor_factory=ClientCursor)
+    conn.execute("SET TIME ZONE 'UTC'")
+    return conn
+
+
+class Cursor:
+    """The result of ``PgConnection.execute``: rows already fetched, as sqlite3's cursor gives them."""
+
+    def __init__(self, rows: list[tuple[Any, ...]], rowcount: int) -> None:
+        self._rows = rows
+        self._next = 0
+        self.rowcount = rowcount
+        self.lastrowid = None  # not on PostgreSQL: call sites use RETURNING
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        rows, self._next = self._rows[self._next :], len(self._rows)
+        return rows
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self.fetchall())
+
+
+class PgConnection:
+    """The writer thread's connection (sqlite3.Connection's surface) over a sync psycopg connection."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.raw = connect_sync(url)
+
+    @property
+    def broken(self) -> bool:
+        return self.raw.broken or self.raw.closed
+
+    def reconnect(self) -> None:
+        if not self.raw.closed:
+            self.raw.close()
+        self.raw = connect_sync(self.url)
+
+    @property
+    def in_transaction(self) -> bool:
+        return not self.broken and self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+    def execute(self, sql: str, params: Params = None) -> Cursor:
+        st = translate(sql)
+        try:
+            with self.raw.cursor() as cur:
+                cur.execute(st.sql, st.args(params))  # type: ignore[arg-type]
+                rows = [_row(r) for r in cur.fetchall()] if cur.description else []
+                return Cursor(rows, cur.rowcount)  # type: ignore[arg-type]
+        except psycopg.IntegrityError as exc:
+            raise _integrity(exc) from exc
+
+    def executemany(self, sql: str, seq: Sequence[Params]) -> Cursor:
+        st = translate(sql)
+        try:
+            with self.raw.cursor() as cur:
+                cur.executemany(st.sql, [st.args(p) for p in seq])  # type: ignore[misc]
+                return Cursor([], cur.rowcount)
+        except psycopg.IntegrityError as exc:
+            raise _integrity(exc) from exc
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class AsyncCursor:
+    """What ``PgReader.execute`` gives: awaitable, an async context manager, async-iterable."""
+
+    def __init__(self, reader: PgReader, sql: str, params: Params) -> None:
+        self._reader, self._sql, self._params = reader, sql, params
+        self._rows: list[tuple[Any, ...]] = []
+        self._next = 0
+        self.rowcount = -1
+
+    async def _run(self) -> AsyncCursor:
+        self._rows, self.rowcount = await self._reader._execute(self._sql, self._params)
+        return self
+
+    def __await__(self) -> Any:
+        return self._run().__await__()
+
+    async def __aenter__(self) -> AsyncCursor:
+        return await self._run()
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def fetchone(self) -> tuple[Any, ...] | None:
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    async def fetchall(self) -> list[tuple[Any, ...]]:
+        rows, self._next = self._rows[self._next :], len(self._rows)
+        return rows
+
+    async def __aiter__(self) -> AsyncIterator[tuple[Any, ...]]:
+        while (row := await self.fetchone()) is not None:
+            yield row
+
+
+class PgReader:
+    """The reader (aiosqlite.Connection's surface) over an async psycopg connection.
+
+    ``BEGIN`` opens a read-only REPEATABLE READ transaction: one snapshot for every statement until
+    ``COMMIT``, as a read transaction on SQLite's WAL gives. A connection lost (server restarted) is
+    replaced before the next statement; a statement outside a transaction is retried once on the new
+    connection (reads change nothing), one inside fails as the transaction's snapshot is gone.
+    """
+
+    def __init__(self, url: str, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.url = url
+        self._conn = conn
+        self._lock = asyncio.Lock()  # one statement at a time on the connection, as aiosqlite's thread does
+
+    @classmethod
+    async def open(cls, url: str) -> PgReader:
+        return cls(url, await cls._connect(url))
+
+    @staticmethod
+    async def _connect(url: str) -> psycopg.AsyncConnection[Any]:
+        conn = await psycopg.AsyncConnection.connect(
+            url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, cursor_factory=AsyncClientCursor
+        )
+        await conn.execute("SET TIME ZONE 'UTC'")
+        await conn.execute("SET default_transaction_read_only = on")
+        return conn
+
+    def execute(self, sql: str, params: Params = None) -> AsyncCursor:
+        return AsyncCursor(self, sql, params)
+
+    async def _execute(self, sql: str, params: Params) -> tuple[list[tuple[Any, ...]], int]:
+        if sql.strip().upper() == "BEGIN":
+            sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        st = translate(sql)
+        async with self._lock:
+            if self._conn.broken or self._conn.closed:
+                self._conn = await self._connect(self.url)
+            idle = self._conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            for attempt in (1, 2):
+                try:
+                    async with self._conn.cursor() as cur:
+                        await cur.execute(st.sql, st.args(params))  # type: ignore[arg-type]
+                        rows = [_row(r) for r in await cur.fetchall()] if cur.description else []
+                        return rows, cur.rowcount  # type: ignore[return-value]
+                except psycopg.OperationalError:
+                    if attempt == 2 or not idle or not (self._conn.broken or self._conn.closed):
+                        raise
+                    self._conn = await self._connect(self.url)
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        await self._conn.close()
