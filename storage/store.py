@@ -23,9 +23,9 @@ from storage.clock import to_text, utcnow
 from storage.ingest import Catalogue
 from storage.lock import PROCESS_ID
 from storage.migrations import SchemaTooNew, migrate
+from storage.models import Indicator, Severity
 from storage.pg import migrate as pg_migrate
 from storage.pg.adapter import PgConnection, PgReader, is_url
-from storage.models import Indicator, Severity
 from storage.repos.alerts import AlertRepo
 from storage.repos.audit import AuditRepo
 from storage.repos.base import Listener, Unstarted, open_reader

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from storage import Batch, EventType, ObservationIn, RunOutcome, RunTrigger, Severity, SnapshotFilter, Store
 
+BOTH_ENGINES = True  # the store fixture runs each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 
 def rec(indicator: str, area: str, period: str, value: float) -> ObservationIn:
     return ObservationIn(indicator=indicator, area=area, period=period, value=value)

@@ -12,6 +12,8 @@ import pytest
 
 from storage import Batch, ObservationIn, ObservationStatus, Snapshot, Store, StoreError
 
+BOTH_ENGINES = True  # the store fixture runs each test on SQLite and on PostgreSQL (tests/conftest.py)
+
 
 def rec(indicator: str, area: str, period: str, value: float, status: str = "official") -> ObservationIn:
     return ObservationIn(indicator=indicator, area=area, period=period, value=value, status=status)

@@ -73,6 +73,7 @@ class StoreBase:
     def is_pg(self) -> bool:
         """Whether the store is on PostgreSQL (the few things that differ: see docs/internals.md)."""
         return is_url(self.path)
+
     _read_lock: asyncio.Lock
     # (rule, subject) of the open alerts: resolving one that is not open costs no write.
     _open_alerts: set[tuple[str, str]]
