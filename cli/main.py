@@ -23,6 +23,7 @@ from feed.formatting import format_number, status_label, unit_label
 from storage import Observation, Store, StoreError
 from storage.clock import parse_moment
 from storage.migrations import LATEST, schema_version
+from storage.pg.adapter import is_url
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -87,7 +88,8 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _db_path(args: argparse.Namespace) -> str:
-    return args.db or _config(args).database.path
+    # --db, else [database] url (PostgreSQL) or path (SQLite): Store.open picks the engine from it.
+    return args.db or _config(args).database.target
 
 
 def _exists(path: str) -> bool:
@@ -96,7 +98,7 @@ def _exists(path: str) -> bool:
 
 def _existing_db(args: argparse.Namespace) -> str:
     path = _db_path(args)
-    if path != ":memory:" and not Path(path).exists():
+    if path != ":memory:" and not is_url(path) and not Path(path).exists():
         raise UserError(f"no database at {path}: create it with `opscentre init-db` (or pass --db PATH)")
     return path
 
@@ -136,7 +138,7 @@ def _print_json(data: Any) -> None:
 
 async def cmd_init_db(args: argparse.Namespace) -> int:
     path = _db_path(args)
-    existed = path != ":memory:" and _exists(path)
+    existed = path != ":memory:" and not is_url(path) and _exists(path)
     before = 0
     if existed:
         try:

@@ -13,6 +13,12 @@ after a crash never waits for a lease to expire, nothing needs a heartbeat (whic
 full disk), and it holds across PID namespaces on one host. (Like SQLite's own locking it is not
 meant for network file systems.) Reading commands take no lock: WAL readers never block.
 
+On PostgreSQL (a ``postgresql://`` URL) there is no file to lock: the same exclusive right is a
+session-level advisory lock (``pg_try_advisory_lock``) held on a connection of its own, whose
+``application_name`` names the holder (token, command); the server drops it the instant that
+connection ends, as the kernel drops a flock. (If the server restarts, the lock is gone with the
+session: this replaces the flock for "one collecting process", not the multi-process leases.)
+
 So runs left 'running' are easy to tell: those whose owner is neither this process nor the
 lock's holder were begun by a process that is gone.
 """
@@ -28,7 +34,10 @@ import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import psycopg
+
 from storage.clock import to_text, utcnow
+from storage.pg.adapter import CONNECT_TIMEOUT_S, is_url
 from storage.writes import StoreError
 
 
@@ -82,8 +91,12 @@ class CollectorLock:
         self.db = str(db)
         self.path = lock_path(db)
         self._fd: int | None = None
+        self._pg: psycopg.Connection | None = None
 
     def acquire(self, command: str) -> None:
+        if is_url(self.db):
+            self._acquire_pg(command)
+            return
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -96,11 +109,23 @@ class CollectorLock:
             os.pwrite(fd, json.dumps(asdict(me)).encode(), 0)
         self._fd = fd
 
+    def _acquire_pg(self, command: str) -> None:
+        name = f"{_APP_PREFIX}{PROCESS_ID} {os.getpid()} {command}"[:63]  # PostgreSQL keeps 63 bytes
+        conn = psycopg.connect(self.db, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name=name)
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (COLLECTOR_LOCK,)).fetchone()
+        if not (row and row[0]):
+            conn.close()
+            raise DatabaseBusy(_shown(self.db), holder(self.db))
+        self._pg = conn
+
     @property
     def held(self) -> bool:
-        return self._fd is not None
+        return self._fd is not None or self._pg is not None
 
     def release(self) -> None:
+        if self._pg is not None:
+            conn, self._pg = self._pg, None
+            conn.close()  # ending the session drops the advisory lock
         if self._fd is not None:
             fd, self._fd = self._fd, None
             with contextlib.suppress(OSError):
@@ -113,6 +138,8 @@ def holder(db: str | Path) -> Holder | None:
 
     Raises DatabaseBusy if it is held by a process that has not written its name yet.
     """
+    if is_url(str(db)):
+        return _pg_holder(str(db))
     try:
         fd = os.open(lock_path(db), os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -134,3 +161,35 @@ def holder(db: str | Path) -> Holder | None:
 
 def _unnamed(db: str | Path) -> Holder:
     raise DatabaseBusy(str(db), None)
+
+
+# pg_try_advisory_lock key: "opsc" "coll" as two 32-bit halves (the migrations and seq use others).
+COLLECTOR_LOCK = 0x6F707363_636F6C6C
+_APP_PREFIX = "opscentre-collector "
+
+
+def _shown(url: str) -> str:
+    try:
+        return psycopg.conninfo.make_conninfo(url, password="***")
+    except psycopg.ProgrammingError:
+        return "the PostgreSQL database"
+
+
+def _pg_holder(url: str) -> Holder | None:
+    """Who holds the collector's advisory lock, from the holding session's application_name."""
+    with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+        row = conn.execute(
+            "SELECT a.application_name, coalesce(host(a.client_addr), 'local'), a.backend_start "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND l.classid = %s AND l.objid = %s AND l.objsubid = 1",
+            (COLLECTOR_LOCK >> 32, COLLECTOR_LOCK & 0xFFFFFFFF),
+        ).fetchone()
+    if row is None:
+        return None
+    name, host, started = row
+    parts = str(name).removeprefix(_APP_PREFIX).split(" ", 2)
+    if not str(name).startswith(_APP_PREFIX) or len(parts) < 2 or not parts[1].isdigit():
+        raise DatabaseBusy(_shown(url), None)
+    return Holder(parts[0], int(parts[1]), host, to_text(started), parts[2] if len(parts) > 2 else "")

@@ -6,7 +6,8 @@ import re
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+import psycopg
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 _DURATION = re.compile(r"(?P<n>[0-9]+(\.[0-9]+)?)\s*(?P<u>ms|s|m|h|d)")
 _UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -38,6 +39,35 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _check_url(value: object) -> object:
+    """A PostgreSQL URL ``postgresql://user:password@host:port/dbname``, or a clear error."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError("expected a PostgreSQL URL such as 'postgresql://user:password@host:5432/opscentre'")
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(value)
+    except psycopg.ProgrammingError as exc:
+        raise ValueError(f"not a valid PostgreSQL URL: {exc}") from None
+    if not parts.get("dbname"):
+        raise ValueError("the PostgreSQL URL names no database: add '/dbname' after the host")
+    return value
+
+
 class DatabaseSettings(Section):
     path: str = Field(default="opscentre.db", min_length=1, description="SQLite file (created on first start)")
+    url: Annotated[str | None, BeforeValidator(_check_url)] = Field(
+        default=None, description="PostgreSQL URL (postgresql://...): the store on PostgreSQL instead of a file"
+    )
     keep_events: Duration = Field(default=timedelta(days=7), description="event log kept for resuming clients")
+
+    @model_validator(mode="after")
+    def _one_engine(self) -> DatabaseSettings:
+        if self.url is not None and "path" in self.model_fields_set:
+            raise ValueError("give either [database] path (SQLite) or url (PostgreSQL), not both")
+        return self
+
+    @property
+    def target(self) -> str:
+        """What ``Store.open`` takes: the URL when one is given, else the SQLite file."""
+        return self.url or self.path
