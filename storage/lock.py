@@ -165,7 +165,7 @@ def _unnamed(db: str | Path) -> Holder:
 
 # pg_try_advisory_lock key: "opsc" "coll" as two 32-bit halves (the migrations and seq use others).
 COLLECTOR_LOCK = 0x6F707363_636F6C6C
-_APP_PREFIX = "opscentre-collector "
+_APP_PREFIX = "opsc:"  # short: application_name keeps 63 bytes, the command needs most
 
 
 def _shown(url: str) -> str:

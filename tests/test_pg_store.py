@@ -1,0 +1,123 @@
+"""What only the store on PostgreSQL has: a server that goes away and comes back under a running store,
+the URL that selects the engine, and the collector lock as an advisory lock."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterator
+
+import pytest
+from pydantic import ValidationError
+
+from storage import Batch, ObservationIn, Store, StoreError
+from storage.lock import CollectorLock, DatabaseBusy, holder
+from storage.settings import DatabaseSettings
+from storage.writes import StoreUnavailable
+from tests import pgkit
+from tests.pgkit import TEMPLATE_DB, PgServer
+
+RECOVERY_TIMEOUT_S = 60.0  # generous: two noisy cores
+
+
+def rec(period: str, value: float) -> ObservationIn:
+    return ObservationIn(indicator="CPI_YOY", area="VN", period=period, value=value, status="official")
+
+
+@pytest.fixture
+def own_server() -> Iterator[PgServer]:
+    """A server of this test's own: it is stopped and started again under the store."""
+    server = pgkit.start_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def stop_server(server: PgServer) -> None:
+    assert server.proc is not None
+    server.proc.send_signal(signal.SIGINT)  # fast shutdown: every session is ended
+    server.proc.wait(timeout=60)
+
+
+def start_again(server: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start the stopped server on the port it had (the store's URL names it)."""
+    port = server.port
+    monkeypatch.setattr(pgkit, "free_port", lambda: port)
+    server.start()
+    assert server.port == port
+
+
+async def test_a_restarted_server_is_written_again_and_nothing_acknowledged_is_lost(
+    own_server: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = own_server.create_database(TEMPLATE_DB)
+    store = await Store.open(url)
+    store.probe_every = 0.2
+    store._writer.recovery_hold = 0.0
+    try:
+        acknowledged = await store.ingest(Batch("gso", [rec("2024-01", 1.0), rec("2024-02", 2.0)]))
+        assert acknowledged.new == 2
+
+        stop_server(own_server)
+        with pytest.raises(StoreUnavailable):
+            await store.ingest(Batch("gso", [rec("2024-03", 3.0)]))
+        assert store.write_problem() is not None
+
+        start_again(own_server, monkeypatch)
+        # The writer reconnects by itself: the next write after the server is back succeeds.
+        deadline = asyncio.get_running_loop().time() + RECOVERY_TIMEOUT_S
+        while True:
+            try:
+                after = await store.ingest(Batch("gso", [rec("2024-04", 4.0)]))
+                break
+            except StoreUnavailable:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+        assert after.new == 1
+
+        # And the reader: everything acknowledged is there, the refused batch is not, seq has no gap.
+        history = await store.history("CPI_YOY", "VN")
+        assert [(o.period, o.value) for o in history] == [("2024-01", 1.0), ("2024-02", 2.0), ("2024-04", 4.0)]
+        events = await store.events_after(0)
+        seqs = [e.seq for e in events]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+        assert [e.seq for e in events if e.type == "observation"][-1] == after.last_seq
+    finally:
+        await store.close()
+
+
+def test_the_url_selects_postgresql_and_a_bad_one_is_refused_clearly() -> None:
+    assert DatabaseSettings().target == "opscentre.db"
+    assert DatabaseSettings(url="postgresql://u:p@db.example:5432/ops").target == "postgresql://u:p@db.example:5432/ops"
+    for bad, says in [
+        ("mysql://u@h/ops", "expected a PostgreSQL URL"),
+        ("postgresql://u@h:5432", "names no database"),
+    ]:
+        with pytest.raises(ValidationError, match=says):
+            DatabaseSettings(url=bad)
+    with pytest.raises(ValidationError, match="either"):
+        DatabaseSettings(url="postgresql://u@h/ops", path="ops.db")
+
+
+async def test_an_unreachable_server_is_a_clear_error_without_the_password(pg_server: PgServer) -> None:
+    url = f"postgresql://opscentre:sekrit@127.0.0.1:{pgkit.free_port()}/nowhere"
+    with pytest.raises(StoreError, match="cannot open the database") as caught:
+        await Store.open(url)
+    assert "sekrit" not in str(caught.value)
+
+
+def test_one_collecting_process_per_database_by_advisory_lock(pg_url: str) -> None:
+    first, second = CollectorLock(pg_url), CollectorLock(pg_url)
+    first.acquire("opscentre serve")
+    try:
+        with pytest.raises(DatabaseBusy, match="opscentre serve"):
+            second.acquire("opscentre collect --local")
+        found = holder(pg_url)
+        assert found is not None and found.command == "opscentre serve"
+    finally:
+        first.release()
+    assert holder(pg_url) is None
+    second.acquire("opscentre collect --local")  # released: free for the next
+    second.release()
