@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from storage import Store
+from storage.pg.adapter import PgConnection, is_url
 from tests.pgkit import pg_empty_url, pg_server, pg_url  # noqa: F401  (fixtures: a throwaway PostgreSQL)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +39,14 @@ def store_target(engine: str, tmp_path: Path, request: pytest.FixtureRequest) ->
     if engine == "postgresql":
         return str(request.getfixturevalue("pg_url"))
     return str(tmp_path / "ops.db")
+
+
+def raw_db(target: str) -> Any:
+    """A plain DB-API connection to a store's database, beside the store (to inject faults, to check
+    what it wrote): sqlite3 for a file, the store's own PostgreSQL adapter (autocommit) for a URL."""
+    if is_url(target):
+        return PgConnection(target)
+    return sqlite3.connect(target)
 
 
 @pytest.fixture

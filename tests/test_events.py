@@ -8,6 +8,7 @@ import contextlib
 from pathlib import Path
 
 from storage import Batch, EventType, ObservationIn, RunOutcome, RunTrigger, Severity, SnapshotFilter, Store
+from tests.conftest import raw_db
 
 BOTH_ENGINES = True  # the store fixture runs each test on SQLite and on PostgreSQL (tests/conftest.py)
 
@@ -113,11 +114,9 @@ async def test_snapshot_holds_the_latest_period_of_each_series_with_filters(stor
 
 
 async def test_runs_left_running_by_a_dead_process_are_marked_interrupted(store: Store) -> None:
-    import sqlite3
-
     run = await store.start_run("gso", RunTrigger.SCHEDULE)
     assert await store.mark_interrupted() == []  # our own process is alive: not touched
-    conn = sqlite3.connect(store.path)
+    conn = raw_db(store.path)
     try:
         conn.execute("UPDATE runs SET owner = 'a-process-now-gone' WHERE id = ?", (run.id,))  # another, gone
         conn.commit()

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from storage import Batch, ObservationIn, ObservationStatus, Snapshot, Store, StoreError
+from tests.conftest import raw_db
 
 BOTH_ENGINES = True  # the store fixture runs each test on SQLite and on PostgreSQL (tests/conftest.py)
 
@@ -97,7 +98,7 @@ async def test_every_figure_traces_to_the_exact_bytes_received(store: Store) -> 
     assert await store.payload(obs.payload_digest) == raw
     # The same payload again is stored once.
     await store.ingest(Batch("gdc", [rec("EXPORTS", "VN", "2024-11", 36.0)], payload=raw))
-    conn = sqlite3.connect(store.path)
+    conn = raw_db(store.path)
     try:
         (count,) = conn.execute("SELECT count(*) FROM raw_payloads").fetchone()
         (stored,) = conn.execute("SELECT length(body) FROM raw_payloads").fetchone()
@@ -110,7 +111,7 @@ async def test_every_figure_traces_to_the_exact_bytes_received(store: Store) -> 
 async def test_large_payloads_are_stored_compressed(store: Store) -> None:
     raw = b'{"indicator":"CPI_YOY","area":"VN","value":3.1},' * 5000
     await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2023-01", 3.1)], payload=raw))
-    conn = sqlite3.connect(store.path)
+    conn = raw_db(store.path)
     try:
         (stored,) = conn.execute("SELECT length(body) FROM raw_payloads").fetchone()
     finally:
@@ -121,7 +122,7 @@ async def test_large_payloads_are_stored_compressed(store: Store) -> None:
 
 async def test_observations_cannot_be_edited_or_deleted(store: Store) -> None:
     await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-05", 4.44)]))
-    conn = sqlite3.connect(store.path)
+    conn = raw_db(store.path)
     try:
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute("UPDATE observations SET value = 1.0")
@@ -187,8 +188,15 @@ async def test_duplicates_and_contradictions_in_one_payload(store: Store) -> Non
 
 async def test_a_batch_that_fails_mid_write_leaves_nothing(store: Store) -> None:
     # Fault injection: the event log refuses the write, after the figures went in.
-    conn = sqlite3.connect(store.path)
-    conn.execute("CREATE TRIGGER boom BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
+    conn = raw_db(store.path)
+    if store.is_pg:
+        conn.execute(
+            "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'disk on fire' USING ERRCODE = '23000'; END $$"
+        )
+        conn.execute("CREATE TRIGGER boom BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION boom()")
+    else:
+        conn.execute("CREATE TRIGGER boom BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
     conn.commit()
     with pytest.raises(sqlite3.IntegrityError, match="disk on fire"):
         await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-01", 3.37)], payload=b"raw bytes"))
@@ -196,7 +204,7 @@ async def test_a_batch_that_fails_mid_write_leaves_nothing(store: Store) -> None
     assert await store.snapshot() == Snapshot(store.epoch, 0, [])
     (payloads,) = conn.execute("SELECT count(*) FROM raw_payloads").fetchone()
     assert payloads == 0
-    conn.execute("DROP TRIGGER boom")
+    conn.execute("DROP TRIGGER boom ON events" if store.is_pg else "DROP TRIGGER boom")
     conn.commit()
     conn.close()
     # The store is still usable.
@@ -270,7 +278,7 @@ async def test_a_contradiction_in_the_newest_period_leaves_the_snapshot_on_the_l
 async def test_a_stale_index_of_latest_periods_falls_back_to_comparing_every_row(store: Store) -> None:
     records = [rec("CPI_YOY", "VN", f"2024-{m:02d}", m) for m in range(1, 7)]
     await store.ingest(Batch("gso", records))
-    conn = sqlite3.connect(store.path)
+    conn = raw_db(store.path)
     conn.execute("DELETE FROM series_latest")  # as if the index had fallen behind
     conn.commit()
     conn.close()

@@ -55,8 +55,13 @@ def _row(r: Sequence[Any] | None) -> tuple[Any, ...] | None:
     return None if r is None else tuple(_value(v) for v in r)
 
 
-def _integrity(exc: psycopg.IntegrityError) -> sqlite3.IntegrityError:
+def _integrity(exc: psycopg.Error) -> sqlite3.IntegrityError:
     return sqlite3.IntegrityError(str(exc).strip())
+
+
+# The operation's fault, as a constraint on SQLite: a constraint, or a trigger refusing a change
+# (the append-only tables, the event seq: SQLSTATE 55000, storage/pg/migrations).
+_REFUSED = (psycopg.IntegrityError, psycopg.errors.ObjectNotInPrerequisiteState)
 
 
 def connect_sync(url: str) -> psycopg.Connection[Any]:
@@ -116,7 +121,7 @@ class PgConnection:
                 cur.execute(st.sql, st.args(params))  # type: ignore[arg-type]
                 rows = [_row(r) for r in cur.fetchall()] if cur.description else []
                 return Cursor(rows, cur.rowcount)  # type: ignore[arg-type]
-        except psycopg.IntegrityError as exc:
+        except _REFUSED as exc:
             raise _integrity(exc) from exc
 
     def executemany(self, sql: str, seq: Sequence[Params]) -> Cursor:
@@ -125,8 +130,12 @@ class PgConnection:
             with self.raw.cursor() as cur:
                 cur.executemany(st.sql, [st.args(p) for p in seq])  # type: ignore[misc]
                 return Cursor([], cur.rowcount)
-        except psycopg.IntegrityError as exc:
+        except _REFUSED as exc:
             raise _integrity(exc) from exc
+
+    def commit(self) -> None:
+        if self.in_transaction:
+            self.execute("COMMIT")
 
     def close(self) -> None:
         self.raw.close()
