@@ -83,7 +83,7 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo):
         try:
             await writer.open()
             await writer.call(_migrate_pg if pg else migrate)
-            reader: aiosqlite.Connection | PgReader = await (PgReader.open(path) if pg else open_reader(path))
+            reader = await open_reader(path)
         except (sqlite3.DatabaseError, SchemaTooNew, pg_migrate.SchemaTooNew, psycopg.Error) as exc:
             await writer.close()
             raise StoreError(f"cannot open the database {_shown(path)}: {exc}") from exc

@@ -25,6 +25,7 @@ from tests.feedkit import TOKENS, Client, client, feed_server
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 LATE, FAILING = "report.late", "source.failing"
+BOTH_ENGINES = True  # the store runs each test on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 @pytest.fixture
@@ -35,8 +36,8 @@ def clock() -> Iterator[ManualClock]:
 
 
 @pytest.fixture
-async def db(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Store]:
-    async with await Store.open(tmp_path / "ops.db") as store:
+async def db(store_target: str, clock: ManualClock) -> AsyncIterator[Store]:
+    async with await Store.open(store_target) as store:
         yield store
 
 

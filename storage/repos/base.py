@@ -22,7 +22,7 @@ import psycopg
 from storage.alerting import Inhibition
 from storage.ingest import Catalogue
 from storage.models import RunTrigger
-from storage.pg.adapter import is_url
+from storage.pg.adapter import PgReader, is_url
 from storage.writer import Writer
 from storage.writes import RunFinish
 
@@ -41,6 +41,9 @@ class Unstarted:
 
 
 async def open_reader(path: str) -> aiosqlite.Connection:
+    """A reading connection: aiosqlite on a file; on PostgreSQL the adapter with aiosqlite's surface."""
+    if is_url(path):
+        return await PgReader.open(path)  # type: ignore[return-value]
     conn = await aiosqlite.connect(path, isolation_level=None)
     await conn.execute("PRAGMA busy_timeout = 10000")
     await conn.execute("PRAGMA query_only = ON")
