@@ -15,6 +15,8 @@ from feed.protocol import SERVER_MESSAGE, CatalogueData, Result, SourcesData
 from storage import RunOutcome, RunTrigger, Store
 from tests.feedkit import client, feed_server
 
+BOTH_ENGINES = True  # each test on SQLite and on PostgreSQL (the store_target fixture, tests/conftest.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SOURCES = [
@@ -36,10 +38,10 @@ async def _ask(c: Any, name: str) -> tuple[str, Result]:
         assert msg["type"] in ("welcome", "snapshot", "heartbeat"), msg
 
 
-async def test_catalogue_labels_every_figure_in_both_languages(tmp_path: Path) -> None:
-    async with await Store.open(tmp_path / "ops.db") as store:
+async def test_catalogue_labels_every_figure_in_both_languages(store_target: str) -> None:
+    async with await Store.open(store_target) as store:
         async with Collector(store, SOURCES, CollectorSettings()) as runs:
-            async with feed_server(tmp_path / "ops.db", store=store, runs=runs) as server:
+            async with feed_server(store_target, store=store, runs=runs) as server:
                 async with client(server, "display", hello={}) as c:  # the least role reads it
                     raw, result = await _ask(c, "catalogue")
     data = result.data
@@ -90,8 +92,8 @@ async def test_catalogue_labels_every_figure_in_both_languages(tmp_path: Path) -
     assert "http" not in raw and "127.0.0.1" not in raw  # no URL reaches any role
 
 
-async def test_sources_query_shows_circuit_next_run_and_last_run(tmp_path: Path) -> None:
-    async with await Store.open(tmp_path / "ops.db") as store:
+async def test_sources_query_shows_circuit_next_run_and_last_run(store_target: str) -> None:
+    async with await Store.open(store_target) as store:
         run = await store.start_run("nso", RunTrigger.SCHEDULE)
         await store.finish_run(run.id, RunOutcome.FAILED, error="HTTP 503 from the source", http_status=503)
         async with Collector(store, SOURCES, CollectorSettings(breaker_failures=2)) as runs:
@@ -101,12 +103,12 @@ async def test_sources_query_shows_circuit_next_run_and_last_run(tmp_path: Path)
             runs.next_run = scheduler.next_run  # as cli/runtime.py wires it
             scheduler.start()
             try:
-                async with feed_server(tmp_path / "ops.db", store=store, runs=runs) as server:
+                async with feed_server(store_target, store=store, runs=runs) as server:
                     async with client(server, "display", hello={}) as c:
                         _, result = await _ask(c, "sources")
             finally:
                 scheduler.shutdown()
-            async with feed_server(tmp_path / "ops.db", store=store) as server:  # a server without collectors
+            async with feed_server(store_target, store=store) as server:  # a server without collectors
                 async with client(server, "display", hello={}) as c:
                     _, bare = await _ask(c, "sources")
     data = result.data

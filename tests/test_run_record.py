@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from pathlib import Path
 
 from collectors.pipeline import RunTally
 from feed.protocol import RunInfo
 from storage import RunOutcome, RunTrigger, Store
 from storage.models import CollectionRun, RunResult
+from storage.pg.adapter import is_url
 from storage.rows import RUN_COLUMNS
 from storage.writes import RunFinish
+from tests.conftest import raw_db
+
+BOTH_ENGINES = True  # each test on SQLite and on PostgreSQL (the store_target fixture, tests/conftest.py)
 
 EVERY_RESULT = {
     "fetched": 11,
@@ -32,11 +35,17 @@ def test_every_result_field_is_set_in_this_test() -> None:
     assert set(EVERY_RESULT) == set(RunResult.model_fields)
 
 
-def test_the_runs_table_has_a_column_for_every_field(tmp_path: Path) -> None:
+def test_the_runs_table_has_a_column_for_every_field(store_target: str) -> None:
     async def columns() -> set[str]:
-        async with await Store.open(tmp_path / "c.db"):
+        async with await Store.open(store_target):
             pass
-        with sqlite3.connect(tmp_path / "c.db") as conn:
+        if is_url(store_target):
+            conn = raw_db(store_target)
+            sql = "SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'"
+            names = {r[0] for r in conn.execute(sql)}
+            conn.close()
+            return names
+        with sqlite3.connect(store_target) as conn:
             return {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
 
     import asyncio
@@ -53,8 +62,8 @@ def test_the_end_of_a_run_and_the_protocol_carry_every_field() -> None:
     assert counts <= set(RunResult.model_fields), sorted(counts - set(RunResult.model_fields))
 
 
-async def test_a_run_ended_with_every_field_reads_back_whole(tmp_path: Path) -> None:
-    async with await Store.open(tmp_path / "r.db") as store:
+async def test_a_run_ended_with_every_field_reads_back_whole(store_target: str) -> None:
+    async with await Store.open(store_target) as store:
         run = await store.start_run("gso", RunTrigger.MANUAL, "admin")
         ended = await store.finish_run(run.id, RunOutcome.PARTIAL, **EVERY_RESULT)
         again = await store.run(run.id)

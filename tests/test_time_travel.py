@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +13,8 @@ import pytest
 from storage import Batch, ObservationIn, ObservationStatus, RunOutcome, RunTrigger, Severity, Store
 from storage.clock import utcnow
 from tests.feedkit import Client, client, feed_server
+
+BOTH_ENGINES = True  # each test on SQLite and on PostgreSQL (the store_target fixture, tests/conftest.py)
 
 JUNE_1, JUNE_20, JULY_1 = (datetime(2024, m, d, 9, tzinfo=UTC) for m, d in ((6, 1), (6, 20), (7, 1)))
 
@@ -41,8 +42,8 @@ async def _nothing_live_until(c: Client, seq: int) -> None:
             return
 
 
-async def test_the_past_shows_each_figure_as_known_then_and_nothing_live_follows(tmp_path: Path) -> None:
-    async with feed_server(tmp_path / "ops.db") as server:
+async def test_the_past_shows_each_figure_as_known_then_and_nothing_live_follows(store_target: str) -> None:
+    async with feed_server(store_target) as server:
         store = server.store
         await _history(store)
         when = (JUNE_1 + timedelta(days=5)).isoformat()
@@ -67,7 +68,7 @@ async def test_the_past_shows_each_figure_as_known_then_and_nothing_live_follows
             assert [(ch["period"], ch["value"]) for ch in delta["changes"]] == [("2024-08", 4.0)]
 
 
-async def test_the_past_shows_the_alerts_open_then_and_the_runs_up_to_then(tmp_path: Path) -> None:
+async def test_the_past_shows_the_alerts_open_then_and_the_runs_up_to_then(store_target: str) -> None:
     async def tick() -> datetime:
         """An instant strictly between what was written before and what comes after."""
         await asyncio.sleep(0.01)
@@ -75,7 +76,7 @@ async def test_the_past_shows_the_alerts_open_then_and_the_runs_up_to_then(tmp_p
         await asyncio.sleep(0.01)
         return moment
 
-    async with feed_server(tmp_path / "ops.db") as server:
+    async with feed_server(store_target) as server:
         store = server.store
         done = await store.start_run("nso", RunTrigger.SCHEDULE)
         await store.finish_run(done.id, RunOutcome.SUCCESS, fetched=10, new=10)
@@ -116,9 +117,9 @@ async def test_the_past_shows_the_alerts_open_then_and_the_runs_up_to_then(tmp_p
     ids=["no-zone", "future"],
 )
 async def test_an_as_of_without_a_zone_or_in_the_future_is_refused_and_changes_nothing(
-    tmp_path: Path, as_of: str, says: str
+    store_target: str, as_of: str, says: str
 ) -> None:
-    async with feed_server(tmp_path / "ops.db") as server:
+    async with feed_server(store_target) as server:
         store = server.store
         await _history(store)
         async with client(server, "display", hello={"filter": {}, "as_of": as_of}) as c:
@@ -136,8 +137,8 @@ async def test_an_as_of_without_a_zone_or_in_the_future_is_refused_and_changes_n
             assert [ch["period"] for ch in delta["changes"]] == ["2024-07"]
 
 
-async def test_reading_the_past_does_not_hold_up_the_live_feed(tmp_path: Path, monkeypatch: Any) -> None:
-    async with feed_server(tmp_path / "ops.db") as server:
+async def test_reading_the_past_does_not_hold_up_the_live_feed(store_target: str, monkeypatch: Any) -> None:
+    async with feed_server(store_target) as server:
         store = server.store
         await _history(store)
         # Fault injection: the past takes as long as the test says (a real read is too quick to catch).
