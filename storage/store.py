@@ -25,7 +25,7 @@ from storage.lock import PROCESS_ID
 from storage.migrations import SchemaTooNew, migrate
 from storage.models import Indicator, Severity
 from storage.pg import migrate as pg_migrate
-from storage.pg.adapter import PgConnection, PgReader, is_url
+from storage.pg.adapter import PgConnection, is_url
 from storage.repos.alerts import AlertRepo
 from storage.repos.audit import AuditRepo
 from storage.repos.base import Listener, Unstarted, open_reader
@@ -47,7 +47,7 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo):
     # Also ReferenceRepo (through SnapshotRepo) and RunRepo (through ObservationRepo).
     """Open with ``await Store.open(path)``; close with ``await store.close()`` (or ``async with``)."""
 
-    def __init__(self, path: str, writer: Writer, reader: aiosqlite.Connection | PgReader) -> None:
+    def __init__(self, path: str, writer: Writer, reader: aiosqlite.Connection) -> None:
         self.path = path
         self._writer = writer
         self._r = reader
@@ -82,7 +82,10 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo):
         writer = Writer(path)
         try:
             await writer.open()
-            await writer.call(_migrate_pg if pg else migrate)
+            if pg:
+                await writer.call(_migrate_pg)
+            else:
+                await writer.call(migrate)
             reader = await open_reader(path)
         except (sqlite3.DatabaseError, SchemaTooNew, pg_migrate.SchemaTooNew, psycopg.Error) as exc:
             await writer.close()
@@ -185,7 +188,8 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo):
                 log.exception("store listener failed")
 
 
-def _migrate_pg(conn: PgConnection) -> None:
+def _migrate_pg(conn: sqlite3.Connection) -> None:
+    assert isinstance(conn, PgConnection)  # the writer's connection on PostgreSQL (storage/pg/adapter.py)
     pg_migrate.migrate(conn.raw)
 
 

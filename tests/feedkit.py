@@ -43,7 +43,7 @@ def check_server_message(raw: str | bytes, message: dict[str, Any]) -> None:
 
 @asynccontextmanager
 async def feed_server(
-    path: Path, *, runs: RunService | None = None, store: Store | None = None, **settings: Any
+    path: Path | str, *, runs: RunService | None = None, store: Store | None = None, **settings: Any
 ) -> AsyncIterator[FeedServer]:
     own = store is None
     store = store or await Store.open(path)

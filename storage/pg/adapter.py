@@ -118,7 +118,7 @@ class PgConnection:
         st = translate(sql)
         try:
             with self.raw.cursor() as cur:
-                cur.execute(st.sql, st.args(params))  # type: ignore[arg-type]
+                cur.execute(st.sql, st.args(params))
                 rows = [_row(r) for r in cur.fetchall()] if cur.description else []
                 return Cursor(rows, cur.rowcount)  # type: ignore[arg-type]
         except _REFUSED as exc:
@@ -219,7 +219,7 @@ class PgReader:
             for attempt in (1, 2):
                 try:
                     async with self._conn.cursor() as cur:
-                        await cur.execute(st.sql, st.args(params))  # type: ignore[arg-type]
+                        await cur.execute(st.sql, st.args(params))
                         rows = [_row(r) for r in await cur.fetchall()] if cur.description else []
                         return rows, cur.rowcount  # type: ignore[return-value]
                 except psycopg.OperationalError:
