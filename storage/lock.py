@@ -37,7 +37,7 @@ from pathlib import Path
 import psycopg
 
 from storage.clock import to_text, utcnow
-from storage.pg.adapter import CONNECT_TIMEOUT_S, is_url
+from storage.pg.adapter import CONNECT_TIMEOUT_S, is_url, shown
 from storage.writes import StoreError
 
 
@@ -115,7 +115,7 @@ class CollectorLock:
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", (COLLECTOR_LOCK,)).fetchone()
         if not (row and row[0]):
             conn.close()
-            raise DatabaseBusy(_shown(self.db), holder(self.db))
+            raise DatabaseBusy(shown(self.db), holder(self.db))
         self._pg = conn
 
     @property
@@ -168,13 +168,6 @@ COLLECTOR_LOCK = 0x6F707363_636F6C6C
 _APP_PREFIX = "opsc:"  # short: application_name keeps 63 bytes, the command needs most
 
 
-def _shown(url: str) -> str:
-    try:
-        return psycopg.conninfo.make_conninfo(url, password="***")
-    except psycopg.ProgrammingError:
-        return "the PostgreSQL database"
-
-
 def _pg_holder(url: str) -> Holder | None:
     """Who holds the collector's advisory lock, from the holding session's application_name."""
     with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
@@ -191,5 +184,5 @@ def _pg_holder(url: str) -> Holder | None:
     name, host, started = row
     parts = str(name).removeprefix(_APP_PREFIX).split(" ", 2)
     if not str(name).startswith(_APP_PREFIX) or len(parts) < 2 or not parts[1].isdigit():
-        raise DatabaseBusy(_shown(url), None)
+        raise DatabaseBusy(shown(url), None)
     return Holder(parts[0], int(parts[1]), host, to_text(started), parts[2] if len(parts) > 2 else "")

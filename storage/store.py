@@ -25,7 +25,7 @@ from storage.lock import PROCESS_ID
 from storage.migrations import SchemaTooNew, migrate
 from storage.models import Indicator, Severity
 from storage.pg import migrate as pg_migrate
-from storage.pg.adapter import PgConnection, is_url
+from storage.pg.adapter import PgConnection, is_url, shown
 from storage.repos.alerts import AlertRepo
 from storage.repos.audit import AuditRepo
 from storage.repos.base import Listener, Unstarted, open_reader
@@ -89,7 +89,7 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo):
             reader = await open_reader(path)
         except (sqlite3.DatabaseError, SchemaTooNew, pg_migrate.SchemaTooNew, psycopg.Error) as exc:
             await writer.close()
-            raise StoreError(f"cannot open the database {_shown(path)}: {exc}") from exc
+            raise StoreError(f"cannot open the database {shown(path)}: {exc}") from exc
         store = cls(path, writer, reader)
         extra = list(extra_indicators)
         store.epoch = await writer.run(lambda conn: writes.first_start(conn, extra))
@@ -162,7 +162,7 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo):
                 "các lượt thu thập sẽ được ghi lại khi ghi được trở lại"
             )
             since = to_text(health.failing_since or utcnow())
-            alert = (message, f"the database {self.path} cannot be written since {since}: {health.error}")
+            alert = (message, f"the database {shown(self.path)} cannot be written since {since}: {health.error}")
         await self._writer.run(lambda conn: _catch_up(conn, alert, unended, unstarted))
         if alert is not None:
             self._open_alerts.add(WRITE_ALERT)
@@ -191,16 +191,6 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo):
 def _migrate_pg(conn: sqlite3.Connection) -> None:
     assert isinstance(conn, PgConnection)  # the writer's connection on PostgreSQL (storage/pg/adapter.py)
     pg_migrate.migrate(conn.raw)
-
-
-def _shown(path: str) -> str:
-    """``path`` as it may be logged: a URL without its password."""
-    if not is_url(path):
-        return path
-    try:
-        return psycopg.conninfo.make_conninfo(path, password="***")
-    except psycopg.ProgrammingError:
-        return "the PostgreSQL URL given"
 
 
 def _catch_up(

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from storage.clock import to_text, utcnow
-from storage.pg.adapter import PgConnection, is_url
+from storage.pg.adapter import PgConnection, is_url, shown
 from storage.writes import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -226,9 +226,9 @@ class Writer:
         if health.failing_since is None:
             health.failing_since = utcnow()
             if unwritable(exc) or isinstance(exc, sqlite3.Error | psycopg.Error):
-                log.error("the database %s cannot be written: %s", self.path, health.error)
+                log.error("the database %s cannot be written: %s", shown(self.path), health.error)
             else:  # not the disk: a bug, worth its traceback
-                log.error("a write transaction on %s failed", self.path, exc_info=exc)
+                log.error("a write transaction on %s failed", shown(self.path), exc_info=exc)
         if self.on_failure is not None:
             self.on_failure()
 
@@ -240,7 +240,7 @@ class Writer:
             return
         log.warning(
             "the database %s can be written again (failing since %s, %d failed transactions)",
-            self.path,
+            shown(self.path),
             to_text(health.failing_since),
             health.failures,
         )

@@ -49,7 +49,7 @@ def start_again(server: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_a_restarted_server_is_written_again_and_nothing_acknowledged_is_lost(
-    own_server: PgServer, monkeypatch: pytest.MonkeyPatch
+    own_server: PgServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = own_server.create_database(TEMPLATE_DB)
     store = await Store.open(url)
@@ -84,6 +84,11 @@ async def test_a_restarted_server_is_written_again_and_nothing_acknowledged_is_l
         seqs = [e.seq for e in events]
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
         assert [e.seq for e in events if e.type == "observation"][-1] == after.last_seq
+        # What was said about the outage (logs, the write alert every feed role sees) names the
+        # database without its password.
+        assert "cannot be written" in caplog.text
+        assert own_server.password not in caplog.text
+        assert all(own_server.password not in str(e.payload) for e in await store.events_after(0))
     finally:
         await store.close()
 

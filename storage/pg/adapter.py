@@ -39,6 +39,19 @@ def is_url(target: str) -> bool:
     return target.startswith(("postgresql://", "postgres://"))
 
 
+def shown(target: str) -> str:
+    """A store's path or URL as it may be told (logs, alerts every feed role sees): no password."""
+    if not is_url(target):
+        return target
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(target)
+    except psycopg.ProgrammingError:
+        return "the PostgreSQL database (unreadable URL)"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
+
+
 def _value(v: Any) -> Any:
     if isinstance(v, datetime):
         return to_text(v)
