@@ -23,7 +23,7 @@ from feed.formatting import format_number, status_label, unit_label
 from storage import Observation, Store, StoreError
 from storage.clock import parse_moment
 from storage.migrations import LATEST, schema_version
-from storage.pg.adapter import is_url
+from storage.pg.adapter import is_url, shown
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -153,16 +153,17 @@ async def cmd_init_db(args: argparse.Namespace) -> int:
     try:
         indicators = len(await store.indicators())
         areas = len(await store.areas_in_force(date.today()))
+        version = await store.schema_version()  # each engine numbers its own migrations
     finally:
         await store.close()
     if not existed:
         out.print(
-            f"created database {path} (schema version {LATEST}; {indicators} indicators, {areas} provinces in force)"
+            f"created database {shown(path)} (schema version {version}; {indicators} indicators, {areas} provinces in force)"
         )
     elif before < LATEST:
         out.print(f"upgraded database {path} from schema version {before} to {LATEST}")
     else:
-        out.print(f"database {path} is up to date (schema version {LATEST}); nothing changed")
+        out.print(f"database {shown(path)} is up to date (schema version {version}); nothing changed")
     return EXIT_OK
 
 

@@ -26,6 +26,7 @@ from feed.server import FeedServer
 from storage import CollectionRun, RunOutcome, RunTrigger, Store
 from storage.clock import utcnow
 from storage.lock import CollectorLock, DatabaseBusy
+from storage.pg.adapter import shown
 from storage.writes import StoreError
 
 log = logging.getLogger("opscentre")
@@ -197,7 +198,7 @@ async def serve(config: Config, db_path: str, console: Console) -> int:
         enabled = sum(s.enabled for s in config.sources)
         port = service.feed.port
         scheme = "https" if config.feed.tls_cert else "http"
-        console.print(f"opscentre serving: database {db_path}; {enabled} sources scheduled")
+        console.print(f"opscentre serving: database {shown(db_path)}; {enabled} sources scheduled")
         console.print(f"  feed     {service.feed.url}")
         console.print(f"  display  {scheme}://{config.feed.host}:{port}/display")
         console.print(f"  health   {scheme}://{config.feed.host}:{port}/healthz, /readyz, /metrics")

@@ -15,6 +15,7 @@ from storage.lock import CollectorLock, DatabaseBusy, holder
 from storage.settings import DatabaseSettings
 from storage.writes import StoreUnavailable
 from tests import pgkit
+from tests.conftest import run_cli
 from tests.pgkit import TEMPLATE_DB, PgServer
 
 RECOVERY_TIMEOUT_S = 60.0  # generous: two noisy cores
@@ -126,3 +127,9 @@ def test_one_collecting_process_per_database_by_advisory_lock(pg_url: str) -> No
     assert holder(pg_url) is None
     second.acquire("opscentre collect --local")  # released: free for the next
     second.release()
+
+
+def test_init_db_on_a_url_opens_postgresql_and_does_not_print_the_password(pg_url: str, pg_server: PgServer) -> None:
+    done = run_cli("init-db", "--db", pg_url)
+    assert done.returncode == 0, done.stderr
+    assert "indicators" in done.stdout and pg_server.password not in done.stdout + done.stderr
