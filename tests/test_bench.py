@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.pgkit import require_pg_bin
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -37,3 +39,45 @@ def test_rules_bench_refuses_bad_sizes() -> None:
     )
     assert done.returncode == 2
     assert "--years 1 to 10" in done.stderr
+
+
+def test_ingest_bench_runs_small_on_postgresql_and_prints_its_targets() -> None:
+    require_pg_bin()  # the bench starts its own throwaway server, as the tests do
+    done = subprocess.run(
+        [sys.executable, "bench/ingest.py", "--engine", "postgresql", "--rows", "500", "--repeat", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(r"^machine: .*PostgreSQL \d+", out, re.M), out
+    # Our figure beside the ceiling measured in the same run, as a ratio.
+    assert re.search(r"^bare COPY +[\d,]+ obs/s +\(ceiling\)$", out, re.M), out
+    assert re.search(r"^ingest: new figures \(history pull\) +[\d,]+ obs/s +ratio [\d.]+ .*\[new=500 ", out, re.M), out
+    assert re.search(r"^(PASS|FAIL) postgresql: the history pull at least 0\.05 of the bare COPY: [\d.]+$", out, re.M)
+    assert re.search(r"^(PASS|FAIL) postgresql: a re-poll of unchanged figures no slower", out, re.M), out
+
+
+def test_ingest_bench_runs_small_on_sqlite_and_prints_its_targets() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/ingest.py", "--rows", "500", "--repeat", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(r"^bare sqlite3 executemany +[\d,]+ obs/s +\(ceiling\)$", out, re.M), out
+    assert re.search(r"^(PASS|FAIL) sqlite: the history pull at least 0\.25 of the bare sqlite3 executemany", out, re.M)
+
+
+def test_ingest_bench_refuses_a_bad_engine_or_size() -> None:
+    for argv, said in [(["--engine", "mysql"], "invalid choice: 'mysql'"), (["--rows", "0"], "--rows 1 to")]:
+        done = subprocess.run(
+            [sys.executable, "bench/ingest.py", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 2, done.stdout
+        assert said in done.stderr
