@@ -26,6 +26,7 @@ from storage.migrations import SchemaTooNew, migrate
 from storage.models import Indicator, Severity
 from storage.pg import migrate as pg_migrate
 from storage.pg.adapter import PgConnection, is_url, shown
+from storage.pg.notify import EVENTS, REQUESTS, Handler, Listen
 from storage.repos.alerts import AlertRepo
 from storage.repos.audit import AuditRepo
 from storage.repos.base import Listener, Unstarted, open_reader
@@ -68,6 +69,12 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo):
         self._recovery: asyncio.Task[None] | None = None
         self.probe_every = PROBE_EVERY
         writer.on_failure = self._write_failed
+        # On PostgreSQL: the LISTEN connection (storage/pg/notify.py) through which other processes'
+        # commits reach this one's listeners, as this one's own commits do through ``on_commit``.
+        self._listen: Listen | None = None
+        # The highest seq the listeners were told of: a commit may be heard twice (this process's
+        # writer, then its own NOTIFY; a catch-up after a reconnect), listeners hear it once.
+        self._told = 0
 
     @classmethod
     async def open(cls, path: str | Path, *, extra_indicators: Iterable[Indicator] = ()) -> Store:
@@ -97,9 +104,16 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo):
         store._open_alerts = {(a.rule, a.subject) for a in await store.alerts(limit=100_000)}
         if WRITE_ALERT in store._open_alerts:  # left open by a process stopped while writes failed
             store._write_failed()  # the recovery task resolves it once a write gets through
+        if pg:
+            store._told = await store.last_seq()
+            store._listen = Listen(path)
+            store._listen.on(EVENTS, store._heard)
+            store._listen.start()
         return store
 
     async def close(self) -> None:
+        if self._listen is not None:
+            await self._listen.close()
         if self._recovery is not None:
             self._recovery.cancel()
             await asyncio.wait({self._recovery})
@@ -178,7 +192,28 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo):
         if listener in self._listeners:
             self._listeners.remove(listener)
 
+    def add_request_listener(self, handler: Handler) -> bool:
+        """Call ``handler(request id or None)`` when any process asks for a manual run (and with None
+        after each (re)connect). False on SQLite, which has no notifications: poll there."""
+        if self._listen is None:
+            return False
+        self._listen.on(REQUESTS, handler)
+        return True
+
+    def remove_request_listener(self, handler: Handler) -> None:
+        if self._listen is not None:
+            self._listen.off(REQUESTS, handler)
+
+    async def _heard(self, payload: str | None) -> None:
+        """A commit of any process (the seq it ended at), or a (re)connect: tell the listeners the
+        current last seq, so that they read whatever they missed by seq."""
+        seq = int(payload) if payload else await self.last_seq()
+        await self._notify(seq)
+
     async def _notify(self, seq: int) -> None:
+        if seq <= self._told:
+            return
+        self._told = seq
         for listener in list(self._listeners):
             try:
                 result = listener(seq)

@@ -30,6 +30,7 @@ import psycopg
 
 from storage.clock import to_text, utcnow
 from storage.pg.adapter import PgConnection, is_url, shown
+from storage.pg.notify import EVENTS as NOTIFY_EVENTS
 from storage.writes import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -209,6 +210,9 @@ class Writer:
                     conn.execute("RELEASE op")
                     outcomes.append((True, value))
             row = conn.execute(_LAST_SEQ_PG if isinstance(conn, PgConnection) else _LAST_SEQ).fetchone()
+            if isinstance(conn, PgConnection) and row and int(row[0]) > self.last_seq:
+                # Other processes' stores hear of it (storage/pg/notify.py); delivered at COMMIT only.
+                conn.execute("SELECT pg_notify(?, ?)", (NOTIFY_EVENTS, str(row[0])))
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

@@ -44,13 +44,15 @@ class StoreUnavailable(StoreError):
 
 def first_start(conn: sqlite3.Connection, extra: Sequence[Indicator]) -> str:
     """The database's epoch (made on first start), with the shipped reference data loaded."""
-    row = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
-    if row is None:
-        epoch = secrets.token_hex(8)
-        conn.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?)", (epoch,))
-        conn.execute("INSERT INTO meta (key, value) VALUES ('created_at', ?)", (to_text(utcnow()),))
-    else:
-        epoch = row[0]
+    # Several processes may open a new PostgreSQL database at once: the first insert wins, the others
+    # read its epoch (one epoch for the whole deployment, so a client resumes on any feed process).
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('epoch', ?) ON CONFLICT (key) DO NOTHING", (secrets.token_hex(8),)
+    )
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('created_at', ?) ON CONFLICT (key) DO NOTHING", (to_text(utcnow()),)
+    )
+    epoch = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0]
     sync_reference(conn, list(extra))
     return str(epoch)
 

@@ -1,0 +1,163 @@
+"""Processes on one PostgreSQL learn of each other's commits by LISTEN/NOTIFY (storage/pg/notify.py):
+a Store's listeners hear every commit of another process's writer, with the seq it ended at, and
+after PostgreSQL restarts the LISTEN connection comes back by itself and catches up."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from storage import Batch, ObservationIn, Store
+from tests import pgkit
+from tests.pgkit import TEMPLATE_DB, PgServer
+from tests.test_pg_store import start_again, stop_server
+
+TIMEOUT_S = 60.0  # generous: two noisy cores
+
+# A writer in a process of its own: each batch one commit; prints the seq each commit ended at.
+WRITER = """
+import asyncio, sys
+from storage import Batch, ObservationIn, Store
+
+async def main(url: str, n: int) -> None:
+    store = await Store.open(url)
+    try:
+        for i in range(n):
+            rec = ObservationIn(indicator="CPI_YOY", area="VN", period=f"2024-{i + 1:02d}", value=float(i), status="official")
+            done = await store.ingest(Batch("gso", [rec]))
+            print(done.last_seq, flush=True)
+    finally:
+        await store.close()
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+def rec(period: str, value: float) -> ObservationIn:
+    return ObservationIn(indicator="CPI_YOY", area="VN", period=period, value=value, status="official")
+
+
+async def wait_for(check: Any, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + TIMEOUT_S
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def own_server() -> Iterator[PgServer]:
+    server = pgkit.start_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_a_store_hears_each_commit_of_another_process_with_its_seq(pg_url: str) -> None:
+    store = await Store.open(pg_url)
+    heard: list[int] = []
+    store.add_listener(heard.append)
+    try:
+        assert store._listen is not None
+        await asyncio.wait_for(store._listen.connected.wait(), TIMEOUT_S)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", WRITER, pg_url, "5", stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT_S)
+        assert proc.returncode == 0, err.decode()
+        committed = [int(line) for line in out.decode().split()]
+        assert len(committed) == 5 and committed == sorted(set(committed))
+        await wait_for(lambda: set(committed) <= set(heard), f"the seqs {committed} (heard {heard})")
+        # Heard by seq, never more than is committed: the events up to each are readable.
+        assert max(heard) == committed[-1] == await store.last_seq()
+        assert [e.seq for e in await store.events_after(0)][-1] == committed[-1]
+    finally:
+        await store.close()
+
+
+async def test_a_rolled_back_write_is_never_heard_of(pg_url: str) -> None:
+    store, other = await Store.open(pg_url), await Store.open(pg_url)
+    heard: list[int] = []
+    store.add_listener(heard.append)
+    try:
+        assert store._listen is not None
+        await asyncio.wait_for(store._listen.connected.wait(), TIMEOUT_S)
+        before = await store.last_seq()
+
+        def fails(conn: Any) -> None:
+            conn.execute("INSERT INTO events (type, at, payload) VALUES ('alert', now(), '{}')")
+            raise RuntimeError("the operation fails after appending an event")
+
+        with pytest.raises(RuntimeError):
+            await other._writer.run(fails)
+        done = await other.ingest(Batch("gso", [rec("2024-01", 1.0)]))
+        await wait_for(lambda: done.last_seq in heard, "the next commit")
+        # The rolled-back event's seq was reused by the commit after it: nothing else was heard.
+        assert [s for s in heard if s > before] == [done.last_seq]
+    finally:
+        await other.close()
+        await store.close()
+
+
+async def test_after_a_postgresql_restart_the_listener_reconnects_and_catches_up(
+    own_server: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = own_server.create_database(TEMPLATE_DB)
+    store = await Store.open(url)
+    heard: list[int] = []
+    store.add_listener(heard.append)
+    listen = store._listen
+    assert listen is not None
+    # Hold the LISTEN connection's comeback until another process has written: what it commits
+    # meanwhile is not heard by notification (nobody listens), only by the catch-up.
+    gate = asyncio.Event()
+    connect = listen._connect
+
+    async def held() -> Any:
+        await gate.wait()
+        return await connect()
+
+    try:
+        await asyncio.wait_for(listen.connected.wait(), TIMEOUT_S)
+        stop_server(own_server)
+        await wait_for(lambda: not listen.connected.is_set(), "the LISTEN connection to drop")
+        monkeypatch.setattr(listen, "_connect", held)
+        start_again(own_server, monkeypatch)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", WRITER, url, "1", stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT_S)
+        assert proc.returncode == 0, err.decode()
+        written = int(out.decode().split()[0])
+        assert written not in heard
+        gate.set()
+        await wait_for(lambda: written in heard, f"the catch-up seq {written} (heard {heard})")
+        assert listen.connects == 2 and listen.connected.is_set()
+        # And it listens again: the next commit is heard as it happens.
+        other = await Store.open(url)
+        try:
+            done = await other.ingest(Batch("gso", [rec("2024-06", 6.0)]))
+        finally:
+            await other.close()
+        await wait_for(lambda: done.last_seq in heard, "the next commit after the restart")
+    finally:
+        gate.set()
+        await store.close()
+
+
+async def test_processes_opening_a_new_database_at_once_share_one_epoch(pg_url: str) -> None:
+    stores = await asyncio.gather(*(Store.open(pg_url) for _ in range(8)))
+    try:
+        assert len({s.epoch for s in stores}) == 1
+        again = await Store.open(pg_url)
+        assert again.epoch == stores[0].epoch
+        await again.close()
+    finally:
+        for s in stores:
+            await s.close()
