@@ -437,7 +437,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
         # under their module names, below the root's WARNING: let their INFO lines through.
         for name in SERVER_LOGGERS:
             logging.getLogger(name).setLevel(logging.INFO)
-    return await serve(config, _db_path(args), out)
+    return await serve(config, _db_path(args), out, role=args.role)
 
 
 async def cmd_collect(args: argparse.Namespace) -> int:
@@ -620,7 +620,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--log", metavar="FILE", default="opscentre-demo.log", help="with --console: the demo's log (%(default)s)"
     )
     p.add_argument("--token-file", metavar="FILE", help="with --console: its token (default: the demo operator's)")
-    add("serve", cmd_serve, "run the scheduler and collectors against the configured sources (Ctrl+C stops cleanly)")
+    p = add(
+        "serve", cmd_serve, "run the scheduler and collectors against the configured sources (Ctrl+C stops cleanly)"
+    )
+    p.add_argument(
+        "--role",
+        choices=("all", "feed", "collector"),
+        default="all",
+        help="all (default): collectors and feed in one process; feed: the live feed only; collector: "
+        "collectors, scheduler and rule timers only (feed and collector need a PostgreSQL store)",
+    )
     p = add(
         "collect",
         cmd_collect,

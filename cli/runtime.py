@@ -26,7 +26,7 @@ from feed.server import FeedServer
 from storage import CollectionRun, RunOutcome, RunTrigger, Store
 from storage.clock import utcnow
 from storage.lock import CollectorLock, DatabaseBusy
-from storage.pg.adapter import shown
+from storage.pg.adapter import is_url, shown
 from storage.writes import StoreError
 
 log = logging.getLogger("opscentre")
@@ -86,49 +86,100 @@ class StartError(Exception):
     """The service cannot start (its port is taken, another server collects on its database)."""
 
 
-class Service:
-    """The server process: store, collectors on their schedules, and the live feed.
+ROLES = ("all", "feed", "collector")
 
-    It holds the database's collector lock (storage/lock.py) while it runs: a second server on the
-    same database is refused, naming the first.
+
+class Service:
+    """The server process, in one of three roles (``serve --role``):
+
+    - ``all``: store, collectors on their schedules, rule timers and the live feed in one process. It
+      holds the database's collector lock exclusively (storage/lock.py): a second server on the same
+      database is refused, naming the first. The only role on SQLite (one file, one writing process).
+    - ``feed``: the live feed only (WebSocket, /display, /healthz, /readyz, /metrics); no collectors,
+      scheduler or timers, no collector lock. PostgreSQL only.
+    - ``collector``: collectors, scheduler and rule timers, no feed (a bare /healthz on the feed's
+      address for liveness). PostgreSQL only; several may run on one database: each takes the collector
+      lock shared (so none runs beside an ``all``) and runs the sources whose leases it holds.
     """
 
     def __init__(
-        self, config: Config, db_path: str, *, schedule: bool = True, command: str = "opscentre serve"
+        self,
+        config: Config,
+        db_path: str,
+        *,
+        role: str = "all",
+        schedule: bool = True,
+        command: str = "opscentre serve",
     ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
         self.config = config
         self.db_path = db_path
+        self.role = role
         self.schedule = schedule
-        self.command = command
+        # (PostgreSQL keeps 63 bytes of the name that tells who holds the lock: no "opscentre " here)
+        self.command = command if role == "all" else f"serve --role {role}"
         self.lock = CollectorLock(db_path)
         self.store: Store | None = None
         self.collector: Collector | None = None
         self.scheduler: Scheduler | None = None
         self.feed: FeedServer | None = None
+        self.health: asyncio.Server | None = None
         self._pruner: asyncio.Task[None] | None = None
         self._alert_timer: asyncio.Task[None] | None = None
         self._rules_timer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        config = self.config
-        self.store = store = await Store.open(self.db_path, extra_indicators=config.indicators)
+        if self.role != "all" and not is_url(self.db_path):
+            raise StartError(
+                f"--role {self.role} needs a PostgreSQL store ([database] url): a SQLite file has one "
+                "writing process, so only --role all serves it"
+            )
+        self.store = await Store.open(self.db_path, extra_indicators=self.config.indicators)
+        if self.role == "feed":
+            await self._start_feed(runs=None)
+            return
+        self._take_lock(shared=self.role == "collector")
+        collector = self._make_collector()
+        if self.role == "all":
+            # Holding the lock exclusively, every run still 'running' and not ours was begun by a
+            # process now gone. (A collector among several leaves that to whoever takes a source over.)
+            interrupted = await self.store.mark_interrupted()
+            if interrupted:
+                log.warning("marked %d runs left unfinished by an earlier stop as interrupted", len(interrupted))
+            await self._start_feed(runs=collector)
+        else:
+            await self._start_health()
+        # The collector role's background tasks start here (after the scheduler), as in `all`.
+        if self.schedule:
+            assert self.scheduler is not None
+            self.scheduler.start()
+        self._start_timers()
+
+    def _take_lock(self, *, shared: bool) -> None:
         try:
-            self.lock.acquire(self.command)
+            self.lock.acquire(self.command, shared=shared)
         except DatabaseBusy as exc:
             raise StartError(f"{exc}: stop it first, or give this one another database (--db)") from None
-        # Holding the lock, every run still 'running' and not ours was begun by a process now gone.
-        interrupted = await store.mark_interrupted()
-        if interrupted:
-            log.warning("marked %d runs left unfinished by an earlier stop as interrupted", len(interrupted))
-        self.collector = Collector(store, config.sources, config.collector)
+
+    def _make_collector(self) -> Collector:
+        assert self.store is not None
+        config = self.config
+        self.collector = Collector(self.store, config.sources, config.collector)
         self.collector.rules = config.rules
         self.collector.on_run_finished.append(lambda run: log.info(Text.from_markup(describe_run(run)).plain))
         self.scheduler = Scheduler(self.collector)
         if self.schedule:  # the feed's `sources` query tells each source's next run
             self.collector.next_run = self.scheduler.next_run
+        return self.collector
+
+    async def _start_feed(self, runs: Collector | None) -> None:
+        """The live feed; ``runs`` serves manual collections (None: this process collects nothing)."""
+        assert self.store is not None
+        store, config = self.store, self.config
 
         async def scheduler_running() -> str | None:
-            if not self.schedule or (self.scheduler is not None and self.scheduler.running):
+            if self.scheduler is None or not self.schedule or self.scheduler.running:
                 return None
             return "scheduler: not running"
 
@@ -136,20 +187,62 @@ class Service:
             return store.write_problem()
 
         self.feed = FeedServer(
-            store, config.feed, config.users, runs=self.collector, ready_checks=[scheduler_running, database_writable]
+            store, config.feed, config.users, runs=runs, ready_checks=[scheduler_running, database_writable]
         )
         try:
             await self.feed.start()
         except OSError as exc:
             where = f"{config.feed.host}:{config.feed.port}"
             raise StartError(f"cannot start the feed on {where}: {exc.strerror or exc}") from None
-        if self.schedule:
-            self.scheduler.start()
+
+    async def _start_health(self) -> None:
+        """A collector process's liveness: ``GET /healthz`` answers 200 on the feed's address (no feed)."""
+        feed = self.config.feed
+
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                line = await asyncio.wait_for(reader.readline(), timeout=5)
+                ok = line.split(b" ")[1:2] == [b"/healthz"]
+                status, body = (b"200 OK", b"ok\n") if ok else (b"404 Not Found", b"only /healthz here\n")
+                writer.write(
+                    b"HTTP/1.1 "
+                    + status
+                    + b"\r\nContent-Type: text/plain\r\nContent-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\nConnection: close\r\n\r\n"
+                    + body
+                )
+                await writer.drain()
+            writer.close()
+
+        try:
+            self.health = await asyncio.start_server(answer, feed.host, feed.port)
+        except OSError as exc:
+            raise StartError(f"cannot listen on {feed.host}:{feed.port}: {exc.strerror or exc}") from None
+
+    @property
+    def port(self) -> int:
+        """The port this process listens on (the feed's, or the collector's /healthz)."""
+        if self.feed is not None:
+            return self.feed.port
+        assert self.health is not None
+        return int(self.health.sockets[0].getsockname()[1])
+
+    def _start_timers(self) -> None:
+        """Pruning and the alert and rules timers: one process's work."""
+        assert self.store is not None and self.collector is not None
+        store, config = self.store, self.config
         self._pruner = asyncio.create_task(self._prune())
         self._alert_timer = asyncio.create_task(alert_timer(store))
         self._rules_timer = asyncio.create_task(
             rules_timer(store, config.rules, config.sources, state=self.collector.rules_state)
         )
+
+    def _stop_timers(self) -> None:
+        for task in (self._pruner, self._alert_timer, self._rules_timer):
+            if task is not None:
+                task.cancel()
+        self._pruner = self._alert_timer = self._rules_timer = None
 
     async def _prune(self) -> None:
         """Events older than `[database] keep_events` go; a client that far behind gets a snapshot."""
@@ -162,12 +255,7 @@ class Service:
 
     async def stop(self) -> None:
         """No new runs; in-flight runs get the grace period, then are interrupted; clients get 1001."""
-        if self._pruner is not None:
-            self._pruner.cancel()
-        if self._alert_timer is not None:
-            self._alert_timer.cancel()
-        if self._rules_timer is not None:
-            self._rules_timer.cancel()
+        self._stop_timers()
         if self.scheduler is not None:
             self.scheduler.pause()  # not shutdown yet: APScheduler's would cancel the runs in flight
         if self.collector is not None:
@@ -179,13 +267,15 @@ class Service:
         if self.feed is not None:
             await self.feed.commands.wait()
             await self.feed.stop()
+        if self.health is not None:
+            self.health.close()
         if self.store is not None:
             await self.store.close()
         self.lock.release()
 
 
-async def serve(config: Config, db_path: str, console: Console) -> int:
-    service = Service(config, db_path)
+async def serve(config: Config, db_path: str, console: Console, role: str = "all") -> int:
+    service = Service(config, db_path, role=role)
     stop = asyncio.Event()
     install_stop_signals(stop)
     try:
@@ -194,18 +284,30 @@ async def serve(config: Config, db_path: str, console: Console) -> int:
         except StartError as exc:
             console.print(f"[red]opscentre serve: {exc}[/]")
             return 2
-        assert service.feed is not None
         enabled = sum(s.enabled for s in config.sources)
-        port = service.feed.port
+        port = service.port
         scheme = "https" if config.feed.tls_cert else "http"
-        console.print(f"opscentre serving: database {shown(db_path)}; {enabled} sources scheduled")
-        console.print(f"  feed     {service.feed.url}")
-        console.print(f"  display  {scheme}://{config.feed.host}:{port}/display")
-        console.print(f"  health   {scheme}://{config.feed.host}:{port}/healthz, /readyz, /metrics")
+        host = config.feed.host
+        if role == "all":
+            console.print(f"opscentre serving: database {shown(db_path)}; {enabled} sources scheduled")
+        elif role == "feed":
+            console.print(f"opscentre serving the feed (role feed): database {shown(db_path)}")
+        else:
+            console.print(
+                f"opscentre collecting (role collector): database {shown(db_path)}; {enabled} sources "
+                "shared with the other collector processes"
+            )
+        if service.feed is not None:
+            console.print(f"  feed     {service.feed.url}")
+            console.print(f"  display  {scheme}://{host}:{port}/display")
+            console.print(f"  health   {scheme}://{host}:{port}/healthz, /readyz, /metrics")
+        else:
+            console.print(f"  health   http://{host}:{port}/healthz")
         console.print("Ctrl+C stops cleanly")
-        first_pull = FirstPull.watch(service.collector, console.print)
+        first_pull = FirstPull.watch(service.collector, console.print) if service.collector is not None else None
         await stop.wait()
-        first_pull.close()
+        if first_pull is not None:
+            first_pull.close()
         console.print("stopping: no new runs; waiting for runs in flight …")
         started = time.monotonic()
     finally:

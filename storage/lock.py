@@ -18,6 +18,9 @@ session-level advisory lock (``pg_try_advisory_lock``) held on a connection of i
 ``application_name`` names the holder (token, command); the server drops it the instant that
 connection ends, as the kernel drops a flock. (If the server restarts, the lock is gone with the
 session: this replaces the flock for "one collecting process", not the multi-process leases.)
+Collector processes among several (``serve --role collector``) take the same lock *shared*: they run
+beside each other, never beside an exclusive holder (``serve``, ``demo``, ``collect --local``), and
+share the sources by lease rows (storage/repos/leases.py).
 
 So runs left 'running' are easy to tell: those whose owner is neither this process nor the
 lock's holder were begun by a process that is gone.
@@ -93,10 +96,14 @@ class CollectorLock:
         self._fd: int | None = None
         self._pg: psycopg.Connection | None = None
 
-    def acquire(self, command: str) -> None:
+    def acquire(self, command: str, *, shared: bool = False) -> None:
+        """Take the lock; ``shared`` (PostgreSQL only): beside other shared holders, never beside an
+        exclusive one (collector processes among several, which share the sources by leases)."""
         if is_url(self.db):
-            self._acquire_pg(command)
+            self._acquire_pg(command, shared)
             return
+        if shared:
+            raise ValueError("a SQLite store has one collecting process: its lock is never shared")
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -109,10 +116,11 @@ class CollectorLock:
             os.pwrite(fd, json.dumps(asdict(me)).encode(), 0)
         self._fd = fd
 
-    def _acquire_pg(self, command: str) -> None:
+    def _acquire_pg(self, command: str, shared: bool) -> None:
         name = f"{_APP_PREFIX}{PROCESS_ID} {os.getpid()} {command}"[:63]  # PostgreSQL keeps 63 bytes
         conn = psycopg.connect(self.db, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name=name)
-        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (COLLECTOR_LOCK,)).fetchone()
+        take = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+        row = conn.execute(f"SELECT {take}(%s)", (COLLECTOR_LOCK,)).fetchone()
         if not (row and row[0]):
             conn.close()
             raise DatabaseBusy(shown(self.db), holder(self.db))
