@@ -81,3 +81,35 @@ def test_ingest_bench_refuses_a_bad_engine_or_size() -> None:
         )
         assert done.returncode == 2, done.stdout
         assert said in done.stderr
+
+
+def test_fanout_bench_runs_small_on_two_feed_processes_and_prints_its_targets() -> None:
+    require_pg_bin()
+    done = subprocess.run(
+        [sys.executable, "bench/fanout.py", "--engine", "postgresql", "--feeds", "2", "--clients", "20",
+         "--seconds", "2", "--warmup", "1", "--sample-every", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(r"^machine: .*PostgreSQL \d+", out, re.M), out
+    assert re.search(r"^  (PASS|FAIL)  N=20: p99 ingest-to-receipt [\d,]+ ms < 500 ms", out, re.M), out
+    # The two feed processes' run, measured (with serve --role feed) or said not measured: never silent.
+    assert re.search(r"^  (PASS|FAIL)  N=20 on 2 feed processes: ", out, re.M), out
+    if "feed processes: 2 × `opscentre serve --role feed`" in out:
+        assert "N = 20 clients: one process, and 2 feed processes (+ 1 publishing) on one PostgreSQL" in out, out
+        assert re.search(r"^  (PASS|FAIL)  N=20 on 2 feed processes: p99 [\d.]+ of one process's <= 2\.00$", out, re.M)
+        # Every client of both feed processes got deltas: they learnt the publisher's events from the database.
+        row = re.search(r"^  delivered changes/s \(all clients\) +([\d,]+) +([\d,]+)$", out, re.M)
+        assert row is not None and int(row.group(2).replace(",", "")) > 0, out
+
+
+def test_fanout_bench_refuses_several_feeds_on_sqlite() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/fanout.py", "--feeds", "2"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "--feeds above 1 needs --engine postgresql" in done.stderr
