@@ -44,11 +44,13 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(STAMP) postgres
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest.py --engine postgresql
 	$(BIN)/python bench/rules.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/fanout.py --engine postgresql --feeds 2 --clients 2000
 	$(BIN)/python bench/console.py
 
 clean:
