@@ -20,7 +20,9 @@ from cli.config import Config
 from cli.progress import FirstPull
 from collectors.alerting import alert_timer, rules_timer
 from collectors.pipeline import Collector
+from collectors.queued import QueuedRuns, serve_requests
 from collectors.scheduler import Scheduler
+from feed.commands import RunService
 from feed.formatting import format_number
 from feed.server import FeedServer
 from storage import CollectionRun, RunOutcome, RunTrigger, Store
@@ -128,6 +130,7 @@ class Service:
         self._pruner: asyncio.Task[None] | None = None
         self._alert_timer: asyncio.Task[None] | None = None
         self._rules_timer: asyncio.Task[None] | None = None
+        self._requests: asyncio.Task[None] | None = None  # manual runs asked through feed processes
 
     async def start(self) -> None:
         if self.role != "all" and not is_url(self.db_path):
@@ -137,7 +140,8 @@ class Service:
             )
         self.store = await Store.open(self.db_path, extra_indicators=self.config.indicators)
         if self.role == "feed":
-            await self._start_feed(runs=None)
+            # Manual runs go to the collector processes through the database (collectors/queued.py).
+            await self._start_feed(runs=QueuedRuns(self.store, self.config.sources))
             return
         self._take_lock(shared=self.role == "collector")
         collector = self._make_collector()
@@ -155,6 +159,8 @@ class Service:
             assert self.scheduler is not None
             self.scheduler.start()
         self._start_timers()
+        if is_url(self.db_path):  # feed processes may ask this one for manual runs (collectors/queued.py)
+            self._requests = asyncio.create_task(serve_requests(self.store, collector), name="opscentre-run-requests")
 
     def _take_lock(self, *, shared: bool) -> None:
         try:
@@ -173,7 +179,7 @@ class Service:
             self.collector.next_run = self.scheduler.next_run
         return self.collector
 
-    async def _start_feed(self, runs: Collector | None) -> None:
+    async def _start_feed(self, runs: RunService | None) -> None:
         """The live feed; ``runs`` serves manual collections (None: this process collects nothing)."""
         assert self.store is not None
         store, config = self.store, self.config
@@ -256,10 +262,15 @@ class Service:
     async def stop(self) -> None:
         """No new runs; in-flight runs get the grace period, then are interrupted; clients get 1001."""
         self._stop_timers()
+        requests, self._requests = self._requests, None
+        if requests is not None:
+            requests.cancel()  # claims no more; its runs in flight end with the collector's below
         if self.scheduler is not None:
             self.scheduler.pause()  # not shutdown yet: APScheduler's would cancel the runs in flight
         if self.collector is not None:
             await self.collector.shutdown()
+        if requests is not None:
+            await asyncio.wait({requests})
         if self.scheduler is not None:
             await self.scheduler.stop()
         if self.collector is not None:

@@ -32,11 +32,12 @@ from storage.repos.audit import AuditRepo
 from storage.repos.base import Listener, Unstarted, open_reader
 from storage.repos.events import EventRepo
 from storage.repos.observations import ObservationRepo
+from storage.repos.requests import RequestRepo, RunRequest
 from storage.repos.snapshots import PastSnapshot, Snapshot, SnapshotFilter, SnapshotRepo
 from storage.writer import Writer
 from storage.writes import RunFinish, StoreError, StoreUnavailable
 
-__all__ = ["PastSnapshot", "Snapshot", "SnapshotFilter", "Store", "StoreError", "StoreUnavailable"]
+__all__ = ["PastSnapshot", "RunRequest", "Snapshot", "SnapshotFilter", "Store", "StoreError", "StoreUnavailable"]
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ WRITE_ALERT = ("storage.write_failed", "database")  # (rule, subject) of the ale
 PROBE_EVERY = 2.0  # seconds between attempts to write what waits, while writes fail
 
 
-class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo):
+class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, RequestRepo):
     # Also ReferenceRepo (through SnapshotRepo) and RunRepo (through ObservationRepo).
     """Open with ``await Store.open(path)``; close with ``await store.close()`` (or ``async with``)."""
 

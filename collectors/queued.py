@@ -1,0 +1,166 @@
+"""Manual runs asked of a process that runs no collectors (``serve --role feed``), served by the
+collector processes on the same database.
+
+- ``QueuedRuns`` is the feed's RunService (feed/commands.py) in a feed-only process: it queues a
+  request (``run_requests``, storage/repos/requests.py; on PostgreSQL also NOTIFY
+  ``opscentre_requests``) and waits for the ``run.finished`` events of the sources asked for, by
+  the user who asked, appended after the request: those are the runs it returns. The caller sees
+  the progress as any run's: each ``run.finished`` event reaches every client through the feed.
+- ``serve_requests`` runs in each collector process: it claims requests one at a time (``FOR
+  UPDATE SKIP LOCKED`` on PostgreSQL: no request is taken twice), runs their sources through its
+  collector and marks them done. It wakes on ``opscentre_requests``; SQLite has no notifications,
+  so there it looks every few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from collectors.breaker import BreakerState
+from collectors.config import SourceSettings
+from collectors.pipeline import Collector, SourceState, UnknownSource
+from storage import CollectionRun, RunTrigger, Store
+from storage.lock import PROCESS_ID
+from storage.models import EventType
+from storage.repos.requests import RunRequest
+
+log = logging.getLogger(__name__)
+
+CLAIM_TIMEOUT_S = 60.0  # a request no collector process has claimed by then is given up, with a clear error
+LOOK_EVERY_S = 1.0  # between looks at the event log and the request, besides every commit heard
+SQLITE_POLL_S = 2.0  # SQLite only (no notifications): between looks for a request to claim
+PG_POLL_S = 30.0  # PostgreSQL: a safety net only (a request is heard at once)
+READ_PAGE = 1000
+
+
+class NoCollector(RuntimeError):
+    """No collector process took a manual run in time."""
+
+
+class QueuedRuns:
+    """The feed's RunService (feed/commands.py) for a process without collectors."""
+
+    def __init__(self, store: Store, sources: Iterable[SourceSettings]) -> None:
+        self.store = store
+        self.sources = {s.name: s for s in sources}
+        self.claim_timeout = CLAIM_TIMEOUT_S
+
+    def select(self, *, source: str | None = None, agency: str | None = None, everything: bool = False) -> list[str]:
+        """Names of the enabled sources asked for (the configuration's, as a collector would choose)."""
+        if source is not None:
+            if source not in self.sources:
+                known = ", ".join(sorted(self.sources)) or "none configured"
+                raise UnknownSource(f"unknown source {source!r}; configured sources: {known}")
+            return [source]
+        enabled = [s for s in self.sources.values() if s.enabled]
+        if agency is not None:
+            chosen = [s.name for s in enabled if s.agency == agency]
+            if not chosen:
+                raise UnknownSource(f"no enabled source speaks for agency {agency!r}")
+            return chosen
+        if everything:
+            return [s.name for s in enabled]
+        raise UnknownSource("say which sources to run: a source, an agency, or all")
+
+    def source_states(self) -> list[SourceState]:
+        """From the configuration: this process runs no source, so it knows no circuit or next run
+        (each collector process has its own); the circuit is told as closed."""
+        out = []
+        for name, s in sorted(self.sources.items()):
+            schedule = s.cron if s.cron is not None else f"every {s.every.total_seconds():g}s" if s.every else ""
+            out.append(SourceState(name, s.kind.value, s.agency, s.enabled, schedule, BreakerState.CLOSED, None))
+        return out
+
+    async def run_many(
+        self, names: Iterable[str], trigger: RunTrigger = RunTrigger.MANUAL, requested_by: str | None = None
+    ) -> list[CollectionRun]:
+        """Queue the runs and return them once each has finished (in the order asked)."""
+        names = list(names)
+        position = await self.store.last_seq()  # the runs asked for finish after this
+        request = await self.store.request_runs(names, requested_by, trigger)
+        found: dict[str, CollectionRun] = {}
+        wake = asyncio.Event()
+
+        def heard(seq: int) -> None:
+            wake.set()
+
+        self.store.add_listener(heard)
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.claim_timeout
+        claimed = False
+        try:
+            while True:
+                while events := await self.store.events_after(position, limit=READ_PAGE):
+                    position = events[-1].seq
+                    for e in events:
+                        if e.type != EventType.RUN_FINISHED:
+                            continue
+                        run = CollectionRun.model_validate(e.payload)
+                        if run.source in names and run.requested_by == requested_by and run.trigger == trigger:
+                            found.setdefault(run.source, run)
+                    if len(events) < READ_PAGE:
+                        break
+                if len(found) == len(set(names)):
+                    return [found[n] for n in names]
+                if not claimed:
+                    now = await self.store.run_request(request.id)
+                    claimed = now is not None and now.claimed_by is not None
+                    if not claimed and loop.time() > give_up:
+                        raise NoCollector(
+                            f"no collector process took the run within {self.claim_timeout:g}s "
+                            f"(request #{request.id}): is any `opscentre serve --role collector` running?"
+                        )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=LOOK_EVERY_S)
+                wake.clear()
+        finally:
+            self.store.remove_listener(heard)
+
+
+async def serve_requests(store: Store, collector: Collector) -> None:
+    """In a collector process, until cancelled: claim each queued request, run it, mark it done.
+
+    Cancel it before the collector's shutdown and await it after (cli/runtime.py)."""
+    wake = asyncio.Event()
+
+    def heard(payload: str | None) -> None:
+        wake.set()
+
+    notified = store.add_request_listener(heard)
+    running: set[asyncio.Task[None]] = set()
+    try:
+        while True:
+            wake.clear()
+            try:
+                while (request := await store.claim_run_request(PROCESS_ID)) is not None:
+                    task = asyncio.create_task(_serve(store, collector, request), name=f"run-request-{request.id}")
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+            except Exception:  # the database cannot be written now: look again later
+                log.exception("cannot claim manual run requests")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=PG_POLL_S if notified else SQLITE_POLL_S)
+    finally:
+        store.remove_request_listener(heard)
+        # Runs already begun are the collector's to end (its shutdown gives them their grace period):
+        # cancelled, this stops claiming and waits for them, so that each request is marked done.
+        if running:
+            await asyncio.wait(running)
+
+
+async def _serve(store: Store, collector: Collector, request: RunRequest) -> None:
+    names = [n for n in request.sources if n in collector.sources]
+    if len(names) < len(request.sources):
+        log.warning(
+            "request #%d names sources this process does not know: %s",
+            request.id,
+            ", ".join(sorted(set(request.sources) - set(names))),
+        )
+    try:
+        await collector.run_many(names, request.trigger, request.requested_by)
+    finally:
+        with contextlib.suppress(Exception):  # a run's record is what counts; done_at is bookkeeping
+            await store.finish_run_request(request.id)

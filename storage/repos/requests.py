@@ -1,0 +1,93 @@
+"""Manual runs asked of any process, queued for a collector process (collectors/queued.py).
+
+On PostgreSQL a request is claimed with ``FOR UPDATE SKIP LOCKED`` (two collector processes never
+take the same one, and neither waits for the other), and inserting one NOTIFYs
+``opscentre_requests`` in the same transaction (heard at commit). SQLite has one writer at a time:
+the claim's UPDATE is atomic there as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.clock import from_text, to_text, utcnow
+from storage.models import RunTrigger
+from storage.pg.adapter import PgConnection
+from storage.pg.notify import REQUESTS
+from storage.repos.base import StoreBase
+
+_COLUMNS = "id, sources, requested_by, trigger, created_at, claimed_by, claimed_at, done_at"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    id: int
+    sources: list[str]
+    requested_by: str | None
+    trigger: RunTrigger
+    created_at: datetime
+    claimed_by: str | None
+    claimed_at: datetime | None
+    done_at: datetime | None
+
+
+def _request(row: tuple[object, ...]) -> RunRequest:
+    return RunRequest(
+        id=int(row[0]),  # type: ignore[call-overload]
+        sources=list(json.loads(str(row[1]))),
+        requested_by=None if row[2] is None else str(row[2]),
+        trigger=RunTrigger(str(row[3])),
+        created_at=from_text(str(row[4])),
+        claimed_by=None if row[5] is None else str(row[5]),
+        claimed_at=None if row[6] is None else from_text(str(row[6])),
+        done_at=None if row[7] is None else from_text(str(row[7])),
+    )
+
+
+def _insert(conn: sqlite3.Connection, sources: list[str], requested_by: str | None, trigger: RunTrigger) -> RunRequest:
+    row = conn.execute(
+        f"INSERT INTO run_requests (sources, requested_by, trigger, created_at) VALUES (?, ?, ?, ?) RETURNING {_COLUMNS}",
+        (json.dumps(sources), requested_by, trigger.value, to_text(utcnow())),
+    ).fetchone()
+    assert row is not None
+    if isinstance(conn, PgConnection):
+        conn.execute("SELECT pg_notify(?, ?)", (REQUESTS, str(row[0])))
+    return _request(row)
+
+
+def _claim(conn: sqlite3.Connection, claimed_by: str) -> RunRequest | None:
+    skip = " FOR UPDATE SKIP LOCKED" if isinstance(conn, PgConnection) else ""
+    row = conn.execute(
+        f"""UPDATE run_requests SET claimed_by = ?, claimed_at = ?
+        WHERE id = (SELECT id FROM run_requests WHERE claimed_by IS NULL ORDER BY id LIMIT 1{skip})
+        RETURNING {_COLUMNS}""",
+        (claimed_by, to_text(utcnow())),
+    ).fetchone()
+    return None if row is None else _request(row)
+
+
+def _done(conn: sqlite3.Connection, request_id: int) -> None:
+    conn.execute("UPDATE run_requests SET done_at = ? WHERE id = ?", (to_text(utcnow()), request_id))
+
+
+class RequestRepo(StoreBase):
+    async def request_runs(
+        self, sources: list[str], requested_by: str | None, trigger: RunTrigger = RunTrigger.MANUAL
+    ) -> RunRequest:
+        """Queue a manual run of ``sources`` for whichever collector process claims it first."""
+        return await self._writer.run(lambda conn: _insert(conn, sources, requested_by, trigger))
+
+    async def claim_run_request(self, claimed_by: str) -> RunRequest | None:
+        """The oldest request nobody has claimed, now claimed by ``claimed_by``; None: none waits."""
+        return await self._writer.run(lambda conn: _claim(conn, claimed_by))
+
+    async def finish_run_request(self, request_id: int) -> None:
+        await self._writer.run(lambda conn: _done(conn, request_id))
+
+    async def run_request(self, request_id: int) -> RunRequest | None:
+        async with self._r.execute(f"SELECT {_COLUMNS} FROM run_requests WHERE id = ?", (request_id,)) as cur:
+            row = await cur.fetchone()
+        return None if row is None else _request(tuple(row))
