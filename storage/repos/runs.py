@@ -16,6 +16,7 @@ from storage.models import (
     RunOutcome,
     RunTrigger,
 )
+from storage.repos import leases
 from storage.repos.base import StoreBase, Unstarted
 from storage.rows import (
     RUN_COLUMNS,
@@ -25,6 +26,10 @@ from storage.writes import RunFinish, StoreError, StoreUnavailable
 
 
 class RunRepo(StoreBase):
+    # Set by a collector process among several (cli/runtime.py): begin_run refuses (LeaseNotHeld) a
+    # source whose lease this process does not hold (storage/repos/leases.py).
+    leases_required = False
+
     async def start_run(self, source: str, trigger: RunTrigger, requested_by: str | None = None) -> CollectionRun:
         return await self._writer.run(lambda conn: writes.start_run(conn, source, trigger, requested_by, PROCESS_ID))
 
@@ -38,6 +43,8 @@ class RunRepo(StoreBase):
         """
 
         def begin(conn: sqlite3.Connection) -> tuple[CollectionRun, str | None]:
+            if self.leases_required:  # in the same transaction: never a run of a source another process holds
+                leases.check_held(conn, source, PROCESS_ID)
             row = conn.execute("SELECT cursor FROM source_state WHERE source = ?", (source,)).fetchone()
             return writes.start_run(conn, source, trigger, requested_by, PROCESS_ID), row[0] if row else None
 

@@ -1,0 +1,224 @@
+"""Leases: which collector process runs each source, until when.
+
+Several collector processes on one PostgreSQL (``serve --role collector``) share the sources: a row
+of ``source_leases`` (source, owner, expires_at) says which process may run a source until when. A
+holder renews its rows every ttl/3; a process that dies stops renewing and its rows expire, and
+another takes the sources over. Rows rather than advisory locks: an advisory lock dies with its
+session, invisibly to the others, does not survive a server restart, and says neither who held it
+nor until when; a row is visible, timed by the database's own clock (``now()`` on PostgreSQL, so the
+processes' clocks never matter), and checked by the same SQL everywhere, including in the very
+transaction that begins a run (``check_held``): a run never begins in a process that does not hold
+its source.
+
+Each of acquire, renew and release is one statement. ``balance`` is a collector process's periodic
+pass, in one transaction: renew what it holds (and its own presence row ``__process__ OWNER``, so that a
+process holding no source yet counts as live), count the live collector processes (owners of an
+unexpired lease), give back what it holds beyond its fair share (ceil(sources / live), only sources
+not running now), take free or expired ones up to that share, try for ``__rules__`` (whose holder
+runs the alert and rules timers), and mark interrupted the runs left 'running' by owners that hold no
+unexpired lease (processes that are gone).
+
+On SQLite (one collecting process, under the collector lock's flock) the same SQL works with the
+time given by the process, which is the only one writing; the table is used there only by tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sqlite3
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from storage import writes
+from storage.clock import to_text, utcnow
+from storage.lock import PROCESS_ID
+from storage.models import CollectionRun
+from storage.pg.adapter import PgConnection
+from storage.repos.base import StoreBase
+from storage.writes import StoreError
+
+RULES = "__rules__"  # the pseudo-source whose holder runs the alert and rules timers
+PRESENCE = (
+    "__process__ "  # + owner: each collector process's own row, so that it counts as live before it holds a source
+)
+
+
+def presence(owner: str) -> str:
+    return PRESENCE + owner
+
+
+class LeaseNotHeld(StoreError):
+    """This process does not hold the source's lease: another collector process runs it."""
+
+    def __init__(self, source: str, holder: str | None) -> None:
+        who = f"collector process {holder}" if holder else "no collector process (the lease is free or expired)"
+        super().__init__(f"source {source} is not this process's to run: its lease is held by {who}")
+        self.source = source
+        self.holder = holder
+
+
+def _times(conn: sqlite3.Connection, ttl: timedelta) -> tuple[str, str, dict[str, Any]]:
+    """SQL for "now" and "now + ttl", and their parameters: PostgreSQL's own clock; on SQLite, ours."""
+    if isinstance(conn, PgConnection):
+        return "now()", "now() + :ttl * interval '1 second'", {"ttl": ttl.total_seconds()}
+    now = utcnow()
+    return ":now", ":until", {"now": to_text(now), "until": to_text(now + ttl)}
+
+
+def acquire(conn: sqlite3.Connection, source: str, owner: str, ttl: timedelta) -> bool:
+    """Take ``source`` if it is free, expired or already ``owner``'s (then it is renewed)."""
+    now, until, params = _times(conn, ttl)
+    row = conn.execute(
+        f"""INSERT INTO source_leases (source, owner, expires_at) VALUES (:source, :owner, {until})
+            ON CONFLICT (source) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+            WHERE source_leases.owner = excluded.owner OR source_leases.expires_at <= {now}
+            RETURNING source""",
+        {**params, "source": source, "owner": owner},
+    ).fetchone()
+    return row is not None
+
+
+def renew(conn: sqlite3.Connection, owner: str, ttl: timedelta) -> set[str]:
+    """Extend every unexpired lease of ``owner``; returns the sources it still holds."""
+    now, until, params = _times(conn, ttl)
+    rows = conn.execute(
+        f"UPDATE source_leases SET expires_at = {until} WHERE owner = :owner AND expires_at > {now} RETURNING source",
+        {**params, "owner": owner},
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def release(conn: sqlite3.Connection, source: str, owner: str) -> bool:
+    """Give ``source`` back (only if ``owner`` holds it)."""
+    row = conn.execute(
+        "DELETE FROM source_leases WHERE source = :source AND owner = :owner RETURNING source",
+        {"source": source, "owner": owner},
+    ).fetchone()
+    return row is not None
+
+
+def live_owners(conn: sqlite3.Connection) -> set[str]:
+    """The processes holding an unexpired lease."""
+    now, _, params = _times(conn, timedelta())
+    rows = conn.execute(f"SELECT DISTINCT owner FROM source_leases WHERE expires_at > {now}", params).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def check_held(conn: sqlite3.Connection, source: str, owner: str) -> None:
+    """Raise LeaseNotHeld unless ``owner`` holds an unexpired lease on ``source`` (in the caller's
+    transaction: the one that begins the run)."""
+    now, _, params = _times(conn, timedelta())
+    row = conn.execute(
+        f"SELECT owner, expires_at > {now} FROM source_leases WHERE source = :source", {**params, "source": source}
+    ).fetchone()
+    if row is None or not row[1]:
+        raise LeaseNotHeld(source, None)
+    if row[0] != owner:
+        raise LeaseNotHeld(source, str(row[0]))
+
+
+def interrupt_orphans(conn: sqlite3.Connection, owner: str) -> list[CollectionRun]:
+    """Mark interrupted the runs left 'running' by owners holding no unexpired lease (gone)."""
+    alive = live_owners(conn) | {owner}
+    return writes.mark_interrupted(conn, lambda who: who in alive)
+
+
+def _order(sources: Collection[str], owner: str) -> list[str]:
+    """The order in which ``owner`` tries free sources: its own, so that processes starting together
+    go after different ones first."""
+    return sorted(sources, key=lambda s: hashlib.sha256(f"{owner} {s}".encode()).digest())
+
+
+@dataclass
+class Balance:
+    """What one ``balance`` pass left this process holding, and what it changed."""
+
+    held: set[str] = field(default_factory=set)  # sources and maybe RULES
+    gained: set[str] = field(default_factory=set)
+    released: set[str] = field(default_factory=set)
+    live: int = 1
+    interrupted: list[CollectionRun] = field(default_factory=list)
+
+
+def balance(
+    conn: sqlite3.Connection,
+    owner: str,
+    ttl: timedelta,
+    sources: Sequence[str],
+    busy: Collection[str],
+    *,
+    most_new: int | None = None,
+) -> Balance:
+    """One collector process's pass (see the module's doc); ``most_new`` caps how many sources it
+    takes in this pass (a process just started takes one at a time, so that its peers starting beside
+    it are seen before it takes everything)."""
+    acquire(conn, presence(owner), owner, ttl)  # live from now on, even holding no source yet
+    out = Balance(held=renew(conn, owner, ttl) - {presence(owner)})
+    live = live_owners(conn) | {owner}
+    out.live = len(live)
+    share = math.ceil(len(sources) / len(live))
+    mine = sorted(out.held & set(sources))
+    for source in reversed(mine):  # beyond the share: give back what is not running
+        if len(out.held & set(sources)) <= share:
+            break
+        if source not in busy and release(conn, source, owner):
+            out.held.discard(source)
+            out.released.add(source)
+    want = share - len(out.held & set(sources))
+    if most_new is not None:
+        want = min(want, most_new)
+    for source in _order(set(sources) - out.held, owner):
+        if want <= 0:
+            break
+        if acquire(conn, source, owner, ttl):
+            out.held.add(source)
+            out.gained.add(source)
+            want -= 1
+    if RULES not in out.held and acquire(conn, RULES, owner, ttl):
+        out.held.add(RULES)
+        out.gained.add(RULES)
+    if out.gained:
+        out.interrupted = interrupt_orphans(conn, owner)
+    return out
+
+
+class Leases:
+    """This process's leases on the store's database (``ttl``: how long a lease lasts unrenewed)."""
+
+    def __init__(self, store: StoreBase, ttl: timedelta, owner: str = PROCESS_ID) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.owner = owner
+
+    async def acquire(self, source: str) -> bool:
+        return await self.store._writer.run(lambda conn: acquire(conn, source, self.owner, self.ttl))
+
+    async def renew(self) -> set[str]:
+        return await self.store._writer.run(lambda conn: renew(conn, self.owner, self.ttl))
+
+    async def release(self, source: str) -> bool:
+        return await self.store._writer.run(lambda conn: release(conn, source, self.owner))
+
+    async def release_all(self) -> None:
+        """Give every lease back (a clean stop: the others need not wait for them to expire)."""
+        await self.store._writer.run(
+            lambda conn: conn.execute("DELETE FROM source_leases WHERE owner = :owner", {"owner": self.owner})
+        )
+
+    async def balance(self, sources: Sequence[str], busy: Collection[str], *, most_new: int | None = None) -> Balance:
+        return await self.store._writer.run(
+            lambda conn: balance(conn, self.owner, self.ttl, sources, busy, most_new=most_new)
+        )
+
+    async def holders(self) -> dict[str, str]:
+        """Every unexpired lease of a source (or RULES): source -> owner."""
+
+        def read(conn: sqlite3.Connection) -> dict[str, str]:
+            now, _, params = _times(conn, timedelta())
+            rows = conn.execute(f"SELECT source, owner FROM source_leases WHERE expires_at > {now}", params)
+            return {str(s): str(o) for s, o in rows.fetchall() if not str(s).startswith(PRESENCE)}
+
+        return await self.store._writer.run(read)

@@ -1,0 +1,103 @@
+"""Source leases (storage/repos/leases.py) on both engines: taking, renewing, giving back, the fair
+share, the takeover of a dead process's runs, and begin_run refusing a source another process holds."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from storage import RunOutcome, RunTrigger, Store
+from storage.repos.leases import RULES, LeaseNotHeld, Leases
+
+BOTH_ENGINES = True
+
+TTL = timedelta(minutes=5)  # long enough never to expire within a test
+GONE = timedelta(0)  # a lease taken with no time left: expired at once (a process that stopped renewing)
+
+
+async def test_begin_run_refuses_a_source_whose_lease_another_process_holds(store: Store) -> None:
+    store.leases_required = True
+    other = Leases(store, TTL, owner="another-process")
+    assert await other.acquire("gso")
+    with pytest.raises(LeaseNotHeld, match=r"source gso is not this process.s to run: .*another-process"):
+        await store.begin_run("gso", RunTrigger.SCHEDULE)
+    with pytest.raises(LeaseNotHeld, match="lease is free or expired"):
+        await store.begin_run("mof", RunTrigger.MANUAL, "admin")  # nobody holds it: not ours either
+    assert await store.runs() == []  # refused whole: no run recorded
+    mine = Leases(store, TTL)
+    assert not await mine.acquire("gso")  # held by the other, unexpired
+    assert await mine.acquire("mof")
+    run, _ = await store.begin_run("mof", RunTrigger.SCHEDULE)
+    assert (run.source, run.outcome) == ("mof", RunOutcome.RUNNING)
+
+
+async def test_an_expired_lease_is_refused_to_its_holder_and_taken_by_another(store: Store) -> None:
+    store.leases_required = True
+    mine = Leases(store, GONE)
+    assert await mine.acquire("gso")
+    with pytest.raises(LeaseNotHeld):
+        await store.begin_run("gso", RunTrigger.SCHEDULE)  # expired: it may be someone else's by now
+    assert await mine.renew() == set()  # an expired lease is not renewed: it must be taken again
+    other = Leases(store, TTL, owner="another-process")
+    assert await other.acquire("gso")
+    assert await other.holders() == {"gso": "another-process"}
+    assert not await mine.release("gso")  # not ours to give back
+    assert await other.release("gso")
+    assert await other.holders() == {}
+
+
+async def test_renew_extends_only_the_owners_unexpired_leases(store: Store) -> None:
+    mine = Leases(store, TTL)
+    other = Leases(store, TTL, owner="another-process")
+    assert await mine.acquire("gso") and await mine.acquire("mof") and await other.acquire("sbv")
+    assert await mine.renew() == {"gso", "mof"}
+    assert await mine.acquire("gso")  # taking again what one holds renews it
+
+
+async def test_two_processes_share_the_sources_fairly_and_one_holds_the_rules(store: Store) -> None:
+    sources = ["a", "b", "c", "d", "e"]
+    first = Leases(store, TTL, owner="first")
+    second = Leases(store, TTL, owner="second")
+    alone = await first.balance(sources, busy=())
+    assert alone.held == {*sources, RULES} and alone.live == 1
+    joined = await second.balance(sources, busy=())  # nothing free yet, but it counts as live now
+    assert joined.held == set() and joined.live == 2
+    rebalanced = await first.balance(sources, busy={"a", "b"})  # share ceil(5/2) = 3: gives back two not running
+    assert rebalanced.live == 2 and rebalanced.released and not rebalanced.released & {"a", "b"}
+    assert len(rebalanced.held - {RULES}) == 3 and {"a", "b", RULES} <= rebalanced.held
+    after = await second.balance(sources, busy=())
+    assert after.held == {*sources} - rebalanced.held == rebalanced.released
+    holders = await first.holders()
+    assert set(holders) == {*sources, RULES} and holders[RULES] == "first"
+    assert sorted(holders.values()).count("second") == 2
+
+
+async def test_a_newly_started_process_takes_one_source_at_a_time(store: Store) -> None:
+    leases = Leases(store, TTL, owner="new")
+    first = await leases.balance(["a", "b", "c"], busy=(), most_new=1)
+    assert len(first.held - {RULES}) == 1 and first.gained == first.held
+
+
+async def test_a_dead_processs_runs_are_interrupted_by_whoever_takes_its_sources_over(store: Store) -> None:
+    store.leases_required = True
+    dead = Leases(store, GONE)  # this process plays the dead one: it stops renewing (its leases expire)
+    assert await dead.acquire("gso")
+    dead.ttl = TTL
+    await dead.renew()  # nothing: already expired
+    assert await dead.acquire("gso")  # taken again (free: expired), so that the run can begin
+    run, _ = await store.begin_run("gso", RunTrigger.SCHEDULE)
+    await store._writer.run(  # it stops renewing: the lease expires
+        lambda conn: (
+            conn.execute("UPDATE source_leases SET expires_at = '2000-01-01T00:00:00.000000Z'")
+            if not store.is_pg
+            else conn.execute("UPDATE source_leases SET expires_at = now() - interval '1 second'")
+        )
+    )
+    await store._writer.run(lambda conn: conn.execute("UPDATE runs SET owner = 'dead-process' WHERE id = ?", (run.id,)))
+    other = Leases(store, TTL, owner="survivor")
+    taken = await other.balance(["gso"], busy=())
+    assert "gso" in taken.gained
+    assert [r.id for r in taken.interrupted] == [run.id]
+    ended = await store.run(run.id)
+    assert ended is not None and ended.outcome is RunOutcome.INTERRUPTED
