@@ -303,45 +303,25 @@ async def test_the_demo_raises_each_rule_within_three_minutes_through_the_server
     pytest.importorskip("pysdmx")
     from datetime import timedelta
 
-    from cli.config import load
-    from cli.demo import demo_config
-    from cli.runtime import Service
-    from collectors.config import CollectorSettings
-    from storage.clock import use_clock
+    from tests.demokit import demo_service
 
-    wanted = {"nso", "nso-sdmx", "cus", "vnat", "mof", "portal"}
     clock = Clock()
     seen: dict[str, float] = {}  # rule -> the scenario second its alert was first open
-    with use_clock(clock):
-        async with running(clock, scenario="demo") as (sim, _):
-            base = demo_config(load(), int(sim.url.rsplit(":", 1)[1]))
-            sources = [s for s in base.sources if s.name in wanted or s.name.startswith("province-")]
-            config = base.model_copy(
-                update={
-                    "sources": sources,
-                    "collector": CollectorSettings(retries=0, breaker_failures=base.collector.breaker_failures),
-                    "feed": base.feed.model_copy(update={"port": 0}),
-                    "rules": base.rules.model_copy(update={"every": timedelta(seconds=0.2)}),
-                }
-            )
-            service = Service(config, str(tmp_path / "ops.db"), schedule=False)
-            await service.start()
-            try:
-                store, collector = service.store, service.collector
-                assert store is not None and collector is not None
-                start = clock()
-                # every source once a minute, as the demo polls, and the portal and NSO more often
-                plan = {1: [s.name for s in sources], 45: ["nso"], 61: [s.name for s in sources], 75: ["vnat"]}
-                plan |= {115: ["portal"], 121: [s.name for s in sources], 160: ["province-04"], 178: ["nso-sdmx"]}
-                for second, names in sorted(plan.items()):
-                    clock.set(start + timedelta(seconds=second))
-                    await collector.run_many(names)
-                    await asyncio.sleep(0.5)  # a few timer passes
-                    for a in await store.alerts(limit=100_000):
-                        if a.state.value in ("firing", "acknowledged"):
-                            seen.setdefault(a.rule, second)
-            finally:
-                await service.stop()
+    async with demo_service(tmp_path / "ops.db", clock) as service:
+        store, collector = service.store, service.collector
+        assert store is not None and collector is not None
+        start = clock()
+        everything = sorted(collector.sources)
+        # every source once a minute, as the demo polls, and the portal and NSO more often
+        plan = {1: everything, 45: ["nso"], 61: everything, 75: ["vnat"]}
+        plan |= {115: ["portal"], 121: everything, 160: ["province-04"], 178: ["nso-sdmx"]}
+        for second, names in sorted(plan.items()):
+            clock.set(start + timedelta(seconds=second))
+            await collector.run_many(names)
+            await asyncio.sleep(0.5)  # a few timer passes
+            for a in await store.alerts(limit=100_000):
+                if a.state.value in ("firing", "acknowledged"):
+                    seen.setdefault(a.rule, second)
     promised = [
         "figures.revised",
         "revision.watch",
