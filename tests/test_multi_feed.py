@@ -1,0 +1,200 @@
+"""Several feed processes on one PostgreSQL (real `opscentre serve --role feed` subprocesses): they
+learn events by LISTEN/NOTIFY and read them by seq, so a client resumes on any of them (one epoch for
+the deployment); a manual collect sent to a feed process is run by a collector process, and the
+caller gets its progress and result."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from feed.config import hash_token
+from tests.feedkit import TOKENS, Client
+from tests.simulator_fixtures import running
+from tests.test_multi_collector import Role
+
+TIMEOUT_S = 120.0  # generous: two noisy cores, several processes
+
+# A writer in a process of its own: each figure its own series (a source of its own), so the feed
+# never coalesces two of them and every one must reach the client; prints each commit's seq.
+WRITER = """
+import asyncio, sys
+from storage import Batch, ObservationIn, Store
+
+async def main(url: str, n: int) -> None:
+    store = await Store.open(url)
+    try:
+        for i in range(n):
+            rec = ObservationIn(indicator="CPI_YOY", area="VN", period="2024-01", value=float(i), status="official")
+            done = await store.ingest(Batch(f"writer-{i}", [rec]))
+            print(done.last_seq, flush=True)
+            await asyncio.sleep(0.05)
+    finally:
+        await store.close()
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+def config_text(url: str, sources: str = "") -> str:
+    users = "".join(
+        f'\n[[users]]\nname = "{role}-user"\nrole = "{role}"\ntoken_sha256 = "{hash_token(token)}"\n'
+        for role, token in TOKENS.items()
+    )
+    return f"""
+[database]
+url = "{url}"
+
+[feed]
+port = 0
+
+[collector]
+shutdown_grace = "500ms"
+retries = 0
+{sources}{users}"""
+
+
+async def started(role: Role) -> str:
+    await role.wait_for("the feed's port", lambda: role.port is not None, timeout=TIMEOUT_S)
+    return f"ws://127.0.0.1:{role.port}/feed"
+
+
+def position_of(message: dict[str, Any]) -> int | None:
+    return message.get("seq") if message["type"] in ("delta", "alert", "run", "heartbeat") else None
+
+
+async def test_a_client_resumes_on_another_feed_process_without_gap_or_duplicate(tmp_path: Path, pg_url: str) -> None:
+    config = tmp_path / "ops.toml"
+    config.write_text(config_text(pg_url))
+    a, b = Role(config, "feed"), Role(config, "feed")
+    writer: asyncio.subprocess.Process | None = None
+    n = 60
+    try:
+        url_a, url_b = await started(a), await started(b)
+        headers = {"Authorization": f"Bearer {TOKENS['display']}"}
+        got: list[dict[str, Any]] = []  # every message from the event log, on A then on B
+        async with connect(url_a, additional_headers=headers, compression=None) as ws:
+            on_a = Client(ws)
+            await on_a.send({"type": "hello", "filter": {}})
+            welcome_a = await on_a.until("welcome")
+            await on_a.until("snapshot")
+            writer = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", WRITER, pg_url, str(n), stdout=subprocess.PIPE
+            )
+            # Feed A hears the other process's commits (NOTIFY) and sends them: take a few, then kill it.
+            while sum(len(m.get("changes", [])) for m in got) < 10:
+                message = await on_a.next(timeout=TIMEOUT_S)
+                if position_of(message) is not None:
+                    got.append(message)
+            a.kill()  # SIGKILL
+            try:
+                while True:  # whatever A had sent before it died
+                    message = await on_a.next(timeout=TIMEOUT_S)
+                    if position_of(message) is not None:
+                        got.append(message)
+            except ConnectionClosed:
+                pass
+        position = (welcome_a["epoch"], got[-1]["seq"])
+        out, _ = await asyncio.wait_for(writer.communicate(), TIMEOUT_S)
+        assert writer.returncode == 0
+        last = int(out.decode().split()[-1])
+        assert position[1] < last  # A died before the writer was done: there is something to resume
+
+        async with connect(url_b, additional_headers=headers, compression=None) as ws:
+            on_b = Client(ws)
+            await on_b.send({"type": "hello", "filter": {}, "resume": {"epoch": position[0], "seq": position[1]}})
+            welcome_b = await on_b.until("welcome")
+            assert welcome_b["epoch"] == position[0] and welcome_b["resumed"] is True, welcome_b
+            while got[-1]["seq"] < last:
+                message = await on_b.next(timeout=TIMEOUT_S)
+                assert message["type"] != "snapshot"
+                if position_of(message) is not None:
+                    got.append(message)
+
+        events = [m for m in got if m["type"] != "heartbeat"]
+        seqs = [m["seq"] for m in events]
+        assert seqs == sorted(set(seqs)), seqs  # never a message twice, never back
+        values = [c["value"] for m in events for c in m.get("changes", [])]
+        with psycopg.connect(pg_url) as conn:
+            table = [
+                float(v)
+                for (v,) in conn.execute(
+                    "SELECT o.value FROM events e JOIN observations o ON o.id = e.obs_id ORDER BY e.seq"
+                )
+            ]
+            (max_seq,) = conn.execute("SELECT max(seq) FROM events").fetchone()  # type: ignore[misc]
+        assert table == [float(i) for i in range(n)] and max_seq == last
+        assert values == table  # no gap, no duplicate: each figure once, in seq order
+    finally:
+        if writer is not None and writer.returncode is None:
+            writer.kill()
+            await writer.wait()
+        a.kill()
+        b.kill()
+
+
+async def test_a_manual_collect_sent_to_a_feed_process_is_run_by_a_collector_process(
+    tmp_path: Path, pg_url: str
+) -> None:
+    async with running() as (sim, _):
+        source = f"""
+[[sources]]
+name = "nso"
+kind = "agency-json"
+url = "{sim.url}/agencies/NSO/observations?page_size=500"
+agency = "NSO"
+every = "1h"
+"""
+        config = tmp_path / "ops.toml"
+        config.write_text(config_text(pg_url, source))
+        feed, collector = Role(config, "feed"), Role(config, "collector")
+        try:
+            url = await started(feed)
+            await collector.wait_for("the collector's port", lambda: collector.port is not None, timeout=TIMEOUT_S)
+            headers = {"Authorization": f"Bearer {TOKENS['admin']}"}
+            async with connect(url, additional_headers=headers, compression=None) as ws:
+                c = Client(ws)
+                await c.send({"type": "hello", "filter": {"observations": False}})
+                await c.until("welcome")
+                await c.until("snapshot")
+                await c.send(
+                    {
+                        "type": "command",
+                        "id": "c1",
+                        "idempotency_key": "multi-feed-1",
+                        "command": {"name": "collect", "source": "nso"},
+                    }
+                )
+                messages: list[dict[str, Any]] = []
+                while not (messages and messages[-1]["type"] == "result" and messages[-1]["status"] == "done"):
+                    message = await c.next(timeout=TIMEOUT_S)
+                    assert message["type"] != "error", message
+                    messages.append(message)
+            results = [m for m in messages if m["type"] == "result"]
+            assert results[0]["status"] == "accepted" and results[0]["data"]["sources"] == ["nso"]
+            done = results[-1]["data"]["runs"]
+            assert [(r["source"], r["trigger"], r["outcome"]) for r in done] == [("nso", "manual", "success")]
+            # Its progress came back to the caller before the result: the run's own `run` messages.
+            ours = [m for m in messages if m["type"] == "run" and m["run"]["id"] == done[0]["id"]]
+            assert [m["event"] for m in ours][-1] == "finished"
+            assert messages.index(ours[-1]) < messages.index(results[-1])
+            # Run by the collector process, not the feed process; the request is marked done.
+            with psycopg.connect(pg_url) as conn:
+                (pid,) = conn.execute("SELECT pid FROM runs WHERE id = %s", (done[0]["id"],)).fetchone()  # type: ignore[misc]
+                request = conn.execute("SELECT sources, requested_by, claimed_by, done_at FROM run_requests").fetchall()
+            assert pid == collector.proc.pid != feed.proc.pid
+            assert len(request) == 1
+            sources, requested_by, claimed_by, done_at = request[0]
+            assert json.loads(sources) == ["nso"] and requested_by == "admin-user"
+            assert claimed_by is not None and done_at is not None
+        finally:
+            feed.kill()
+            collector.kill()
