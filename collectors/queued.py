@@ -29,7 +29,7 @@ from storage.repos.requests import RunRequest
 
 log = logging.getLogger(__name__)
 
-CLAIM_TIMEOUT_S = 60.0  # a request no collector process has claimed by then is given up, with a clear error
+CLAIM_TIMEOUT_S = 60.0  # a request no collector process has claimed by then is withdrawn, with a clear error
 LOOK_EVERY_S = 1.0  # between looks at the event log and the request, besides every commit heard
 SQLITE_POLL_S = 2.0  # SQLite only (no notifications): between looks for a request to claim
 PG_POLL_S = 30.0  # PostgreSQL: a safety net only (a request is heard at once)
@@ -108,7 +108,7 @@ class QueuedRuns:
                 if not claimed:
                     now = await self.store.run_request(request.id)
                     claimed = now is not None and now.claimed_by is not None
-                    if not claimed and loop.time() > give_up:
+                    if not claimed and loop.time() > give_up and await self.store.withdraw_run_request(request.id):
                         raise NoCollector(
                             f"no collector process took the run within {self.claim_timeout:g}s "
                             f"(request #{request.id}): is any `opscentre serve --role collector` running?"

@@ -16,8 +16,11 @@ import psycopg
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from collectors.config import SourceSettings
+from collectors.queued import QueuedRuns
 from feed.config import hash_token
-from tests.feedkit import TOKENS, Client
+from storage import Store
+from tests.feedkit import TOKENS, Client, client, feed_server
 from tests.simulator_fixtures import running
 from tests.test_multi_collector import Role
 
@@ -198,3 +201,31 @@ every = "1h"
         finally:
             feed.kill()
             collector.kill()
+
+
+async def test_a_collect_no_collector_process_takes_is_refused_clearly_and_withdrawn(pg_url: str) -> None:
+    store = await Store.open(pg_url)
+    runs = QueuedRuns(store, [SourceSettings(name="nso", kind="agency-json", url="http://127.0.0.1:1/x", every="1h")])
+    runs.claim_timeout = 0.5  # no collector process runs on this database
+    try:
+        async with feed_server(pg_url, store=store, runs=runs) as server, client(server, "admin") as c:
+            await c.send({"type": "hello", "filter": {"observations": False}})
+            await c.until("snapshot")
+            await c.send(
+                {
+                    "type": "command",
+                    "id": "c1",
+                    "idempotency_key": "no-collector-1",
+                    "command": {"name": "collect", "source": "nso"},
+                }
+            )
+            assert (await c.until("result"))["status"] == "accepted"
+            error = await c.until("error", timeout=TIMEOUT_S, skip=("heartbeat", "run"))
+            assert error["id"] == "c1" and "no collector process took the run" in error["message"], error
+        # Withdrawn: a collector process started later does not run it behind the caller's back.
+        assert await store.claim_run_request("a-later-collector") is None
+        with psycopg.connect(pg_url) as conn:
+            rows = conn.execute("SELECT claimed_by, done_at IS NOT NULL FROM run_requests").fetchall()
+        assert rows == [(None, True)]
+    finally:
+        await store.close()

@@ -62,7 +62,7 @@ def _claim(conn: sqlite3.Connection, claimed_by: str) -> RunRequest | None:
     skip = " FOR UPDATE SKIP LOCKED" if isinstance(conn, PgConnection) else ""
     row = conn.execute(
         f"""UPDATE run_requests SET claimed_by = ?, claimed_at = ?
-        WHERE id = (SELECT id FROM run_requests WHERE claimed_by IS NULL ORDER BY id LIMIT 1{skip})
+        WHERE id = (SELECT id FROM run_requests WHERE claimed_by IS NULL AND done_at IS NULL ORDER BY id LIMIT 1{skip})
         RETURNING {_COLUMNS}""",
         (claimed_by, to_text(utcnow())),
     ).fetchone()
@@ -71,6 +71,14 @@ def _claim(conn: sqlite3.Connection, claimed_by: str) -> RunRequest | None:
 
 def _done(conn: sqlite3.Connection, request_id: int) -> None:
     conn.execute("UPDATE run_requests SET done_at = ? WHERE id = ?", (to_text(utcnow()), request_id))
+
+
+def _withdraw(conn: sqlite3.Connection, request_id: int) -> bool:
+    row = conn.execute(
+        "UPDATE run_requests SET done_at = ? WHERE id = ? AND claimed_by IS NULL AND done_at IS NULL RETURNING id",
+        (to_text(utcnow()), request_id),
+    ).fetchone()
+    return row is not None
 
 
 class RequestRepo(StoreBase):
@@ -83,6 +91,10 @@ class RequestRepo(StoreBase):
     async def claim_run_request(self, claimed_by: str) -> RunRequest | None:
         """The oldest request nobody has claimed, now claimed by ``claimed_by``; None: none waits."""
         return await self._writer.run(lambda conn: _claim(conn, claimed_by))
+
+    async def withdraw_run_request(self, request_id: int) -> bool:
+        """Withdraw a request nobody has claimed (no collector will run it later); False: it was claimed."""
+        return await self._writer.run(lambda conn: _withdraw(conn, request_id))
 
     async def finish_run_request(self, request_id: int) -> None:
         await self._writer.run(lambda conn: _done(conn, request_id))
