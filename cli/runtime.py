@@ -21,7 +21,7 @@ from cli.progress import FirstPull
 from collectors.alerting import alert_timer, rules_timer
 from collectors.pipeline import Collector
 from collectors.queued import QueuedRuns, serve_requests
-from collectors.scheduler import Scheduler
+from collectors.scheduler import LeaseKeeper, Scheduler
 from feed.commands import RunService
 from feed.formatting import format_number
 from feed.server import FeedServer
@@ -29,6 +29,7 @@ from storage import CollectionRun, RunOutcome, RunTrigger, Store
 from storage.clock import utcnow
 from storage.lock import CollectorLock, DatabaseBusy
 from storage.pg.adapter import is_url, shown
+from storage.repos.leases import Leases
 from storage.writes import StoreError
 
 log = logging.getLogger("opscentre")
@@ -127,6 +128,7 @@ class Service:
         self.scheduler: Scheduler | None = None
         self.feed: FeedServer | None = None
         self.health: asyncio.Server | None = None
+        self.keeper: LeaseKeeper | None = None
         self._pruner: asyncio.Task[None] | None = None
         self._alert_timer: asyncio.Task[None] | None = None
         self._rules_timer: asyncio.Task[None] | None = None
@@ -154,13 +156,34 @@ class Service:
             await self._start_feed(runs=collector)
         else:
             await self._start_health()
-        # The collector role's background tasks start here (after the scheduler), as in `all`.
+            await self._start_leases(collector)
         if self.schedule:
             assert self.scheduler is not None
             self.scheduler.start()
-        self._start_timers()
+        # The collector role's background tasks start here (after the scheduler): the lease keeper,
+        # and the timers once it holds `__rules__`; in `all` the timers at once.
+        if self.keeper is not None:
+            self.keeper.start()
+        else:
+            self._start_timers()
         if is_url(self.db_path):  # feed processes may ask this one for manual runs (collectors/queued.py)
             self._requests = asyncio.create_task(serve_requests(self.store, collector), name="opscentre-run-requests")
+
+    async def _start_leases(self, collector: Collector) -> None:
+        """Among several collector processes: run only the sources whose leases this one holds."""
+        assert self.store is not None
+        self.store.leases_required = True  # begin_run checks the lease in its own transaction
+        leases = Leases(self.store, self.config.collector.lease)
+        self.keeper = LeaseKeeper(leases, collector, self.scheduler, on_rules=self._rules_lease)
+        collector.holds = self.keeper.holds
+        await self.keeper.tick()  # before the scheduler: its first runs are of sources held
+
+    def _rules_lease(self, held: bool) -> None:
+        if held:
+            log.info("this process runs the alert and rules timers (it holds the __rules__ lease)")
+            self._start_timers()
+        else:
+            self._stop_timers()
 
     def _take_lock(self, *, shared: bool) -> None:
         try:
@@ -273,6 +296,8 @@ class Service:
             await asyncio.wait({requests})
         if self.scheduler is not None:
             await self.scheduler.stop()
+        if self.keeper is not None:
+            await self.keeper.stop()  # runs done: give the leases back, the others need not wait
         if self.collector is not None:
             await self.collector.aclose()
         if self.feed is not None:

@@ -184,6 +184,11 @@ class CollectorSettings(Section):
         default=timedelta(seconds=60), description="how long before an open circuit is probed"
     )
     shutdown_grace: Duration = Field(default=timedelta(seconds=10), description="time in-flight runs get on shutdown")
+    lease: Duration = Field(
+        default=timedelta(seconds=15),
+        ge=timedelta(seconds=1),
+        description="serve --role collector: how long a source's lease lasts unrenewed (renewed every third of it)",
+    )
 
 
 # --- the data-quality rules (collectors/reporting.py, crosscheck.py, anomaly.py, staleness.py) ---------

@@ -3,7 +3,8 @@
 One ``Collector`` serves the scheduler and manual runs alike. It owns one shared
 ``httpx.AsyncClient`` (connection limits, timeouts), a global concurrency limit, a lock per
 source (two runs of one source never overlap: a second trigger waits for the first), and a
-circuit breaker per source.
+circuit breaker per source. Among several collector processes (``serve --role collector``) it runs
+only the sources whose leases its process holds (``holds``; storage/repos/leases.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collectors.sources.base import Fetched, Parsed
 from storage import Batch, CollectionRun, IngestResult, RunOutcome, RunTrigger, Store
 from storage.clock import utcnow
 from storage.models import Revision
+from storage.repos.leases import LeaseNotHeld
 from storage.writes import RunFinish, StoreError, StoreUnavailable
 
 
@@ -125,6 +127,10 @@ class Collector:
         self.rules: RulesSettings | None = None
         # What the rules keep between passes (shared with the rules timer, cli/runtime.py).
         self.rules_state = RulesState()
+        # Set by a collector process among several (cli/runtime.py, collectors/scheduler.LeaseKeeper):
+        # whether it holds a source's lease. A source it does not hold is another process's to run:
+        # run() raises LeaseNotHeld and records nothing (the store checks again as the run begins).
+        self.holds: Callable[[str], bool] | None = None
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -173,6 +179,8 @@ class Collector:
         """One collection run of source ``name``; never raises for upstream trouble: the outcome says it."""
         if name not in self.sources:
             raise UnknownSource(f"unknown source {name!r}")
+        if self.holds is not None and not self.holds(name):
+            raise LeaseNotHeld(name, None)
         task = asyncio.current_task()
         if task is not None:
             self._inflight.add(task)
@@ -435,6 +443,10 @@ class Collector:
                 task.cancel()
             if still:
                 await asyncio.wait(still, timeout=10)
+
+    def busy(self) -> set[str]:
+        """The sources with a run in flight (or waiting for one) in this process."""
+        return {name for name, lock in self._locks.items() if lock.locked()}
 
     def breaker_state(self, name: str) -> BreakerState:
         return self.breakers[name].state

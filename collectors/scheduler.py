@@ -10,8 +10,11 @@ then ``stop`` once they are done.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -23,7 +26,8 @@ from collectors.config import SourceSettings
 from collectors.pipeline import Collector
 from storage import RunTrigger
 from storage.clock import utcnow
-from storage.writes import StoreUnavailable
+from storage.repos.leases import RULES, LeaseNotHeld, Leases
+from storage.writes import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +98,8 @@ class Scheduler:
             self._jobs.add(task)
         try:
             await self.collector.run(name, RunTrigger.SCHEDULE)
+        except LeaseNotHeld:  # another collector process's source (its own schedule runs it)
+            log.debug("scheduled run of %s skipped: its lease is another process's", name)
         except StoreUnavailable as exc:  # the store alerts and turns not-ready; one line here is enough
             log.warning("scheduled run of %s not started: %s", name, exc)
         except asyncio.CancelledError:  # the end of the job's own task: the run recorded how it ended
@@ -101,6 +107,12 @@ class Scheduler:
         finally:
             if task is not None:
                 self._jobs.discard(task)
+
+    def run_soon(self, name: str) -> None:
+        """Run ``name`` now rather than at its next time (a source this process has just taken over)."""
+        job = self._scheduler.get_job(name)
+        if job is not None and self._scheduler.running:
+            job.modify(next_run_time=utcnow())
 
     def pause(self) -> None:
         """Start no new runs (runs in flight go on)."""
@@ -124,6 +136,101 @@ class Scheduler:
         """Stop at once, cancelling jobs in flight (``stop`` is the clean way)."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+
+
+class LeaseKeeper:
+    """A collector process among several (``serve --role collector``): its leases (storage/repos/leases.py).
+
+    Every ttl/3 one pass renews what it holds and takes or gives back sources to keep its fair share;
+    the collector runs only what it holds (``Collector.holds``), a source just taken is run at once
+    (its previous holder may have died mid-run), and ``on_rules`` is told when this process gains or
+    loses ``__rules__`` (the alert and rules timers run in one process only). In its first lease
+    period a process takes one source per pass, so that peers starting beside it are seen (they
+    count as live from their first pass) before it takes everything. If the database cannot be
+    reached for longer than a lease, it lets go of everything: the others may have taken over.
+    """
+
+    def __init__(
+        self,
+        leases: Leases,
+        collector: Collector,
+        scheduler: Scheduler | None = None,
+        *,
+        on_rules: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.leases = leases
+        self.collector = collector
+        self.scheduler = scheduler
+        self.on_rules = on_rules
+        self.held: set[str] = set()
+        self._born = time.monotonic()
+        self._last_ok = self._born
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def ttl(self) -> float:
+        return self.leases.ttl.total_seconds()
+
+    def holds(self, name: str) -> bool:
+        return name in self.held
+
+    async def tick(self) -> None:
+        """One pass: renew, balance, take over."""
+        warming = time.monotonic() - self._born < self.ttl
+        names = [s.name for s in self.collector.sources.values() if s.enabled]
+        try:
+            got = await self.leases.balance(names, self.collector.busy(), most_new=1 if warming else None)
+        except StoreError as exc:  # StoreUnavailable included: the database cannot be reached now
+            log.warning("leases not renewed: %s", exc)
+            if time.monotonic() - self._last_ok > self.ttl and self.held:
+                log.warning(
+                    "leases not renewed for longer than a lease: letting go of %s", ", ".join(sorted(self.held))
+                )
+                self._set(set())
+            return
+        self._last_ok = time.monotonic()
+        for run in got.interrupted:
+            log.warning(
+                "run #%s of %s was left running by a collector process that is gone: interrupted", run.id, run.source
+            )
+        if got.gained - {RULES}:
+            log.info("took the leases of %s", ", ".join(sorted(got.gained - {RULES})))
+        if got.released:
+            log.info(
+                "gave back the leases of %s (%d collector processes share the sources)",
+                ", ".join(sorted(got.released)),
+                got.live,
+            )
+        self._set(got.held)
+        if self.scheduler is not None:
+            for name in sorted(got.gained - {RULES}):
+                self.scheduler.run_soon(name)
+
+    def _set(self, held: set[str]) -> None:
+        had_rules, self.held = RULES in self.held, set(held)
+        if self.on_rules is not None and had_rules != (RULES in self.held):
+            self.on_rules(RULES in self.held)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="opscentre-leases")
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            try:
+                await self.tick()
+            except Exception:  # a bug must not stop the renewals silently: logged, tried again
+                log.exception("lease pass failed")
+
+    async def stop(self) -> None:
+        """Stop renewing and give every lease back (call once the runs in flight are done)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._set(set())
+        with contextlib.suppress(StoreError):
+            await self.leases.release_all()
 
 
 def _spread(name: str) -> float:
