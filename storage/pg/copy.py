@@ -54,7 +54,6 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("silences", ("id",)),
     ("audit", ("id",)),
     ("source_leases", ("source",)),  # empty on SQLite (one collecting process, no leases)
-    ("source_leases", ("source",)),  # empty on SQLite (one collecting process, no leases)
     ("run_requests", ("id",)),
 )
 # PostgreSQL-only bookkeeping: present in an empty target, not copied.
