@@ -7,6 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from collectors.config import SourceSettings
+from collectors.pipeline import Collector
+from collectors.scheduler import LeaseKeeper
 from storage import RunOutcome, RunTrigger, Store
 from storage.repos.leases import RULES, LeaseNotHeld, Leases
 
@@ -101,3 +104,35 @@ async def test_a_dead_processs_runs_are_interrupted_by_whoever_takes_its_sources
     assert [r.id for r in taken.interrupted] == [run.id]
     ended = await store.run(run.id)
     assert ended is not None and ended.outcome is RunOutcome.INTERRUPTED
+
+
+async def test_keepers_split_the_sources_one_runs_the_rules_and_a_source_not_held_is_not_run(store: Store) -> None:
+    store.leases_required = True
+    sources = [
+        SourceSettings(name=n, kind="agency-json", url="http://127.0.0.1:1/agencies/X/observations", every="1h")
+        for n in ("a", "b", "c", "d")
+    ]
+    rules: dict[str, list[bool]] = {"first": [], "second": []}
+    keepers = {}
+    async with Collector(store, sources) as one, Collector(store, sources) as two:
+        for owner, collector in (("first", one), ("second", two)):
+            keeper = LeaseKeeper(Leases(store, TTL, owner=owner), collector, on_rules=rules[owner].append)
+            keeper._born -= TTL.total_seconds()  # past its first lease period: takes its whole share at once
+            collector.holds = keeper.holds
+            keepers[owner] = keeper
+        await keepers["second"].tick()  # alone: takes everything
+        await keepers["first"].tick()  # nothing free, but it counts as live from here on
+        await keepers["second"].tick()  # gives back beyond its share
+        await keepers["first"].tick()  # takes what was given back
+        first, second = keepers["first"].held, keepers["second"].held
+        assert (first | second) - {RULES} == {"a", "b", "c", "d"} and not first & second
+        assert len(first - {RULES}) == len(second - {RULES}) == 2
+        assert rules == {"first": [], "second": [True]}  # the rules timers: in one process only
+        theirs = sorted(first - {RULES})[0]
+        with pytest.raises(LeaseNotHeld):
+            await two.run(theirs, RunTrigger.MANUAL, "admin")  # not this process's: nothing recorded
+        assert await store.runs() == []
+        await keepers["second"].stop()  # a clean stop gives everything back
+        assert rules["second"] == [True, False]
+        await keepers["first"].tick()
+        assert keepers["first"].held == {"a", "b", "c", "d", RULES} and rules["first"] == [True]
