@@ -24,6 +24,7 @@ import pytest
 from textual.pilot import Pilot
 
 from console.app import OpscentreApp
+from console.views.drilldown import DrilldownView
 from tests.consolekit import BEFORE_REVISION, ServerThread, frozen_clock, token
 
 SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
@@ -84,6 +85,13 @@ async def drilldown(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, OpscentreApp)
     app.drilldown(CPI)
+    # Its answers first (the series, then the figure's provenance): on a loaded machine they can
+    # come after the screen has looked still for a while, and so after the screenshot.
+    view = app.query_one(DrilldownView)
+    deadline = time.monotonic() + 30
+    while view.loads < 1 or view.loading or view.provenance is None:
+        assert time.monotonic() < deadline, "the drill-down did not load within 30 s"
+        await asyncio.sleep(0.05)
     await settle(pilot)
     # At 80×24 the view is taller than the screen, and where it is scrolled when its answers have
     # arrived depends on their timing (focusing the revisions table scrolls it into view): the
