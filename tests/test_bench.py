@@ -113,3 +113,20 @@ def test_fanout_bench_refuses_several_feeds_on_sqlite() -> None:
     )
     assert done.returncode == 2
     assert "--feeds above 1 needs --engine postgresql" in done.stderr
+
+
+def test_failover_bench_loses_nothing_acknowledged_and_prints_its_targets() -> None:
+    require_pg_bin()
+    done = subprocess.run(
+        [sys.executable, "bench/pg.py", "failover", "--batch", "50", "--before", "1", "--after", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(r"^promotion \(SELECT pg_promote\(wait => true\)\): [\d.]+ s$", out, re.M), out
+    # A synchronous standby, promoted: whatever the Store acknowledged before the kill is there.
+    assert re.search(r"^PASS nothing acknowledged lost: 0 of [\d,]+ missing on the promoted standby$", out, re.M), out
+    assert re.search(r"^(PASS|FAIL) the Store writes again by itself within 30 s of the kill: [\d.]+ s$", out, re.M)
