@@ -47,6 +47,7 @@ lint: $(STAMP)
 bench: $(STAMP) postgres
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/ingest.py --engine postgresql
+	$(BIN)/python bench/pg.py failover
 	$(BIN)/python bench/rules.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/fanout.py
