@@ -133,3 +133,18 @@ def test_init_db_on_a_url_opens_postgresql_and_does_not_print_the_password(pg_ur
     done = run_cli("init-db", "--db", pg_url)
     assert done.returncode == 0, done.stderr
     assert "indicators" in done.stdout and pg_server.password not in done.stdout + done.stderr
+
+
+def test_a_multi_host_url_is_told_host_by_host_without_the_password(pg_url: str, pg_server: PgServer) -> None:
+    # The form docs/deploy.md gives for a primary and its standby: each host with its own port.
+    dbname = pg_url.rsplit("/", 1)[1]
+    closed = pgkit.free_port()
+    url = (
+        f"postgresql://opscentre:{pg_server.password}@127.0.0.1:{closed},127.0.0.1:{pg_server.port}"
+        f"/{dbname}?target_session_attrs=read-write"
+    )
+    done = run_cli("init-db", "--db", url)
+    assert done.returncode == 0, done.stderr
+    told = f"postgresql://opscentre@127.0.0.1:{closed},127.0.0.1:{pg_server.port}/{dbname}"
+    assert told in done.stdout, done.stdout
+    assert pg_server.password not in done.stdout + done.stderr

@@ -48,8 +48,12 @@ def shown(target: str) -> str:
     except psycopg.ProgrammingError:
         return "the PostgreSQL database (unreadable URL)"
     user = f"{parts['user']}@" if parts.get("user") else ""
-    port = f":{parts['port']}" if parts.get("port") else ""
-    return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
+    # A multi-host URL (a primary and its standby) comes back as "h1,h2" and "p1,p2", or one port for all.
+    hosts = str(parts.get("host", "")).split(",")
+    ports = str(parts.get("port", "")).split(",")
+    ports = ports * len(hosts) if len(ports) == 1 else ports
+    where = ",".join(f"{h}:{p}" if p else h for h, p in zip(hosts, ports, strict=False))
+    return f"postgresql://{user}{where}/{parts.get('dbname', '')}"
 
 
 def _value(v: Any) -> Any:
