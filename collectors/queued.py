@@ -25,6 +25,7 @@ from collectors.pipeline import Collector, SourceState, UnknownSource
 from storage import CollectionRun, RunTrigger, Store
 from storage.lock import PROCESS_ID
 from storage.models import EventType
+from storage.repos.leases import LeaseNotHeld
 from storage.repos.requests import RunRequest
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,14 @@ class QueuedRuns:
     async def run_many(
         self, names: Iterable[str], trigger: RunTrigger = RunTrigger.MANUAL, requested_by: str | None = None
     ) -> list[CollectionRun]:
-        """Queue the runs and return them once each has finished (in the order asked)."""
-        names = list(names)
+        """Queue the runs and return them once each has finished (in the order asked).
+
+        One request per source: among several collector processes each source is run by the one
+        holding its lease (collectors/scheduler.py), so the sources of one command may be run by
+        different processes."""
+        names = list(dict.fromkeys(names))
         position = await self.store.last_seq()  # the runs asked for finish after this
-        request = await self.store.request_runs(names, requested_by, trigger)
+        requests = {n: (await self.store.request_runs([n], requested_by, trigger)).id for n in names}
         found: dict[str, CollectionRun] = {}
         wake = asyncio.Event()
 
@@ -90,34 +95,45 @@ class QueuedRuns:
         self.store.add_listener(heard)
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.claim_timeout
-        claimed = False
         try:
             while True:
+                # The requests' state before the events: a request marked done has its run's
+                # run.finished committed before, so it is among the events read next.
+                states = {n: await self.store.run_request(requests[n]) for n in names if n not in found}
                 while events := await self.store.events_after(position, limit=READ_PAGE):
                     position = events[-1].seq
                     for e in events:
                         if e.type != EventType.RUN_FINISHED:
                             continue
                         run = CollectionRun.model_validate(e.payload)
-                        if run.source in names and run.requested_by == requested_by and run.trigger == trigger:
+                        if run.source in states and run.requested_by == requested_by and run.trigger == trigger:
                             found.setdefault(run.source, run)
                     if len(events) < READ_PAGE:
                         break
-                if len(found) == len(set(names)):
+                if len(found) == len(names):
                     return [found[n] for n in names]
-                if not claimed:
-                    now = await self.store.run_request(request.id)
-                    claimed = now is not None and now.claimed_by is not None
-                    if not claimed and loop.time() > give_up and await self.store.withdraw_run_request(request.id):
+                for name, state in states.items():
+                    if name in found or state is None:
+                        continue
+                    if state.done_at is not None:
                         raise NoCollector(
-                            f"no collector process took the run within {self.claim_timeout:g}s "
-                            f"(request #{request.id}): is any `opscentre serve --role collector` running?"
+                            f"the collector process {state.claimed_by} took the run of {name} but did not run it"
                         )
+                    if state.claimed_by is None and loop.time() > give_up:
+                        if await self.store.withdraw_run_request(state.id):
+                            raise NoCollector(
+                                f"no collector process took the run of {name} within {self.claim_timeout:g}s "
+                                f"(request #{state.id}): is any `opscentre serve --role collector` running it?"
+                            )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=LOOK_EVERY_S)
                 wake.clear()
         finally:
             self.store.remove_listener(heard)
+            for name in names:  # given up (an error, the caller gone): whatever nobody took is withdrawn
+                if name not in found:
+                    with contextlib.suppress(Exception):
+                        await self.store.withdraw_run_request(requests[name])
 
 
 async def serve_requests(store: Store, collector: Collector) -> None:
@@ -135,7 +151,7 @@ async def serve_requests(store: Store, collector: Collector) -> None:
         while True:
             wake.clear()
             try:
-                while (request := await store.claim_run_request(PROCESS_ID)) is not None:
+                while (request := await store.claim_run_request(PROCESS_ID, runnable(collector))) is not None:
                     task = asyncio.create_task(_serve(store, collector, request), name=f"run-request-{request.id}")
                     running.add(task)
                     task.add_done_callback(running.discard)
@@ -151,6 +167,12 @@ async def serve_requests(store: Store, collector: Collector) -> None:
             await asyncio.wait(running)
 
 
+def runnable(collector: Collector) -> frozenset[str]:
+    """The sources this process may run now: all it knows, or, among several collector processes,
+    those whose leases it holds."""
+    return frozenset(n for n in collector.sources if collector.holds is None or collector.holds(n))
+
+
 async def _serve(store: Store, collector: Collector, request: RunRequest) -> None:
     names = [n for n in request.sources if n in collector.sources]
     if len(names) < len(request.sources):
@@ -161,6 +183,11 @@ async def _serve(store: Store, collector: Collector, request: RunRequest) -> Non
         )
     try:
         await collector.run_many(names, request.trigger, request.requested_by)
-    finally:
-        with contextlib.suppress(Exception):  # a run's record is what counts; done_at is bookkeeping
-            await store.finish_run_request(request.id)
+    except LeaseNotHeld:  # the lease moved on between the claim and the run: for its holder to take
+        with contextlib.suppress(Exception):
+            await store.release_run_request(request.id)
+        return
+    except Exception:
+        log.exception("request #%d failed", request.id)
+    with contextlib.suppress(Exception):  # a run's record is what counts; done_at is bookkeeping
+        await store.finish_run_request(request.id)

@@ -144,24 +144,39 @@ async def test_a_client_resumes_on_another_feed_process_without_gap_or_duplicate
         b.kill()
 
 
-async def test_a_manual_collect_sent_to_a_feed_process_is_run_by_a_collector_process(
+async def test_a_manual_collect_sent_to_a_feed_process_is_run_by_the_collector_processes(
     tmp_path: Path, pg_url: str
 ) -> None:
+    """Two collector processes share the two sources by leases: a `collect --all` sent to a feed
+    process runs each source in the process that holds its lease; the caller gets the progress and
+    the result of both."""
     async with running() as (sim, _):
-        source = f"""
+        sources = "".join(
+            f"""
 [[sources]]
-name = "nso"
+name = "{a.lower()}"
 kind = "agency-json"
-url = "{sim.url}/agencies/NSO/observations?page_size=500"
-agency = "NSO"
+url = "{sim.url}/agencies/{a}/observations?page_size=500"
+agency = "{a}"
 every = "1h"
 """
+            for a in ("NSO", "MOF")
+        )
         config = tmp_path / "ops.toml"
-        config.write_text(config_text(pg_url, source))
-        feed, collector = Role(config, "feed"), Role(config, "collector")
+        config.write_text(config_text(pg_url, sources).replace("[collector]\n", '[collector]\nlease = "3s"\n'))
+        feed = Role(config, "feed")
+        collectors = [Role(config, "collector"), Role(config, "collector")]
         try:
             url = await started(feed)
-            await collector.wait_for("the collector's port", lambda: collector.port is not None, timeout=TIMEOUT_S)
+
+            def owners() -> set[str]:
+                with psycopg.connect(pg_url) as conn:
+                    rows = conn.execute(
+                        "SELECT owner FROM source_leases WHERE source IN ('nso', 'mof') AND expires_at > now()"
+                    ).fetchall()
+                return {r[0] for r in rows} if len(rows) == 2 else set()
+
+            await feed.wait_for("the two sources leased to two processes", lambda: len(owners()) == 2, TIMEOUT_S)
             headers = {"Authorization": f"Bearer {TOKENS['admin']}"}
             async with connect(url, additional_headers=headers, compression=None) as ws:
                 c = Client(ws)
@@ -173,7 +188,7 @@ every = "1h"
                         "type": "command",
                         "id": "c1",
                         "idempotency_key": "multi-feed-1",
-                        "command": {"name": "collect", "source": "nso"},
+                        "command": {"name": "collect", "all": True},
                     }
                 )
                 messages: list[dict[str, Any]] = []
@@ -182,25 +197,35 @@ every = "1h"
                     assert message["type"] != "error", message
                     messages.append(message)
             results = [m for m in messages if m["type"] == "result"]
-            assert results[0]["status"] == "accepted" and results[0]["data"]["sources"] == ["nso"]
+            assert results[0]["status"] == "accepted" and results[0]["data"]["sources"] == ["nso", "mof"]
             done = results[-1]["data"]["runs"]
-            assert [(r["source"], r["trigger"], r["outcome"]) for r in done] == [("nso", "manual", "success")]
-            # Its progress came back to the caller before the result: the run's own `run` messages.
-            ours = [m for m in messages if m["type"] == "run" and m["run"]["id"] == done[0]["id"]]
-            assert [m["event"] for m in ours][-1] == "finished"
-            assert messages.index(ours[-1]) < messages.index(results[-1])
-            # Run by the collector process, not the feed process; the request is marked done.
+            assert [(r["source"], r["trigger"], r["outcome"]) for r in done] == [
+                ("nso", "manual", "success"),
+                ("mof", "manual", "success"),
+            ]
+            # Its progress came back to the caller before the result: each run's own `run` messages.
+            for run in done:
+                ours = [m for m in messages if m["type"] == "run" and m["run"]["id"] == run["id"]]
+                assert [m["event"] for m in ours][-1] == "finished"
+                assert messages.index(ours[-1]) < messages.index(results[-1])
+            # Run by the collector processes (one source each), not the feed process; requests done.
             with psycopg.connect(pg_url) as conn:
-                (pid,) = conn.execute("SELECT pid FROM runs WHERE id = %s", (done[0]["id"],)).fetchone()  # type: ignore[misc]
-                request = conn.execute("SELECT sources, requested_by, claimed_by, done_at FROM run_requests").fetchall()
-            assert pid == collector.proc.pid != feed.proc.pid
-            assert len(request) == 1
-            sources, requested_by, claimed_by, done_at = request[0]
-            assert json.loads(sources) == ["nso"] and requested_by == "admin-user"
-            assert claimed_by is not None and done_at is not None
+                pids = [
+                    conn.execute("SELECT pid FROM runs WHERE id = %s", (r["id"],)).fetchone()[0]  # type: ignore[index]
+                    for r in done
+                ]
+                requests = conn.execute(
+                    "SELECT sources, requested_by, claimed_by IS NOT NULL, done_at IS NOT NULL FROM run_requests ORDER BY id"
+                ).fetchall()
+            assert sorted(pids) == sorted(c.proc.pid for c in collectors)
+            assert [(json.loads(r[0]), r[1], r[2], r[3]) for r in requests] == [
+                (["nso"], "admin-user", True, True),
+                (["mof"], "admin-user", True, True),
+            ]
         finally:
             feed.kill()
-            collector.kill()
+            for collector in collectors:
+                collector.kill()
 
 
 async def test_a_collect_no_collector_process_takes_is_refused_clearly_and_withdrawn(pg_url: str) -> None:

@@ -58,15 +58,34 @@ def _insert(conn: sqlite3.Connection, sources: list[str], requested_by: str | No
     return _request(row)
 
 
-def _claim(conn: sqlite3.Connection, claimed_by: str) -> RunRequest | None:
+CLAIM_WINDOW = 100  # waiting requests looked at per claim, oldest first
+
+
+def _claim(conn: sqlite3.Connection, claimed_by: str, runnable: frozenset[str] | None) -> RunRequest | None:
+    # SKIP LOCKED: rows another claimer's transaction is looking at are passed over, not waited for.
     skip = " FOR UPDATE SKIP LOCKED" if isinstance(conn, PgConnection) else ""
-    row = conn.execute(
-        f"""UPDATE run_requests SET claimed_by = ?, claimed_at = ?
-        WHERE id = (SELECT id FROM run_requests WHERE claimed_by IS NULL AND done_at IS NULL ORDER BY id LIMIT 1{skip})
-        RETURNING {_COLUMNS}""",
-        (claimed_by, to_text(utcnow())),
-    ).fetchone()
-    return None if row is None else _request(row)
+    waiting = conn.execute(
+        "SELECT id, sources FROM run_requests WHERE claimed_by IS NULL AND done_at IS NULL "
+        f"ORDER BY id LIMIT {CLAIM_WINDOW}{skip}"
+    ).fetchall()
+    for request_id, sources in waiting:
+        if runnable is not None and not set(json.loads(sources)) <= runnable:
+            continue  # another collector process's sources (leases): left for it
+        row = conn.execute(
+            f"UPDATE run_requests SET claimed_by = ?, claimed_at = ? WHERE id = ? RETURNING {_COLUMNS}",
+            (claimed_by, to_text(utcnow()), request_id),
+        ).fetchone()
+        assert row is not None
+        return _request(row)
+    return None
+
+
+def _release(conn: sqlite3.Connection, request_id: int) -> None:
+    conn.execute(
+        "UPDATE run_requests SET claimed_by = NULL, claimed_at = NULL WHERE id = ? AND done_at IS NULL", (request_id,)
+    )
+    if isinstance(conn, PgConnection):
+        conn.execute("SELECT pg_notify(?, ?)", (REQUESTS, str(request_id)))
 
 
 def _done(conn: sqlite3.Connection, request_id: int) -> None:
@@ -88,9 +107,14 @@ class RequestRepo(StoreBase):
         """Queue a manual run of ``sources`` for whichever collector process claims it first."""
         return await self._writer.run(lambda conn: _insert(conn, sources, requested_by, trigger))
 
-    async def claim_run_request(self, claimed_by: str) -> RunRequest | None:
-        """The oldest request nobody has claimed, now claimed by ``claimed_by``; None: none waits."""
-        return await self._writer.run(lambda conn: _claim(conn, claimed_by))
+    async def claim_run_request(self, claimed_by: str, runnable: frozenset[str] | None = None) -> RunRequest | None:
+        """The oldest request nobody has claimed (of sources all in ``runnable``; None: any), now
+        claimed by ``claimed_by``; None: none waits."""
+        return await self._writer.run(lambda conn: _claim(conn, claimed_by, runnable))
+
+    async def release_run_request(self, request_id: int) -> None:
+        """Give a claimed request back (its source turned out to be another process's to run)."""
+        await self._writer.run(lambda conn: _release(conn, request_id))
 
     async def withdraw_run_request(self, request_id: int) -> bool:
         """Withdraw a request nobody has claimed (no collector will run it later); False: it was claimed."""
