@@ -176,7 +176,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             err.print(f"  - {problem}", markup=False)
         return EXIT_USAGE
     out.print(
-        f"{args.file}: valid. database {config.database.path}; feed {config.feed.host}:{config.feed.port}"
+        f"{args.file}: valid. database {shown(config.database.target)}; feed {config.feed.host}:{config.feed.port}"
         f"{' (TLS)' if config.feed.tls_cert else ''}; {len(config.sources)} sources "
         f"({sum(s.enabled for s in config.sources)} enabled); {len(config.users)} users; "
         f"{len(config.indicators)} extra indicators"

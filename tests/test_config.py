@@ -188,3 +188,12 @@ def test_a_bad_config_stops_other_commands_with_a_clear_error(tmp_path: Path) ->
     result = run_cli("init-db", "--config", str(path), "--db", str(tmp_path / "x.db"))
     assert result.returncode == 2 and "feed.port" in result.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_check_config_names_the_postgresql_database_it_would_use_without_its_password(tmp_path: Path) -> None:
+    path = tmp_path / "pg.toml"
+    path.write_text('[database]\nurl = "postgresql://ops:s3cret@db1:5432/opscentre"\n', encoding="utf-8")
+    result = run_cli("check-config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "db1" in result.stdout and "opscentre.db" not in result.stdout
+    assert "s3cret" not in result.stdout + result.stderr
