@@ -124,9 +124,12 @@ class Hub:
     async def _ticks(self) -> None:
         while True:
             try:
-                # Wake on a commit in this process, or poll (another process may write the store).
+                # Wake on a commit. On SQLite another process (a CLI command) may write the file
+                # unheard, so wake once a second too; on PostgreSQL the store hears every process's
+                # commits (LISTEN/NOTIFY, and a catch-up after reconnecting): no polling there.
+                poll = None if self.store.hears_other_processes else 1.0
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                    await asyncio.wait_for(self._wake.wait(), timeout=poll)
                 self._wake.clear()
                 started = time.monotonic()
                 await self.fan_out()

@@ -185,6 +185,12 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
             self._unended.pop(run_id, None)
         self._unstarted = self._unstarted[len(unstarted) :]
 
+    @property
+    def hears_other_processes(self) -> bool:
+        """Whether listeners are told of other processes' commits too (PostgreSQL's LISTEN/NOTIFY,
+        with a catch-up after a reconnection); on SQLite only this process's own commits are told."""
+        return self._listen is not None
+
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(last_seq)`` after every commit that appended events."""
         self._listeners.append(listener)

@@ -161,3 +161,36 @@ async def test_processes_opening_a_new_database_at_once_share_one_epoch(pg_url: 
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_a_feed_on_postgresql_reads_events_only_when_told_of_a_commit(tmp_path: Any, pg_url: str) -> None:
+    """No polling of the events table in a loop: an idle feed process on PostgreSQL reads no events;
+    another process's commit reaches its client through the notification alone."""
+    from tests.feedkit import client, feed_server
+
+    async with feed_server(pg_url) as server:
+        async with client(server, "operator", hello={"filter": {}}) as c:
+            await c.until("snapshot")
+            store = server.store
+            reads = 0
+            real = store.events_after
+
+            async def counted(seq: int, limit: int = 1000) -> Any:
+                nonlocal reads
+                reads += 1
+                return await real(seq, limit)
+
+            store.events_after = counted  # type: ignore[method-assign]
+            await asyncio.sleep(3.5)  # idle: a polling hub would have read about three times by now
+            assert reads == 0
+            proc = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-c", WRITER, pg_url, "1"],
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT_S,
+            )
+            assert proc.returncode == 0, proc.stderr
+            delta = await c.until("delta", timeout=TIMEOUT_S)
+            assert delta["seq"] == int(proc.stdout.split()[-1])
+            assert reads >= 1
