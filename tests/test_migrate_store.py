@@ -313,3 +313,45 @@ def test_the_verification_names_a_difference_in_the_copy(
         src.close()
     assert not report.ok
     assert any(expected in p for p in report.problems), report.problems
+
+
+async def test_a_demo_database_is_copied_whole_and_verified(tmp_path: Path, pg_url: str) -> None:
+    """The demo's own store (its configuration on the real simulator playing its scenario, two
+    minutes of polls: revisions, alerts, a late province, runs that failed, payloads, audit)."""
+    pytest.importorskip("pysdmx")
+    import asyncio
+
+    from tests.demokit import demo_service
+    from tests.simulator_fixtures import Clock
+
+    db = tmp_path / "demo.db"
+    clock = Clock()
+    async with demo_service(db, clock) as service:
+        assert service.collector is not None and service.store is not None
+        start = clock()
+        everything = sorted(service.collector.sources)
+        for second in (1, 45, 61, 121):
+            clock.set(start + timedelta(seconds=second))
+            await service.collector.run_many(everything)
+            await asyncio.sleep(0.5)  # a few passes of the rules timer
+        [alert, *_] = await service.store.alerts()
+        await service.store.acknowledge_alert(alert.id, "admin-user", "admin", "seen")
+
+    def count(sql: str) -> int:
+        return int(sqlite_rows(db, sql)[0][0])
+
+    assert count("SELECT count(*) FROM observations WHERE revision > 1") > 0
+    assert count("SELECT count(*) FROM alerts") > 0 and count("SELECT count(*) FROM audit") > 0
+    done = await asyncio.to_thread(run_cli, "migrate-store", "--from", str(db), "--to", pg_url, "--json")
+    assert done.returncode == 0, done.stderr + done.stdout
+    report = json.loads(done.stdout)
+    assert report["ok"] and report["problems"] == []
+    for table, _ in TABLES:
+        n = count(f"SELECT count(*) FROM {table}")
+        assert report["tables"][table] == {"source": n, "copy": n}, table
+    figures = "SELECT indicator, area, period, source, revision, value, status FROM observations ORDER BY id"
+    assert [tuple(r) for r in pg_rows(pg_url, figures)] == [tuple(r) for r in sqlite_rows(db, figures)]
+    digests = "SELECT digest FROM raw_payloads ORDER BY id"
+    assert pg_rows(pg_url, digests) == [tuple(r) for r in sqlite_rows(db, digests)]
+    head = "SELECT hash FROM audit ORDER BY id DESC LIMIT 1"
+    assert pg_rows(pg_url, head) == [tuple(r) for r in sqlite_rows(db, head)]
