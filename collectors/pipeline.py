@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -59,6 +59,31 @@ ProgressHook = Callable[[CollectionRun], Awaitable[None] | None]
 class UnknownSource(KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+def select_sources(
+    sources: Mapping[str, SourceSettings],
+    *,
+    source: str | None = None,
+    agency: str | None = None,
+    everything: bool = False,
+) -> list[str]:
+    """Names of the enabled sources asked for (one, an agency's, or all); raises UnknownSource with
+    a clear message. Shared by the collector and a feed process's queued runs (collectors/queued.py)."""
+    if source is not None:
+        if source not in sources:
+            known = ", ".join(sorted(sources)) or "none configured"
+            raise UnknownSource(f"unknown source {source!r}; configured sources: {known}")
+        return [source]
+    enabled = [s for s in sources.values() if s.enabled]
+    if agency is not None:
+        chosen = [s.name for s in enabled if s.agency == agency]
+        if not chosen:
+            raise UnknownSource(f"no enabled source speaks for agency {agency!r}")
+        return chosen
+    if everything:
+        return [s.name for s in enabled]
+    raise UnknownSource("say which sources to run: a source, an agency, or all")
 
 
 @dataclass
@@ -146,20 +171,7 @@ class Collector:
 
     def select(self, *, source: str | None = None, agency: str | None = None, everything: bool = False) -> list[str]:
         """Names of the enabled sources asked for; raises UnknownSource with a clear message."""
-        if source is not None:
-            if source not in self.sources:
-                known = ", ".join(sorted(self.sources)) or "none configured"
-                raise UnknownSource(f"unknown source {source!r}; configured sources: {known}")
-            return [source]
-        enabled = [s for s in self.sources.values() if s.enabled]
-        if agency is not None:
-            chosen = [s.name for s in enabled if s.agency == agency]
-            if not chosen:
-                raise UnknownSource(f"no enabled source speaks for agency {agency!r}")
-            return chosen
-        if everything:
-            return [s.name for s in enabled]
-        raise UnknownSource("say which sources to run: a source, an agency, or all")
+        return select_sources(self.sources, source=source, agency=agency, everything=everything)
 
     def adapter(self, name: str) -> Adapter:
         if name not in self._adapters:

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 from collectors.breaker import BreakerState
 from collectors.config import SourceSettings
-from collectors.pipeline import Collector, SourceState, UnknownSource
+from collectors.pipeline import Collector, SourceState, select_sources
 from storage import CollectionRun, RunTrigger, Store
 from storage.lock import PROCESS_ID
 from storage.models import EventType
@@ -51,20 +51,7 @@ class QueuedRuns:
 
     def select(self, *, source: str | None = None, agency: str | None = None, everything: bool = False) -> list[str]:
         """Names of the enabled sources asked for (the configuration's, as a collector would choose)."""
-        if source is not None:
-            if source not in self.sources:
-                known = ", ".join(sorted(self.sources)) or "none configured"
-                raise UnknownSource(f"unknown source {source!r}; configured sources: {known}")
-            return [source]
-        enabled = [s for s in self.sources.values() if s.enabled]
-        if agency is not None:
-            chosen = [s.name for s in enabled if s.agency == agency]
-            if not chosen:
-                raise UnknownSource(f"no enabled source speaks for agency {agency!r}")
-            return chosen
-        if everything:
-            return [s.name for s in enabled]
-        raise UnknownSource("say which sources to run: a source, an agency, or all")
+        return select_sources(self.sources, source=source, agency=agency, everything=everything)
 
     def source_states(self) -> list[SourceState]:
         """From the configuration: this process runs no source, so it knows no circuit or next run
