@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -30,10 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 from storage import Batch, ObservationIn, Store
-from storage.pg.migrate import migrate
 from storage.writes import StoreError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,22 +90,8 @@ def throwaway_server() -> Iterator[PgServer]:
         raise SystemExit(
             f"no PostgreSQL server binaries under {pgkit.PG_LIB}/<version>/bin (make postgres, or set OPSCENTRE_PG_BIN)"
         )
-    server = DurablePgServer(
-        bin=pg_bin,
-        root=Path(tempfile.mkdtemp(prefix="opscentre-bench-pg-")),
-        user=pgkit.server_user(),
-        password=secrets.token_urlsafe(18),
-    )
-    os.chown(server.root, server.user.pw_uid, server.user.pw_gid)  # 0700: the server's user only
+    server = pgkit.start_server(DurablePgServer, prefix="opscentre-bench-pg-", pg_bin=pg_bin)
     try:
-        server.init()
-        server.start()
-        with server.admin() as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE_DB)))
-        with psycopg.connect(server.url(TEMPLATE_DB)) as conn:
-            migrate(conn)
-        with server.admin() as conn:
-            conn.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE true").format(sql.Identifier(TEMPLATE_DB)))
         yield server
     finally:
         server.stop()

@@ -241,12 +241,15 @@ class PgServer:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def start_server() -> PgServer:
-    pg_bin = require_pg_bin()
+def start_server(
+    kind: type[PgServer] = PgServer, *, prefix: str = "opscentre-pg-", pg_bin: Path | None = None
+) -> PgServer:
+    """A started server of ``kind`` (the benches' is durable) with the migrated template database."""
+    pg_bin = pg_bin if pg_bin is not None else require_pg_bin()
     user = server_user()
-    root = Path(tempfile.mkdtemp(prefix="opscentre-pg-"))
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     os.chown(root, user.pw_uid, user.pw_gid)  # mkdtemp makes it 0700: the server's user only
-    server = PgServer(bin=pg_bin, root=root, user=user, password=secrets.token_urlsafe(18))
+    server = kind(bin=pg_bin, root=root, user=user, password=secrets.token_urlsafe(18))
     try:
         server.init()
         server.start()
