@@ -1,19 +1,46 @@
-# Two commands on a fresh machine: `make demo` and `make test`. Each sets up what it needs.
+# Two commands on a fresh machine: `make demo` and `make test`. Each sets up what it needs, exactly
+# as locked: uv (its own version pinned with hashes in requirements-uv.txt) installs uv.lock into .venv.
 PYTHON ?= python3
 VENV   ?= .venv
+TOOLS  ?= .tools
 BIN    := $(VENV)/bin
+UV     := $(TOOLS)/bin/uv
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# pytest's workers: one per core on these 2-core machines (pyproject's addopts says -n 2 too).
+PYTEST_WORKERS ?= 2
+# The fast tier (make check): everything but the browser, PostgreSQL and multi-process tests.
+FAST   := not browser and not pg and not slow
 
-.PHONY: demo console test lint bench clean setup browser postgres
+# uv finds this Python and never downloads one; the environment is the project's .venv.
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_PROGRESS := 1
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+.PHONY: demo console test check lint lock upgrade bench clean setup browser postgres
+
+$(UV): requirements-uv.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --require-hashes --no-deps -r requirements-uv.txt
+	touch $(UV)
+
+# Exactly the lock, every extra (the sdmx reader and the test tools): --frozen installs what uv.lock
+# says and fails rather than change it; a package not in the lock is removed from .venv.
+$(STAMP): pyproject.toml uv.lock $(UV)
+	$(UV) sync --frozen --all-extras --quiet
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# The lock brought in line with pyproject.toml, changing no pin it need not change.
+lock: $(UV)
+	$(UV) lock
+
+# Every dependency to its newest release the ranges allow (or one: make upgrade P=name); then run
+# make test and commit pyproject.toml with uv.lock.
+upgrade: $(UV)
+	$(UV) lock $(if $(P),--upgrade-package $(P),--upgrade)
 
 # The display page's test drives a real headless Chromium: Debian's package.
 browser:
@@ -34,9 +61,13 @@ demo: $(STAMP)
 console: $(STAMP)
 	$(BIN)/opscentre demo --console
 
-# The tests start with the static checks, so CI (which runs `make test`) runs them too.
+# Everything, as CI runs it: the static checks first, then every tier of tests.
 test: lint browser postgres
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
+
+# The inner loop: the static checks and the fast tier (under 2 minutes on 2 cores).
+check: lint
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "$(FAST)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -55,4 +86,4 @@ bench: $(STAMP) postgres
 	$(BIN)/python bench/console.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -118,7 +118,8 @@ def _date(response: httpx.Response) -> datetime | None:
         return None
 
 
-def _retry_on(exc: Exception) -> bool:
+def _retry_on(exc: BaseException) -> bool:
+    """Retry transient fetch failures only (stamina hands the predicate any BaseException)."""
     return isinstance(exc, FetchError) and exc.transient
 
 
