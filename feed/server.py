@@ -193,7 +193,9 @@ class FeedServer:
             await self.metrics.count_alerts(self.store)
             return _response(HTTPStatus.OK, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
         if path == "/":
-            return Response(302, "Found", Headers([("Location", "/display"), ("Content-Length", "0")]))
+            return Response(
+                302, "Found", Headers([("Location", "/display"), ("Content-Length", "0"), ("Connection", "close")])
+            )
         if path in STATIC:
             name, content_type = STATIC[path]
             body = resources.files("feed.static").joinpath(name).read_bytes()
@@ -456,6 +458,8 @@ def _response(status: HTTPStatus, body: bytes, content_type: str, cache: str = "
             ("Content-Length", str(len(body))),
             ("Cache-Control", cache),
             ("X-Content-Type-Options", "nosniff"),
+            # websockets closes the connection after a plain HTTP answer: a keep-alive client must know.
+            ("Connection", "close"),
         ]
     )
     return Response(status.value, status.phrase, headers, body)

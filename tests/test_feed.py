@@ -427,6 +427,21 @@ async def test_http_endpoints_beside_the_feed(tmp_path: Path) -> None:
                 assert plain.status_code == 426  # not a WebSocket upgrade
 
 
+async def test_every_plain_http_answer_says_the_connection_closes(tmp_path: Path) -> None:
+    """The server closes the connection after a plain HTTP answer; unless it says so, a keep-alive
+    client (a load balancer's health check, httpx) sends its next request on the closed connection
+    and gets "server disconnected" now and then."""
+    async with feed_server(tmp_path / "ops.db") as server:
+        base = f"http://127.0.0.1:{server.port}"
+        async with httpx.AsyncClient(follow_redirects=False) as http:
+            for path in ("/healthz", "/readyz", "/metrics", "/", "/display", "/nothing", "/feed", "/x?token=1"):
+                answer = await http.get(f"{base}{path}")
+                assert answer.headers.get("connection") == "close", (path, answer.status_code, answer.headers)
+            # One client, one request after another: each on a fresh connection, none refused.
+            statuses = [(await http.get(f"{base}/healthz")).status_code for _ in range(50)]
+            assert statuses == [200] * 50
+
+
 async def test_readiness_reports_what_is_not_ready(tmp_path: Path) -> None:
     from feed.config import FeedSettings
     from feed.server import FeedServer
