@@ -1,4 +1,5 @@
-"""The command line, run as a user would: a child process of the real entry point."""
+"""The command line, run as a user would: the real entry point's ``main`` in this process (run_cli),
+and the installed `opscentre` script in a child process where being a real command is the point."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from cli.main import build_parser
 from storage import Batch, ObservationIn, Store
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_cli_process
 
 SUBCOMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices or ())  # type: ignore[union-attr]
 
@@ -24,14 +25,14 @@ def test_every_subcommand_has_help(command: str) -> None:
 
 
 def test_top_level_help_lists_the_commands() -> None:
-    result = run_cli("--help")
+    result = run_cli_process("--help")  # the installed console script, in a process of its own
     assert result.returncode == 0
     for command in ("init-db", "check-config", "indicators", "areas", "history", "verify-audit", "serve", "demo"):
         assert command in result.stdout
 
 
 def test_no_command_and_unknown_command_are_usage_errors() -> None:
-    assert run_cli().returncode == 2
+    assert run_cli_process().returncode == 2
     unknown = run_cli("frobnicate")
     assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from simulator import SimulatorConfig, start
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli_process
 from tests.servekit import Served
 
 NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
@@ -119,24 +119,24 @@ async def test_a_second_server_on_the_same_database_is_refused_naming_the_first(
         first = Served(cfg)
         try:
             await first.wait_for("the first server to serve", lambda: first.port is not None)
-            second = await asyncio.to_thread(run_cli, "serve", "--config", str(cfg))
+            second = await asyncio.to_thread(run_cli_process, "serve", "--config", str(cfg))
             assert second.returncode == 2, second.stdout + second.stderr
             said = " ".join((second.stdout + second.stderr).split())
             assert f"already in use by opscentre serve (pid {first.proc.pid} on {socket.gethostname()}" in said
             assert "Traceback" not in said
             # Collecting in a process of its own is refused too: two collectors would pull each
             # source twice at once. Reading is not: WAL readers never wait for the server.
-            local = await asyncio.to_thread(run_cli, "collect", "--local", "--all", "--config", str(cfg))
+            local = await asyncio.to_thread(run_cli_process, "collect", "--local", "--all", "--config", str(cfg))
             assert local.returncode == 2, local.stdout + local.stderr
             assert "without --local" in local.stderr and f"pid {first.proc.pid}" in local.stderr
-            assert (await asyncio.to_thread(run_cli, "verify-audit", "--config", str(cfg))).returncode == 0
-            assert (await asyncio.to_thread(run_cli, "indicators", "--config", str(cfg))).returncode == 0
+            assert (await asyncio.to_thread(run_cli_process, "verify-audit", "--config", str(cfg))).returncode == 0
+            assert (await asyncio.to_thread(run_cli_process, "indicators", "--config", str(cfg))).returncode == 0
             assert await first.stop() == 0
         finally:
             first.kill()
     assert "Traceback" not in first.output
     # The lock went with the first server: a collection in a process of its own may run now.
-    local = await asyncio.to_thread(run_cli, "collect", "--local", "--all", "--config", str(cfg))
+    local = await asyncio.to_thread(run_cli_process, "collect", "--local", "--all", "--config", str(cfg))
     assert "already in use" not in local.stdout + local.stderr
 
 
@@ -147,7 +147,7 @@ async def test_serve_with_its_port_taken_says_so_and_exits_2(tmp_path: Path) -> 
         port = taken.getsockname()[1]
         cfg = tmp_path / "ops.toml"
         cfg.write_text(config_text("http://127.0.0.1:9", tmp_path / "ops.db", port=port), encoding="utf-8")
-        done = await asyncio.to_thread(run_cli, "serve", "--config", str(cfg))
+        done = await asyncio.to_thread(run_cli_process, "serve", "--config", str(cfg))
     said = done.stdout + done.stderr
     assert done.returncode == 2, said
     assert f"cannot start the feed on 127.0.0.1:{port}" in " ".join(said.split())

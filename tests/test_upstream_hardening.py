@@ -23,7 +23,7 @@ from collectors.pipeline import Collector
 from collectors.sources import PayloadError, adapter_for
 from collectors.sources.base import Fetched, Parsed
 from storage import RunOutcome, Store
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_cli_process
 
 DATA = Path(__file__).parent / "data" / "sdmx"
 URL = "http://127.0.0.1:1/sdmx/data"
@@ -339,7 +339,7 @@ async def test_every_record_rejected_makes_collect_local_exit_non_zero(
         f'url = "{base}/agencies/GSO/observations"\nevery = "1h"\n',
         encoding="utf-8",
     )
-    result = await asyncio.to_thread(run_cli, "collect", "--source", "gso", "--local", "--config", str(config))
+    result = await asyncio.to_thread(run_cli_process, "collect", "--source", "gso", "--local", "--config", str(config))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "failed" in result.stdout and "0 of 1 runs succeeded" in result.stdout
 
