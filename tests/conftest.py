@@ -38,6 +38,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("engine", ENGINES, indirect=True)
 
 
+PG_FIXTURES = {"pg_server", "pg_url", "pg_empty_url"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The ``pg`` tier by what a test uses: a PostgreSQL fixture, or the store on ``postgresql``.
+    (``browser`` and ``slow`` are marked where the tests are written: only the module knows.)"""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        on_pg = callspec is not None and callspec.params.get("engine") == "postgresql"
+        if names & PG_FIXTURES or on_pg:
+            item.add_marker(pytest.mark.pg)
+
+
 @pytest.fixture
 def store_target(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """Where a test's store lives: a SQLite file, or a fresh migrated PostgreSQL database's URL."""
@@ -63,13 +77,16 @@ async def store(store_target: str) -> AsyncIterator[Store]:
         await s.close()
 
 
-def run_cli(*args: str, cwd: Path | None = None, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, input: str | None = None, env: dict[str, str | None] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real `opscentre` command (``cli.main.main``) in this process, as a child process would:
     its exit code, what it printed to stdout and stderr; an uncaught exception is exit 1 with its
     traceback on stderr, as Python itself would give. Called from a test's event loop, a thread of its
     own runs it, so the command's loop never meets the test's (and it cannot set signal handlers,
     which only the main thread may: such commands need a sync test or run_cli_process). Saves the interpreter's start and the imports
     (about 0.9 s of CPU a call); ``run_cli_process`` runs the installed entry point for real.
+    ``env``: variables set (or, given None, removed) while it runs.
     """
     from cli.main import main
 
@@ -87,7 +104,13 @@ def run_cli(*args: str, cwd: Path | None = None, input: str | None = None) -> su
             stderr.write(traceback.format_exc())
             code.append(1)
 
-    with _CLI_LOCK, _chdir(cwd or ROOT), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+    with (
+        _CLI_LOCK,
+        _chdir(cwd or ROOT),
+        _environ(env or {}),
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+    ):
         saved_stdin = sys.stdin
         sys.stdin = io.StringIO(input or "")
         try:
@@ -123,6 +146,24 @@ def _chdir(where: Path) -> Iterator[None]:
         yield
     finally:
         os.chdir(before)
+
+
+@contextlib.contextmanager
+def _environ(changes: dict[str, str | None]) -> Iterator[None]:
+    before = {name: os.environ.get(name) for name in changes}
+    for name, value in changes.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def run_cli_process(*args: str, cwd: Path | None = None, input: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +18,7 @@ from collectors.alerting import alert_timer
 from storage import AlertParams, AlertState, EventType, Severity, Store
 from storage.clock import ManualClock, use_clock, utcnow
 from storage.models import SilenceMatch
-from tests.conftest import ROOT
+from tests.conftest import run_cli
 from tests.feedkit import TOKENS, Client, client, feed_server
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -359,16 +357,9 @@ async def test_the_serving_timer_fires_a_due_alert_without_its_rule_running_agai
 
 
 async def _cli(*args: str, token: str | None = None) -> tuple[int, str, str]:
-    env = {**os.environ, "PYTHONUTF8": "1", "COLUMNS": "250"}
-    env.pop("OPSCENTRE_TOKEN", None)
-    if token is not None:
-        env["OPSCENTRE_TOKEN"] = token
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", *args, cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=120)
-    return int(proc.returncode or 0), stdout.decode(), stderr.decode()
+    """The command's real main() beside the test's server (a thread, so the server keeps answering)."""
+    done = await asyncio.to_thread(run_cli, *args, env={"OPSCENTRE_TOKEN": token, "COLUMNS": "250"})
+    return done.returncode, done.stdout, done.stderr
 
 
 async def test_the_cli_lists_alerts_and_an_admin_silences_them_through_the_server(tmp_path: Path) -> None:

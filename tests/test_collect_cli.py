@@ -21,6 +21,8 @@ from storage import Store
 from tests.conftest import ROOT
 from tests.feedkit import TOKENS, client, feed_server
 
+pytestmark = pytest.mark.slow  # the real command in a process of its own, against a feed server
+
 NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 
 

@@ -23,6 +23,8 @@ from tests.crash_writer import BATCH
 from tests.servekit import AGENCIES, Served, query, serve_config
 from tests.simulator_fixtures import DEMO_DAY
 
+pytestmark = pytest.mark.slow
+
 
 def committed_runs(path: Path) -> int:
     try:

@@ -17,7 +17,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
 
 # The built-in configuration's demo users (cli/default.toml): the console connects as the operator.
 CONFIG = """

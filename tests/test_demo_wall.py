@@ -17,7 +17,7 @@ from tests.browser import chromium, open_display
 from tests.demokit import demo_service
 from tests.simulator_fixtures import Clock
 
-pytestmark = pytest.mark.timeout(420)
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
 # What the ticker says for each scenario event, in each language (a part of each wording).
 SHOWN = {

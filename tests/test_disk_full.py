@@ -20,6 +20,8 @@ from storage.writes import RunFinish, StoreUnavailable
 from tests.servekit import AGENCIES, Served, query, serve_config
 from tests.simulator_fixtures import DEMO_DAY
 
+pytestmark = pytest.mark.slow
+
 
 @contextlib.contextmanager
 def small_disk(where: Path, size: str) -> Iterator[Path]:

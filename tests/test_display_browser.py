@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 TOKEN = TOKENS["display"]
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 
 @pytest.fixture

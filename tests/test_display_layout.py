@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from tests.browser import Display
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 SIZES = [(1280, 720), (1366, 768), (1920, 1080), (3840, 2160)]
 

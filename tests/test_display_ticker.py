@@ -22,7 +22,7 @@ from tests.feedkit import TOKENS, feed_server
 if TYPE_CHECKING:
     from playwright.async_api import Browser
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 FLOOD = 60
 

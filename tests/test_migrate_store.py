@@ -315,6 +315,7 @@ def test_the_verification_names_a_difference_in_the_copy(
     assert any(expected in p for p in report.problems), report.problems
 
 
+@pytest.mark.slow  # two minutes of the demo, then a whole copy
 async def test_a_demo_database_is_copied_whole_and_verified(tmp_path: Path, pg_url: str) -> None:
     """The demo's own store (its configuration on the real simulator playing its scenario, two
     minutes of polls: revisions, alerts, a late province, runs that failed, payloads, audit)."""

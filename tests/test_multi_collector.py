@@ -21,6 +21,8 @@ from tests.conftest import ROOT
 from tests.servekit import Served
 from tests.simulator_fixtures import Clock, running
 
+pytestmark = pytest.mark.slow
+
 
 def opscentre(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

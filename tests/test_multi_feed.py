@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -23,6 +24,8 @@ from storage import Store
 from tests.feedkit import TOKENS, Client, client, feed_server
 from tests.simulator_fixtures import running
 from tests.test_multi_collector import Role
+
+pytestmark = pytest.mark.slow
 
 TIMEOUT_S = 120.0  # generous: two noisy cores, several processes
 

@@ -22,6 +22,8 @@ from tests.test_multi_collector import Role, pg_rows
 from tests.test_multi_feed import config_text, position_of, started
 from tests.test_pg_store import start_again, stop_server
 
+pytestmark = pytest.mark.slow
+
 TIMEOUT_S = 120.0  # generous: two noisy cores, several processes
 
 # Writes one figure at a time, each its own series; a write refused while the server is away is

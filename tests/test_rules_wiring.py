@@ -51,6 +51,7 @@ def one(alerts: list[Alert], rule: str, subject: str) -> Alert:
     return alert
 
 
+@pytest.mark.slow  # the demo scenario through the server, three minutes on a moved clock
 async def test_the_demo_scenario_raises_its_alerts_through_the_server(tmp_path: Path) -> None:
     clock = Clock(T0)
     with use_clock(clock):

@@ -19,6 +19,8 @@ import pytest
 from tests.conftest import ROOT
 from tests.simulator_fixtures import running
 
+pytestmark = pytest.mark.slow
+
 OURS = {"storage", "collectors", "feed", "console", "simulator", "cli"}
 
 REPORT = """

@@ -20,6 +20,8 @@ from simulator import SimulatorConfig, start
 from tests.conftest import ROOT, run_cli_process
 from tests.servekit import Served
 
+pytestmark = pytest.mark.slow
+
 NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 
 

@@ -12,11 +12,14 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from websockets.asyncio.client import connect
 
 from feed.config import hash_token
 from simulator import SimulatorConfig, start
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
 
 NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 TOKEN = "display-token-0123456789"

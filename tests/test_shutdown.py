@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 
 from collectors.config import CollectorSettings, SourceSettings
 from collectors.pipeline import Collector
@@ -14,6 +15,8 @@ from simulator import SimulatorConfig, start
 from storage import RunOutcome, Store
 from tests.servekit import AGENCIES, Served, query, serve_config
 from tests.simulator_fixtures import DEMO_DAY
+
+pytestmark = pytest.mark.slow
 
 
 async def slow_pages(sim_url: str, ms: int) -> None:

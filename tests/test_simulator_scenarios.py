@@ -297,6 +297,7 @@ async def test_an_incremental_sdmx_csv_pull_after_a_revision_gets_the_revised_fi
                 assert (again.fetched, again.revised) == (1, 1), "the incremental pull brings the revision"
 
 
+@pytest.mark.slow  # the demo scenario through the server, three minutes on a moved clock
 async def test_the_demo_raises_each_rule_within_three_minutes_through_the_server(tmp_path: Path) -> None:
     """The demo's configuration (`cli/demo.py`) on the real simulator playing its scenario, through
     the real Service, on one clock the test moves: by 180 s each scenario event has its alert."""
