@@ -19,7 +19,7 @@ import pytest
 
 from storage import Store
 from storage.pg.adapter import PgConnection, is_url
-from tests.pgkit import pg_empty_url, pg_server, pg_url  # noqa: F401  (fixtures: a throwaway PostgreSQL)
+from tests.pgkit import own_server, pg_empty_url, pg_server, pg_url  # noqa: F401  (fixtures: a throwaway PostgreSQL)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +38,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("engine", ENGINES, indirect=True)
 
 
-PG_FIXTURES = {"pg_server", "pg_url", "pg_empty_url"}
+PG_FIXTURES = {"pg_server", "pg_url", "pg_empty_url", "own_server"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

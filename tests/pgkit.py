@@ -277,6 +277,31 @@ def pg_server() -> Iterator[PgServer]:
 
 
 @pytest.fixture
+def own_server() -> Iterator[PgServer]:
+    """A server of the test's own, which it may stop and start again (the session's is shared)."""
+    server = start_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def stop_server(server: PgServer) -> None:
+    """Stop ``server`` (fast shutdown: every session is ended), keeping its data for start_again."""
+    assert server.proc is not None
+    server.proc.send_signal(signal.SIGINT)
+    server.proc.wait(timeout=60)
+
+
+def start_again(server: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start the stopped server on the port it had (the stores' URLs name it)."""
+    port = server.port
+    monkeypatch.setattr(sys.modules[__name__], "free_port", lambda: port)
+    server.start()
+    assert server.port == port
+
+
+@pytest.fixture
 def pg_url(pg_server: PgServer) -> Iterator[str]:
     """A fresh database with the whole PostgreSQL schema, dropped after the test."""
     url = pg_server.create_database(TEMPLATE_DB)

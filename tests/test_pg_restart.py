@@ -7,20 +7,17 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
 
-from tests import pgkit
 from tests.feedkit import TOKENS, Client
-from tests.pgkit import TEMPLATE_DB, PgServer
+from tests.pgkit import TEMPLATE_DB, PgServer, start_again, stop_server
 from tests.simulator_fixtures import Clock, running
 from tests.test_multi_collector import Role, pg_rows
 from tests.test_multi_feed import config_text, position_of, started
-from tests.test_pg_store import start_again, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -52,15 +49,6 @@ async def main(url: str, n: int) -> None:
 
 asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 """
-
-
-@pytest.fixture
-def own_server() -> Iterator[PgServer]:
-    server = pgkit.start_server()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def test_every_process_reconnects_after_a_postgresql_restart_and_nothing_acknowledged_is_lost(

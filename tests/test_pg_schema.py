@@ -17,6 +17,8 @@ from storage.pg.migrate import LATEST, all_migrations, migrate, schema_version
 from tests.conftest import ROOT
 from tests.pgkit import start_server
 
+pytestmark = pytest.mark.pg  # the whole module is about the PostgreSQL engine
+
 DIGEST = "ab" * 32
 
 

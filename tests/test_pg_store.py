@@ -4,8 +4,6 @@ the URL that selects the engine, and the collector lock as an advisory lock."""
 from __future__ import annotations
 
 import asyncio
-import signal
-from collections.abc import Iterator
 
 import pytest
 from pydantic import ValidationError
@@ -16,37 +14,15 @@ from storage.settings import DatabaseSettings
 from storage.writes import StoreUnavailable
 from tests import pgkit
 from tests.conftest import run_cli
-from tests.pgkit import TEMPLATE_DB, PgServer
+from tests.pgkit import TEMPLATE_DB, PgServer, start_again, stop_server
+
+pytestmark = pytest.mark.pg  # the whole module is about the PostgreSQL engine
 
 RECOVERY_TIMEOUT_S = 60.0  # generous: two noisy cores
 
 
 def rec(period: str, value: float) -> ObservationIn:
     return ObservationIn(indicator="CPI_YOY", area="VN", period=period, value=value, status="official")
-
-
-@pytest.fixture
-def own_server() -> Iterator[PgServer]:
-    """A server of this test's own: it is stopped and started again under the store."""
-    server = pgkit.start_server()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def stop_server(server: PgServer) -> None:
-    assert server.proc is not None
-    server.proc.send_signal(signal.SIGINT)  # fast shutdown: every session is ended
-    server.proc.wait(timeout=60)
-
-
-def start_again(server: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Start the stopped server on the port it had (the store's URL names it)."""
-    port = server.port
-    monkeypatch.setattr(pgkit, "free_port", lambda: port)
-    server.start()
-    assert server.port == port
 
 
 async def test_a_restarted_server_is_written_again_and_nothing_acknowledged_is_lost(
