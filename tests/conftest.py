@@ -43,13 +43,19 @@ PG_FIXTURES = {"pg_server", "pg_url", "pg_empty_url", "own_server"}
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The ``pg`` tier by what a test uses: a PostgreSQL fixture, or the store on ``postgresql``.
-    (``browser`` and ``slow`` are marked where the tests are written: only the module knows.)"""
+    (``browser`` and ``slow`` are marked where the tests are written: only the module knows.)
+
+    Then the modules holding slow or browser tests go first, each kept whole (its module fixtures
+    set up once): the workers start the minute-long scenarios at once and fill in around them with
+    the short tests, instead of one worker running a long test alone at the end."""
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         callspec = getattr(item, "callspec", None)
         on_pg = callspec is not None and callspec.params.get("engine") == "postgresql"
         if names & PG_FIXTURES or on_pg:
             item.add_marker(pytest.mark.pg)
+    heavy = {item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("browser")}
+    items.sort(key=lambda item: item.path not in heavy)  # stable: the order within each module stays
 
 
 @pytest.fixture
