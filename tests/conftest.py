@@ -88,11 +88,13 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run the real `opscentre` command (``cli.main.main``) in this process, as a child process would:
     its exit code, what it printed to stdout and stderr; an uncaught exception is exit 1 with its
-    traceback on stderr, as Python itself would give. Called from a test's event loop, a thread of its
-    own runs it, so the command's loop never meets the test's (and it cannot set signal handlers,
-    which only the main thread may: such commands need a sync test or run_cli_process). Saves the interpreter's start and the imports
-    (about 0.9 s of CPU a call); ``run_cli_process`` runs the installed entry point for real.
-    ``env``: variables set (or, given None, removed) while it runs.
+    traceback on stderr, as Python itself would give. ``env``: variables set (or, given None,
+    removed) while it runs.
+
+    Called from a test's event loop, a thread of its own runs it, so the command's loop never meets
+    the test's; it cannot set signal handlers there (only the main thread may), so such commands need
+    a sync test or ``run_cli_process``, which runs the installed entry point for real. In-process
+    saves the interpreter's start and the imports: about 0.9 s of CPU a call.
     """
     from cli.main import main
 
@@ -112,7 +114,7 @@ def run_cli(
 
     with (
         _CLI_LOCK,
-        _chdir(cwd or ROOT),
+        contextlib.chdir(cwd or ROOT),
         _environ(env or {}),
         contextlib.redirect_stdout(stdout),
         contextlib.redirect_stderr(stderr),
@@ -142,16 +144,6 @@ def _loop_running() -> bool:
 
 
 _CLI_LOCK = threading.Lock()  # stdout, stderr, stdin and the directory are the process's: one command at a time
-
-
-@contextlib.contextmanager
-def _chdir(where: Path) -> Iterator[None]:
-    before = Path.cwd()
-    os.chdir(where)
-    try:
-        yield
-    finally:
-        os.chdir(before)
 
 
 @contextlib.contextmanager
