@@ -368,7 +368,12 @@ class EventType(StrEnum):
     ALERT = "alert"  # an alert changed state
 
 
-class Event(Frozen):
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of the event log, as read back: a plain dataclass, not a pydantic model, for the
+    reason Revision is one (the feed reads every event, a history pull's hundreds of thousands of
+    them, straight from trusted rows; building a model each cost more than the read)."""
+
     seq: int
     epoch: str
     type: EventType

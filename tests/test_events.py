@@ -168,3 +168,25 @@ async def test_a_snapshot_cancelled_at_any_moment_leaves_the_reader_usable(store
         assert again.seq == expected.seq
         assert [o.id for o in again.observations] == [o.id for o in expected.observations]
     assert cancelled > 3  # the loop did cut reads at several points
+
+
+async def test_an_observation_event_carries_exactly_the_models_json_of_its_figure(store: Store) -> None:
+    """The event log builds an observation's payload straight from the row (storage.ingest's
+    observation_payload, for speed): it must be what the model itself writes, key for key, in order."""
+    run = await store.start_run("gso", RunTrigger.MANUAL, "admin")
+    await store.ingest(
+        Batch(
+            "gso",
+            [rec("CPI_YOY", "VN", "2024-01", 3), rec("CPI_YOY", "VN", "2024-02", -0.25)],
+            run_id=run.id,
+            payload=b'{"raw": 1}',
+        )
+    )
+    await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-01", 3.5)], payload=None))  # a revision, no run
+    events = [e for e in await store.events_after(0) if e.type is EventType.OBSERVATION]
+    assert len(events) == 3
+    for event in events:
+        model = (await store.observation(event.payload["id"])).model_dump(mode="json")  # type: ignore[union-attr]
+        given = {k: v for k, v in event.payload.items() if not k.startswith("previous_")}
+        assert list(given.items()) == list(model.items())
+    assert events[-1].payload["previous_value"] == 3.0 and events[-1].payload["run_id"] is None
