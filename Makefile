@@ -8,8 +8,8 @@ UV     := $(TOOLS)/bin/uv
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # pytest's workers on these 2-core machines: the tests wait on servers and timers as much as they
-# compute, so three keep both cores busy (pyproject's addopts says the same).
-PYTEST_WORKERS ?= 3
+# compute, so four keep both cores busy (pyproject's addopts says the same).
+PYTEST_WORKERS ?= 4
 # The fast tier (make check): all but the browser, PostgreSQL, multi-process and screen-snapshot tests.
 FAST   := not browser and not pg and not slow and not snapshot
 
