@@ -10,7 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from collectors import reporting
@@ -395,6 +395,9 @@ class Commands:
             self._recent.popitem(last=False)
 
     async def query(self, client: Client, msg: Query) -> None:
+        if (as_of := getattr(msg.query, "as_of", None)) is not None and (problem := past_problem(as_of)):
+            client.push_message(Error(code=ErrorCode.INVALID, id=msg.id, message=problem))
+            return
         q = msg.query
         data: ResultData
         if isinstance(q, HistoryQuery):
@@ -567,3 +570,12 @@ def _target(msg: Command) -> str:
     if isinstance(c, UnsilenceCommand):
         return f"silence:{c.silence_id}"
     return f"alert:{c.alert_id}"
+
+
+def past_problem(as_of: datetime) -> str | None:
+    """Why ``as_of`` cannot be looked at (None: it can): one rule for every as_of a client sends."""
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        return f"as_of {as_of.isoformat()} has no time zone: say which instant, e.g. {as_of.isoformat()}Z"
+    if as_of > utcnow():
+        return f"as_of {as_of.isoformat()} is in the future: the centre knows only the past"
+    return None

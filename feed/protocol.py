@@ -24,6 +24,7 @@ class CloseCode:
 
     GOING_AWAY = 1001  # server restart or shutdown: reconnect and resume
     PROTOCOL_ERROR = 1002
+    INVALID_DATA = 1007  # a text frame that is not valid UTF-8 (sent by websockets itself)
     TOO_BIG = 1009  # a frame over the maximum message size
     TOO_SLOW = 4008  # the client fell too far behind: reconnect and resume
     RESYNC = 4009  # the server lost the client's place: reconnect (a snapshot follows)

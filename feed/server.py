@@ -31,7 +31,7 @@ from websockets.http11 import Request, Response
 
 from collectors.config import RulesSettings
 from feed.client import Client
-from feed.commands import Bucket, Commands, RunService
+from feed.commands import Bucket, Commands, RunService, past_problem
 from feed.config import FeedSettings, UserSettings, hash_token
 from feed.hub import Hub
 from feed.metrics import Metrics
@@ -50,7 +50,6 @@ from feed.protocol import (
     Welcome,
 )
 from storage import Store
-from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
 # websockets logs every frame at DEBUG, a browser's hello (with its token) included: its logger for
@@ -175,10 +174,13 @@ class FeedServer:
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         parts = urlsplit(request.path)
         path = parts.path.rstrip("/") or "/"
-        if "token" in parts.query.lower() or "access_token" in parts.query.lower():
+        if parts.query or request.path.endswith("?"):
+            # No URL of this server takes a query string, so none can carry a token, however it is
+            # named or encoded (?token=, ?tok%65n=, ?x=<a token>, ?jwt=): refused before it is read.
             return _text(
                 HTTPStatus.BAD_REQUEST,
-                "tokens are not accepted in URLs: use the Authorization header or the first message\n",
+                "this server takes no query string; tokens never go in URLs: use the Authorization header "
+                "or the first message\n",
             )
         if path == FEED_PATH:
             return self._check_upgrade(connection, request)
@@ -343,7 +345,7 @@ class FeedServer:
         client.push_message(
             Welcome(server_version=self.version, user=client.user, role=client.role, epoch=self.hub.epoch, seq=last)
         )
-        problem = _past_problem(as_of)
+        problem = past_problem(as_of)
         if problem is None and hello.resume is not None:
             problem = "as_of and resume do not go together: a look at the past starts afresh (leave out resume)"
         if problem is not None:
@@ -401,7 +403,7 @@ class FeedServer:
         if isinstance(msg, Subscribe):
             if msg.as_of is None:
                 await self.hub.subscribe(client, msg.filter)
-            elif (problem := _past_problem(msg.as_of)) is not None:
+            elif (problem := past_problem(msg.as_of)) is not None:
                 self._refuse(client, ErrorCode.INVALID, problem, msg.id)  # the subscription stays as it was
             else:
                 await self.hub.subscribe_past(client, msg.filter, msg.as_of)
@@ -432,15 +434,6 @@ class FeedServer:
         if bucket.refused > 3 * bucket.burst:
             # After the errors queued before it: a client always learns why it is being closed.
             client.close_after_sending(CloseCode.RATE_LIMITED, "rate limited: too many requests")
-
-
-def _past_problem(as_of: datetime) -> str | None:
-    """Why ``as_of`` cannot be looked at (None: it can)."""
-    if as_of.tzinfo is None or as_of.utcoffset() is None:
-        return f"as_of {as_of.isoformat()} has no time zone: say which instant, e.g. {as_of.isoformat()}Z"
-    if as_of > utcnow():
-        return f"as_of {as_of.isoformat()} is in the future: the centre knows only the past"
-    return None
 
 
 def _explain(exc: ValidationError) -> str:

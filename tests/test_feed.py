@@ -335,6 +335,35 @@ async def test_tokens_are_refused_in_urls_and_origins_are_checked(tmp_path: Path
             assert json.loads(await ws.recv())["type"] == "welcome"
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        f"token={TOKENS['admin']}",
+        f"tok%65n={TOKENS['admin']}",  # the name percent-encoded
+        f"x={TOKENS['admin']}",  # a real token under any name
+        "jwt=eyJhbGciOiJIUzI1NiJ9.e30.x",
+        "TOKEN=a&b=c",
+        "",  # a bare '?'
+    ],
+)
+async def test_no_url_takes_a_query_string_so_none_carries_a_token(tmp_path: Path, query: str) -> None:
+    async with feed_server(tmp_path / "ops.db") as server:
+        async with httpx.AsyncClient() as http:
+            for path in ("/feed", "/display", "/healthz", "/metrics"):
+                response = await http.get(f"http://127.0.0.1:{server.port}{path}?{query}")
+                assert response.status_code == 400, (path, query)
+                assert "no query string" in response.text
+        if not query:
+            return  # a bare '?': the WebSocket client sends none (nothing to carry a token)
+        with pytest.raises(InvalidStatus) as info:  # a WebSocket handshake too, with a good header
+            async with connect(
+                f"{server.url}?{query}", additional_headers={"Authorization": f"Bearer {TOKENS['admin']}"}
+            ):
+                pass
+        assert info.value.response.status_code == 400
+        assert server.metrics.connections.labels(role="admin")._value.get() == 0
+
+
 async def test_roles_display_cannot_act_operator_acknowledges_and_it_is_audited(tmp_path: Path) -> None:
     async with feed_server(tmp_path / "ops.db") as server:
         store = server.store

@@ -102,6 +102,17 @@ async def test_hostile_frames_get_an_error_and_the_connection_goes_on(
     assert not [r for r in caplog.records if r.exc_info], "a hostile frame logged a traceback"
 
 
+async def test_a_text_frame_that_is_not_utf8_is_closed_with_1007_as_documented(tmp_path: Path) -> None:
+    async with feed_server(tmp_path / "ops.db") as server:
+        async with client(server, "operator", hello={"filter": {}}) as c:
+            await c.until("snapshot")
+            await c.ws.send(b'{"type": "query", "id": "\xff\xfe"}', text=True)
+            with pytest.raises(ConnectionClosed) as info:
+                while True:
+                    await c.next(timeout=10)
+            assert info.value.rcvd is not None and info.value.rcvd.code == CloseCode.INVALID_DATA == 1007
+
+
 async def test_a_failed_command_does_not_use_up_its_idempotency_key(tmp_path: Path) -> None:
     async with feed_server(tmp_path / "ops.db") as server:
         alert = await server.store.fire_alert("source.failing", "mof", Severity.WARNING, "Nguồn mof lỗi")
