@@ -6,6 +6,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Self
 
+import httpx
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
 from storage.settings import Duration, Section
@@ -147,6 +148,22 @@ class SourceSettings(Section):
     enabled: bool = True
     format: SdmxFormat | None = None
     mapping: SdmxMapping | None = None
+    redirect_origins: list[str] = Field(
+        default_factory=list,
+        description="other origins (scheme://host[:port]) the source may redirect to; its own is always allowed",
+    )
+
+    @field_validator("redirect_origins")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        for given in v:
+            try:
+                url = httpx.URL(given)
+            except httpx.InvalidURL as exc:
+                raise ValueError(f"redirect_origins: {given!r} is not an origin ({exc})") from None
+            if url.scheme not in ("http", "https") or not url.host or url.raw_path not in (b"", b"/") or url.query:
+                raise ValueError(f"redirect_origins: {given!r} is not an origin: give scheme://host[:port], no path")
+        return v
 
     @field_validator("cron")
     @classmethod

@@ -33,6 +33,7 @@ class FetchError(Exception):
     transient = False
     status: int | None = None
     detail: str | None = None  # upstream text (never in the message itself)
+    url: str | None = None  # the URL asked for, for the log (never in the message: its query may hold a key)
     body: bytes | None = None  # the answer's bytes, when there was one: kept with the failed run
     content_type: str | None = None
     content_encoding: str | None = None
@@ -66,6 +67,28 @@ class TooLarge(FetchError):
     pass
 
 
+class OffOrigin(FetchError):
+    """A redirect to an origin the source is not allowed (its own, or its ``redirect_origins``):
+    not followed, so the request is never made (a redirect must not reach an internal address)."""
+
+
+MAX_REDIRECTS = 5
+
+
+def origin(url: str | httpx.URL) -> str:
+    """scheme://host:port of ``url``, the port always given (so http://a and http://a:80 are one)."""
+    parts = httpx.URL(url)
+    return f"{parts.scheme}://{parts.host}:{parts.port or {'http': 80, 'https': 443}.get(parts.scheme, 0)}"
+
+
+def within(link: str, origins: frozenset[str]) -> bool:
+    """Whether ``link`` is on one of ``origins`` (scheme, host and port); False for what is not a URL."""
+    try:
+        return origin(link) in origins
+    except (httpx.InvalidURL, TypeError):
+        return False
+
+
 @dataclass
 class FetchStats:
     attempts: int = 0
@@ -75,20 +98,55 @@ class FetchStats:
 
 
 async def fetch_once(
-    client: httpx.AsyncClient, url: str, read_timeout: float, max_bytes: int, accepted: frozenset[int] = frozenset()
+    client: httpx.AsyncClient,
+    url: str,
+    read_timeout: float,
+    max_bytes: int,
+    accepted: frozenset[int] = frozenset(),
+    origins: frozenset[str] | None = None,
 ) -> Fetched:
-    """One GET; raises FetchError (transient or not) instead of httpx's many exceptions."""
+    """One GET, following redirects only within ``origins`` (default: ``url``'s own), each hop checked
+    before it is requested; raises FetchError (transient or not) instead of httpx's many exceptions."""
+    allowed = origins if origins is not None else frozenset({origin(url)})
+    for _hop in range(MAX_REDIRECTS + 1):
+        try:
+            location = await _get(client, url, read_timeout, max_bytes, accepted)
+        except FetchError as exc:
+            exc.url = url  # for the log only: a URL may carry an upstream's key in its query
+            raise
+        if isinstance(location, Fetched):
+            return location
+        try:
+            target = httpx.URL(url).join(location)
+        except (httpx.InvalidURL, TypeError):
+            raise OffOrigin("the source redirected to an address that is not a URL; not followed") from None
+        if not within(str(target), allowed):
+            # The origin only (no path or query, which may carry keys): every role reads run errors.
+            raise OffOrigin(
+                f"the source redirected off its own origin, to {_shown_origin(target)}; not followed "
+                "(allow it in the source's redirect_origins if it is the agency's)"
+            )
+        url = str(target)
+    raise OffOrigin(f"the source redirected more than {MAX_REDIRECTS} times; not followed further")
+
+
+async def _get(
+    client: httpx.AsyncClient, url: str, read_timeout: float, max_bytes: int, accepted: frozenset[int]
+) -> Fetched | str:
+    """One request, no redirect followed: the answer, or the Location a redirect names."""
     try:
-        async with client.stream("GET", url, timeout=read_timeout) as response:
+        async with client.stream("GET", url, timeout=read_timeout, follow_redirects=False) as response:
+            if response.is_redirect:
+                return response.headers["location"]
             declared = response.headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-                raise TooLarge(f"response of {int(declared):,} bytes from {url} is over the {max_bytes:,}-byte cap")
+                raise TooLarge(f"the answer of {int(declared):,} bytes is over the {max_bytes:,}-byte cap")
             chunks: list[bytes] = []
             size = 0
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
                 if size > max_bytes:
-                    raise TooLarge(f"response from {url} passed the {max_bytes:,}-byte cap")
+                    raise TooLarge(f"the answer passed the {max_bytes:,}-byte cap")
                 chunks.append(chunk)
             body = b"".join(chunks)
             content_type = response.headers.get("content-type")
@@ -98,17 +156,39 @@ async def fetch_once(
                 raise UpstreamStatus(response.status_code, body, content_type, encoding)
             return Fetched(url, response.status_code, content_type, body, _date(response), encoding)
     except httpx.TimeoutException as exc:
-        raise TransientError(f"timed out after {read_timeout:g}s reading {url} ({type(exc).__name__})") from None
+        raise TransientError(f"timed out after {read_timeout:g}s reading the source ({type(exc).__name__})") from None
     except httpx.RemoteProtocolError as exc:
         short = _SHORT.search(str(exc))
         if short or "incomplete" in str(exc) or "complete message body" in str(exc):
             told = f": {int(short[1]):,} of the {int(short[2]):,} bytes its Content-Length announced" if short else ""
-            raise Truncated(f"the answer from {url} was cut off{told}; nothing of it is used") from None
-        raise TransientError(f"cannot reach {url}: {type(exc).__name__} {exc}".strip()) from None
+            raise Truncated(f"the answer was cut off{told}; nothing of it is used") from None
+        raise TransientError(f"cannot reach the source: {type(exc).__name__}") from None
     except httpx.DecodingError as exc:  # a compressed body cut short, or not what its Content-Encoding says
-        raise Truncated(f"the answer from {url} cannot be decoded ({exc}); nothing of it is used") from None
+        raise Truncated(f"the answer cannot be decoded ({type(exc).__name__}); nothing of it is used") from None
     except httpx.TransportError as exc:
-        raise TransientError(f"cannot reach {url}: {type(exc).__name__} {exc}".strip()) from None
+        raise TransientError(f"cannot reach the source: {type(exc).__name__} {_reason(exc)}".strip()) from None
+
+
+def _reason(exc: Exception) -> str:
+    """httpx's words for a transport failure, without the URL some of them quote."""
+    text = str(exc)
+    try:
+        text = text.replace(str(exc.request.url), "the source") if isinstance(exc, httpx.RequestError) else text
+    except RuntimeError:  # no request attached
+        pass
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def _shown_origin(url: httpx.URL) -> str:
+    try:
+        return origin(url)
+    except (httpx.InvalidURL, TypeError):
+        return "an address that is not a URL"
+
+
+def allowed_origins(source: SourceSettings) -> frozenset[str]:
+    """Where a source's requests may go: its own origin and those its configuration names."""
+    return frozenset({origin(str(source.url)), *(origin(o) for o in source.redirect_origins)})
 
 
 def _date(response: httpx.Response) -> datetime | None:
@@ -165,7 +245,9 @@ async def fetch(
             stats.attempts += 1
             start = time.perf_counter()
             try:
-                fetched = await fetch_once(client, url, source.timeout.total_seconds(), source.max_bytes, accepted)
+                fetched = await fetch_once(
+                    client, url, source.timeout.total_seconds(), source.max_bytes, accepted, allowed_origins(source)
+                )
             except FetchError as exc:
                 stats.latency_ms = (time.perf_counter() - start) * 1000
                 stats.status = exc.status

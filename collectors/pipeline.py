@@ -22,7 +22,7 @@ from collectors import rules
 from collectors.alerting import RulesState, evaluate_rules
 from collectors.breaker import BreakerState, CircuitBreaker
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
-from collectors.fetch import FetchError, FetchStats, fetch
+from collectors.fetch import FetchError, FetchStats, allowed_origins, fetch, origin, within
 from collectors.sources import Adapter, PayloadError, adapter_for
 from collectors.sources.base import Fetched, Parsed
 from storage import Batch, CollectionRun, IngestResult, RunOutcome, RunTrigger, Store
@@ -30,20 +30,6 @@ from storage.clock import utcnow
 from storage.models import Revision
 from storage.repos.leases import LeaseNotHeld
 from storage.writes import RunFinish, StoreError, StoreUnavailable
-
-
-def origin(url: str) -> str:
-    parts = httpx.URL(url)
-    return f"{parts.scheme}://{parts.host}:{parts.port or {'http': 80, 'https': 443}.get(parts.scheme, 0)}"
-
-
-def same_origin(link: str, base: str) -> bool:
-    """Whether ``link`` is on ``base``'s scheme, host and port (the answer's own origin)."""
-    try:
-        return origin(link) == origin(base)
-    except (httpx.InvalidURL, TypeError):
-        return False
-
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +277,7 @@ class Collector:
             fetched = await fetch(self.client, url, source, self.settings, stats, adapter.accepted_statuses)
             tally.last_answer = fetched
             parsed = await self._parse(adapter, fetched)
-            if parsed.next_url is not None and not same_origin(parsed.next_url, str(source.url)):
+            if parsed.next_url is not None and not within(parsed.next_url, allowed_origins(source)):
                 # A `next` link elsewhere would send our requests (and the pull) to a host nobody configured.
                 raise PayloadError(
                     f"the answer's `next` link leads off the source's own origin ({origin(str(source.url))}); "
@@ -374,9 +360,10 @@ class Collector:
         and its bytes to the kept payload (``Store.ingest_log(run_id)`` names its digest).
         """
         error = str(exc)
-        detail = getattr(exc, "detail", None)
-        if detail:
-            log.warning("run %s of %s failed: %s; the upstream said: %s", run.id, source.name, error, detail)
+        detail, url = getattr(exc, "detail", None), getattr(exc, "url", None)
+        if detail or url:
+            said = f"; the upstream said: {detail}" if detail else ""
+            log.warning("run %s of %s failed: %s (%s)%s", run.id, source.name, error, url or source.url, said)
         body, content_type = getattr(exc, "body", None), getattr(exc, "content_type", None)
         encoding = getattr(exc, "content_encoding", None)
         if body is None and isinstance(exc, PayloadError) and tally.last_answer is not None:

@@ -398,6 +398,103 @@ async def test_next_links_are_followed_only_on_the_sources_own_origin(
     assert run.new == 1
 
 
+@pytest.mark.parametrize("elsewhere", ["another port", "another host name"])
+async def test_a_redirect_off_the_sources_origin_is_never_requested(
+    store: Store, serve: Callable[..., Awaitable[str]], elsewhere: str
+) -> None:
+    """Server-side request forgery by redirect: `302 Location: <an internal address>` is not
+    followed; the target is never asked (its hits stay zero), and the run says why, without the
+    target's path or query. The source's redirect_origins lets the agency's own other host in."""
+    internal_hits: list[str] = []
+    record = {"indicator": "CPI_YOY", "area": "VN", "period": "2024-05", "value": 4.4}
+
+    async def internal(request: web.Request) -> web.Response:
+        internal_hits.append(request.path_qs)
+        return web.json_response(page([record]))
+
+    # "localhost" names this machine as 127.0.0.1 does, but it is another origin.
+    target = await serve(internal, host="127.0.0.1" if elsewhere == "another port" else "localhost")
+
+    async def upstream(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"{target}/internal/admin?secret=5")
+
+    base = await serve(upstream)
+    async with Collector(store, [agency(base)], settings()) as collector:
+        run = await collector.run("gso")
+    assert run.outcome is RunOutcome.FAILED
+    assert run.error is not None and "redirected off its own origin" in run.error and "not followed" in run.error
+    assert "secret" not in run.error and "/internal" not in run.error
+    assert internal_hits == []
+
+    allowed = agency(base).model_copy(update={"redirect_origins": [target]})
+    async with Collector(store, [allowed], settings()) as collector:
+        run = await collector.run("gso")
+    assert run.outcome is RunOutcome.SUCCESS, run.error
+    assert internal_hits == ["/internal/admin?secret=5"] and run.new == 1
+
+
+async def test_redirects_within_the_origin_are_followed_and_a_loop_is_refused(
+    store: Store, serve: Callable[..., Awaitable[str]]
+) -> None:
+    record = {"indicator": "CPI_YOY", "area": "VN", "period": "2024-06", "value": 4.1}
+
+    async def upstream(request: web.Request) -> web.Response:
+        if request.path == "/moved":
+            raise web.HTTPMovedPermanently("/agencies/GSO/observations/v2")
+        if request.path.endswith("/v2"):
+            return web.json_response(page([record]))
+        raise web.HTTPFound(request.path)  # to itself, for ever
+
+    base = await serve(upstream)
+    async with Collector(store, [agency(base, "/moved")], settings()) as collector:
+        assert (await collector.run("gso")).outcome is RunOutcome.SUCCESS
+    async with Collector(store, [agency(base, "/loop")], settings()) as collector:
+        run = await collector.run("gso")
+    assert run.outcome is RunOutcome.FAILED and run.error is not None and "redirected more than 5 times" in run.error
+
+
+def test_redirect_origins_must_be_origins() -> None:
+    for bad in ("ftp://x.gov.vn", "https://x.gov.vn/path", "https://x.gov.vn?k=1", "not a url"):
+        with pytest.raises(ValueError, match="redirect_origins"):
+            agency("http://127.0.0.1:1").model_validate(
+                {**agency("http://127.0.0.1:1").model_dump(), "redirect_origins": [bad]}
+            )
+
+
+async def test_no_run_error_quotes_the_sources_url(
+    store: Store, serve: Callable[..., Awaitable[str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every role reads run errors; a source's URL may hold an upstream key in its query. Cut off,
+    over the cap, unreachable: the error names no URL; the log has it, for the admin."""
+    key = "apikey=SECRET-123"
+
+    async def short(request: web.StreamResponse) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": "1000", "Content-Type": "application/json"})
+        await response.prepare(request)  # type: ignore[arg-type]
+        await response.write(b'{"format": ')
+        raise ConnectionResetError  # the connection ends before the 1,000 bytes announced
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(body=b"x" * 5000, content_type="application/json")
+
+    caplog.set_level(logging.WARNING)
+    cut = await serve(short)
+    large = await serve(big)
+    sources = [
+        agency(cut, f"/obs?{key}").model_copy(update={"name": "cut"}),
+        agency(large, f"/obs?{key}").model_copy(update={"name": "large", "max_bytes": 1000}),
+        agency("http://127.0.0.1:1", f"/obs?{key}").model_copy(update={"name": "gone"}),
+    ]
+    async with Collector(store, sources, settings()) as collector:
+        runs = [await collector.run(name) for name in ("cut", "large", "gone")]
+    assert [r.outcome for r in runs] == [RunOutcome.FAILED] * 3, [r.error for r in runs]
+    for run in runs:
+        assert run.error is not None and "SECRET" not in run.error and "http://" not in run.error, run.error
+    assert [e.payload for e in await store.events_after(0) if "SECRET" in json.dumps(e.payload)] == []
+    assert all("SECRET" not in a.message for a in await store.alerts())
+    assert any("SECRET" in r.getMessage() for r in caplog.records)  # the server's log keeps it
+
+
 async def test_each_retry_logs_one_line_naming_the_source(
     store: Store, serve: Callable[..., Awaitable[str]], caplog: pytest.LogCaptureFixture
 ) -> None:
