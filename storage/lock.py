@@ -6,8 +6,12 @@ always PID 1, so a restarted server took the runs its killed predecessor left 'r
 own and never closed them.
 
 **The collector lock.** One process at a time collects on a database (``serve``, ``demo``,
-``collect --local``): it holds an exclusive ``flock`` on the sidecar file ``<db>.lock`` and writes
-who it is into it (pid, host, start time, token, command). ``flock`` rather than a lease row in
+``collect --local``): it holds an exclusive ``flock`` on the database file itself, so every path to
+the file (a symlink, a hard link, a relative path, a bind mount) meets the same lock, and another on
+the sidecar file ``<db>.lock`` (``<db>`` with its symlinks resolved), into which it writes who it is
+(pid, host, start time, token, command). ``flock`` and SQLite's own ``fcntl`` locks never meet on
+Linux. The descriptor on the database file stays open until ``release``, after the store is closed:
+closing any descriptor of a file drops every ``fcntl`` lock the process holds on it, SQLite's too. ``flock`` rather than a lease row in
 SQLite because the kernel drops the lock the instant its holder dies, SIGKILL included: a restart
 after a crash never waits for a lease to expire, nothing needs a heartbeat (which would fail on a
 full disk), and it holds across PID namespaces on one host. (Like SQLite's own locking it is not
@@ -77,14 +81,17 @@ class Holder:
 class DatabaseBusy(StoreError):
     """Another process is collecting on this database."""
 
-    def __init__(self, db: str, holder: Holder | None) -> None:
-        who = holder.describe() if holder else "another process (it has not said who it is yet)"
+    def __init__(
+        self, db: str, holder: Holder | None, unnamed: str = "another process (it has not said who it is yet)"
+    ) -> None:
+        who = holder.describe() if holder else unnamed
         super().__init__(f"the database {db} is already in use by {who}")
         self.holder = holder
 
 
 def lock_path(db: str | Path) -> Path:
-    return Path(f"{db}.lock")
+    """The sidecar that names the holder: one for every path to the file that resolves alike."""
+    return Path(f"{Path(db).resolve()}.lock")
 
 
 class CollectorLock:
@@ -94,6 +101,7 @@ class CollectorLock:
         self.db = str(db)
         self.path = lock_path(db)
         self._fd: int | None = None
+        self._file: int | None = None  # the database file itself: its flock meets every path to it
         self._pg: psycopg.Connection | None = None
 
     def acquire(self, command: str, *, shared: bool = False) -> None:
@@ -104,11 +112,25 @@ class CollectorLock:
             return
         if shared:
             raise ValueError("a SQLite store has one collecting process: its lock is never shared")
+        if self._file is None:
+            # Kept open until release, whether or not the lock is had (see the module's docstring).
+            with contextlib.suppress(FileNotFoundError):
+                self._file = os.open(self.db, os.O_RDONLY | os.O_CLOEXEC)
+        if self._file is not None:
+            try:
+                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                # Another path to this file is held: its holder named itself beside that path.
+                raise DatabaseBusy(
+                    self.db, _named(self.db), "another process, through another path to the same file"
+                ) from None
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
+            if self._file is not None:
+                fcntl.flock(self._file, fcntl.LOCK_UN)
             raise DatabaseBusy(self.db, holder(self.db)) from None
         me = Holder(PROCESS_ID, os.getpid(), socket.gethostname(), STARTED_AT, command)
         with contextlib.suppress(OSError):  # on a full disk the lock still holds; readers then cannot name us
@@ -139,6 +161,9 @@ class CollectorLock:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)  # the next reader finds no stale name
             os.close(fd)  # closing drops the flock
+        if self._file is not None:
+            file, self._file = self._file, None
+            os.close(file)  # the store is closed by now (see the module's docstring)
 
 
 def holder(db: str | Path) -> Holder | None:
@@ -165,6 +190,14 @@ def holder(db: str | Path) -> Holder | None:
         return None
     finally:
         os.close(fd)
+
+
+def _named(db: str | Path) -> Holder | None:
+    """Who holds ``db`` by another path: the holder named beside our path, if it is that one."""
+    try:
+        return holder(db)
+    except DatabaseBusy:
+        return None
 
 
 def _unnamed(db: str | Path) -> Holder:
