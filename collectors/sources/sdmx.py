@@ -150,7 +150,13 @@ class SdmxAdapter:
             self._check_columns([], raw)
             self._check_terminated(body)
             return Parsed(cursor=server_time)
-        message = self._message(body)
+        try:
+            message = self._message(body)
+        except PayloadError:
+            # A footer says why first: Eurostat's asynchronous 413 names no structure in its header,
+            # which pysdmx cannot read; the agency's code and words are the answer, not our parse error.
+            _check_footer(body, ())
+            raise
         if raw is not None:
             self._check_terminated(body)
         if message is None:
