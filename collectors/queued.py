@@ -113,7 +113,8 @@ class QueuedRuns:
                                 f"(request #{state.id}): is any `opscentre serve --role collector` running it?"
                             )
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout=LOOK_EVERY_S)
+                    async with asyncio.timeout(LOOK_EVERY_S):  # not wait_for, which can swallow a cancellation
+                        await wake.wait()
                 wake.clear()
         finally:
             self.store.remove_listener(heard)
@@ -145,7 +146,8 @@ async def serve_requests(store: Store, collector: Collector) -> None:
             except Exception:  # the database cannot be written now: look again later
                 log.exception("cannot claim manual run requests")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=PG_POLL_S if notified else SQLITE_POLL_S)
+                async with asyncio.timeout(PG_POLL_S if notified else SQLITE_POLL_S):  # not wait_for (idem)
+                    await wake.wait()
     finally:
         store.remove_request_listener(heard)
         # Runs already begun are the collector's to end (its shutdown gives them their grace period):

@@ -10,6 +10,7 @@ widget. When the connection drops it retries with exponential backoff and jitter
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import random
@@ -258,10 +259,9 @@ class FeedClient:
             attempt += 1
             self.target.post_message(FeedDisconnected(Disconnected(now, reason or "closed", round(delay, 1))))
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), delay)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):  # not wait_for, which can swallow the stop's cancellation
+                    await self._wake.wait()
 
     def stop(self) -> None:
         self._stopped = True

@@ -87,7 +87,8 @@ class Client:
         while self.queued_bytes >= below and not self.gone:
             self._sent.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._sent.wait(), timeout=1.0)
+                async with asyncio.timeout(1.0):  # not wait_for: see Hub._ticks
+                    await self._sent.wait()
 
     @property
     def idle(self) -> bool:

@@ -128,8 +128,11 @@ class Hub:
                 # unheard, so wake once a second too; on PostgreSQL the store hears every process's
                 # commits (LISTEN/NOTIFY, and a catch-up after reconnecting): no polling there.
                 poll = None if self.store.hears_other_processes else 1.0
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation that
+                # meets a completed wait (a commit as the server stops), and this loop went on for ever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=poll)
+                    async with asyncio.timeout(poll):
+                        await self._wake.wait()
                 self._wake.clear()
                 started = time.monotonic()
                 await self.fan_out()

@@ -624,3 +624,27 @@ async def test_a_long_resume_is_replayed_at_the_clients_pace_not_closed_as_slow(
             values = [ch["value"] for m in got if m["type"] == "delta" for ch in m["changes"]]
             assert values == [float(n) for n in range(len(instants))]
         assert server.metrics.slow_closes._value.get() == 0
+
+
+async def test_the_hub_stops_at_once_when_a_commit_wakes_it_as_it_is_cancelled(tmp_path: Path) -> None:
+    """Python 3.11's asyncio.wait_for returns the inner result, swallowing the cancellation, when the
+    two meet: the tick loop went on after the stop (a test's teardown once hung 300 s under load).
+    Here a commit's wake-up and the stop meet on purpose; no tick may run once the stop began."""
+    async with feed_server(tmp_path / "ops.db") as server:
+        hub = server.hub
+        await asyncio.sleep(0.3)  # the tick loop is waiting for a commit
+        after_stop: list[int] = []
+        fan_out = hub.fan_out
+
+        async def counted() -> None:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                after_stop.append(task.cancelling())
+            await fan_out()
+
+        hub.fan_out = counted  # type: ignore[method-assign]
+        hub._wake.set()  # a commit, heard as the stop comes
+        async with asyncio.timeout(10):
+            await hub.stop()
+        assert after_stop == []
+        assert all(task.done() for task in hub._tasks)

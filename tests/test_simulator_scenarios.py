@@ -231,6 +231,7 @@ def _demo(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.slow  # `opscentre demo` in a process of its own
 @pytest.mark.parametrize(("args", "expected"), [((), "demo"), (("--scenario", "none"), "none")])
 def test_the_demo_plays_its_scenario_by_default(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
     proc = _demo(tmp_path, *args)
@@ -261,6 +262,7 @@ def test_the_demo_plays_its_scenario_by_default(tmp_path: Path, args: tuple[str,
             proc.wait()
 
 
+@pytest.mark.slow  # `opscentre demo` in a process of its own
 def test_the_demo_refuses_an_unknown_scenario(tmp_path: Path) -> None:
     proc = _demo(tmp_path, "--scenario", "nope")
     out, _ = proc.communicate(timeout=60)
