@@ -109,6 +109,25 @@ def test_generic_data_reads_like_structure_specific_data() -> None:
     assert generic.cursor == "2024-06-20T09:00:00Z"
 
 
+@pytest.mark.parametrize(
+    ("stem", "root"),
+    [("cpi_2024-06", b"StructureSpecificData"), ("cpi_2024-06_generic", b"GenericData")],
+    ids=["StructureSpecificTimeSeriesData", "GenericTimeSeriesData"],
+)
+def test_the_sdmx_ml_2_1_time_series_forms_read_exactly(stem: str, root: bytes) -> None:
+    """SDMX-ML 2.1's time-series messages are the same data with the time dimension at the
+    observation and another root element: read exactly, as docs/agency-json.md says."""
+    body = (
+        (DATA / f"{stem}.xml")
+        .read_bytes()
+        .replace(b"message:" + root, b"message:" + root.replace(b"Data", b"TimeSeriesData"))
+    )
+    assert b"TimeSeriesData" in body and b'dimensionAtObservation="TIME_PERIOD"' in body
+    parsed = parse(body, "sdmx-ml")
+    assert figures(parsed) == VINTAGE_1 and len(parsed.records) == len(VINTAGE_1)
+    assert parsed.rejected == [] and parsed.cursor == "2024-06-20T09:00:00Z"
+
+
 def test_the_cursor_is_when_the_message_was_prepared_in_utc() -> None:
     assert parse(*specimen("cpi_2024-06.xml")).cursor == "2024-06-20T09:00:00Z"
     assert parse(*specimen("cpi_2024-07.xml")).cursor == "2024-07-22T09:00:00Z"  # prepared 16:00 +07:00
