@@ -11,10 +11,10 @@ the file (a symlink, a hard link, a relative path, a bind mount) meets the same 
 the sidecar file ``<db>.lock`` (``<db>`` with its symlinks resolved), into which it writes who it is
 (pid, host, start time, token, command). ``flock`` and SQLite's own ``fcntl`` locks never meet on
 Linux. The descriptor on the database file stays open until ``release``, after the store is closed:
-closing any descriptor of a file drops every ``fcntl`` lock the process holds on it, SQLite's too. ``flock`` rather than a lease row in
-SQLite because the kernel drops the lock the instant its holder dies, SIGKILL included: a restart
-after a crash never waits for a lease to expire, nothing needs a heartbeat (which would fail on a
-full disk), and it holds across PID namespaces on one host. (Like SQLite's own locking it is not
+closing any descriptor of a file drops every ``fcntl`` lock the process holds on it, SQLite's too.
+``flock`` rather than a lease row in SQLite because the kernel drops the lock the instant its
+holder dies, SIGKILL included: a restart after a crash never waits for a lease to expire, nothing
+needs a heartbeat (which would fail on a full disk), and it holds across PID namespaces on one host. (Like SQLite's own locking it is not
 meant for network file systems.) Reading commands take no lock: WAL readers never block.
 
 On PostgreSQL (a ``postgresql://`` URL) there is no file to lock: the same exclusive right is a
