@@ -40,13 +40,9 @@ def other_names(db: Path, tmp_path: Path) -> dict[str, Path]:
     symlink.symlink_to(db)
     hard = tmp_path / "elsewhere" / "hard.db"
     os.link(db, hard)
-    return {"symlink": symlink, "hard link": hard, "dir symlink": _dir_link(db, tmp_path)}
-
-
-def _dir_link(db: Path, tmp_path: Path) -> Path:
     folder = tmp_path / "folder-link"
     folder.symlink_to(db.parent, target_is_directory=True)
-    return folder / db.name
+    return {"symlink": symlink, "hard link": hard, "dir symlink": folder / db.name}
 
 
 @pytest.mark.parametrize("kind", ["symlink", "hard link", "dir symlink"])
