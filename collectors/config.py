@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Self
@@ -38,6 +40,41 @@ class StatusMapping(StrEnum):
 DEFAULT_STATUSES = {"A": StatusMapping.OFFICIAL, "P": StatusMapping.PROVISIONAL, "E": StatusMapping.ESTIMATED}
 # SDMX FREQ codes and the catalogue frequencies they agree with.
 SDMX_FREQUENCIES = {"D": "D", "B": "D", "M": "M", "Q": "Q", "A": "Y"}
+_REFERENCE = re.compile(
+    r"^(?:urn:sdmx:org\.sdmx\.infomodel\.(?:datastructure|registry)\.)?"
+    r"(?:(?P<cls>Dataflow|DataStructure|ProvisionAgreement)=)?"
+    r"(?P<agency>[A-Za-z0-9_@$\-]+(?:\.[A-Za-z0-9_@$\-]+)*):(?P<id>[A-Za-z0-9_@$\-]+)"
+    r"\((?P<version>[0-9A-Za-z.+\-]+)\)$"
+)
+_PACKAGE = {"Dataflow": "datastructure", "DataStructure": "datastructure", "ProvisionAgreement": "registry"}
+
+
+@dataclass(frozen=True, slots=True)
+class StructureReference:
+    """A data flow, data structure or provision agreement: what an SDMX data message's header names."""
+
+    cls: str
+    agency: str
+    id: str
+    version: str
+
+    @classmethod
+    def parse(cls, text: str) -> StructureReference:
+        """``Dataflow=IT1:22_289(1.0)``, the same as a URN, or ``IT1:22_289(1.0)`` (a data flow)."""
+        m = _REFERENCE.match(text.strip())
+        if m is None:
+            raise ValueError(
+                f"{text!r} is not an SDMX structure reference: write CLASS=AGENCY:ID(VERSION), "
+                "e.g. 'Dataflow=IT1:22_289(1.0)' (CLASS is Dataflow, DataStructure or ProvisionAgreement), "
+                "or its URN"
+            )
+        return cls(m["cls"] or "Dataflow", m["agency"], m["id"], m["version"])
+
+    def __str__(self) -> str:
+        return f"{self.cls}={self.agency}:{self.id}({self.version})"
+
+    def urn(self) -> str:
+        return f"urn:sdmx:org.sdmx.infomodel.{_PACKAGE[self.cls]}.{self}"
 
 
 class SdmxMapping(Section):
@@ -64,6 +101,17 @@ class SdmxMapping(Section):
     unknown_status: StatusMapping = Field(
         default=StatusMapping.REJECT, description="what a code not in 'statuses' (nor A, P, E) becomes"
     )
+    structure: str | None = Field(
+        default=None, description="the data flow the messages carry, for headers that do not name it"
+    )
+
+    @field_validator("structure")
+    @classmethod
+    def _structure(cls, v: str | None) -> str | None:
+        return None if v is None else str(StructureReference.parse(v))
+
+    def structure_reference(self) -> StructureReference | None:
+        return None if self.structure is None else StructureReference.parse(self.structure)
 
     @field_validator("filters")
     @classmethod

@@ -216,6 +216,88 @@ def test_a_footer_413_delivered_as_a_file_fails_with_the_agencys_text_kept_aside
     assert "Please try it again in 5 minutes." in caught.value.detail
 
 
+def test_imfs_time_series_message_whose_reference_has_no_version_is_read() -> None:
+    """IMF writes the header's ``<Ref agencyID="IMF" id="IFS" />`` without ``version``, which the
+    SDMX 2.1 schema defaults to 1.0; pysdmx alone fails on ``KeyError: 'version'``."""
+    body = (DATA / "imf_ifs_timeseries.xml").read_bytes()
+    assert b'<Ref agencyID="IMF" id="IFS" />' in body and b"StructureSpecificTimeSeriesData" in body
+    mapping = {"indicators": {"PCPI_PC_CP_A_PT": "CPI_YOY"}, "filters": {"INDICATOR": ["PCPI_PC_CP_A_PT"]}}
+    parsed = parse(body, mapping=mapping)
+    assert figures(parsed) == [
+        ("CPI_YOY", "VN", "2024-03", 3.97, "official"),
+        ("CPI_YOY", "VN", "2024-04", 4.4, "official"),
+        ("CPI_YOY", "VN", "2024-05", 4.44, "official"),
+    ]
+    assert parsed.rejected == [] and parsed.positions == [0, 1, 2]  # the index series is not ours
+    assert parsed.cursor == "2024-06-20T09:00:00Z"
+
+
+ISTAT_MAPPING = {"indicator": "CPI_YOY", "area": "VN", "filters": {"DATA_TYPE": ["39"]}}
+_ISTAT = (DATA / "istat_no_structure_ref.xml").read_bytes()
+_ISTAT_STRUCTURE = (
+    b'    <message:Structure structureID="IT1_168_760_1_0" namespace="urn:sdmx:org.sdmx.infomodel.datastructure.'
+    b'DataStructure=IT1:DCSP_IPCA(1.0):ObsLevelDim:TIME_PERIOD" dimensionAtObservation="TIME_PERIOD"/>\n'
+)
+ISTAT_HEADERS = {
+    "structure-without-reference": _ISTAT,
+    "no-structure-element": _ISTAT.replace(_ISTAT_STRUCTURE, b""),
+    "structure-empty-without-dimension": _ISTAT.replace(
+        _ISTAT_STRUCTURE, b'    <message:Structure structureID="IT1_168_760_1_0">\n    </message:Structure>\n'
+    ),
+}
+
+
+@pytest.mark.parametrize("body", list(ISTAT_HEADERS.values()), ids=list(ISTAT_HEADERS))
+@pytest.mark.parametrize("structure", ["DataStructure=IT1:DCSP_IPCA(1.0)", "Dataflow=IT1:168_760(1.0)"])
+def test_istats_header_without_a_structure_reference_is_read_with_the_configured_one(
+    body: bytes, structure: str
+) -> None:
+    assert b"<common:Structure" not in body and b"<common:StructureUsage" not in body
+    parsed = parse(body, mapping={**ISTAT_MAPPING, "structure": structure})
+    assert figures(parsed) == [
+        ("CPI_YOY", "VN", "2024-03", 1.2, "official"),
+        ("CPI_YOY", "VN", "2024-04", 0.9, "official"),
+        ("CPI_YOY", "VN", "2024-05", 0.8, "provisional"),
+    ]
+    assert parsed.cursor == "2024-06-20T09:00:00Z"
+
+
+@pytest.mark.parametrize("body", list(ISTAT_HEADERS.values()), ids=list(ISTAT_HEADERS))
+def test_without_the_configured_structure_the_run_says_which_key_to_set(body: bytes) -> None:
+    with pytest.raises(PayloadError) as caught:
+        parse(body, mapping=ISTAT_MAPPING)
+    assert "header names no structure" in str(caught.value)
+    assert "mapping.structure = 'Dataflow=AGENCY:ID(VERSION)'" in str(caught.value)
+    assert "KeyError" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("IT1:168_760(1.0)", "Dataflow=IT1:168_760(1.0)"),
+        (
+            "urn:sdmx:org.sdmx.infomodel.datastructure.DataStructure=IT1:DCSP_IPCA(1.0)",
+            "DataStructure=IT1:DCSP_IPCA(1.0)",
+        ),
+        ("ProvisionAgreement=ESTAT.ENV:PA_1(1.2.0)", "ProvisionAgreement=ESTAT.ENV:PA_1(1.2.0)"),
+    ],
+)
+def test_the_configured_structure_is_read_in_its_three_spellings(given: str, kept: str) -> None:
+    assert sdmx("sdmx-ml", mapping={"structure": given}).mapping.structure == kept  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("bad", ["IT1:168_760", "Codelist=IT1:CL_FREQ(1.0)", "", "IT1:168 760(1.0)", "<Ref/>"])
+def test_a_malformed_configured_structure_is_refused_at_load_naming_the_form(bad: str) -> None:
+    with pytest.raises(ValueError, match=r"is not an SDMX structure reference: write CLASS=AGENCY:ID\(VERSION\)"):
+        sdmx("sdmx-ml", mapping={"structure": bad})
+
+
+def test_a_header_that_names_its_structure_keeps_it_over_the_configured_one() -> None:
+    body = (DATA / "cpi_2024-06.xml").read_bytes()
+    configured = parse(body, mapping={"structure": "Dataflow=OTHER:ELSEWHERE(9.9)"})
+    assert figures(configured) == figures(parse(body)) and len(configured.records) == 9
+
+
 def test_an_sdmx_error_message_reports_the_agencys_own_text() -> None:
     with pytest.raises(PayloadError, match=r"error message instead of data: code 413") as caught:
         parse((DATA / "error_413.xml").read_bytes())

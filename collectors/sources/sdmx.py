@@ -39,6 +39,7 @@ from pydantic import ValidationError
 
 from collectors.config import SdmxFormat, SdmxMapping, SourceSettings, StatusMapping
 from collectors.sources.base import Fetched, Parsed, PayloadError, describe
+from collectors.sources.sdmx_header import complete_header
 from storage.models import ObservationIn, ObservationStatus, Rejection
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ class SdmxAdapter:
         self.mapping = settings.mapping or SdmxMapping()
         self._statuses = self.mapping.status_table()
         self._filters = {k: frozenset(v) for k, v in self.mapping.filters.items()}
+        self._structure = self.mapping.structure_reference()
         self._read = load_reader()
 
     def first_url(self, cursor: str | None) -> str:
@@ -216,6 +218,8 @@ class SdmxAdapter:
         from pysdmx.errors import Invalid
 
         xml = body if not body.startswith(b"<") or body.startswith(b"<?xml") else _DECLARATION + body
+        if self.format is SdmxFormat.ML:
+            xml = complete_header(xml, self._structure, self.mapping.time_dimension)
         try:
             # Bytes, never str: read_sdmx takes a str that names a file or starts with "http" as a place to read.
             # No schema validation: real messages break the schema in harmless ways (extra attributes,
