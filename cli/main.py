@@ -19,7 +19,7 @@ from rich.table import Table
 
 from cli.config import Config, ConfigError, builtin_text, load
 from feed.config import hash_token
-from feed.formatting import format_number, status_label, unit_label
+from wording import decimals_of, label, number, unit_label
 from storage import Observation, Store, StoreError
 from storage.clock import parse_moment
 from storage.migrations import LATEST, schema_version
@@ -311,16 +311,16 @@ async def cmd_history(args: argparse.Namespace) -> int:
     for o in rows:
         before = [r.value for r in earlier.get(o.id, [])]
         table.add_row(
-            o.period, format_number(o.value, lang, apart_from=before), status_label(o.status.value, lang),
+            o.period, number(o.value, lang, decimals_of(ind.code, ind.unit), apart_from=before), label(f"status.{o.status.value}", lang),
             str(o.revision), o.source, o.collected_at.strftime("%Y-%m-%d %H:%M:%S"), str(o.run_id or "—"),
             (o.payload_digest or "—")[:12],
         )  # fmt: skip
         if not args.revisions:
             continue
         for r in reversed(earlier.get(o.id, [])):
-            value = format_number(r.value, lang, apart_from=[*before, o.value])
+            value = number(r.value, lang, decimals_of(ind.code, ind.unit), apart_from=[*before, o.value])
             table.add_row(
-                "", f"[dim]{value}[/]", f"[dim]{status_label(r.status.value, lang)}[/]", f"[dim]{r.revision}[/]",
+                "", f"[dim]{value}[/]", f"[dim]{label(f"status.{r.status.value}", lang)}[/]", f"[dim]{r.revision}[/]",
                 f"[dim]{r.source}[/]", f"[dim]{r.collected_at.strftime('%Y-%m-%d %H:%M:%S')}[/]",
                 f"[dim]{r.run_id or '—'}[/]", f"[dim]{(r.payload_digest or '—')[:12]}[/]",
             )  # fmt: skip

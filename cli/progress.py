@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from collectors.pipeline import Collector
-from feed.formatting import format_number
+from wording import number
 from storage import CollectionRun, RunOutcome
 
 Say = Callable[[str], object]
@@ -50,7 +50,7 @@ class FirstPull:
         failed = f" ({self.failed} failed)" if self.failed else ""
         return (
             f"first pull: {self.done} of {self.total} sources done{failed}, "
-            f"{format_number(self.figures)} figures stored"
+            f"{number(self.figures, "en")} figures stored"
         )
 
     def _finished(self, run: CollectionRun) -> None:

@@ -23,7 +23,7 @@ from collectors.pipeline import Collector
 from collectors.queued import QueuedRuns, serve_requests
 from collectors.scheduler import LeaseKeeper, Scheduler
 from feed.commands import RunService
-from feed.formatting import format_number
+from wording import number
 from feed.server import FeedServer
 from storage import CollectionRun, RunOutcome, RunTrigger, Store
 from storage.clock import utcnow
@@ -47,10 +47,10 @@ OUTCOME_MARK = {
 def describe_run(run: CollectionRun, lang: str = "en") -> str:
     """One line per run, wholly in ``lang`` (words and number format alike)."""
     vi = lang == "vi"
-    n = lambda v: format_number(v, "vi" if vi else "en")  # noqa: E731
+    n = lambda v: number(v, "vi" if vi else "en")  # noqa: E731
     took = ""
     if run.ended_at is not None:
-        seconds = format_number(round((run.ended_at - run.started_at).total_seconds(), 1), "vi" if vi else "en", 1)
+        seconds = number((run.ended_at - run.started_at).total_seconds(), "vi" if vi else "en", 1)
         took = f" trong {seconds} giây" if vi else f" in {seconds}s"
     if vi:
         text = (
