@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from wording.alerts import RULES, Missing, alert_text, alert_text_or
 from wording.catalogue import CATALOGUE, label
-from wording.names import IndicatorWords, Names
+from wording.names import AreaName, IndicatorWords, Names
 from wording.numbers import LANGS, Lang, number
 from wording.periods import day, moment, period
 from wording.units import decimals_of, scale_of, unit_label, with_unit
 
 __all__ = [
-    "CATALOGUE", "LANGS", "RULES", "IndicatorWords", "Lang", "Missing", "Names", "alert_text", "alert_text_or",
+    "CATALOGUE", "LANGS", "RULES", "AreaName", "IndicatorWords", "Lang", "Missing", "Names", "alert_text", "alert_text_or",
     "day", "decimals_of", "label", "moment", "number", "period", "scale_of", "unit_label", "with_unit",
 ]  # fmt: skip

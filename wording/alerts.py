@@ -67,7 +67,7 @@ class _Words:
         code = self.p.get("area") or default
         if code is None:
             raise Missing("area")
-        return self.names.area(code)
+        return self.names.area(code, self.p.get("period"))
 
     def period(self) -> str:
         return period(str(self.need("period")), self.lang)
@@ -190,7 +190,7 @@ def _counter(w: _Words, _: str) -> str:
 
 def _late(w: _Words, _: str) -> str:
     area, agency = w.p.get("area"), w.p.get("agency")
-    who = w.names.area(area) if area else w.names.agency(agency, w.lang) if agency else w.subject
+    who = w.names.area(area, w.p.get("period")) if area else w.names.agency(agency, w.lang) if agency else w.subject
     text = w.label(
         "report.late", who=who, indicator=w.indicator(), period=w.period(), due=day(str(w.need("due")), w.lang)
     )

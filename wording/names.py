@@ -4,10 +4,12 @@ tables) or by a feed client (from the ``catalogue`` answer); codes not known are
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from wording.numbers import Lang
+from wording.periods import period_start
 from wording.units import decimals_of, unit_label
 
 
@@ -24,9 +26,18 @@ class IndicatorWords:
 
 
 @dataclass(frozen=True, slots=True)
+class AreaName:
+    """One version of a unit: a code can name two (82 was Tiền Giang until 2025-06-30, Đồng Tháp since)."""
+
+    name: str  # Vietnamese, as in law (place names are not translated)
+    valid_from: date | None = None
+    valid_to: date | None = None  # inclusive; None: still in force
+
+
+@dataclass(frozen=True, slots=True)
 class Names:
     indicators: Mapping[str, IndicatorWords] = field(default_factory=dict)
-    areas: Mapping[str, str] = field(default_factory=dict)  # Vietnamese, as in law (never translated)
+    areas: Mapping[str, Sequence[AreaName]] = field(default_factory=dict)
     agencies: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # (vi, en)
     source_agencies: Mapping[str, str] = field(default_factory=dict)  # source -> the agency it speaks for
 
@@ -44,8 +55,17 @@ class Names:
         words = self.indicators.get(code) if code else None
         return words.decimals if words is not None else default
 
-    def area(self, code: str) -> str:
-        return self.areas.get(code, code)
+    def area(self, code: str, period: str | None = None) -> str:
+        """The unit's name when ``period`` began (its latest name without one)."""
+        versions = self.areas.get(code)
+        if not versions:
+            return code
+        on = period_start(period) if period else None
+        if on is not None:
+            for v in versions:
+                if (v.valid_from is None or v.valid_from <= on) and (v.valid_to is None or on <= v.valid_to):
+                    return v.name
+        return max(versions, key=lambda v: (v.valid_to is None, v.valid_from or date.min)).name
 
     def agency(self, code: str, lang: Lang) -> str:
         names = self.agencies.get(code)
@@ -55,3 +75,4 @@ class Names:
 
     def source_agency(self, source: str, agency: str | None = None) -> str | None:
         return agency or self.source_agencies.get(source)
+

@@ -48,3 +48,16 @@ def moment(value: str | datetime, *, seconds: bool = False) -> str:
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
     return t.astimezone(CENTRE_TZ).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def period_start(text: str) -> date | None:
+    """The first day of a period in the store's canonical text (``2026-Q3`` → 2026-07-01); None if not one."""
+    m = _PERIOD.match(text)
+    if m is None:
+        return None
+    year, quarter, month, day_ = m.groups()
+    first_month = (int(quarter) - 1) * 3 + 1 if quarter else int(month or 1)
+    try:
+        return date(int(year), first_month, int(day_ or 1))
+    except ValueError:
+        return None

@@ -22,7 +22,7 @@ from storage.rows import (
     open_date,
 )
 from storage.writes import StoreError
-from wording import IndicatorWords, Names
+from wording import AreaName, IndicatorWords, Names
 
 
 class ReferenceRepo(StoreBase):
@@ -150,9 +150,8 @@ class ReferenceRepo(StoreBase):
                     i.code: IndicatorWords.of(i.code, i.name_vi, i.name_en, i.unit)
                     for i in self.catalogue.indicators.values()
                 },
-                # The name of the version in force last (a code kept through the 2025 merger names the unit now).
                 areas={
-                    code: max(versions, key=lambda a: a.valid_from or date.min).name_vi
+                    code: [AreaName(a.name_vi, a.valid_from, a.valid_to) for a in versions]
                     for code, versions in self.catalogue.areas.items()
                 },
                 agencies={a.code: (a.name_vi, a.name_en) for a in agencies},
