@@ -320,7 +320,7 @@ async def cmd_history(args: argparse.Namespace) -> int:
         for r in reversed(earlier.get(o.id, [])):
             value = number(r.value, lang, decimals_of(ind.code, ind.unit), apart_from=[*before, o.value])
             table.add_row(
-                "", f"[dim]{value}[/]", f"[dim]{label(f"status.{r.status.value}", lang)}[/]", f"[dim]{r.revision}[/]",
+                "", f"[dim]{value}[/]", f"[dim]{label(f'status.{r.status.value}', lang)}[/]", f"[dim]{r.revision}[/]",
                 f"[dim]{r.source}[/]", f"[dim]{r.collected_at.strftime('%Y-%m-%d %H:%M:%S')}[/]",
                 f"[dim]{r.run_id or '—'}[/]", f"[dim]{(r.payload_digest or '—')[:12]}[/]",
             )  # fmt: skip

@@ -50,7 +50,7 @@ class FirstPull:
         failed = f" ({self.failed} failed)" if self.failed else ""
         return (
             f"first pull: {self.done} of {self.total} sources done{failed}, "
-            f"{number(self.figures, "en")} figures stored"
+            f"{number(self.figures, 'en')} figures stored"
         )
 
     def _finished(self, run: CollectionRun) -> None:

@@ -67,6 +67,8 @@ class _Words:
         code = self.p.get("area") or default
         if code is None:
             raise Missing("area")
+        if code == "VN":
+            return self.label("area.VN")
         return self.names.area(code, self.p.get("period"))
 
     def period(self) -> str:

@@ -103,8 +103,9 @@ CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         "en": "Two sources differ: {indicator}, {area}, {period}, is {value} from {source} and {reference_value} from {reference_source}",
     },
     "run": {"vi": " (lần thu thập #{run})", "en": " (run #{run})"},
+    "area.VN": {"vi": "Toàn quốc", "en": "Nationwide"},  # the nation; provinces' names are not translated
     "agency": {"vi": "{agency}", "en": "{agency}"},
-    "source": {"vi": "{agency} ({code})", "en": "{agency} ({code})"},
+    "source": {"vi": "{agency} [{code}]", "en": "{agency} [{code}]"},  # agencies' names may hold parentheses
     "unknown": {"vi": "Cảnh báo {rule}: {subject}", "en": "Alert {rule}: {subject}"},
     # --- a rule's alerts, counted ("và 12 cảnh báo sửa số liệu khác" on the wall's ticker) ----------
     "group.source.failing": {"vi": "nguồn lỗi", "en": "failing sources"},
