@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -89,9 +89,16 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
         self._told = 0
 
     @classmethod
-    async def open(cls, path: str | Path, *, extra_indicators: Iterable[Indicator] = ()) -> Store:
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        extra_indicators: Iterable[Indicator] = (),
+        source_agencies: Mapping[str, str] | None = None,
+    ) -> Store:
         """Open (creating or upgrading as needed) the database at ``path``: a SQLite file, or a
-        PostgreSQL server given by a ``postgresql://`` URL (the engine is chosen here, nowhere else)."""
+        PostgreSQL server given by a ``postgresql://`` URL (the engine is chosen here, nowhere else).
+        ``source_agencies``: the agency each configured source speaks for (alert texts name it)."""
         path = str(path)
         pg = is_url(path)
         if not pg:
@@ -110,6 +117,7 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
             await writer.close()
             raise StoreError(f"cannot open the database {shown(path)}: {exc}") from exc
         store = cls(path, writer, reader)
+        store.source_agencies = dict(source_agencies or {})
         extra = list(extra_indicators)
         store.epoch = await writer.run(lambda conn: writes.first_start(conn, extra))
         await store._reload_catalogue()

@@ -28,12 +28,24 @@ SAMPLES: list[Sample] = [
         "mof",
         {"source": "mof", "agency": "MOF", "failures": 2, "last_good": "2026-12-07T03:04:05+00:00"},
     ),
-    ("data.stale", "warning", "sbv", {"source": "sbv", "agency": "SBV", "count": 3, "last_good": "2026-12-07T01:00:00Z"}),
+    (
+        "data.stale",
+        "warning",
+        "sbv",
+        {"source": "sbv", "agency": "SBV", "count": 3, "last_good": "2026-12-07T01:00:00Z"},
+    ),
     (
         "figures.revised",
         "info",
         "nso",
-        {**_FIGURE, "indicator": "RETAIL_SALES", "value": 1234567.4, "previous_value": 1234567.1, "count": 3, "run_id": 9},
+        {
+            **_FIGURE,
+            "indicator": "RETAIL_SALES",
+            "value": 1234567.4,
+            "previous_value": 1234567.1,
+            "count": 3,
+            "run_id": 9,
+        },
     ),
     ("figures.revised", "info", "nso", {**_FIGURE, "value": -1.111345, "previous_value": -1.11, "count": 1}),
     ("storage.write_failed", "critical", "database", {}),
@@ -42,7 +54,14 @@ SAMPLES: list[Sample] = [
         "revision.watch",
         "critical",
         "CPI_YOY/VN/2026-10/nso",
-        {**_FIGURE, "value": 3.27, "previous_value": 3.2, "revision": 2, "reason": "threshold,closed", "threshold": 0.02},
+        {
+            **_FIGURE,
+            "value": 3.27,
+            "previous_value": 3.2,
+            "revision": 2,
+            "reason": "threshold,closed",
+            "threshold": 0.02,
+        },
     ),
     (
         "anomaly.band",
@@ -54,7 +73,14 @@ SAMPLES: list[Sample] = [
         "anomaly.band",
         "critical",
         "GDP_GROWTH/VN/2026-Q3",
-        {**_FIGURE, "indicator": "GDP_GROWTH", "period": "2026-Q3", "value": -0.3, "threshold": 0.0, "reason": "critical_low"},
+        {
+            **_FIGURE,
+            "indicator": "GDP_GROWTH",
+            "period": "2026-Q3",
+            "value": -0.3,
+            "threshold": 0.0,
+            "reason": "critical_low",
+        },
     ),
     (
         "anomaly.outlier",
@@ -67,8 +93,12 @@ SAMPLES: list[Sample] = [
         "warning",
         "PORTAL_DOSSIERS_SYNCED/VN",
         {
-            "indicator": "PORTAL_DOSSIERS_SYNCED", "area": "VN", "period": "2026-12-07T08:00:00+07:00",
-            "source": "portal", "value": 590339387.0, "previous_value": 655932646.0,
+            "indicator": "PORTAL_DOSSIERS_SYNCED",
+            "area": "VN",
+            "period": "2026-12-07T08:00:00+07:00",
+            "source": "portal",
+            "value": 590339387.0,
+            "previous_value": 655932646.0,
         },
     ),  # fmt: skip
     (
@@ -94,8 +124,13 @@ SAMPLES: list[Sample] = [
         "warning",
         "EXPORTS/2026-10",
         {
-            "indicator": "EXPORTS", "period": "2026-10", "value": 48.515000000000015, "count": 33, "expected": 34,
-            "reference_value": 45.008, "reference_source": "cus",
+            "indicator": "EXPORTS",
+            "period": "2026-10",
+            "value": 48.515000000000015,
+            "count": 33,
+            "expected": 34,
+            "reference_value": 45.008,
+            "reference_source": "cus",
         },
     ),  # fmt: skip
     (
@@ -103,8 +138,13 @@ SAMPLES: list[Sample] = [
         "warning",
         "RETAIL_SALES/2026-10",
         {
-            "indicator": "RETAIL_SALES", "period": "2026-10", "value": 612345.67, "count": 34, "expected": 34,
-            "reference_value": 598000.0, "reference_source": "nso",
+            "indicator": "RETAIL_SALES",
+            "period": "2026-10",
+            "value": 612345.67,
+            "count": 34,
+            "expected": 34,
+            "reference_value": 598000.0,
+            "reference_source": "nso",
         },
     ),  # fmt: skip
     (
@@ -112,7 +152,11 @@ SAMPLES: list[Sample] = [
         "warning",
         "TRADE_BALANCE/VN/2026-10",
         {
-            "indicator": "TRADE_BALANCE", "area": "VN", "period": "2026-10", "source": "cus", "value": -1.25,
+            "indicator": "TRADE_BALANCE",
+            "area": "VN",
+            "period": "2026-10",
+            "source": "cus",
+            "value": -1.25,
             "reference_value": -1.2345,
         },
     ),  # fmt: skip

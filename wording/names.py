@@ -75,4 +75,3 @@ class Names:
 
     def source_agency(self, source: str, agency: str | None = None) -> str | None:
         return agency or self.source_agencies.get(source)
-
