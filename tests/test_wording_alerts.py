@@ -61,7 +61,7 @@ async def test_the_issues_three_wordings_now_read_as_one(names: Names) -> None:
 async def test_a_revision_gets_just_the_digits_that_tell_it_apart(names: Names) -> None:
     retail, small = sample("figures.revised"), sample("figures.revised", 1)
     assert "1.234.567,1 nghìn tỷ đồng → 1.234.567,4 nghìn tỷ đồng" in text(retail, "vi", names)
-    assert "-1.110% → -1.111%" in text(small, "en", names)  # 2 decimals would read "-1.11%" twice
+    assert "-1.11% → -1.111%" in text(small, "en", names)  # 2 decimals would read "-1.11%" twice
 
 
 async def test_a_unit_is_named_as_it_was_in_the_period(names: Names) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from wording.catalogue import CATALOGUE, label
 from wording.names import Names
-from wording.numbers import Lang, digits_apart, number
+from wording.numbers import Lang, number
 from wording.periods import day, moment, period
 from wording.units import with_unit
 
@@ -91,9 +91,9 @@ class _Words:
         digits that tell them apart."""
         values = [float(self.need(n)) for n in names]
         code = self.p.get("indicator")
-        places = digits_apart(values, self.names.decimals(code))
+        decimals = self.names.decimals(code)
         unit = self.names.unit(code, self.lang)
-        return [with_unit(number(v, self.lang, places), unit) for v in values]
+        return [with_unit(number(v, self.lang, decimals, apart_from=values), unit) for v in values]
 
     def last_good(self) -> str:
         when = self.p.get("last_good")

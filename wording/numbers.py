@@ -47,17 +47,21 @@ def number(
         return NONE
     if isinstance(value, float) and math.isinf(value):
         return "∞" if value > 0 else f"{minus(lang)}∞"
-    strip = decimals is None
-    places = _default_decimals(value) if decimals is None else max(0, min(decimals, MAX_DECIMALS))
+    usual = _default_decimals(value) if decimals is None else max(0, min(decimals, MAX_DECIMALS))
+    places = usual
     for other in apart_from:
         if other is None or other == value or (isinstance(other, float) and not math.isfinite(other)):
             continue
         while places < MAX_DECIMALS and _rounded(value, places) == _rounded(other, places):
             places += 1
     rounded = _rounded(value, places)
-    if strip:
-        rounded = rounded.normalize() if rounded != rounded.to_integral_value() else rounded.quantize(Decimal(1))
+    # Trailing zeros go: all of them without ``decimals``; beyond ``decimals`` the digits a revision
+    # needed, and no zero past them (1.1113 beside 1.111345 is "1,1113", not "1,11130").
+    keep = 0 if decimals is None else usual
     shown = max(0, -rounded.as_tuple().exponent)  # type: ignore[operator]
+    digits = str(abs(rounded)).split(".")[1] if shown else ""
+    shown = max(keep, len(digits.rstrip("0")))
+    rounded = rounded.quantize(Decimal(1).scaleb(-shown), context=_WIDE)
     pattern = "#,##0" + ("." + "0" * shown if shown else "")
     return format_decimal(rounded, format=pattern, locale=BABEL_LOCALE[lang], decimal_quantization=True)
 
