@@ -455,7 +455,7 @@
   function alertText(alert) {
     if (state.lang === 'en' && presentable(alert.message_en)) return String(alert.message_en);
     if (presentable(alert.message)) return String(alert.message);
-    return `${label(`severity.${alert.severity}`)}: ${String(alert.rule || '')}`;
+    return label('unknown', { rule: String(alert.rule || ''), subject: String(alert.subject || '') });
   }
 
   const capitalised = (text) => text.charAt(0).toLocaleUpperCase(W().locale) + text.slice(1);

@@ -22,7 +22,7 @@ from storage.rows import (
     ALERT_COLUMNS,
     alert_from_row,
 )
-from wording import LANGS, Missing, alert_text, label
+from wording import LANGS, RULES, Missing, alert_text, label
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,9 @@ class AlertRepo(StoreBase):
     ) -> tuple[str, str | None]:
         """An alert's text in Vietnamese and English, from the catalogue; ``fallback`` (Vietnamese only)
         when the catalogue cannot word it."""
+        unknown = label("unknown", "en", rule=rule, subject=subject)
+        if fallback is not None and rule not in RULES:
+            return fallback, unknown  # a rule the catalogue does not word (a test's, a plug-in's): its own text
         names = await self.names()
         values = params.model_dump(exclude_none=True)
         try:
@@ -76,7 +79,7 @@ class AlertRepo(StoreBase):
             )
         except Missing as exc:
             if fallback is not None:
-                return fallback, None
+                return fallback, unknown
             # A rule fired without a param its text needs: a defect, but the alert must not be lost.
             log.warning("alert %s on %s: its text needs the param %r", rule, subject, exc.args[0])
             return label("unknown", "vi", rule=rule, subject=subject), label(
