@@ -74,8 +74,8 @@ def test_units_and_statuses_in_one_language() -> None:
     [
         (-1234.5, 1, "-1.234,5", "-1,234.5"),  # CLDR's minus sign for both languages
         (-0.001, 2, "0,00", "0.00"),  # rounds to zero: no sign (Intl's signDisplay "negative")
-        (0.125, 2, "0,13", "0.13"),  # an exact tie: half away from zero, as ECMA-402
-        (1.005, 2, "1,00", "1.00"),  # not a tie: the double is 1.00499999999999989...
+        (0.125, 2, "0,13", "0.13"),  # a tie: half away from zero, as the browser's Intl
+        (1.005, 2, "1,01", "1.01"),  # its shortest text is a tie, as Chromium's Intl reads it
         (2.5, 0, "3", "3"),
         (-2.5, 0, "-3", "-3"),
         (1e21, None, "1.000.000.000.000.000.000.000", "1,000,000,000,000,000,000,000"),

@@ -3,7 +3,7 @@
 The one number formatter of the product: the server's alert texts, the console and the CLI call it,
 and the wall page's ``Intl.NumberFormat`` is held to it by a parity test in Chromium
 (tests/test_wording_browser.py). For the two to agree digit for digit, a value is rounded here as
-ECMA-402 rounds it: its exact binary value (``Decimal(float)``, not its shortest text), half away
+Chromium rounds it: its shortest round-trip text (1.005 is "1.005", not 1.00499999…), half away
 from zero; a value that rounds to zero is written without a sign (``signDisplay: "negative"``).
 """
 
@@ -85,7 +85,8 @@ def _default_decimals(value: float | int) -> int:
 
 
 def _rounded(value: float | int, places: int) -> Decimal:
-    """``value`` rounded as ECMA-402 does: exact binary value, ties away from zero, no negative zero."""
-    exact = Decimal(value) if isinstance(value, float) else Decimal(int(value))
+    """``value`` rounded as the browser's Intl does (V8's ICU, found by the parity test): the shortest
+    text that reads back as the double, ties away from zero, no negative zero."""
+    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(int(value))
     rounded = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=_WIDE)
     return abs(rounded) if rounded.is_zero() else rounded

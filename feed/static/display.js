@@ -350,13 +350,13 @@
   const numberFormats = new Map();
 
   // The one number formatter (wording/numbers.py) in the browser: CLDR data through Intl, the same
-  // digits as the server's Babel (held equal by tests/test_wording_browser.py). Intl rounds the exact
-  // value of the double, half away from zero; signDisplay "negative" writes no "-0".
-  function numberFormat(min, max) {
-    const key = `${state.lang}:${min}:${max}`;
+  // digits as the server's Babel (held equal by tests/test_wording_browser.py). Intl rounds the
+  // double's shortest text, half away from zero; signDisplay "negative" writes no "-0".
+  function numberFormat(min, max, lang = state.lang) {
+    const key = `${lang}:${min}:${max}`;
     let nf = numberFormats.get(key);
     if (!nf) {
-      nf = new Intl.NumberFormat(LOCALES[state.lang] || W().locale, {
+      nf = new Intl.NumberFormat(LOCALES[lang] || WORDS[lang].locale, {
         minimumFractionDigits: min, maximumFractionDigits: max, useGrouping: true, signDisplay: 'negative',
       });
       numberFormats.set(key, nf);
@@ -367,18 +367,19 @@
   /** `value` with `decimals` decimals (null: up to two, one from 1,000 on, no trailing zeros), and
    *  the digits it takes to print differently from each of `others` (the figures it replaced):
    *  1.111345 revised to 1.11 is never "1,11" twice; the extra digits carry no trailing zero. */
-  function formatNumber(value, decimals = null, others = []) {
+  function formatNumber(value, decimals = null, others = [], lang = state.lang) {
     if (value == null || Number.isNaN(value)) return '—';
-    if (!Number.isFinite(value)) return value > 0 ? '∞' : `${numberFormat(0, 0).format(-1).replace('1', '')}∞`;
+    if (!Number.isFinite(value)) return value > 0 ? '∞' : `${numberFormat(0, 0, lang).format(-1).replace('1', '')}∞`;
     const usual = decimals == null
       ? (Number.isInteger(value) ? 0 : Math.abs(value) < 1000 ? 2 : 1)
       : Math.max(0, Math.min(decimals, MAX_DECIMALS));
     let places = usual;
     for (const other of others || []) {
       if (other == null || !Number.isFinite(other) || other === value) continue;
-      while (places < MAX_DECIMALS && numberFormat(places, places).format(value) === numberFormat(places, places).format(other)) places++;
+      const nf = () => numberFormat(places, places, lang);
+      while (places < MAX_DECIMALS && nf().format(value) === nf().format(other)) places++;
     }
-    return numberFormat(decimals == null ? 0 : usual, places).format(value);
+    return numberFormat(decimals == null ? 0 : usual, places, lang).format(value);
   }
 
   const timeFormats = new Map();
@@ -1634,6 +1635,8 @@
     get lastWelcome() { return state.lastWelcome ? { ...state.lastWelcome } : null; },
     get position() { return state.position ? { ...state.position } : null; },
     get stats() { return { ...state.stats, attempt: state.attempt, alerts: state.alerts.size }; },
+    // The page's number formatter, for the parity test with the server's (wording/numbers.py).
+    formatNumber: (lang, value, decimals, others) => formatNumber(value, decimals, others, lang),
   });
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
