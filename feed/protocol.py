@@ -113,6 +113,7 @@ class ObservationInfo(Message):
     collected_at: datetime
     run_id: int | None = None
     payload_digest: str | None = None
+    published_at: datetime | None = None  # when the upstream says it published the figure (its own clock)
 
 
 class AlertParams(Message):

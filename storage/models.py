@@ -14,7 +14,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from storage.periods import Frequency, canonical_period
 
@@ -119,6 +119,9 @@ class ObservationIn(BaseModel):
     period: str
     value: float
     status: ObservationStatus = ObservationStatus.OFFICIAL
+    # When the upstream published the figure, by its own clock (the agency API's ``published_at``,
+    # else its ``updated_at``); None: the source does not say. Timeliness judges a report by it.
+    published_at: AwareDatetime | None = None
 
     @field_validator("value")
     @classmethod
@@ -147,6 +150,7 @@ class Observation(Frozen):
     collected_at: datetime
     run_id: int | None
     payload_digest: str | None
+    published_at: datetime | None = None  # the upstream's own time, as the record said (ObservationIn)
 
 
 @dataclass(frozen=True, slots=True)
