@@ -123,6 +123,7 @@ async def print_reporting(
                     f"  {c.indicator} {c.period} {w['late']}: {_names(c.late, names, w, c.reports)}", markup=False
                 )
         clocks = Counter(r.clock for c in shown for r in c.reports.values())
-        out.print(w["clocks"](clocks["published"], clocks["collected"]), markup=False)
+        if clocks:
+            out.print(w["clocks"](clocks["published"], clocks["collected"]), markup=False)
     if len(shown) < len(table):
         out.print(w["unstarted"](len(table) - len(shown)))
