@@ -19,7 +19,9 @@ from cli.runtime import Service, StartError, install_stop_signals
 # What the demo changes so that its scenario shows each rule within about three minutes:
 DEMO_POLL = timedelta(minutes=1)  # the longest poll: the SDMX/JSON disagreement fires after one
 DEMO_BREAKER_FAILURES = 2  # a ministry down for three minutes opens its circuit (source.down)
-DEMO_LATE_LOOKBACK = timedelta(days=35)  # the held province's last monthly report, due days ago, is late
+# The held province's last monthly report, due before the demo began, is missing at once (and late
+# once delivered); the others published theirs on time by their own clock (docs/rules.md).
+DEMO_LATE_LOOKBACK = timedelta(days=35)
 
 
 def demo_config(config: Config, sim_port: int) -> Config:
@@ -29,7 +31,7 @@ def demo_config(config: Config, sim_port: int) -> Config:
     So that the scenario's events alert within minutes, not at the next due date or 5-minute
     poll: no source polls less often than every minute (a disagreement of two sources is held
     pending for the longer of their polls), two failed runs open a circuit, and reports due up to
-    35 days before the demo's first run are judged (a province withholding them is late at once)."""
+    35 days before the demo's first run are judged (a province withholding them is missing at once)."""
     have_sdmx = importlib.util.find_spec("pysdmx") is not None
     sources = []
     for src in config.sources:

@@ -4,11 +4,17 @@ Every indicator's period is due ``due_days`` after it ends (``[rules]``, by freq
 indicator): by the end of that day, UTC. Who owes a report: the owner agency for a national figure,
 every province or city in force on the period's last day for a provincial one (63 before
 2025-07-01, 34 since). A report is *received* when the centre holds a figure for it, *on time* when
-the centre first held it by the due moment, *late* after, *missing* when it has none past the due
-moment.
+its time (``report_time``: the reporter's own publication time where the source gives one, else
+when the centre first collected it) is by the due moment, *late* after, *missing* when the centre
+has none past the due moment.
 
-The centre can only judge what it watched: a figure first collected late, but for a period due
-before the centre's first collection run (the first pull of a history), counts as on time.
+The centre judges only what it watched: a report due before the centre's first collection run
+(less ``[rules] late_lookback``) counts as on time once received, whatever its time says (a figure
+pulled with the history may already be revised, and a source without ``published_at`` then gives
+the revision's time).
+
+``completeness`` is the one computation: the feed's ``reporting`` query, ``opscentre reporting``,
+the wall page and the console (which show that query's rows) and the ``report.late`` rule read it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
 
 from collectors.config import RulesSettings
 from storage import NATION, AlertParams, Frequency, Indicator, Period, Severity, Store
@@ -32,7 +39,12 @@ def due_date(period: Period, days: int) -> date:
 
 def due_moment(period: Period, days: int) -> datetime:
     """The instant a report is late after: the end of its due day, UTC."""
-    return datetime.combine(period.due(days) + timedelta(days=1), time.min, tzinfo=UTC)
+    return end_of(period.due(days))
+
+
+def end_of(day: date) -> datetime:
+    """The end of ``day``, UTC (the next day's first instant)."""
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
 
 
 def last_due_period(frequency: Frequency, days: int, now: datetime) -> Period:
@@ -41,6 +53,30 @@ def last_due_period(frequency: Frequency, days: int, now: datetime) -> Period:
     while due_moment(period, days) > now:
         period = Period.containing(period.start_date - timedelta(days=1), frequency)
     return period
+
+
+# Which clock a report's time is on: the reporter's own ("published": the upstream's publication
+# time of the figure's first revision), or the centre's ("collected": when it first collected it).
+ReportClock = Literal["published", "collected"]
+
+
+@dataclass(frozen=True)
+class Report:
+    """When one party's report came in, and by whose clock."""
+
+    at: datetime
+    clock: ReportClock
+
+
+def report_time(collected_at: datetime, published_at: datetime | None) -> Report:
+    """A report's time: the upstream's publication time of the figure's first revision where the
+    source gave one, else when the centre first collected it.
+
+    A publication time later than the collection is not believed (the upstream's clock runs ahead,
+    or it claims what cannot be): the report is then on the centre's clock, at its collection."""
+    if published_at is not None and published_at <= collected_at:
+        return Report(published_at, "published")
+    return Report(collected_at, "collected")
 
 
 @dataclass
@@ -55,6 +91,7 @@ class Completeness:
     late: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     not_due: bool = False  # the due moment is still ahead: nothing is missing yet
+    reports: dict[str, Report] = field(default_factory=dict)  # each received area's report time and clock
 
     @property
     def received(self) -> int:
@@ -79,6 +116,13 @@ async def watch_start(store: Store) -> datetime | None:
     # row of the primary key where min() would read every run ever recorded (one per poll).
     rows = await store.read_rows("SELECT started_at FROM runs ORDER BY id LIMIT 1")
     return from_text(rows[0][0]) if rows and rows[0][0] else None
+
+
+async def judged_from(store: Store, rules: RulesSettings) -> datetime | None:
+    """Reports due from this moment on are judged late or on time: the first run's start, less
+    ``[rules] late_lookback`` (None: the centre never collected)."""
+    started = await watch_start(store)
+    return None if started is None else started - rules.late_lookback
 
 
 class Areas:
@@ -123,37 +167,42 @@ async def completeness(
 ) -> Completeness:
     """The reports of ``indicator`` for ``period`` as of ``now``.
 
-    ``province_sources``: the sources a province's own report comes from (a figure for a province
-    published by another source, such as the statistics office's SDMX, is not that province's
-    report); None: any source. ``areas``: the pass's area facts (read here if not given)."""
+    ``started``: reports due from then on are judged (``judged_from``); one due before, once
+    received, is on time. ``province_sources``: the sources a province's own report comes from (a
+    figure for a province published by another source, such as the statistics office's SDMX, is
+    not that province's report); None: any source. ``areas``: the pass's area facts (read here if
+    not given). A party's report is its earliest over the sources that count."""
     areas = areas if areas is not None else Areas(store)
     days = rules.due(indicator.code, indicator.frequency.value)
     due = due_moment(period, days)
     expected = expected_areas(indicator, period, await areas.in_force(period.end_date))
     known = await areas.known()
+    # Each source's first revision of the figure: when it was collected, and published upstream.
     rows = await store.read_rows(
-        "SELECT area, source, min(collected_at) FROM observations WHERE indicator = ? AND period = ? "
-        f"AND area IN ({placeholders(len(known))}) GROUP BY area, source",
+        "SELECT area, source, collected_at, published_at FROM observations WHERE indicator = ? AND period = ? "
+        f"AND area IN ({placeholders(len(known))}) AND revision = 1",
         (indicator.code, str(period), *known),
     )
     if not rows and not await store.read_rows(
         "SELECT 1 FROM observations WHERE indicator = ? AND period < ? LIMIT 1", (indicator.code, str(period))
     ):
         expected = []  # the series has not begun (COVID-19 cases in 2010): nobody owes it yet
-    first: dict[str, datetime] = {}
-    for area, source, at in rows:
+    first: dict[str, Report] = {}
+    for area, source, collected, published in rows:
         if area != NATION and province_sources is not None and source not in province_sources:
             continue
-        moment = from_text(at)
-        if area not in first or moment < first[area]:
-            first[area] = moment
+        report = report_time(from_text(collected), from_text(published) if published else None)
+        if area not in first or report.at < first[area].at:
+            first[area] = report
     out = Completeness(indicator.code, str(period), period.due(days), expected, not_due=now < due)
     for area in expected:
         got = first.get(area)
         if got is None:
             if now >= due:
                 out.missing.append(area)
-        elif got > due and started is not None and started <= due:
+            continue
+        out.reports[area] = got
+        if got.at > due and started is not None and started <= due:
             out.late.append(area)
         else:
             out.on_time.append(area)
@@ -180,9 +229,7 @@ async def reporting_table(
     province_sources: set[str] | None = None,
 ) -> list[Completeness]:
     """Completeness of each indicator for ``period`` (default: its newest period due by ``now``)."""
-    started = await watch_start(store)
-    if started is not None:  # [rules] late_lookback: reports due shortly before the first run count too
-        started -= rules.late_lookback
+    started = await judged_from(store, rules)
     chosen = list(indicators) if indicators is not None else await store.indicators()
     areas = Areas(store)
     out = []
@@ -288,14 +335,12 @@ async def _check_late(
     touched: Iterable[str] | None,
 ) -> list[Owed]:
     indicators = await store.indicators()
-    started = await watch_start(store)
-    if started is not None:
-        started -= rules.late_lookback
+    started = await judged_from(store, rules)
     table = await _judged(store, rules, now, indicators, province_sources, state, touched)
     owners = {i.code: i.owner for i in indicators}
     owed: dict[str, Owed] = {}
     for row in table:
-        if started is None or datetime.combine(row.due + timedelta(days=1), time.min, tzinfo=UTC) < started:
+        if started is None or end_of(row.due) < started:
             continue  # due before the centre watched: a history, not a report owed to it
         for area in row.missing:
             agency = owners[row.indicator] if area == NATION else None

@@ -45,6 +45,7 @@ from feed.protocol import (
     ReportingData,
     ReportingQuery,
     ReportingRow,
+    ReportTime,
     Result,
     ResultData,
     Role,
@@ -214,6 +215,7 @@ def reporting_row(c: reporting.Completeness) -> ReportingRow:
         missing=list(c.missing),
         late_areas=list(c.late),
         not_due=c.not_due,
+        reports=[ReportTime(area=a, at=r.at, clock=r.clock) for a, r in c.reports.items()],
     )
 
 

@@ -113,6 +113,7 @@ class ObservationInfo(Message):
     collected_at: datetime
     run_id: int | None = None
     payload_digest: str | None = None
+    published_at: datetime | None = None  # when the upstream says it published the figure (its own clock)
 
 
 class AlertParams(Message):
@@ -579,11 +580,21 @@ class SilencesData(Message):
     silences: list[SilenceInfo]
 
 
+class ReportTime(Message):
+    """When one party's report came in, by whose clock: ``published``, the reporter's own (the
+    upstream's publication time of the figure's first revision); ``collected``, the centre's (when it
+    first collected the figure: the source gave no publication time, or one later than that)."""
+
+    area: str
+    at: datetime
+    clock: Literal["published", "collected"]
+
+
 class ReportingRow(Message):
     """One indicator's reports for one period. Expected: the owner agency's national figure (area
     ``VN``) and/or each province or city in force on the period's last day. The counts are of the
     provinces and cities when any is expected ("28/34 tỉnh, thành phố"), else of the national
-    figure; ``missing`` and ``late_areas`` name every party, ``VN`` included."""
+    figure; ``missing``, ``late_areas`` and ``reports`` name every party, ``VN`` included."""
 
     indicator: str
     period: str
@@ -595,6 +606,7 @@ class ReportingRow(Message):
     missing: list[str]  # area codes owing the report past its due date (VN: the owner's national figure)
     late_areas: list[str] = []  # area codes whose report came in after its due date
     not_due: bool = False  # the due date is still ahead: nothing is missing yet
+    reports: list[ReportTime] = []  # every report received, in the order of the parties expected
 
 
 class ReportingData(Message):

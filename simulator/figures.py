@@ -30,7 +30,8 @@ from simulator.provinces import COVID_HOTSPOTS, TRADE_HUBS, weight
 from simulator.reference import NATION, IndicatorRow, Reference
 
 Value = float | int
-Record = tuple[str, str, str, Value, str, int]  # indicator, area, period, value, status, updated_at
+# indicator, area, period, value, status, updated_at (this value's publication), published_at (the figure's first)
+Record = tuple[str, str, str, Value, str, int, int]
 
 _DECIMALS = {
     "VND/USD": 0, "doanh nghiệp": 0, "vụ": 0, "ca": 0,
@@ -163,6 +164,10 @@ class Series:
         h = self.hold
         return h[1] if h is not None and h[0] <= t < h[1] else t
 
+    def first_published(self, k: int) -> int:
+        """When the figure at position ``k`` first came out (a late reporter's: when it delivered)."""
+        return self._shifted(self.t1[k])
+
     def effective(self, k: int, as_of: int) -> tuple[Value, str, int] | None:
         """The figure at position ``k`` as known at ``as_of``; None while it is not out."""
         t = self._shifted(self.t1[k])
@@ -197,16 +202,16 @@ class Series:
                 known = self.effective(k, as_of)
                 if known is not None and (after is None or known[2] > after):
                     value, status, t = known
-                    out.append((ind, area, labels[k], value, status, t))
+                    out.append((ind, area, labels[k], value, status, t, self.first_published(k)))
             return out
         t1, v1, s1 = self.t1, self.v1, self.status1
         if self.t2 is None or self.v2 is None:
-            return [(ind, area, labels[k], v1[k], s1, t1[k]) for k in range(j1, k1)]
+            return [(ind, area, labels[k], v1[k], s1, t1[k], t1[k]) for k in range(j1, k1)]
         t2, v2 = self.t2, self.v2
         k2 = min(bisect_right(t2, as_of), k1)
         j2 = 0 if after is None else bisect_right(t2, after)
-        out = [(ind, area, labels[k], v2[k], "official", t2[k]) for k in range(j2, k2)]
-        out.extend((ind, area, labels[k], v1[k], s1, t1[k]) for k in range(max(k2, j1), k1))
+        out = [(ind, area, labels[k], v2[k], "official", t2[k], t1[k]) for k in range(j2, k2)]
+        out.extend((ind, area, labels[k], v1[k], s1, t1[k], t1[k]) for k in range(max(k2, j1), k1))
         return out
 
 
@@ -562,7 +567,7 @@ class Figures:
     def set_value(s: Series, pos: int, value: Value, status: str, now: int) -> Record:
         """Publish a new value for position ``pos`` of ``s`` at ``now``: a lasting override."""
         s.overrides.setdefault(s.index0 + pos, []).append((now, value, status))
-        return (s.indicator, s.area, s.labels[pos], value, status, now)
+        return (s.indicator, s.area, s.labels[pos], value, status, now, s.first_published(pos))
 
     @staticmethod
     def _revised_value(row: IndicatorRow, value: Value, r: random.Random) -> Value:

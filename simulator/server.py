@@ -370,7 +370,7 @@ class Simulator:
             y, m = divmod(month + 1, 12)
             published = int(datetime(y, m + 1, 20, 2, tzinfo=UTC).timestamp())
             if published <= as_of and (after is None or published > after):
-                out.append((row.code, area, label("M", month), value, "official", published))
+                out.append((row.code, area, label("M", month), value, "official", published, published))
         return out
 
     def _observations(
@@ -394,10 +394,10 @@ class Simulator:
             nxt = str(request.url.with_query(query))
         stamps: dict[int, str] = {}
         obs: list[dict[str, Any]] = []
-        for ind, area, period, value, status, t in page:
-            stamp = stamps.get(t)
-            if stamp is None:
-                stamp = stamps[t] = iso(t)
+        for ind, area, period, value, status, t, first in page:
+            for at in (t, first):
+                if at not in stamps:
+                    stamps[at] = iso(at)
             obs.append(
                 {
                     "indicator": ind,
@@ -405,7 +405,8 @@ class Simulator:
                     "period": period,
                     "value": value,
                     "status": status,
-                    "updated_at": stamp,
+                    "updated_at": stamps[t],
+                    "published_at": stamps[first],
                 }
             )
         fault = request.get(FAULT)
@@ -438,7 +439,7 @@ class Simulator:
             records = [r for r in self._skewed(_select(series, as_of, None), as_of) if after is None or r[5] > after]
         else:
             records = _select(series, as_of, after)
-        obs: list[Obs] = [(i, a, p, v, OBS_STATUS[s]) for i, a, p, v, s, _ in records]
+        obs: list[Obs] = [(i, a, p, v, OBS_STATUS[s]) for i, a, p, v, s, *_ in records]
         fault = request.get(FAULT)
         if fault == "duplicate":
             obs = [o for k, o in enumerate(obs) for _ in range(2 if k % 20 == 0 else 1)]
@@ -574,7 +575,7 @@ class Simulator:
             skew = self.sdmx_skew.get((r[0], r[1], r[2]))
             if skew is not None and skew[0] <= as_of:
                 t, v = skew
-                r = (r[0], r[1], r[2], r[3] if v is None else v, r[4], max(t, r[5]))
+                r = (r[0], r[1], r[2], r[3] if v is None else v, r[4], max(t, r[5]), r[6])
             out.append(r)
         return out
 

@@ -36,7 +36,8 @@ from storage.models import (
 from storage.periods import Frequency, Period, PeriodError
 
 _RECORD = TypeAdapter(ObservationIn)
-Row = tuple[str, str, str, float, str, str]  # indicator, area, period, value, status, source
+# indicator, area, period, value, status, source, published_at (the store's time text, or None)
+Row = tuple[str, str, str, float, str, str, str | None]
 _FREQ_NAMES = {
     Frequency.DAILY: "daily",
     Frequency.MONTHLY: "monthly",
@@ -196,8 +197,9 @@ class Catalogue:
                 duplicates.append((i, rec))
                 continue
             last = latest.get(ak)
+            at = None if rec.published_at is None else _time_text(rec.published_at)
             (fresh if last is None or period > last else known).append(
-                (code, area, period, rec.value, rec.status, source)
+                (code, area, period, rec.value, rec.status, source, at)
             )
         if duplicates:
             fresh, known = _settle_duplicates(fresh, known, first_at, duplicates, rejected)
@@ -242,6 +244,12 @@ def _settle_duplicates(
     return [r for r in fresh if r[:3] not in conflicting], [r for r in known if r[:3] not in conflicting]
 
 
+@functools.lru_cache(maxsize=4096)
+def _time_text(moment: datetime) -> str:
+    """``to_text``, cached: a batch's figures share a few publication times (one per release)."""
+    return to_text(moment)
+
+
 def _plain(rec: object) -> dict[str, Any]:
     return {str(k): v for k, v in rec.items()} if isinstance(rec, Mapping) else {"record": repr(rec)[:200]}
 
@@ -264,18 +272,24 @@ CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
     period    TEXT NOT NULL,
     value     DOUBLE PRECISION NOT NULL,
     status    TEXT NOT NULL,
+    -- TIMESTAMPTZ: PostgreSQL's type of observations.published_at; on SQLite a declared type without
+    -- INT, CHAR, TEXT, BLOB, REAL or DOUB has NUMERIC affinity, which keeps time text as text.
+    published TIMESTAMPTZ,
     prev_id   BIGINT
 )"""
 
 _STAGE_ROW = """
-INSERT INTO temp.ingest_stage (pos, indicator, area, period, value, status, prev_id)
-VALUES (?7, ?1, ?2, ?3, ?4, ?5, (SELECT id FROM observations
+INSERT INTO temp.ingest_stage (pos, indicator, area, period, value, status, published, prev_id)
+VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?7, (SELECT id FROM observations
         WHERE indicator = ?1 AND area = ?2 AND period = ?3 AND source = ?6 ORDER BY revision DESC LIMIT 1))"""
 
+# A record whose value and status are those stored is unchanged, whatever its publication time says.
 _APPEND_CHANGED = """
 INSERT INTO observations
-    (indicator, area, period, source, revision, value, status, collected_at, run_id, payload_id, supersedes)
-SELECT s.indicator, s.area, s.period, ?1, coalesce(p.revision, 0) + 1, s.value, s.status, ?2, ?3, ?4, p.id
+    (indicator, area, period, source, revision, value, status, collected_at, run_id, payload_id, supersedes,
+     published_at)
+SELECT s.indicator, s.area, s.period, ?1, coalesce(p.revision, 0) + 1, s.value, s.status, ?2, ?3, ?4, p.id,
+       s.published
 FROM temp.ingest_stage s LEFT JOIN observations p ON p.id = s.prev_id
 WHERE p.id IS NULL OR p.value IS NOT s.value OR p.status IS NOT s.status
 ORDER BY s.pos"""
@@ -320,8 +334,8 @@ def store_payload(conn: sqlite3.Connection, batch: Batch) -> int | None:
 
 _FRESH_ROW = """
 INSERT INTO observations
-    (indicator, area, period, value, status, source, revision, collected_at, run_id, payload_id)
-VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"""
+    (indicator, area, period, value, status, source, published_at, revision, collected_at, run_id, payload_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"""
 
 
 def write(conn: sqlite3.Connection, batch: Batch, work: Plan, rejected: list[Rejection]) -> IngestResult:
@@ -413,12 +427,13 @@ def log_ingest(
 # An observation as the models see it, read from ``observations o``.
 OBS_SELECT = (
     "o.id, o.indicator, o.area, o.period, o.source, o.revision, o.value, o.status, o.collected_at, o.run_id, "
-    "(SELECT digest FROM raw_payloads WHERE id = o.payload_id)"
+    "(SELECT digest FROM raw_payloads WHERE id = o.payload_id), o.published_at"
 )
 _OBSERVATION_FIELDS = (
     "id", "indicator", "area", "period", "source", "revision", "value", "status", "collected_at", "run_id",
-    "payload_digest",
+    "payload_digest", "published_at",
 )  # fmt: skip
+OBS_COLUMNS = len(_OBSERVATION_FIELDS)
 
 
 def observation_from_row(r: Sequence[Any]) -> Observation:
@@ -440,7 +455,7 @@ def observation_payload(r: Sequence[Any]) -> dict[str, Any]:
     the model: the feed reads every event this way, and a history pull is hundreds of thousands of
     them (this and Event as a dataclass took the demo's pull from 26.0 to 21.5 CPU-s). Held equal
     to the model's JSON by a test."""
-    oid, indicator, area, period, source, revision, value, status, collected_at, run_id, digest = r
+    oid, indicator, area, period, source, revision, value, status, collected_at, run_id, digest, published = r
     return {
         "id": oid,
         "indicator": indicator,
@@ -453,4 +468,5 @@ def observation_payload(r: Sequence[Any]) -> dict[str, Any]:
         "collected_at": _moment_json(collected_at),
         "run_id": run_id,
         "payload_digest": digest,
+        "published_at": None if published is None else _moment_json(published),
     }

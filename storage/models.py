@@ -14,7 +14,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from storage.periods import Frequency, canonical_period
 
@@ -24,6 +24,18 @@ def nfc(text: str) -> str:
 
 
 NFCStr = Annotated[str, AfterValidator(nfc)]
+
+
+def _time_text(v: Any) -> Any:
+    """An upstream's time is ISO 8601 text (or a time already): pydantic would also take a number as
+    seconds since 1970, and a figure "published" in 1970 would always be on time."""
+    if not isinstance(v, str | datetime):
+        raise ValueError("must be an ISO 8601 time with its zone, such as 2024-06-20T09:00:00Z")
+    return v
+
+
+# A time an upstream gives: ISO 8601 text with its zone (a time without one is refused, not guessed).
+UpstreamTime = Annotated[AwareDatetime, BeforeValidator(_time_text)]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
@@ -119,6 +131,9 @@ class ObservationIn(BaseModel):
     period: str
     value: float
     status: ObservationStatus = ObservationStatus.OFFICIAL
+    # When the upstream published the figure, by its own clock (the agency API's ``published_at``,
+    # else its ``updated_at``); None: the source does not say. Timeliness judges a report by it.
+    published_at: UpstreamTime | None = None
 
     @field_validator("value")
     @classmethod
@@ -147,6 +162,7 @@ class Observation(Frozen):
     collected_at: datetime
     run_id: int | None
     payload_digest: str | None
+    published_at: datetime | None = None  # the upstream's own time, as the record said (ObservationIn)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,10 @@ DEMO_SOURCES = frozenset({"nso", "nso-sdmx", "cus", "vnat", "mof", "portal"})
 
 
 @asynccontextmanager
-async def demo_service(db: Path, clock: Clock) -> AsyncIterator[Service]:
-    """A started Service on the demo's configuration, unscheduled, its rules timer every 0.2 s."""
+async def demo_service(db: Path, clock: Clock, *, every_source: bool = False) -> AsyncIterator[Service]:
+    """A started Service on the demo's configuration, unscheduled, its rules timer every 0.2 s: the
+    sources a scenario touches and every province's own system, or with ``every_source`` all the
+    demo's sources (every ministry's national figures, as the demo itself collects them)."""
     from cli.config import load
     from cli.demo import demo_config
     from cli.runtime import Service
@@ -31,7 +33,9 @@ async def demo_service(db: Path, clock: Clock) -> AsyncIterator[Service]:
     with use_clock(clock):
         async with running(clock, scenario="demo") as (sim, _):
             base = demo_config(load(), int(sim.url.rsplit(":", 1)[1]))
-            sources = [s for s in base.sources if s.name in DEMO_SOURCES or s.name.startswith("province-")]
+            sources = [
+                s for s in base.sources if every_source or s.name in DEMO_SOURCES or s.name.startswith("province-")
+            ]
             config = base.model_copy(
                 update={
                     "sources": sources,

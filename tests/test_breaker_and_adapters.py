@@ -98,6 +98,41 @@ def test_agency_json_keeps_good_records_and_rejects_bad_ones_with_their_position
     assert parsed.next_url is None
 
 
+def test_agency_json_keeps_when_the_agency_published_each_figure_and_rejects_a_time_it_cannot_place() -> None:
+    """The figure's publication time is its ``published_at`` (a revised figure's first release), else
+    its ``updated_at``; each must be ISO 8601 text with its zone, and not after the other."""
+
+    def record(**times: object) -> dict[str, object]:
+        return {"indicator": "CPI_YOY", "area": "VN", "period": "2024-05", "value": 4.36, **times}
+
+    body = {
+        "format": "opscentre.agency-observations/1",
+        "observations": [
+            record(updated_at="2024-06-20T16:00:00+07:00"),
+            record(period="2024-06", updated_at="2024-08-22T09:00:00Z", published_at="2024-07-20T09:00:00Z"),
+            record(period="2024-07"),
+            record(period="2024-08", updated_at="2024-09-20T09:00:00"),  # no zone: whose clock?
+            record(period="2024-09", updated_at=1729400000),  # a number: seconds since 1970, or a typo?
+            record(period="2024-10", published_at="yesterday"),
+            record(period="2024-11", updated_at="2024-12-01T00:00:00Z", published_at="2024-12-20T09:00:00Z"),
+        ],
+    }
+    parsed = adapter_for(agency_source()).parse(fetched(body))
+    assert [(r.period, r.published_at and r.published_at.isoformat()) for r in parsed.records] == [
+        ("2024-05", "2024-06-20T16:00:00+07:00"),
+        ("2024-06", "2024-07-20T09:00:00+00:00"),
+        ("2024-07", None),  # the agency did not say: the centre's own clock will judge it
+    ]
+    assert [(r.index, r.reason) for r in parsed.rejected] == [
+        (3, "updated_at: Input should have timezone info"),
+        (4, "updated_at: must be an ISO 8601 time with its zone, such as 2024-06-20T09:00:00Z"),
+        (5, "published_at: Input should be a valid datetime or date, input is too short"),
+        (6, "record: published_at 2024-12-20T09:00:00Z is after updated_at 2024-12-01T00:00:00Z: "
+         "a figure is first published before any update of it"),
+    ]  # fmt: skip
+    assert parsed.positions == [0, 1, 2]
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

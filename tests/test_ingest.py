@@ -287,3 +287,27 @@ async def test_a_stale_index_of_latest_periods_falls_back_to_comparing_every_row
     assert [o.revision for o in await store.history("CPI_YOY", "VN")] == [1, 1, 1, 1, 1, 2]
     snap = await store.snapshot()
     assert [(o.period, o.value) for o in snap.observations] == [("2024-06", 6.5)]
+
+
+async def test_the_upstreams_publication_time_is_kept_with_each_revision(store: Store) -> None:
+    """Both paths of the write (a period past the series' latest, and one compared with what is
+    stored) keep the time the upstream gave; a record that changes only that time is no revision."""
+    out = datetime(2024, 6, 20, 2, 0, tzinfo=UTC)
+    official = datetime(2024, 7, 22, 2, 0, tzinfo=UTC)
+
+    def timed(period: str, value: float, status: str, at: datetime | None) -> ObservationIn:
+        return ObservationIn(indicator="CPI_YOY", area="VN", period=period, value=value, status=status, published_at=at)
+
+    await store.ingest(Batch("gso", [timed("2024-05", 4.44, "provisional", out)], collected_at=T0))
+    await store.ingest(Batch("gso", [timed("2024-04", 4.40, "official", None)], collected_at=T0))  # compared
+    again = await store.ingest(Batch("gso", [timed("2024-05", 4.44, "provisional", official)], collected_at=T0))
+    assert again.unchanged == 1 and not again.revised
+    await store.ingest(Batch("gso", [timed("2024-05", 4.36, "official", official)], collected_at=T0))
+    revisions = await store.revisions("CPI_YOY", "VN", "2024-05")
+    assert [(o.revision, o.published_at) for o in revisions] == [(1, out), (2, official)]
+    [april] = await store.revisions("CPI_YOY", "VN", "2024-04")
+    assert april.published_at is None  # the source gave none
+    found = await store.provenance(revisions[0].id)
+    assert found is not None and found["observation"]["published_at"] == "2024-06-20T02:00:00Z"
+    [event] = [e for e in await store.events_after(0) if e.payload.get("id") == revisions[1].id]
+    assert event.payload["published_at"] == "2024-07-22T02:00:00Z"

@@ -221,3 +221,102 @@ async def test_the_cli_prints_completeness_in_one_language(world: World) -> None
         refused = run_cli("reporting", "--db", str(world.path), *bad)
         assert refused.returncode != 0 and says in refused.stderr, refused.stderr
         assert "Traceback" not in refused.stderr
+
+
+# --- the reporter's clock --------------------------------------------------------------------------------
+
+
+async def test_each_report_is_timed_by_the_reporters_clock_where_the_source_gives_one(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """A report's time is when the reporter published it (the upstream's publication time of the
+    figure's first revision), else when the centre first collected it; a publication time later than
+    the collection is not believed. The feed and the command line say which clock each report is on."""
+    due = datetime(2010, 2, 26, tzinfo=UTC)  # January's monthly reports are late after the end of 25 February
+    path = tmp_path / "ops.db"
+    async with await Store.open(path) as store:
+        await store.start_run("nso", RunTrigger.SCHEDULE)  # the centre watches from 10 February
+        codes = [a.code for a in await store.areas_in_force(date(2010, 1, 31))]
+        prompt, early, late, untimed, ahead, near = codes[:-5], *codes[-5:]
+
+        def figure(area: str, published: datetime | None = None) -> ObservationIn:
+            return ObservationIn(
+                indicator="RETAIL_SALES", area=area, period="2010-01", value=1.0, published_at=published
+            )
+
+        await store.ingest(Batch("nso", [figure(a) for a in prompt], collected_at=ON_TIME))
+        # Collected on time, but with a publication time after that: the upstream's clock runs ahead.
+        await store.ingest(Batch("nso", [figure(near, AFTER_DUE)], collected_at=ON_TIME))
+        clock.advance(AFTER_DUE - WATCHING)
+        await store.ingest(
+            Batch(
+                "nso",
+                [
+                    figure("VN", ON_TIME),  # the nation's: published on time, collected late
+                    figure(early, due - timedelta(hours=1)),  # published on time, collected late
+                    figure(late, due + timedelta(hours=1)),  # published late
+                    figure(untimed),  # no publication time: collected late
+                    figure(ahead, AFTER_DUE + timedelta(days=1)),  # "published" after it was collected
+                ],
+                collected_at=AFTER_DUE,
+            )
+        )
+        # A second source of the nation's figure, without a publication time: the earlier report counts.
+        await store.ingest(Batch("nso-sdmx", [figure("VN")], collected_at=AFTER_DUE))
+        async with feed_server(path, store=store) as server:
+            [row] = (await _answer(server, {"indicator": "RETAIL_SALES", "period": "2010-01"})).rows
+
+    assert (row.expected, row.received, row.on_time, row.late) == (63, 63, 60, 3)
+    assert row.late_areas == [late, untimed, ahead] and row.missing == []
+    times = {r.area: (r.at, r.clock) for r in row.reports}
+    assert len(times) == 64 and row.reports[0].area == "VN"  # in the order of the parties expected
+    assert times["VN"] == (ON_TIME, "published")
+    assert times[early] == (due - timedelta(hours=1), "published")
+    assert times[late] == (due + timedelta(hours=1), "published")
+    assert times[untimed] == (AFTER_DUE, "collected")
+    assert times[ahead] == (AFTER_DUE, "collected")
+    assert times[near] == (ON_TIME, "collected")
+    assert times[prompt[0]] == (ON_TIME, "collected")
+
+    # `opscentre reporting` gives the same rows, and says when each late report came in and by whose clock.
+    config = tmp_path / "opscentre.toml"
+    config.write_text(NATIONAL_ONLY, encoding="utf-8")
+    args = (
+        "reporting",
+        "--config",
+        str(config),
+        "--db",
+        str(path),
+        "--indicator",
+        "RETAIL_SALES",
+        "--period",
+        "2010-01",
+    )
+    as_json = cli(*args, "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout) == [row.model_dump(mode="json")]
+    vi = cli(*args)
+    assert vi.returncode == 0, vi.stderr
+    text = vi.stdout
+    assert (
+        f"RETAIL_SALES 2010-01 trễ hạn: {late} Tỉnh Hậu Giang (công bố 2010-02-26 01:00), "
+        f"{untimed} Tỉnh Sóc Trăng (trung tâm nhận 2010-02-27 09:00), {ahead} Tỉnh Bạc Liêu (trung tâm nhận"
+    ) in text
+    assert "giờ công bố của nơi báo cáo (3 báo cáo)" in text and "giờ trung tâm nhận được" in text
+    assert "(61 báo cáo)" in text
+    en = cli(*args, "--lang", "en")
+    assert en.returncode == 0, en.stderr
+    text = en.stdout
+    assert f"RETAIL_SALES 2010-01 late: {late} Tỉnh Hậu Giang (published 2010-02-26 01:00), {untimed}" in text
+    assert "Sóc Trăng (collected 2010-02-27 09:00)" in text
+    assert "the reporter's own publication time (3 reports)" in text
+
+
+def test_the_feed_names_the_clocks_the_computation_knows() -> None:
+    """The protocol restates the clocks (the console may not import collectors): the same two."""
+    from typing import get_args
+
+    from collectors.reporting import ReportClock
+    from feed.protocol import ReportTime
+
+    assert get_args(ReportTime.model_fields["clock"].annotation) == get_args(ReportClock)

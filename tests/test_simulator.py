@@ -67,7 +67,7 @@ async def test_agency_answer_has_the_documented_envelope_and_valid_records() -> 
         assert len(records) > 500
         by_key(records)
         for rec in records:
-            assert set(rec) == {"indicator", "area", "period", "value", "status", "updated_at"}
+            assert set(rec) == {"indicator", "area", "period", "value", "status", "updated_at", "published_at"}
             ind = INDICATORS[rec["indicator"]]
             assert ind["owner"] == "GSO" and ind["level"] in ("national", "national+provincial")
             assert rec["area"] == "VN"
@@ -210,6 +210,9 @@ async def test_provisional_figures_are_revised_and_an_incremental_pull_returns_t
         assert increment == {k: v for k, v in full.items() if stamp(v["updated_at"]) > stamp(cursor)}
         revised = increment[("CPI_YOY", "VN", "2026-09")]
         assert revised["status"] == "official" and stamp(revised["updated_at"]) > stamp(september["updated_at"])
+        # A revised figure still says when it first came out; one never revised, that it is this value.
+        assert revised["published_at"] == september["updated_at"] == september["published_at"]
+        assert all(stamp(v["published_at"]) <= stamp(v["updated_at"]) for v in full.values())
         assert ("CPI_YOY", "VN", "2026-10") in increment and increment[("CPI_YOY", "VN", "2026-10")][
             "status"
         ] == "provisional"

@@ -87,6 +87,11 @@ async def test_late_report_withholds_a_province_then_delivers_late() -> None:
         late, _ = await since(client, "/provinces/04/observations", cursor)
         assert ("CPI_YOY", "04", missing) in {(r["indicator"], r["area"], r["period"]) for r in late}
         assert all(r["updated_at"] > pages[-1]["generated_at"] for r in late)  # stamped when delivered
+        # What it had never published comes out now, late; a revision it withheld of a figure published
+        # before, keeps that figure's first publication.
+        before = {(r["indicator"], r["period"]) for r in held}
+        assert all(r["published_at"] == r["updated_at"] for r in late if (r["indicator"], r["period"]) not in before)
+        assert all(r["published_at"] < cursor for r in late if (r["indicator"], r["period"]) in before)
         assert [a["action"] for a in await applied(client)] == ["hold", "release"]
 
 

@@ -3,15 +3,42 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from collectors.config import SourceSettings
 from collectors.sources.base import Fetched, Parsed, PayloadError, describe, load_json, validate_records
+from storage.models import ObservationIn, UpstreamTime
 
 FORMAT = "opscentre.agency-observations/1"
+
+
+class AgencyRecord(ObservationIn):
+    """One record as the agency API gives it: an observation with the agency's two times.
+
+    ``updated_at``: when the agency published this value. ``published_at``: when it first published
+    the figure (its first version, earlier than ``updated_at`` once revised). The figure's
+    publication time, by the agency's clock, is ``published_at``, else ``updated_at``: for a figure
+    the centre saw come out they are the same; for one revised before the centre first pulled it,
+    only ``published_at`` says when it was reported. Each must be a time with its zone, or the
+    record is rejected with the reason."""
+
+    updated_at: UpstreamTime | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _publication(self) -> Self:
+        if self.updated_at is None:
+            return self
+        if self.published_at is None:
+            self.published_at = self.updated_at
+        elif self.published_at > self.updated_at:
+            raise ValueError(
+                f"published_at {iso(self.published_at)} is after updated_at {iso(self.updated_at)}: "
+                "a figure is first published before any update of it"
+            )
+        return self
 
 
 class Envelope(BaseModel):
@@ -61,8 +88,8 @@ class AgencyJsonAdapter:
             envelope = Envelope.model_validate(data)
         except ValidationError as exc:
             raise PayloadError(f"not an {FORMAT} response: {describe(exc)}") from None
-        raw = [_strip(item) for item in envelope.observations]
-        records, rejected = validate_records(raw)
+        raw = envelope.observations
+        records, rejected = validate_records(raw, model=AgencyRecord)
         positions = None
         if rejected:
             bad = {r.index for r in rejected}
@@ -74,10 +101,3 @@ class AgencyJsonAdapter:
             cursor=iso(envelope.next_updated_after) if envelope.next_updated_after else None,
             positions=positions,
         )
-
-
-def _strip(item: Any) -> Any:
-    """``updated_at`` is informative (when the agency published the figure); we keep our own time."""
-    if isinstance(item, dict) and "updated_at" in item:
-        item = {k: v for k, v in item.items() if k != "updated_at"}
-    return item

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from storage.models import ObservationIn, Rejection
 
@@ -84,16 +84,17 @@ class Adapter(Protocol):
         ...
 
 
-_RECORD: TypeAdapter[ObservationIn] = TypeAdapter(ObservationIn)
-
-
-def validate_records(raw: Sequence[Any], offset: int = 0) -> tuple[list[ObservationIn], list[Rejection]]:
-    """Validate each record on its own: one bad record never spoils the others."""
+def validate_records(
+    raw: Sequence[Any], offset: int = 0, model: type[ObservationIn] = ObservationIn
+) -> tuple[list[ObservationIn], list[Rejection]]:
+    """Validate each record on its own (as ``model``, a format's own record): one bad record never
+    spoils the others."""
     good: list[ObservationIn] = []
     bad: list[Rejection] = []
+    validate = model.model_validate
     for i, item in enumerate(raw):
         try:
-            good.append(_RECORD.validate_python(item))
+            good.append(validate(item))
         except ValidationError as exc:
             bad.append(Rejection(index=offset + i, record=_as_dict(item), reason=describe(exc)))
     return good, bad

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from storage import writes
 from storage.clock import from_text
-from storage.ingest import OBS_SELECT, observation_payload
+from storage.ingest import OBS_COLUMNS, OBS_SELECT, observation_payload
 from storage.models import (
     Event,
     EventType,
@@ -39,8 +39,9 @@ class EventRepo(StoreBase):
         events = []
         for r in rows:
             if r[4] is not None:
-                payload = observation_payload(r[4:15])
-                payload["previous_value"], payload["previous_status"] = r[15], r[16]
+                end = 4 + OBS_COLUMNS
+                payload = observation_payload(r[4:end])
+                payload["previous_value"], payload["previous_status"] = r[end], r[end + 1]
             else:
                 payload = json.loads(r[3]) if r[3] else {}
             events.append(Event(seq=r[0], epoch=self.epoch, type=EventType(r[1]), at=from_text(r[2]), payload=payload))
