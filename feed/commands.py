@@ -17,8 +17,10 @@ from collectors import reporting
 from collectors.breaker import BreakerState
 from collectors.config import RulesSettings
 from collectors.pipeline import SourceState
+from feed.builder import Matcher
 from feed.catalogue import catalogue
 from feed.client import Client
+from feed.hub import routed_alerts
 from feed.metrics import Metrics
 from feed.protocol import (
     MAX_SILENCE_S,
@@ -35,6 +37,7 @@ from feed.protocol import (
     Duplicate,
     Error,
     ErrorCode,
+    Filter,
     HistoryData,
     HistoryQuery,
     IngestInfo,
@@ -219,9 +222,15 @@ def reporting_row(c: reporting.Completeness) -> ReportingRow:
 
 class Commands:
     def __init__(
-        self, store: Store, runs: RunService | None, metrics: Metrics, rules: RulesSettings | None = None
+        self,
+        store: Store,
+        runs: RunService | None,
+        metrics: Metrics,
+        matcher: Callable[[Filter], Matcher],
+        rules: RulesSettings | None = None,
     ) -> None:
         self.store = store
+        self.matcher = matcher  # how a subscription's filter routes alerts (the hub's): for the alerts query
         self.runs = runs
         self.metrics = metrics
         self.rules = rules  # the reporting calendar's due dates (None: see _rules)
@@ -434,13 +443,15 @@ class Commands:
                 return
             data = _provenance(found)
         elif isinstance(q, AlertsQuery):
-            alerts = await self.store.alerts(
-                open_only=q.open_only,
+            alerts = await routed_alerts(
+                self.store,
+                self.matcher(q.filter or Filter()),
                 limit=q.limit,
+                open_only=q.open_only,
                 states=[AlertState(s) for s in q.states],
                 severities=[Severity(s) for s in q.severities],
             )
-            data = AlertsData(alerts=[alert_info(a) for a in alerts])
+            data = AlertsData(alerts=[AlertInfo.model_validate(a) for a in alerts])
         elif isinstance(q, SilencesQuery):
             listed = await self.store.silences(active_only=q.active_only, limit=q.limit)
             data = SilencesData(silences=[silence_info(s) for s in listed])

@@ -74,11 +74,14 @@ class Filter(Message):
     agencies: tuple[str, ...] = Field(default=(), max_length=100)
     severities: tuple[Literal["info", "warning", "critical"], ...] = ()
     observations: bool = True  # false: alerts and runs only (e.g. a command-line client)
+    # true: every alert of its severities, whatever the other fields say (the centre's own wall,
+    # which shows a few figures and every alert in the country)
+    all_alerts: bool = False
 
     def key(self) -> tuple[object, ...]:
         """Clients with equal keys get byte-identical messages (encoded once per tick)."""
         lists = (self.categories, self.indicators, self.areas, self.agencies, self.severities)
-        return (*(tuple(sorted(set(v))) for v in lists), self.observations)
+        return (*(tuple(sorted(set(v))) for v in lists), self.observations, self.all_alerts)
 
 
 class Change(Message):
@@ -298,6 +301,7 @@ class AlertsQuery(Message):
     limit: int = Field(default=200, ge=1, le=1000)
     states: list[Literal["pending", "firing", "acknowledged", "resolved"]] = Field(default=[], max_length=4)
     severities: list[Literal["info", "warning", "critical"]] = Field(default=[], max_length=3)
+    filter: Filter | None = None  # the alerts a subscription with this filter gets (absent: all)
 
 
 class SilencesQuery(Message):

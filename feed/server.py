@@ -118,7 +118,8 @@ class FeedServer:
             snapshot_concurrency=settings.snapshot_concurrency,
             resume_max_events=settings.resume_max_events,
         )
-        self.commands = Commands(store, runs, self.metrics, rules)  # rules: the reporting calendar's due dates
+        # rules: the reporting calendar's due dates
+        self.commands = Commands(store, runs, self.metrics, self.hub.matcher, rules)
         self.commands.delivered = self.hub.delivered
         self.ready_checks = list(ready_checks)
         self._preauth: weakref.WeakKeyDictionary[ServerConnection, User] = weakref.WeakKeyDictionary()
