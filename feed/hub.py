@@ -227,7 +227,7 @@ class Hub:
 
     async def subscribe(self, client: Client, flt: Filter) -> None:
         """Send a snapshot for ``flt``; deltas follow from exactly its seq."""
-        client.filter = client.matcher = None  # the previous subscription, if any, ends here
+        client.filter = client.matcher = client.past_seq = None  # the previous subscription, if any, ends here
         client.joining = True
         self.metrics.snapshots_pending.inc()
         try:
@@ -329,6 +329,7 @@ class Hub:
                 runs=[RunInfo.model_validate(r.model_dump()) for r in past.runs],
             )
             client.push_frame(encode(message))
+            client.past_seq = past.seq
         finally:
             client.joining = False
             self._moved_on()
@@ -344,7 +345,7 @@ class Hub:
     async def resume(self, client: Client, flt: Filter, seq: int) -> None:
         """Replay every event the client missed after ``seq``, one message per event in seq order
         (nothing merged), then keep it live."""
-        client.filter = client.matcher = None
+        client.filter = client.matcher = client.past_seq = None
         client.joining = True
         self.metrics.snapshots_pending.inc()
         try:
@@ -415,7 +416,8 @@ class Hub:
             idle: dict[int, list[ServerConnection]] = {}
             for client in list(self.clients):
                 if client.can_take_direct():
-                    idle.setdefault(client.position, []).append(client.connection)
+                    seq = client.position if client.past_seq is None else client.past_seq
+                    idle.setdefault(seq, []).append(client.connection)
             for position, connections in idle.items():
                 broadcast(connections, encode(Heartbeat(epoch=self.epoch, seq=position, time=now)))
                 self.metrics.sent.inc(len(connections))

@@ -653,7 +653,7 @@ class Error(Message):
 
 class Heartbeat(Message):
     """Every few seconds: the server is alive, and ``seq`` is the client's position (every event
-    up to it that matches the filter has been delivered)."""
+    up to it that matches the filter has been delivered; after a snapshot of the past, its seq)."""
 
     type: Literal["heartbeat"] = "heartbeat"
     epoch: str
