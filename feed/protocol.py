@@ -235,12 +235,15 @@ class AcknowledgeCommand(Message):
     note: str = Field(default="", max_length=1000)
 
 
-Label = Annotated[str, Field(min_length=1, max_length=64)]
-MAX_SILENCE_S = 30 * 24 * 3600  # a silence is for an outage or a known late report, not forever
+Label = Annotated[str, Field(max_length=64)]
+# A silence is for an outage or a known late report, not forever. Its matchers, duration and comment
+# are checked by the server, which refuses a bad silence as `invalid` (and audits it), not here.
+MIN_SILENCE_S, MAX_SILENCE_S = 60, 30 * 24 * 3600
 
 
 class SilenceMatch(Message):
-    """What a silence mutes: alerts whose rule, subject and params equal every matcher given (at least one)."""
+    """What a silence mutes: alerts whose rule, subject and params equal every matcher given (at
+    least one, none empty)."""
 
     rule: Label | None = None
     subject: Label | None = None
@@ -256,9 +259,9 @@ class SilenceCommand(Message):
 
     name: Literal["silence"] = "silence"
     match: SilenceMatch
-    duration: int | None = Field(default=None, ge=60, le=MAX_SILENCE_S)
+    duration: int | None = None  # seconds, MIN_SILENCE_S to MAX_SILENCE_S
     ends_at: datetime | None = None
-    comment: str = Field(min_length=1, max_length=1000)
+    comment: str = Field(max_length=1000)  # not blank
 
 
 class UnsilenceCommand(Message):
