@@ -201,17 +201,23 @@ async def test_an_alert_keeps_its_route_while_the_figure_it_names_changes(store_
             await nation.until("snapshot")
             for indicator, area in (("CPI_YOY", "08"), ("BUDGET_REVENUE", "VN"), ("CPI_YOY", "02")):
                 params = AlertParams(indicator=indicator, **late)
-                await store.fire_alert("report.late", "02", Severity.WARNING, f"02 {indicator}", params=params)
+                await store.fire_alert("report.late", "02", Severity.WARNING, "late", params=params)
                 params = AlertParams(indicator=indicator, area=area, **revised)
-                await store.fire_alert("figures.revised", "nso", Severity.INFO, f"nso {area}", params=params)
+                await store.fire_alert("figures.revised", "nso", Severity.INFO, "revised", params=params)
             await store.resolve_alert("report.late", "02")
-            assert [(a["message"], a["state"]) for a in await live_alerts(province, store)] == [
-                ("02 CPI_YOY", "firing"),
-                ("02 BUDGET_REVENUE", "firing"),
-                ("02 CPI_YOY", "firing"),
-                ("02 CPI_YOY", "resolved"),
+            got = await live_alerts(province, store)
+            assert [(a["rule"], a["params"]["indicator"], a["state"]) for a in got] == [
+                ("report.late", "CPI_YOY", "firing"),
+                ("report.late", "BUDGET_REVENUE", "firing"),
+                ("report.late", "CPI_YOY", "firing"),
+                ("report.late", "CPI_YOY", "resolved"),
             ]
-            assert [a["message"] for a in await live_alerts(nation, store)] == ["nso 08", "nso VN", "nso 02"]
+            got = await live_alerts(nation, store)
+            assert [(a["rule"], a["params"]["area"]) for a in got] == [
+                ("figures.revised", "08"),
+                ("figures.revised", "VN"),
+                ("figures.revised", "02"),
+            ]
 
 
 async def test_a_province_systems_rejected_records_reach_its_provinces_wall(store_target: str) -> None:
