@@ -19,6 +19,7 @@ from cli.feed_collect import _ws_log
 from feed.protocol import SERVER_MESSAGE, Filter, Hello, Result, Silenced, SilenceInfo, Unsilenced
 from storage import Alert, AlertState, Severity, Store
 from storage.models import Silence, SilenceMatch
+from wording import Lang, Names, alert_text_or, label
 
 
 class AlertsError(RuntimeError):
@@ -55,6 +56,15 @@ def parse_matchers(items: list[str]) -> dict[str, str]:
     return found
 
 
+def alert_text_of(alert: Alert, lang: Lang, names: Names) -> str:
+    """The alert's text in ``lang`` from the catalogue; the stored text where the catalogue cannot word it."""
+    stored = alert.message_en if lang == "en" and alert.message_en else alert.message
+    return alert_text_or(
+        stored, alert.rule, alert.params.model_dump(exclude_none=True), lang, names,
+        subject=alert.subject, severity=alert.severity.value,
+    )  # fmt: skip
+
+
 def _muted(alert: Alert) -> str:
     if alert.inhibited_by is not None:
         return f"inhibited by #{alert.inhibited_by}"
@@ -72,25 +82,32 @@ async def list_alerts(
     everything: bool,
     limit: int,
     as_json: bool,
+    lang: Lang = "vi",
 ) -> int:
+    """The alerts worded in ``lang`` from the one catalogue (wording/alerts.py), as the console and the
+    wall page word them."""
     alerts = await store.alerts(
         open_only=not everything and not states,
         limit=limit,
         states=[AlertState(s) for s in states],
         severities=[Severity(s) for s in severities],
     )
+    names = await store.names()
+    texts = [alert_text_of(a, lang, names) for a in alerts]
     if as_json:
-        print(json.dumps([a.model_dump(mode="json") for a in alerts], ensure_ascii=False, indent=2))
+        rows = [{**a.model_dump(mode="json"), "text": t} for a, t in zip(alerts, texts, strict=True)]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     if not alerts:
         console.print("no alerts" + (" of that kind" if states or severities else " open"))
         return 0
-    table = Table("id", "state", "severity", "rule", "subject", "message", "since (UTC)", "muted")
-    for a in alerts:
+    table = Table("id", "state", "severity", "rule", "subject", "alert", "since (UTC)", "muted")
+    for a, text in zip(alerts, texts, strict=True):
         since = a.resolved_at or a.acknowledged_at or a.fired_at or a.opened_at
-        state = a.state.value + (f" by {a.acknowledged_by}" if a.state is AlertState.ACKNOWLEDGED else "")
+        state = label(f"state.{a.state.value}", lang)
+        state += f" ({a.acknowledged_by})" if a.state is AlertState.ACKNOWLEDGED else ""
         table.add_row(
-            str(a.id), state, a.severity.value, a.rule, a.subject, a.message,
+            str(a.id), state, label(f"severity.{a.severity.value}", lang), a.rule, a.subject, text,
             since.strftime("%Y-%m-%d %H:%M:%S"), _muted(a),
         )  # fmt: skip
     console.print(table)

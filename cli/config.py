@@ -57,6 +57,10 @@ class Config(Section):
     console: ConsoleSettings = ConsoleSettings()
     rules: RulesSettings = RulesSettings()
 
+    def source_agencies(self) -> dict[str, str]:
+        """The agency each source speaks for: alert texts name it (wording/alerts.py)."""
+        return {s.name: s.agency for s in self.sources if s.agency}
+
 
 # The built-in SDMX source runs when its optional library is installed. The text says which, so
 # that `show-config` prints what `serve` and `demo` run.

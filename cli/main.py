@@ -19,11 +19,11 @@ from rich.table import Table
 
 from cli.config import Config, ConfigError, builtin_text, load
 from feed.config import hash_token
-from feed.formatting import format_number, status_label, unit_label
 from storage import Observation, Store, StoreError
 from storage.clock import parse_moment
 from storage.migrations import LATEST, schema_version
 from storage.pg.adapter import is_url, shown
+from wording import decimals_of, label, number, unit_label
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -104,7 +104,10 @@ def _existing_db(args: argparse.Namespace) -> str:
 
 
 async def _open_existing(args: argparse.Namespace) -> Store:
-    return await Store.open(_existing_db(args), extra_indicators=_config(args).indicators)
+    config = _config(args)
+    return await Store.open(
+        _existing_db(args), extra_indicators=config.indicators, source_agencies=config.source_agencies()
+    )
 
 
 def _date(text: str) -> date:
@@ -149,7 +152,8 @@ async def cmd_init_db(args: argparse.Namespace) -> int:
                 conn.close()
         except sqlite3.DatabaseError as exc:
             raise UserError(f"cannot open the database {path}: {exc}") from None
-    store = await Store.open(path, extra_indicators=_config(args).indicators)
+    config = _config(args)
+    store = await Store.open(path, extra_indicators=config.indicators, source_agencies=config.source_agencies())
     try:
         indicators = len(await store.indicators())
         areas = len(await store.areas_in_force(date.today()))
@@ -311,16 +315,16 @@ async def cmd_history(args: argparse.Namespace) -> int:
     for o in rows:
         before = [r.value for r in earlier.get(o.id, [])]
         table.add_row(
-            o.period, format_number(o.value, lang, apart_from=before), status_label(o.status.value, lang),
+            o.period, number(o.value, lang, decimals_of(ind.code, ind.unit), apart_from=before), label(f"status.{o.status.value}", lang),
             str(o.revision), o.source, o.collected_at.strftime("%Y-%m-%d %H:%M:%S"), str(o.run_id or "—"),
             (o.payload_digest or "—")[:12],
         )  # fmt: skip
         if not args.revisions:
             continue
         for r in reversed(earlier.get(o.id, [])):
-            value = format_number(r.value, lang, apart_from=[*before, o.value])
+            value = number(r.value, lang, decimals_of(ind.code, ind.unit), apart_from=[*before, o.value])
             table.add_row(
-                "", f"[dim]{value}[/]", f"[dim]{status_label(r.status.value, lang)}[/]", f"[dim]{r.revision}[/]",
+                "", f"[dim]{value}[/]", f"[dim]{label(f'status.{r.status.value}', lang)}[/]", f"[dim]{r.revision}[/]",
                 f"[dim]{r.source}[/]", f"[dim]{r.collected_at.strftime('%Y-%m-%d %H:%M:%S')}[/]",
                 f"[dim]{r.run_id or '—'}[/]", f"[dim]{(r.payload_digest or '—')[:12]}[/]",
             )  # fmt: skip
@@ -340,7 +344,7 @@ async def cmd_alerts(args: argparse.Namespace) -> int:
     try:
         return await list_alerts(
             store, out, states=args.state or [], severities=args.severity or [], everything=args.all,
-            limit=args.limit, as_json=args.json,
+            limit=args.limit, as_json=args.json, lang=args.lang,
         )  # fmt: skip
     finally:
         await store.close()
@@ -558,7 +562,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--severity", action="append", choices=["info", "warning", "critical"], help="only this severity")
     p.add_argument("--all", action="store_true", help="resolved alerts too")
     p.add_argument("--limit", type=int, default=200, help="at most this many, newest first (default 200)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--lang", choices=["vi", "en"], default="vi", help="words and numbers in Vietnamese or English")
+    p.add_argument("--json", action="store_true", help="the stored alerts, each with its text in --lang")
     p = add("reporting", cmd_reporting, "completeness of the reports per indicator: received, on time, late, missing")
     p.add_argument("--indicator", metavar="CODE", help="only this indicator")
     p.add_argument("--period", metavar="PERIOD", help="this period (2026-10, 2026-Q3, 2026); default: the newest due")

@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 
 from collectors.pipeline import Collector
-from feed.formatting import format_number
 from storage import CollectionRun, RunOutcome
+from wording import number
 
 Say = Callable[[str], object]
 
@@ -49,8 +49,7 @@ class FirstPull:
     def line(self) -> str:
         failed = f" ({self.failed} failed)" if self.failed else ""
         return (
-            f"first pull: {self.done} of {self.total} sources done{failed}, "
-            f"{format_number(self.figures)} figures stored"
+            f"first pull: {self.done} of {self.total} sources done{failed}, {number(self.figures, 'en')} figures stored"
         )
 
     def _finished(self, run: CollectionRun) -> None:

@@ -23,7 +23,6 @@ from collectors.pipeline import Collector
 from collectors.queued import QueuedRuns, serve_requests
 from collectors.scheduler import LeaseKeeper, Scheduler
 from feed.commands import RunService
-from feed.formatting import format_number
 from feed.server import FeedServer
 from storage import CollectionRun, RunOutcome, RunTrigger, Store
 from storage.clock import utcnow
@@ -31,6 +30,7 @@ from storage.lock import CollectorLock, DatabaseBusy
 from storage.pg.adapter import is_url, shown
 from storage.repos.leases import Leases
 from storage.writes import StoreError
+from wording import number
 
 log = logging.getLogger("opscentre")
 
@@ -47,10 +47,10 @@ OUTCOME_MARK = {
 def describe_run(run: CollectionRun, lang: str = "en") -> str:
     """One line per run, wholly in ``lang`` (words and number format alike)."""
     vi = lang == "vi"
-    n = lambda v: format_number(v, "vi" if vi else "en")  # noqa: E731
+    n = lambda v: number(v, "vi" if vi else "en")  # noqa: E731
     took = ""
     if run.ended_at is not None:
-        seconds = format_number(round((run.ended_at - run.started_at).total_seconds(), 1), "vi" if vi else "en", 1)
+        seconds = number((run.ended_at - run.started_at).total_seconds(), "vi" if vi else "en", 1)
         took = f" trong {seconds} giây" if vi else f" in {seconds}s"
     if vi:
         text = (
@@ -140,7 +140,9 @@ class Service:
                 f"--role {self.role} needs a PostgreSQL store ([database] url): a SQLite file has one "
                 "writing process, so only --role all serves it"
             )
-        self.store = await Store.open(self.db_path, extra_indicators=self.config.indicators)
+        self.store = await Store.open(
+            self.db_path, extra_indicators=self.config.indicators, source_agencies=self.config.source_agencies()
+        )
         if self.role == "feed":
             # Manual runs go to the collector processes through the database (collectors/queued.py).
             await self._start_feed(runs=QueuedRuns(self.store, self.config.sources))
@@ -362,7 +364,7 @@ async def collect(
     everything: bool,
     requested_by: str,
 ) -> int:
-    store = await Store.open(db_path, extra_indicators=config.indicators)
+    store = await Store.open(db_path, extra_indicators=config.indicators, source_agencies=config.source_agencies())
     lock = CollectorLock(db_path)
     try:
         lock.acquire("opscentre collect --local")

@@ -64,13 +64,6 @@ DEFAULT_BANDS: dict[str, Band] = {
     "GDP_GROWTH": Band(critical_low=0.0),
 }
 
-REASONS_VI = {
-    "warning_high": "vượt ngưỡng cảnh báo trên",
-    "warning_low": "dưới ngưỡng cảnh báo dưới",
-    "critical_high": "vượt ngưỡng nghiêm trọng trên",
-    "critical_low": "dưới ngưỡng nghiêm trọng dưới",
-}
-
 
 def band_of(rules: RulesSettings, indicator: str) -> Band | None:
     """The indicator's band: its own from the settings if it gives any, else the built-in one."""
@@ -148,7 +141,6 @@ async def check_bands(store: Store, rules: RulesSettings, indicators: Iterable[s
             ANOMALY_BAND,
             subject,
             severity,
-            f"{indicator} {area} kỳ {period}: {value!r} {REASONS_VI[reason]} {limit!r}",
             params=AlertParams(
                 indicator=indicator,
                 area=area,
@@ -276,8 +268,6 @@ async def check_outliers(
                     ANOMALY_OUTLIER,
                     subject,
                     Severity.WARNING,
-                    f"{indicator} {area} kỳ {period} ({source}) bất thường: {previous!r} → {value!r} "
-                    f"(điểm z hiệu chỉnh {score:.1f}, ngưỡng {rules.outlier_z:g})",
                     params=AlertParams(
                         indicator=indicator,
                         area=area,

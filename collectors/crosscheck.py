@@ -149,14 +149,11 @@ async def check_provinces(
     elif not _differ(total, national.value, tolerance):
         await store.resolve_alert(PROVINCES, subject)
         return True
-    so_far = f"{len(got)}/{len(parts)}" if partial else str(len(got))
     lines = "\n".join(f"{p.area} {p.value!r} ({p.source}, {_short(p.digest)})" for p in got)
     await store.fire_alert(
         PROVINCES,
         subject,
         Severity.WARNING,
-        f"Tổng {so_far} tỉnh, thành phố của {indicator.code} kỳ {period} là {total!r}, "
-        f"{'đã vượt' if partial else 'khác'} số cả nước {national.value!r} ({national.source})",
         params=AlertParams(
             indicator=indicator.code,
             period=period,
@@ -201,7 +198,6 @@ async def check_derived(
         DERIVED,
         subject,
         Severity.WARNING,
-        f"{indicator.code} kỳ {period} là {figure.value!r} ({figure.source}), khác {indicator.formula} = {computed!r}",
         params=AlertParams(
             source=figure.source,
             indicator=indicator.code,
@@ -256,8 +252,6 @@ async def check_sources(
             SOURCES,
             subject,
             Severity.WARNING,
-            f"Hai nguồn khác nhau: {indicator.code} {area} kỳ {period} là {first.value!r} ({first.source}) "
-            f"và {other.value!r} ({other.source})",
             params=AlertParams(
                 source=first.source,
                 indicator=indicator.code,

@@ -65,10 +65,6 @@ async def source_area(store: Store, source: str) -> str | None:
     return areas[0] if len(areas) == 1 and areas[0] != NATION else None
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%H:%M %d/%m/%Y") if moment is not None else "chưa bao giờ"
-
-
 # --- source.down ------------------------------------------------------------------------------------
 
 
@@ -79,8 +75,6 @@ async def source_down(store: Store, run: CollectionRun, breaker: CircuitBreaker,
         SOURCE_DOWN,
         run.source,
         Severity.CRITICAL,
-        f"Nguồn {run.source} ngừng hoạt động: ngắt mạch sau {breaker.failures} lần lỗi liên tiếp "
-        f"(số liệu tốt lần cuối: {_when(good)})",
         params=AlertParams(
             source=run.source,
             agency=agency,
@@ -134,8 +128,6 @@ async def check_stale(
             DATA_STALE,
             source.name,
             Severity.WARNING,
-            f"Số liệu của nguồn {source.name} đã cũ: không có lần thu thập thành công nào trong {count} chu kỳ "
-            f"(lần cuối: {_when(good)})",
             params=AlertParams(
                 source=source.name,
                 agency=source.agency,
@@ -206,7 +198,6 @@ async def check_counters(store: Store, run: CollectionRun) -> list[str]:
             COUNTER_DECREASED,
             subject,
             Severity.WARNING,
-            f"Bộ đếm {indicator} ({area}) giảm: {before!r} → {value!r} (lúc {period}, nguồn {source})",
             params=AlertParams(
                 indicator=indicator,
                 area=area,

@@ -293,7 +293,6 @@ async def _check_late(
         started -= rules.late_lookback
     table = await _judged(store, rules, now, indicators, province_sources, state, touched)
     owners = {i.code: i.owner for i in indicators}
-    names = {a.code: a.name_vi for a in await store.area_versions()}
     owed: dict[str, Owed] = {}
     for row in table:
         if started is None or datetime.combine(row.due + timedelta(days=1), time.min, tzinfo=UTC) < started:
@@ -306,13 +305,10 @@ async def _check_late(
     for entry in owed.values():
         entry.items.sort(key=lambda x: (x[2], x[0]))
         indicator, period, due = entry.items[0]
-        who = names.get(entry.area, entry.area) if entry.area else f"Cơ quan {entry.agency}"
-        more = f" và {len(entry.items) - 1} báo cáo khác" if len(entry.items) > 1 else ""
         await store.fire_alert(
             REPORT_LATE,
             entry.party,
             Severity.WARNING,
-            f"{who} chưa gửi báo cáo {indicator} kỳ {period} (hạn {due.isoformat()}){more}",
             params=AlertParams(
                 area=entry.area,
                 agency=entry.agency,

@@ -35,7 +35,6 @@ THRESHOLD, CLOSED, REPEATED = "threshold", "closed", "repeated"
 # alert each, the rest one log line, so the alert list stays something people can read.
 MAX_ALERTS_PER_RUN = 50
 
-REASONS_VI = {THRESHOLD: "vượt ngưỡng điều chỉnh", CLOSED: "kỳ đã quá hạn báo cáo", REPEATED: "điều chỉnh nhiều lần"}
 
 log = logging.getLogger(__name__)
 
@@ -115,16 +114,6 @@ def subject(r: Revision, source: str) -> str:
     return f"{r.indicator}/{r.area}/{r.period}/{source}"
 
 
-def message(w: Watched, source: str) -> str:
-    r = w.revision
-    why = ", ".join(REASONS_VI[x] for x in w.reasons)
-    # repr: the shortest text that round-trips, so two different values never read alike
-    return (
-        f"Số liệu {r.indicator} {r.area} kỳ {r.period} ({source}) được điều chỉnh lần {r.revision - 1}: "
-        f"{r.previous_value!r} → {r.value!r} ({why})"
-    )
-
-
 async def watch(
     store: Store,
     rules: RulesSettings,
@@ -159,7 +148,6 @@ async def watch(
             REVISION_WATCH,
             key,
             w.severity,
-            message(w, source),
             params=AlertParams(
                 indicator=r.indicator,
                 area=r.area,

@@ -36,9 +36,7 @@ async def after_failure(
     ``source.failing`` keeps firing for one interval of the source after its condition clears
     (``settings``; without them it resolves at once), so a source that fails, succeeds and fails
     again is one alert, never resolved in between."""
-    state = f"lỗi {breaker.failures} lần liên tiếp"
     status = run.http_status if run.http_status is not None and run.http_status >= 400 else None
-    why = f" (máy chủ nguồn trả lời mã HTTP {status})" if status is not None else ""
     # A province's own system: its late reports say again what this alert says, and are muted by
     # it (storage/alerting.py, inhibition by area).
     area = await health.source_area(store, run.source)
@@ -46,7 +44,6 @@ async def after_failure(
         SOURCE_FAILING,
         run.source,
         Severity.WARNING,
-        f"Nguồn {run.source} {state}{why}",
         params=AlertParams(
             source=run.source,
             agency=agency,
@@ -82,7 +79,6 @@ async def after_success(
             SOURCE_REJECTED,
             run.source,
             Severity.WARNING,
-            f"Nguồn {run.source}: {run.rejected} bản ghi bị loại (lần thu thập #{run.id})",
             params=AlertParams(
                 source=run.source,
                 agency=agency,
@@ -97,14 +93,10 @@ async def after_success(
     official = [r for r in revisions if r.previous_status == "official"]
     if official:
         first = official[0]
-        more = f" và {len(official) - 1} số liệu khác" if len(official) > 1 else ""
         await store.fire_alert(
             FIGURES_REVISED,
             run.source,
             Severity.INFO,
-            f"Số liệu chính thức bị điều chỉnh: {first.indicator} {first.area} {first.period} "
-            # repr: the shortest text that round-trips, so two different values never read alike
-            f"{first.previous_value!r} → {first.value!r}{more} (lần thu thập #{run.id})",
             params=AlertParams(
                 source=run.source,
                 agency=agency,

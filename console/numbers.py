@@ -1,31 +1,30 @@
 """Numbers, changes, times and ages as each language writes them: Vietnamese 1.234,5 and
-English 1,234.5. Pure functions; the app binds them to its language (``app.fmt_number``)."""
+English 1,234.5, from the product's one formatter (wording/numbers.py, CLDR data). Pure functions;
+the app binds them to its language (``app.fmt_number``)."""
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+
+from wording import number
+from wording.numbers import Lang as WordingLang
+from wording.numbers import minus
+from wording.periods import CENTRE_TZ
 
 Lang = str  # "vi" | "en"
 
-# The centre's clock: operators read times as Vietnam time (as the wall page does).
-CENTRE_TZ = timezone(timedelta(hours=7), "UTC+7")
-_VI = str.maketrans({",": ".", ".": ","})
-MINUS = "−"  # U+2212: as wide as '+', never mistaken for a dash
+__all__ = ["CENTRE_TZ", "fmt_age", "fmt_change", "fmt_number", "fmt_percent", "fmt_time", "parse_number", "to_lang"]
+
+
+def to_lang(lang: Lang) -> WordingLang:
+    """The console's language as the wording package names it."""
+    return "en" if lang == "en" else "vi"
 
 
 def fmt_number(value: float | None, decimals: int = 1, lang: Lang = "vi") -> str:
     """``1234.5`` → ``1.234,5`` (vi) or ``1,234.5`` (en); None → ``—``."""
-    if value is None or math.isnan(value):
-        return "—"
-    if math.isinf(value):
-        return "∞" if value > 0 else f"{MINUS}∞"
-    decimals = max(0, min(decimals, 6))
-    text = f"{abs(value):,.{decimals}f}"
-    if lang == "vi":
-        text = text.translate(_VI)
-    negative = value < 0 and any(c not in "0.," for c in text)
-    return f"{MINUS}{text}" if negative else text
+    return number(value, to_lang(lang), max(0, min(decimals, 6)))
 
 
 def fmt_change(delta: float | None, decimals: int = 1, lang: Lang = "vi") -> str:
@@ -36,7 +35,7 @@ def fmt_change(delta: float | None, decimals: int = 1, lang: Lang = "vi") -> str
     body = fmt_number(abs(delta), decimals, lang)
     if body.strip("0.,") == "":
         return f"= {body}"
-    return f"▲ +{body}" if delta > 0 else f"▼ {MINUS}{body}"
+    return f"▲ +{body}" if delta > 0 else f"▼ {minus(to_lang(lang))}{body}"
 
 
 def fmt_percent(ratio: float | None, lang: Lang = "vi", decimals: int = 1) -> str:
@@ -75,7 +74,7 @@ def fmt_age(age: timedelta | None, lang: Lang = "vi") -> str:
 
 def parse_number(text: str, lang: Lang = "vi") -> float:
     """The inverse of ``fmt_number`` (for typed thresholds): raises ValueError with the format expected."""
-    raw = text.strip().replace(MINUS, "-").replace(" ", "")
+    raw = text.strip().replace("\u2212", "-").replace(" ", "")  # a typed U+2212 minus is a minus too
     raw = raw.replace(".", "").replace(",", ".") if lang == "vi" else raw.replace(",", "")
     try:
         return float(raw)

@@ -22,6 +22,7 @@ How to read it (for view authors): the app holds one ``ConsoleState`` as ``app.s
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -46,6 +47,7 @@ from feed.protocol import (
     SourceStatus,
     Welcome,
 )
+from wording import AreaName, IndicatorWords, Names
 
 SeriesKey = tuple[str, str, str]  # (indicator, area, source)
 SPARK_POINTS = 40  # values kept per series for its sparkline: memory bounded by the number of series
@@ -109,6 +111,13 @@ class Series:
             self.points.appendleft((period, value))
 
 
+def _area_names(areas: Iterable[AreaInfo]) -> dict[str, list[AreaName]]:
+    out: dict[str, list[AreaName]] = {}
+    for a in areas:
+        out.setdefault(a.code, []).append(AreaName(a.name, a.valid_from, a.valid_to))
+    return out
+
+
 @dataclass
 class Catalogue:
     indicators: dict[str, IndicatorInfo] = field(default_factory=dict)
@@ -118,10 +127,19 @@ class Catalogue:
     agencies: dict[str, AgencyInfo] = field(default_factory=dict)
     categories: dict[str, CategoryInfo] = field(default_factory=dict)
     sources: dict[str, SourceInfo] = field(default_factory=dict)
+    names: Names = field(default_factory=Names)  # the same, for alert texts (wording/alerts.py)
 
     @classmethod
     def from_data(cls, data: CatalogueData) -> Catalogue:
         return cls(
+            names=Names(
+                indicators={
+                    i.code: IndicatorWords(i.name_vi, i.name_en, i.unit_vi, i.decimals) for i in data.indicators
+                },
+                areas=_area_names(data.areas),
+                agencies={a.code: (a.name_vi, a.name_en) for a in data.agencies},
+                source_agencies={s.name: s.agency for s in data.sources if s.agency},
+            ),
             indicators={i.code: i for i in data.indicators},
             # the newest version of each code wins (a unit still in force over a former one)
             areas={a.code: a for a in sorted(data.areas, key=lambda a: (a.valid_to is None, a.valid_from or date.min))},

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-from feed.formatting import UNITS_EN
 from feed.protocol import AgencyInfo, AreaInfo, CatalogueData, CategoryInfo, IndicatorInfo, SourceInfo
 from storage import Agency, Area, Indicator, Store
+from wording import decimals_of, scale_of, unit_label
 
 # The key national indicators: the wall page's tiles (feed/static/display.js, TILES, which keeps
 # its own copy for the browser) and the console's overview. Defined here once for the server.
@@ -29,54 +29,15 @@ KEY_INDICATORS: tuple[str, ...] = (
     "INTL_ARRIVALS",
 )
 
-# One of a unit in base units (đồng, USD, people, tonnes, kWh, arrivals): to compare magnitudes.
-# A unit not listed (an indicator added by configuration) has scale 1.
-UNIT_SCALE = {
-    "nghìn tỷ đồng": 1e12,
-    "tỷ đồng": 1e9,
-    "tỷ USD": 1e9,
-    "tỷ kWh": 1e9,
-    "triệu người": 1e6,
-    "nghìn lượt": 1e3,
-    "nghìn tấn": 1e3,
-}
-# Digits usually shown after the decimal mark, by unit (the wall page writes its tiles so), and the
-# few indicators written otherwise than their unit suggests.
-UNIT_DECIMALS = {
-    "%": 2,
-    "%/năm": 2,
-    "VND/USD": 0,
-    "nghìn tỷ đồng": 1,
-    "tỷ đồng": 1,
-    "tỷ USD": 2,
-    "tỷ kWh": 2,
-    "triệu người": 2,
-    "nghìn lượt": 1,
-    "nghìn tấn": 1,
-}
-COUNT_UNITS = {"ca", "cuộc gọi", "doanh nghiệp", "dịch vụ", "giao dịch", "hệ thống", "hồ sơ", "lượt"}
-COUNT_UNITS |= {"phản ánh", "tài khoản", "văn bản", "vụ"}
-DECIMALS = {"IIP_YOY": 1}
-DEFAULT_DECIMALS = 1
-
-
-def decimals_of(ind: Indicator) -> int:
-    if ind.code in DECIMALS:
-        return DECIMALS[ind.code]
-    if ind.unit in COUNT_UNITS:
-        return 0
-    return UNIT_DECIMALS.get(ind.unit, DEFAULT_DECIMALS)
-
-
 def indicator_info(ind: Indicator, lineage: list[str]) -> IndicatorInfo:
     return IndicatorInfo(
         code=ind.code,
         name_vi=ind.name_vi,
         name_en=ind.name_en,
         unit_vi=ind.unit,
-        unit_en=UNITS_EN.get(ind.unit, ind.unit),
-        scale=UNIT_SCALE.get(ind.unit, 1.0),
-        decimals=decimals_of(ind),
+        unit_en=unit_label(ind.unit, "en"),
+        scale=scale_of(ind.unit),
+        decimals=decimals_of(ind.code, ind.unit),
         frequency=ind.frequency.value,
         category=ind.category,
         agency=ind.owner,

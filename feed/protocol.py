@@ -157,6 +157,7 @@ class AlertInfo(Message):
     state: Literal["pending", "firing", "acknowledged", "resolved"]
     message: str  # Vietnamese, for people; never a raw URL or exception text
     params: AlertParams = AlertParams()
+    message_en: str | None = None  # the same in English; both rendered by the server from one catalogue
     detail: str | None = None  # technical detail (an error's text) for those who drill down
     opened_at: datetime
     fired_at: datetime | None = None

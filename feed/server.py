@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
 import ssl
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from http import HTTPStatus
 from importlib import resources
 from typing import Any
@@ -51,6 +53,8 @@ from feed.protocol import (
     Welcome,
 )
 from storage import Store
+from wording import CATALOGUE
+from wording.numbers import INTL_LOCALE
 
 log = logging.getLogger(__name__)
 # websockets logs every frame at DEBUG, a browser's hello (with its token) included: its logger for
@@ -65,6 +69,13 @@ STATIC = {
     "/display/style.css": ("display.css", "text/css; charset=utf-8"),
 }
 ReadyCheck = Callable[[], Awaitable[str | None]]  # None when ready, else the reason
+
+
+@cache
+def wording_script() -> bytes:
+    """The wall page's words, generated from the one catalogue (wording/catalogue.py): never a copy."""
+    data = {"catalogue": CATALOGUE, "locales": INTL_LOCALE}
+    return f"window.OPSCENTRE_WORDING = {json.dumps(data, ensure_ascii=False, sort_keys=True)};\n".encode()
 
 
 @dataclass(frozen=True)
@@ -200,6 +211,8 @@ class FeedServer:
             return Response(
                 302, "Found", Headers([("Location", "/display"), ("Content-Length", "0"), ("Connection", "close")])
             )
+        if path == "/display/wording.js":
+            return _response(HTTPStatus.OK, wording_script(), "text/javascript; charset=utf-8", cache="no-cache")
         if path in STATIC:
             name, content_type = STATIC[path]
             body = resources.files("feed.static").joinpath(name).read_bytes()

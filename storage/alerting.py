@@ -203,6 +203,7 @@ def fire(
     for_: timedelta | None = None,
     keep_firing_for: timedelta | None = None,
     inhibitions: Sequence[Inhibition] = DEFAULT_INHIBITIONS,
+    message_en: str | None = None,
 ) -> Alert | None:
     """The condition of ``rule`` on ``subject`` holds now. Opens the alert (pending while ``for_``
     has not passed, or until fired without ``pending``), fires a pending one that is due, updates
@@ -222,10 +223,10 @@ def fire(
         fire_after = to_text(now + hold) if hold is not None and not pending else None
         cur = conn.execute(
             """INSERT INTO alerts (rule, subject, severity, state, message, opened_at, fired_at, updated_at,
-                                   params, detail, fire_after, keep_firing_s)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id""",
+                                   params, detail, fire_after, keep_firing_s, message_en)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id""",
             (rule, subject, severity.value, state.value, message, text, None if held else text, text,
-             params_json, detail, fire_after, keep),
+             params_json, detail, fire_after, keep, message_en),
         )  # fmt: skip
         alert = get(conn, int(cur.fetchone()[0]))
         inhibited_by, silenced_by = _mutes_of(conn, alert, inhibitions, now)
@@ -244,7 +245,13 @@ def fire(
     fires_at = existing.fire_after or (old.opened_at + hold if hold is not None else None)
     due = fires_at is not None and fires_at <= now
     promote = old.state is AlertState.PENDING and not pending and (hold is None or due)
-    same = (old.severity, old.message, old.params, old.detail) == (severity, message, params, detail)
+    same = (old.severity, old.message, old.message_en, old.params, old.detail) == (
+        severity,
+        message,
+        message_en,
+        params,
+        detail,
+    )
     # The condition holds (again): a clearing in progress ends, and nothing visible happened. A pending
     # alert held without a `for` gets the one this call gives, counted from when it opened.
     fire_after = to_text(old.opened_at + hold) if hold is not None and not pending else None
@@ -255,10 +262,10 @@ def fire(
     if not promote and same:
         return None
     conn.execute(
-        """UPDATE alerts SET severity = ?, message = ?, params = ?, detail = ?, updated_at = ?,
+        """UPDATE alerts SET severity = ?, message = ?, message_en = ?, params = ?, detail = ?, updated_at = ?,
            state = CASE WHEN ? THEN 'firing' ELSE state END,
            fired_at = CASE WHEN ? THEN ? ELSE fired_at END WHERE id = ?""",
-        (severity.value, message, params_json, detail, text, promote, promote, text, old.id),
+        (severity.value, message, message_en, params_json, detail, text, promote, promote, text, old.id),
     )
     alert = get(conn, old.id)
     if promote:

@@ -308,6 +308,7 @@ class Alert(Frozen):
     state: AlertState
     message: NFCStr  # Vietnamese, for people: never a raw URL or exception text (that goes to ``detail``)
     params: AlertParams = AlertParams()
+    message_en: str | None = None  # the same in English (both from wording/alerts.py); None: kept before it
     detail: str | None = None
     opened_at: datetime
     fired_at: datetime | None = None

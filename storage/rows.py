@@ -24,7 +24,7 @@ RUN_FIELDS = tuple(CollectionRun.model_fields)
 RUN_COLUMNS = ", ".join(RUN_FIELDS)
 ALERT_COLUMNS = (
     "id, rule, subject, severity, state, message, opened_at, fired_at, acknowledged_at, acknowledged_by, "
-    "ack_note, resolved_at, updated_at, params, detail, inhibited_by, silenced_by"
+    "ack_note, resolved_at, updated_at, params, detail, inhibited_by, silenced_by, message_en"
 )
 
 
@@ -46,6 +46,7 @@ def alert_from_row(r: Sequence[Any]) -> Alert:
         opened_at=from_text(r[6]), fired_at=opt_time(r[7]), acknowledged_at=opt_time(r[8]),
         acknowledged_by=r[9], ack_note=r[10], resolved_at=opt_time(r[11]), updated_at=from_text(r[12]),
         params=AlertParams.model_validate_json(r[13] or "{}"), detail=r[14], inhibited_by=r[15], silenced_by=r[16],
+        message_en=r[17],
     )  # fmt: skip
 
 

@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import aiosqlite
 import psycopg
@@ -23,7 +24,7 @@ from storage.clock import to_text, utcnow
 from storage.ingest import Catalogue
 from storage.lock import PROCESS_ID
 from storage.migrations import SchemaTooNew, migrate
-from storage.models import Indicator, Severity
+from storage.models import AlertParams, Indicator, Severity
 from storage.pg import migrate as pg_migrate
 from storage.pg.adapter import PgConnection, is_url, shown
 from storage.pg.notify import EVENTS, REQUESTS, Handler, Listen
@@ -45,6 +46,14 @@ WRITE_ALERT = ("storage.write_failed", "database")  # (rule, subject) of the ale
 PROBE_EVERY = 2.0  # seconds between attempts to write what waits, while writes fail
 
 
+class WriteAlert(NamedTuple):
+    """The alert fired while the database cannot be written (by the recovery task, once it can)."""
+
+    texts: tuple[str, str | None]
+    params: AlertParams
+    detail: str
+
+
 class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, RequestRepo):
     # Also ReferenceRepo (through SnapshotRepo) and RunRepo (through ObservationRepo).
     """Open with ``await Store.open(path)``; close with ``await store.close()`` (or ``async with``)."""
@@ -62,6 +71,8 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
         self._open_alerts: set[tuple[str, str]] = set()
         # Which firing alerts mute which others (storage/alerting.py); a server may set its own.
         self.inhibitions: tuple[Inhibition, ...] = DEFAULT_INHIBITIONS
+        self._names = None
+        self.source_agencies = {}
         writer.on_commit = self._notify
         # While writes fail: the ends of runs, and the runs that could not begin, to be written
         # (and the alert fired) by the recovery task as soon as the database can be written.
@@ -78,9 +89,16 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
         self._told = 0
 
     @classmethod
-    async def open(cls, path: str | Path, *, extra_indicators: Iterable[Indicator] = ()) -> Store:
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        extra_indicators: Iterable[Indicator] = (),
+        source_agencies: Mapping[str, str] | None = None,
+    ) -> Store:
         """Open (creating or upgrading as needed) the database at ``path``: a SQLite file, or a
-        PostgreSQL server given by a ``postgresql://`` URL (the engine is chosen here, nowhere else)."""
+        PostgreSQL server given by a ``postgresql://`` URL (the engine is chosen here, nowhere else).
+        ``source_agencies``: the agency each configured source speaks for (alert texts name it)."""
         path = str(path)
         pg = is_url(path)
         if not pg:
@@ -99,6 +117,7 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
             await writer.close()
             raise StoreError(f"cannot open the database {shown(path)}: {exc}") from exc
         store = cls(path, writer, reader)
+        store.source_agencies = dict(source_agencies or {})
         extra = list(extra_indicators)
         store.epoch = await writer.run(lambda conn: writes.first_start(conn, extra))
         await store._reload_catalogue()
@@ -169,15 +188,13 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
         health = self._writer.health
         unended = dict(self._unended)
         unstarted = list(self._unstarted)
-        alert: tuple[str, str] | None = None
+        alert: WriteAlert | None = None
         if WRITE_ALERT not in self._open_alerts and not health.ok:
-            full = "ổ đĩa đầy; " if health.disk_full else ""
-            message = (
-                f"Không ghi được cơ sở dữ liệu {Path(self.path).name}: {full}số liệu mới chưa được lưu, "
-                "các lượt thu thập sẽ được ghi lại khi ghi được trở lại"
-            )
+            params = AlertParams(reason="disk_full" if health.disk_full else None)
+            texts = await self.alert_texts(*WRITE_ALERT, Severity.CRITICAL, params)
             since = to_text(health.failing_since or utcnow())
-            alert = (message, f"the database {shown(self.path)} cannot be written since {since}: {health.error}")
+            detail = f"the database {shown(self.path)} cannot be written since {since}: {health.error}"
+            alert = WriteAlert(texts, params, detail)
         await self._writer.run(lambda conn: _catch_up(conn, alert, unended, unstarted))
         if alert is not None:
             self._open_alerts.add(WRITE_ALERT)
@@ -237,13 +254,13 @@ def _migrate_pg(conn: sqlite3.Connection) -> None:
 
 def _catch_up(
     conn: sqlite3.Connection,
-    alert: tuple[str, str] | None,
+    alert: WriteAlert | None,
     unended: dict[int, RunFinish],
     unstarted: list[Unstarted],
 ) -> None:
     if alert is not None:
-        message, detail = alert
-        alerting.fire(conn, *WRITE_ALERT, Severity.CRITICAL, message, False, None, detail)
+        (vi, en), params, detail = alert
+        alerting.fire(conn, *WRITE_ALERT, Severity.CRITICAL, vi, False, params, detail, message_en=en)
     for run_id, done in unended.items():
         with contextlib.suppress(StoreError):  # already ended (marked interrupted meanwhile)
             writes.finish_run(conn, run_id, done.outcome, **done.fields())

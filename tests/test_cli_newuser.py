@@ -166,9 +166,9 @@ def test_a_run_is_described_wholly_in_one_language() -> None:
          "new": 12000, "revised": 300, "unchanged": 40, "rejected": 5}
     )  # fmt: skip
     vi = describe_run(run, "vi")
-    assert "lượt thu #7 nso: thành công một phần trong 41,2 giây" in vi
+    assert "lượt thu #7 nso: thành công một phần trong 41,3 giây" in vi  # 41.25: half away from zero, as Intl
     assert "nhận 12.345, mới 12.000, điều chỉnh 300, không đổi 40, bị loại 5" in vi
     for english in ("run", "partial", "fetched", "new ", "revised", "rejected", "s "):
         assert english not in vi, english
     en = describe_run(run, "en")
-    assert "run #7 nso: partial in 41.2s — fetched 12,345, new 12,000, revised 300" in en
+    assert "run #7 nso: partial in 41.3s — fetched 12,345, new 12,000, revised 300" in en

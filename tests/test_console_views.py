@@ -22,7 +22,8 @@ from console.app import OpscentreApp
 from feed.protocol import Heartbeat
 from feed.server import FeedServer
 from simulator import Simulator, SimulatorConfig, start
-from storage import Store
+from storage import Severity, Store
+from storage.models import AlertParams
 from tests.feedkit import TOKENS, feed_server
 
 pytestmark = pytest.mark.timeout(180)
@@ -125,8 +126,8 @@ async def test_an_acknowledgement_made_on_one_console_appears_on_a_second(tmp_pa
                 await until(pilot, lambda app=app: key in rows(app, "#alerts-table"), "the alert is listed")  # type: ignore[misc]
             # Worded from its rule and parameters in each console's language; state and severity in words.
             row1, row2 = rows(first, "#alerts-table")[key], rows(second, "#alerts-table")[key]
-            assert "▲ WARNING" in row1[0] and "! firing" in row1[1] and "Source mof failed 1 times in a row" in row1[-1]
-            assert "▲ CẢNH BÁO" in row2[0] and "! đang báo" in row2[1] and "Nguồn mof lỗi 1 lần liên tiếp" in row2[-1]
+            assert "▲ WARNING" in row1[0] and "! firing" in row1[1] and "Source Ministry of Finance [mof] failed (the source" in row1[-1]
+            assert "▲ CẢNH BÁO" in row2[0] and "! đang báo" in row2[1] and "Nguồn Bộ Tài chính [mof] bị lỗi (máy chủ nguồn" in row2[-1]
 
             first.query_one("#alerts-table", DataTable).focus()
             await p1.press("a")
@@ -339,139 +340,35 @@ async def test_the_drill_down_of_a_figure_shows_every_revision_and_the_digest_of
 # --- alerts: wording, bell, filters, detail --------------------------------------------------------------
 
 
-def test_alerts_are_worded_from_rule_and_params_in_either_language_with_the_message_as_fallback() -> None:
-    from console.numbers import fmt_number
+async def test_the_console_words_every_alert_as_the_server_does_in_either_language(store: Store) -> None:
+    """The console renders from the same catalogue, with the names the feed's catalogue gives it:
+    for every rule, its text is the server's (tests/wording_samples.py); a rule or params it cannot
+    word show the server's stored text."""
+    from console.state import Catalogue
     from console.views.alerts import headline
-    from feed.protocol import AlertInfo, AlertParams
+    from feed.catalogue import catalogue
+    from feed.protocol import AlertInfo, SourceInfo
+    from tests.wording_samples import SAMPLES
 
-    def alert(rule: str, severity: str = "warning", **params: object) -> AlertInfo:
-        return AlertInfo.model_validate(
-            {"id": 1, "rule": rule, "subject": "mof", "severity": severity, "state": "firing",
-             "message": "Thông điệp của máy chủ", "params": AlertParams.model_validate(params),
-             "opened_at": NOW, "updated_at": NOW}
-        )  # fmt: skip
-
-    def both(a: AlertInfo) -> tuple[str, str]:
-        return (
-            headline(a, "vi", lambda v, d: fmt_number(v, d, "vi")),
-            headline(a, "en", lambda v, d: fmt_number(v, d, "en")),
-        )
-
-    assert both(alert("source.failing", source="mof", failures=2, http_status=503)) == (
-        "Nguồn mof lỗi 2 lần liên tiếp: HTTP 503",
-        "Source mof failed 2 times in a row: HTTP 503",
-    )
-    assert both(alert("source.failing", "critical", source="mof", failures=5)) == (
-        "Nguồn mof bị ngắt mạch sau 5 lần lỗi liên tiếp",
-        "Source mof: circuit open after 5 failures in a row",
-    )
-    assert both(alert("source.rejected", source="cus", count=1200, run_id=7)) == (
-        "Nguồn cus: 1.200 bản ghi bị loại (lần thu thập #7)",
-        "Source cus: 1,200 records rejected (run #7)",
-    )
-    # A revision shows as many digits as either figure needs: never "3,22 → 3,22".
-    revised = alert("figures.revised", "info", source="nso", indicator="CPI_YOY", area="VN", period="2026-10",
-                    value=3.2212, previous_value=3.22, count=3, run_id=9)  # fmt: skip
-    assert both(revised) == (
-        "Số liệu chính thức bị điều chỉnh: CPI_YOY VN 2026-10 3,2200 → 3,2212 và 2 số liệu khác (lần thu thập #9)",
-        "Official figure revised: CPI_YOY VN 2026-10 3.2200 → 3.2212 and 2 more (run #9)",
-    )
-    # A rule this console does not know, or one without its parameters: the server's wording.
-    assert both(alert("feed.lagging")) == ("Thông điệp của máy chủ", "Thông điệp của máy chủ")
-    assert both(alert("source.failing")) == ("Thông điệp của máy chủ", "Thông điệp của máy chủ")
-
-
-def test_the_data_quality_rules_are_worded_from_their_params_in_either_language() -> None:
-    from console.numbers import fmt_number
-    from console.views.alerts import headline
-    from feed.protocol import AlertInfo, AlertParams
-
-    def both(rule: str, severity: str = "warning", subject: str = "x", **params: object) -> tuple[str, str]:
-        a = AlertInfo.model_validate(
-            {"id": 1, "rule": rule, "subject": subject, "severity": severity, "state": "firing",
-             "message": "Thông điệp của máy chủ", "params": AlertParams.model_validate(params),
-             "opened_at": NOW, "updated_at": NOW}
-        )  # fmt: skip
-        return headline(a, "vi", lambda v, d: fmt_number(v, d, "vi")), headline(
-            a, "en", lambda v, d: fmt_number(v, d, "en")
-        )
-
-    figure = {"indicator": "CPI_YOY", "area": "VN", "period": "2026-10", "source": "nso"}
-    assert both(
-        "revision.watch",
-        "critical",
-        **figure,
-        value=3.27,
-        previous_value=3.2,
-        revision=2,
-        reason="threshold,closed",
-        threshold=0.02,
-    ) == (
-        "Điều chỉnh cần xem: CPI_YOY VN 2026-10 3,20 → 3,27 (lần 2: vượt ngưỡng 2%, kỳ đã chốt)",
-        "Revision to watch: CPI_YOY VN 2026-10 3.20 → 3.27 (revision 2: beyond 2%, period closed)",
-    )
-    assert both("anomaly.band", "critical", **figure, value=9.5, threshold=8.0, reason="critical_high") == (
-        "CPI_YOY VN 2026-10: 9,5 trên ngưỡng nghiêm trọng 8,0",
-        "CPI_YOY VN 2026-10: 9.5 above the critical limit 8.0",
-    )
-    assert both("anomaly.outlier", **figure, value=32.0, previous_value=3.2, score=41.27, threshold=5.0) == (
-        "Giá trị bất thường: CPI_YOY VN 2026-10 32,0 (kỳ trước 3,2; z = 41,3, ngưỡng 5)",
-        "Outlier: CPI_YOY VN 2026-10 32.0 (previous period 3.2; z = 41.3, limit 5)",
-    )
-    assert both("source.down", "critical", "mof", source="mof", failures=5, last_good="2026-11-23T04:05:00+00:00") == (
-        "Nguồn mof ngừng hoạt động sau 5 lần lỗi liên tiếp (lần tốt cuối lúc 2026-11-23 11:05)",
-        "Source mof is down after 5 failures in a row (last good at 2026-11-23 11:05)",
-    )
-    assert both("data.stale", subject="sbv", source="sbv", count=3) == (
-        "Nguồn sbv: không có số liệu mới qua 3 chu kỳ (chưa lần nào thành công)",
-        "Source sbv: no new figures for 3 intervals (never succeeded)",
-    )
-    assert both(
-        "counter.decreased",
-        indicator="PORTAL_VISITS",
-        area="VN",
-        period="2026-11-23",
-        source="portal",
-        value=1_523_000_000.0,
-        previous_value=1_523_601_204.0,
-    ) == (
-        "Bộ đếm giảm: PORTAL_VISITS VN 2026-11-23 1.523.601.204 → 1.523.000.000",
-        "Counter went down: PORTAL_VISITS VN 2026-11-23 1,523,601,204 → 1,523,000,000",
-    )
-    assert both("report.late", area="01", indicator="RETAIL_SALES", period="2026-10", due="2026-11-20", count=3) == (
-        "01 chưa gửi báo cáo RETAIL_SALES kỳ 2026-10 (hạn 2026-11-20) và 2 báo cáo khác",
-        "01 has not sent its RETAIL_SALES report for 2026-10 (due 2026-11-20) and 2 more reports",
-    )
-    assert both(
-        "crosscheck.provinces",
-        indicator="RETAIL_SALES",
-        period="2026-10",
-        value=612.4,
-        count=34,
-        reference_value=612.5,
-        reference_source="nso",
-    ) == (
-        "Tổng 34 tỉnh, thành phố của RETAIL_SALES kỳ 2026-10 là 612,4, khác số cả nước 612,5 (nso)",
-        "The 34 provinces' RETAIL_SALES for 2026-10 add up to 612.4, not the national 612.5 (nso)",
-    )
-    assert both(
-        "crosscheck.derived",
-        indicator="TRADE_BALANCE",
-        area="VN",
-        period="2026-10",
-        source="cus",
-        value=2.6,
-        reference_value=2.5,
-    ) == (
-        "TRADE_BALANCE kỳ 2026-10 là 2,6 (cus), khác công thức = 2,5",
-        "TRADE_BALANCE for 2026-10 is 2.6 (cus), its formula gives 2.5",
-    )
-    assert both("crosscheck.sources", **figure, value=3.2, reference_value=3.4, reference_source="nso-sdmx") == (
-        "Hai nguồn khác nhau: CPI_YOY VN kỳ 2026-10 là 3,2 (nso) và 3,4 (nso-sdmx)",
-        "Two sources differ: CPI_YOY VN 2026-10 is 3.2 (nso) and 3.4 (nso-sdmx)",
-    )
-    # Without the parameters its wording needs: the server's words.
-    assert both("anomaly.outlier", indicator="CPI_YOY") == ("Thông điệp của máy chủ", "Thông điệp của máy chủ")
+    agencies = {"nso": "NSO", "mof": "MOF", "cus": "CUS", "sbv": "SBV", "vnat": "VNAT"}
+    store.source_agencies = agencies
+    sources = [
+        SourceInfo(name=n, kind="agency-json", agency=a, enabled=True, schedule="every 60s")
+        for n, a in agencies.items()
+    ]
+    names = Catalogue.from_data(await catalogue(store, sources)).names
+    for rule, severity, subject, params in SAMPLES:
+        alert = await store.fire_alert(rule, subject, Severity(severity), params=AlertParams.model_validate(params))
+        assert alert is not None
+        info = AlertInfo.model_validate(alert.model_dump())
+        assert (headline(info, "vi", names), headline(info, "en", names)) == (alert.message, alert.message_en)
+    unknown = AlertInfo.model_validate(
+        {"id": 1, "rule": "feed.lagging", "subject": "x", "severity": "info", "state": "firing",
+         "message": "Thông điệp của máy chủ", "opened_at": NOW, "updated_at": NOW}
+    )  # fmt: skip
+    assert headline(unknown, "en", names) == "Alert feed.lagging: x"
+    without = unknown.model_copy(update={"rule": "source.failing"})  # no params: the server's words
+    assert headline(without, "en", names) == "Thông điệp của máy chủ"
 
 
 async def test_a_new_critical_alert_rings_the_bell_unless_muted_and_filters_and_detail_work(tmp_path: Path) -> None:
@@ -503,7 +400,7 @@ async def test_a_new_critical_alert_rings_the_bell_unless_muted_and_filters_and_
             assert rows(app, "#alerts-table")[str(down.id)][2] == ""
             app.query_one("#alerts-table", DataTable).move_cursor(row=rows_order(app).index(str(failing.id)))
             await until(pilot, lambda: f"Inhibited by alert #{down.id}" in text_of(app, "#alerts-info"), "why muted")
-            assert "Source mof is down after 2 failures in a row" in text_of(app, "#alerts-info")
+            assert "Source Ministry of Finance [mof] is down after 2 failures in a row" in text_of(app, "#alerts-info")
             assert "Muted: [shown] (h)" in text_of(app, "#alerts-bar")
             await pilot.press("h")  # hide the muted alerts
             assert "Muted: [hidden] (h)" in text_of(app, "#alerts-bar")
@@ -563,7 +460,7 @@ async def test_a_new_critical_alert_rings_the_bell_unless_muted_and_filters_and_
             # Another language: the same alert in Vietnamese, from its parameters.
             await pilot.press("l")
             await until(pilot, lambda: "CẢNH BÁO" in rows(app, "#alerts-table")[str(mof.id)][0], "Vietnamese")
-            assert "Nguồn mof lỗi 2 lần liên tiếp: HTTP 503" in rows(app, "#alerts-table")[str(mof.id)][-1]
+            assert "Nguồn Bộ Tài chính [mof] lỗi 2 lần liên tiếp (máy chủ nguồn trả lời mã HTTP 503)" in rows(app, "#alerts-table")[str(mof.id)][-1]
 
 
 async def test_an_admin_silences_the_selected_alert_for_a_while_and_ends_the_silence_by_keyboard(
@@ -813,11 +710,12 @@ async def test_the_drill_down_shows_the_cross_checks_and_alerts_on_the_figure_sh
             checks = lambda: text_of(app, "#drilldown-checks")  # noqa: E731
             await until(pilot, lambda: "Cross-checks and alerts on this figure (3)" in checks(), "the checks")
             text = checks()
-            assert "Two sources differ: CPI_YOY VN 2026-10 is 3.27 (nso) and 3.40 (nso-sdmx)" in text
+            assert "Two sources differ: Consumer price index year on year, Nationwide, October 2026, is 3.27% from" in text
+            assert "and 3.40% from" in text
             assert "nso 3.27 · sha256 1a2b3c4d5e6f  ≠  nso-sdmx 3.40 · sha256 fedcba987654" in text
             assert mine not in text  # short: the provenance below has the figure's digest whole
-            assert "Revision to watch: CPI_YOY VN 2026-10 3.22 → 3.27 (revision 2: period closed)" in text
-            assert "Official figure revised: CPI_YOY VN 2026-10" in text  # the seeded info alert
+            assert "Revision to watch: Consumer price index year on year, Nationwide, October 2026: 3.22% → 3.27% (revision 2: period closed)" in text
+            assert "Official figure revised: Consumer price index year on year, Nationwide, October 2026" in text  # the seeded info alert
             assert "2026-09" not in text and "CPI_YOY 01" not in text
 
             await pilot.press("comma")  # the period before: its own cross-check only
@@ -827,7 +725,7 @@ async def test_the_drill_down_shows_the_cross_checks_and_alerts_on_the_figure_sh
                 "2026-09",
             )
             await until(pilot, lambda: "(1)" in checks(), "September's check")
-            assert "CPI_YOY VN 2026-09 is 3.16 (nso) and 3.50 (nso-sdmx)" in checks()
+            assert "September 2026, is 3.16% from nso and 3.50% from nso-sdmx" in checks()
             await store.resolve_alert("crosscheck.sources", "CPI_YOY/VN/2026-09")  # resolved: gone, live
             await until(pilot, lambda: "No open alert on this figure" in checks(), "the resolved check leaves")
             await pilot.press("l")

@@ -23,5 +23,9 @@ async def test_the_revised_figure_alert_tells_old_and_new_apart(store: Store, be
     assert len(result.revised) == 1
     await rules.after_success(store, run, result.revised, None)
     [alert] = [a for a in await store.alerts() if a.rule == rules.FIGURES_REVISED]
-    old_text, new_text = alert.message.split("2024-05 ", 1)[1].split(" (", 1)[0].split(" → ")
-    assert old_text != new_text, alert.message
+    for text in (alert.message, alert.message_en):
+        assert text is not None
+        old_text, new_text = text.split(": ")[-1].split(" (", 1)[0].split(" → ")
+        assert old_text != new_text, text
+        # Just the digits that tell them apart: never more than the closer of the two needs.
+        assert len(old_text.split(" ")[0]) == len(new_text.split(" ")[0]), text

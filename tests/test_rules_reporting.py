@@ -86,7 +86,8 @@ async def test_a_province_that_stops_reporting_is_late_after_its_due_date_and_co
     assert "04" in alerts, [o.party for o in owed]
     late = alerts["04"]
     assert late.params.area == "04" and late.params.period == "2010-01" and late.params.due == "2010-02-25"
-    assert "Cao Bằng" in late.message and "2010-02-25" in late.message
+    assert late.message.startswith("Tỉnh Cao Bằng chưa gửi báo cáo") and "(hạn 25/02/2010)" in late.message
+    assert late.message_en is not None and "(due 25 Feb 2010)" in late.message_en
     assert all(a.params.area in (None, "04") for a in alerts.values())  # nobody else is named
 
     # It reports (late): the alert resolves, and the report counts as received late.

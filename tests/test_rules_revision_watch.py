@@ -73,7 +73,7 @@ async def test_the_demo_revision_raises_a_critical_alert_with_before_and_after_t
         # 6.8 % is beyond the 2 % threshold, and September was due by 25 October: both, so critical.
         assert p.reason == "threshold,closed" and p.threshold == 0.02
         assert alert.severity is Severity.CRITICAL
-        assert "2.95 → 3.15" in alert.message
+        assert "2,95% → 3,15%" in alert.message and "2.95% → 3.15%" in (alert.message_en or "")
         # Where it came from: the stored revision, its run and the bytes it was read from.
         assert p.observation_id is not None
         obs = await store.observation(p.observation_id)

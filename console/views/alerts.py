@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import ClassVar, TypeVar
 
 from rich.text import Text
@@ -44,14 +44,13 @@ from textual.widgets import DataTable, Input, Label, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from console.client import FeedRefused, FeedUnavailable
-from console.numbers import fmt_time
+from console.numbers import fmt_time, to_lang
 from console.state import Changed, ConsoleState
 from console.views import View, word_in
 from feed.protocol import (
     AcknowledgeCommand,
     Acknowledged,
     AlertInfo,
-    AlertParams,
     AlertsData,
     AlertsQuery,
     Role,
@@ -64,6 +63,7 @@ from feed.protocol import (
     UnsilenceCommand,
     Unsilenced,
 )
+from wording import Names, alert_text_or, label
 
 Fmt = Callable[[float, int], str]
 T = TypeVar("T")
@@ -81,44 +81,8 @@ HISTORY = 500  # closed alerts asked for when a filter shows them
 
 WORDS: dict[str, dict[str, str]] = {
     "vi": {
-        "critical": "NGHIÊM TRỌNG",
-        "warning": "CẢNH BÁO",
-        "info": "THÔNG TIN",
-        "pending": "chờ",
-        "firing": "đang báo",
-        "acknowledged": "đã xác nhận",
-        "resolved": "đã hết",
         "open": "chưa đóng",
         "all": "tất cả",
-        "source.failing": "Nguồn {source} lỗi {failures} lần liên tiếp",
-        "source.failing.open": "Nguồn {source} bị ngắt mạch sau {failures} lần lỗi liên tiếp",
-        "source.rejected": "Nguồn {source}: {count} bản ghi bị loại",
-        "figures.revised": "Số liệu chính thức bị điều chỉnh: {indicator} {area} {period} {previous_value} → {value}",
-        "figures.revised.more": " và {more} số liệu khác",
-        "storage.write_failed": "Không ghi được cơ sở dữ liệu: số liệu mới chưa được lưu",
-        "revision.watch": "Điều chỉnh cần xem: {indicator} {area} {period} {previous_value} → {value} (lần {revision}: {reasons})",
-        "reason.threshold": "vượt ngưỡng {threshold}",
-        "reason.closed": "kỳ đã chốt",
-        "reason.repeated": "điều chỉnh nhiều lần",
-        "anomaly.band": "{indicator} {area} {period}: {value} {where} {threshold}",
-        "reason.warning_high": "trên ngưỡng cảnh báo",
-        "reason.warning_low": "dưới ngưỡng cảnh báo",
-        "reason.critical_high": "trên ngưỡng nghiêm trọng",
-        "reason.critical_low": "dưới ngưỡng nghiêm trọng",
-        "anomaly.outlier": "Giá trị bất thường: {indicator} {area} {period} {value} (kỳ trước {previous_value}; z = {score}, ngưỡng {threshold})",
-        "source.down": "Nguồn {source} ngừng hoạt động sau {failures} lần lỗi liên tiếp ({last_good})",
-        "data.stale": "Nguồn {source}: không có số liệu mới qua {count} chu kỳ ({last_good})",
-        "last_good": "lần tốt cuối lúc {time}",
-        "last_good.never": "chưa lần nào thành công",
-        "counter.decreased": "Bộ đếm giảm: {indicator} {area} {period} {previous_value} → {value}",
-        "report.late": "{who} chưa gửi báo cáo {indicator} kỳ {period} (hạn {due})",
-        "report.late.more": " và {more} báo cáo khác",
-        "agency": "Cơ quan {agency}",
-        "crosscheck.provinces": "Tổng {count} tỉnh, thành phố của {indicator} kỳ {period} là {value}, khác số cả nước {reference_value} ({reference_source})",
-        "crosscheck.derived": "{indicator} kỳ {period} là {value} ({source}), khác công thức = {reference_value}",
-        "crosscheck.sources": "Hai nguồn khác nhau: {indicator} {area} kỳ {period} là {value} ({source}) và {reference_value} ({reference_source})",
-        "http": "HTTP {status}",
-        "run": "lần thu thập #{run}",
         "col.severity": "Mức độ",
         "col.state": "Trạng thái",
         "col.time": "Lúc",
@@ -174,44 +138,8 @@ WORDS: dict[str, dict[str, str]] = {
         "refused": "✖ Bị từ chối: {reason}",
     },
     "en": {
-        "critical": "CRITICAL",
-        "warning": "WARNING",
-        "info": "INFO",
-        "pending": "pending",
-        "firing": "firing",
-        "acknowledged": "acknowledged",
-        "resolved": "resolved",
         "open": "open",
         "all": "all",
-        "source.failing": "Source {source} failed {failures} times in a row",
-        "source.failing.open": "Source {source}: circuit open after {failures} failures in a row",
-        "source.rejected": "Source {source}: {count} records rejected",
-        "figures.revised": "Official figure revised: {indicator} {area} {period} {previous_value} → {value}",
-        "figures.revised.more": " and {more} more",
-        "storage.write_failed": "The database cannot be written: new figures are not being stored",
-        "revision.watch": "Revision to watch: {indicator} {area} {period} {previous_value} → {value} (revision {revision}: {reasons})",
-        "reason.threshold": "beyond {threshold}",
-        "reason.closed": "period closed",
-        "reason.repeated": "revised repeatedly",
-        "anomaly.band": "{indicator} {area} {period}: {value} {where} {threshold}",
-        "reason.warning_high": "above the warning limit",
-        "reason.warning_low": "below the warning limit",
-        "reason.critical_high": "above the critical limit",
-        "reason.critical_low": "below the critical limit",
-        "anomaly.outlier": "Outlier: {indicator} {area} {period} {value} (previous period {previous_value}; z = {score}, limit {threshold})",
-        "source.down": "Source {source} is down after {failures} failures in a row ({last_good})",
-        "data.stale": "Source {source}: no new figures for {count} intervals ({last_good})",
-        "last_good": "last good at {time}",
-        "last_good.never": "never succeeded",
-        "counter.decreased": "Counter went down: {indicator} {area} {period} {previous_value} → {value}",
-        "report.late": "{who} has not sent its {indicator} report for {period} (due {due})",
-        "report.late.more": " and {more} more reports",
-        "agency": "Agency {agency}",
-        "crosscheck.provinces": "The {count} provinces' {indicator} for {period} add up to {value}, not the national {reference_value} ({reference_source})",
-        "crosscheck.derived": "{indicator} for {period} is {value} ({source}), its formula gives {reference_value}",
-        "crosscheck.sources": "Two sources differ: {indicator} {area} {period} is {value} ({source}) and {reference_value} ({reference_source})",
-        "http": "HTTP {status}",
-        "run": "run #{run}",
         "col.severity": "Severity",
         "col.state": "State",
         "col.time": "At",
@@ -273,202 +201,25 @@ def word(label: str, lang: str, /, **values: object) -> str:
     return word_in(WORDS, label, lang, **values)
 
 
-def exact(value: float) -> int:
-    """Digits after the decimal mark that show ``value`` exactly (its shortest round-trip)."""
-    text = repr(float(value))
-    if "e" in text or "." not in text:
-        return 0
-    return min(len(text.split(".")[1].rstrip("0")), 6)
-
-
-def headline(alert: AlertInfo, lang: str, fmt: Fmt) -> str:
-    """The alert in words, in ``lang``, from its rule and parameters; the server's Vietnamese
-    ``message`` for a rule (or a set of parameters) this console does not know."""
-    p: AlertParams = alert.params
-    rule = alert.rule
-    source = p.source or alert.subject
-    if rule == "source.failing" and p.failures is not None:
-        key = "source.failing.open" if alert.severity == "critical" else "source.failing"
-        text = word(key, lang, source=source, failures=p.failures)
-        if p.http_status is not None:
-            text += ": " + word("http", lang, status=p.http_status)
-        return text
-    if rule == "source.rejected" and p.count is not None:
-        text = word(rule, lang, source=source, count=fmt(p.count, 0))
-        return text + (f" ({word('run', lang, run=p.run_id)})" if p.run_id is not None else "")
-    if rule == "figures.revised" and p.indicator and p.area and p.period:
-        if p.value is not None and p.previous_value is not None:
-            # As many digits as either figure needs: a revision never reads as the figure it revised.
-            digits = max(exact(p.value), exact(p.previous_value))
-            text = word(
-                rule,
-                lang,
-                indicator=p.indicator,
-                area=p.area,
-                period=p.period,
-                previous_value=fmt(p.previous_value, digits),
-                value=fmt(p.value, digits),
-            )
-            if p.count is not None and p.count > 1:
-                text += word("figures.revised.more", lang, more=fmt(p.count - 1, 0))
-            if p.run_id is not None:
-                text += f" ({word('run', lang, run=p.run_id)})"
-            return text
-    if rule == "storage.write_failed":
-        return word(rule, lang)
-    worded = RULE_WORDING.get(rule)
-    if worded is not None:
-        try:
-            return worded(alert, lang, fmt)
-        except Missing:
-            pass  # a parameter the wording needs is absent: the server's own words
-    return alert.message
-
-
-class Missing(Exception):
-    """An alert lacks a parameter its wording needs."""
-
-
-def need(value: T | None) -> T:
-    if value is None:
-        raise Missing
-    return value
-
-
-def pair(fmt: Fmt, *values: float | None) -> list[str]:
-    """Figures compared side by side, each with as many digits as any of them needs (never
-    "3,22 → 3,22" for a revision of 3.2200 to 3.2212)."""
-    present = [need(v) for v in values]
-    digits = max(exact(v) for v in present)
-    return [fmt(v, digits) for v in present]
-
-
-def last_good(p: AlertParams, lang: str) -> str:
-    if not p.last_good:
-        return word("last_good.never", lang)
-    try:
-        moment = datetime.fromisoformat(p.last_good)
-    except ValueError:
-        return word("last_good", lang, time=p.last_good)
-    return word("last_good", lang, time=fmt_time(moment, lang, seconds=False))
-
-
-def _revision_watch(a: AlertInfo, lang: str, fmt: Fmt) -> str:
-    p = a.params
-    before, after = pair(fmt, p.previous_value, p.value)
-    reasons = []
-    for reason in (need(p.reason)).split(","):
-        if reason == "threshold" and p.threshold is not None:
-            limit = fmt(p.threshold * 100, exact(p.threshold * 100)) + "%"
-            reasons.append(word("reason.threshold", lang, threshold=limit))
-        else:
-            reasons.append(word(f"reason.{reason}", lang))
-    return word(
-        "revision.watch", lang, indicator=need(p.indicator), area=need(p.area), period=need(p.period),
-        previous_value=before, value=after, revision=need(p.revision), reasons=", ".join(reasons),
+def headline(alert: AlertInfo, lang: str, names: Names) -> str:
+    """The alert in words, in ``lang``, from its rule and params by the one catalogue (wording/alerts.py),
+    as the server words it; the server's own text for a rule (or params) the catalogue cannot word."""
+    stored = alert.message_en if lang == "en" and alert.message_en else alert.message
+    return alert_text_or(
+        stored, alert.rule, alert.params.model_dump(exclude_none=True), to_lang(lang), names,
+        subject=alert.subject, severity=alert.severity,
     )  # fmt: skip
-
-
-def _band(a: AlertInfo, lang: str, fmt: Fmt) -> str:
-    p = a.params
-    value, limit = pair(fmt, p.value, p.threshold)
-    return word(
-        "anomaly.band", lang, indicator=need(p.indicator), area=need(p.area), period=p.period or "",
-        value=value, where=word(f"reason.{need(p.reason)}", lang), threshold=limit,
-    ).replace("  ", " ")  # fmt: skip
-
-
-def _outlier(a: AlertInfo, lang: str, fmt: Fmt) -> str:
-    p = a.params
-    value, before = pair(fmt, p.value, p.previous_value)
-    score, limit = need(p.score), need(p.threshold)
-    return word(
-        "anomaly.outlier", lang, indicator=need(p.indicator), area=need(p.area), period=need(p.period),
-        value=value, previous_value=before, score=fmt(score, 1), threshold=fmt(limit, exact(limit)),
-    )  # fmt: skip
-
-
-def _down(a: AlertInfo, lang: str, fmt: Fmt) -> str:
-    p = a.params
-    return word(
-        "source.down", lang, source=p.source or a.subject, failures=need(p.failures), last_good=last_good(p, lang)
-    )
-
-
-def _stale(a: AlertInfo, lang: str, fmt: Fmt) -> str:
-    p = a.params
-    return word(
-        "data.stale", lang, source=p.source or a.subject, count=fmt(need(p.count), 0), last_good=last_good(p, lang)
-    )
-
-
-def _counter(a: AlertInfo, lang: str, fmt: Fmt) -> str:
-    p = a.params
-    before, after = pair(fmt, p.previous_value, p.value)
-    return word(
-        "counter.decreased", lang, indicator=need(p.indicator), area=p.area or "VN", period=need(p.period),
-        previous_value=before, value=after,
-    )  # fmt: skip
-
-
-def _late(a: AlertInfo, lang: str, fmt: Fmt) -> str:
-    p = a.params
-    who = p.area or (word("agency", lang, agency=p.agency) if p.agency else a.subject)
-    text = word("report.late", lang, who=who, indicator=need(p.indicator), period=need(p.period), due=need(p.due))
-    if p.count is not None and p.count > 1:
-        text += word("report.late.more", lang, more=fmt(p.count - 1, 0))
-    return text
-
-
-def _provinces(a: AlertInfo, lang: str, fmt: Fmt) -> str:
-    p = a.params
-    total, national = pair(fmt, p.value, p.reference_value)
-    return word(
-        "crosscheck.provinces", lang, count=need(p.count), indicator=need(p.indicator), period=need(p.period),
-        value=total, reference_value=national, reference_source=p.reference_source or "?",
-    )  # fmt: skip
-
-
-def _derived(a: AlertInfo, lang: str, fmt: Fmt) -> str:
-    p = a.params
-    value, computed = pair(fmt, p.value, p.reference_value)
-    return word(
-        "crosscheck.derived", lang, indicator=need(p.indicator), period=need(p.period), value=value,
-        source=p.source or "?", reference_value=computed,
-    )  # fmt: skip
-
-
-def _sources(a: AlertInfo, lang: str, fmt: Fmt) -> str:
-    p = a.params
-    value, other = pair(fmt, p.value, p.reference_value)
-    return word(
-        "crosscheck.sources", lang, indicator=need(p.indicator), area=need(p.area), period=need(p.period),
-        value=value, source=need(p.source), reference_value=other, reference_source=need(p.reference_source),
-    )  # fmt: skip
-
-
-# The rules worded from their parameters (the codes are fixed by the server: collectors/*.py).
-RULE_WORDING: dict[str, Callable[[AlertInfo, str, Fmt], str]] = {
-    "revision.watch": _revision_watch,
-    "anomaly.band": _band,
-    "anomaly.outlier": _outlier,
-    "source.down": _down,
-    "data.stale": _stale,
-    "counter.decreased": _counter,
-    "report.late": _late,
-    "crosscheck.provinces": _provinces,
-    "crosscheck.derived": _derived,
-    "crosscheck.sources": _sources,
-}
 
 
 def severity_text(severity: str, lang: str) -> Text:
     """``✖ CRITICAL`` on red: the symbol and the word say it without the colour."""
-    return Text(f"{SEVERITY_SYMBOL.get(severity, '?')} {word(severity, lang)}", style=SEVERITY_STYLE.get(severity, ""))
+    name = label(f"severity.{severity}", to_lang(lang)).upper() if severity in SEVERITY_SYMBOL else severity
+    return Text(f"{SEVERITY_SYMBOL.get(severity, '?')} {name}", style=SEVERITY_STYLE.get(severity, ""))
 
 
 def state_text(state: str, lang: str) -> Text:
-    return Text(f"{STATE_SYMBOL.get(state, '?')} {word(state, lang)}", style=STATE_STYLE.get(state, ""))
+    name = label(f"state.{state}", to_lang(lang)) if state in STATE_SYMBOL else state
+    return Text(f"{STATE_SYMBOL.get(state, '?')} {name}", style=STATE_STYLE.get(state, ""))
 
 
 def muted(alert: AlertInfo) -> bool:
@@ -714,7 +465,7 @@ class AlertsView(View):
             state_text(alert.state, self.lang),
             muted_text(alert, self.lang),
             fmt_time(moment, self.lang, seconds=False)[5:],  # "11-23 12:05": the year is rarely news
-            headline(alert, self.lang, self.opscentre.fmt_number),
+            headline(alert, self.lang, self.opscentre.state.catalogue.names),
         )
 
     def _update_row(self, table: DataTable[object], alert: AlertInfo) -> None:
@@ -755,12 +506,15 @@ class AlertsView(View):
         # The count first: on a narrow terminal the bar is cut at its end, never the count.
         bar.append(self.w("count", shown=len(self._rows), total=len(state.alerts)) + "  ", style="dim")
         bar.append(f"{self.w('filter.state')}: ", style="bold")
-        bar.append(f"[{self.w(self.state_filter)}]", style="reverse")
+        chosen = self.state_filter
+        bar.append(
+            f"[{self.w(chosen) if chosen in ('open', 'all') else state_text(chosen, self.lang).plain[2:]}]",
+            style="reverse",
+        )
         bar.append(f" ({self.opscentre.key_for('alerts.state')})  ")
         bar.append(f"{self.w('filter.severity')}: ", style="bold")
         sev = self.severity_filter
-        label = self.w(sev) if sev == "all" else f"{SEVERITY_SYMBOL[sev]} {self.w(sev)}"
-        bar.append(f"[{label}]", style="reverse")
+        bar.append(f"[{self.w(sev) if sev == 'all' else severity_text(sev, self.lang).plain}]", style="reverse")
         bar.append(f" ({self.opscentre.key_for('alerts.severity')})  ")
         bar.append(self.w("bell.off") if self.muted else self.w("bell.on"), style="bold red" if self.muted else "")
         bar.append(f" ({self.opscentre.key_for('alerts.mute')})  ")
@@ -785,7 +539,7 @@ class AlertsView(View):
         out.append(" ")
         out.append_text(state_text(alert.state, self.lang))
         out.append(f"  #{alert.id}\n")
-        out.append(headline(alert, self.lang, self.opscentre.fmt_number) + "\n", style="bold")
+        out.append(headline(alert, self.lang, self.opscentre.state.catalogue.names) + "\n", style="bold")
         out.append(self.w("rule", rule=alert.rule, subject=alert.subject), style="dim")
         out.append(" · " + self.w("opened", time=fmt_time(alert.opened_at, self.lang)) + "\n", style="dim")
         if alert.acknowledged_at is not None:
@@ -797,7 +551,7 @@ class AlertsView(View):
             out.append(self.w("resolved_at", time=fmt_time(alert.resolved_at, self.lang)) + "\n", style="dim")
         if alert.inhibited_by is not None:
             cause = state.alerts.get(alert.inhibited_by)
-            what = headline(cause, self.lang, self.opscentre.fmt_number) if cause is not None else "?"
+            what = headline(cause, self.lang, self.opscentre.state.catalogue.names) if cause is not None else "?"
             out.append(self.w("inhibited_by", id=alert.inhibited_by, what=what) + "\n", style="italic")
         if alert.silenced_by is not None:
             silence = self.silences.get(alert.silenced_by)
@@ -810,7 +564,7 @@ class AlertsView(View):
         if self.show_detail:
             out.append(f"{self.w('detail')}: ", style="bold")
             out.append((alert.detail or self.w("detail.none")) + "\n")
-            if self.lang != "vi" or headline(alert, "vi", self.opscentre.fmt_number) != alert.message:
+            if headline(alert, "vi", self.opscentre.state.catalogue.names) != alert.message:
                 out.append(f"{self.w('message')}: {alert.message}\n", style="dim")
         elif alert.detail:
             out.append(self.w("detail.hint", key=self.opscentre.key_for("alerts.detail")) + "\n", style="dim")
@@ -950,7 +704,7 @@ class AlertsView(View):
             role = self.opscentre.role
             self._say(Text(self.w("silence.role", role=role.value if role else "?"), style="yellow"))
             return
-        wording = headline(alert, self.lang, self.opscentre.fmt_number)
+        wording = headline(alert, self.lang, self.opscentre.state.catalogue.names)
 
         def chosen(answer: tuple[int, str] | None) -> None:
             if answer is not None:
@@ -1006,7 +760,7 @@ class AlertsView(View):
         if alert.state not in ACKABLE:
             self._say(Text(self.w("ack.closed", id=alert.id, state=self.w(alert.state)), style="yellow"))
             return
-        wording = headline(alert, self.lang, self.opscentre.fmt_number)
+        wording = headline(alert, self.lang, self.opscentre.state.catalogue.names)
 
         def chosen(note: str | None) -> None:
             if note is not None:

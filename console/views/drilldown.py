@@ -38,9 +38,10 @@ from console.client import FeedRefused, FeedUnavailable
 from console.numbers import fmt_time
 from console.state import NATION, Changed, ConsoleState, SeriesKey
 from console.views import View, word_in
-from console.views.alerts import SEVERITIES, exact, headline, newest_first, severity_text, state_text
+from console.views.alerts import SEVERITIES, headline, newest_first, severity_text, state_text
 from console.views.collectors import outcome_text
 from feed.protocol import AlertInfo, HistoryData, HistoryQuery, ObservationInfo, ProvenanceData, ProvenanceQuery
+from wording.numbers import digits_apart
 
 SHORT_DIGEST = 12  # hex digits of a sha256 shown beside a cross-checked figure (the provenance has it whole)
 # The rules whose alerts are about one figure (indicator, area, period) and shown with it.
@@ -175,17 +176,6 @@ def in_window(observations: list[ObservationInfo], window: str) -> list[Observat
         return observations
     start = period_start(observations[-1].period) - timedelta(days=days)
     return [o for o in observations if period_start(o.period) > start]
-
-
-def digits(values: list[float], usual: int) -> int:
-    """The indicator's usual decimals, or more where revisions differ below them (3.22 → 3.2212
-    must not read alike)."""
-    most = usual
-    for value in values:
-        text = repr(float(value))
-        if "e" not in text and "." in text:
-            most = max(most, len(text.split(".")[1].rstrip("0")))
-    return min(most, 6)
 
 
 class DrilldownView(View):
@@ -396,14 +386,13 @@ class DrilldownView(View):
         if not found:
             widget.update(Text(self.w("checks.none"), style="dim"))
             return
-        fmt = self.opscentre.fmt_number
         out = Text()
         out.append(self.w("checks", n=len(found)) + "\n", style="bold")
         for alert in found:
             out.append_text(severity_text(alert.severity, self.lang))
             out.append(" ")
             out.append_text(state_text(alert.state, self.lang))
-            out.append(f" #{alert.id} {headline(alert, self.lang, fmt)}\n")
+            out.append(f" #{alert.id} {headline(alert, self.lang, self.opscentre.state.catalogue.names)}\n")
             sides = self._sides(alert)
             if sides is not None:
                 out.append("    " + "  ≠  ".join(sides) + "\n", style="cyan")
@@ -414,11 +403,11 @@ class DrilldownView(View):
         p = alert.params
         if not alert.rule.startswith("crosscheck.") or p.value is None or p.reference_value is None:
             return None
-        digits = max(exact(p.value), exact(p.reference_value))
+        places = digits_apart([p.value, p.reference_value], self.opscentre.state.decimals(p.indicator or ""))
         fmt = self.opscentre.fmt_number
 
         def side(label: str | None, value: float, digest: str | None) -> str:
-            text = f"{label or '?'} {fmt(value, digits)}"
+            text = f"{label or '?'} {fmt(value, places)}"
             return text + (f" · sha256 {digest[:SHORT_DIGEST]}" if digest else "")
 
         left_label = self.w("provinces_sum") if alert.rule == "crosscheck.provinces" else p.source
@@ -458,7 +447,7 @@ class DrilldownView(View):
         self.query_one("#drilldown-revisions-title", Static).update(title)
         if not revisions or self.key is None:
             return
-        places = digits([r.value for r in revisions], self.opscentre.state.decimals(self.key[0]))
+        places = digits_apart([r.value for r in revisions], self.opscentre.state.decimals(self.key[0]))
         before: float | None = None
         for obs in revisions:  # oldest first: each one's "before" is the figure it replaced
             table.add_row(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +22,9 @@ from storage.rows import (
     ALERT_COLUMNS,
     alert_from_row,
 )
+from wording import LANGS, RULES, Missing, alert_text, label
+
+log = logging.getLogger(__name__)
 
 
 class AlertRepo(StoreBase):
@@ -29,7 +33,7 @@ class AlertRepo(StoreBase):
         rule: str,
         subject: str,
         severity: Severity,
-        message: str,
+        message: str | None = None,
         *,
         pending: bool = False,
         params: AlertParams | None = None,
@@ -45,16 +49,42 @@ class AlertRepo(StoreBase):
         only after its condition has stayed clear that long (hysteresis: flapping input does not
         flap it). ``pending``: held pending until a call without it.
 
-        ``message`` is Vietnamese, for operators, and never holds a URL or an exception's text:
-        those go to ``detail``; ``params`` are what it is about, for clients to word it themselves."""
+        The texts (Vietnamese ``message``, ``message_en``) are rendered here from ``rule`` and ``params``
+        by the one wording catalogue (wording/alerts.py). ``message`` is only for a rule the catalogue
+        does not word (or params too few for its text): it never holds a URL or an exception's text,
+        which go to ``detail``."""
+        vi, en = await self.alert_texts(rule, subject, severity, params or AlertParams(), message)
         inhibitions = self.inhibitions
         alert = await self._writer.run(
             lambda conn: alerting.fire(
-                conn, rule, subject, severity, message, pending, params, detail, for_, keep_firing_for, inhibitions
+                conn, rule, subject, severity, vi, pending, params, detail, for_, keep_firing_for, inhibitions, en
             )
         )
         self._open_alerts.add((rule, subject))
         return alert
+
+    async def alert_texts(
+        self, rule: str, subject: str, severity: Severity, params: AlertParams, fallback: str | None = None
+    ) -> tuple[str, str | None]:
+        """An alert's text in Vietnamese and English, from the catalogue; ``fallback`` (Vietnamese only)
+        when the catalogue cannot word it."""
+        unknown = label("unknown", "en", rule=rule, subject=subject)
+        if fallback is not None and rule not in RULES:
+            return fallback, unknown  # a rule the catalogue does not word (a test's, a plug-in's): its own text
+        names = await self.names()
+        values = params.model_dump(exclude_none=True)
+        try:
+            return tuple(  # type: ignore[return-value]
+                alert_text(rule, values, lang, names, subject=subject, severity=severity.value) for lang in LANGS
+            )
+        except Missing as exc:
+            if fallback is not None:
+                return fallback, unknown
+            # A rule fired without a param its text needs: a defect, but the alert must not be lost.
+            log.warning("alert %s on %s: its text needs the param %r", rule, subject, exc.args[0])
+            return label("unknown", "vi", rule=rule, subject=subject), label(
+                "unknown", "en", rule=rule, subject=subject
+            )
 
     async def resolve_alert(self, rule: str, subject: str) -> Alert | None:
         """The condition of ``rule`` on ``subject`` is clear: resolve its alert (a firing one once it

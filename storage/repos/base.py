@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +25,7 @@ from storage.models import RunTrigger
 from storage.pg.adapter import PgReader, is_url
 from storage.writer import Writer
 from storage.writes import RunFinish
+from wording import Names
 
 Listener = Callable[[int], Awaitable[None] | None]
 
@@ -78,11 +79,17 @@ class StoreBase:
         return is_url(self.path)
 
     _read_lock: asyncio.Lock
+    _names: Names | None  # ReferenceRepo.names(), read once
+    source_agencies: Mapping[str, str]  # source -> the agency it speaks for (the configuration's)
     # (rule, subject) of the open alerts: resolving one that is not open costs no write.
     _open_alerts: set[tuple[str, str]]
     # While writes fail: the ends of runs, and the runs that could not begin, to be written.
     _unended: dict[int, RunFinish]
     _unstarted: list[Unstarted]
+
+    async def names(self) -> Names:
+        """What the codes stand for (ReferenceRepo)."""
+        raise NotImplementedError
 
     def _write_failed(self) -> None:
         """Writes fail: start (once) what writes the waiting run records when they can be written."""

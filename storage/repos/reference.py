@@ -22,6 +22,7 @@ from storage.rows import (
     open_date,
 )
 from storage.writes import StoreError
+from wording import AreaName, IndicatorWords, Names
 
 
 class ReferenceRepo(StoreBase):
@@ -136,3 +137,24 @@ class ReferenceRepo(StoreBase):
 
     async def _reload_catalogue(self) -> None:
         self.catalogue = Catalogue(await self.indicators(), await self.area_versions())
+        self._names = None
+
+    async def names(self) -> Names:
+        """What the codes stand for, for the alert texts the store renders (wording/alerts.py): read
+        once, again after the catalogue changes. Sources' agencies are the configuration's
+        (``source_agencies``, set by whoever opens the store with a configuration)."""
+        if self._names is None or self._names.source_agencies is not self.source_agencies:
+            agencies = await self.agencies()
+            self._names = Names(
+                indicators={
+                    i.code: IndicatorWords.of(i.code, i.name_vi, i.name_en, i.unit)
+                    for i in self.catalogue.indicators.values()
+                },
+                areas={
+                    code: [AreaName(a.name_vi, a.valid_from, a.valid_to) for a in versions]
+                    for code, versions in self.catalogue.areas.items()
+                },
+                agencies={a.code: (a.name_vi, a.name_en) for a in agencies},
+                source_agencies=self.source_agencies,
+            )
+        return self._names

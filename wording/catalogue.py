@@ -1,0 +1,154 @@
+"""Every word more than one surface shows, in Vietnamese and English: each rule's alert text and its
+parts, severities, alert states, figure statuses, run outcomes.
+
+Templates take ``{name}`` placeholders, filled by ``wording.alerts`` (alert texts) and ``label``
+(the rest). A key ending in ``.one`` is the form used when the count it speaks of is 1, in the
+languages that have one (English). The server hands this catalogue to the wall page as JSON
+(``/wording.json``), so the browser never keeps a copy of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from wording.numbers import Lang
+
+CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
+    # --- alert texts, by rule (the codes the rules fire: docs/rules.md) ---------------------------
+    "source.failing": {
+        "vi": "Nguồn {source} lỗi {failures} lần liên tiếp",
+        "en": "Source {source} failed {failures} times in a row",
+    },
+    "source.failing.one": {"vi": "Nguồn {source} bị lỗi", "en": "Source {source} failed"},
+    "source.failing.open": {
+        "vi": "Nguồn {source} bị ngắt mạch sau {failures} lần lỗi liên tiếp",
+        "en": "Source {source}: circuit open after {failures} failures in a row",
+    },
+    "source.failing.http": {
+        "vi": " (máy chủ nguồn trả lời mã HTTP {status})",
+        "en": " (the source answered HTTP {status})",
+    },
+    "source.rejected": {
+        "vi": "Nguồn {source}: {count} bản ghi bị loại",
+        "en": "Source {source}: {count} records rejected",
+    },
+    "source.rejected.one": {"en": "Source {source}: {count} record rejected"},
+    "source.down": {
+        "vi": "Nguồn {source} ngừng hoạt động sau {failures} lần lỗi liên tiếp ({last_good})",
+        "en": "Source {source} is down after {failures} failures in a row ({last_good})",
+    },
+    "data.stale": {
+        "vi": "Nguồn {source}: không có số liệu mới qua {count} chu kỳ ({last_good})",
+        "en": "Source {source}: no new figures for {count} intervals ({last_good})",
+    },
+    "data.stale.one": {"en": "Source {source}: no new figures for {count} interval ({last_good})"},
+    "last_good": {"vi": "số liệu tốt gần nhất lúc {time}", "en": "last good figures at {time}"},
+    "last_good.never": {"vi": "chưa lần nào thành công", "en": "never succeeded"},
+    "figures.revised": {
+        "vi": "Số liệu chính thức bị điều chỉnh: {indicator}, {area}, {period}: {previous_value} → {value}",
+        "en": "Official figure revised: {indicator}, {area}, {period}: {previous_value} → {value}",
+    },
+    "figures.revised.more": {"vi": " và {more} số liệu khác", "en": " and {more} more"},
+    "storage.write_failed": {
+        "vi": "Không ghi được cơ sở dữ liệu: số liệu mới chưa được lưu, các lượt thu thập sẽ được ghi lại khi ghi được trở lại",
+        "en": "The database cannot be written: new figures are not being stored; the runs are recorded once it can be written again",
+    },
+    "storage.write_failed.disk_full": {
+        "vi": "Không ghi được cơ sở dữ liệu (ổ đĩa đầy): số liệu mới chưa được lưu, các lượt thu thập sẽ được ghi lại khi ghi được trở lại",
+        "en": "The database cannot be written (the disk is full): new figures are not being stored; the runs are recorded once it can be written again",
+    },
+    "revision.watch": {
+        "vi": "Điều chỉnh cần xem: {indicator}, {area}, {period}: {previous_value} → {value} (lần {revision}: {reasons})",
+        "en": "Revision to watch: {indicator}, {area}, {period}: {previous_value} → {value} (revision {revision}: {reasons})",
+    },
+    "reason.threshold": {"vi": "thay đổi quá {threshold}", "en": "changed by more than {threshold}"},
+    "reason.closed": {"vi": "kỳ đã chốt", "en": "period closed"},
+    "reason.repeated": {"vi": "điều chỉnh nhiều lần", "en": "revised repeatedly"},
+    "anomaly.band": {
+        "vi": "{indicator}, {area}, {period}: {value} {where} {threshold}",
+        "en": "{indicator}, {area}, {period}: {value} {where} {threshold}",
+    },
+    "reason.warning_high": {"vi": "trên ngưỡng cảnh báo", "en": "above the warning limit"},
+    "reason.warning_low": {"vi": "dưới ngưỡng cảnh báo", "en": "below the warning limit"},
+    "reason.critical_high": {"vi": "trên ngưỡng nghiêm trọng", "en": "above the critical limit"},
+    "reason.critical_low": {"vi": "dưới ngưỡng nghiêm trọng", "en": "below the critical limit"},
+    "anomaly.outlier": {
+        "vi": "Giá trị bất thường: {indicator}, {area}, {period}: {value} (kỳ trước {previous_value}; z = {score}, ngưỡng {threshold})",
+        "en": "Outlier: {indicator}, {area}, {period}: {value} (previous period {previous_value}; z = {score}, limit {threshold})",
+    },
+    "counter.decreased": {
+        "vi": "Bộ đếm giảm: {indicator}, {area}: {previous_value} → {value} (lúc {period})",
+        "en": "Counter went down: {indicator}, {area}: {previous_value} → {value} (at {period})",
+    },
+    "report.late": {
+        "vi": "{who} chưa gửi báo cáo {indicator}, {period} (hạn {due})",
+        "en": "{who} has not sent its report on {indicator}, {period} (due {due})",
+    },
+    "report.late.more": {"vi": " và {more} báo cáo khác", "en": " and {more} more reports"},
+    "report.late.more.one": {"en": " and {more} more report"},
+    "crosscheck.provinces": {
+        "vi": "Tổng {count} tỉnh, thành phố của {indicator}, {period} là {value}, khác số cả nước {reference_value} theo {reference_source}",
+        "en": "The {count} provinces' {indicator}, {period}, add up to {value}, not the national {reference_value} from {reference_source}",
+    },
+    "crosscheck.provinces.partial": {
+        "vi": "Tổng {count}/{expected} tỉnh, thành phố của {indicator}, {period} là {value}, đã vượt số cả nước {reference_value} theo {reference_source}",
+        "en": "{count} of {expected} provinces' {indicator}, {period}, already add up to {value}, above the national {reference_value} from {reference_source}",
+    },
+    "crosscheck.derived": {
+        "vi": "{indicator}, {period} là {value} theo {source}, khác giá trị tính theo công thức {reference_value}",
+        "en": "{indicator}, {period}, is {value} from {source}; its formula gives {reference_value}",
+    },
+    "crosscheck.sources": {
+        "vi": "Hai nguồn khác nhau: {indicator}, {area}, {period} là {value} theo {source} và {reference_value} theo {reference_source}",
+        "en": "Two sources differ: {indicator}, {area}, {period}, is {value} from {source} and {reference_value} from {reference_source}",
+    },
+    "run": {"vi": " (lần thu thập #{run})", "en": " (run #{run})"},
+    "area.VN": {"vi": "Toàn quốc", "en": "Nationwide"},  # the nation; provinces' names are not translated
+    "agency": {"vi": "{agency}", "en": "{agency}"},
+    "source": {"vi": "{agency} [{code}]", "en": "{agency} [{code}]"},  # agencies' names may hold parentheses
+    "unknown": {"vi": "Cảnh báo {rule}: {subject}", "en": "Alert {rule}: {subject}"},
+    # --- a rule's alerts, counted ("và 12 cảnh báo sửa số liệu khác", "and 12 more revision alerts") ---
+    "group.source.failing": {"vi": "nguồn lỗi", "en": "source failure"},
+    "group.source.down": {"vi": "nguồn ngừng hoạt động", "en": "source down"},
+    "group.source.rejected": {"vi": "bản ghi bị loại", "en": "rejected-records"},
+    "group.figures.revised": {"vi": "điều chỉnh số liệu chính thức", "en": "official revision"},
+    "group.revision.watch": {"vi": "sửa số liệu", "en": "revision"},
+    "group.report.late": {"vi": "báo cáo trễ hạn", "en": "late-report"},
+    "group.crosscheck.provinces": {"vi": "đối chiếu tỉnh, thành phố", "en": "province cross-check"},
+    "group.crosscheck.derived": {"vi": "đối chiếu số liệu tính toán", "en": "derived-figure cross-check"},
+    "group.crosscheck.sources": {"vi": "đối chiếu hai nguồn", "en": "source cross-check"},
+    "group.anomaly.band": {"vi": "vượt ngưỡng", "en": "limit"},
+    "group.anomaly.outlier": {"vi": "số liệu bất thường", "en": "unusual-figure"},
+    "group.counter.decreased": {"vi": "bộ đếm", "en": "counter"},
+    "group.data.stale": {"vi": "nguồn chậm cập nhật", "en": "stale-source"},
+    "group.storage.write_failed": {"vi": "ghi cơ sở dữ liệu", "en": "database"},
+    # --- shared labels --------------------------------------------------------------------------
+    "severity.critical": {"vi": "Nghiêm trọng", "en": "Critical"},
+    "severity.warning": {"vi": "Cảnh báo", "en": "Warning"},
+    "severity.info": {"vi": "Thông tin", "en": "Info"},
+    "state.pending": {"vi": "chờ", "en": "pending"},
+    "state.firing": {"vi": "đang báo", "en": "firing"},
+    "state.acknowledged": {"vi": "đã xác nhận", "en": "acknowledged"},
+    "state.resolved": {"vi": "đã hết", "en": "resolved"},
+    "status.official": {"vi": "chính thức", "en": "official"},
+    "status.provisional": {"vi": "sơ bộ", "en": "provisional"},
+    "status.estimated": {"vi": "ước tính", "en": "estimated"},
+    # --- periods (wording.periods) ----------------------------------------------------------------
+    "period.Y": {"vi": "năm {year}", "en": "{year}"},
+    "period.Q": {"vi": "quý {roman}/{year}", "en": "Q{quarter} {year}"},
+    "period.M": {"vi": "tháng {month}/{year}", "en": "{month_name} {year}"},
+    "period.D": {"vi": "ngày {day}/{month}/{year}", "en": "{day_number} {month_name} {year}"},
+}
+
+
+def template(key: str, lang: Lang, count: int | None = None) -> str:
+    """The template of ``key`` in ``lang``; its ``.one`` form when ``count`` is 1 and the language has one."""
+    if count == 1 and lang in CATALOGUE.get(key + ".one", {}):
+        return CATALOGUE[key + ".one"][lang]
+    return CATALOGUE[key][lang]
+
+
+def label(key: str, lang: Lang, count: int | None = None, /, **values: object) -> str:
+    """``label("severity.critical", "en") == "Critical"``; placeholders filled from ``values``."""
+    text = template(key, lang, count)
+    return text.format(**values) if values else text
