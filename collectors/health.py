@@ -58,8 +58,9 @@ async def _first_run(store: Store, source: str) -> datetime | None:
     return from_text(rows[0][0]) if rows else None
 
 
-async def _area(store: Store, source: str) -> str | None:
-    """The province a province's own system speaks for (its only area), so its late reports are muted too."""
+async def source_area(store: Store, source: str) -> str | None:
+    """The province a province's own system speaks for (the only area of its figures): its alerts
+    name it, so that its late reports are muted by them and a province's wall gets them."""
     areas = await store.source_areas(source)
     return areas[0] if len(areas) == 1 and areas[0] != NATION else None
 
@@ -77,7 +78,7 @@ async def source_down(store: Store, run: CollectionRun, breaker: CircuitBreaker,
         params=AlertParams(
             source=run.source,
             agency=agency,
-            area=await _area(store, run.source),
+            area=await source_area(store, run.source),
             failures=breaker.failures,
             last_good=to_text(good) if good is not None else None,
         ),
@@ -130,7 +131,7 @@ async def check_stale(
             params=AlertParams(
                 source=source.name,
                 agency=source.agency,
-                area=await _area(store, source.name),
+                area=await source_area(store, source.name),
                 count=count,
                 last_good=to_text(good) if good is not None else None,
             ),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collectors import health
 from collectors.breaker import BreakerState, CircuitBreaker
 from collectors.config import SourceKind, SourceSettings
-from storage import NATION, AlertParams, CollectionRun, Severity, Store
+from storage import AlertParams, CollectionRun, Severity, Store
 from storage.models import Revision
 
 SOURCE_FAILING = "source.failing"
@@ -37,10 +37,9 @@ async def after_failure(
     (``settings``; without them it resolves at once), so a source that fails, succeeds and fails
     again is one alert, never resolved in between."""
     status = run.http_status if run.http_status is not None and run.http_status >= 400 else None
-    # The province a province's own system speaks for: its late reports say again what this alert
-    # says, and are muted by it (storage/alerting.py, inhibition by area).
-    areas = await store.source_areas(run.source)
-    area = areas[0] if len(areas) == 1 and areas[0] != NATION else None
+    # A province's own system: its late reports say again what this alert says, and are muted by
+    # it (storage/alerting.py, inhibition by area).
+    area = await health.source_area(store, run.source)
     await store.fire_alert(
         SOURCE_FAILING,
         run.source,
@@ -80,7 +79,13 @@ async def after_success(
             SOURCE_REJECTED,
             run.source,
             Severity.WARNING,
-            params=AlertParams(source=run.source, agency=agency, count=run.rejected, run_id=run.id),
+            params=AlertParams(
+                source=run.source,
+                agency=agency,
+                area=await health.source_area(store, run.source),
+                count=run.rejected,
+                run_id=run.id,
+            ),
             detail=rejection,  # the reasons quote the records' values
         )
     else:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from feed.protocol import AlertInfo, AlertMessage, Change, Delta, Filter, Message, RunInfo, RunStatus
-from storage import Event, EventType, Indicator
+from storage import NATION, Event, EventType, Indicator
 
 SeriesKey = tuple[str, str, str]  # indicator, area, source
 
@@ -35,20 +35,54 @@ class Catalogue:
             out.update(self.area_lineage.get(code, [code]))
         return frozenset(out)
 
-    def indicators_of(self, flt: Filter) -> frozenset[str] | None:
-        """The indicators a filter admits (None: all)."""
-        if not (flt.categories or flt.indicators or flt.agencies):
-            return None
-        owners: set[str] = set()
+    def agencies_of(self, flt: Filter) -> frozenset[str]:
+        """The agencies a filter admits (empty: all): each covers the agencies merged into it."""
+        out: set[str] = set()
         for agency in flt.agencies:
-            owners.update(self.lineage.get(agency, [agency]))
+            out.update(self.lineage.get(agency, [agency]))
+        return frozenset(out)
+
+    def indicators_of(self, flt: Filter, *, by_owner: bool = True) -> frozenset[str] | None:
+        """The indicators a filter admits (None: all); ``by_owner=False``: by category and code
+        alone (an alert's agency is matched on its own, ``Matcher.alert``)."""
+        owners = self.agencies_of(flt) if by_owner else frozenset()
+        if not (flt.categories or flt.indicators or owners):
+            return None
         return frozenset(
             code
             for code, ind in self.indicators.items()
             if (not flt.categories or ind.category in flt.categories)
             and (not flt.indicators or code in flt.indicators)
-            and (not flt.agencies or ind.owner in owners)
+            and (not owners or ind.owner in owners)
         )
+
+
+# Rules whose one alert sums up several figures under one subject (the party owing reports, the
+# source that revised): the figure their params name is the first of several and changes while
+# the alert is open. Routed by it, an alert would leave a filter midway and stay there as it was.
+NAMES_THE_FIRST = {"report.late": ("indicator",), "figures.revised": ("indicator", "area")}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What an alert is about, as filters see it (docs/protocol.md, *Which alerts a filter gets*)."""
+
+    indicator: str | None
+    area: str  # the nation when its subject has no area of its own
+    agency: str | None
+    everyone: bool  # the centre's own (no indicator, area, agency or source): every screen's concern
+
+
+def route(rule: str, params: Mapping[str, Any]) -> Route:
+    """An alert's route from its rule and params (the same for every message of its life)."""
+    everyone = not any(params.get(k) for k in ("indicator", "area", "agency", "source"))
+    kept = dict(params)
+    for name in NAMES_THE_FIRST.get(rule, ()):
+        # A source that speaks for no agency is a province's own system: all its figures are of its
+        # province, so the first one's area is the source's own and stays.
+        if not (name == "area" and params.get("agency") is None):
+            kept.pop(name, None)
+    return Route(kept.get("indicator"), kept.get("area") or NATION, kept.get("agency"), everyone)
 
 
 @dataclass
@@ -57,6 +91,10 @@ class Matcher:
     indicators: frozenset[str] | None
     areas: frozenset[str] | None
     severities: frozenset[str] | None
+    # Alerts: their indicator by category and code, their agency (or their indicator's owner).
+    topics: frozenset[str] | None = None
+    agencies: frozenset[str] | None = None
+    owners: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, flt: Filter, catalogue: Catalogue) -> Matcher:
@@ -65,6 +103,9 @@ class Matcher:
             catalogue.indicators_of(flt),
             catalogue.areas_of(flt) or None,
             frozenset(flt.severities) or None,
+            catalogue.indicators_of(flt, by_owner=False),
+            catalogue.agencies_of(flt) or None,
+            {code: ind.owner for code, ind in catalogue.indicators.items()},
         )
 
     def observation(self, payload: Mapping[str, Any]) -> bool:
@@ -74,8 +115,29 @@ class Matcher:
             and (self.areas is None or payload["area"] in self.areas)
         )
 
+    @property
+    def every_alert(self) -> bool:
+        return self.severities is None and self.routes_all
+
+    @property
+    def routes_all(self) -> bool:
+        """Every alert of its severities (``all_alerts``, or no field that routes them)."""
+        return self.flt.all_alerts or (self.topics is None and self.agencies is None and self.areas is None)
+
     def alert(self, payload: Mapping[str, Any]) -> bool:
-        return self.severities is None or payload["severity"] in self.severities
+        """Whether an alert (as its event's payload) reaches this filter: routed as figures are."""
+        if self.severities is not None and payload["severity"] not in self.severities:
+            return False
+        if self.routes_all:
+            return True
+        r = route(payload["rule"], payload.get("params") or {})
+        if r.everyone:
+            return True
+        if self.topics is not None and r.indicator is not None and r.indicator not in self.topics:
+            return False
+        if self.agencies is not None and not {r.agency, self.owners.get(r.indicator or "")} & self.agencies:
+            return False
+        return self.areas is None or r.area in self.areas
 
 
 def change_of(payload: Mapping[str, Any]) -> Change:

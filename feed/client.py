@@ -61,6 +61,9 @@ class Client:
     filter: Filter | None = None  # None: not subscribed
     matcher: Matcher | None = None
     position: int = 0  # every matching event up to here is in the outbox (or sent)
+    # After a snapshot of the past: its seq, which heartbeats carry until a live subscription (no
+    # event after it has been sent: a heartbeat at the live position would make a resume skip them).
+    past_seq: int | None = None
     entries: deque[Entry] = field(default_factory=deque)
     queued_bytes: int = 0
     closing: bool = False

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -17,11 +18,14 @@ from collectors import reporting
 from collectors.breaker import BreakerState
 from collectors.config import RulesSettings
 from collectors.pipeline import SourceState
+from feed.builder import Matcher
 from feed.catalogue import catalogue
 from feed.client import Client
+from feed.hub import routed_alerts
 from feed.metrics import Metrics
 from feed.protocol import (
     MAX_SILENCE_S,
+    MIN_SILENCE_S,
     AcknowledgeCommand,
     Acknowledged,
     AlertInfo,
@@ -35,6 +39,7 @@ from feed.protocol import (
     Duplicate,
     Error,
     ErrorCode,
+    Filter,
     HistoryData,
     HistoryQuery,
     IngestInfo,
@@ -144,6 +149,7 @@ DONE = {
 }
 MAX_SILENCE = timedelta(seconds=MAX_SILENCE_S)
 RECENT_KEYS = 10_000
+UNREAD_CHARS = 1000  # of each part of a malformed command the audit log keeps
 HISTORY_LIMIT = 10_000
 
 
@@ -221,9 +227,15 @@ def reporting_row(c: reporting.Completeness) -> ReportingRow:
 
 class Commands:
     def __init__(
-        self, store: Store, runs: RunService | None, metrics: Metrics, rules: RulesSettings | None = None
+        self,
+        store: Store,
+        runs: RunService | None,
+        metrics: Metrics,
+        matcher: Callable[[Filter], Matcher],
+        rules: RulesSettings | None = None,
     ) -> None:
         self.store = store
+        self.matcher = matcher  # how a subscription's filter routes alerts (the hub's): for the alerts query
         self.runs = runs
         self.metrics = metrics
         self.rules = rules  # the reporting calendar's due dates (None: see _rules)
@@ -278,14 +290,20 @@ class Commands:
         else:
             await self._acknowledge(client, msg, msg.command, key)
 
-    async def refused(self, client: Client, msg: Command, code: ErrorCode, message: str) -> None:
-        """Answer with an error and write the refusal to the audit log (every command is audited)."""
-        name = msg.command.name
+    async def refused(self, client: Client, msg: Command | Mapping[str, Any], code: ErrorCode, message: str) -> None:
+        """Answer with an error and write the refusal to the audit log: every command is audited,
+        one too malformed to read (``msg``: the frame as parsed) as far as it can be read."""
+        name: str
+        request_id: str | None
+        if isinstance(msg, Command):
+            name, request_id, target, details = msg.command.name, msg.id, _target(msg), _details(msg)
+        else:
+            name, request_id, target, details = _unread(msg)
         self.metrics.commands.labels(name, code.value).inc()
-        details = {**_details(msg), "error_code": code.value, "error": message}
+        details = {**details, "error_code": code.value, "error": message}
         # Written before the answer: a client that has its answer can rely on the audit entry.
-        await self.store.audit(client.user, client.role.value, f"{name}.refused", _target(msg), details)
-        client.push_message(Error(code=code, id=msg.id, message=message))
+        await self.store.audit(client.user, client.role.value, f"{name}.refused", target, details)
+        client.push_message(Error(code=code, id=request_id, message=message))
 
     async def _reused(self, client: Client, msg: Command) -> None:
         await self.refused(
@@ -352,10 +370,13 @@ class Commands:
         match = SilenceMatch.model_validate(cmd.match.model_dump())
         now = utcnow()
         problem = None
-        if not match.model_dump(exclude_none=True):
-            problem = "match: give at least one of rule, subject, source, agency, area, indicator"
+        matchers = match.model_dump(exclude_none=True).values()
+        if not matchers or not all(v.strip() for v in matchers):
+            problem = "match: give at least one of rule, subject, source, agency, area, indicator (none empty)"
         elif (cmd.duration is None) == (cmd.ends_at is None):
             problem = "say exactly one of: duration (seconds) or ends_at"
+        elif cmd.duration is not None and not MIN_SILENCE_S <= cmd.duration <= MAX_SILENCE_S:
+            problem = f"duration must be {MIN_SILENCE_S} seconds to {MAX_SILENCE.days} days"
         elif cmd.ends_at is not None and cmd.ends_at.tzinfo is None:
             problem = "ends_at needs a time zone (Z or +07:00)"
         elif cmd.ends_at is not None and not now < cmd.ends_at <= now + MAX_SILENCE:
@@ -436,13 +457,15 @@ class Commands:
                 return
             data = _provenance(found)
         elif isinstance(q, AlertsQuery):
-            alerts = await self.store.alerts(
-                open_only=q.open_only,
+            alerts = await routed_alerts(
+                self.store,
+                self.matcher(q.filter or Filter()),
                 limit=q.limit,
+                open_only=q.open_only,
                 states=[AlertState(s) for s in q.states],
                 severities=[Severity(s) for s in q.severities],
             )
-            data = AlertsData(alerts=[alert_info(a) for a in alerts])
+            data = AlertsData(alerts=[AlertInfo.model_validate(a) for a in alerts])
         elif isinstance(q, SilencesQuery):
             listed = await self.store.silences(active_only=q.active_only, limit=q.limit)
             data = SilencesData(silences=[silence_info(s) for s in listed])
@@ -561,6 +584,20 @@ def _details(msg: Command) -> dict[str, Any]:
     shape = msg.command.model_dump(mode="json")
     fields = {k: v for k, v in shape.items() if k != "name"}
     return {"request_id": msg.id, "idempotency_key": msg.idempotency_key, "command": shape, **fields}
+
+
+def _unread(frame: Mapping[str, Any]) -> tuple[str, str | None, str, dict[str, Any]]:
+    """What the audit log keeps of a command too malformed to read: its name (if one we know), the
+    request's id and key, and the command as sent, each cut short (a frame may be 64 KiB of junk)."""
+    cmd = frame.get("command")
+    name = cmd.get("name") if isinstance(cmd, dict) else None
+    request_id, key = (v if isinstance(v := frame.get(k), str) else None for k in ("id", "idempotency_key"))
+    details = {
+        "request_id": request_id and request_id[:UNREAD_CHARS],
+        "idempotency_key": key and key[:UNREAD_CHARS],
+        "command": json.dumps(cmd, ensure_ascii=False)[:UNREAD_CHARS],
+    }
+    return name if name in NEEDS else "command", request_id, "malformed", details
 
 
 def _target(msg: Command) -> str:

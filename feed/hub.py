@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from websockets.asyncio.server import ServerConnection, broadcast
 
@@ -25,13 +25,14 @@ from feed.builder import Built, Catalogue, Matcher, SeriesKey, build, replay
 from feed.client import Client, encode
 from feed.metrics import Metrics
 from feed.protocol import AlertInfo, Change, Filter, Heartbeat, RunInfo, Snapshot
-from storage import Event, EventType, SnapshotFilter, Store
+from storage import AlertState, Event, EventType, Severity, SnapshotFilter, Store
 from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
 
 READ_PAGE = 5000
 PAST_CONCURRENCY = 2  # time-travel reads at once, each on a database connection of its own
+SNAPSHOT_ALERTS = 200  # the newest open alerts of its filter a live snapshot holds
 
 
 @dataclass
@@ -226,7 +227,7 @@ class Hub:
 
     async def subscribe(self, client: Client, flt: Filter) -> None:
         """Send a snapshot for ``flt``; deltas follow from exactly its seq."""
-        client.filter = client.matcher = None  # the previous subscription, if any, ends here
+        client.filter = client.matcher = client.past_seq = None  # the previous subscription, if any, ends here
         client.joining = True
         self.metrics.snapshots_pending.inc()
         try:
@@ -279,11 +280,7 @@ class Hub:
             shared.started = True
             self.metrics.snapshot_reads.inc()
             snap = await self.store.snapshot(_snapshot_filter(flt, self.catalogue))
-            alerts = [
-                a
-                for a in await self.store.alerts(open_only=True)
-                if matcher.severities is None or a.severity.value in matcher.severities
-            ]
+            alerts = await routed_alerts(self.store, matcher, limit=SNAPSHOT_ALERTS)
             runs = await self.store.runs(limit=50)
             message = Snapshot(
                 epoch=self.epoch,
@@ -293,7 +290,7 @@ class Hub:
                 observations=[Change.model_construct(**o.__dict__) for o in snap.observations]
                 if flt.observations
                 else [],
-                alerts=[AlertInfo.model_validate(a.model_dump()) for a in alerts],
+                alerts=[AlertInfo.model_validate(d) for d in alerts],
                 runs=[RunInfo.model_validate(r.model_dump()) for r in runs],
             )
             text = encode(message)
@@ -319,7 +316,7 @@ class Hub:
                 )
             if past is None or client.gone:
                 return
-            severities = frozenset(flt.severities)
+            matcher = self.matcher(flt)
             message = Snapshot(
                 epoch=past.epoch,
                 seq=past.seq,
@@ -328,14 +325,11 @@ class Hub:
                 observations=[Change.model_construct(**o.__dict__) for o in past.observations]
                 if flt.observations
                 else [],
-                alerts=[
-                    AlertInfo.model_validate(a.model_dump())
-                    for a in past.alerts
-                    if not severities or a.severity.value in severities
-                ],
+                alerts=[AlertInfo.model_validate(d) for a in past.alerts if matcher.alert(d := a.model_dump())],
                 runs=[RunInfo.model_validate(r.model_dump()) for r in past.runs],
             )
             client.push_frame(encode(message))
+            client.past_seq = past.seq
         finally:
             client.joining = False
             self._moved_on()
@@ -351,7 +345,7 @@ class Hub:
     async def resume(self, client: Client, flt: Filter, seq: int) -> None:
         """Replay every event the client missed after ``seq``, one message per event in seq order
         (nothing merged), then keep it live."""
-        client.filter = client.matcher = None
+        client.filter = client.matcher = client.past_seq = None
         client.joining = True
         self.metrics.snapshots_pending.inc()
         try:
@@ -422,7 +416,8 @@ class Hub:
             idle: dict[int, list[ServerConnection]] = {}
             for client in list(self.clients):
                 if client.can_take_direct():
-                    idle.setdefault(client.position, []).append(client.connection)
+                    seq = client.position if client.past_seq is None else client.past_seq
+                    idle.setdefault(seq, []).append(client.connection)
             for position, connections in idle.items():
                 broadcast(connections, encode(Heartbeat(epoch=self.epoch, seq=position, time=now)))
                 self.metrics.sent.inc(len(connections))
@@ -444,6 +439,29 @@ async def _unless_gone(client: Client, work: Awaitable[T]) -> T | None:
     if waiting.done() and not waiting.cancelled():
         return waiting.result()
     return None
+
+
+async def routed_alerts(
+    store: Store,
+    matcher: Matcher,
+    *,
+    limit: int,
+    open_only: bool = True,
+    states: Iterable[AlertState] = (),
+    severities: Iterable[Severity] = (),
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` alerts that ``matcher`` lets through (as dumps), read page by page:
+    a province's few alerts may lie behind many of the country's."""
+    out: list[dict[str, Any]] = []
+    before = None
+    size = limit if matcher.every_alert else READ_PAGE
+    while len(out) < limit:
+        page = await store.alerts(open_only=open_only, limit=size, states=states, severities=severities, before=before)
+        out += [d for a in page if matcher.alert(d := a.model_dump())]
+        if len(page) < size:
+            break
+        before = page[-1].id
+    return out[:limit]
 
 
 def _snapshot_filter(flt: Filter, catalogue: Catalogue) -> SnapshotFilter:

@@ -74,11 +74,14 @@ class Filter(Message):
     agencies: tuple[str, ...] = Field(default=(), max_length=100)
     severities: tuple[Literal["info", "warning", "critical"], ...] = ()
     observations: bool = True  # false: alerts and runs only (e.g. a command-line client)
+    # true: every alert of its severities, whatever the other fields say (the centre's own wall,
+    # which shows a few figures and every alert in the country)
+    all_alerts: bool = False
 
     def key(self) -> tuple[object, ...]:
         """Clients with equal keys get byte-identical messages (encoded once per tick)."""
         lists = (self.categories, self.indicators, self.areas, self.agencies, self.severities)
-        return (*(tuple(sorted(set(v))) for v in lists), self.observations)
+        return (*(tuple(sorted(set(v))) for v in lists), self.observations, self.all_alerts)
 
 
 class Change(Message):
@@ -234,12 +237,15 @@ class AcknowledgeCommand(Message):
     note: str = Field(default="", max_length=1000)
 
 
-Label = Annotated[str, Field(min_length=1, max_length=64)]
-MAX_SILENCE_S = 30 * 24 * 3600  # a silence is for an outage or a known late report, not forever
+Label = Annotated[str, Field(max_length=64)]
+# A silence is for an outage or a known late report, not forever. Its matchers, duration and comment
+# are checked by the server, which refuses a bad silence as `invalid` (and audits it), not here.
+MIN_SILENCE_S, MAX_SILENCE_S = 60, 30 * 24 * 3600
 
 
 class SilenceMatch(Message):
-    """What a silence mutes: alerts whose rule, subject and params equal every matcher given (at least one)."""
+    """What a silence mutes: alerts whose rule, subject and params equal every matcher given (at
+    least one, none empty)."""
 
     rule: Label | None = None
     subject: Label | None = None
@@ -255,9 +261,9 @@ class SilenceCommand(Message):
 
     name: Literal["silence"] = "silence"
     match: SilenceMatch
-    duration: int | None = Field(default=None, ge=60, le=MAX_SILENCE_S)
+    duration: int | None = None  # seconds, MIN_SILENCE_S to MAX_SILENCE_S
     ends_at: datetime | None = None
-    comment: str = Field(min_length=1, max_length=1000)
+    comment: str = Field(max_length=1000)  # not blank
 
 
 class UnsilenceCommand(Message):
@@ -300,6 +306,7 @@ class AlertsQuery(Message):
     limit: int = Field(default=200, ge=1, le=1000)
     states: list[Literal["pending", "firing", "acknowledged", "resolved"]] = Field(default=[], max_length=4)
     severities: list[Literal["info", "warning", "critical"]] = Field(default=[], max_length=3)
+    filter: Filter | None = None  # the alerts a subscription with this filter gets (absent: all)
 
 
 class SilencesQuery(Message):
@@ -662,7 +669,7 @@ class Error(Message):
 
 class Heartbeat(Message):
     """Every few seconds: the server is alive, and ``seq`` is the client's position (every event
-    up to it that matches the filter has been delivered)."""
+    up to it that matches the filter has been delivered; after a snapshot of the past, its seq)."""
 
     type: Literal["heartbeat"] = "heartbeat"
     epoch: str

@@ -22,6 +22,7 @@ from datetime import datetime
 from functools import cache
 from http import HTTPStatus
 from importlib import resources
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -129,7 +130,8 @@ class FeedServer:
             snapshot_concurrency=settings.snapshot_concurrency,
             resume_max_events=settings.resume_max_events,
         )
-        self.commands = Commands(store, runs, self.metrics, rules)  # rules: the reporting calendar's due dates
+        # rules: the reporting calendar's due dates
+        self.commands = Commands(store, runs, self.metrics, self.hub.matcher, rules)
         self.commands.delivered = self.hub.delivered
         self.ready_checks = list(ready_checks)
         self._preauth: weakref.WeakKeyDictionary[ServerConnection, User] = weakref.WeakKeyDictionary()
@@ -386,23 +388,26 @@ class FeedServer:
             if not isinstance(data, dict):
                 self._refuse(client, ErrorCode.BAD_JSON, "a message must be a JSON object")
                 continue
+            msg: Hello | Subscribe | Unsubscribe | Command | Query | None = None
+            problem = ""
             try:
                 msg = CLIENT_MESSAGE.validate_python(data)
             except ValidationError as exc:
-                self._refuse(
-                    client,
-                    ErrorCode.BAD_MESSAGE,
-                    _explain(exc),
-                    data.get("id") if isinstance(data.get("id"), str) else None,
-                )
-                continue
+                problem = _explain(exc)
             try:
-                await self._dispatch(client, msg, commands, queries)
+                if msg is not None:
+                    await self._dispatch(client, msg, commands, queries)
+                elif data.get("type") == "command":  # refused, and audited as every command is
+                    self.metrics.rejected_frames.inc()
+                    await self._command(client, data, commands, problem)
+                else:
+                    request_id = data.get("id") if isinstance(data.get("id"), str) else None
+                    self._refuse(client, ErrorCode.BAD_MESSAGE, problem, request_id)
             except ConnectionClosed:
                 raise
             except Exception:
                 # A defect of ours, not the client's: answer, keep the connection, and log it.
-                log.exception("client %s (%s): a %s failed", client.id, client.user, msg.type)
+                log.exception("client %s (%s): a %s failed", client.id, client.user, data.get("type"))
                 request_id = getattr(msg, "id", None)
                 client.push_message(
                     Error(
@@ -425,18 +430,28 @@ class FeedServer:
         elif isinstance(msg, Hello):
             self._refuse(client, ErrorCode.BAD_MESSAGE, "already said hello")
         elif isinstance(msg, Command):
-            if not commands.take():
-                message = f"too many commands: at most {self.settings.commands_per_minute} a minute; slow down"
-                await self.commands.refused(client, msg, ErrorCode.RATE_LIMITED, message)
-                self._limit(client, commands)
-                return
-            await self.commands.command(client, msg)
+            await self._command(client, msg, commands)
         elif not queries.take():
             message = f"too many queries: at most {self.settings.queries_per_minute} a minute; slow down"
             client.push_message(Error(code=ErrorCode.RATE_LIMITED, id=msg.id, message=message))
             self._limit(client, queries)
         else:
             await self.commands.query(client, msg)
+
+    async def _command(
+        self, client: Client, msg: Command | dict[str, Any], bucket: Bucket, problem: str | None = None
+    ) -> None:
+        """Within the rate, a command is done, or refused as malformed (``problem``; ``msg`` is then
+        the frame as parsed); past it, refused as such. A malformed one counts: its refusal is
+        audited, a write like any other."""
+        if not bucket.take():
+            message = f"too many commands: at most {self.settings.commands_per_minute} a minute; slow down"
+            await self.commands.refused(client, msg, ErrorCode.RATE_LIMITED, message)
+            self._limit(client, bucket)
+        elif isinstance(msg, Command):
+            await self.commands.command(client, msg)
+        else:
+            await self.commands.refused(client, msg, ErrorCode.BAD_MESSAGE, problem or "not a command")
 
     def _refuse(self, client: Client, code: ErrorCode, message: str, request_id: str | None = None) -> None:
         self.metrics.rejected_frames.inc()

@@ -278,9 +278,16 @@ async def test_a_silence_set_over_the_feed_mutes_until_it_expires_and_is_audited
         ),
         ("admin", {"match": {"rule": LATE}, "ends_at": "2027-11-23T09:00:00Z", "comment": "a year"}, "invalid"),
         ("admin", {"match": {"rule": LATE}, "duration": 3600, "comment": "   "}, "invalid"),
+        ("admin", {"match": {"rule": LATE}, "duration": 3600, "comment": ""}, "invalid"),
+        ("admin", {"match": {"rule": LATE}, "duration": 30, "comment": "x"}, "invalid"),
+        ("admin", {"match": {"rule": LATE}, "duration": 31 * 86400, "comment": "x"}, "invalid"),
+        ("admin", {"match": {"rule": LATE, "area": ""}, "duration": 3600, "comment": "x"}, "invalid"),
     ],
-    ids=["operator", "no-matcher", "in-the-past", "both-ends", "too-long", "no-reason"],
-)
+    ids=[
+        "operator", "no-matcher", "in-the-past", "both-ends", "too-long", "no-reason",
+        "empty-reason", "30-seconds", "31-days", "empty-matcher",
+    ],
+)  # fmt: skip
 async def test_a_bad_silence_is_refused_changes_nothing_and_is_audited(
     db: Store, clock: ManualClock, tmp_path: Path, role: str, fields: dict[str, Any], code: str
 ) -> None:

@@ -4,8 +4,10 @@ gap or duplicate, filters, slow clients, bad input, tokens and roles."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import socket
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,39 @@ async def test_snapshot_first_then_deltas(tmp_path: Path) -> None:
             assert older["changes"] == [] and [(r["period"], r["value"]) for r in older["revisions"]] == [
                 ("2026-09", 3.0)
             ]
+
+
+async def test_heartbeats_come_every_period_to_every_client_busy_or_not(tmp_path: Path) -> None:
+    """Not only to idle clients: one that gets a delta every tick gets heartbeats between them
+    (docs/protocol.md, *Heartbeats*). A hello without a filter subscribes to nothing: welcome, then
+    heartbeats, no snapshot, until the client subscribes."""
+    async with feed_server(tmp_path / "ops.db", heartbeat=timedelta(milliseconds=300)) as server:
+        store = server.store
+        async with client(server, "display", hello={"filter": {}}) as busy, client(server, "display", hello={}) as bare:
+            await busy.until("snapshot")
+            assert (await bare.next())["type"] == "welcome"
+
+            async def figures() -> None:
+                for i in itertools.count():  # a figure every tick: the busy client is never idle long
+                    await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-10", 3.0 + i / 100)]))
+                    await asyncio.sleep(0.05)
+
+            feeding = asyncio.create_task(figures())
+            try:
+                heard = len(busy.received)
+                got = await busy.collect_until(
+                    lambda m: sum(x["type"] == "heartbeat" for x in busy.received[heard:]) >= 3
+                )
+                beats = [i for i, m in enumerate(got) if m["type"] == "heartbeat"]
+                assert all(m["type"] in ("delta", "heartbeat") for m in got)
+                # Deltas between heartbeats: they came while it was busy.
+                assert any(got[i]["type"] == "delta" for i in range(beats[0] + 1, beats[-1])), got
+                unsubscribed = [await bare.next() for _ in range(3)]
+                assert [m["type"] for m in unsubscribed] == ["heartbeat"] * 3
+            finally:
+                feeding.cancel()
+            await bare.send({"type": "subscribe", "id": "s1", "filter": {}})
+            assert (await bare.until("snapshot"))["observations"][0]["indicator"] == "CPI_YOY"
 
 
 async def test_a_history_backfill_does_not_overwrite_the_newest_figure(tmp_path: Path) -> None:

@@ -160,23 +160,51 @@ async def test_a_key_reused_for_a_different_command_is_an_error(tmp_path: Path) 
 
 
 async def test_every_refused_command_is_audited(tmp_path: Path) -> None:
-    async with feed_server(tmp_path / "ops.db") as server:
+    """Whatever refused it: the server's checks, the role, the rate, or the command's own shape."""
+    async with feed_server(tmp_path / "ops.db", commands_per_minute=600) as server:
         server.commands.runs = Sources(server.store)
         store = server.store
+        refused = {
+            "r1": (command("r1", "run-key-0001", name="collect", source="nope"), "invalid"),
+            "r2": (command("r2", "run-key-0002", name="collect", source="nso", all=True), "invalid"),
+            "r3": (command("r3", "ack-key-0003", name="acknowledge", alert_id=4242), "not_found"),
+            "r4": (command("r4", "ack-key-0004", name="acknowledge", alert_id="twelve"), "bad_message"),
+            "r5": (command("r5", "key-0005", name="reboot"), "bad_message"),
+            "r6": (command("r6", "sil-key-0006", name="silence", match={"rule": "x"}, duration=30, comment=""), "invalid"),
+            "r7": ({"type": "command", "id": "r7", "command": {"name": "collect", "all": True}}, "bad_message"),
+        }  # fmt: skip
         async with client(server, "admin", hello={"filter": {}}) as c:
             await c.until("snapshot")
-            await c.send(command("r1", "run-key-0001", name="collect", source="nope"))
-            assert (await c.until("error"))["code"] == "invalid"
-            await c.send(command("r2", "run-key-0002", name="collect", source="nso", all=True))
-            assert (await c.until("error"))["code"] == "invalid"
-            await c.send(command("r3", "ack-key-0003", name="acknowledge", alert_id=4242))
-            assert (await c.until("error"))["code"] == "not_found"
+            for request, code in refused.values():
+                await c.send(request)
+                error = await c.until("error")
+                assert (error["id"], error["code"]) == (request["id"], code), error
+        async with client(server, "display", hello={"filter": {}}) as c:
+            await c.until("snapshot")
+            await c.send(command("r8", "run-key-0008", name="collect", all=True))
+            assert (await c.until("error"))["code"] == "forbidden"
+        async with feed_server(tmp_path / "flood.db", commands_per_minute=1) as flooded:  # bursts of 3
+            async with client(flooded, "operator", hello={"filter": {}}) as c:
+                await c.until("snapshot")
+                for i in range(8):
+                    await c.send(command(f"f{i}", f"flood-key-{i:04d}", name="acknowledge", alert_id="x"))
+                codes = [(await c.until("error"))["code"] for _ in range(8)]
+                assert codes == ["bad_message"] * 3 + ["rate_limited"] * 5
+            flood = await flooded.store.audit_entries()
+            assert [e.details["error_code"] for e in sorted(flood, key=lambda e: e.id)] == codes
+
         entries = {e.details["request_id"]: e for e in await store.audit_entries()}
-        assert set(entries) == {"r1", "r2", "r3"}
+        assert set(entries) == {*refused, "r8"}
         assert entries["r1"].actor == "admin-user" and entries["r1"].target == "source:nope"
         assert "unknown source 'nope'" in entries["r1"].details["error"]
         assert entries["r1"].action == entries["r2"].action == "collect.refused"
         assert entries["r3"].action == "acknowledge.refused" and entries["r3"].details["error_code"] == "not_found"
+        assert entries["r4"].action == "acknowledge.refused" and entries["r4"].details["error_code"] == "bad_message"
+        assert "alert_id" in entries["r4"].details["error"] and "twelve" in entries["r4"].details["command"]
+        assert entries["r5"].action == "command.refused" and entries["r5"].details["idempotency_key"] == "key-0005"
+        assert entries["r6"].action == "silence.refused" and "duration" in entries["r6"].details["error"]
+        assert entries["r7"].action == "collect.refused" and "idempotency_key" in entries["r7"].details["error"]
+        assert entries["r8"].actor == "display-user" and entries["r8"].details["error_code"] == "forbidden"
         assert (await store.verify_audit()).ok
 
 

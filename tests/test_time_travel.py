@@ -33,13 +33,21 @@ async def _history(store: Store) -> None:
     await store.ingest(Batch("nso", [cpi("2024-06", 3.5, "provisional")], collected_at=JULY_1))
 
 
-async def _nothing_live_until(c: Client, seq: int) -> None:
-    """Only heartbeats arrive, until one says the client's position has passed ``seq``."""
+async def _only_heartbeats_at(past: Client, seq: int, witness: Client, store: Store) -> int:
+    """The client looking at the past gets heartbeats alone, each at its snapshot's ``seq``, up to
+    the beat that told a live client (``witness``) it had every event so far. Heartbeats of one beat
+    carry one ``time``: that is how the past client's beat is told. Returns how many it got."""
+    last = await store.last_seq()
+    while (beat := await witness.until("heartbeat", skip=("delta", "alert", "run")))["seq"] < last:
+        pass
+    beats = 0
     while True:
-        msg = await c.next(timeout=10)
+        msg = await past.next(timeout=10)
         assert msg["type"] == "heartbeat", f"a live message reached a client looking at the past: {msg}"
-        if msg["seq"] >= seq:
-            return
+        assert msg["seq"] == seq, f"a heartbeat after a look at the past carried seq {msg['seq']}, not {seq}"
+        beats += 1
+        if datetime.fromisoformat(msg["time"]) >= datetime.fromisoformat(beat["time"]):
+            return beats
 
 
 async def test_the_past_shows_each_figure_as_known_then_and_nothing_live_follows(store_target: str) -> None:
@@ -47,7 +55,10 @@ async def test_the_past_shows_each_figure_as_known_then_and_nothing_live_follows
         store = server.store
         await _history(store)
         when = (JUNE_1 + timedelta(days=5)).isoformat()
-        async with client(server, "display", hello={"filter": {"indicators": ["CPI_YOY"]}, "as_of": when}) as c:
+        async with (
+            client(server, "display", hello={"filter": {"indicators": ["CPI_YOY"]}, "as_of": when}) as c,
+            client(server, "display", hello={"filter": {}}) as live,
+        ):
             await c.until("welcome")
             snap = await c.until("snapshot")
             assert snap["as_of"] == "2024-06-06T09:00:00Z"
@@ -57,8 +68,9 @@ async def test_the_past_shows_each_figure_as_known_then_and_nothing_live_follows
             snap = await c.until("snapshot")
             assert figures(snap) == [("2024-05", 3.3, 2, "official")]
 
+            await live.until("snapshot")
             await store.ingest(Batch("nso", [cpi("2024-07", 3.9)]))
-            await _nothing_live_until(c, await store.last_seq())
+            await _only_heartbeats_at(c, snap["seq"], live, store)
 
             await c.send({"type": "subscribe", "id": "s2", "filter": {}})  # back to live
             snap = await c.until("snapshot")
@@ -66,6 +78,32 @@ async def test_the_past_shows_each_figure_as_known_then_and_nothing_live_follows
             await store.ingest(Batch("nso", [cpi("2024-08", 4.0)]))
             delta = await c.until("delta")
             assert [(ch["period"], ch["value"]) for ch in delta["changes"]] == [("2024-08", 4.0)]
+
+
+async def test_a_heartbeat_after_a_look_at_the_past_never_carries_a_seq_past_the_snapshots(
+    store_target: str,
+) -> None:
+    """A heartbeat says every event up to its seq has been sent: after a snapshot of the past, none
+    has, so a client that resumes from its last heartbeat (as the docs say it may) gets what came
+    since the past it holds, not a silent gap."""
+    async with feed_server(store_target) as server:
+        store = server.store
+        await _history(store)
+        async with (
+            client(server, "display", hello={"filter": {}, "as_of": utcnow().isoformat()}) as past,
+            client(server, "display", hello={"filter": {}}) as live,
+        ):
+            snap = await past.until("snapshot")
+            assert figures(snap) == [("2024-06", 3.5, 1, "provisional")]
+            await live.until("snapshot")
+            await store.ingest(Batch("nso", [cpi("2024-07", 3.9)]))
+            assert await _only_heartbeats_at(past, snap["seq"], live, store) >= 1
+            # Following the docs: resume from the last heartbeat's (epoch, seq), with the same filter.
+            resume = {"epoch": snap["epoch"], "seq": snap["seq"]}
+        async with client(server, "display", hello={"filter": {}, "resume": resume}) as again:
+            assert (await again.until("welcome"))["resumed"] is True
+            delta = await again.until("delta")
+            assert [(ch["period"], ch["value"]) for ch in delta["changes"]] == [("2024-07", 3.9)]
 
 
 async def test_the_past_shows_the_alerts_open_then_and_the_runs_up_to_then(store_target: str) -> None:

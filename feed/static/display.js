@@ -125,8 +125,9 @@
 
   const META = new Map([...TILES, ...COUNTERS].map((m) => [m.code, m]));
 
-  // Everything the page shows and nothing else: the server then sends no other series.
-  const FILTER = { indicators: [...META.keys()], areas: [AREA] };
+  // Everything the page shows and nothing else: the server then sends no other series; the ticker
+  // shows every alert in the country (all_alerts), not only those about these figures.
+  const FILTER = { indicators: [...META.keys()], areas: [AREA], all_alerts: true };
 
   // How old a figure may get. Live counters: since it was collected. Periodic figures: since the
   // period ended, i.e. how late the next period is past its usual publication.

@@ -121,9 +121,15 @@ class AlertRepo(StoreBase):
         limit: int = 200,
         states: Iterable[AlertState] = (),
         severities: Iterable[Severity] = (),
+        before: int | None = None,
     ) -> list[Alert]:
-        """The newest alerts first: open ones only, or of the given states and severities."""
-        where, args = [], []
+        """The newest alerts first: open ones only, or of the given states and severities; older
+        than alert ``before`` if given (the next page)."""
+        where: list[str] = []
+        args: list[Any] = []
+        if before is not None:
+            where.append("id < ?")
+            args.append(before)
         if open_only:
             where.append("state != 'resolved'")
         if wanted := [s.value for s in states]:
