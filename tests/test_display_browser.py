@@ -637,11 +637,13 @@ async def test_the_ticker_speaks_the_pages_language_and_never_quotes_errors(tmp_
         assert len(ids) == len(fired)
         # The server's texts, rendered from the one catalogue; the page words nothing itself.
         stored = {a.id: a for a in await store.alerts()}
-        expected = {
+        expected: dict[str, dict[str, str]] = {
             "vi": {name: stored[i].message for name, i in ids.items()},
-            "en": {name: stored[i].message_en for name, i in ids.items()},
+            "en": {name: stored[i].message_en or "" for name, i in ids.items()},
         }
-        assert expected["en"]["failing"] == "Source nso: circuit open after 5 failures in a row (the source answered HTTP 503)"
+        assert expected["en"]["failing"] == (
+            "Source nso: circuit open after 5 failures in a row (the source answered HTTP 503)"
+        )
         assert expected["vi"]["late"] == (
             "Thành phố Hà Nội chưa gửi báo cáo Tổng mức bán lẻ hàng hóa và doanh thu dịch vụ tiêu dùng, tháng 10/2026"
             " (hạn 20/11/2026)"
@@ -936,7 +938,9 @@ async def test_the_demo_scenarios_revision_and_outage_reach_the_wall(tmp_path: P
                             re.compile(r"^⚠ MOF lỗi · số liệu lúc ")
                         )
                         down = display.page.locator("#ticker .alert", has_text="Nguồn mof")
-                        await expect(down.locator(".msg")).to_have_text("Nguồn mof bị lỗi (máy chủ nguồn trả lời mã HTTP 503)")
+                        await expect(down.locator(".msg")).to_have_text(
+                            "Nguồn mof bị lỗi (máy chủ nguồn trả lời mã HTTP 503)"
+                        )
 
                         await display.page.locator("#lang-toggle").click()
                         await expect(budget.locator(".source-note")).to_have_text(
@@ -948,7 +952,9 @@ async def test_the_demo_scenarios_revision_and_outage_reach_the_wall(tmp_path: P
                         await expect(
                             display.page.locator("#ticker .alert .msg", has_text="Official figure revised")
                         ).to_have_text(
-                            re.compile(r"^Official figure revised: Consumer price index year on year, Nationwide, \w+ \d{4}: ")
+                            re.compile(
+                                r"^Official figure revised: Consumer price index year on year, Nationwide, \w+ \d{4}: "
+                            )
                         )
 
                         clock.advance(seconds=90)  # +181 s: it is back
