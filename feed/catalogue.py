@@ -29,6 +29,7 @@ KEY_INDICATORS: tuple[str, ...] = (
     "INTL_ARRIVALS",
 )
 
+
 def indicator_info(ind: Indicator, lineage: list[str]) -> IndicatorInfo:
     return IndicatorInfo(
         code=ind.code,

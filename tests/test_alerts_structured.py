@@ -71,8 +71,8 @@ async def test_a_failing_source_alert_carries_typed_params_and_keeps_the_error_a
     assert "503" in second["message"]
     assert down["severity"] == "critical" and down["subject"] == "vnat"
     assert down["params"] == {"source": "vnat", "agency": "VNAT", "failures": 2}  # no good run yet: no last_good
-    assert down["message"].startswith("Nguồn Tổng cục Du lịch (vnat) ngừng hoạt động sau 2 lần lỗi liên tiếp")
-    assert down["message_en"].startswith("Source Vietnam National Authority of Tourism (vnat) is down after 2")
+    assert down["message"].startswith("Nguồn Tổng cục Du lịch [vnat] ngừng hoạt động sau 2 lần lỗi liên tiếp")
+    assert down["message_en"].startswith("Source Vietnam National Authority of Tourism [vnat] is down after 2")
     for alert, run in ((first, failed[1]), (second, failed[0]), (down, failed[0])):
         assert run.error and alert["detail"] == run.error  # the technical text, for those who drill down
         assert run.error not in alert["message"] and "://" not in alert["message"] and sim.url not in alert["message"]

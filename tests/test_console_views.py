@@ -126,8 +126,16 @@ async def test_an_acknowledgement_made_on_one_console_appears_on_a_second(tmp_pa
                 await until(pilot, lambda app=app: key in rows(app, "#alerts-table"), "the alert is listed")  # type: ignore[misc]
             # Worded from its rule and parameters in each console's language; state and severity in words.
             row1, row2 = rows(first, "#alerts-table")[key], rows(second, "#alerts-table")[key]
-            assert "▲ WARNING" in row1[0] and "! firing" in row1[1] and "Source Ministry of Finance [mof] failed (the source" in row1[-1]
-            assert "▲ CẢNH BÁO" in row2[0] and "! đang báo" in row2[1] and "Nguồn Bộ Tài chính [mof] bị lỗi (máy chủ nguồn" in row2[-1]
+            assert (
+                "▲ WARNING" in row1[0]
+                and "! firing" in row1[1]
+                and "Source Ministry of Finance [mof] failed (the source" in row1[-1]
+            )
+            assert (
+                "▲ CẢNH BÁO" in row2[0]
+                and "! đang báo" in row2[1]
+                and "Nguồn Bộ Tài chính [mof] bị lỗi (máy chủ nguồn" in row2[-1]
+            )
 
             first.query_one("#alerts-table", DataTable).focus()
             await p1.press("a")
@@ -460,7 +468,10 @@ async def test_a_new_critical_alert_rings_the_bell_unless_muted_and_filters_and_
             # Another language: the same alert in Vietnamese, from its parameters.
             await pilot.press("l")
             await until(pilot, lambda: "CẢNH BÁO" in rows(app, "#alerts-table")[str(mof.id)][0], "Vietnamese")
-            assert "Nguồn Bộ Tài chính [mof] lỗi 2 lần liên tiếp (máy chủ nguồn trả lời mã HTTP 503)" in rows(app, "#alerts-table")[str(mof.id)][-1]
+            assert (
+                "Nguồn Bộ Tài chính [mof] lỗi 2 lần liên tiếp (máy chủ nguồn trả lời mã HTTP 503)"
+                in rows(app, "#alerts-table")[str(mof.id)][-1]
+            )
 
 
 async def test_an_admin_silences_the_selected_alert_for_a_while_and_ends_the_silence_by_keyboard(
@@ -710,12 +721,19 @@ async def test_the_drill_down_shows_the_cross_checks_and_alerts_on_the_figure_sh
             checks = lambda: text_of(app, "#drilldown-checks")  # noqa: E731
             await until(pilot, lambda: "Cross-checks and alerts on this figure (3)" in checks(), "the checks")
             text = checks()
-            assert "Two sources differ: Consumer price index year on year, Nationwide, October 2026, is 3.27% from" in text
+            assert (
+                "Two sources differ: Consumer price index year on year, Nationwide, October 2026, is 3.27% from" in text
+            )
             assert "and 3.40% from" in text
             assert "nso 3.27 · sha256 1a2b3c4d5e6f  ≠  nso-sdmx 3.40 · sha256 fedcba987654" in text
             assert mine not in text  # short: the provenance below has the figure's digest whole
-            assert "Revision to watch: Consumer price index year on year, Nationwide, October 2026: 3.22% → 3.27% (revision 2: period closed)" in text
-            assert "Official figure revised: Consumer price index year on year, Nationwide, October 2026" in text  # the seeded info alert
+            assert (
+                "Revision to watch: Consumer price index year on year, Nationwide, October 2026: 3.22% → 3.27% (revision 2: period closed)"
+                in text
+            )
+            assert (
+                "Official figure revised: Consumer price index year on year, Nationwide, October 2026" in text
+            )  # the seeded info alert
             assert "2026-09" not in text and "CPI_YOY 01" not in text
 
             await pilot.press("comma")  # the period before: its own cross-check only
