@@ -25,7 +25,10 @@ redrawn.
 
 To add a view: subclass ``console.views.View`` with ``view_id`` and ``title_key`` (a label in
 console/i18n.py), implement ``compose`` and ``update_from`` (update rows by key, cells by column
-key; never rebuild a table on a delta), and add the class to ``VIEWS`` below. Its keys go in
+key; never rebuild a table on a delta), and add the class to ``VIEWS`` below. A view with
+sparklines or changes names the series it shows in ``series_on_screen``: the app asks the feed for
+their history (``want_history``) first, after each batch and each second. Column widths are fitted
+to the view's width (``console.widgets.fit_columns``, ``fit_text``), again on a resize. Its keys go in
 console/keys.py with an id (scope = the view), so users can remap them.
 
 What views use from the app: ``app.state`` (read only), ``app.feed`` (``send_query``,
@@ -40,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import calendar
 import gc
+from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -161,8 +165,6 @@ class OpscentreApp(App[None]):
     TITLE = "opscentre"
     BATCH_SECONDS = 0.25
     ENABLE_COMMAND_PALETTE = True
-    # Below 120 columns the overview stacks its boxes; above, side by side (`.-narrow` in CSS).
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012 (Textual declares it a plain attribute)
 
     def __init__(
         self,
@@ -184,6 +186,10 @@ class OpscentreApp(App[None]):
         self._bindings = BindingsMap(bindings_for("app", self.lang))
         self.batches = 0  # batches applied (tests, bench)
         self._frozen = False
+        self._history_asked: set[SeriesKey] = set()
+        self._history_queue: deque[SeriesKey] = deque()
+        self._history_as_of: datetime | None = None
+        self._backfilling = False
 
     # --- helpers for views ------------------------------------------------------------------
 
@@ -283,36 +289,50 @@ class OpscentreApp(App[None]):
             if isinstance(result.data, CatalogueData | SourcesData):
                 self._inbox.append(result.data)
 
-    @work(group="backfill", exclusive=True, exit_on_error=False)
+    def want_history(self, keys: Iterable[SeriesKey]) -> None:
+        """Ask the feed for the earlier figures of ``keys`` (a snapshot or a delta carries only a
+        series' newest), for their sparklines and changes; as known at ``as_of`` in time travel.
+        Each series is asked once per moment shown, in the order asked: views ask for the series
+        on screen first (``View.series_on_screen``)."""
+        if self.state.as_of != self._history_as_of:  # another moment: its history is asked anew
+            self._history_as_of = self.state.as_of
+            self._history_asked.clear()
+            self._history_queue.clear()
+        for key in keys:
+            if key not in self._history_asked and key in self.state.series:
+                self._history_asked.add(key)
+                self._history_queue.append(key)
+        if self._history_queue and not self._backfilling:
+            self._backfilling = True
+            self._backfill()
+
+    @work(group="backfill", exit_on_error=False)
     async def _backfill(self) -> None:
-        """Earlier figures of the national series (a snapshot has only the newest), for their
-        sparklines and changes; as known at ``as_of`` in time travel. A few at a time."""
-        state = self.state
-        if not state.catalogue.indicators:
+        """Drains the queue of ``want_history``, a few queries at a time (the client paces them)."""
+        try:
+            while self._history_queue:
+                batch = [self._history_queue.popleft() for _ in range(min(4, len(self._history_queue)))]
+                await asyncio.gather(*(self._history_of(k, self.state.as_of) for k in batch))
+        finally:
+            self._backfilling = False
+
+    async def _history_of(self, key: SeriesKey, as_of: datetime | None) -> None:
+        since = None
+        info = self.state.catalogue.indicators.get(key[0])
+        series = self.state.series.get(key)
+        end = period_end(series.latest.period) if series is not None else None
+        if info is not None and info.frequency == "live" and end is not None:
+            # a counter reads every few seconds: the last hour is plenty for a sparkline
+            since = (end - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        query = HistoryQuery(indicator=key[0], area=key[1], source=key[2], as_of=as_of, since=since)
+        try:
+            result = await self.feed.send_query(query)
+        except (FeedUnavailable, FeedRefused, TimeoutError):
+            self._history_asked.discard(key)  # asked again when next on screen
             return
-        keys = [k for k in state.series if k[1] == NATION]
-        as_of = state.as_of
-        limit = asyncio.Semaphore(4)
-
-        async def one(key: SeriesKey) -> None:
-            async with limit:
-                since = None
-                info = state.catalogue.indicators.get(key[0])
-                series = state.series.get(key)
-                end = period_end(series.latest.period) if series is not None else None
-                if info is not None and info.frequency == "live" and end is not None:
-                    # a counter reads every few seconds: the last hour is plenty for a sparkline
-                    since = (end - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-                query = HistoryQuery(indicator=key[0], area=key[1], source=key[2], as_of=as_of, since=since)
-                try:
-                    result = await self.feed.send_query(query)
-                except (FeedUnavailable, FeedRefused, TimeoutError):
-                    return
-            if isinstance(result.data, HistoryData) and state.as_of == as_of:
-                points = tuple((o.period, o.value) for o in result.data.observations[-SPARK_POINTS:])
-                self._inbox.append(Backfill(key, points))
-
-        await asyncio.gather(*(one(k) for k in keys))
+        if isinstance(result.data, HistoryData) and self.state.as_of == as_of:
+            points = tuple((o.period, o.value) for o in result.data.observations[-SPARK_POINTS:])
+            self._inbox.append(Backfill(key, points))
 
     def post_state(self, item: StateInput) -> None:
         """Queue something for the state (e.g. a query's answer): applied with the next batch."""
@@ -327,9 +347,10 @@ class OpscentreApp(App[None]):
         for item in inbox:
             changed.update(self.state.apply(item))
         self.batches += 1
-        if any(isinstance(item, Snapshot | CatalogueData) for item in inbox):
-            self._backfill()
         self._deliver(changed)
+        if any(isinstance(item, Snapshot | CatalogueData) for item in inbox) and self.state.catalogue.indicators:
+            # then every national series (the overview's, the indicators' sort by change), after those on screen
+            self.want_history(k for k in self.state.series if k[1] == NATION)
         if not self._frozen and self.state.snapshots and self.state.catalogue.indicators:
             # Everything alive now (Textual, the widgets, the catalogue, the first snapshot) lives as
             # long as the console: out of the collector's sight, a full collection scans only what
@@ -342,21 +363,25 @@ class OpscentreApp(App[None]):
             return
         for pending in self._dirty.values():
             pending.update(changed)
+        view = None if self.state.paused else self.visible_view()
         with self.batch_update():
             self.query_one(StatusBar).update_from(self.state, changed)
             self.query_one(Banner).update_from(self.state, changed)
-            if self.state.paused:
-                return
-            view = self.visible_view()
             if view is not None:
                 pending = self._dirty.pop(view.view_id, Changed())
                 self._dirty[view.view_id] = Changed()
                 view.update_from(self.state, pending)
+        if view is not None and self.state.catalogue.indicators:
+            self.want_history(view.series_on_screen())  # the series just drawn, before any other
 
     def _tick(self) -> None:
-        """Ages move on without messages: the status bar every second."""
+        """Ages move on without messages: the status bar every second; rows scrolled into view get
+        their history."""
         if self.is_running:
             self.query_one(StatusBar).update_from(self.state, Changed(connection=True))
+            view = self.visible_view()
+            if view is not None and not self.state.paused and self.state.catalogue.indicators:
+                self.want_history(view.series_on_screen())
 
     @on(TabbedContent.TabActivated, "#tabs")
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:

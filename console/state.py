@@ -149,6 +149,21 @@ class Catalogue:
             sources={s.name: s for s in data.sources},
         )
 
+    def area_at(self, code: str, period: str) -> AreaInfo | None:
+        """The unit ``code`` named at the end of ``period`` (82 is Tiền Giang for 2025-05, Đồng Tháp
+        for 2026-10); the newest version if the period cannot be placed."""
+        end = period_end(period)
+        on = (end - timedelta(microseconds=1)).date() if end is not None else None
+        if on is not None:
+            for a in self.area_versions:
+                if (
+                    a.code == code
+                    and (a.valid_from is None or a.valid_from <= on)
+                    and (a.valid_to is None or on <= a.valid_to)
+                ):
+                    return a
+        return self.areas.get(code)
+
     def areas_in_force(self, on: date) -> list[AreaInfo]:
         """The provinces and cities in force on ``on`` (the nation excluded), in catalogue order."""
         return [

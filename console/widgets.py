@@ -1,11 +1,15 @@
-"""Small widgets shared by the views: the in-cell sparkline, the time-travel banner, the status bar."""
+"""Small widgets shared by the views: the in-cell sparkline, text and columns fitted to the width
+there is, the time-travel banner, the status bar."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from rich.cells import cell_len
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable, Static
@@ -32,6 +36,76 @@ def spark(values: Sequence[float], width: int = 10) -> str:
     else:
         body = "".join(BARS[min(len(BARS) - 1, int((v - lo) / (hi - lo) * (len(BARS) - 1) + 0.5))] for v in tail)
     return body.rjust(width)
+
+
+def graphemes(text: str) -> Iterator[str]:
+    """``text`` in user-perceived characters: a base character with the marks that follow it
+    (a decomposed "ệ" is three code points, one character), joiners and variation selectors."""
+    cluster = ""
+    joined = False
+    for ch in text:
+        mark = unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me") or "\ufe00" <= ch <= "\ufe0f"
+        if cluster and (mark or joined or ch == "\u200d"):
+            cluster += ch
+        else:
+            if cluster:
+                yield cluster
+            cluster = ch
+        joined = ch == "\u200d"
+    if cluster:
+        yield cluster
+
+
+def fit_text(text: str, width: int) -> str:
+    """``text`` whole if it fits in ``width`` cells, else cut at a character boundary with "…"."""
+    if cell_len(text) <= width:
+        return text
+    out, used = "", 0
+    for g in graphemes(text):
+        size = cell_len(g)
+        if used + size > width - 1:
+            break
+        out, used = out + g, used + size
+    return out.rstrip() + "…" if width > 0 else ""
+
+
+@dataclass(frozen=True)
+class Col:
+    """A column to fit: at least ``least`` cells, growing up to ``most`` when there is room; an
+    ``optional`` column is shown whole (``most``) or not at all."""
+
+    key: str
+    least: int
+    most: int | None = None
+    optional: bool = False
+
+    @property
+    def widest(self) -> int:
+        return max(self.least, self.most or 0)
+
+
+PADDING = 2  # a DataTable cell's padding, one cell each side
+
+
+def fit_columns(columns: Sequence[Col], room: int, grow: Sequence[str]) -> dict[str, int]:
+    """Widths for ``columns`` in ``room`` cells, in display order: each column at its least, then
+    the spare cells handed out in the order of ``grow`` (a column to its widest, an optional one
+    added whole if it fits). Columns that do not fit at their least still get it (the table
+    scrolls), and an optional one left out is absent from the result."""
+    widths = {c.key: c.least for c in columns if not c.optional}
+    spare = room - sum(w + PADDING for w in widths.values())
+    by_key = {c.key: c for c in columns}
+    for key in grow:
+        col = by_key[key]
+        if col.optional:
+            if key not in widths and spare >= col.widest + PADDING:
+                widths[key] = col.widest
+                spare -= col.widest + PADDING
+        elif spare > 0:
+            more = min(spare, col.widest - widths[key])
+            widths[key] += more
+            spare -= more
+    return {c.key: widths[c.key] for c in columns if c.key in widths}
 
 
 class Banner(Static):

@@ -112,8 +112,19 @@ async def time_travel(pilot: Pilot[Any]) -> None:
         await asyncio.sleep(0.05)
 
 
+async def resized(pilot: Pilot[Any]) -> None:
+    """The overview at the other size, then back: drawn as at the start, nothing left over."""
+    await pilot.press("1")
+    await settle(pilot)
+    width, height = pilot.app.size
+    await pilot.resize_terminal(*(SIZES["80x24"] if width > 80 else SIZES["160x48"]))
+    await settle(pilot)
+    await pilot.resize_terminal(width, height)
+
+
 SCREENS: dict[str, Step] = {
     "overview": keys("1"),
+    "overview_resized": resized,
     "indicators": keys("2"),
     "provinces": keys("3"),
     "alerts": keys("4"),

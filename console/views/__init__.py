@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 
 from console.i18n import t
 from console.keys import KEYS
-from console.state import Changed, ConsoleState
+from console.state import Changed, ConsoleState, SeriesKey
 
 if TYPE_CHECKING:
     from console.app import OpscentreApp
@@ -77,3 +77,8 @@ class View(Vertical):
 
     def update_from(self, state: ConsoleState, changed: Changed) -> None:
         """Redraw what ``changed`` names (only that: rows by key, cells by column)."""
+
+    def series_on_screen(self) -> list[SeriesKey]:
+        """The series whose sparklines and changes are on screen now (the app asks the feed for
+        their history first)."""
+        return []

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -26,8 +27,9 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from console.client import FeedRefused, FeedUnavailable
 from console.numbers import fmt_time
-from console.state import Changed, ConsoleState
+from console.state import NATION, Changed, ConsoleState
 from console.views import View, word_in
+from console.widgets import Col, fit_columns, fit_text
 from feed.protocol import (
     CollectAccepted,
     CollectCommand,
@@ -214,8 +216,9 @@ class CollectorsView(View):
         ("when", 11),
         ("latency", 9),
         ("figures", 14),
-        ("error", 50),  # the last: cut on a narrow screen; the panel below shows it whole
+        ("error", 20),  # the last: takes the width left, cut on a narrow screen; the panel below shows it whole
     )
+    ERROR_MOST = 200
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -226,6 +229,8 @@ class CollectorsView(View):
         self.notice: Text | None = None  # a refusal or a failure to send
         self._rows: set[str] = set()
         self._circuit_asked_at = 0  # the newest finished run the circuits were asked after
+        self._agencies: dict[str, str] = {}  # source → whom it speaks for, as shown
+        self._widths: dict[str, int] = dict(self.COLUMNS)
 
     def compose(self) -> ComposeResult:
         yield Static(id="collectors-bar")
@@ -240,13 +245,52 @@ class CollectorsView(View):
     def on_show(self) -> None:
         self.query_one("#collectors-table", DataTable).focus()
 
-    def _columns(self, names: list[str] | None = None) -> None:
-        """(Re)build the columns; the source column is as wide as the longest name (province-01 and
-        province-04 must not both read "province-0"), fixed until the set of sources changes."""
-        longest = max(map(len, names or ()), default=0)
-        columns = tuple((key, max(width, longest) if key == "source" else width) for key, width in self.COLUMNS)
-        self.set_columns(self.query_one("#collectors-table", DataTable), columns)
+    def on_resize(self, event: events.Resize) -> None:
+        self.update_from(self.opscentre.state, Changed(sources=True))
+
+    def _columns(self) -> None:
+        self.set_columns(self.query_one("#collectors-table", DataTable), tuple(self._widths.items()))
         self._rows.clear()
+
+    def _fit(self, names: list[str]) -> dict[str, int]:
+        """The source column as wide as the longest name (province-01 and province-04 must not both
+        read "province-0"), the agency as its longest where it fits, the error the rest."""
+        longest = {
+            "source": max(map(cell_len, names), default=0),
+            "agency": max(map(cell_len, self._agencies.values()), default=0),
+        }
+        columns = [
+            Col(key, max(least, longest.get(key, 0)) if key == "source" else least, longest.get(key))
+            for key, least in self.COLUMNS
+        ]
+        columns[-1] = Col("error", self.COLUMNS[-1][1], self.ERROR_MOST)
+        table = self.query_one("#collectors-table", DataTable)
+        room = self.size.width - table.styles.scrollbar_size_vertical
+        return fit_columns(columns, room, ("agency", "error"))
+
+    def agency_of(self, source: str) -> str:
+        """Whom a source speaks for: its agency, or for a province's own system (configured with
+        no agency) the province, known from its figures (their one area, as the feed's alerts name
+        it); "" while neither is known."""
+        return self._agencies.get(source, "")
+
+    def _learn_agencies(self, state: ConsoleState) -> None:
+        newest: dict[str, dict[str, str]] = {}  # source → area → its newest period
+        for (_, code, source), series in state.series.items():
+            periods = newest.setdefault(source, {})
+            periods[code] = max(periods.get(code, ""), series.latest.period)
+        agencies = {}
+        for name in state.sources:
+            info = state.catalogue.sources.get(name)
+            if info is not None and info.agency:
+                agencies[name] = info.agency
+                continue
+            delivered = newest.get(name, {})
+            if len(delivered) == 1 and NATION not in delivered:
+                [(code, period)] = delivered.items()
+                unit = state.catalogue.area_at(code, period)
+                agencies[name] = unit.name if unit is not None else code
+        self._agencies = agencies
 
     # --- drawing -------------------------------------------------------------------------------
 
@@ -256,8 +300,11 @@ class CollectorsView(View):
             self._columns()
         if changed.everything or changed.mode or changed.sources or changed.catalogue:
             names = sorted(state.sources)
-            if set(names) != self._rows:
-                self._columns(names)
+            self._learn_agencies(state)
+            widths = self._fit(names) if self.size.width else self._widths
+            if set(names) != self._rows or widths != self._widths:
+                self._widths = widths
+                self._columns()
                 for name in names:
                     table.add_row(*self._cells(state, state.sources[name]), key=name)
                     self._rows.add(name)
@@ -279,7 +326,7 @@ class CollectorsView(View):
             info = state.catalogue.sources.get(status.name)
             out.append(status.name, style="bold")
             if info is not None:
-                out.append(f" · {info.kind} · {info.agency or '—'} · {info.schedule}")
+                out.append(f" · {info.kind} · {self.agency_of(status.name) or '—'} · {info.schedule}")
             if status.next_run is not None:
                 out.append(" · " + self.w("next", time=fmt_time(status.next_run, self.lang)))
             out.append("\n")
@@ -308,10 +355,9 @@ class CollectorsView(View):
         self._info(self.opscentre.state)
 
     def _cells(self, state: ConsoleState, status: SourceStatus) -> tuple[str | Text, ...]:
-        info = state.catalogue.sources.get(status.name)
         run = status.last_run
         name = status.name if status.enabled else f"{status.name} ({self.w('disabled')})"
-        agency = (info.agency or "") if info is not None else ""
+        agency = fit_text(self.agency_of(status.name), self._widths["agency"])
         if run is None:
             return (name, agency, circuit_text(status.circuit, self.lang), Text(self.w("never"), style="dim"),
                     "", "", "", "")  # fmt: skip
@@ -329,7 +375,7 @@ class CollectorsView(View):
         )
 
     def _update_row(self, table: DataTable[object], state: ConsoleState, status: SourceStatus) -> None:
-        for (column, _), cell in zip(self.COLUMNS, self._cells(state, status), strict=True):
+        for column, cell in zip(self._widths, self._cells(state, status), strict=True):
             if table.get_cell(status.name, column) != cell:
                 table.update_cell(status.name, column, cell)
 

@@ -1,14 +1,18 @@
 """Screen 2, Indicators: every series in one DataTable, filtered as you type, sorted by any
 column, by category tab. Rows are keyed by series (``GDP|VN|gso-json``) and columns by name:
-a delta updates only the cells that changed (Dolphie-style keyed diff); widths are fixed."""
+a delta updates only the cells that changed (Dolphie-style keyed diff). Column widths are fitted
+to the view's width and the longest unit, area and name (units always whole, then area names
+instead of codes where they fit, then indicator names); they change only on a resize or when a
+longer one comes, and then every row is drawn again."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static, Tab, Tabs
@@ -17,9 +21,9 @@ from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 from console.i18n import pick
 from console.state import Changed, ConsoleState, Series, SeriesKey, key_from_text, key_text
 from console.views import View
-from console.widgets import KeyedTable, spark
+from console.widgets import Col, KeyedTable, fit_columns, fit_text, spark
 
-# (column key, label key, width). Most useful first: at 80 columns name … flags fit.
+# (column key, label key, least width). Most useful first: at 80 columns name … flags fit.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("name", "col.indicator", 24),
     ("area", "col.area", 4),
@@ -33,6 +37,8 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("source", "col.source", 12),
 )
 COLUMN_KEYS = tuple(c[0] for c in COLUMNS)
+FITTED = ("name", "area", "unit", "category", "source")  # as wide as their longest text (and label)
+AREA_CODE = 4
 FILTER_DELAY = 0.15  # seconds of quiet typing before the table is filtered
 
 
@@ -62,20 +68,86 @@ class IndicatorsView(View):
         self._filter_timer: Any = None
         self._categories_shown: tuple[str, ...] = ()
         self._failing: set[str] = set()  # sources flagged "!" as last drawn
+        self._longest: dict[str, int] = dict.fromkeys(FITTED, 0)  # of the series measured so far
+        self._measured: set[SeriesKey] = set()
+        self._widths: dict[str, int] = {k: w for k, _, w in COLUMNS}
+        self._area_names = False  # area names fit (else codes)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="indicators-bar"):
             yield Input(placeholder=self.opscentre.t("indicators.filter"), id="indicators-filter")
             yield Static(id="indicators-info")
         yield Tabs(id="indicators-categories")
-        table = KeyedTable(id="indicators-table", cursor_type="row", zebra_stripes=True)
-        for key, label, width in COLUMNS:
-            table.add_column(self.opscentre.t(label), width=width, key=key)
-        yield table
+        yield KeyedTable(id="indicators-table", cursor_type="row", zebra_stripes=True)
 
     @property
     def table(self) -> DataTable[Any]:
         return self.query_one("#indicators-table", DataTable)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._fit():
+            self.rebuild(self.opscentre.state)
+        # the rows now on screen get their history at once (else on the app's next tick)
+        self.call_after_refresh(lambda: self.opscentre.want_history(self.series_on_screen()))
+
+    def series_on_screen(self) -> list[SeriesKey]:
+        table = self.table
+        first = table.scroll_offset.y
+        last = first + table.size.height
+        return [key_from_text(str(row.key.value)) for row in table.ordered_rows[first:last]]
+
+    # --- column widths ---------------------------------------------------------------------------
+
+    def _area_name(self, state: ConsoleState, code: str, period: str) -> str:
+        area = state.catalogue.area_at(code, period)
+        return area.name if area is not None else code
+
+    def _measure(self, state: ConsoleState, keys: Iterable[SeriesKey]) -> bool:
+        """Take the texts of these series into the longest of each fitted column; True if one grew."""
+        app = self.opscentre
+        grew = False
+        for key in keys:
+            if key in self._measured or key not in state.series:
+                continue
+            self._measured.add(key)
+            info = state.catalogue.indicators.get(key[0])
+            sizes = {
+                "name": cell_len(app.name_of(key[0])),
+                "area": cell_len(self._area_name(state, key[1], state.series[key].latest.period)),
+                "unit": cell_len(app.unit_of(key[0])),
+                "category": cell_len(info.category) if info else 0,
+                "source": cell_len(key[2]),
+            }
+            for column, size in sizes.items():
+                if size > self._longest[column]:
+                    self._longest[column] = size
+                    grew = True
+        return grew
+
+    def _fit(self) -> bool:
+        """Fit the columns to the view's width and the texts measured; True if a width changed."""
+        if not self.size.width:
+            return False
+        app = self.opscentre
+        label = {k: cell_len(app.t(lab)) + 2 for k, lab, _ in COLUMNS}  # + the sort marker
+        least = {k: w for k, _, w in COLUMNS}
+        longest = self._longest
+        columns = [
+            Col("name", least["name"], longest["name"]),
+            Col("area", AREA_CODE, max(AREA_CODE, longest["area"])),
+            *(Col(k, least[k]) for k in ("period", "value", "change", "flags", "trend")),
+            *(Col(k, max(longest[k], min(label[k], least[k]))) for k in ("unit", "category", "source")),
+        ]
+        room = self.size.width - self.table.styles.scrollbar_size_vertical
+        widths = fit_columns(columns, room, ("area", "name"))
+        area_names = widths["area"] >= longest["area"] > AREA_CODE
+        if not area_names and widths["area"] > AREA_CODE:  # codes, and the cells over to the names
+            widths["name"] = min(longest["name"], widths["name"] + widths["area"] - AREA_CODE)
+            widths["area"] = AREA_CODE
+        widths["name"] = max(widths["name"], least["name"])
+        changed = widths != self._widths or area_names != self._area_names
+        self._widths, self._area_names = widths, area_names
+        return changed
 
     # --- drawing -----------------------------------------------------------------------------
 
@@ -84,6 +156,8 @@ class IndicatorsView(View):
             self._haystacks.clear()
             self._sync_categories(state)
         if changed.everything or changed.mode:
+            self._measured.clear()  # names in another language, or another moment's series
+            self._longest = dict.fromkeys(FITTED, 0)
             self._relabel()
             self.rebuild(state)
             return
@@ -130,8 +204,8 @@ class IndicatorsView(View):
             if on_
         )
         values = {
-            "name": app.name_of(c.indicator),
-            "area": c.area,
+            "name": fit_text(app.name_of(c.indicator), self._widths["name"]),
+            "area": self._area_name(state, c.area, c.period) if self._area_names else c.area,
             "period": c.period[:10] if "T" not in c.period else c.period[11:19],
             "value": app.fmt_number(c.value, decimals),
             "change": app.fmt_change(series.change, decimals),
@@ -184,9 +258,12 @@ class IndicatorsView(View):
                     agency = state.catalogue.agencies.get(code)
                     if agency is not None:
                         parts += [agency.name_vi, agency.name_en]
-            area = state.catalogue.areas.get(key[1])
-            if area is not None:
-                parts.append(area.name)
+            for area in (
+                state.catalogue.areas.get(key[1]),
+                state.catalogue.area_at(key[1], state.series[key].latest.period),
+            ):
+                if area is not None:
+                    parts.append(area.name)  # the unit in force and the one of the figure's period
             hay = self._haystacks[key] = " ".join(parts).lower()
         return hay
 
@@ -224,7 +301,12 @@ class IndicatorsView(View):
         """Every row again (filter, sort, category, language or snapshot): rows are drawn in order."""
         table = self.table
         cursor_key = self._cursor_key()
-        table.clear()
+        self._measure(state, state.series)
+        self._fit()
+        table.clear(columns=True)
+        for column, label, _ in COLUMNS:
+            table.add_column(Text(self.opscentre.t(label)), width=self._widths[column], key=column)
+        self._relabel()
         self._rows.clear()
         failing = self._failing = state.failing_sources()
         for key in self.visible_keys(state):
@@ -239,6 +321,9 @@ class IndicatorsView(View):
     def _patch(self, state: ConsoleState, changed: Changed) -> None:
         """Only the cells that differ from what is drawn; a new series that passes the filter is appended."""
         table = self.table
+        if self._measure(state, changed.series) and self._fit():  # a longer name, area or unit came
+            self.rebuild(state)
+            return
         keys = set(changed.series)
         failing = state.failing_sources()
         if failing != self._failing:  # the "source failing" flag moved: the rows of those sources
