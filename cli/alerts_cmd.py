@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -107,9 +108,9 @@ async def list_alerts(
         state = label(f"state.{a.state.value}", lang)
         state += f" ({a.acknowledged_by})" if a.state is AlertState.ACKNOWLEDGED else ""
         table.add_row(
-            str(a.id), state, label(f"severity.{a.severity.value}", lang), a.rule, a.subject, text,
+            str(a.id), state, label(f"severity.{a.severity.value}", lang), a.rule, escape(a.subject), escape(text),
             since.strftime("%Y-%m-%d %H:%M:%S"), _muted(a),
-        )  # fmt: skip
+        )  # fmt: skip  (escaped: rich reads "[mof]" in a text as a markup tag)
     console.print(table)
     return 0
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from rich.text import Text
 from textual.widgets import DataTable
 
 from cli.config import load
@@ -77,6 +79,10 @@ async def test_the_cli_the_console_and_the_wall_word_every_alert_as_the_catalogu
             assert result.returncode == 0, result.stderr
             printed = {a["id"]: a["text"] for a in json.loads(result.stdout)}
             assert printed == catalogue[lang]
+            table = run_cli("alerts", "--db", str(db), "--lang", lang, "--limit", "500")
+            assert table.returncode == 0, table.stderr
+            codes = {code for text in catalogue[lang].values() for code in re.findall(r"\[[\w.-]+\]", text)}
+            assert codes and all(code in table.stdout for code in codes)  # the table (wrapped) reads no markup
 
         # The console, over the feed, in each language.
         for lang in LANGS:
@@ -86,7 +92,7 @@ async def test_the_cli_the_console_and_the_wall_word_every_alert_as_the_catalogu
                 table = app.query_one("#alerts-table", DataTable)
 
                 def shown(table: DataTable[object] = table) -> dict[int, str]:
-                    return {int(str(k.value)): str(table.get_row(k)[-1]) for k in table.rows}
+                    return {int(str(k.value)): _on_screen(table.get_row(k)[-1]) for k in table.rows}
 
                 # Alerts come with the snapshot, the names with the catalogue's answer just after it.
                 deadline = asyncio.get_running_loop().time() + 30
@@ -134,6 +140,11 @@ async def test_the_walls_intl_formatter_writes_the_same_digits_as_the_servers_ba
                 (c, b, p) for c, b, p in zip(cases, browser_texts, ours, strict=True) if b != p and not _nan(c[0])
             ]
             assert mismatches == [], mismatches
+
+
+def _on_screen(cell: object) -> str:
+    """A table cell's text as the screen shows it: a str cell is read as markup ("[mof]" would vanish)."""
+    return cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain
 
 
 def _nan(value: float) -> bool:

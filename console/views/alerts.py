@@ -458,14 +458,15 @@ class AlertsView(View):
         self._bar(state)
         self._info(state)
 
-    def _cells(self, alert: AlertInfo) -> tuple[Text, Text, Text, str, str]:
+    def _cells(self, alert: AlertInfo) -> tuple[Text, Text, Text, str, Text]:
         moment = alert.fired_at or alert.opened_at
         return (
             severity_text(alert.severity, self.lang),
             state_text(alert.state, self.lang),
             muted_text(alert, self.lang),
             fmt_time(moment, self.lang, seconds=False)[5:],  # "11-23 12:05": the year is rarely news
-            headline(alert, self.lang, self.opscentre.state.catalogue.names),
+            # Text, not str: a table reads a str as markup, and "[mof]" would vanish as a tag.
+            Text(headline(alert, self.lang, self.opscentre.state.catalogue.names)),
         )
 
     def _update_row(self, table: DataTable[object], alert: AlertInfo) -> None:
