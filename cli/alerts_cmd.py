@@ -107,10 +107,11 @@ async def list_alerts(
         since = a.resolved_at or a.acknowledged_at or a.fired_at or a.opened_at
         state = label(f"state.{a.state.value}", lang)
         state += f" ({a.acknowledged_by})" if a.state is AlertState.ACKNOWLEDGED else ""
+        # Escaped: rich reads "[mof]" in a text as a markup tag.
         table.add_row(
             str(a.id), state, label(f"severity.{a.severity.value}", lang), a.rule, escape(a.subject), escape(text),
             since.strftime("%Y-%m-%d %H:%M:%S"), _muted(a),
-        )  # fmt: skip  (escaped: rich reads "[mof]" in a text as a markup tag)
+        )  # fmt: skip
     console.print(table)
     return 0
 

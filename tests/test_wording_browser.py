@@ -79,10 +79,10 @@ async def test_the_cli_the_console_and_the_wall_word_every_alert_as_the_catalogu
             assert result.returncode == 0, result.stderr
             printed = {a["id"]: a["text"] for a in json.loads(result.stdout)}
             assert printed == catalogue[lang]
-            table = run_cli("alerts", "--db", str(db), "--lang", lang, "--limit", "500")
-            assert table.returncode == 0, table.stderr
+            listed = run_cli("alerts", "--db", str(db), "--lang", lang, "--limit", "500")
+            assert listed.returncode == 0, listed.stderr
             codes = {code for text in catalogue[lang].values() for code in re.findall(r"\[[\w.-]+\]", text)}
-            assert codes and all(code in table.stdout for code in codes)  # the table (wrapped) reads no markup
+            assert codes and all(code in listed.stdout for code in codes)  # the table (wrapped) reads no markup
 
         # The console, over the feed, in each language.
         for lang in LANGS:
