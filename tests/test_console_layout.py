@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
@@ -203,7 +204,7 @@ async def test_the_collectors_view_names_the_province_of_a_provincial_system(tmp
                     await pilot.press("5")
                     await until(pilot, lambda: any("province-01" in line for line in screen(app)), "listed")
                     assert "Thành phố Hà Nội" in line_with(app, "province-01")
-                    assert "NSO" in line_with(app, "nso ")
+                    assert "Cục Thống kê" in line_with(app, "nso ")  # an agency by its name, as the alerts name it
                     table = app.query_one("#collectors-table", DataTable)
                     table.move_cursor(row=table.get_row_index("province-01"))
                     await pilot.pause(0.3)
@@ -215,6 +216,7 @@ async def test_the_collectors_view_names_the_province_of_a_provincial_system(tmp
 # --- resizing ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # four consoles and a dozen resizes: 30 s of the fast tier's two minutes
 async def test_after_a_resize_each_view_reads_as_a_console_started_at_that_size(tmp_path: Path) -> None:
     """160×48 → 80×24 → 160×48, and the other way: every view is drawn again for the new width
     (nothing left from the old one, no table wider than the screen whose scrollbar's glyphs sat

@@ -26,7 +26,7 @@ from textual.widgets import Button, DataTable, Label, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from console.client import FeedRefused, FeedUnavailable
-from console.numbers import fmt_time
+from console.numbers import fmt_time, to_lang
 from console.state import NATION, Changed, ConsoleState
 from console.views import View, word_in
 from console.widgets import Col, fit_columns, fit_text
@@ -269,7 +269,7 @@ class CollectorsView(View):
         return fit_columns(columns, room, ("agency", "error"))
 
     def agency_of(self, source: str) -> str:
-        """Whom a source speaks for: its agency, or for a province's own system (configured with
+        """Whom a source speaks for: its agency's name, or for a province's own system (configured with
         no agency) the province, known from its figures (their one area, as the feed's alerts name
         it); "" while neither is known."""
         return self._agencies.get(source, "")
@@ -282,8 +282,8 @@ class CollectorsView(View):
         agencies = {}
         for name in state.sources:
             info = state.catalogue.sources.get(name)
-            if info is not None and info.agency:
-                agencies[name] = info.agency
+            if info is not None and info.agency:  # by its name, as the alerts name it (wording/names.py)
+                agencies[name] = state.catalogue.names.agency(info.agency, to_lang(self.lang))
                 continue
             delivered = newest.get(name, {})
             if len(delivered) == 1 and NATION not in delivered:
