@@ -719,7 +719,9 @@ async def test_the_drill_down_shows_the_cross_checks_and_alerts_on_the_figure_sh
             view = app.query_one(DrilldownView)
             app.drilldown(("CPI_YOY", "VN", "nso"))
             checks = lambda: text_of(app, "#drilldown-checks")  # noqa: E731
-            await until(pilot, lambda: "Cross-checks and alerts on this figure (3)" in checks(), "the checks")
+            # The names come with the catalogue's answer, just after the snapshot's alerts.
+            named = "Two sources differ: Consumer price index year on year"
+            await until(pilot, lambda: "on this figure (3)" in checks() and named in checks(), "the checks")
             text = checks()
             assert (
                 "Two sources differ: Consumer price index year on year, Nationwide, October 2026, is 3.27% from" in text
