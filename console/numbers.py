@@ -8,9 +8,9 @@ import math
 from datetime import UTC, datetime, timedelta
 
 from wording import number
+from wording.dates import CENTRE_TZ
 from wording.numbers import Lang as WordingLang
 from wording.numbers import minus
-from wording.periods import CENTRE_TZ
 
 Lang = str  # "vi" | "en"
 

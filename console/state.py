@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from feed.protocol import (
     AgencyInfo,
@@ -48,6 +48,7 @@ from feed.protocol import (
     Welcome,
 )
 from wording import AreaName, IndicatorWords, Names
+from wording.periods import Frequency, Period, PeriodError
 
 SeriesKey = tuple[str, str, str]  # (indicator, area, source)
 SPARK_POINTS = 40  # values kept per series for its sparkline: memory bounded by the number of series
@@ -215,21 +216,12 @@ ALLOWANCE = {"D": timedelta(days=3), "M": timedelta(days=45), "Q": timedelta(day
 def period_end(period: str) -> datetime | None:
     """The instant a period ends: ``2020-08`` → 2020-09-01T00:00Z; an instant is itself."""
     try:
-        if "T" in period:
-            return datetime.fromisoformat(period.replace("Z", "+00:00"))
-        if "-Q" in period:
-            year, q = period.split("-Q")
-            start = date(int(year), 3 * int(q) - 2, 1)
-            return period_end(f"{start.year}-{start.month + 2:02d}")
-        parts = [int(p) for p in period.split("-")]
-        if len(parts) == 1:
-            return datetime(parts[0] + 1, 1, 1, tzinfo=UTC)
-        if len(parts) == 2:
-            y, m = parts
-            return datetime(y + m // 12, m % 12 + 1, 1, tzinfo=UTC)
-        return datetime(parts[0], parts[1], parts[2], tzinfo=UTC) + timedelta(days=1)
-    except (ValueError, IndexError):
+        p = Period.parse(period)
+    except PeriodError:
         return None
+    if p.frequency is Frequency.LIVE:
+        return p.start
+    return datetime.combine(p.end_date + timedelta(days=1), time(), UTC)
 
 
 @dataclass

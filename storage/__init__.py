@@ -25,8 +25,8 @@ from storage.models import (
     RunTrigger,
     Severity,
 )
-from storage.periods import Frequency, Period, PeriodError
 from storage.store import Snapshot, SnapshotFilter, Store, StoreError
+from wording.periods import Frequency, Period, PeriodError
 
 __all__ = [
     "NATION", "Agency", "Alert", "AlertParams", "AlertState", "Area", "AuditEntry", "Batch", "Category", "CollectionRun",

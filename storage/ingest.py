@@ -33,7 +33,7 @@ from storage.models import (
     Rejection,
     Revision,
 )
-from storage.periods import Frequency, Period, PeriodError
+from wording.periods import Frequency, Period, PeriodError
 
 _RECORD = TypeAdapter(ObservationIn)
 # indicator, area, period, value, status, source, published_at (the store's time text, or None)

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from storage.periods import Frequency, canonical_period
+from wording.periods import Frequency, canonical_period
 
 
 def nfc(text: str) -> str:

@@ -2,7 +2,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from storage.periods import Frequency, Period, PeriodError
+from wording.periods import Frequency, Period, PeriodError
 
 
 @pytest.mark.parametrize(

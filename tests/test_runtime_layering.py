@@ -154,5 +154,5 @@ async def test_a_layer_at_work_loads_nothing_it_must_not(layer: str, tmp_path: P
 
 async def test_the_check_sees_a_package_loaded_at_run_time(tmp_path: Path) -> None:
     """The check itself: a script that loads storage lazily is caught."""
-    modules = await loaded_modules("import simulator\nimport storage.periods\n", tmp_path)
+    modules = await loaded_modules("import simulator\nimport storage.ingest\n", tmp_path)
     assert "storage" in modules

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from wording.alerts import RULES, Missing, alert_text, alert_text_or
 from wording.catalogue import CATALOGUE, label
+from wording.dates import day, moment, period
 from wording.names import AreaName, IndicatorWords, Names
 from wording.numbers import LANGS, Lang, number
-from wording.periods import day, moment, period
 from wording.units import decimals_of, scale_of, unit_label, with_unit
 
 __all__ = [

@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from wording.catalogue import CATALOGUE, label
+from wording.dates import day, moment, period
 from wording.names import Names
 from wording.numbers import Lang, number
-from wording.periods import day, moment, period
 from wording.units import with_unit
 
 

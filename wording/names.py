@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from wording.dates import period_start
 from wording.numbers import Lang
-from wording.periods import period_start
 from wording.units import decimals_of, unit_label
 
 

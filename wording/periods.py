@@ -1,63 +1,176 @@
-"""Periods, dates and moments as each language writes them.
+"""Reporting periods: parsed strictly, formatted canonically, ordered.
 
-Periods are the store's canonical text (``2026``, ``2026-Q3``, ``2026-10``, ``2026-10-05``);
-anything else (a live counter's instant) is shown as given. Moments are shown in the centre's
-time, UTC+7, as the wall page and the console show them.
+A period is what an observation is "for": a day ``2020-08-19`` (D), a month ``2020-08`` (M), a
+quarter ``2020-Q3`` (Q), a year ``2020`` (Y), or, for live counters, the UTC instant the counter
+was read (``2020-08-19T10:15:00Z``). The canonical text form sorts correctly as a string within one
+frequency, which is what the store relies on.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
-from datetime import UTC, date, datetime, timedelta, timezone
-
-from babel.dates import format_date, get_month_names
-
-from wording.catalogue import label
-from wording.numbers import BABEL_LOCALE, Lang
-
-CENTRE_TZ = timezone(timedelta(hours=7), "UTC+7")
-_PERIOD = re.compile(r"^(\d{4})(?:-(?:Q([1-4])|(\d{2})(?:-(\d{2}))?))?$")
-_ROMAN = ("", "I", "II", "III", "IV")
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from functools import lru_cache, total_ordering
 
 
-def period(text: str, lang: Lang) -> str:
-    """``2026-10`` → ``tháng 10/2026`` / ``October 2026``; ``2026-Q3`` → ``quý III/2026`` / ``Q3 2026``."""
-    m = _PERIOD.match(text)
-    if m is None:
-        return text
-    year, quarter, month, day = m.groups()
-    if quarter:
-        return label("period.Q", lang, None, year=year, quarter=quarter, roman=_ROMAN[int(quarter)])
-    if not month:
-        return label("period.Y", lang, None, year=year)
-    name = str(get_month_names("wide", locale=BABEL_LOCALE[lang])[int(month)])
-    if not day:
-        return label("period.M", lang, None, year=year, month=month, month_name=name)
-    return label("period.D", lang, None, year=year, month=month, day=day, day_number=int(day), month_name=name)
+class Frequency(StrEnum):
+    DAILY = "D"
+    MONTHLY = "M"
+    QUARTERLY = "Q"
+    YEARLY = "Y"
+    LIVE = "live"
 
 
-def day(value: str | date, lang: Lang) -> str:
-    """A date (a report's due date): ``05/11/2026`` / ``5 Nov 2026``."""
-    d = date.fromisoformat(value) if isinstance(value, str) else value
-    return format_date(d, "dd/MM/yyyy" if lang == "vi" else "d MMM yyyy", locale=BABEL_LOCALE[lang])
+EXPECTED_FORMS = (
+    "expected one of: 'YYYY-MM-DD' (daily), 'YYYY-MM' (monthly), 'YYYY-Qn' (quarterly), "
+    "'YYYY' (yearly), or an ISO 8601 time with a zone such as '2020-08-19T10:15:00Z' (live)"
+)
 
 
-def moment(value: str | datetime, *, seconds: bool = False) -> str:
-    """An instant in the centre's time: ``2026-12-07 21:55`` (the same in both languages)."""
-    t = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    return t.astimezone(CENTRE_TZ).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+class PeriodError(ValueError):
+    """A period string that is not one of the accepted forms."""
+
+    def __init__(self, text: object, reason: str = "") -> None:
+        self.text = text
+        detail = f" ({reason})" if reason else ""
+        super().__init__(f"invalid period {text!r}{detail}: {EXPECTED_FORMS}")
 
 
-def period_start(text: str) -> date | None:
-    """The first day of a period in the store's canonical text (``2026-Q3`` → 2026-07-01); None if not one."""
-    m = _PERIOD.match(text)
-    if m is None:
-        return None
-    year, quarter, month, day_ = m.groups()
-    first_month = (int(quarter) - 1) * 3 + 1 if quarter else int(month or 1)
+_DAILY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_MONTHLY = re.compile(r"([0-9]{4})-([0-9]{2})")
+_QUARTERLY = re.compile(r"([0-9]{4})-Q([1-4])")
+_YEARLY = re.compile(r"([0-9]{4})")
+_LIVE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})")
+
+_ORDER = {Frequency.YEARLY: 0, Frequency.QUARTERLY: 1, Frequency.MONTHLY: 2, Frequency.DAILY: 3, Frequency.LIVE: 4}
+
+
+@total_ordering
+@dataclass(frozen=True, slots=True)
+class Period:
+    """One reporting period. Build with :meth:`parse`, :meth:`containing` or :meth:`at`."""
+
+    frequency: Frequency
+    start: datetime  # first instant of the period, UTC
+    end_date: date  # last day of the period (for live: the day of the instant)
+
+    # --- construction -------------------------------------------------------------------------
+
+    @staticmethod
+    def parse(text: str, frequency: Frequency | str | None = None) -> Period:
+        """Parse ``text``; with ``frequency`` given, the text must be of that frequency."""
+        period = _parse_cached(text) if isinstance(text, str) else _raise(text, "not a string")
+        if frequency is not None and period.frequency != Frequency(frequency):
+            raise PeriodError(text, f"a {period.frequency.value} period where {Frequency(frequency).value} is expected")
+        return period
+
+    @staticmethod
+    def containing(day: date | datetime, frequency: Frequency | str) -> Period:
+        """The period of ``frequency`` that contains ``day``."""
+        freq = Frequency(frequency)
+        if freq is Frequency.LIVE:
+            if not isinstance(day, datetime):
+                raise TypeError("a live period needs a datetime")
+            return Period.at(day)
+        d = day.date() if isinstance(day, datetime) else day
+        if freq is Frequency.DAILY:
+            return Period.parse(d.isoformat())
+        if freq is Frequency.MONTHLY:
+            return Period.parse(f"{d.year:04d}-{d.month:02d}")
+        if freq is Frequency.QUARTERLY:
+            return Period.parse(f"{d.year:04d}-Q{(d.month - 1) // 3 + 1}")
+        return Period.parse(f"{d.year:04d}")
+
+    @staticmethod
+    def at(instant: datetime) -> Period:
+        """The live period of a counter read at ``instant`` (needs a time zone), to the second."""
+        if instant.tzinfo is None:
+            raise PeriodError(instant.isoformat(), "a live time needs a time zone")
+        utc = instant.astimezone(UTC).replace(microsecond=0)
+        return Period(Frequency.LIVE, utc, utc.date())
+
+    # --- queries -------------------------------------------------------------------------------
+
+    @property
+    def start_date(self) -> date:
+        return self.start.date()
+
+    def due(self, lag_days: int) -> date:
+        """The date a report for this period is due: ``lag_days`` after the period ends."""
+        return self.end_date + timedelta(days=lag_days)
+
+    def next(self) -> Period:
+        """The period that follows this one (not defined for live periods)."""
+        if self.frequency is Frequency.LIVE:
+            raise ValueError("live periods have no successor")
+        return Period.containing(self.end_date + timedelta(days=1), self.frequency)
+
+    def contains(self, day: date) -> bool:
+        return self.start_date <= day <= self.end_date
+
+    def __str__(self) -> str:
+        return _format(self)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Period):
+            return NotImplemented
+        return (self.start, _ORDER[self.frequency]) < (other.start, _ORDER[other.frequency])
+
+
+@lru_cache(maxsize=65536)
+def canonical_period(text: str) -> str:
+    """The canonical text of a period (validated): ``"2020-08-19T17:15:00+07:00"`` -> ``"2020-08-19T10:15:00Z"``."""
+    return str(Period.parse(text))
+
+
+def _raise(text: object, reason: str) -> Period:
+    raise PeriodError(text, reason)
+
+
+def _format(p: Period) -> str:
+    s = p.start
+    if p.frequency is Frequency.DAILY:
+        return f"{s.year:04d}-{s.month:02d}-{s.day:02d}"
+    if p.frequency is Frequency.MONTHLY:
+        return f"{s.year:04d}-{s.month:02d}"
+    if p.frequency is Frequency.QUARTERLY:
+        return f"{s.year:04d}-Q{(s.month - 1) // 3 + 1}"
+    if p.frequency is Frequency.YEARLY:
+        return f"{s.year:04d}"
+    return s.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _utc(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+
+@lru_cache(maxsize=65536)
+def _parse_cached(text: str) -> Period:
     try:
-        return date(int(year), first_month, int(day_ or 1))
-    except ValueError:
-        return None
+        if m := _DAILY.fullmatch(text):
+            d = date(int(m[1]), int(m[2]), int(m[3]))
+            return Period(Frequency.DAILY, _utc(d), d)
+        if m := _MONTHLY.fullmatch(text):
+            y, mo = int(m[1]), int(m[2])
+            if not 1 <= mo <= 12:
+                raise PeriodError(text, f"month {mo} is out of range")
+            last = calendar.monthrange(y, mo)[1]
+            return Period(Frequency.MONTHLY, _utc(date(y, mo, 1)), date(y, mo, last))
+        if m := _QUARTERLY.fullmatch(text):
+            y, q = int(m[1]), int(m[2])
+            first = date(y, 3 * q - 2, 1)
+            last_month = 3 * q
+            return Period(Frequency.QUARTERLY, _utc(first), date(y, last_month, calendar.monthrange(y, last_month)[1]))
+        if m := _YEARLY.fullmatch(text):
+            y = int(m[1])
+            return Period(Frequency.YEARLY, _utc(date(y, 1, 1)), date(y, 12, 31))
+        if _LIVE.fullmatch(text):
+            return Period.at(datetime.fromisoformat(text))
+    except PeriodError:
+        raise
+    except ValueError as exc:  # a date that does not exist, such as 2021-02-30
+        raise PeriodError(text, str(exc)) from None
+    raise PeriodError(text)

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 from collectors.config import SourceSettings
 from collectors.sources.base import Fetched, Parsed, PayloadError, describe, load_json, validate_records
 from storage.models import NATION
-from storage.periods import Period
+from wording.periods import Period
 
 
 class Counters(BaseModel):

@@ -41,6 +41,7 @@ from console.views import View, word_in
 from console.views.alerts import SEVERITIES, headline, newest_first, severity_text, state_text
 from console.views.collectors import outcome_text
 from feed.protocol import AlertInfo, HistoryData, HistoryQuery, ObservationInfo, ProvenanceData, ProvenanceQuery
+from wording.dates import period_start as first_day
 from wording.numbers import digits_apart
 
 SHORT_DIGEST = 12  # hex digits of a sha256 shown beside a cross-checked figure (the provenance has it whole)
@@ -155,18 +156,8 @@ def word(label: str, lang: str, /, **values: object) -> str:
 
 def period_start(period: str) -> date:
     """The first day of a period: ``2026``, ``2026-Q3``, ``2026-10``, ``2026-10-31`` or an instant."""
-    year = int(period[:4])
-    rest = period[5:]
-    try:
-        if not rest:
-            return date(year, 1, 1)
-        if rest.startswith("Q"):
-            return date(year, (int(rest[1]) - 1) * 3 + 1, 1)
-        if len(rest) == 2:
-            return date(year, int(rest), 1)
-        return date(year, int(rest[:2]), int(rest[3:5]))
-    except ValueError:  # a period of a shape this console does not know: placed at its year
-        return date(year, 1, 1)
+    # A period of a shape the parser does not know is placed at its year.
+    return first_day(period) or date(int(period[:4]), 1, 1)
 
 
 def in_window(observations: list[ObservationInfo], window: str) -> list[ObservationInfo]:
