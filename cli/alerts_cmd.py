@@ -20,7 +20,7 @@ from cli.feed_collect import _ws_log
 from feed.protocol import SERVER_MESSAGE, Filter, Hello, Result, Silenced, SilenceInfo, Unsilenced
 from storage import Alert, AlertState, Severity, Store
 from storage.models import Silence, SilenceMatch
-from wording import Lang, Names, alert_text_or, label
+from wording import Lang, Names, alert_text_or, durations, label
 
 
 class AlertsError(RuntimeError):
@@ -33,11 +33,11 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def parse_duration(text: str) -> timedelta:
-    """``90m``, ``2h``, ``1d12h``: a silence's length."""
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise AlertsError(f"invalid duration {text!r}: write it as 30m, 2h, 1d or 1d12h")
-    return sum((timedelta(**{_UNITS[u]: int(n)}) for n, u in parts), timedelta())
+    """``90m``, ``2h``, ``1d12h``: a silence's length (wording/durations.py)."""
+    try:
+        return durations.parse_duration(text)
+    except ValueError as exc:
+        raise AlertsError(f"invalid duration: {exc}") from None
 
 
 def parse_matchers(items: list[str]) -> dict[str, str]:

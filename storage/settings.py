@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated
 
 import psycopg
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-_DURATION = re.compile(r"(?P<n>[0-9]+(\.[0-9]+)?)\s*(?P<u>ms|s|m|h|d)")
-_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+from wording import durations
 
 
 def parse_duration(value: object) -> timedelta:
-    """``"500ms"``, ``"30s"``, ``"15m"``, ``"2h"``, ``"1d"``, or a number of seconds."""
+    """A configured duration: text (``wording.durations``: ``"500ms"``, ``"30s"``, ``"2h"``, ...) or a
+    number of seconds."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, bool):
@@ -23,11 +22,12 @@ def parse_duration(value: object) -> timedelta:
         if value < 0:
             raise ValueError("a duration cannot be negative")
         return timedelta(seconds=value)
-    if isinstance(value, str) and (m := _DURATION.fullmatch(value.strip())):
-        return timedelta(seconds=float(m["n"]) * _UNIT[m["u"]])
-    raise ValueError(
-        f"{value!r} is not a duration: expected a number of seconds or text such as '500ms', '30s', '15m', '2h'"
-    )
+    if isinstance(value, str):
+        try:
+            return durations.parse_duration(value)
+        except ValueError:
+            pass
+    raise ValueError(f"{value!r} is not a duration: expected a number of seconds or text such as {durations.FORMS}")
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]

@@ -102,3 +102,22 @@ def test_periods_in_each_language() -> None:
         "2026", "Q3 2026", "October 2026", "5 October 2026",
     ]  # fmt: skip
     assert period("2026-10-05T07:00:00Z", "vi") == "2026-10-05T07:00:00Z"  # not a period: as given
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("500ms", 0.5), ("30s", 30), ("15m", 900), ("2h", 7200), ("1d", 86400), ("1d12h", 129600), ("1.5h", 5400),
+     (" 1d 12h ", 129600)],
+)  # fmt: skip
+def test_one_duration_parser_reads_every_surfaces_durations(text: str, seconds: float) -> None:
+    from wording.durations import parse_duration
+
+    assert parse_duration(text).total_seconds() == seconds
+
+
+@pytest.mark.parametrize("text", ["", "2", "h", "2x", "2h30", "-1h", "1d; rm", "2 hours"])
+def test_a_duration_that_is_not_one_says_the_forms(text: str) -> None:
+    from wording.durations import parse_duration
+
+    with pytest.raises(ValueError, match=r"is not a duration: write it as '500ms', '30s'"):
+        parse_duration(text)

@@ -29,7 +29,6 @@ ring; the mute state shows in the view's bar and survives a language toggle.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import ClassVar, TypeVar
@@ -63,7 +62,7 @@ from feed.protocol import (
     UnsilenceCommand,
     Unsilenced,
 )
-from wording import Names, alert_text_or, label
+from wording import Names, alert_text_or, durations, label
 
 Fmt = Callable[[float, int], str]
 T = TypeVar("T")
@@ -246,16 +245,17 @@ def shown(alert: AlertInfo, state_filter: str, severity_filter: str, hide_muted:
 
 
 MAX_SILENCE = timedelta(days=30)  # the server's limit (feed.protocol.MAX_SILENCE_S)
-UNITS = {"m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(text: str) -> int | None:
-    """``30m``, ``2h``, ``1d`` (or a bare number of minutes) in seconds; None if it is not one the
-    server takes (1 minute to 30 days)."""
-    match = re.fullmatch(r"\s*(\d{1,6})\s*([mhd]?)\s*", text.lower())
-    if match is None:
+    """``30m``, ``2h``, ``1d`` (a bare number is minutes) in seconds, by the one parser
+    (wording/durations.py); None if it is not one the server takes (1 minute to 30 days)."""
+    typed = text.strip().lower()
+    try:
+        length = durations.parse_duration(typed + "m" if typed.isdigit() else typed)
+    except ValueError:
         return None
-    seconds = int(match.group(1)) * UNITS[match.group(2) or "m"]
+    seconds = int(length.total_seconds())
     return seconds if 60 <= seconds <= MAX_SILENCE.total_seconds() else None
 
 
