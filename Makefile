@@ -77,14 +77,14 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP) postgres
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/ingest.py --engine postgresql
-	$(BIN)/python bench/pg.py failover
-	$(BIN)/python bench/rules.py
-	$(BIN)/python bench/sweep.py
-	$(BIN)/python bench/fanout.py
-	$(BIN)/python bench/fanout.py --engine postgresql --feeds 2 --clients 2000
-	$(BIN)/python bench/console.py
+	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.ingest --engine postgresql
+	$(BIN)/python -m bench.pg failover
+	$(BIN)/python -m bench.rules
+	$(BIN)/python -m bench.sweep
+	$(BIN)/python -m bench.fanout
+	$(BIN)/python -m bench.fanout --engine postgresql --feeds 2 --clients 2000
+	$(BIN)/python -m bench.console
 
 clean:
 	rm -rf $(VENV) $(TOOLS) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -2,7 +2,7 @@
 memory stays flat, while a real feed server publishes K changes per second — beside the same
 console idle, measured in the same run.
 
-    python bench/console.py [--rate 1000] [--minutes 10] [--idle 30] [--view indicators]
+    python -m bench.console [--rate 1000] [--minutes 10] [--idle 30] [--view indicators]
 
 The server is a child process: ``bench/fanout.py --serve ours`` (a real ``FeedServer`` over a real
 ``Store`` on a temporary SQLite file, default settings but the port; 560 series, 16 monthly
@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import importlib.util
 import inspect
 import os
 import platform
@@ -43,26 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-# Run as a script, this file's folder comes first on the path, and this file is named like the
-# package it measures: look for packages from the project's root instead.
-sys.path[:] = [str(HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != HERE)]
+from bench import fanout  # its server process (``--serve ours``), child-process handle and quantiles
+from console.app import OpscentreApp
+from console.client import FeedDelta
 
-from console.app import OpscentreApp  # noqa: E402
-from console.client import FeedDelta  # noqa: E402
-
-
-def _sibling(name: str) -> Any:
-    """A sibling benchmark script as a module (bench/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-fanout = _sibling("fanout")  # its server process (``--serve ours``), child-process handle and quantiles
 TOKEN: str = fanout.TOKEN
 Child = fanout.Child
 quantiles = fanout.quantiles
@@ -251,7 +234,7 @@ def main() -> None:
     started = time.monotonic()
     server = Child(
         "feed server",
-        [sys.executable, str(HERE / "fanout.py"), "--serve", "ours", "--db", str(tmp / "bench.db"),
+        [sys.executable, "-m", "bench.fanout", "--serve", "ours", "--db", str(tmp / "bench.db"),
          "--rate", str(args.rate), "--interval", "0.05", "--tick", str(args.tick)],
         tmp / "server.log",
     )  # fmt: skip

@@ -3,7 +3,7 @@ changes arrive (from ingest to receipt), and what an idle connection costs the s
 bare ``websockets.broadcast`` server measured in the same run, on the same machine, with the same
 client process code.
 
-    python bench/fanout.py [--clients 1000 2000] [--rate 200] [--seconds 20] [--warmup 3]
+    python -m bench.fanout [--clients 1000 2000] [--rate 200] [--seconds 20] [--warmup 3]
                            [--engine sqlite|postgresql] [--feeds K]
 
 For each N, two runs, each with its own server process and client process(es)
@@ -30,7 +30,7 @@ with N idle subscribed clients (2 s after the last snapshot) minus its RSS befor
 connected, over N.
 
 ``--engine postgresql`` puts ours on PostgreSQL: a throwaway server of the bench's own
-(``bench/pg.py``: durable settings), a fresh migrated database per run. ``--feeds K`` (K > 1,
+(``bench/pgserver.py``: durable settings), a fresh migrated database per run. ``--feeds K`` (K > 1,
 PostgreSQL only) adds a third run for each N: a publishing process (the same schedule through
 ``Store.ingest``, serving no client: a collector's part) and K real ``opscentre serve --role feed``
 processes on the same database, which learn its events from PostgreSQL (LISTEN/NOTIFY, then a read
@@ -427,8 +427,14 @@ class Child:
     def __init__(self, name: str, argv: list[str], log: Path) -> None:
         self.name, self.log = name, log
         self._log_file = log.open("w")
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log_file, text=True, bufsize=1
+        self.proc = subprocess.Popen(  # from the project's root: children run as ``python -m bench.NAME``
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log_file,
+            text=True,
+            bufsize=1,
+            cwd=HERE.parent,
         )
         self._lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True).start()
@@ -637,7 +643,7 @@ def run(kind: str, n: int, args: argparse.Namespace, tmp: Path, db: str, feeds: 
     result = Run(kind, n)
     server = Child(
         f"{kind} server",
-        [sys.executable, __file__, "--serve", "publisher" if kind == "feeds" else kind, "--db", db,
+        [sys.executable, "-m", "bench.fanout", "--serve", "publisher" if kind == "feeds" else kind, "--db", db,
          "--rate", str(args.rate), "--interval", str(args.interval), "--tick", str(args.tick)],
         tmp / f"{kind}-{n}-server.log",
     )  # fmt: skip
@@ -664,7 +670,7 @@ def run(kind: str, n: int, args: argparse.Namespace, tmp: Path, db: str, feeds: 
             clients.append(
                 Child(
                     f"client process {i}",
-                    [sys.executable, str(HERE / "fanout_clients.py"), "--url", urls[i % len(urls)], "--token", TOKEN,
+                    [sys.executable, "-m", "bench.fanout_clients", "--url", urls[i % len(urls)], "--token", TOKEN,
                      "--clients", str(count), "--first-index", str(first), "--sample-every", str(args.sample_every),
                      "--concurrency", str(args.concurrency)],
                     tmp / f"{kind}-{n}-clients-{i}.log",
@@ -849,7 +855,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         pg: Any = None
         if args.engine == "postgresql":
-            from pg import pg_version, throwaway_server  # bench/pg.py: on the path as the script's own dir
+            from bench.pgserver import pg_version, throwaway_server
 
             pg = stack.enter_context(throwaway_server())
             engine = f"PostgreSQL {pg_version(pg)} (a throwaway server of its own, fsync on)"

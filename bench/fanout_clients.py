@@ -1,6 +1,6 @@
 """The client side of ``bench/fanout.py``: many feed clients in one process, cheap enough to keep up.
 
-    python bench/fanout_clients.py --url ws://127.0.0.1:PORT/feed --token TOKEN --clients N [--sample-every 10]
+    python -m bench.fanout_clients --url ws://127.0.0.1:PORT/feed --token TOKEN --clients N [--sample-every 10]
 
 Each client connects with ``Authorization: Bearer TOKEN`` (no compression, no client pings),
 says hello subscribed to everything, and waits for its snapshot; at most ``--concurrency``

@@ -3,10 +3,10 @@ catalogue, revision detection, provenance, events, snapshot index), beside a bar
 rows into a table with the same columns and key, in the same run on the same machine. Prints both
 rates and their ratio for each scenario, then the targets as PASS/FAIL lines (exit status 0 either way).
 
-    python bench/ingest.py [--engine sqlite|postgresql] [--rows N] [--repeat K]
+    python -m bench.ingest [--engine sqlite|postgresql] [--rows N] [--repeat K]
 
 * sqlite: the ceiling is a bare ``sqlite3`` ``executemany`` in one transaction (WAL, synchronous=FULL).
-* postgresql: the bench starts a throwaway PostgreSQL server of its own (``bench/pg.py``: Debian's
+* postgresql: the bench starts a throwaway PostgreSQL server of its own (``bench/pgserver.py``: Debian's
   ``postgresql`` package, durable settings: fsync and synchronous_commit on) and the ceiling is a bare
   ``COPY`` (psycopg ``cursor.copy``) of the same rows into a bare table in one transaction; a psycopg
   ``executemany`` of them (pipelined) is printed beside it for information. Each round gets fresh
@@ -183,7 +183,7 @@ def main() -> None:
                 for name, t in zip(scenarios, timings, strict=True):
                     scenarios[name].append(t)
     else:
-        from pg import TEMPLATE_DB, pg_version, throwaway_server  # bench/pg.py: on the path as the script's own dir
+        from bench.pgserver import TEMPLATE_DB, pg_version, throwaway_server
 
         settings = "a throwaway server of its own, fsync and synchronous_commit on"
         with throwaway_server() as server:

@@ -1,6 +1,6 @@
-"""A throwaway PostgreSQL server for the benchmarks: the tests' server (``tests/pgkit.py``), durable.
+"""A PostgreSQL failover, measured, on the benchmarks' durable throwaway server (``bench/pgserver.py``).
 
-    python bench/pg.py failover [--batch 100] [--before 3] [--after 3]
+    python -m bench.pg failover [--batch 100] [--before 3] [--after 3]
 
 measures a failover: a primary with a synchronous hot standby, writes through a Store, the primary
 killed and the standby promoted (``failover()``).
@@ -19,85 +19,22 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 
+from bench.ingest import INDICATORS, MONTHS, OLD_PROVINCES, records
+from bench.pgserver import SUPERUSER, TEMPLATE_DB, DurablePgServer, PgServer, throwaway_server
 from storage import Batch, ObservationIn, Store
 from storage.writes import StoreError
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # tests/ is a namespace package at the root, as pytest sees it
-
-from tests import pgkit  # noqa: E402
-from tests.pgkit import TEMPLATE_DB, PgServer  # noqa: E402
-
-__all__ = ["TEMPLATE_DB", "DurablePgServer", "pg_version", "throwaway_server"]
+__all__ = ["failover"]
 
 
-class DurablePgServer(PgServer):
-    """The tests' server with PostgreSQL's durable defaults (fsync, synchronous_commit, full_page_writes on)."""
-
-    def start(self) -> None:
-        for _attempt in range(5):
-            self.port = pgkit.free_port()
-            settings = {
-                "listen_addresses": "127.0.0.1",
-                "port": str(self.port),
-                "unix_socket_directories": "",
-                "max_connections": "200",
-            }
-            args = [str(self.bin / "postgres"), "-D", str(self.root / "data")]
-            for name, value in settings.items():
-                args += ["-c", f"{name}={value}"]
-            with open(self.root / "server.log", "ab") as log:
-                self.proc = subprocess.Popen(
-                    args,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=self.root,
-                    start_new_session=True,  # a Ctrl+C meant for the bench reaches the server only through stop()
-                    preexec_fn=pgkit._stop_with_parent if sys.platform == "linux" else None,
-                    **self._as_user(),  # type: ignore[call-overload]
-                )
-            if self._wait_ready():
-                return
-        raise RuntimeError(f"PostgreSQL did not start; its log:\n{self.log()}")
-
-
-def pg_version(server: PgServer) -> str:
-    with server.admin() as conn:
-        row = conn.execute("SHOW server_version").fetchone()
-    return str(row[0]) if row else "?"
-
-
-@contextmanager
-def throwaway_server() -> Iterator[PgServer]:
-    """A durable throwaway server with the migrated template database; removed on exit.
-
-    Without the server binaries (Debian's ``postgresql``: ``make postgres``) it exits 2 naming them.
-    """
-    pg_bin = pgkit.find_pg_bin()
-    if pg_bin is None:
-        raise SystemExit(
-            f"no PostgreSQL server binaries under {pgkit.PG_LIB}/<version>/bin (make postgres, or set OPSCENTRE_PG_BIN)"
-        )
-    server = pgkit.start_server(DurablePgServer, prefix="opscentre-bench-pg-", pg_bin=pg_bin)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-# --- a failover, measured: `python bench/pg.py failover` ---------------------------------------------
+# --- a failover, measured: `python -m bench.pg failover` ---------------------------------------------
 
 
 def start_standby(primary: PgServer) -> DurablePgServer:
@@ -116,7 +53,7 @@ def start_standby(primary: PgServer) -> DurablePgServer:
             "--pgdata", str(standby.root / "data"),
             "--host", "127.0.0.1",
             "--port", str(primary.port),
-            "--username", pgkit.SUPERUSER,
+            "--username", SUPERUSER,
             "--write-recovery-conf",  # standby.signal and primary_conninfo
             "--checkpoint", "fast",
             "--wal-method", "stream",
@@ -131,7 +68,6 @@ def failover(batch: int, before: float, after: float) -> None:
     """Writes acknowledged through a Store on a synchronous primary; the primary killed (SIGKILL) and the
     standby promoted; the same Store, with a multi-host URL, writes on by itself. Everything
     acknowledged must be on the promoted standby."""
-    from ingest import INDICATORS, MONTHS, OLD_PROVINCES, records  # bench/ingest.py: the same figures
 
     figures = records(len(INDICATORS) * len(OLD_PROVINCES) * len(MONTHS))
     with throwaway_server() as primary:
@@ -148,7 +84,7 @@ def failover(batch: int, before: float, after: float) -> None:
                         raise SystemExit("the standby did not become synchronous within 60 s")
                     time.sleep(0.1)
             multi = (
-                f"postgresql://{pgkit.SUPERUSER}:{primary.password}@127.0.0.1:{primary.port},127.0.0.1:{standby.port}"
+                f"postgresql://{SUPERUSER}:{primary.password}@127.0.0.1:{primary.port},127.0.0.1:{standby.port}"
                 f"/{dbname}?target_session_attrs=read-write"
             )
             run = asyncio.run(_write_through(multi, figures, batch, before, after, primary, standby))

@@ -2,7 +2,7 @@
 beside the ingest time of that batch (the ceiling: the store's own ingest, measured in the same
 run), and a timer pass over the whole catalogue.
 
-    python bench/rules.py [--indicators 200] [--years 10] [--batch 10]
+    python -m bench.rules [--indicators 200] [--years 10] [--batch 10]
 
 A synthetic catalogue of ``--indicators`` monthly indicators (most national+provincial flows, so
 the provinces are summed against the nation; every twentieth a derived difference of two others;

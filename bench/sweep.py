@@ -5,7 +5,7 @@ the same URLs with the same connection limits, in the same run on the same machi
 The simulated agencies run in a separate process (``python -m simulator``), so neither side
 shares its event loop with the server.
 
-    python bench/sweep.py [--sources 1000] [--records 10] [--repeat 3]
+    python -m bench.sweep [--sources 1000] [--records 10] [--repeat 3]
 """
 
 from __future__ import annotations

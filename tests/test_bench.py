@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_rules_bench_runs_small_and_prints_its_targets() -> None:
     done = subprocess.run(
-        [sys.executable, "bench/rules.py", "--indicators", "6", "--years", "1", "--timer-passes", "1"],
+        [sys.executable, "-m", "bench.rules", "--indicators", "6", "--years", "1", "--timer-passes", "1"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -39,7 +39,7 @@ def test_rules_bench_runs_small_and_prints_its_targets() -> None:
 
 def test_rules_bench_refuses_bad_sizes() -> None:
     done = subprocess.run(
-        [sys.executable, "bench/rules.py", "--years", "0"], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bench.rules", "--years", "0"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2
     assert "--years 1 to 10" in done.stderr
@@ -48,7 +48,7 @@ def test_rules_bench_refuses_bad_sizes() -> None:
 def test_ingest_bench_runs_small_on_postgresql_and_prints_its_targets() -> None:
     require_pg_bin()  # the bench starts its own throwaway server, as the tests do
     done = subprocess.run(
-        [sys.executable, "bench/ingest.py", "--engine", "postgresql", "--rows", "500", "--repeat", "1"],
+        [sys.executable, "-m", "bench.ingest", "--engine", "postgresql", "--rows", "500", "--repeat", "1"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -66,7 +66,7 @@ def test_ingest_bench_runs_small_on_postgresql_and_prints_its_targets() -> None:
 
 def test_ingest_bench_runs_small_on_sqlite_and_prints_its_targets() -> None:
     done = subprocess.run(
-        [sys.executable, "bench/ingest.py", "--rows", "500", "--repeat", "1"],
+        [sys.executable, "-m", "bench.ingest", "--rows", "500", "--repeat", "1"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -81,7 +81,7 @@ def test_ingest_bench_runs_small_on_sqlite_and_prints_its_targets() -> None:
 def test_ingest_bench_refuses_a_bad_engine_or_size() -> None:
     for argv, said in [(["--engine", "mysql"], "invalid choice: 'mysql'"), (["--rows", "0"], "--rows 1 to")]:
         done = subprocess.run(
-            [sys.executable, "bench/ingest.py", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "bench.ingest", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 2, done.stdout
         assert said in done.stderr
@@ -90,7 +90,7 @@ def test_ingest_bench_refuses_a_bad_engine_or_size() -> None:
 def test_fanout_bench_runs_small_on_two_feed_processes_and_prints_its_targets() -> None:
     require_pg_bin()
     done = subprocess.run(
-        [sys.executable, "bench/fanout.py", "--engine", "postgresql", "--feeds", "2", "--clients", "20",
+        [sys.executable, "-m", "bench.fanout", "--engine", "postgresql", "--feeds", "2", "--clients", "20",
          "--seconds", "2", "--warmup", "1", "--sample-every", "2"],
         cwd=ROOT,
         capture_output=True,
@@ -113,7 +113,7 @@ def test_fanout_bench_runs_small_on_two_feed_processes_and_prints_its_targets() 
 
 def test_fanout_bench_refuses_several_feeds_on_sqlite() -> None:
     done = subprocess.run(
-        [sys.executable, "bench/fanout.py", "--feeds", "2"], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bench.fanout", "--feeds", "2"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2
     assert "--feeds above 1 needs --engine postgresql" in done.stderr
@@ -122,7 +122,7 @@ def test_fanout_bench_refuses_several_feeds_on_sqlite() -> None:
 def test_failover_bench_loses_nothing_acknowledged_and_prints_its_targets() -> None:
     require_pg_bin()
     done = subprocess.run(
-        [sys.executable, "bench/pg.py", "failover", "--batch", "50", "--before", "1", "--after", "1"],
+        [sys.executable, "-m", "bench.pg", "failover", "--batch", "50", "--before", "1", "--after", "1"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -8,11 +8,11 @@ import asyncio
 import pytest
 from pydantic import ValidationError
 
+from bench import pgserver
 from storage import Batch, ObservationIn, Store, StoreError
 from storage.lock import CollectorLock, DatabaseBusy, holder
 from storage.settings import DatabaseSettings
 from storage.writes import StoreUnavailable
-from tests import pgkit
 from tests.conftest import run_cli
 from tests.pgkit import TEMPLATE_DB, PgServer, start_again, stop_server
 
@@ -84,7 +84,7 @@ def test_the_url_selects_postgresql_and_a_bad_one_is_refused_clearly() -> None:
 
 
 async def test_an_unreachable_server_is_a_clear_error_without_the_password(pg_server: PgServer) -> None:
-    url = f"postgresql://opscentre:sekrit@127.0.0.1:{pgkit.free_port()}/nowhere"
+    url = f"postgresql://opscentre:sekrit@127.0.0.1:{pgserver.free_port()}/nowhere"
     with pytest.raises(StoreError, match="cannot open the database") as caught:
         await Store.open(url)
     assert "sekrit" not in str(caught.value)
@@ -114,7 +114,7 @@ def test_init_db_on_a_url_opens_postgresql_and_does_not_print_the_password(pg_ur
 def test_a_multi_host_url_is_told_host_by_host_without_the_password(pg_url: str, pg_server: PgServer) -> None:
     # The form docs/deploy.md gives for a primary and its standby: each host with its own port.
     dbname = pg_url.rsplit("/", 1)[1]
-    closed = pgkit.free_port()
+    closed = pgserver.free_port()
     url = (
         f"postgresql://opscentre:{pg_server.password}@127.0.0.1:{closed},127.0.0.1:{pg_server.port}"
         f"/{dbname}?target_session_attrs=read-write"
