@@ -353,7 +353,7 @@ async def test_the_console_words_every_alert_as_the_server_does_in_either_langua
     for every rule, its text is the server's (tests/wording_samples.py); a rule or params it cannot
     word show the server's stored text."""
     from console.state import Catalogue
-    from console.views.alerts import headline
+    from console.views.alert_texts import headline
     from feed.catalogue import catalogue
     from feed.protocol import AlertInfo, SourceInfo
     from tests.wording_samples import SAMPLES

@@ -1,11 +1,9 @@
 """Screen 4, Alerts: live, newest first; acknowledge with a note; filter by state and severity; a
 terminal bell on a new critical alert.
 
-Each alert is worded here, in the console's language, from its ``rule`` and typed ``params``
-(``feed.protocol.AlertParams``); the server's Vietnamese ``message`` is the fallback for a rule
-this console does not know, or whose parameters are missing. Severity and state show as a symbol
-and a word as well as a colour (colour is never the only signal). The technical ``detail`` (an
-error's text) is shown only on demand.
+Each alert reads as the server words it: the one catalogue (wording/alerts.py) renders its rule and
+params in the console's language (console/views/alert_texts.py). Severity and state show as a
+symbol and a word as well as a colour; the technical ``detail`` (an error's text) only on demand.
 
 Keys (console/keys.py, scope ``alerts``; remappable by id): ``a`` acknowledge the selected alert
 with a note [alerts.acknowledge] (operator and admin: greyed out in the footer for a display
@@ -29,23 +27,36 @@ ring; the mute state shows in the view's bar and survives a language toggle.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import timedelta
-from typing import ClassVar, TypeVar
+from collections.abc import Iterable
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, Label, Static
+from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from console.client import FeedRefused, FeedUnavailable
-from console.numbers import fmt_time, to_lang
+from console.numbers import fmt_time
 from console.state import Changed, ConsoleState
-from console.views import View, word_in
+from console.views import View
+from console.views.alert_dialogs import AckDialog, SilenceDialog
+from console.views.alert_texts import (
+    ACKABLE,
+    HISTORY,
+    SEVERITY_FILTERS,
+    STATE_FILTERS,
+    WORDS,
+    alert_panel,
+    headline,
+    match_text,
+    muted,
+    muted_text,
+    newest_first,
+    severity_text,
+    shown,
+    state_text,
+)  # fmt: skip
 from feed.protocol import (
     AcknowledgeCommand,
     Acknowledged,
@@ -62,279 +73,6 @@ from feed.protocol import (
     UnsilenceCommand,
     Unsilenced,
 )
-from wording import Names, alert_text_or, durations, label
-
-Fmt = Callable[[float, int], str]
-T = TypeVar("T")
-
-SEVERITIES = ("critical", "warning", "info")
-SEVERITY_SYMBOL = {"critical": "✖", "warning": "▲", "info": "●"}
-SEVERITY_STYLE = {"critical": "bold white on dark_red", "warning": "bold black on yellow", "info": "bold cyan"}
-STATE_SYMBOL = {"pending": "◌", "firing": "!", "acknowledged": "✓", "resolved": "○"}
-STATE_STYLE = {"pending": "yellow", "firing": "bold red", "acknowledged": "green", "resolved": "dim"}
-OPEN = ("pending", "firing", "acknowledged")
-STATE_FILTERS = ("open", "firing", "acknowledged", "resolved", "all")
-SEVERITY_FILTERS = ("all", "critical", "warning", "info")
-ACKABLE = ("pending", "firing")
-HISTORY = 500  # closed alerts asked for when a filter shows them
-
-WORDS: dict[str, dict[str, str]] = {
-    "vi": {
-        "open": "chưa đóng",
-        "all": "tất cả",
-        "col.severity": "Mức độ",
-        "col.state": "Trạng thái",
-        "col.time": "Lúc",
-        "col.alert": "Cảnh báo",
-        "filter.state": "Trạng thái",
-        "filter.severity": "Mức độ",
-        "bell.on": "♪ chuông: bật",
-        "bell.off": "✕ chuông: TẮT",
-        "count": "{shown}/{total} cảnh báo",
-        "none": "Không có cảnh báo nào khớp bộ lọc",
-        "ack.title": "Xác nhận cảnh báo #{id}",
-        "ack.note": "Ghi chú (việc đã làm, người đã liên hệ …)",
-        "ack.hint": "Enter: xác nhận · Esc: huỷ",
-        "ack.done": "Đã xác nhận cảnh báo #{id}",
-        "ack.refused": "✖ Bị từ chối: {reason}",
-        "ack.role": "Xác nhận cảnh báo cần vai trò operator hoặc admin (bạn: {role})",
-        "ack.closed": "Cảnh báo #{id} {state}: không cần xác nhận",
-        "ack.by": "Xác nhận bởi {user} lúc {time}",
-        "ack.note_label": "Ghi chú",
-        "detail": "Chi tiết kỹ thuật",
-        "detail.none": "(không có chi tiết kỹ thuật)",
-        "detail.hint": "phím {key}: xem chi tiết kỹ thuật",
-        "rule": "Quy tắc {rule} · đối tượng {subject}",
-        "opened": "Mở lúc {time}",
-        "resolved_at": "Hết lúc {time}",
-        "message": "Nguyên văn (máy chủ)",
-        "col.muted": "Tạm im",
-        "muted.silenced": "⊘ tạm im",
-        "muted.inhibited": "⊘ bị át",
-        "filter.muted": "Cảnh báo tạm im",
-        "muted.shown": "hiện",
-        "muted.hidden": "ẩn",
-        "inhibited_by": "Bị át bởi cảnh báo #{id} (đang báo): {what}",
-        "silenced_by": "Tạm im theo lệnh #{id} của {user} đến {until}: {why}",
-        "silenced_by.unknown": "Tạm im theo lệnh #{id}",
-        "silences": "Lệnh tạm im đang có hiệu lực ({n})",
-        "silences.none": "Không có lệnh tạm im nào đang có hiệu lực",
-        "col.sid": "#",
-        "col.match": "Áp dụng cho",
-        "col.by": "Người đặt",
-        "col.until": "Đến",
-        "col.why": "Lý do",
-        "silence.title": "Tạm im cảnh báo #{id}: quy tắc {rule}, đối tượng {subject}",
-        "silence.duration": "Thời hạn (30m, 2h, 1d; tối đa 30d)",
-        "silence.comment": "Lý do (bắt buộc)",
-        "silence.hint": "Enter: tạm im · Tab: ô kế · Esc: huỷ",
-        "silence.bad_duration": "Thời hạn phải là số phút (m), giờ (h) hoặc ngày (d), từ 1 phút đến 30 ngày, ví dụ 2h",
-        "silence.no_comment": "Hãy ghi lý do tạm im",
-        "silence.done": "Đã tạm im: lệnh #{id}, đến {until} ({n} cảnh báo)",
-        "silence.role": "Tạm im cần vai trò admin (bạn: {role})",
-        "unsilence.done": "Đã bỏ lệnh tạm im #{id}",
-        "unsilence.pick": "Mở danh sách tạm im ({key}) và chọn một lệnh để bỏ",
-        "refused": "✖ Bị từ chối: {reason}",
-    },
-    "en": {
-        "open": "open",
-        "all": "all",
-        "col.severity": "Severity",
-        "col.state": "State",
-        "col.time": "At",
-        "col.alert": "Alert",
-        "filter.state": "State",
-        "filter.severity": "Severity",
-        "bell.on": "♪ bell: on",
-        "bell.off": "✕ bell: MUTED",
-        "count": "{shown}/{total} alerts",
-        "none": "No alert matches the filters",
-        "ack.title": "Acknowledge alert #{id}",
-        "ack.note": "Note (what was done, who was contacted …)",
-        "ack.hint": "Enter: acknowledge · Esc: cancel",
-        "ack.done": "Alert #{id} acknowledged",
-        "ack.refused": "✖ Refused: {reason}",
-        "ack.role": "Acknowledging needs the operator or admin role (you: {role})",
-        "ack.closed": "Alert #{id} is {state}: nothing to acknowledge",
-        "ack.by": "Acknowledged by {user} at {time}",
-        "ack.note_label": "Note",
-        "detail": "Technical detail",
-        "detail.none": "(no technical detail)",
-        "detail.hint": "key {key}: technical detail",
-        "rule": "Rule {rule} · subject {subject}",
-        "opened": "Opened at {time}",
-        "resolved_at": "Resolved at {time}",
-        "message": "Server's wording",
-        "col.muted": "Muted",
-        "muted.silenced": "⊘ silenced",
-        "muted.inhibited": "⊘ inhibited",
-        "filter.muted": "Muted",
-        "muted.shown": "shown",
-        "muted.hidden": "hidden",
-        "inhibited_by": "Inhibited by alert #{id} (firing): {what}",
-        "silenced_by": "Silenced by silence #{id} of {user} until {until}: {why}",
-        "silenced_by.unknown": "Silenced by silence #{id}",
-        "silences": "Active silences ({n})",
-        "silences.none": "No active silence",
-        "col.sid": "#",
-        "col.match": "Matches",
-        "col.by": "Set by",
-        "col.until": "Until",
-        "col.why": "Why",
-        "silence.title": "Silence alert #{id}: rule {rule}, subject {subject}",
-        "silence.duration": "For how long (30m, 2h, 1d; at most 30d)",
-        "silence.comment": "Why (required)",
-        "silence.hint": "Enter: silence · Tab: next field · Esc: cancel",
-        "silence.bad_duration": "The duration is minutes (m), hours (h) or days (d), from 1 minute to 30 days, e.g. 2h",
-        "silence.no_comment": "Say why the alert is silenced",
-        "silence.done": "Silenced: silence #{id}, until {until} ({n} alerts)",
-        "silence.role": "Silencing needs the admin role (you: {role})",
-        "unsilence.done": "Silence #{id} ended",
-        "unsilence.pick": "Open the silences ({key}) and pick the one to end",
-        "refused": "✖ Refused: {reason}",
-    },
-}
-
-
-def word(label: str, lang: str, /, **values: object) -> str:
-    return word_in(WORDS, label, lang, **values)
-
-
-def headline(alert: AlertInfo, lang: str, names: Names) -> str:
-    """The alert in words, in ``lang``, from its rule and params by the one catalogue (wording/alerts.py),
-    as the server words it; the server's own text for a rule (or params) the catalogue cannot word."""
-    stored = alert.message_en if lang == "en" and alert.message_en else alert.message
-    return alert_text_or(
-        stored, alert.rule, alert.params.model_dump(exclude_none=True), to_lang(lang), names,
-        subject=alert.subject, severity=alert.severity,
-    )  # fmt: skip
-
-
-def severity_text(severity: str, lang: str) -> Text:
-    """``✖ CRITICAL`` on red: the symbol and the word say it without the colour."""
-    name = label(f"severity.{severity}", to_lang(lang)).upper() if severity in SEVERITY_SYMBOL else severity
-    return Text(f"{SEVERITY_SYMBOL.get(severity, '?')} {name}", style=SEVERITY_STYLE.get(severity, ""))
-
-
-def state_text(state: str, lang: str) -> Text:
-    name = label(f"state.{state}", to_lang(lang)) if state in STATE_SYMBOL else state
-    return Text(f"{STATE_SYMBOL.get(state, '?')} {name}", style=STATE_STYLE.get(state, ""))
-
-
-def muted(alert: AlertInfo) -> bool:
-    """Muted alerts keep their state; they only say nobody should be paged for them."""
-    return alert.inhibited_by is not None or alert.silenced_by is not None
-
-
-def muted_text(alert: AlertInfo, lang: str) -> Text:
-    if alert.silenced_by is not None:
-        return Text(word("muted.silenced", lang), style="dim italic")
-    if alert.inhibited_by is not None:
-        return Text(word("muted.inhibited", lang), style="dim italic")
-    return Text("")
-
-
-def shown(alert: AlertInfo, state_filter: str, severity_filter: str, hide_muted: bool = False) -> bool:
-    if severity_filter != "all" and alert.severity != severity_filter:
-        return False
-    if hide_muted and muted(alert):
-        return False
-    if state_filter == "open":
-        return alert.state in OPEN
-    return state_filter == "all" or alert.state == state_filter
-
-
-MAX_SILENCE = timedelta(days=30)  # the server's limit (feed.protocol.MAX_SILENCE_S)
-
-
-def parse_duration(text: str) -> int | None:
-    """``30m``, ``2h``, ``1d`` (a bare number is minutes) in seconds, by the one parser
-    (wording/durations.py); None if it is not one the server takes (1 minute to 30 days)."""
-    typed = text.strip().lower()
-    try:
-        length = durations.parse_duration(typed + "m" if typed.isdigit() else typed)
-    except ValueError:
-        return None
-    seconds = int(length.total_seconds())
-    return seconds if 60 <= seconds <= MAX_SILENCE.total_seconds() else None
-
-
-def match_text(match: SilenceMatch) -> str:
-    return " ".join(f"{k}={v}" for k, v in match.model_dump(exclude_none=True).items())
-
-
-def newest_first(alert: AlertInfo) -> tuple[float, int]:
-    moment = alert.fired_at or alert.opened_at
-    return (-moment.timestamp(), -alert.id)
-
-
-class AckDialog(ModalScreen[str | None]):
-    """The note that goes with an acknowledgement: Enter acknowledges, Esc cancels."""
-
-    BINDINGS: ClassVar = [Binding("escape", "cancel", "Esc", show=False)]
-
-    def __init__(self, alert: AlertInfo, lang: str, wording: str) -> None:
-        super().__init__(id="ack-dialog")
-        self.alert = alert
-        self.lang = lang
-        self.wording = wording
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="ack-box"):
-            yield Label(word("ack.title", self.lang, id=self.alert.id), id="ack-title")
-            yield Label(self.wording, id="ack-alert")
-            yield Input(placeholder=word("ack.note", self.lang), max_length=1000, id="ack-note")
-            yield Label(word("ack.hint", self.lang), id="ack-hint")
-
-    @on(Input.Submitted, "#ack-note")
-    def submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip())
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class SilenceDialog(ModalScreen[tuple[int, str] | None]):
-    """How long and why: Enter silences (once both are good), Esc cancels. A bad duration or an
-    empty reason is said here and nothing is sent."""
-
-    BINDINGS: ClassVar = [Binding("escape", "cancel", "Esc", show=False)]
-
-    def __init__(self, alert: AlertInfo, lang: str, wording: str) -> None:
-        super().__init__(id="silence-dialog")
-        self.alert = alert
-        self.lang = lang
-        self.wording = wording
-
-    def compose(self) -> ComposeResult:
-        a = self.alert
-        with Vertical(id="silence-box"):
-            yield Label(word("silence.title", self.lang, id=a.id, rule=a.rule, subject=a.subject), id="silence-title")
-            yield Label(self.wording, id="silence-alert")
-            yield Input(value="2h", placeholder=word("silence.duration", self.lang), max_length=12, id="silence-for")
-            yield Input(placeholder=word("silence.comment", self.lang), max_length=1000, id="silence-why")
-            yield Label("", id="silence-error")
-            yield Label(word("silence.hint", self.lang), id="silence-hint")
-
-    def on_mount(self) -> None:
-        self.query_one("#silence-why", Input).focus()
-
-    @on(Input.Submitted)
-    def submitted(self, event: Input.Submitted) -> None:
-        duration = parse_duration(self.query_one("#silence-for", Input).value)
-        comment = self.query_one("#silence-why", Input).value.strip()
-        error = self.query_one("#silence-error", Label)
-        if duration is None:
-            error.update(Text(word("silence.bad_duration", self.lang), style="bold red"))
-            self.query_one("#silence-for", Input).focus()
-        elif not comment:
-            error.update(Text(word("silence.no_comment", self.lang), style="bold red"))
-            self.query_one("#silence-why", Input).focus()
-        else:
-            self.dismiss((duration, comment))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class AlertsView(View):
@@ -535,41 +273,9 @@ class AlertsView(View):
         if alert is None:
             info.update(self.w("none") if not self._rows else "")
             return
-        out = Text()
-        out.append_text(severity_text(alert.severity, self.lang))
-        out.append(" ")
-        out.append_text(state_text(alert.state, self.lang))
-        out.append(f"  #{alert.id}\n")
-        out.append(headline(alert, self.lang, self.opscentre.state.catalogue.names) + "\n", style="bold")
-        out.append(self.w("rule", rule=alert.rule, subject=alert.subject), style="dim")
-        out.append(" · " + self.w("opened", time=fmt_time(alert.opened_at, self.lang)) + "\n", style="dim")
-        if alert.acknowledged_at is not None:
-            by = self.w("ack.by", user=alert.acknowledged_by or "?", time=fmt_time(alert.acknowledged_at, self.lang))
-            out.append(by + "\n", style="green")
-            if alert.ack_note:
-                out.append(f"{self.w('ack.note_label')}: {alert.ack_note}\n")
-        if alert.resolved_at is not None:
-            out.append(self.w("resolved_at", time=fmt_time(alert.resolved_at, self.lang)) + "\n", style="dim")
-        if alert.inhibited_by is not None:
-            cause = state.alerts.get(alert.inhibited_by)
-            what = headline(cause, self.lang, self.opscentre.state.catalogue.names) if cause is not None else "?"
-            out.append(self.w("inhibited_by", id=alert.inhibited_by, what=what) + "\n", style="italic")
-        if alert.silenced_by is not None:
-            silence = self.silences.get(alert.silenced_by)
-            if silence is None:
-                out.append(self.w("silenced_by.unknown", id=alert.silenced_by) + "\n", style="italic")
-            else:
-                until = fmt_time(silence.ends_at, self.lang, seconds=False)
-                text = self.w("silenced_by", id=silence.id, user=silence.created_by, until=until, why=silence.comment)
-                out.append(text + "\n", style="italic")
-        if self.show_detail:
-            out.append(f"{self.w('detail')}: ", style="bold")
-            out.append((alert.detail or self.w("detail.none")) + "\n")
-            if headline(alert, "vi", self.opscentre.state.catalogue.names) != alert.message:
-                out.append(f"{self.w('message')}: {alert.message}\n", style="dim")
-        elif alert.detail:
-            out.append(self.w("detail.hint", key=self.opscentre.key_for("alerts.detail")) + "\n", style="dim")
-        info.update(out)
+        hint = self.w("detail.hint", key=self.opscentre.key_for("alerts.detail"))
+        names = self.opscentre.state.catalogue.names
+        info.update(alert_panel(alert, state, self.silences, names, self.lang, detail=self.show_detail, hint=hint))
 
     @on(DataTable.RowHighlighted, "#alerts-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

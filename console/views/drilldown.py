@@ -38,7 +38,7 @@ from console.client import FeedRefused, FeedUnavailable
 from console.numbers import fmt_time
 from console.state import NATION, Changed, ConsoleState, SeriesKey
 from console.views import View, word_in
-from console.views.alerts import SEVERITIES, headline, newest_first, severity_text, state_text
+from console.views.alert_texts import SEVERITIES, headline, newest_first, severity_text, state_text
 from console.views.collectors import outcome_text
 from feed.protocol import AlertInfo, HistoryData, HistoryQuery, ObservationInfo, ProvenanceData, ProvenanceQuery
 from wording.dates import period_start as first_day
