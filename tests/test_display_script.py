@@ -1,14 +1,23 @@
 """The wall page's script as files: ES modules under feed/static/, each served from the server's
-fixed table, none too long, the pure ones free of the browser.
+fixed table, none too long, the pure ones free of the browser, and ESLint refusing a name declared
+twice in one scope.
 
-Two ``function whenText`` in one scope once made the ticker read "last good figures at " with no
-time, because the later one silently won. At a module's top level the browser itself refuses such
-a module (a redeclaration there is a SyntaxError)."""
+The check this file held before (no name declared twice at the top of display.js, found by
+indentation) is ESLint's now (``no-redeclare``, ``no-shadow``; eslint.config.js, run by ``make
+lint``): two ``function whenText`` in one scope once made the ticker read "last good figures at "
+with no time, because the later one silently won. At a module's top level the browser itself
+refuses such a module (a redeclaration there is a SyntaxError); inside a function it is still legal
+JavaScript, which is what the ESLint check below holds."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from feed.server import DISPLAY_MODULES, STATIC
 
@@ -46,3 +55,35 @@ def test_the_pure_modules_import_only_pure_modules_and_touch_no_browser() -> Non
         code = re.sub(r"/\*.*?\*/|//[^\n]*", "", text, flags=re.S)  # comments may name the page
         assert not BROWSER.search(code), name
         assert all(target[2:] in PURE for target in IMPORT.findall(text)), name
+
+
+def eslint() -> str:
+    path = ROOT / "node_modules" / ".bin" / "eslint"
+    if path.is_file() and shutil.which("node"):
+        return str(path)
+    why = "ESLint is not installed (make setup installs it from package-lock.json)"
+    if os.environ.get("CI"):
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+DOUBLED = """
+export function refreshAge(ms) {
+  function whenText(text) { return `at ${text}`; }
+  function whenText(at) { return String(at); }
+  return whenText(ms);
+}
+"""
+
+
+def test_eslint_refuses_a_name_declared_twice_in_one_scope() -> None:
+    run = subprocess.run(
+        [eslint(), "--stdin", "--stdin-filename", "feed/static/render.js"],
+        cwd=ROOT,
+        input=DOUBLED,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "'whenText' is already defined" in run.stdout and "no-redeclare" in run.stdout
