@@ -21,7 +21,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: demo console test check lint lock upgrade bench clean setup browser postgres node
+.PHONY: demo console test check lint lock upgrade bench clean setup browser postgres node jstest
 
 $(UV): requirements-uv.txt
 	$(PYTHON) -m venv $(TOOLS)
@@ -77,11 +77,11 @@ console: $(STAMP)
 	$(BIN)/opscentre demo --console
 
 # Everything, as CI runs it: the static checks first, then every tier of tests.
-test: lint browser postgres
+test: lint jstest browser postgres
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 # The inner loop: the static checks and the fast tier (under 2 minutes on 2 cores).
-check: lint
+check: lint jstest
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "$(FAST)"
 
 lint: $(STAMP) $(NODE_STAMP)
@@ -90,6 +90,10 @@ lint: $(STAMP) $(NODE_STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	node_modules/.bin/eslint
+
+# The wall page's pure modules (formatting, periods, words) under node's own test runner.
+jstest: node
+	node --test tests/js/
 
 bench: $(STAMP) postgres
 	$(BIN)/python bench/ingest.py
