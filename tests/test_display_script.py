@@ -87,3 +87,13 @@ def test_eslint_refuses_a_name_declared_twice_in_one_scope() -> None:
     )
     assert run.returncode == 1, run.stdout + run.stderr
     assert "'whenText' is already defined" in run.stdout and "no-redeclare" in run.stdout
+
+
+def test_each_module_imports_only_those_below_it_in_the_docs_map() -> None:
+    """docs/display.md lists the modules top-down; an import upwards would be a cycle or a stale map."""
+    doc = (ROOT / "docs" / "display.md").read_text(encoding="utf-8")
+    order = re.findall(r"^\| `(\w+\.js)` \|", doc, re.M)
+    assert sorted(order) == MODULES
+    for i, name in enumerate(order):
+        imports = {t[2:] for t in IMPORT.findall((STATIC_DIR / name).read_text(encoding="utf-8"))}
+        assert imports <= set(order[i + 1 :]), (name, imports - set(order[i + 1 :]))
