@@ -65,20 +65,8 @@ _ws_log.setLevel(logging.WARNING)
 FEED_PATH = "/feed"
 # The wall page's ES modules (feed/static/NAME.js, loaded by main.js's imports), each served as it is
 # at /display/NAME.js: no build step. A fixed list, never a path taken from the URL.
-DISPLAY_MODULES = (
-    "main",
-    "connection",
-    "messages",
-    "queries",
-    "data",
-    "render",
-    "ticker",
-    "dom",
-    "state",
-    "settings",
-    "periods",
-    "format",
-    "words",
+DISPLAY_MODULES = tuple(
+    "main messages connection render ticker data queries state dom settings periods format words".split()
 )
 STATIC = {
     "/display": ("display.html", "text/html; charset=utf-8"),
