@@ -71,6 +71,7 @@ DISPLAY_MODULES = tuple(
 STATIC = {
     "/display": ("display.html", "text/html; charset=utf-8"),
     "/display/style.css": ("display.css", "text/css; charset=utf-8"),
+    "/display/panels.css": ("panels.css", "text/css; charset=utf-8"),
     **{f"/display/{name}.js": (f"{name}.js", "text/javascript; charset=utf-8") for name in DISPLAY_MODULES},
 }
 ReadyCheck = Callable[[], Awaitable[str | None]]  # None when ready, else the reason
