@@ -1,11 +1,13 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Each sets up what it needs, exactly
-# as locked: uv (its own version pinned with hashes in requirements-uv.txt) installs uv.lock into .venv.
+# as locked: uv (its own version pinned with hashes in requirements-uv.txt) installs uv.lock into .venv;
+# npm installs package-lock.json (the wall page's ESLint) into node_modules.
 PYTHON ?= python3
 VENV   ?= .venv
 TOOLS  ?= .tools
 BIN    := $(VENV)/bin
 UV     := $(TOOLS)/bin/uv
 STAMP  := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # pytest's workers on these 2-core machines: the tests wait on servers and timers as much as they
 # compute, so four keep both cores busy (pyproject's addopts says the same).
@@ -19,7 +21,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: demo console test check lint lock upgrade bench clean setup browser postgres
+.PHONY: demo console test check lint lock upgrade bench clean setup browser postgres node jstest
 
 $(UV): requirements-uv.txt
 	$(PYTHON) -m venv $(TOOLS)
@@ -32,7 +34,19 @@ $(STAMP): pyproject.toml uv.lock $(UV)
 	$(UV) sync --frozen --all-extras --quiet
 	touch $(STAMP)
 
-setup: $(STAMP)
+# Node.js and npm for the wall page's checks (ESLint, node --test): the machine's, else Debian's
+# nodejs and npm (18 on Debian 12: what package.json's engines allow at the lowest).
+node:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+	  echo "installing Debian's nodejs and npm for the wall page's checks"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
+
+# Exactly package-lock.json (with its hashes): npm ci installs the lock and fails rather than change it.
+$(NODE_STAMP): package.json package-lock.json | node
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+setup: $(STAMP) $(NODE_STAMP)
 
 # The lock brought in line with pyproject.toml, changing no pin it need not change.
 lock: $(UV)
@@ -63,18 +77,23 @@ console: $(STAMP)
 	$(BIN)/opscentre demo --console
 
 # Everything, as CI runs it: the static checks first, then every tier of tests.
-test: lint browser postgres
+test: lint jstest browser postgres
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 # The inner loop: the static checks and the fast tier (under 2 minutes on 2 cores).
-check: lint
+check: lint jstest
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "$(FAST)"
 
-lint: $(STAMP)
+lint: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	node_modules/.bin/eslint
+
+# The wall page's pure modules (formatting, periods, words) under node's own test runner.
+jstest: node
+	node --test tests/js/
 
 bench: $(STAMP) postgres
 	$(BIN)/python -m bench.ingest
@@ -87,4 +106,4 @@ bench: $(STAMP) postgres
 	$(BIN)/python -m bench.console
 
 clean:
-	rm -rf $(VENV) $(TOOLS) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) node_modules build *.egg-info .pytest_cache .mypy_cache .ruff_cache

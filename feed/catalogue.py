@@ -12,7 +12,7 @@ from feed.protocol import AgencyInfo, AreaInfo, CatalogueData, CategoryInfo, Ind
 from storage import Agency, Area, Indicator, Store
 from wording import decimals_of, scale_of, unit_label
 
-# The key national indicators: the wall page's tiles (feed/static/display.js, TILES, which keeps
+# The key national indicators: the wall page's tiles (feed/static/settings.js, TILES, which keeps
 # its own copy for the browser) and the console's overview. Defined here once for the server.
 KEY_INDICATORS: tuple[str, ...] = (
     "GDP_GROWTH",

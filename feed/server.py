@@ -63,10 +63,16 @@ _ws_log = logging.getLogger("opscentre.feed.websockets")
 _ws_log.setLevel(logging.WARNING)
 
 FEED_PATH = "/feed"
+# The wall page's ES modules (feed/static/NAME.js, loaded by main.js's imports), each served as it is
+# at /display/NAME.js: no build step. A fixed list, never a path taken from the URL.
+DISPLAY_MODULES = tuple(
+    "main messages connection render ticker data queries state dom settings periods format words".split()
+)
 STATIC = {
     "/display": ("display.html", "text/html; charset=utf-8"),
-    "/display/app.js": ("display.js", "text/javascript; charset=utf-8"),
     "/display/style.css": ("display.css", "text/css; charset=utf-8"),
+    "/display/panels.css": ("panels.css", "text/css; charset=utf-8"),
+    **{f"/display/{name}.js": (f"{name}.js", "text/javascript; charset=utf-8") for name in DISPLAY_MODULES},
 }
 ReadyCheck = Callable[[], Awaitable[str | None]]  # None when ready, else the reason
 

@@ -59,8 +59,8 @@ async def test_catalogue_labels_every_figure_in_both_languages(store_target: str
     # Owned by the statistics office of 2020, now the one under the Ministry of Finance.
     assert ind["CPI_YOY"].agency == "NSO" and ind["CPI_YOY"].agency_lineage == ["NSO", "GSO"]
     assert {i.code for i in data.indicators if i.key} == set(KEY_INDICATORS)
-    # The wall page's tiles are the same key indicators (display.js keeps its own copy for the browser).
-    display = (ROOT / "feed" / "static" / "display.js").read_text(encoding="utf-8")
+    # The wall page's tiles are the same key indicators (settings.js keeps its own copy for the browser).
+    display = (ROOT / "feed" / "static" / "settings.js").read_text(encoding="utf-8")
     tiles = display.split("const TILES = [", 1)[1].split("];", 1)[0]
     assert [c.split("'")[1] for c in tiles.split("code: ")[1:]] == list(KEY_INDICATORS)
 

@@ -19,13 +19,14 @@ def test_ci_runs_make_test() -> None:
 def test_make_test_runs_every_static_check_before_pytest() -> None:
     # `make -n` prints what would run without running it; the stamp keeps set-up out of the listing.
     plan = subprocess.run(
-        ["make", "-n", "-o", ".venv/.installed", "-o", "browser", "test"],
+        ["make", "-n", "-o", ".venv/.installed", "-o", "node_modules/.installed", "-o", "browser", "test"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     ).stdout.splitlines()
-    wanted = ["ruff check", "ruff format --check", "lint-imports", "mypy", "pytest"]
+    # ESLint on the wall page's modules, node's test runner on its pure ones (tests/js/).
+    wanted = ["ruff check", "ruff format --check", "lint-imports", "mypy", "eslint", "node --test", "pytest"]
     found = [next((i for i, line in enumerate(plan) if w in line), -1) for w in wanted]
     assert -1 not in found, f"make test does not run {[w for w, i in zip(wanted, found, strict=True) if i < 0]}: {plan}"
     assert found == sorted(found), f"the static checks run before pytest: {plan}"
@@ -50,9 +51,14 @@ def test_the_heavy_tiers_are_registered_and_left_out_of_make_check() -> None:
     assert fast is not None
     assert fast.group(1).strip() == " and ".join(f"not {m}" for m in HEAVY)
     plan = subprocess.run(
-        ["make", "-n", "-o", ".venv/.installed", "check"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "-n", "-o", ".venv/.installed", "-o", "node_modules/.installed", "check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert '-m "not browser and not pg and not slow and not snapshot"' in plan, plan
+    assert "node --test tests/js/" in plan and "eslint" in plan, plan
 
 
 def test_every_test_is_in_the_tier_of_what_it_starts(request: pytest.FixtureRequest) -> None:
