@@ -279,7 +279,7 @@ CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
 )"""
 
 _STAGE_ROW = """
-INSERT INTO temp.ingest_stage (pos, indicator, area, period, value, status, published, prev_id)
+INSERT INTO ingest_stage (pos, indicator, area, period, value, status, published, prev_id)
 VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?7, (SELECT id FROM observations
         WHERE indicator = ?1 AND area = ?2 AND period = ?3 AND source = ?6 ORDER BY revision DESC LIMIT 1))"""
 
@@ -290,8 +290,8 @@ INSERT INTO observations
      published_at)
 SELECT s.indicator, s.area, s.period, ?1, coalesce(p.revision, 0) + 1, s.value, s.status, ?2, ?3, ?4, p.id,
        s.published
-FROM temp.ingest_stage s LEFT JOIN observations p ON p.id = s.prev_id
-WHERE p.id IS NULL OR p.value IS NOT s.value OR p.status IS NOT s.status
+FROM ingest_stage s LEFT JOIN observations p ON p.id = s.prev_id
+WHERE p.id IS NULL OR p.value IS DISTINCT FROM s.value OR p.status IS DISTINCT FROM s.status
 ORDER BY s.pos"""
 
 _REVISED = """
@@ -319,8 +319,8 @@ def store_payload(conn: sqlite3.Connection, batch: Batch) -> int | None:
     if batch.payload is not None:
         batch.payload_digest = digest(batch.payload)
         conn.execute(
-            "INSERT OR IGNORE INTO raw_payloads (digest, size, codec, content_type, received_at, body, wire_encoding) "
-            "VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO raw_payloads (digest, size, codec, content_type, received_at, body, wire_encoding) "
+            "VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             (batch.payload_digest, len(batch.payload), "zlib", batch.content_type, to_text(batch.collected_at),
              zlib.compress(batch.payload, 6), batch.content_encoding),
         )  # fmt: skip
@@ -380,10 +380,10 @@ def _append(conn: sqlite3.Connection, batch: Batch, work: Plan) -> tuple[int | N
         conn.execute("RELEASE fresh")
     if known:
         conn.execute(_STAGE)
-        conn.execute("DELETE FROM temp.ingest_stage")
+        conn.execute("DELETE FROM ingest_stage")
         conn.executemany(_STAGE_ROW, [(*r, i) for i, r in enumerate(known)])
         inserted += conn.execute(_APPEND_CHANGED, (source, collected_at, batch.run_id, payload_id)).rowcount
-        conn.execute("DELETE FROM temp.ingest_stage")
+        conn.execute("DELETE FROM ingest_stage")
     result.unchanged = len(fresh) + len(known) - inserted
     if inserted:
         if known:

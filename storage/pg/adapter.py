@@ -145,7 +145,7 @@ class PgConnection:
         st = translate(sql)
         try:
             with self.raw.cursor() as cur:
-                cur.executemany(st.sql, [st.args(p) for p in seq])  # type: ignore[misc]
+                cur.executemany(st.sql, [st.args(p) for p in seq])
                 return Cursor([], cur.rowcount)
         except _REFUSED as exc:
             raise _integrity(exc) from exc

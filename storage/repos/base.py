@@ -20,9 +20,9 @@ import aiosqlite
 import psycopg
 
 from storage.alerting import Inhibition
+from storage.dialect import Dialect
 from storage.ingest import Catalogue
 from storage.models import RunTrigger
-from storage.pg.adapter import PgReader, is_url
 from storage.writer import Writer
 from storage.writes import RunFinish
 from wording import Names
@@ -39,16 +39,6 @@ class Unstarted:
     requested_by: str | None
     at: datetime
     error: str
-
-
-async def open_reader(path: str) -> aiosqlite.Connection:
-    """A reading connection: aiosqlite on a file; on PostgreSQL the adapter with aiosqlite's surface."""
-    if is_url(path):
-        return await PgReader.open(path)  # type: ignore[return-value]
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    await conn.execute("PRAGMA busy_timeout = 10000")
-    await conn.execute("PRAGMA query_only = ON")
-    return conn
 
 
 async def _end_read(conn: aiosqlite.Connection) -> None:
@@ -72,11 +62,12 @@ class StoreBase:
     inhibitions: tuple[Inhibition, ...]
     _writer: Writer
     _r: aiosqlite.Connection  # or storage/pg/adapter.PgReader, which has the same surface
+    dialect: Dialect  # what differs between the engines (storage/dialect.py), chosen by Store.open
 
     @property
     def is_pg(self) -> bool:
-        """Whether the store is on PostgreSQL (the few things that differ: see docs/internals.md)."""
-        return is_url(self.path)
+        """Whether the store is on PostgreSQL (what differs is on ``dialect``: see docs/internals.md)."""
+        return self.dialect.is_pg
 
     _read_lock: asyncio.Lock
     _names: Names | None  # ReferenceRepo.names(), read once

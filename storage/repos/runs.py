@@ -44,7 +44,7 @@ class RunRepo(StoreBase):
 
         def begin(conn: sqlite3.Connection) -> tuple[CollectionRun, str | None]:
             if self.leases_required:  # in the same transaction: never a run of a source another process holds
-                leases.check_held(conn, source, PROCESS_ID)
+                leases.check_held(conn, self.dialect, source, PROCESS_ID)
             row = conn.execute("SELECT cursor FROM source_state WHERE source = ?", (source,)).fetchone()
             return writes.start_run(conn, source, trigger, requested_by, PROCESS_ID), row[0] if row else None
 
