@@ -27,9 +27,11 @@ from storage.models import (
 )
 from storage.periods import Frequency, Period, PeriodError
 from storage.store import Snapshot, SnapshotFilter, Store, StoreError
+from storage.writes import ConstraintError
 
 __all__ = [
     "NATION", "Agency", "Alert", "AlertParams", "AlertState", "Area", "AuditEntry", "Batch", "Category", "CollectionRun",
+    "ConstraintError",
     "Event", "EventType", "Frequency", "Indicator", "IngestResult", "Observation", "ObservationIn",
     "ObservationStatus", "Period", "PeriodError", "RunOutcome", "RunTrigger", "Severity", "Snapshot",
     "SnapshotFilter", "Store", "StoreError",

@@ -30,10 +30,33 @@ import aiosqlite
 
 from storage.clock import to_text, utcnow
 from storage.pg.adapter import PgConnection, PgReader, is_url
+from storage.writes import ConstraintError
+
+
+class SqliteConnection(sqlite3.Connection):
+    """sqlite3's connection, raising our ``ConstraintError`` for a write refused as wrong (as the
+    PostgreSQL adapter does), with sqlite3's ``IntegrityError`` as its cause."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.IntegrityError as exc:
+            raise ConstraintError(str(exc)) from exc
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.IntegrityError as exc:
+            raise ConstraintError(str(exc)) from exc
+
+
+def connect_sqlite(path: str, **kwargs: Any) -> sqlite3.Connection:
+    """A plain connection to a SQLite store (``SqliteConnection``)."""
+    return sqlite3.connect(path, factory=SqliteConnection, **kwargs)
 
 
 def _sqlite_writer(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = connect_sqlite(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 10000")
     conn.execute("PRAGMA foreign_keys = ON")
     # FULL: a committed batch survives power loss too, not only a killed process; seq numbers that

@@ -34,6 +34,7 @@ from storage.models import (
     Revision,
 )
 from storage.periods import Frequency, Period, PeriodError
+from storage.writes import ConstraintError
 
 _RECORD = TypeAdapter(ObservationIn)
 # indicator, area, period, value, status, source, published_at (the store's time text, or None)
@@ -373,7 +374,7 @@ def _append(conn: sqlite3.Connection, batch: Batch, work: Plan) -> tuple[int | N
             with paused_gc():
                 params = [r + extra for r in fresh]
             inserted += conn.executemany(_FRESH_ROW, params).rowcount
-        except sqlite3.IntegrityError:  # also PostgreSQL's (storage/pg/adapter.py)
+        except ConstraintError:  # either engine's (storage/dialect.py, storage/pg/adapter.py)
             # Our idea of the latest periods was stale: compare every row instead.
             conn.execute("ROLLBACK TO fresh")
             known, fresh, inserted = known + fresh, [], 0

@@ -32,7 +32,7 @@ from storage.clock import to_text, utcnow
 from storage.dialect import Dialect
 from storage.pg.adapter import shown
 from storage.pg.notify import EVENTS as NOTIFY_EVENTS
-from storage.writes import StoreUnavailable
+from storage.writes import ConstraintError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ class Writer:
         health.disk_full = _disk_full(exc)
         if health.failing_since is None:
             health.failing_since = utcnow()
-            if unwritable(exc) or isinstance(exc, sqlite3.Error | psycopg.Error):
+            if unwritable(exc) or isinstance(exc, sqlite3.Error | psycopg.Error | ConstraintError):
                 log.error("the database %s cannot be written: %s", shown(self.path), health.error)
             else:  # not the disk: a bug, worth its traceback
                 log.error("a write transaction on %s failed", shown(self.path), exc_info=exc)

@@ -27,6 +27,14 @@ from storage.models import (
 from storage.rows import OPEN_END, OPEN_START, RUN_COLUMNS, run_from_row
 
 
+class ConstraintError(Exception):
+    """A write the database refused as wrong: a unique, foreign key or check constraint, or a trigger
+    refusing the change (the append-only tables). The operation's fault, not the database's: the
+    writer rolls back its savepoint and commits the rest of the group. Raised on both engines alike;
+    the engine's own exception (``sqlite3.IntegrityError``, ``psycopg.IntegrityError``, ...) is its
+    ``__cause__``."""
+
+
 class StoreError(RuntimeError):
     """A request the store refuses, with a message fit for the user."""
 

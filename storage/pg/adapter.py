@@ -10,8 +10,8 @@ the repositories stay one text for both engines:
   server-side binding would need a type for;
 - results look like SQLite's: a timestamptz is the store's time text (storage/clock.py
   ``to_text``), a date its ISO text, a numeric (``sum`` of a bigint) an int or float;
-- a unique or foreign key violation is raised as ``sqlite3.IntegrityError`` (the operation's fault,
-  as the call sites expect); losing the server is ``psycopg.OperationalError``, which the writer
+- a unique or foreign key violation, or a trigger refusing a change, is raised as our
+  ``ConstraintError`` (storage/writes.py; the operation's fault), with psycopg's as its cause; losing the server is ``psycopg.OperationalError``, which the writer
   counts as "cannot be written now" (storage/writer.py ``unwritable``) and after which it
   reconnects by itself.
 """
@@ -19,7 +19,6 @@ the repositories stay one text for both engines:
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,6 +29,7 @@ from psycopg import AsyncClientCursor, ClientCursor
 
 from storage.clock import to_text
 from storage.pg.translate import translate
+from storage.writes import ConstraintError
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 CONNECT_TIMEOUT_S = 10
@@ -72,8 +72,8 @@ def _row(r: Sequence[Any] | None) -> tuple[Any, ...] | None:
     return None if r is None else tuple(_value(v) for v in r)
 
 
-def _integrity(exc: psycopg.Error) -> sqlite3.IntegrityError:
-    return sqlite3.IntegrityError(str(exc).strip())
+def _integrity(exc: psycopg.Error) -> ConstraintError:
+    return ConstraintError(str(exc).strip())
 
 
 # The operation's fault, as a constraint on SQLite: a constraint, or a trigger refusing a change
