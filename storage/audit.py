@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +18,7 @@ from typing import Any
 import aiosqlite
 
 from storage.clock import from_text, to_text
+from storage.conn import Connection
 from storage.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -38,7 +38,7 @@ def canonical_details(details: dict[str, Any]) -> str:
 
 
 def append(
-    conn: sqlite3.Connection,
+    conn: Connection,
     at: datetime,
     actor: str,
     role: str,

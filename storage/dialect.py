@@ -29,6 +29,7 @@ from typing import Any
 import aiosqlite
 
 from storage.clock import to_text, utcnow
+from storage.conn import Connection
 from storage.pg.adapter import PgConnection, PgReader, is_url
 from storage.writes import ConstraintError
 
@@ -55,7 +56,7 @@ def connect_sqlite(path: str, **kwargs: Any) -> sqlite3.Connection:
     return sqlite3.connect(path, factory=SqliteConnection, **kwargs)
 
 
-def _sqlite_writer(path: str) -> sqlite3.Connection:
+def _sqlite_writer(path: str) -> Connection:
     conn = connect_sqlite(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 10000")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -74,31 +75,32 @@ async def _sqlite_reader(path: str) -> aiosqlite.Connection:
     return conn
 
 
-def _pg_writer(url: str) -> sqlite3.Connection:
-    return PgConnection(url)  # type: ignore[return-value]  # the same surface, see the adapter
+def _pg_writer(url: str) -> Connection:
+    return PgConnection(url)
 
 
 async def _pg_reader(url: str) -> aiosqlite.Connection:
     return await PgReader.open(url)  # type: ignore[return-value]  # the same surface, see the adapter
 
 
-def _sqlite_revive(conn: sqlite3.Connection) -> None:
+def _sqlite_revive(conn: Connection) -> None:
     return None  # a file: nothing to reconnect to
 
 
-def _pg_revive(conn: sqlite3.Connection) -> None:
+def _pg_revive(conn: Connection) -> None:
     assert isinstance(conn, PgConnection)
     if conn.broken:
         conn.reconnect()
 
 
-def _sqlite_migrate(conn: sqlite3.Connection) -> None:
+def _sqlite_migrate(conn: Connection) -> None:
     from storage.migrations import migrate
 
+    assert isinstance(conn, sqlite3.Connection)  # the writer's connection on SQLite (executescript)
     migrate(conn)
 
 
-def _pg_migrate(conn: sqlite3.Connection) -> None:
+def _pg_migrate(conn: Connection) -> None:
     from storage.pg import migrate
 
     assert isinstance(conn, PgConnection)  # the writer's connection on PostgreSQL (storage/pg/adapter.py)
@@ -108,10 +110,10 @@ def _pg_migrate(conn: sqlite3.Connection) -> None:
 @dataclass(frozen=True)
 class Dialect:
     name: str
-    connect_writer: Callable[[str], sqlite3.Connection]
+    connect_writer: Callable[[str], Connection]
     open_reader: Callable[[str], Awaitable[aiosqlite.Connection]]
-    migrate: Callable[[sqlite3.Connection], None]
-    revive: Callable[[sqlite3.Connection], None]  # the writer's connection, before each transaction
+    migrate: Callable[[Connection], None]
+    revive: Callable[[Connection], None]  # the writer's connection, before each transaction
     begin_write: str  # the statement that begins the writer's transaction
     last_seq: str  # the newest event committed (or written by this transaction); one row, one column
     schema_version: str  # one row, one column
@@ -126,7 +128,7 @@ class Dialect:
     def is_pg(self) -> bool:
         return self.name == "postgresql"
 
-    def notify(self, conn: sqlite3.Connection, channel: str, payload: str) -> None:
+    def notify(self, conn: Connection, channel: str, payload: str) -> None:
         """Tell other processes' stores (delivered at COMMIT only); nothing on an engine without it."""
         if self.notifies:
             conn.execute("SELECT pg_notify(?, ?)", (channel, payload))

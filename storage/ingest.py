@@ -12,7 +12,6 @@ import functools
 import gc
 import hashlib
 import json
-import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from typing import Any, cast
 from pydantic import TypeAdapter, ValidationError
 
 from storage.clock import from_text, to_text, utcnow
+from storage.conn import Connection
 from storage.models import (
     Area,
     Indicator,
@@ -315,7 +315,7 @@ ON CONFLICT (indicator, area, source) DO UPDATE SET period = excluded.period, ob
 WHERE excluded.period >= series_latest.period"""
 
 
-def store_payload(conn: sqlite3.Connection, batch: Batch) -> int | None:
+def store_payload(conn: Connection, batch: Batch) -> int | None:
     """Store the batch's raw payload (once per digest); its id, or None when there is none."""
     if batch.payload is not None:
         batch.payload_digest = digest(batch.payload)
@@ -339,7 +339,7 @@ INSERT INTO observations
 VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"""
 
 
-def write(conn: sqlite3.Connection, batch: Batch, work: Plan, rejected: list[Rejection]) -> IngestResult:
+def write(conn: Connection, batch: Batch, work: Plan, rejected: list[Rejection]) -> IngestResult:
     """Append the changed rows of a checked batch and log the ingest (in the writer's transaction)."""
     payload_id, result = _append(conn, batch, work)
     if batch.positions is not None:  # report payload positions, not positions among the readable records
@@ -356,7 +356,7 @@ def write(conn: sqlite3.Connection, batch: Batch, work: Plan, rejected: list[Rej
     return result
 
 
-def _append(conn: sqlite3.Connection, batch: Batch, work: Plan) -> tuple[int | None, IngestResult]:
+def _append(conn: Connection, batch: Batch, work: Plan) -> tuple[int | None, IngestResult]:
     result = IngestResult()
     if batch.run_id is not None and conn.execute("SELECT 1 FROM runs WHERE id = ?", (batch.run_id,)).fetchone() is None:
         raise LookupError(f"no collection run {batch.run_id}")
@@ -402,9 +402,7 @@ def _append(conn: sqlite3.Connection, batch: Batch, work: Plan) -> tuple[int | N
     return payload_id, result
 
 
-def log_ingest(
-    conn: sqlite3.Connection, batch: Batch, payload_id: int | None, records: int, result: IngestResult
-) -> int:
+def log_ingest(conn: Connection, batch: Batch, payload_id: int | None, records: int, result: IngestResult) -> int:
     """Record the ingest itself, with the reasons for its rejections (in the writer's transaction)."""
     cur = conn.execute(
         """INSERT INTO ingests (source, run_id, payload_id, at, records, new, revised, unchanged, rejected,

@@ -21,6 +21,7 @@ import psycopg
 from storage import alerting, writes
 from storage.alerting import DEFAULT_INHIBITIONS, Inhibition
 from storage.clock import to_text, utcnow
+from storage.conn import Connection
 from storage.dialect import Dialect, dialect_for
 from storage.ingest import Catalogue
 from storage.lock import PROCESS_ID
@@ -246,7 +247,7 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
 
 
 def _catch_up(
-    conn: sqlite3.Connection,
+    conn: Connection,
     alert: WriteAlert | None,
     unended: dict[int, RunFinish],
     unstarted: list[Unstarted],

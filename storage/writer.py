@@ -1,6 +1,6 @@
 """The one writing connection, on a thread of its own, with group commit.
 
-Every write is a plain function of a ``sqlite3.Connection`` that runs, whole, in the writer
+Every write is a plain function of a ``Connection`` that runs, whole, in the writer
 thread: one hop from the event loop per transaction, not one per statement (with 1,000 sources
 polled at once, those hops were most of the cost of a run). Operations that arrive while the
 thread is busy share the next transaction, each inside its own savepoint: one failing operation
@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from storage.clock import to_text, utcnow
+from storage.conn import Connection
 from storage.dialect import Dialect
 from storage.pg.adapter import shown
 from storage.pg.notify import EVENTS as NOTIFY_EVENTS
@@ -37,7 +38,7 @@ from storage.writes import ConstraintError, StoreUnavailable
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Op = Callable[[sqlite3.Connection], Any]
+Op = Callable[[Connection], Any]
 MAX_GROUP = 256  # operations per transaction
 RECOVERY_HOLD = 5.0  # seconds of writes without a failure before the database counts as writable again
 # After "disk full", small writes may get through (the WAL reuses its space) long before a batch
@@ -105,7 +106,7 @@ class Writer:
         self.path = path
         self.dialect = dialect
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opscentre-writer")
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Connection | None = None
         self._queue: list[_Pending] = []
         self._drainer: asyncio.Task[None] | None = None
         self.last_seq = 0  # the newest event committed
@@ -118,12 +119,12 @@ class Writer:
         loop = asyncio.get_running_loop()
         self._conn = await loop.run_in_executor(self._thread, self.dialect.connect_writer, self.path)
 
-    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def call(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in the writer thread outside any transaction (migrating, for one)."""
         assert self._conn is not None
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, self._conn)
 
-    async def run(self, op: Callable[[sqlite3.Connection], T]) -> T:
+    async def run(self, op: Callable[[Connection], T]) -> T:
         """Run ``op`` inside a write transaction; returns what it returns, raises what it raises.
 
         A cancelled caller does not cancel the operation: once queued it is done (whole) or not at all.

@@ -19,7 +19,7 @@ the repositories stay one text for both engines:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -141,7 +141,7 @@ class PgConnection:
         except _REFUSED as exc:
             raise _integrity(exc) from exc
 
-    def executemany(self, sql: str, seq: Sequence[Params]) -> Cursor:
+    def executemany(self, sql: str, seq: Iterable[Params]) -> Cursor:
         st = translate(sql)
         try:
             with self.raw.cursor() as cur:

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from storage import writes
+from storage.conn import Connection
 from storage.dialect import Dialect
 from storage.lock import PROCESS_ID
 from storage.models import CollectionRun
@@ -58,7 +58,7 @@ class LeaseNotHeld(StoreError):
         self.holder = holder
 
 
-def acquire(conn: sqlite3.Connection, d: Dialect, source: str, owner: str, ttl: timedelta) -> bool:
+def acquire(conn: Connection, d: Dialect, source: str, owner: str, ttl: timedelta) -> bool:
     """Take ``source`` if it is free, expired or already ``owner``'s (then it is renewed)."""
     now, until, params = d.times(ttl)
     row = conn.execute(
@@ -71,7 +71,7 @@ def acquire(conn: sqlite3.Connection, d: Dialect, source: str, owner: str, ttl: 
     return row is not None
 
 
-def renew(conn: sqlite3.Connection, d: Dialect, owner: str, ttl: timedelta) -> set[str]:
+def renew(conn: Connection, d: Dialect, owner: str, ttl: timedelta) -> set[str]:
     """Extend every unexpired lease of ``owner``; returns the sources it still holds."""
     now, until, params = d.times(ttl)
     rows = conn.execute(
@@ -81,7 +81,7 @@ def renew(conn: sqlite3.Connection, d: Dialect, owner: str, ttl: timedelta) -> s
     return {str(r[0]) for r in rows}
 
 
-def release(conn: sqlite3.Connection, source: str, owner: str) -> bool:
+def release(conn: Connection, source: str, owner: str) -> bool:
     """Give ``source`` back (only if ``owner`` holds it)."""
     row = conn.execute(
         "DELETE FROM source_leases WHERE source = :source AND owner = :owner RETURNING source",
@@ -90,14 +90,14 @@ def release(conn: sqlite3.Connection, source: str, owner: str) -> bool:
     return row is not None
 
 
-def live_owners(conn: sqlite3.Connection, d: Dialect) -> set[str]:
+def live_owners(conn: Connection, d: Dialect) -> set[str]:
     """The processes holding an unexpired lease."""
     now, _, params = d.times(timedelta())
     rows = conn.execute(f"SELECT DISTINCT owner FROM source_leases WHERE expires_at > {now}", params).fetchall()
     return {str(r[0]) for r in rows}
 
 
-def check_held(conn: sqlite3.Connection, d: Dialect, source: str, owner: str) -> None:
+def check_held(conn: Connection, d: Dialect, source: str, owner: str) -> None:
     """Raise LeaseNotHeld unless ``owner`` holds an unexpired lease on ``source`` (in the caller's
     transaction: the one that begins the run)."""
     now, _, params = d.times(timedelta())
@@ -110,7 +110,7 @@ def check_held(conn: sqlite3.Connection, d: Dialect, source: str, owner: str) ->
         raise LeaseNotHeld(source, str(row[0]))
 
 
-def interrupt_orphans(conn: sqlite3.Connection, d: Dialect, owner: str) -> list[CollectionRun]:
+def interrupt_orphans(conn: Connection, d: Dialect, owner: str) -> list[CollectionRun]:
     """Mark interrupted the runs left 'running' by owners holding no unexpired lease (gone)."""
     alive = live_owners(conn, d) | {owner}
     return writes.mark_interrupted(conn, lambda who: who in alive)
@@ -134,7 +134,7 @@ class Balance:
 
 
 def balance(
-    conn: sqlite3.Connection,
+    conn: Connection,
     d: Dialect,
     owner: str,
     ttl: timedelta,
@@ -209,7 +209,7 @@ class Leases:
     async def holders(self) -> dict[str, str]:
         """Every unexpired lease of a source (or RULES): source -> owner."""
 
-        def read(conn: sqlite3.Connection) -> dict[str, str]:
+        def read(conn: Connection) -> dict[str, str]:
             now, _, params = self.store.dialect.times(timedelta())
             rows = conn.execute(f"SELECT source, owner FROM source_leases WHERE expires_at > {now}", params)
             return {str(s): str(o) for s, o in rows.fetchall() if not str(s).startswith(PRESENCE)}

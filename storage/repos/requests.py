@@ -9,11 +9,11 @@ the claim's UPDATE is atomic there as it is.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
 from storage.clock import from_text, to_text, utcnow
+from storage.conn import Connection
 from storage.dialect import Dialect
 from storage.models import RunTrigger
 from storage.pg.notify import REQUESTS
@@ -48,7 +48,7 @@ def _request(row: tuple[object, ...]) -> RunRequest:
 
 
 def _insert(
-    conn: sqlite3.Connection, d: Dialect, sources: list[str], requested_by: str | None, trigger: RunTrigger
+    conn: Connection, d: Dialect, sources: list[str], requested_by: str | None, trigger: RunTrigger
 ) -> RunRequest:
     row = conn.execute(
         f"INSERT INTO run_requests (sources, requested_by, trigger, created_at) VALUES (?, ?, ?, ?) RETURNING {_COLUMNS}",
@@ -62,7 +62,7 @@ def _insert(
 CLAIM_WINDOW = 100  # waiting requests looked at per claim, oldest first
 
 
-def _claim(conn: sqlite3.Connection, d: Dialect, claimed_by: str, runnable: frozenset[str] | None) -> RunRequest | None:
+def _claim(conn: Connection, d: Dialect, claimed_by: str, runnable: frozenset[str] | None) -> RunRequest | None:
     # SKIP LOCKED: rows another claimer's transaction is looking at are passed over, not waited for.
     waiting = conn.execute(
         "SELECT id, sources FROM run_requests WHERE claimed_by IS NULL AND done_at IS NULL "
@@ -80,18 +80,18 @@ def _claim(conn: sqlite3.Connection, d: Dialect, claimed_by: str, runnable: froz
     return None
 
 
-def _release(conn: sqlite3.Connection, d: Dialect, request_id: int) -> None:
+def _release(conn: Connection, d: Dialect, request_id: int) -> None:
     conn.execute(
         "UPDATE run_requests SET claimed_by = NULL, claimed_at = NULL WHERE id = ? AND done_at IS NULL", (request_id,)
     )
     d.notify(conn, REQUESTS, str(request_id))
 
 
-def _done(conn: sqlite3.Connection, request_id: int) -> None:
+def _done(conn: Connection, request_id: int) -> None:
     conn.execute("UPDATE run_requests SET done_at = ? WHERE id = ?", (to_text(utcnow()), request_id))
 
 
-def _withdraw(conn: sqlite3.Connection, request_id: int) -> bool:
+def _withdraw(conn: Connection, request_id: int) -> bool:
     row = conn.execute(
         "UPDATE run_requests SET done_at = ? WHERE id = ? AND claimed_by IS NULL AND done_at IS NULL RETURNING id",
         (to_text(utcnow()), request_id),

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import aiosqlite
 
 from storage import writes
 from storage.clock import utcnow
+from storage.conn import Connection
 from storage.lock import PROCESS_ID, DatabaseBusy
 from storage.lock import holder as lock_holder
 from storage.models import (
@@ -42,7 +42,7 @@ class RunRepo(StoreBase):
         could not start) once the database can be written again.
         """
 
-        def begin(conn: sqlite3.Connection) -> tuple[CollectionRun, str | None]:
+        def begin(conn: Connection) -> tuple[CollectionRun, str | None]:
             if self.leases_required:  # in the same transaction: never a run of a source another process holds
                 leases.check_held(conn, self.dialect, source, PROCESS_ID)
             row = conn.execute("SELECT cursor FROM source_state WHERE source = ?", (source,)).fetchone()
