@@ -4,7 +4,7 @@ offer (sqlite3's own, storage/dialect.py's ``SqliteConnection``; storage/pg/adap
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 Params = Sequence[Any] | Mapping[str, Any]
@@ -32,3 +32,29 @@ class Connection(Protocol):
 
     @property
     def in_transaction(self) -> bool: ...
+
+
+class ReadCursor(Protocol):
+    async def fetchone(self) -> Any: ...
+
+    async def fetchall(self) -> Iterable[Any]: ...
+
+    def __aiter__(self) -> AsyncIterator[Any]: ...
+
+
+class ReadResult(Protocol):
+    """What ``Reader.execute`` gives: awaited, or ``async with ... as cur``."""
+
+    def __await__(self) -> Generator[Any, None, ReadCursor]: ...
+
+    async def __aenter__(self) -> ReadCursor: ...
+
+    async def __aexit__(self, *exc: Any) -> Any: ...
+
+
+class Reader(Protocol):
+    """The reading connection: aiosqlite's, or storage/pg/adapter.py's ``PgReader``."""
+
+    def execute(self, sql: str, params: Params = ..., /) -> ReadResult: ...
+
+    async def close(self) -> None: ...

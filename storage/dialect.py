@@ -29,7 +29,7 @@ from typing import Any
 import aiosqlite
 
 from storage.clock import to_text, utcnow
-from storage.conn import Connection
+from storage.conn import Connection, Reader
 from storage.pg.adapter import PgConnection, PgReader, is_url
 from storage.writes import ConstraintError
 
@@ -68,8 +68,8 @@ def _sqlite_writer(path: str) -> Connection:
     return conn
 
 
-async def _sqlite_reader(path: str) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(path, isolation_level=None)
+async def _sqlite_reader(path: str) -> Reader:
+    conn: Reader = await aiosqlite.connect(path, isolation_level=None)
     await conn.execute("PRAGMA busy_timeout = 10000")
     await conn.execute("PRAGMA query_only = ON")
     return conn
@@ -79,8 +79,8 @@ def _pg_writer(url: str) -> Connection:
     return PgConnection(url)
 
 
-async def _pg_reader(url: str) -> aiosqlite.Connection:
-    return await PgReader.open(url)  # type: ignore[return-value]  # the same surface, see the adapter
+async def _pg_reader(url: str) -> Reader:
+    return await PgReader.open(url)
 
 
 def _sqlite_revive(conn: Connection) -> None:
@@ -111,7 +111,7 @@ def _pg_migrate(conn: Connection) -> None:
 class Dialect:
     name: str
     connect_writer: Callable[[str], Connection]
-    open_reader: Callable[[str], Awaitable[aiosqlite.Connection]]
+    open_reader: Callable[[str], Awaitable[Reader]]
     migrate: Callable[[Connection], None]
     revive: Callable[[Connection], None]  # the writer's connection, before each transaction
     begin_write: str  # the statement that begins the writer's transaction

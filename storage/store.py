@@ -15,13 +15,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-import aiosqlite
 import psycopg
 
 from storage import alerting, writes
 from storage.alerting import DEFAULT_INHIBITIONS, Inhibition
 from storage.clock import to_text, utcnow
-from storage.conn import Connection
+from storage.conn import Connection, Reader
 from storage.dialect import Dialect, dialect_for
 from storage.ingest import Catalogue
 from storage.lock import PROCESS_ID
@@ -60,7 +59,7 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
     # Also ReferenceRepo (through SnapshotRepo) and RunRepo (through ObservationRepo).
     """Open with ``await Store.open(path)``; close with ``await store.close()`` (or ``async with``)."""
 
-    def __init__(self, path: str, writer: Writer, reader: aiosqlite.Connection) -> None:
+    def __init__(self, path: str, writer: Writer, reader: Reader) -> None:
         self.path = path
         self.dialect: Dialect = writer.dialect
         self._writer = writer

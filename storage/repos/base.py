@@ -16,10 +16,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
 import psycopg
 
 from storage.alerting import Inhibition
+from storage.conn import Reader
 from storage.dialect import Dialect
 from storage.ingest import Catalogue
 from storage.models import RunTrigger
@@ -41,13 +41,13 @@ class Unstarted:
     error: str
 
 
-async def _end_read(conn: aiosqlite.Connection) -> None:
+async def _end_read(conn: Reader) -> None:
     # no transaction: its BEGIN failed (or, on PostgreSQL, the connection was lost)
     with contextlib.suppress(sqlite3.OperationalError, psycopg.OperationalError):
         await conn.execute("COMMIT")
 
 
-async def max_seq(conn: aiosqlite.Connection) -> int:
+async def max_seq(conn: Reader) -> int:
     async with conn.execute("SELECT coalesce(max(seq), 0) FROM events") as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0
@@ -61,7 +61,7 @@ class StoreBase:
     catalogue: Catalogue
     inhibitions: tuple[Inhibition, ...]
     _writer: Writer
-    _r: aiosqlite.Connection  # or storage/pg/adapter.PgReader, which has the same surface
+    _r: Reader  # or storage/pg/adapter.PgReader, which has the same surface
     dialect: Dialect  # what differs between the engines (storage/dialect.py), chosen by Store.open
 
     @property
@@ -87,7 +87,7 @@ class StoreBase:
         raise NotImplementedError
 
     @asynccontextmanager
-    async def _read_tx(self, conn: aiosqlite.Connection) -> AsyncIterator[None]:
+    async def _read_tx(self, conn: Reader) -> AsyncIterator[None]:
         async with self._read_lock:  # one explicit read transaction at a time on the shared reader
             try:
                 # Once called, BEGIN is queued on the reader's thread even if this task is cancelled

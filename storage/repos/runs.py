@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
-
 from storage import writes
 from storage.clock import utcnow
-from storage.conn import Connection
+from storage.conn import Connection, Reader
 from storage.lock import PROCESS_ID, DatabaseBusy
 from storage.lock import holder as lock_holder
 from storage.models import (
@@ -108,7 +106,7 @@ class RunRepo(StoreBase):
         async with self._r.execute(sql) as cur:
             return {r.source: r for r in map(run_from_row, await cur.fetchall())}
 
-    async def _run(self, conn: aiosqlite.Connection, run_id: int) -> CollectionRun:
+    async def _run(self, conn: Reader, run_id: int) -> CollectionRun:
         async with conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)) as cur:
             row = await cur.fetchone()
         if row is None:
