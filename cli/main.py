@@ -21,8 +21,9 @@ from cli.config import Config, ConfigError, builtin_text, load
 from feed.config import hash_token
 from storage import Observation, Store, StoreError
 from storage.clock import parse_moment
+from storage.dialect import dialect_for
 from storage.migrations import LATEST, schema_version
-from storage.pg.adapter import is_url, shown
+from storage.pg.adapter import shown
 from wording import decimals_of, label, number, unit_label
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -98,7 +99,7 @@ def _exists(path: str) -> bool:
 
 def _existing_db(args: argparse.Namespace) -> str:
     path = _db_path(args)
-    if path != ":memory:" and not is_url(path) and not Path(path).exists():
+    if path != ":memory:" and dialect_for(path).local_file and not Path(path).exists():
         raise UserError(f"no database at {path}: create it with `opscentre init-db` (or pass --db PATH)")
     return path
 
@@ -141,7 +142,7 @@ def _print_json(data: Any) -> None:
 
 async def cmd_init_db(args: argparse.Namespace) -> int:
     path = _db_path(args)
-    existed = path != ":memory:" and not is_url(path) and _exists(path)
+    existed = path != ":memory:" and dialect_for(path).local_file and _exists(path)
     before = 0
     if existed:
         try:
