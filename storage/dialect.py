@@ -6,7 +6,8 @@ chosen by ``Store.open`` (``dialect_for``) and nowhere else; everything else ask
 ``dialect``:
 
 - opening the writer's and the reader's connections (and migrating);
-- beginning a write transaction (SQLite's ``BEGIN IMMEDIATE``);
+- beginning a write transaction (SQLite's ``BEGIN IMMEDIATE``) and a read transaction (PostgreSQL's
+  ``REPEATABLE READ READ ONLY``: one snapshot, as SQLite's WAL gives);
 - the newest event's seq (SQLite's AUTOINCREMENT counter; PostgreSQL's trigger-numbered seq);
 - notifications to other processes (PostgreSQL's ``pg_notify``; none on SQLite);
 - ``FOR UPDATE SKIP LOCKED`` (PostgreSQL's; SQLite's writer is alone anyway);
@@ -115,6 +116,7 @@ class Dialect:
     migrate: Callable[[Connection], None]
     revive: Callable[[Connection], None]  # the writer's connection, before each transaction
     begin_write: str  # the statement that begins the writer's transaction
+    begin_read: str  # the statement that begins a read transaction (one snapshot until COMMIT)
     last_seq: str  # the newest event committed (or written by this transaction); one row, one column
     schema_version: str  # one row, one column
     integrity_check: str | None  # rows of one column, "ok" when sound; None: the engine has none
@@ -153,6 +155,7 @@ SQLITE = Dialect(
     migrate=_sqlite_migrate,
     revive=_sqlite_revive,
     begin_write="BEGIN IMMEDIATE",
+    begin_read="BEGIN",  # WAL: a read transaction sees one snapshot
     last_seq="SELECT seq FROM sqlite_sequence WHERE name = 'events'",
     schema_version="PRAGMA user_version",
     integrity_check="PRAGMA integrity_check",
@@ -170,6 +173,7 @@ POSTGRESQL = Dialect(
     migrate=_pg_migrate,
     revive=_pg_revive,
     begin_write="BEGIN",
+    begin_read="BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     # The highest seq (numbered by trigger under a lock this transaction holds once it wrote one).
     last_seq="SELECT greatest(coalesce((SELECT max(seq) FROM events), 0), (SELECT last_seq FROM event_seq_floor))",
     schema_version="SELECT coalesce(max(version), 0) FROM schema_version",

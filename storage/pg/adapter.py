@@ -198,8 +198,9 @@ class AsyncCursor:
 class PgReader:
     """The reader (aiosqlite.Connection's surface) over an async psycopg connection.
 
-    ``BEGIN`` opens a read-only REPEATABLE READ transaction: one snapshot for every statement until
-    ``COMMIT``, as a read transaction on SQLite's WAL gives. A connection lost (server restarted) is
+    A read transaction is begun with the dialect's ``begin_read`` (storage/dialect.py): read-only
+    REPEATABLE READ, one snapshot for every statement until ``COMMIT``, as a read transaction on
+    SQLite's WAL gives. A connection lost (server restarted) is
     replaced before the next statement; a statement outside a transaction is retried once on the new
     connection (reads change nothing), one inside fails as the transaction's snapshot is gone.
     """
@@ -226,8 +227,6 @@ class PgReader:
         return AsyncCursor(self, sql, params)
 
     async def _execute(self, sql: str, params: Params) -> tuple[list[tuple[Any, ...]], int]:
-        if sql.strip().upper() == "BEGIN":
-            sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
         st = translate(sql)
         async with self._lock:
             if self._conn.broken or self._conn.closed:

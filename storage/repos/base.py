@@ -92,7 +92,7 @@ class StoreBase:
             try:
                 # Once called, BEGIN is queued on the reader's thread even if this task is cancelled
                 # while waiting for it; so the COMMIT below is always queued after it, and shielded.
-                await conn.execute("BEGIN")
+                await conn.execute(self.dialect.begin_read)
                 yield
             finally:
                 await asyncio.shield(asyncio.ensure_future(_end_read(conn)))

@@ -152,7 +152,7 @@ class SnapshotRepo(ReferenceRepo):
         runs_sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE started_at <= ? ORDER BY id DESC LIMIT ?"
         conn = await self.dialect.open_reader(self.path)
         try:
-            await conn.execute("BEGIN")
+            await conn.execute(self.dialect.begin_read)
             async with conn.execute("SELECT coalesce(max(seq), 0) FROM events WHERE at <= ?", (at,)) as cur:
                 row = await cur.fetchone()
             async with conn.execute(series_sql, (*args, at)) as cur:
