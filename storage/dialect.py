@@ -1,9 +1,10 @@
 """What really differs between the store's two engines, in one place.
 
 The store's SQL is one text for both engines (the subset SQLite 3.40+ and PostgreSQL both accept;
-docs/internals.md, "Two engines"). What cannot be one text is here, on one ``Dialect`` object,
-chosen by ``Store.open`` (``dialect_for``) and nowhere else; everything else asks the store's
-``dialect``:
+docs/internals.md, "Two engines"). What cannot be one text is here, on one ``Dialect`` object.
+``dialect_for`` is the one function that tells the engines apart (by the target: a ``postgresql://``
+URL or a file); ``Store.open`` chooses the store's dialect with it, and the store's code asks
+``store.dialect``:
 
 - opening the writer's and the reader's connections (and migrating);
 - beginning a write transaction (SQLite's ``BEGIN IMMEDIATE``) and a read transaction (PostgreSQL's
@@ -15,8 +16,9 @@ chosen by ``Store.open`` (``dialect_for``) and nowhere else; everything else ask
 - the schema version, the integrity check;
 - a text field of a JSON column (kept as text on PostgreSQL: the audit chain hashes the exact text).
 
-The collector lock between processes (``storage/lock.py``) also differs (flocks, an advisory lock); it
-is opened before the store, from the same target, and asks ``dialect_for`` too.
+The collector lock between processes (``storage/lock.py``: flocks, or an advisory lock) and the CLI's
+"is there a database file" handle a target before any store is open: they ask ``dialect_for(target)``
+whether it is a local file, and never parse the target themselves.
 """
 
 from __future__ import annotations
