@@ -16,7 +16,7 @@ from rich.console import Console
 from cli.config import Config, load
 from storage import Store
 from storage.clock import parse_moment
-from storage.pg.adapter import is_url
+from storage.dialect import dialect_for
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -48,7 +48,7 @@ def exists(path: str) -> bool:
 
 def existing_db(args: argparse.Namespace) -> str:
     path = db_path(args)
-    if path != ":memory:" and not is_url(path) and not Path(path).exists():
+    if path != ":memory:" and dialect_for(path).local_file and not Path(path).exists():
         raise UserError(f"no database at {path}: create it with `opscentre init-db` (or pass --db PATH)")
     return path
 

@@ -26,8 +26,9 @@ from feed.commands import RunService
 from feed.server import FeedServer
 from storage import CollectionRun, RunOutcome, RunTrigger, Store
 from storage.clock import utcnow
+from storage.dialect import dialect_for
 from storage.lock import CollectorLock, DatabaseBusy
-from storage.pg.adapter import is_url, shown
+from storage.pg.adapter import shown
 from storage.repos.leases import Leases
 from storage.writes import StoreError
 from wording import number
@@ -135,7 +136,7 @@ class Service:
         self._requests: asyncio.Task[None] | None = None  # manual runs asked through feed processes
 
     async def start(self) -> None:
-        if self.role != "all" and not is_url(self.db_path):
+        if self.role != "all" and not dialect_for(self.db_path).notifies:  # processes beside it hear of its writes
             raise StartError(
                 f"--role {self.role} needs a PostgreSQL store ([database] url): a SQLite file has one "
                 "writing process, so only --role all serves it"
@@ -168,7 +169,7 @@ class Service:
             self.keeper.start()
         else:
             self._start_timers()
-        if is_url(self.db_path):  # feed processes may ask this one for manual runs (collectors/queued.py)
+        if self.store.hears_other_processes:  # feed processes may ask this one for manual runs (collectors/queued.py)
             self._requests = asyncio.create_task(serve_requests(self.store, collector), name="opscentre-run-requests")
 
     async def _start_leases(self, collector: Collector) -> None:

@@ -26,10 +26,12 @@ from storage.models import (
     Severity,
 )
 from storage.store import Snapshot, SnapshotFilter, Store, StoreError
+from storage.writes import ConstraintError
 from wording.periods import Frequency, Period, PeriodError
 
 __all__ = [
     "NATION", "Agency", "Alert", "AlertParams", "AlertState", "Area", "AuditEntry", "Batch", "Category", "CollectionRun",
+    "ConstraintError",
     "Event", "EventType", "Frequency", "Indicator", "IngestResult", "Observation", "ObservationIn",
     "ObservationStatus", "Period", "PeriodError", "RunOutcome", "RunTrigger", "Severity", "Snapshot",
     "SnapshotFilter", "Store", "StoreError",

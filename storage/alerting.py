@@ -1,4 +1,4 @@
-"""The alert life cycle, as plain functions of a ``sqlite3.Connection`` run in the writer thread.
+"""The alert life cycle, as plain functions of a ``Connection`` run in the writer thread.
 
 As Prometheus and Alertmanager users expect:
 
@@ -21,7 +21,6 @@ A muted alert keeps its state and still changes: muting only says why nobody is 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +28,7 @@ from typing import Any
 
 from storage import audit as audit_log
 from storage.clock import from_text, to_text, utcnow
+from storage.conn import Connection
 from storage.models import Alert, AlertParams, AlertState, EventType, Severity, Silence, SilenceMatch
 from storage.rows import ALERT_COLUMNS, alert_from_row
 from storage.writes import StoreError, event
@@ -104,20 +104,20 @@ def _row(r: Sequence[Any]) -> _Row:
     )
 
 
-def _open_row(conn: sqlite3.Connection, rule: str, subject: str) -> _Row | None:
+def _open_row(conn: Connection, rule: str, subject: str) -> _Row | None:
     row = conn.execute(f"SELECT {_COLUMNS} FROM alerts WHERE rule = ? AND subject = ? AND {_OPEN}", (rule, subject))
     found = row.fetchone()
     return _row(found) if found else None
 
 
-def get(conn: sqlite3.Connection, alert_id: int) -> Alert:
+def get(conn: Connection, alert_id: int) -> Alert:
     row = conn.execute(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)).fetchone()
     if row is None:
         raise AlertError(f"no alert {alert_id}")
     return alert_from_row(row)
 
 
-def _event(conn: sqlite3.Connection, alert: Alert) -> None:
+def _event(conn: Connection, alert: Alert) -> None:
     event(conn, EventType.ALERT, alert.model_dump(mode="json"))
 
 
@@ -129,26 +129,26 @@ def _muted_text(alert: Alert) -> str | None:
     return None
 
 
-def _transition(conn: sqlite3.Connection, alert: Alert, at: datetime, actor: str | None = None) -> None:
+def _transition(conn: Connection, alert: Alert, at: datetime, actor: str | None = None) -> None:
     conn.execute(
         "INSERT INTO alert_transitions (alert_id, at, state, muted, actor) VALUES (?,?,?,?,?)",
         (alert.id, to_text(at), alert.state.value, _muted_text(alert), actor),
     )
 
 
-def _open_alerts(conn: sqlite3.Connection, rules: frozenset[str] | None = None) -> list[Alert]:
+def _open_alerts(conn: Connection, rules: frozenset[str] | None = None) -> list[Alert]:
     rows = conn.execute(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {_OPEN} ORDER BY id").fetchall()
     alerts = [alert_from_row(r) for r in rows]
     return [a for a in alerts if rules is None or a.rule in rules]
 
 
-def _active_silences(conn: sqlite3.Connection, now: datetime) -> list[Silence]:
+def _active_silences(conn: Connection, now: datetime) -> list[Silence]:
     sql = f"SELECT {_SILENCE_COLUMNS} FROM silences WHERE ended_at IS NULL AND ends_at > ? ORDER BY id"
     return [_silence(r) for r in conn.execute(sql, (to_text(now),)).fetchall()]
 
 
 def _mutes_of(
-    conn: sqlite3.Connection, alert: Alert, inhibitions: Sequence[Inhibition], now: datetime
+    conn: Connection, alert: Alert, inhibitions: Sequence[Inhibition], now: datetime
 ) -> tuple[int | None, int | None]:
     """(inhibited_by, silenced_by) that apply to ``alert`` now."""
     inhibited_by = None
@@ -165,7 +165,7 @@ def _mutes_of(
 
 
 def _refresh_mute(
-    conn: sqlite3.Connection, alert: Alert, inhibitions: Sequence[Inhibition], now: datetime, actor: str | None = None
+    conn: Connection, alert: Alert, inhibitions: Sequence[Inhibition], now: datetime, actor: str | None = None
 ) -> Alert | None:
     """Set the alert's muting to what applies now; if it changed: a transition and an event."""
     inhibited_by, silenced_by = _mutes_of(conn, alert, inhibitions, now)
@@ -181,9 +181,7 @@ def _refresh_mute(
     return changed
 
 
-def _refresh_targets(
-    conn: sqlite3.Connection, by: Alert, inhibitions: Sequence[Inhibition], now: datetime
-) -> list[Alert]:
+def _refresh_targets(conn: Connection, by: Alert, inhibitions: Sequence[Inhibition], now: datetime) -> list[Alert]:
     """After ``by`` (a source rule's alert) fired or resolved: the muting of the alerts it may mute."""
     targets = frozenset().union(*(i.targets for i in inhibitions if by.rule in i.sources))
     if not targets:
@@ -192,7 +190,7 @@ def _refresh_targets(
 
 
 def fire(
-    conn: sqlite3.Connection,
+    conn: Connection,
     rule: str,
     subject: str,
     severity: Severity,
@@ -280,7 +278,7 @@ def fire(
 
 
 def resolve(
-    conn: sqlite3.Connection, rule: str, subject: str, inhibitions: Sequence[Inhibition] = DEFAULT_INHIBITIONS
+    conn: Connection, rule: str, subject: str, inhibitions: Sequence[Inhibition] = DEFAULT_INHIBITIONS
 ) -> tuple[Alert | None, bool]:
     """The condition of ``rule`` on ``subject`` is clear now. Returns (the resolved alert, or None;
     whether an alert stays open: a firing one within its ``keep_firing_for``)."""
@@ -297,7 +295,7 @@ def resolve(
     return _resolve(conn, existing.alert, now, inhibitions), False
 
 
-def _resolve(conn: sqlite3.Connection, alert: Alert, now: datetime, inhibitions: Sequence[Inhibition]) -> Alert:
+def _resolve(conn: Connection, alert: Alert, now: datetime, inhibitions: Sequence[Inhibition]) -> Alert:
     text = to_text(now)
     conn.execute(
         "UPDATE alerts SET state = 'resolved', resolved_at = ?, updated_at = ?, cleared_at = NULL WHERE id = ?",
@@ -310,9 +308,7 @@ def _resolve(conn: sqlite3.Connection, alert: Alert, now: datetime, inhibitions:
     return resolved
 
 
-def acknowledge(
-    conn: sqlite3.Connection, alert_id: int, actor: str, role: str, note: str, details: dict[str, Any]
-) -> Alert:
+def acknowledge(conn: Connection, alert_id: int, actor: str, role: str, note: str, details: dict[str, Any]) -> Alert:
     """Acknowledge an open alert, written to the audit log in the same transaction."""
     now = utcnow()
     alert = get(conn, alert_id)
@@ -330,7 +326,7 @@ def acknowledge(
     return alert
 
 
-def tick(conn: sqlite3.Connection, inhibitions: Sequence[Inhibition] = DEFAULT_INHIBITIONS) -> list[Alert]:
+def tick(conn: Connection, inhibitions: Sequence[Inhibition] = DEFAULT_INHIBITIONS) -> list[Alert]:
     """The timer pass: fire pending alerts whose ``for`` has passed, resolve alerts that have stayed
     clear for their ``keep_firing_for``, and end expired silences. Returns the alerts that changed."""
     now = utcnow()
@@ -366,7 +362,7 @@ def tick(conn: sqlite3.Connection, inhibitions: Sequence[Inhibition] = DEFAULT_I
 
 
 def _refresh_all(
-    conn: sqlite3.Connection, inhibitions: Sequence[Inhibition], now: datetime, actor: str | None = None
+    conn: Connection, inhibitions: Sequence[Inhibition], now: datetime, actor: str | None = None
 ) -> list[Alert]:
     return [a for o in _open_alerts(conn) if (a := _refresh_mute(conn, o, inhibitions, now, actor)) is not None]
 
@@ -385,7 +381,7 @@ def _silence(r: Sequence[Any]) -> Silence:
 
 
 def silence(
-    conn: sqlite3.Connection,
+    conn: Connection,
     match: SilenceMatch,
     ends_at: datetime,
     comment: str,
@@ -426,7 +422,7 @@ def silence(
 
 
 def unsilence(
-    conn: sqlite3.Connection,
+    conn: Connection,
     silence_id: int,
     actor: str,
     role: str,
@@ -444,7 +440,7 @@ def unsilence(
     return get_silence(conn, silence_id), unmuted
 
 
-def get_silence(conn: sqlite3.Connection, silence_id: int) -> Silence:
+def get_silence(conn: Connection, silence_id: int) -> Silence:
     row = conn.execute(f"SELECT {_SILENCE_COLUMNS} FROM silences WHERE id = ?", (silence_id,)).fetchone()
     if row is None:
         raise AlertError(f"no silence {silence_id}")

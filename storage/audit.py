@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from storage.clock import from_text, to_text
+from storage.conn import Connection, Reader
 from storage.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -38,7 +36,7 @@ def canonical_details(details: dict[str, Any]) -> str:
 
 
 def append(
-    conn: sqlite3.Connection,
+    conn: Connection,
     at: datetime,
     actor: str,
     role: str,
@@ -83,7 +81,7 @@ class AuditReport:
         return not self.problems
 
 
-async def verify(conn: aiosqlite.Connection, expected_head: str | None = None) -> AuditReport:
+async def verify(conn: Reader, expected_head: str | None = None) -> AuditReport:
     """Walk the whole chain; report every entry that was edited, removed or moved."""
     report = AuditReport()
     prev, expected_id = GENESIS, 1

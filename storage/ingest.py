@@ -12,7 +12,6 @@ import functools
 import gc
 import hashlib
 import json
-import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from typing import Any, cast
 from pydantic import TypeAdapter, ValidationError
 
 from storage.clock import from_text, to_text, utcnow
+from storage.conn import Connection
 from storage.models import (
     Area,
     Indicator,
@@ -33,6 +33,7 @@ from storage.models import (
     Rejection,
     Revision,
 )
+from storage.writes import ConstraintError
 from wording.periods import Frequency, Period, PeriodError
 
 _RECORD = TypeAdapter(ObservationIn)
@@ -279,7 +280,7 @@ CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
 )"""
 
 _STAGE_ROW = """
-INSERT INTO temp.ingest_stage (pos, indicator, area, period, value, status, published, prev_id)
+INSERT INTO ingest_stage (pos, indicator, area, period, value, status, published, prev_id)
 VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?7, (SELECT id FROM observations
         WHERE indicator = ?1 AND area = ?2 AND period = ?3 AND source = ?6 ORDER BY revision DESC LIMIT 1))"""
 
@@ -290,8 +291,8 @@ INSERT INTO observations
      published_at)
 SELECT s.indicator, s.area, s.period, ?1, coalesce(p.revision, 0) + 1, s.value, s.status, ?2, ?3, ?4, p.id,
        s.published
-FROM temp.ingest_stage s LEFT JOIN observations p ON p.id = s.prev_id
-WHERE p.id IS NULL OR p.value IS NOT s.value OR p.status IS NOT s.status
+FROM ingest_stage s LEFT JOIN observations p ON p.id = s.prev_id
+WHERE p.id IS NULL OR p.value IS DISTINCT FROM s.value OR p.status IS DISTINCT FROM s.status
 ORDER BY s.pos"""
 
 _REVISED = """
@@ -314,13 +315,13 @@ ON CONFLICT (indicator, area, source) DO UPDATE SET period = excluded.period, ob
 WHERE excluded.period >= series_latest.period"""
 
 
-def store_payload(conn: sqlite3.Connection, batch: Batch) -> int | None:
+def store_payload(conn: Connection, batch: Batch) -> int | None:
     """Store the batch's raw payload (once per digest); its id, or None when there is none."""
     if batch.payload is not None:
         batch.payload_digest = digest(batch.payload)
         conn.execute(
-            "INSERT OR IGNORE INTO raw_payloads (digest, size, codec, content_type, received_at, body, wire_encoding) "
-            "VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO raw_payloads (digest, size, codec, content_type, received_at, body, wire_encoding) "
+            "VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             (batch.payload_digest, len(batch.payload), "zlib", batch.content_type, to_text(batch.collected_at),
              zlib.compress(batch.payload, 6), batch.content_encoding),
         )  # fmt: skip
@@ -338,7 +339,7 @@ INSERT INTO observations
 VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"""
 
 
-def write(conn: sqlite3.Connection, batch: Batch, work: Plan, rejected: list[Rejection]) -> IngestResult:
+def write(conn: Connection, batch: Batch, work: Plan, rejected: list[Rejection]) -> IngestResult:
     """Append the changed rows of a checked batch and log the ingest (in the writer's transaction)."""
     payload_id, result = _append(conn, batch, work)
     if batch.positions is not None:  # report payload positions, not positions among the readable records
@@ -355,7 +356,7 @@ def write(conn: sqlite3.Connection, batch: Batch, work: Plan, rejected: list[Rej
     return result
 
 
-def _append(conn: sqlite3.Connection, batch: Batch, work: Plan) -> tuple[int | None, IngestResult]:
+def _append(conn: Connection, batch: Batch, work: Plan) -> tuple[int | None, IngestResult]:
     result = IngestResult()
     if batch.run_id is not None and conn.execute("SELECT 1 FROM runs WHERE id = ?", (batch.run_id,)).fetchone() is None:
         raise LookupError(f"no collection run {batch.run_id}")
@@ -373,17 +374,17 @@ def _append(conn: sqlite3.Connection, batch: Batch, work: Plan) -> tuple[int | N
             with paused_gc():
                 params = [r + extra for r in fresh]
             inserted += conn.executemany(_FRESH_ROW, params).rowcount
-        except sqlite3.IntegrityError:  # also PostgreSQL's (storage/pg/adapter.py)
+        except ConstraintError:  # either engine's (storage/dialect.py, storage/pg/adapter.py)
             # Our idea of the latest periods was stale: compare every row instead.
             conn.execute("ROLLBACK TO fresh")
             known, fresh, inserted = known + fresh, [], 0
         conn.execute("RELEASE fresh")
     if known:
         conn.execute(_STAGE)
-        conn.execute("DELETE FROM temp.ingest_stage")
+        conn.execute("DELETE FROM ingest_stage")
         conn.executemany(_STAGE_ROW, [(*r, i) for i, r in enumerate(known)])
         inserted += conn.execute(_APPEND_CHANGED, (source, collected_at, batch.run_id, payload_id)).rowcount
-        conn.execute("DELETE FROM temp.ingest_stage")
+        conn.execute("DELETE FROM ingest_stage")
     result.unchanged = len(fresh) + len(known) - inserted
     if inserted:
         if known:
@@ -401,9 +402,7 @@ def _append(conn: sqlite3.Connection, batch: Batch, work: Plan) -> tuple[int | N
     return payload_id, result
 
 
-def log_ingest(
-    conn: sqlite3.Connection, batch: Batch, payload_id: int | None, records: int, result: IngestResult
-) -> int:
+def log_ingest(conn: Connection, batch: Batch, payload_id: int | None, records: int, result: IngestResult) -> int:
     """Record the ingest itself, with the reasons for its rejections (in the writer's transaction)."""
     cur = conn.execute(
         """INSERT INTO ingests (source, run_id, payload_id, at, records, new, revised, unchanged, rejected,

@@ -44,7 +44,8 @@ from pathlib import Path
 import psycopg
 
 from storage.clock import to_text, utcnow
-from storage.pg.adapter import CONNECT_TIMEOUT_S, is_url, shown
+from storage.dialect import dialect_for
+from storage.pg.adapter import CONNECT_TIMEOUT_S, shown
 from storage.writes import StoreError
 
 
@@ -107,7 +108,7 @@ class CollectorLock:
     def acquire(self, command: str, *, shared: bool = False) -> None:
         """Take the lock; ``shared`` (PostgreSQL only): beside other shared holders, never beside an
         exclusive one (collector processes among several, which share the sources by leases)."""
-        if is_url(self.db):
+        if not dialect_for(self.db).local_file:  # a server: its advisory lock
             self._acquire_pg(command, shared)
             return
         if shared:
@@ -171,7 +172,7 @@ def holder(db: str | Path) -> Holder | None:
 
     Raises DatabaseBusy if it is held by a process that has not written its name yet.
     """
-    if is_url(str(db)):
+    if not dialect_for(str(db)).local_file:
         return _pg_holder(str(db))
     try:
         fd = os.open(lock_path(db), os.O_RDONLY | os.O_CLOEXEC)

@@ -15,22 +15,23 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-import aiosqlite
 import psycopg
 
 from storage import alerting, writes
 from storage.alerting import DEFAULT_INHIBITIONS, Inhibition
 from storage.clock import to_text, utcnow
+from storage.conn import Connection, Reader
+from storage.dialect import Dialect, dialect_for
 from storage.ingest import Catalogue
 from storage.lock import PROCESS_ID
-from storage.migrations import SchemaTooNew, migrate
+from storage.migrations import SchemaTooNew
 from storage.models import AlertParams, Indicator, Severity
 from storage.pg import migrate as pg_migrate
-from storage.pg.adapter import PgConnection, is_url, shown
+from storage.pg.adapter import shown
 from storage.pg.notify import EVENTS, REQUESTS, Handler, Listen
 from storage.repos.alerts import AlertRepo
 from storage.repos.audit import AuditRepo
-from storage.repos.base import Listener, Unstarted, open_reader
+from storage.repos.base import Listener, Unstarted
 from storage.repos.events import EventRepo
 from storage.repos.observations import ObservationRepo
 from storage.repos.requests import RequestRepo, RunRequest
@@ -58,8 +59,9 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
     # Also ReferenceRepo (through SnapshotRepo) and RunRepo (through ObservationRepo).
     """Open with ``await Store.open(path)``; close with ``await store.close()`` (or ``async with``)."""
 
-    def __init__(self, path: str, writer: Writer, reader: aiosqlite.Connection) -> None:
+    def __init__(self, path: str, writer: Writer, reader: Reader) -> None:
         self.path = path
+        self.dialect: Dialect = writer.dialect
         self._writer = writer
         self._r = reader
         self._read_lock = asyncio.Lock()
@@ -100,19 +102,16 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
         PostgreSQL server given by a ``postgresql://`` URL (the engine is chosen here, nowhere else).
         ``source_agencies``: the agency each configured source speaks for (alert texts name it)."""
         path = str(path)
-        pg = is_url(path)
-        if not pg:
+        dialect = dialect_for(path)  # the one place the engine is chosen
+        if dialect.local_file:
             parent = Path(path).parent
             if not parent.exists():
                 raise StoreError(f"cannot create the database {path}: folder {parent} does not exist")
-        writer = Writer(path)
+        writer = Writer(path, dialect)
         try:
             await writer.open()
-            if pg:
-                await writer.call(_migrate_pg)
-            else:
-                await writer.call(migrate)
-            reader = await open_reader(path)
+            await writer.call(dialect.migrate)
+            reader = await dialect.open_reader(path)
         except (sqlite3.DatabaseError, SchemaTooNew, pg_migrate.SchemaTooNew, psycopg.Error) as exc:
             await writer.close()
             raise StoreError(f"cannot open the database {shown(path)}: {exc}") from exc
@@ -124,7 +123,7 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
         store._open_alerts = {(a.rule, a.subject) for a in await store.alerts(limit=100_000)}
         if WRITE_ALERT in store._open_alerts:  # left open by a process stopped while writes failed
             store._write_failed()  # the recovery task resolves it once a write gets through
-        if pg:
+        if dialect.notifies:
             store._told = await store.last_seq()
             store._listen = Listen(path)
             store._listen.on(EVENTS, store._heard)
@@ -155,8 +154,7 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
 
     async def schema_version(self) -> int:
         """The schema's version (each engine numbers its own migrations)."""
-        sql = "SELECT coalesce(max(version), 0) FROM schema_version" if self.is_pg else "PRAGMA user_version"
-        async with self._r.execute(sql) as cur:
+        async with self._r.execute(self.dialect.schema_version) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
@@ -247,13 +245,8 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
                 log.exception("store listener failed")
 
 
-def _migrate_pg(conn: sqlite3.Connection) -> None:
-    assert isinstance(conn, PgConnection)  # the writer's connection on PostgreSQL (storage/pg/adapter.py)
-    pg_migrate.migrate(conn.raw)
-
-
 def _catch_up(
-    conn: sqlite3.Connection,
+    conn: Connection,
     alert: WriteAlert | None,
     unended: dict[int, RunFinish],
     unstarted: list[Unstarted],

@@ -1,6 +1,6 @@
 """The one writing connection, on a thread of its own, with group commit.
 
-Every write is a plain function of a ``sqlite3.Connection`` that runs, whole, in the writer
+Every write is a plain function of a ``Connection`` that runs, whole, in the writer
 thread: one hop from the event loop per transaction, not one per statement (with 1,000 sources
 polled at once, those hops were most of the cost of a run). Operations that arrive while the
 thread is busy share the next transaction, each inside its own savepoint: one failing operation
@@ -29,14 +29,16 @@ from typing import Any, TypeVar
 import psycopg
 
 from storage.clock import to_text, utcnow
-from storage.pg.adapter import PgConnection, is_url, shown
+from storage.conn import Connection
+from storage.dialect import Dialect
+from storage.pg.adapter import shown
 from storage.pg.notify import EVENTS as NOTIFY_EVENTS
-from storage.writes import StoreUnavailable
+from storage.writes import ConstraintError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Op = Callable[[sqlite3.Connection], Any]
+Op = Callable[[Connection], Any]
 MAX_GROUP = 256  # operations per transaction
 RECOVERY_HOLD = 5.0  # seconds of writes without a failure before the database counts as writable again
 # After "disk full", small writes may get through (the WAL reuses its space) long before a batch
@@ -73,27 +75,6 @@ def _disk_full(exc: BaseException) -> bool:
     return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or isinstance(exc, psycopg.errors.DiskFull)
 
 
-def connect(path: str) -> sqlite3.Connection:
-    """The writing connection: SQLite for a path, PostgreSQL (storage/pg/adapter.py) for a URL."""
-    if is_url(path):
-        return PgConnection(path)  # type: ignore[return-value]  # the same surface, see the adapter
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    conn.execute("PRAGMA foreign_keys = ON")
-    # FULL: a committed batch survives power loss too, not only a killed process; seq numbers that
-    # clients have seen must never come back with other content.
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA temp_store = MEMORY")
-    conn.execute("PRAGMA journal_mode = WAL").fetchone()
-    return conn
-
-
-# The newest event committed (or written by this transaction): SQLite's AUTOINCREMENT counter; on
-# PostgreSQL the highest seq (numbered by trigger under a lock this transaction holds once it wrote one).
-_LAST_SEQ = "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
-_LAST_SEQ_PG = "SELECT greatest(coalesce((SELECT max(seq) FROM events), 0), (SELECT last_seq FROM event_seq_floor))"
-
-
 @dataclass
 class _Pending:
     op: Op
@@ -121,10 +102,11 @@ class WriteHealth:
 
 
 class Writer:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, dialect: Dialect) -> None:
         self.path = path
+        self.dialect = dialect
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opscentre-writer")
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Connection | None = None
         self._queue: list[_Pending] = []
         self._drainer: asyncio.Task[None] | None = None
         self.last_seq = 0  # the newest event committed
@@ -135,14 +117,14 @@ class Writer:
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
-        self._conn = await loop.run_in_executor(self._thread, connect, self.path)
+        self._conn = await loop.run_in_executor(self._thread, self.dialect.connect_writer, self.path)
 
-    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def call(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in the writer thread outside any transaction (migrating, for one)."""
         assert self._conn is not None
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, self._conn)
 
-    async def run(self, op: Callable[[sqlite3.Connection], T]) -> T:
+    async def run(self, op: Callable[[Connection], T]) -> T:
         """Run ``op`` inside a write transaction; returns what it returns, raises what it raises.
 
         A cancelled caller does not cancel the operation: once queued it is done (whole) or not at all.
@@ -191,10 +173,9 @@ class Writer:
         """In the writer thread: one transaction, a savepoint per operation."""
         conn = self._conn
         assert conn is not None
-        if isinstance(conn, PgConnection) and conn.broken:
-            conn.reconnect()  # the server restarted: an error here is "cannot be written now", as any
+        self.dialect.revive(conn)  # the server restarted: an error here is "cannot be written now", as any
         outcomes: list[tuple[bool, Any]] = []
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(self.dialect.begin_write)
         try:
             for op in ops:
                 conn.execute("SAVEPOINT op")
@@ -209,10 +190,10 @@ class Writer:
                 else:
                     conn.execute("RELEASE op")
                     outcomes.append((True, value))
-            row = conn.execute(_LAST_SEQ_PG if isinstance(conn, PgConnection) else _LAST_SEQ).fetchone()
-            if isinstance(conn, PgConnection) and row and int(row[0]) > self.last_seq:
+            row = conn.execute(self.dialect.last_seq).fetchone()
+            if row and int(row[0]) > self.last_seq:
                 # Other processes' stores hear of it (storage/pg/notify.py); delivered at COMMIT only.
-                conn.execute("SELECT pg_notify(?, ?)", (NOTIFY_EVENTS, str(row[0])))
+                self.dialect.notify(conn, NOTIFY_EVENTS, str(row[0]))
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -229,7 +210,7 @@ class Writer:
         health.disk_full = _disk_full(exc)
         if health.failing_since is None:
             health.failing_since = utcnow()
-            if unwritable(exc) or isinstance(exc, sqlite3.Error | psycopg.Error):
+            if unwritable(exc) or isinstance(exc, sqlite3.Error | psycopg.Error | ConstraintError):
                 log.error("the database %s cannot be written: %s", shown(self.path), health.error)
             else:  # not the disk: a bug, worth its traceback
                 log.error("a write transaction on %s failed", shown(self.path), exc_info=exc)
@@ -240,7 +221,7 @@ class Writer:
         health = self.health
         if health.failing_since is None or time.monotonic() - health._last_failure < self.recovery_hold:
             return
-        if health.disk_full and not is_url(self.path) and not enough_space(self.path):
+        if health.disk_full and self.dialect.local_file and not enough_space(self.path):
             return
         log.warning(
             "the database %s can be written again (failing since %s, %d failed transactions)",

@@ -1,4 +1,4 @@
-"""Every write of the store, as a plain function of a ``sqlite3.Connection``.
+"""Every write of the store, as a plain function of a ``Connection``.
 
 They run in the writer thread (storage/writer.py), inside its transaction: each one whole or not
 at all, and each change appends its event in the same transaction.
@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from storage import reference
 from storage.clock import to_text, utcnow
+from storage.conn import Connection
 from storage.models import (
     CollectionRun,
     EventType,
@@ -25,6 +25,14 @@ from storage.models import (
     RunTrigger,
 )
 from storage.rows import OPEN_END, OPEN_START, RUN_COLUMNS, run_from_row
+
+
+class ConstraintError(Exception):
+    """A write the database refused as wrong: a unique, foreign key or check constraint, or a trigger
+    refusing the change (the append-only tables). The operation's fault, not the database's: the
+    writer rolls back its savepoint and commits the rest of the group. Raised on both engines alike;
+    the engine's own exception (``sqlite3.IntegrityError``, ``psycopg.IntegrityError``, ...) is its
+    ``__cause__``."""
 
 
 class StoreError(RuntimeError):
@@ -42,7 +50,7 @@ class StoreUnavailable(StoreError):
 # --- start, reference data -------------------------------------------------------------------------
 
 
-def first_start(conn: sqlite3.Connection, extra: Sequence[Indicator]) -> str:
+def first_start(conn: Connection, extra: Sequence[Indicator]) -> str:
     """The database's epoch (made on first start), with the shipped reference data loaded."""
     # Several processes may open a new PostgreSQL database at once: the first insert wins, the others
     # read its epoch (one epoch for the whole deployment, so a client resumes on any feed process).
@@ -57,7 +65,7 @@ def first_start(conn: sqlite3.Connection, extra: Sequence[Indicator]) -> str:
     return str(epoch)
 
 
-def sync_reference(conn: sqlite3.Connection, extra: list[Indicator]) -> None:
+def sync_reference(conn: Connection, extra: list[Indicator]) -> None:
     """Load the shipped reference data (new rows added, changed rows updated; nothing removed)."""
     conn.executemany(
         "INSERT INTO categories (code, name_vi, name_en) VALUES (?,?,?) "
@@ -86,7 +94,7 @@ def sync_reference(conn: sqlite3.Connection, extra: list[Indicator]) -> None:
     upsert_indicators(conn, [*reference.load_indicators(), *extra])
 
 
-def upsert_indicators(conn: sqlite3.Connection, indicators: Sequence[Indicator]) -> None:
+def upsert_indicators(conn: Connection, indicators: Sequence[Indicator]) -> None:
     conn.executemany(
         """INSERT INTO indicators (code, name_vi, name_en, unit, frequency, category, owner, level, kind, formula, magnitude)
            VALUES (?,?,?,?,?,?,?,?,?,?,?)
@@ -108,7 +116,7 @@ def _open(d: date | None, open_value: str) -> str:
 # --- events, cursors ---------------------------------------------------------------------------------
 
 
-def event(conn: sqlite3.Connection, type_: EventType, payload: dict[str, Any]) -> int:
+def event(conn: Connection, type_: EventType, payload: dict[str, Any]) -> int:
     cur = conn.execute(
         "INSERT INTO events (type, at, payload) VALUES (?, ?, ?) RETURNING seq",
         (type_.value, to_text(utcnow()), json.dumps(payload, ensure_ascii=False, default=str)),
@@ -116,14 +124,14 @@ def event(conn: sqlite3.Connection, type_: EventType, payload: dict[str, Any]) -
     return int(cur.fetchone()[0])
 
 
-def prune_events(conn: sqlite3.Connection, keep_after: datetime) -> int:
+def prune_events(conn: Connection, keep_after: datetime) -> int:
     cur = conn.execute(
         "DELETE FROM events WHERE at < ? AND seq < (SELECT max(seq) FROM events)", (to_text(keep_after),)
     )
     return cur.rowcount
 
 
-def reset_cursor(conn: sqlite3.Connection, source: str) -> None:
+def reset_cursor(conn: Connection, source: str) -> None:
     conn.execute("DELETE FROM source_state WHERE source = ?", (source,))
 
 
@@ -145,7 +153,7 @@ _RESULT_SET = ", ".join(f"{name} = :{name}" for name in RunResult.model_fields)
 
 
 def start_run(
-    conn: sqlite3.Connection, source: str, trigger: RunTrigger, requested_by: str | None, owner: str | None = None
+    conn: Connection, source: str, trigger: RunTrigger, requested_by: str | None, owner: str | None = None
 ) -> CollectionRun:
     """A new run, 'running', begun by the process ``owner`` (see storage/lock.py)."""
     row = conn.execute(
@@ -159,7 +167,7 @@ def start_run(
 
 
 def record_unstarted(
-    conn: sqlite3.Connection,
+    conn: Connection,
     source: str,
     trigger: RunTrigger,
     requested_by: str | None,
@@ -179,7 +187,7 @@ def record_unstarted(
     return run
 
 
-def finish_run(conn: sqlite3.Connection, run_id: int, outcome: RunOutcome, **fields: Any) -> CollectionRun:
+def finish_run(conn: Connection, run_id: int, outcome: RunOutcome, **fields: Any) -> CollectionRun:
     row = conn.execute(
         f"""UPDATE runs SET ended_at = :ended_at, outcome = :outcome, {_RESULT_SET}
            WHERE id = :id AND outcome = 'running' RETURNING {RUN_COLUMNS}""",
@@ -192,7 +200,7 @@ def finish_run(conn: sqlite3.Connection, run_id: int, outcome: RunOutcome, **fie
     return run
 
 
-def mark_interrupted(conn: sqlite3.Connection, alive: Callable[[str | None], bool]) -> list[CollectionRun]:
+def mark_interrupted(conn: Connection, alive: Callable[[str | None], bool]) -> list[CollectionRun]:
     """Close runs left 'running' by processes for which ``alive(owner)`` is false."""
     done = []
     for run_id, owner in conn.execute("SELECT id, owner FROM runs WHERE outcome = 'running'").fetchall():

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import io
 import os
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from storage import Store
+from storage.dialect import connect_sqlite
 from storage.pg.adapter import PgConnection, is_url
 from tests.pgkit import own_server, pg_empty_url, pg_server, pg_url  # noqa: F401  (fixtures: a throwaway PostgreSQL)
 
@@ -71,7 +71,7 @@ def raw_db(target: str) -> Any:
     what it wrote): sqlite3 for a file, the store's own PostgreSQL adapter (autocommit) for a URL."""
     if is_url(target):
         return PgConnection(target)
-    return sqlite3.connect(target)
+    return connect_sqlite(target)
 
 
 @pytest.fixture

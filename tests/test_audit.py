@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
-from storage import Store
+from storage import ConstraintError, Store
 from storage.pg.adapter import is_url
 from tests.conftest import raw_db, run_cli
 
@@ -58,9 +56,9 @@ async def test_the_triggers_refuse_edits_in_the_first_place(store_target: str) -
     await filled(store_target)
     conn = raw_db(store_target)
     try:
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        with pytest.raises(ConstraintError, match="append-only"):
             conn.execute("UPDATE audit SET actor = 'nobody' WHERE id = 2")
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        with pytest.raises(ConstraintError, match="append-only"):
             conn.execute("DELETE FROM audit WHERE id = 2")
     finally:
         conn.close()

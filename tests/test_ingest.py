@@ -8,9 +8,10 @@ import hashlib
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
-from storage import Batch, ObservationIn, ObservationStatus, Snapshot, Store, StoreError
+from storage import Batch, ConstraintError, ObservationIn, ObservationStatus, Snapshot, Store, StoreError
 from tests.conftest import raw_db
 
 BOTH_ENGINES = True  # the store fixture runs each test on SQLite and on PostgreSQL (tests/conftest.py)
@@ -124,9 +125,9 @@ async def test_observations_cannot_be_edited_or_deleted(store: Store) -> None:
     await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-05", 4.44)]))
     conn = raw_db(store.path)
     try:
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        with pytest.raises(ConstraintError, match="append-only"):
             conn.execute("UPDATE observations SET value = 1.0")
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        with pytest.raises(ConstraintError, match="append-only"):
             conn.execute("DELETE FROM observations")
     finally:
         conn.close()
@@ -198,8 +199,9 @@ async def test_a_batch_that_fails_mid_write_leaves_nothing(store: Store) -> None
     else:
         conn.execute("CREATE TRIGGER boom BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
     conn.commit()
-    with pytest.raises(sqlite3.IntegrityError, match="disk on fire"):
+    with pytest.raises(ConstraintError, match="disk on fire") as refused:  # ours, on either engine
         await store.ingest(Batch("gso", [rec("CPI_YOY", "VN", "2024-01", 3.37)], payload=b"raw bytes"))
+    assert isinstance(refused.value.__cause__, psycopg.IntegrityError if store.is_pg else sqlite3.IntegrityError)
     assert await store.history("CPI_YOY", "VN") == []
     assert await store.snapshot() == Snapshot(store.epoch, 0, [])
     (payloads,) = conn.execute("SELECT count(*) FROM raw_payloads").fetchone()

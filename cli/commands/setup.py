@@ -24,8 +24,9 @@ from cli.common import (
 from cli.config import Config, ConfigError, builtin_text, load
 from feed.config import hash_token
 from storage import Store
+from storage.dialect import dialect_for
 from storage.migrations import LATEST, schema_version
-from storage.pg.adapter import is_url, shown
+from storage.pg.adapter import shown
 
 # The demo users' tokens (see cli/default.toml): short, public, and accepted only to reproduce
 # the built-in configuration's hashes.
@@ -34,7 +35,7 @@ DEMO_TOKENS = ("demo-display", "demo-operator", "demo-admin")
 
 async def cmd_init_db(args: argparse.Namespace) -> int:
     path = db_path(args)
-    existed = path != ":memory:" and not is_url(path) and exists(path)
+    existed = path != ":memory:" and dialect_for(path).local_file and exists(path)
     before = 0
     if existed:
         try:

@@ -10,8 +10,8 @@ the repositories stay one text for both engines:
   server-side binding would need a type for;
 - results look like SQLite's: a timestamptz is the store's time text (storage/clock.py
   ``to_text``), a date its ISO text, a numeric (``sum`` of a bigint) an int or float;
-- a unique or foreign key violation is raised as ``sqlite3.IntegrityError`` (the operation's fault,
-  as the call sites expect); losing the server is ``psycopg.OperationalError``, which the writer
+- a unique or foreign key violation, or a trigger refusing a change, is raised as our
+  ``ConstraintError`` (storage/writes.py; the operation's fault), with psycopg's as its cause; losing the server is ``psycopg.OperationalError``, which the writer
   counts as "cannot be written now" (storage/writer.py ``unwritable``) and after which it
   reconnects by itself.
 """
@@ -19,8 +19,7 @@ the repositories stay one text for both engines:
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -30,6 +29,7 @@ from psycopg import AsyncClientCursor, ClientCursor
 
 from storage.clock import to_text
 from storage.pg.translate import translate
+from storage.writes import ConstraintError
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 CONNECT_TIMEOUT_S = 10
@@ -72,8 +72,8 @@ def _row(r: Sequence[Any] | None) -> tuple[Any, ...] | None:
     return None if r is None else tuple(_value(v) for v in r)
 
 
-def _integrity(exc: psycopg.Error) -> sqlite3.IntegrityError:
-    return sqlite3.IntegrityError(str(exc).strip())
+def _integrity(exc: psycopg.Error) -> ConstraintError:
+    return ConstraintError(str(exc).strip())
 
 
 # The operation's fault, as a constraint on SQLite: a constraint, or a trigger refusing a change
@@ -141,11 +141,11 @@ class PgConnection:
         except _REFUSED as exc:
             raise _integrity(exc) from exc
 
-    def executemany(self, sql: str, seq: Sequence[Params]) -> Cursor:
+    def executemany(self, sql: str, seq: Iterable[Params]) -> Cursor:
         st = translate(sql)
         try:
             with self.raw.cursor() as cur:
-                cur.executemany(st.sql, [st.args(p) for p in seq])  # type: ignore[misc]
+                cur.executemany(st.sql, [st.args(p) for p in seq])
                 return Cursor([], cur.rowcount)
         except _REFUSED as exc:
             raise _integrity(exc) from exc
@@ -198,8 +198,9 @@ class AsyncCursor:
 class PgReader:
     """The reader (aiosqlite.Connection's surface) over an async psycopg connection.
 
-    ``BEGIN`` opens a read-only REPEATABLE READ transaction: one snapshot for every statement until
-    ``COMMIT``, as a read transaction on SQLite's WAL gives. A connection lost (server restarted) is
+    A read transaction is begun with the dialect's ``begin_read`` (storage/dialect.py): read-only
+    REPEATABLE READ, one snapshot for every statement until ``COMMIT``, as a read transaction on
+    SQLite's WAL gives. A connection lost (server restarted) is
     replaced before the next statement; a statement outside a transaction is retried once on the new
     connection (reads change nothing), one inside fails as the transaction's snapshot is gone.
     """
@@ -226,8 +227,6 @@ class PgReader:
         return AsyncCursor(self, sql, params)
 
     async def _execute(self, sql: str, params: Params) -> tuple[list[tuple[Any, ...]], int]:
-        if sql.strip().upper() == "BEGIN":
-            sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
         st = translate(sql)
         async with self._lock:
             if self._conn.broken or self._conn.closed:

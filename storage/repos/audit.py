@@ -35,7 +35,7 @@ class AuditRepo(StoreBase):
         only = f"AND action IN ({','.join('?' * len(wanted))}) " if wanted else ""
         sql = (
             "SELECT id, at, actor, role, action, target, details, prev_hash, hash FROM audit "
-            f"WHERE actor = ? AND json_extract(details, '$.idempotency_key') = ? {only}ORDER BY id LIMIT 1"
+            f"WHERE actor = ? AND {self.dialect.json_text('details', 'idempotency_key')} = ? {only}ORDER BY id LIMIT 1"
         )
         async with self._r.execute(sql, (actor, idempotency_key, *wanted)) as cur:
             row = await cur.fetchone()
@@ -63,7 +63,7 @@ class AuditRepo(StoreBase):
     async def integrity_check(self) -> list[str]:
         """SQLite's own check of its file; PostgreSQL has no such statement (its pages are checksummed
         and amcheck needs an extension and a superuser): there, always ["ok"]."""
-        if self.is_pg:
+        if self.dialect.integrity_check is None:
             return ["ok"]
-        async with self._r.execute("PRAGMA integrity_check") as cur:
+        async with self._r.execute(self.dialect.integrity_check) as cur:
             return [r[0] for r in await cur.fetchall()]

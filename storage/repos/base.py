@@ -16,13 +16,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
 import psycopg
 
 from storage.alerting import Inhibition
+from storage.conn import Reader
+from storage.dialect import Dialect
 from storage.ingest import Catalogue
 from storage.models import RunTrigger
-from storage.pg.adapter import PgReader, is_url
 from storage.writer import Writer
 from storage.writes import RunFinish
 from wording import Names
@@ -41,23 +41,13 @@ class Unstarted:
     error: str
 
 
-async def open_reader(path: str) -> aiosqlite.Connection:
-    """A reading connection: aiosqlite on a file; on PostgreSQL the adapter with aiosqlite's surface."""
-    if is_url(path):
-        return await PgReader.open(path)  # type: ignore[return-value]
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    await conn.execute("PRAGMA busy_timeout = 10000")
-    await conn.execute("PRAGMA query_only = ON")
-    return conn
-
-
-async def _end_read(conn: aiosqlite.Connection) -> None:
+async def _end_read(conn: Reader) -> None:
     # no transaction: its BEGIN failed (or, on PostgreSQL, the connection was lost)
     with contextlib.suppress(sqlite3.OperationalError, psycopg.OperationalError):
         await conn.execute("COMMIT")
 
 
-async def max_seq(conn: aiosqlite.Connection) -> int:
+async def max_seq(conn: Reader) -> int:
     async with conn.execute("SELECT coalesce(max(seq), 0) FROM events") as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0
@@ -71,12 +61,13 @@ class StoreBase:
     catalogue: Catalogue
     inhibitions: tuple[Inhibition, ...]
     _writer: Writer
-    _r: aiosqlite.Connection  # or storage/pg/adapter.PgReader, which has the same surface
+    _r: Reader  # or storage/pg/adapter.PgReader, which has the same surface
+    dialect: Dialect  # what differs between the engines (storage/dialect.py), chosen by Store.open
 
     @property
     def is_pg(self) -> bool:
-        """Whether the store is on PostgreSQL (the few things that differ: see docs/internals.md)."""
-        return is_url(self.path)
+        """Whether the store is on PostgreSQL (what differs is on ``dialect``: see docs/internals.md)."""
+        return self.dialect.is_pg
 
     _read_lock: asyncio.Lock
     _names: Names | None  # ReferenceRepo.names(), read once
@@ -96,12 +87,12 @@ class StoreBase:
         raise NotImplementedError
 
     @asynccontextmanager
-    async def _read_tx(self, conn: aiosqlite.Connection) -> AsyncIterator[None]:
+    async def _read_tx(self, conn: Reader) -> AsyncIterator[None]:
         async with self._read_lock:  # one explicit read transaction at a time on the shared reader
             try:
                 # Once called, BEGIN is queued on the reader's thread even if this task is cancelled
                 # while waiting for it; so the COMMIT below is always queued after it, and shielded.
-                await conn.execute("BEGIN")
+                await conn.execute(self.dialect.begin_read)
                 yield
             finally:
                 await asyncio.shield(asyncio.ensure_future(_end_read(conn)))

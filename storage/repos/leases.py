@@ -26,17 +26,15 @@ from __future__ import annotations
 
 import hashlib
 import math
-import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from storage import writes
-from storage.clock import to_text, utcnow
+from storage.conn import Connection
+from storage.dialect import Dialect
 from storage.lock import PROCESS_ID
 from storage.models import CollectionRun
-from storage.pg.adapter import PgConnection
 from storage.repos.base import StoreBase
 from storage.writes import StoreError
 
@@ -60,17 +58,9 @@ class LeaseNotHeld(StoreError):
         self.holder = holder
 
 
-def _times(conn: sqlite3.Connection, ttl: timedelta) -> tuple[str, str, dict[str, Any]]:
-    """SQL for "now" and "now + ttl", and their parameters: PostgreSQL's own clock; on SQLite, ours."""
-    if isinstance(conn, PgConnection):
-        return "now()", "now() + :ttl * interval '1 second'", {"ttl": ttl.total_seconds()}
-    now = utcnow()
-    return ":now", ":until", {"now": to_text(now), "until": to_text(now + ttl)}
-
-
-def acquire(conn: sqlite3.Connection, source: str, owner: str, ttl: timedelta) -> bool:
+def acquire(conn: Connection, d: Dialect, source: str, owner: str, ttl: timedelta) -> bool:
     """Take ``source`` if it is free, expired or already ``owner``'s (then it is renewed)."""
-    now, until, params = _times(conn, ttl)
+    now, until, params = d.times(ttl)
     row = conn.execute(
         f"""INSERT INTO source_leases (source, owner, expires_at) VALUES (:source, :owner, {until})
             ON CONFLICT (source) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
@@ -81,9 +71,9 @@ def acquire(conn: sqlite3.Connection, source: str, owner: str, ttl: timedelta) -
     return row is not None
 
 
-def renew(conn: sqlite3.Connection, owner: str, ttl: timedelta) -> set[str]:
+def renew(conn: Connection, d: Dialect, owner: str, ttl: timedelta) -> set[str]:
     """Extend every unexpired lease of ``owner``; returns the sources it still holds."""
-    now, until, params = _times(conn, ttl)
+    now, until, params = d.times(ttl)
     rows = conn.execute(
         f"UPDATE source_leases SET expires_at = {until} WHERE owner = :owner AND expires_at > {now} RETURNING source",
         {**params, "owner": owner},
@@ -91,7 +81,7 @@ def renew(conn: sqlite3.Connection, owner: str, ttl: timedelta) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def release(conn: sqlite3.Connection, source: str, owner: str) -> bool:
+def release(conn: Connection, source: str, owner: str) -> bool:
     """Give ``source`` back (only if ``owner`` holds it)."""
     row = conn.execute(
         "DELETE FROM source_leases WHERE source = :source AND owner = :owner RETURNING source",
@@ -100,17 +90,17 @@ def release(conn: sqlite3.Connection, source: str, owner: str) -> bool:
     return row is not None
 
 
-def live_owners(conn: sqlite3.Connection) -> set[str]:
+def live_owners(conn: Connection, d: Dialect) -> set[str]:
     """The processes holding an unexpired lease."""
-    now, _, params = _times(conn, timedelta())
+    now, _, params = d.times(timedelta())
     rows = conn.execute(f"SELECT DISTINCT owner FROM source_leases WHERE expires_at > {now}", params).fetchall()
     return {str(r[0]) for r in rows}
 
 
-def check_held(conn: sqlite3.Connection, source: str, owner: str) -> None:
+def check_held(conn: Connection, d: Dialect, source: str, owner: str) -> None:
     """Raise LeaseNotHeld unless ``owner`` holds an unexpired lease on ``source`` (in the caller's
     transaction: the one that begins the run)."""
-    now, _, params = _times(conn, timedelta())
+    now, _, params = d.times(timedelta())
     row = conn.execute(
         f"SELECT owner, expires_at > {now} FROM source_leases WHERE source = :source", {**params, "source": source}
     ).fetchone()
@@ -120,9 +110,9 @@ def check_held(conn: sqlite3.Connection, source: str, owner: str) -> None:
         raise LeaseNotHeld(source, str(row[0]))
 
 
-def interrupt_orphans(conn: sqlite3.Connection, owner: str) -> list[CollectionRun]:
+def interrupt_orphans(conn: Connection, d: Dialect, owner: str) -> list[CollectionRun]:
     """Mark interrupted the runs left 'running' by owners holding no unexpired lease (gone)."""
-    alive = live_owners(conn) | {owner}
+    alive = live_owners(conn, d) | {owner}
     return writes.mark_interrupted(conn, lambda who: who in alive)
 
 
@@ -144,7 +134,8 @@ class Balance:
 
 
 def balance(
-    conn: sqlite3.Connection,
+    conn: Connection,
+    d: Dialect,
     owner: str,
     ttl: timedelta,
     sources: Sequence[str],
@@ -155,9 +146,9 @@ def balance(
     """One collector process's pass (see the module's doc); ``most_new`` caps how many sources it
     takes in this pass (a process just started takes one at a time, so that its peers starting beside
     it are seen before it takes everything)."""
-    acquire(conn, presence(owner), owner, ttl)  # live from now on, even holding no source yet
-    out = Balance(held=renew(conn, owner, ttl) - {presence(owner)})
-    live = live_owners(conn) | {owner}
+    acquire(conn, d, presence(owner), owner, ttl)  # live from now on, even holding no source yet
+    out = Balance(held=renew(conn, d, owner, ttl) - {presence(owner)})
+    live = live_owners(conn, d) | {owner}
     out.live = len(live)
     share = math.ceil(len(sources) / len(live))
     mine = sorted(out.held & set(sources))
@@ -173,15 +164,15 @@ def balance(
     for source in _order(set(sources) - out.held, owner):
         if want <= 0:
             break
-        if acquire(conn, source, owner, ttl):
+        if acquire(conn, d, source, owner, ttl):
             out.held.add(source)
             out.gained.add(source)
             want -= 1
-    if RULES not in out.held and acquire(conn, RULES, owner, ttl):
+    if RULES not in out.held and acquire(conn, d, RULES, owner, ttl):
         out.held.add(RULES)
         out.gained.add(RULES)
     if out.gained:
-        out.interrupted = interrupt_orphans(conn, owner)
+        out.interrupted = interrupt_orphans(conn, d, owner)
     return out
 
 
@@ -194,10 +185,12 @@ class Leases:
         self.owner = owner
 
     async def acquire(self, source: str) -> bool:
-        return await self.store._writer.run(lambda conn: acquire(conn, source, self.owner, self.ttl))
+        return await self.store._writer.run(
+            lambda conn: acquire(conn, self.store.dialect, source, self.owner, self.ttl)
+        )
 
     async def renew(self) -> set[str]:
-        return await self.store._writer.run(lambda conn: renew(conn, self.owner, self.ttl))
+        return await self.store._writer.run(lambda conn: renew(conn, self.store.dialect, self.owner, self.ttl))
 
     async def release(self, source: str) -> bool:
         return await self.store._writer.run(lambda conn: release(conn, source, self.owner))
@@ -210,14 +203,14 @@ class Leases:
 
     async def balance(self, sources: Sequence[str], busy: Collection[str], *, most_new: int | None = None) -> Balance:
         return await self.store._writer.run(
-            lambda conn: balance(conn, self.owner, self.ttl, sources, busy, most_new=most_new)
+            lambda conn: balance(conn, self.store.dialect, self.owner, self.ttl, sources, busy, most_new=most_new)
         )
 
     async def holders(self) -> dict[str, str]:
         """Every unexpired lease of a source (or RULES): source -> owner."""
 
-        def read(conn: sqlite3.Connection) -> dict[str, str]:
-            now, _, params = _times(conn, timedelta())
+        def read(conn: Connection) -> dict[str, str]:
+            now, _, params = self.store.dialect.times(timedelta())
             rows = conn.execute(f"SELECT source, owner FROM source_leases WHERE expires_at > {now}", params)
             return {str(s): str(o) for s, o in rows.fetchall() if not str(s).startswith(PRESENCE)}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import zlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -13,6 +12,7 @@ from typing import Any
 from storage import ingest as ingest_mod
 from storage import writes
 from storage.clock import to_text
+from storage.conn import Connection
 from storage.ingest import OBS_SELECT, Batch, Catalogue, observation_from_row, paused_gc
 from storage.models import (
     IngestLog,
@@ -44,7 +44,7 @@ class ObservationRepo(RunRepo):
         catalogue = self.catalogue
         small = len(batch.records) <= 2000
 
-        def write(conn: sqlite3.Connection) -> IngestResult:
+        def write(conn: Connection) -> IngestResult:
             if small:  # cheaper to check here, in the writer, than to hop threads twice more
                 rows = conn.execute(
                     "SELECT indicator, area, period FROM series_latest WHERE source = ?", (batch.source,)

@@ -9,13 +9,13 @@ the claim's UPDATE is atomic there as it is.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
 from storage.clock import from_text, to_text, utcnow
+from storage.conn import Connection
+from storage.dialect import Dialect
 from storage.models import RunTrigger
-from storage.pg.adapter import PgConnection
 from storage.pg.notify import REQUESTS
 from storage.repos.base import StoreBase
 
@@ -47,26 +47,26 @@ def _request(row: tuple[object, ...]) -> RunRequest:
     )
 
 
-def _insert(conn: sqlite3.Connection, sources: list[str], requested_by: str | None, trigger: RunTrigger) -> RunRequest:
+def _insert(
+    conn: Connection, d: Dialect, sources: list[str], requested_by: str | None, trigger: RunTrigger
+) -> RunRequest:
     row = conn.execute(
         f"INSERT INTO run_requests (sources, requested_by, trigger, created_at) VALUES (?, ?, ?, ?) RETURNING {_COLUMNS}",
         (json.dumps(sources), requested_by, trigger.value, to_text(utcnow())),
     ).fetchone()
     assert row is not None
-    if isinstance(conn, PgConnection):
-        conn.execute("SELECT pg_notify(?, ?)", (REQUESTS, str(row[0])))
+    d.notify(conn, REQUESTS, str(row[0]))
     return _request(row)
 
 
 CLAIM_WINDOW = 100  # waiting requests looked at per claim, oldest first
 
 
-def _claim(conn: sqlite3.Connection, claimed_by: str, runnable: frozenset[str] | None) -> RunRequest | None:
+def _claim(conn: Connection, d: Dialect, claimed_by: str, runnable: frozenset[str] | None) -> RunRequest | None:
     # SKIP LOCKED: rows another claimer's transaction is looking at are passed over, not waited for.
-    skip = " FOR UPDATE SKIP LOCKED" if isinstance(conn, PgConnection) else ""
     waiting = conn.execute(
         "SELECT id, sources FROM run_requests WHERE claimed_by IS NULL AND done_at IS NULL "
-        f"ORDER BY id LIMIT {CLAIM_WINDOW}{skip}"
+        f"ORDER BY id LIMIT {CLAIM_WINDOW}{d.skip_locked}"
     ).fetchall()
     for request_id, sources in waiting:
         if runnable is not None and not set(json.loads(sources)) <= runnable:
@@ -80,19 +80,18 @@ def _claim(conn: sqlite3.Connection, claimed_by: str, runnable: frozenset[str] |
     return None
 
 
-def _release(conn: sqlite3.Connection, request_id: int) -> None:
+def _release(conn: Connection, d: Dialect, request_id: int) -> None:
     conn.execute(
         "UPDATE run_requests SET claimed_by = NULL, claimed_at = NULL WHERE id = ? AND done_at IS NULL", (request_id,)
     )
-    if isinstance(conn, PgConnection):
-        conn.execute("SELECT pg_notify(?, ?)", (REQUESTS, str(request_id)))
+    d.notify(conn, REQUESTS, str(request_id))
 
 
-def _done(conn: sqlite3.Connection, request_id: int) -> None:
+def _done(conn: Connection, request_id: int) -> None:
     conn.execute("UPDATE run_requests SET done_at = ? WHERE id = ?", (to_text(utcnow()), request_id))
 
 
-def _withdraw(conn: sqlite3.Connection, request_id: int) -> bool:
+def _withdraw(conn: Connection, request_id: int) -> bool:
     row = conn.execute(
         "UPDATE run_requests SET done_at = ? WHERE id = ? AND claimed_by IS NULL AND done_at IS NULL RETURNING id",
         (to_text(utcnow()), request_id),
@@ -105,16 +104,16 @@ class RequestRepo(StoreBase):
         self, sources: list[str], requested_by: str | None, trigger: RunTrigger = RunTrigger.MANUAL
     ) -> RunRequest:
         """Queue a manual run of ``sources`` for whichever collector process claims it first."""
-        return await self._writer.run(lambda conn: _insert(conn, sources, requested_by, trigger))
+        return await self._writer.run(lambda conn: _insert(conn, self.dialect, sources, requested_by, trigger))
 
     async def claim_run_request(self, claimed_by: str, runnable: frozenset[str] | None = None) -> RunRequest | None:
         """The oldest request nobody has claimed (of sources all in ``runnable``; None: any), now
         claimed by ``claimed_by``; None: none waits."""
-        return await self._writer.run(lambda conn: _claim(conn, claimed_by, runnable))
+        return await self._writer.run(lambda conn: _claim(conn, self.dialect, claimed_by, runnable))
 
     async def release_run_request(self, request_id: int) -> None:
         """Give a claimed request back (its source turned out to be another process's to run)."""
-        await self._writer.run(lambda conn: _release(conn, request_id))
+        await self._writer.run(lambda conn: _release(conn, self.dialect, request_id))
 
     async def withdraw_run_request(self, request_id: int) -> bool:
         """Withdraw a request nobody has claimed (no collector will run it later); False: it was claimed."""

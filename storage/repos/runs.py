@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
-
-import aiosqlite
 
 from storage import writes
 from storage.clock import utcnow
+from storage.conn import Connection, Reader
 from storage.lock import PROCESS_ID, DatabaseBusy
 from storage.lock import holder as lock_holder
 from storage.models import (
@@ -42,9 +40,9 @@ class RunRepo(StoreBase):
         could not start) once the database can be written again.
         """
 
-        def begin(conn: sqlite3.Connection) -> tuple[CollectionRun, str | None]:
+        def begin(conn: Connection) -> tuple[CollectionRun, str | None]:
             if self.leases_required:  # in the same transaction: never a run of a source another process holds
-                leases.check_held(conn, source, PROCESS_ID)
+                leases.check_held(conn, self.dialect, source, PROCESS_ID)
             row = conn.execute("SELECT cursor FROM source_state WHERE source = ?", (source,)).fetchone()
             return writes.start_run(conn, source, trigger, requested_by, PROCESS_ID), row[0] if row else None
 
@@ -108,7 +106,7 @@ class RunRepo(StoreBase):
         async with self._r.execute(sql) as cur:
             return {r.source: r for r in map(run_from_row, await cur.fetchall())}
 
-    async def _run(self, conn: aiosqlite.Connection, run_id: int) -> CollectionRun:
+    async def _run(self, conn: Reader, run_id: int) -> CollectionRun:
         async with conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)) as cur:
             row = await cur.fetchone()
         if row is None:

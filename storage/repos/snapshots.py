@@ -16,7 +16,7 @@ from storage.models import (
     RunOutcome,
     RunResult,
 )
-from storage.repos.base import max_seq, open_reader
+from storage.repos.base import max_seq
 from storage.repos.reference import ReferenceRepo
 from storage.rows import (
     ALERT_COLUMNS,
@@ -150,9 +150,9 @@ class SnapshotRepo(ReferenceRepo):
             "WHERE opened_at <= ?1 AND (resolved_at IS NULL OR resolved_at > ?1) ORDER BY id DESC"
         )
         runs_sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE started_at <= ? ORDER BY id DESC LIMIT ?"
-        conn = await open_reader(self.path)
+        conn = await self.dialect.open_reader(self.path)
         try:
-            await conn.execute("BEGIN")
+            await conn.execute(self.dialect.begin_read)
             async with conn.execute("SELECT coalesce(max(seq), 0) FROM events WHERE at <= ?", (at,)) as cur:
                 row = await cur.fetchone()
             async with conn.execute(series_sql, (*args, at)) as cur:
