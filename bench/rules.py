@@ -33,9 +33,9 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from collectors.alerting import RulesState, evaluate_rules
 from collectors.config import RulesSettings, SourceKind, SourceSettings
 from collectors.pipeline import RULE_PERIODS
+from rules.evaluation import RulesState, evaluate_rules
 from storage import NATION, Batch, Indicator, ObservationIn, RunOutcome, RunTrigger, Store
 from storage.clock import ManualClock, use_clock
 from storage.models import IndicatorKind, Level, Revision

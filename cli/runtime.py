@@ -18,12 +18,12 @@ from rich.text import Text
 
 from cli.config import Config
 from cli.progress import FirstPull
-from collectors.alerting import alert_timer, rules_timer
 from collectors.pipeline import Collector
 from collectors.queued import QueuedRuns, serve_requests
 from collectors.scheduler import LeaseKeeper, Scheduler
 from feed.commands import RunService
 from feed.server import FeedServer
+from rules.evaluation import alert_timer, rules_timer
 from storage import CollectionRun, RunOutcome, RunTrigger, Store
 from storage.clock import utcnow
 from storage.lock import CollectorLock, DatabaseBusy

@@ -18,13 +18,13 @@ from typing import TypeVar
 
 import httpx
 
-from collectors import rules
-from collectors.alerting import RulesState, evaluate_rules
 from collectors.breaker import BreakerState, CircuitBreaker
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
 from collectors.fetch import FetchError, FetchStats, allowed_origins, fetch, origin, within
 from collectors.sources import Adapter, PayloadError, adapter_for
 from collectors.sources.base import Fetched, Parsed
+from rules import run_alerts
+from rules.evaluation import RulesState, evaluate_rules
 from storage import Batch, CollectionRun, IngestResult, RunOutcome, RunTrigger, Store
 from storage.clock import utcnow
 from storage.models import Revision
@@ -208,7 +208,7 @@ class Collector:
         except (FetchError, PayloadError) as exc:
             breaker.record_failure()
             failed = await self._fail(source, run, tally, stats, exc)
-            await rules.after_failure(self.store, failed, breaker, source.agency, settings=source)
+            await run_alerts.after_failure(self.store, failed, breaker, source.agency, settings=source)
             return failed
         except asyncio.CancelledError:
             breaker.release()
@@ -225,10 +225,10 @@ class Collector:
         await self._finished(done)
         if done.outcome is RunOutcome.FAILED:  # every record rejected: nothing usable came
             breaker.record_failure()
-            await rules.after_failure(self.store, done, breaker, source.agency, settings=source)
+            await run_alerts.after_failure(self.store, done, breaker, source.agency, settings=source)
             return done
         breaker.record_success()
-        await rules.after_success(
+        await run_alerts.after_success(
             self.store, done, tally.revisions, tally.first_rejection, source.agency, settings=source
         )
         await self._evaluate_rules(name, tally, done.id)

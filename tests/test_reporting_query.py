@@ -316,7 +316,7 @@ def test_the_feed_names_the_clocks_the_computation_knows() -> None:
     """The protocol restates the clocks (the console may not import collectors): the same two."""
     from typing import get_args
 
-    from collectors.reporting import ReportClock
     from feed.protocol import ReportTime
+    from rules.reporting import ReportClock
 
     assert get_args(ReportTime.model_fields["clock"].annotation) == get_args(ReportClock)
