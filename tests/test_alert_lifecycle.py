@@ -432,8 +432,8 @@ async def test_a_downed_province_source_fires_and_mutes_its_own_late_report_on_t
     tmp_path: Path,
 ) -> None:
     from collectors.config import CollectorSettings
-    from collectors.pipeline import Collector
     from rules import reporting
+    from rules.after_run import Collector
     from simulator import Fault
     from tests.simulator_fixtures import Clock, running
     from tests.test_rules_reporting import RULES, START, provinces

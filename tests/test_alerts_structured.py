@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from collectors.config import CollectorSettings, SourceSettings
-from collectors.pipeline import Collector
 from rules import run_alerts
+from rules.after_run import Collector
 from simulator import Fault
 from storage import Batch, ObservationIn, RunOutcome, RunTrigger, Store
 from tests.feedkit import client, feed_server

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
-from collectors.pipeline import Collector
 from feed.protocol import SERVER_MESSAGE, ReportingData, Result
+from rules.after_run import Collector
 from storage import Batch, ObservationIn, RunTrigger, Store
 from storage.clock import ManualClock, use_clock
 from tests.conftest import run_cli as cli

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from collectors.config import CollectorSettings, IndicatorRules, RulesSettings, SourceSettings
-from collectors.pipeline import Collector
 from rules import anomalies
+from rules.after_run import Collector
 from rules.evaluation import evaluate_rules
 from simulator import scenarios
 from simulator.scenarios import Scenario, Step

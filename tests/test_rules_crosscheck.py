@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
-from collectors.pipeline import Collector
 from rules import crosschecks
+from rules.after_run import Collector
 from storage import NATION, Store
 from storage.clock import use_clock
 from tests.simulator_fixtures import CURRENT, Clock, running

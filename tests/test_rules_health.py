@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
-from collectors.pipeline import Collector
 from rules import reporting, source_health
+from rules.after_run import Collector
 from rules.evaluation import rules_timer
 from storage import Alert, AlertState, RunOutcome, Severity, Store
 from storage.clock import to_text, use_clock

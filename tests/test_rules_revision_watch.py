@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
-from collectors.pipeline import Collector
 from rules import revision_watch
+from rules.after_run import Collector
 from simulator import scenarios
 from simulator.scenarios import Scenario, Step
 from storage import Alert, AlertState, Batch, ObservationIn, Severity, Store

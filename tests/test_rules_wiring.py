@@ -19,8 +19,8 @@ from cli.config import load
 from cli.demo import demo_config
 from cli.runtime import Service
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
-from collectors.pipeline import Collector
 from rules import crosschecks, reporting
+from rules.after_run import Collector
 from storage import NATION, Alert, AlertState, Store
 from storage.clock import use_clock
 from tests.simulator_fixtures import Clock, running
