@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -50,3 +51,17 @@ def test_the_check_fails_when_a_package_imports_what_it_must_not(
     result = subprocess.run([exe, "--no-cache"], cwd=copy, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert broken in result.stdout
+
+
+def test_the_committed_drawing_of_the_floors_is_the_code_s() -> None:
+    """docs/layers.txt, which the README points to, is what docs/layers.py draws from today's imports:
+    rules/ on its own floor, nothing importing back up."""
+    spec = importlib.util.spec_from_file_location("layers", ROOT / "docs" / "layers.py")
+    assert spec is not None and spec.loader is not None
+    layers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(layers)
+    drawn = layers.draw()
+    assert (ROOT / "docs" / "layers.txt").read_text(encoding="utf-8") == drawn, "run `make layers`"
+    assert "  rules       imports collectors, storage\n" in drawn
+    assert "Imports back up a floor:\n  none\n" in drawn
+    assert "rules/: imported by cli, feed;" in drawn
