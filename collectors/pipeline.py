@@ -3,9 +3,10 @@
 One ``Collector`` serves the scheduler and manual runs alike. It owns one shared
 ``httpx.AsyncClient`` (connection limits, timeouts), a global concurrency limit, a lock per
 source (two runs of one source never overlap: a second trigger waits for the first), and a
-circuit breaker per source. What a run's outcome sets going beyond the run (the alert rules) is
-``after_run``, given by whoever builds the collector: collectors never import rules/. Among several collector processes (``serve --role collector``) it runs
-only the sources whose leases its process holds (``holds``; storage/repos/leases.py).
+circuit breaker per source. Among several collector processes (``serve --role collector``) it runs
+only the sources whose leases its process holds (``holds``; storage/repos/leases.py). What a run's
+outcome sets going beyond its record (the alert rules) is ``after_run``, given by whoever builds
+the collector: collectors never import rules/.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import pytest
 from cli.config import load
 from cli.demo import demo_config
 from cli.runtime import Service
+from collectors import pipeline
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
 from rules import crosschecks, reporting
 from rules.after_run import Collector
@@ -173,3 +174,18 @@ async def test_a_rule_that_fails_is_logged_and_the_run_stands(
                     assert lines == ["rule report.late failed (source nso): RuntimeError('boom')"]
             finally:
                 await store.close()
+
+
+async def test_the_rules_run_after_a_run_only_where_the_composition_root_hangs_them(tmp_path: Path) -> None:
+    """collectors/ knows no rules: its bare pipeline records a failed run and raises nothing; the
+    collector cli/runtime.py builds (rules/after_run.py) raises the source's alert for the same run."""
+    down = [SourceSettings(name="gone", kind="agency-json", url="http://127.0.0.1:9/observations", every="1m")]
+    async with await Store.open(tmp_path / "ops.db") as store:
+        async with pipeline.Collector(store, down, CollectorSettings(retries=0)) as bare:
+            [run] = await bare.run_many(["gone"])
+        assert run.outcome.value == "failed"
+        assert await store.alerts() == []
+        async with Collector(store, down, CollectorSettings(retries=0)) as ruled:
+            [run] = await ruled.run_many(["gone"])
+        assert run.outcome.value == "failed"
+        assert [(a.rule, a.subject) for a in await store.alerts()] == [("source.failing", "gone")]
