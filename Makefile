@@ -21,7 +21,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: demo console test check lint lock upgrade bench clean setup browser postgres node jstest
+.PHONY: demo console test check lint lock upgrade bench clean setup browser postgres node jstest layers
 
 $(UV): requirements-uv.txt
 	$(PYTHON) -m venv $(TOOLS)
@@ -94,6 +94,10 @@ lint: $(STAMP) $(NODE_STAMP)
 # The wall page's pure modules (formatting, periods, words) under node's own test runner.
 jstest: node
 	node --test tests/js/
+
+# The packages' floors drawn from the import graph (tests/test_layering.py checks it is current).
+layers: $(STAMP)
+	$(BIN)/python docs/layers.py > docs/layers.txt
 
 bench: $(STAMP) postgres
 	$(BIN)/python -m bench.ingest

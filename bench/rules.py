@@ -33,9 +33,9 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from collectors.alerting import RulesState, evaluate_rules
 from collectors.config import RulesSettings, SourceKind, SourceSettings
-from collectors.pipeline import RULE_PERIODS
+from rules.after_run import RULE_PERIODS
+from rules.evaluation import RulesState, evaluate_rules
 from storage import NATION, Batch, Indicator, ObservationIn, RunOutcome, RunTrigger, Store
 from storage.clock import ManualClock, use_clock
 from storage.models import IndicatorKind, Level, Revision
@@ -169,7 +169,7 @@ async def run(args: argparse.Namespace, path: Path) -> None:
                 await store.finish_run(started.id, RunOutcome.SUCCESS, fetched=len(recs), new=len(recs))
                 wanted = touched(recs, result.revised)
                 t0 = time.perf_counter()
-                # As Collector._evaluate_rules calls it: with the run's id and revisions (without the
+                # As RunRules (rules/after_run.py) calls it: with the run's id and revisions (without the
                 # id the outlier rule would judge every series of every batch, which no run does).
                 await evaluate_rules(
                     store,

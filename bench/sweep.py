@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from collectors.config import CollectorSettings, SourceSettings
-from collectors.pipeline import Collector
+from rules.after_run import Collector
 from storage import RunOutcome, RunTrigger, Store
 
 ROOT = Path(__file__).resolve().parent.parent

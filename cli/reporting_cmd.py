@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from collectors.config import RulesSettings
-from collectors.reporting import Completeness, Report
 from feed.commands import reporting_completeness, reporting_row
+from rules.reporting import Completeness, Report
 from storage import NATION, Store
 from storage.clock import utcnow
 

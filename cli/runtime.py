@@ -18,12 +18,12 @@ from rich.text import Text
 
 from cli.config import Config
 from cli.progress import FirstPull
-from collectors.alerting import alert_timer, rules_timer
-from collectors.pipeline import Collector
 from collectors.queued import QueuedRuns, serve_requests
 from collectors.scheduler import LeaseKeeper, Scheduler
 from feed.commands import RunService
 from feed.server import FeedServer
+from rules.after_run import Collector
+from rules.evaluation import alert_timer, rules_timer
 from storage import CollectionRun, RunOutcome, RunTrigger, Store
 from storage.clock import utcnow
 from storage.dialect import dialect_for
@@ -197,6 +197,7 @@ class Service:
     def _make_collector(self) -> Collector:
         assert self.store is not None
         config = self.config
+        # rules/'s collector: the pipeline with the rules hung on it (collectors never import rules/).
         self.collector = Collector(self.store, config.sources, config.collector)
         self.collector.rules = config.rules
         self.collector.on_run_finished.append(lambda run: log.info(Text.from_markup(describe_run(run)).plain))

@@ -1,1 +1,1 @@
-"""Collectors: adapters per upstream format, the scheduler, the run pipeline and alert rules."""
+"""Collectors: adapters per upstream format, the scheduler and the run pipeline (the rules are in rules/)."""

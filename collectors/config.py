@@ -256,7 +256,7 @@ class CollectorSettings(Section):
     )
 
 
-# --- the data-quality rules (collectors/reporting.py, crosscheck.py, anomaly.py, staleness.py) ---------
+# --- the data-quality rules (rules/reporting.py, crosschecks.py, anomalies.py, source_health.py) ----
 
 # Days after a period ends by which its report is due. The simulated agencies publish monthly
 # figures by the 22nd of the next month, quarterly ones within ~33 days, yearly ones within ~65.

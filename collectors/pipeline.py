@@ -1,10 +1,12 @@
-"""The run pipeline: fetch → validate → ingest → record the run → apply the alert rules.
+"""The run pipeline: fetch → validate → ingest → record the run → the hook after it (``AfterRun``).
 
 One ``Collector`` serves the scheduler and manual runs alike. It owns one shared
 ``httpx.AsyncClient`` (connection limits, timeouts), a global concurrency limit, a lock per
 source (two runs of one source never overlap: a second trigger waits for the first), and a
 circuit breaker per source. Among several collector processes (``serve --role collector``) it runs
-only the sources whose leases its process holds (``holds``; storage/repos/leases.py).
+only the sources whose leases its process holds (``holds``; storage/repos/leases.py). What a run's
+outcome sets going beyond its record (the alert rules) is ``after_run``, given by whoever builds
+the collector: collectors never import rules/.
 """
 
 from __future__ import annotations
@@ -14,14 +16,12 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Protocol, Self, TypeVar
 
 import httpx
 
-from collectors import rules
-from collectors.alerting import RulesState, evaluate_rules
 from collectors.breaker import BreakerState, CircuitBreaker
-from collectors.config import CollectorSettings, RulesSettings, SourceSettings
+from collectors.config import CollectorSettings, SourceSettings
 from collectors.fetch import FetchError, FetchStats, allowed_origins, fetch, origin, within
 from collectors.sources import Adapter, PayloadError, adapter_for
 from collectors.sources.base import Fetched, Parsed
@@ -35,11 +35,18 @@ log = logging.getLogger(__name__)
 
 INLINE_PARSE_BYTES = 256 * 1024  # smaller payloads parse on the event loop; larger ones in a thread
 KEEP_FAILED_BYTES = 4 * 1024 * 1024  # of a failed run's payload, kept so the failure can be traced to the bytes
-RULE_PERIODS = 3  # per indicator, the newest periods of a run that the rules check after it
 MAX_PAGES = 10_000  # a runaway `next` chain is an upstream bug, not a reason to loop forever
 
 T = TypeVar("T")
 ProgressHook = Callable[[CollectionRun], Awaitable[None] | None]
+
+
+class AfterRun(Protocol):
+    """Called after each run that reached its source (rules.after_run.RunRules, wired by cli/runtime.py)."""
+
+    async def failed(self, run: CollectionRun, source: SourceSettings, breaker: CircuitBreaker) -> None: ...
+
+    async def succeeded(self, run: CollectionRun, source: SourceSettings, tally: RunTally) -> None: ...
 
 
 class UnknownSource(KeyError):
@@ -108,8 +115,10 @@ class Collector:
         settings: CollectorSettings | None = None,
         *,
         client: httpx.AsyncClient | None = None,
+        after_run: AfterRun | None = None,
     ) -> None:
         self.store = store
+        self.after_run = after_run
         self.settings = settings or CollectorSettings()
         self.sources = {s.name: s for s in sources}
         self._adapters: dict[str, Adapter] = {}
@@ -134,10 +143,6 @@ class Collector:
         self.on_run_finished: list[ProgressHook] = []
         # Set by whoever schedules the runs (cli/runtime.py): a source's next scheduled run.
         self.next_run: Callable[[str], datetime | None] | None = None
-        # Set by the process that serves (cli/runtime.py): the `[rules]` evaluated after each good run.
-        self.rules: RulesSettings | None = None
-        # What the rules keep between passes (shared with the rules timer, cli/runtime.py).
-        self.rules_state = RulesState()
         # Set by a collector process among several (cli/runtime.py, collectors/scheduler.LeaseKeeper):
         # whether it holds a source's lease. A source it does not hold is another process's to run:
         # run() raises LeaseNotHeld and records nothing (the store checks again as the run begins).
@@ -147,7 +152,7 @@ class Collector:
         if self._owns_client:
             await self.client.aclose()
 
-    async def __aenter__(self) -> Collector:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -208,7 +213,8 @@ class Collector:
         except (FetchError, PayloadError) as exc:
             breaker.record_failure()
             failed = await self._fail(source, run, tally, stats, exc)
-            await rules.after_failure(self.store, failed, breaker, source.agency, settings=source)
+            if self.after_run is not None:
+                await self.after_run.failed(failed, source, breaker)
             return failed
         except asyncio.CancelledError:
             breaker.release()
@@ -225,43 +231,13 @@ class Collector:
         await self._finished(done)
         if done.outcome is RunOutcome.FAILED:  # every record rejected: nothing usable came
             breaker.record_failure()
-            await rules.after_failure(self.store, done, breaker, source.agency, settings=source)
+            if self.after_run is not None:
+                await self.after_run.failed(done, source, breaker)
             return done
         breaker.record_success()
-        await rules.after_success(
-            self.store, done, tally.revisions, tally.first_rejection, source.agency, settings=source
-        )
-        await self._evaluate_rules(name, tally, done.id)
+        if self.after_run is not None:
+            await self.after_run.succeeded(done, source, tally)
         return done
-
-    async def _evaluate_rules(self, name: str, tally: RunTally, run_id: int | None = None) -> None:
-        """The `[rules]` on what this run touched: per indicator, the newest periods it carried
-        (a first pull carries years of history: the timer pass sees the rest) and every period it
-        revised. Never raises: a rule's failure is logged and the run's outcome stands."""
-        if self.rules is None or not tally.touched:
-            return
-        revised: dict[str, set[str]] = {}
-        for r in tally.revisions:
-            revised.setdefault(r.indicator, set()).add(r.period)
-        periods = {
-            code: sorted(set(sorted(got, reverse=True)[:RULE_PERIODS]) | revised.get(code, set()))
-            for code, got in tally.touched.items()
-        }
-        try:
-            indicators = [i for i in await self.store.indicators() if i.code in periods]
-            await evaluate_rules(
-                self.store,
-                self.rules,
-                list(self.sources.values()),
-                source=name,
-                indicators=indicators,
-                periods=periods,
-                revised=tally.revisions,
-                run_id=run_id,
-                state=self.rules_state,
-            )
-        except Exception as exc:  # evaluate_rules logs its own rules; this is the catalogue read
-            log.error("rules after run of %s failed: %r", name, exc)
 
     async def _pull(
         self, source: SourceSettings, run: CollectionRun, cursor: str | None, tally: RunTally, stats: FetchStats

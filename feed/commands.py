@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from collectors import reporting
 from collectors.breaker import BreakerState
 from collectors.config import RulesSettings
 from collectors.pipeline import SourceState
@@ -69,6 +68,7 @@ from feed.protocol import (
     UnsilenceCommand,
     Unsilenced,
 )
+from rules import reporting
 from storage import (
     NATION,
     Alert,
@@ -174,7 +174,7 @@ async def reporting_completeness(
     agency: str | None = None,
     province_sources: set[str] | None = None,
 ) -> list[reporting.Completeness]:
-    """Completeness per indicator (``collectors.reporting``) as of now, by indicator code: the
+    """Completeness per indicator (``rules.reporting``) as of now, by indicator code: the
     filters checked first (the feed's ``reporting`` query and ``opscentre reporting`` alike)."""
     if agency is not None and agency not in {a.code for a in await store.agencies()}:
         raise ReportingError(f"unknown agency {agency!r}")
@@ -501,7 +501,7 @@ class Commands:
 
     def _province_sources(self) -> set[str] | None:
         """The sources a province's own report comes from, as the late-report rule counts them
-        (collectors.alerting.province_sources): those that speak for no agency, portals aside.
+        (rules.evaluation.province_sources): those that speak for no agency, portals aside.
         None (no collectors here, or none such): any source's figure of a province counts."""
         if self.runs is None:
             return None

@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 import time_machine
 
 from collectors.config import CollectorSettings, SourceSettings
-from collectors.pipeline import Collector
 from feed.server import FeedServer
+from rules.after_run import Collector
 from storage import AlertParams, Batch, ObservationIn, ObservationStatus, RunOutcome, RunTrigger, Severity, Store
 from storage.models import SilenceMatch
 from tests.feedkit import TOKENS, feed_server

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from collectors.alerting import alert_timer
+from rules.evaluation import alert_timer
 from storage import AlertParams, AlertState, EventType, Severity, Store
 from storage.clock import ManualClock, use_clock, utcnow
 from storage.models import SilenceMatch
@@ -431,9 +431,9 @@ async def test_the_cli_lists_alerts_and_an_admin_silences_them_through_the_serve
 async def test_a_downed_province_source_fires_and_mutes_its_own_late_report_on_the_real_simulator(
     tmp_path: Path,
 ) -> None:
-    from collectors import reporting
     from collectors.config import CollectorSettings
-    from collectors.pipeline import Collector
+    from rules import reporting
+    from rules.after_run import Collector
     from simulator import Fault
     from tests.simulator_fixtures import Clock, running
     from tests.test_rules_reporting import RULES, START, provinces

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from collectors import rules
 from collectors.config import CollectorSettings, SourceSettings
-from collectors.pipeline import Collector
+from rules import run_alerts
+from rules.after_run import Collector
 from simulator import Fault
 from storage import Batch, ObservationIn, RunOutcome, RunTrigger, Store
 from tests.feedkit import client, feed_server
@@ -96,7 +96,7 @@ async def test_rejected_and_revised_alerts_carry_counts_figures_and_ids(tmp_path
                 result = await store.ingest(Batch("nso", [again], collected_at=T0 + timedelta(days=1), run_id=run.id))
                 run = await store.finish_run(run.id, RunOutcome.PARTIAL, rejected=3, fetched=4, revised=1)
                 rejection = "3 records rejected, e.g. #2: value: Input should be a valid number, got 'n/a'"
-                await rules.after_success(store, run, result.revised, rejection, "NSO")
+                await run_alerts.after_success(store, run, result.revised, rejection, "NSO")
                 got: dict[str, dict[str, Any]] = {}
                 while len(got) < 2:
                     msg = await c.until("alert", skip=("heartbeat", "delta", "run"))

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from collectors.config import CollectorSettings, SourceSettings
-from collectors.pipeline import Collector
 from collectors.scheduler import Scheduler
 from feed.catalogue import KEY_INDICATORS
 from feed.protocol import SERVER_MESSAGE, CatalogueData, Result, SourcesData
+from rules.after_run import Collector
 from storage import RunOutcome, RunTrigger, Store
 from tests.feedkit import client, feed_server
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from collectors.config import CollectorSettings
-from collectors.pipeline import Collector
+from rules.after_run import Collector
 from simulator import SimulatorConfig, start
 from storage import Store
 from tests.conftest import ROOT

@@ -15,8 +15,8 @@ import pytest
 
 from collectors.breaker import BreakerState
 from collectors.config import CollectorSettings, SourceSettings
-from collectors.pipeline import Collector
 from collectors.scheduler import Scheduler
+from rules.after_run import Collector
 from simulator import SimulatorConfig, start
 from storage import AlertState, RunOutcome, RunTrigger, Store
 from storage.clock import ManualClock, use_clock

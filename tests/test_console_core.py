@@ -140,7 +140,7 @@ async def test_a_manual_run_changes_that_row_and_no_other(tmp_path: Path) -> Non
     bank, which has revised one figure; exactly that row is redrawn, cell by cell."""
     import simulator
     from collectors.config import CollectorSettings, SourceSettings
-    from collectors.pipeline import Collector
+    from rules.after_run import Collector
     from tests.simulator_fixtures import Clock
 
     async with await simulator.start(simulator.SimulatorConfig(port=0, now=Clock())) as sim:

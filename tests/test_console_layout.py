@@ -23,10 +23,10 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
 from collectors.config import CollectorSettings, SourceSettings
-from collectors.pipeline import Collector
 from console.app import OpscentreApp
 from console.numbers import fmt_change
 from console.widgets import fit_text, graphemes
+from rules.after_run import Collector
 from simulator import SimulatorConfig, start
 from storage import Batch, ObservationIn, Store
 from tests.consolekit import CPI_REVISED, CPI_YOY, MONTHS, NOW, frozen_clock, seeded_server, token

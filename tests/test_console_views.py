@@ -17,10 +17,10 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from collectors.config import CollectorSettings, SourceSettings
-from collectors.pipeline import Collector
 from console.app import OpscentreApp
 from feed.protocol import Heartbeat
 from feed.server import FeedServer
+from rules.after_run import Collector
 from simulator import Simulator, SimulatorConfig, start
 from storage import Severity, Store
 from storage.models import AlertParams

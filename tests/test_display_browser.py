@@ -506,7 +506,7 @@ async def test_a_manual_collection_run_changes_the_wall(tmp_path: Path, browser:
     import httpx
 
     from collectors.config import CollectorSettings, SourceSettings
-    from collectors.pipeline import Collector
+    from rules.after_run import Collector
     from simulator import SimulatorConfig, start
     from tests.feedkit import client
 
@@ -678,7 +678,7 @@ async def test_a_tile_whose_source_fails_says_so_with_the_time_of_its_last_good_
     from playwright.async_api import expect
 
     from collectors.config import CollectorSettings, SourceSettings
-    from collectors.pipeline import Collector
+    from rules.after_run import Collector
     from simulator import SimulatorConfig, start
     from storage.clock import use_clock
     from tests.feedkit import client
@@ -879,7 +879,7 @@ async def test_the_demo_scenarios_revision_and_outage_reach_the_wall(tmp_path: P
     from playwright.async_api import expect
 
     from collectors.config import CollectorSettings, SourceSettings
-    from collectors.pipeline import Collector
+    from rules.after_run import Collector
     from storage.clock import use_clock
     from tests.feedkit import client
     from tests.simulator_fixtures import Clock, running

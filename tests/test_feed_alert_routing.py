@@ -8,8 +8,8 @@ from collections.abc import Set
 from dataclasses import dataclass
 from typing import Any
 
-from collectors import rules
 from collectors.breaker import CircuitBreaker
+from rules import run_alerts
 from storage import AlertParams, Batch, ObservationIn, RunOutcome, RunTrigger, Severity, Store
 from storage.clock import utcnow
 from tests.feedkit import Client, client, feed_server
@@ -230,9 +230,9 @@ async def test_a_province_systems_rejected_records_reach_its_provinces_wall(stor
         run = await store.finish_run(run.id, RunOutcome.PARTIAL, fetched=3, new=1, rejected=2)
         async with client(server, "display", hello={"filter": FILTERS["08"]}) as wall:
             await wall.until("snapshot")
-            await rules.after_success(store, run, [], "2 records rejected")
+            await run_alerts.after_success(store, run, [], "2 records rejected")
             got = await live_alerts(wall, store)
             assert [(a["rule"], a["params"]["area"]) for a in got] == [("source.rejected", "02")]
             # And a failure: the same province, whatever the run.
-            await rules.after_failure(store, run, CircuitBreaker(failures_to_open=3, reset_after=60))
+            await run_alerts.after_failure(store, run, CircuitBreaker(failures_to_open=3, reset_after=60))
             assert [a["rule"] for a in await live_alerts(wall, store)] == ["source.failing"]

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from collectors.config import SourceSettings
-from collectors.pipeline import Collector
 from collectors.scheduler import LeaseKeeper
+from rules.after_run import Collector
 from storage import RunOutcome, RunTrigger, Store
 from storage.repos.leases import RULES, LeaseNotHeld, Leases
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from collectors.config import CollectorSettings, SourceSettings
-from collectors.pipeline import Collector
 from feed.protocol import SERVER_MESSAGE, Result, ResultData
+from rules.after_run import Collector
 from storage import Batch, ObservationIn, Severity, Store
 from tests.feedkit import Client, client, feed_server
 from tests.simulator_fixtures import running

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
-from collectors.pipeline import Collector
 from feed.protocol import SERVER_MESSAGE, ReportingData, Result
+from rules.after_run import Collector
 from storage import Batch, ObservationIn, RunTrigger, Store
 from storage.clock import ManualClock, use_clock
 from tests.conftest import run_cli as cli
@@ -316,7 +316,7 @@ def test_the_feed_names_the_clocks_the_computation_knows() -> None:
     """The protocol restates the clocks (the console may not import collectors): the same two."""
     from typing import get_args
 
-    from collectors.reporting import ReportClock
     from feed.protocol import ReportTime
+    from rules.reporting import ReportClock
 
     assert get_args(ReportTime.model_fields["clock"].annotation) == get_args(ReportClock)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from collectors import rules
+from rules import run_alerts
 from storage import Batch, CollectionRun, ObservationIn, RunTrigger, Store
 
 T0 = datetime(2024, 6, 20, tzinfo=UTC)
@@ -21,8 +21,8 @@ async def test_the_revised_figure_alert_tells_old_and_new_apart(store: Store, be
     again = ObservationIn(indicator="RETAIL_SALES", area="VN", period="2024-05", value=after)
     result = await store.ingest(Batch("nso", [again], collected_at=T0 + timedelta(days=1), run_id=run.id))
     assert len(result.revised) == 1
-    await rules.after_success(store, run, result.revised, None)
-    [alert] = [a for a in await store.alerts() if a.rule == rules.FIGURES_REVISED]
+    await run_alerts.after_success(store, run, result.revised, None)
+    [alert] = [a for a in await store.alerts() if a.rule == run_alerts.FIGURES_REVISED]
     for text in (alert.message, alert.message_en):
         assert text is not None
         old_text, new_text = text.split(": ")[-1].split(" (", 1)[0].split(" → ")

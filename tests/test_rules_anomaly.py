@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from collectors import anomaly
-from collectors.alerting import evaluate_rules
 from collectors.config import CollectorSettings, IndicatorRules, RulesSettings, SourceSettings
-from collectors.pipeline import Collector
+from rules import anomalies
+from rules.after_run import Collector
+from rules.evaluation import evaluate_rules
 from simulator import scenarios
 from simulator.scenarios import Scenario, Step
 from storage import Alert, AlertState, Severity, Store
@@ -69,20 +69,20 @@ async def of_rule(store: Store, rule: str, *, open_only: bool = True) -> list[Al
 
 def test_the_modified_z_score_of_iglewicz_and_hoaglin() -> None:
     history = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]  # median 3.5, MAD 1.5
-    assert anomaly.modified_z(history, 10.0) == pytest.approx(0.6745 * 6.5 / 1.5)
-    assert anomaly.modified_z(history, -3.0) == pytest.approx(-0.6745 * 6.5 / 1.5)  # either way
-    assert anomaly.modified_z(history, 3.5) == 0.0
+    assert anomalies.modified_z(history, 10.0) == pytest.approx(0.6745 * 6.5 / 1.5)
+    assert anomalies.modified_z(history, -3.0) == pytest.approx(-0.6745 * 6.5 / 1.5)  # either way
+    assert anomalies.modified_z(history, 3.5) == 0.0
 
 
 def test_too_little_history_or_a_flat_one_gives_no_score() -> None:
-    assert anomaly.modified_z([1.0, 2.0, 3.0, 4.0, 5.0], 100.0) is None  # 5 changes: fewer than 6
-    assert anomaly.modified_z([0.5] * 12, 100.0) is None  # flat: no spread to judge a change by
+    assert anomalies.modified_z([1.0, 2.0, 3.0, 4.0, 5.0], 100.0) is None  # 5 changes: fewer than 6
+    assert anomalies.modified_z([0.5] * 12, 100.0) is None  # flat: no spread to judge a change by
 
 
 def test_a_zero_mad_gives_no_score() -> None:
     # More than half the changes equal (a count that mostly stays put, a rate held for months): no
     # typical change to measure one against. A province's daily cases going 1 -> 0 is not news.
-    assert anomaly.modified_z([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0], -1.0) is None
+    assert anomalies.modified_z([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0], -1.0) is None
 
 
 def test_float_noise_is_no_spread() -> None:
@@ -90,17 +90,17 @@ def test_float_noise_is_no_spread() -> None:
     # MAD must be 0 (no score), not 1e-17 (a score of 1e14 for the next 0.002).
     values = [round(0.2 + 0.001 * k, 3) for k in range(30)] + [0.231]
     series = [(f"{2000 + k // 12}-{k % 12 + 1:02d}", v) for k, v in enumerate(values)]
-    [(_, value, previous, z)] = anomaly.score_series(series, [series[-1][0]], 36)
+    [(_, value, previous, z)] = anomalies.score_series(series, [series[-1][0]], 36)
     assert (value, previous) == (0.231, 0.229) and z is None
 
 
 def test_a_series_scores_each_period_against_the_changes_before_it() -> None:
     series = [(f"2026-{m:02d}", v) for m, v in enumerate([10, 11, 10, 12, 11, 12, 13, 130, 13], start=1)]
-    scored = {p: (v, prev, z) for p, v, prev, z in anomaly.score_series(series, ["2026-08", "2026-02"], 6)}
+    scored = {p: (v, prev, z) for p, v, prev, z in anomalies.score_series(series, ["2026-08", "2026-02"], 6)}
     value, previous, z = scored["2026-08"]
     assert (value, previous) == (130, 13) and z is not None and z > 50
     assert scored["2026-02"][2] is None  # one change before it: no score
-    assert anomaly.score_series(series, ["2026-01"], 6) == []  # the first period has no change
+    assert anomalies.score_series(series, ["2026-01"], 6) == []  # the first period has no change
 
 
 # --- outliers on the real simulator --------------------------------------------------------------------
@@ -110,7 +110,7 @@ async def test_a_figure_keyed_ten_times_too_large_fires_and_resolves_when_correc
     # The demo's outlier scenario: at 70 s the newest international arrivals x 10, at 200 s corrected.
     async with centre(tmp_path, "outlier", RulesSettings(), agency="VNAT") as (store, collector, clock):
         await collect(collector)
-        assert await of_rule(store, anomaly.ANOMALY_OUTLIER) == [], "the history's newest periods are ordinary"
+        assert await of_rule(store, anomalies.ANOMALY_OUTLIER) == [], "the history's newest periods are ordinary"
         [(period,)] = await store.read_rows(
             "SELECT max(period) FROM observations WHERE indicator = 'INTL_ARRIVALS' AND area = 'VN'"
         )
@@ -118,7 +118,7 @@ async def test_a_figure_keyed_ten_times_too_large_fires_and_resolves_when_correc
 
         clock.advance(seconds=70)
         await collect(collector)
-        [alert] = await of_rule(store, anomaly.ANOMALY_OUTLIER)
+        [alert] = await of_rule(store, anomalies.ANOMALY_OUTLIER)
         p = alert.params
         assert alert.subject == f"INTL_ARRIVALS/VN/{period}" and alert.state is AlertState.FIRING
         assert alert.severity is Severity.WARNING
@@ -129,8 +129,8 @@ async def test_a_figure_keyed_ten_times_too_large_fires_and_resolves_when_correc
 
         clock.advance(seconds=130)  # at 200 s the figure is corrected
         await collect(collector)
-        assert await of_rule(store, anomaly.ANOMALY_OUTLIER) == []
-        [resolved] = await of_rule(store, anomaly.ANOMALY_OUTLIER, open_only=False)
+        assert await of_rule(store, anomalies.ANOMALY_OUTLIER) == []
+        [resolved] = await of_rule(store, anomalies.ANOMALY_OUTLIER, open_only=False)
         assert resolved.id == alert.id and resolved.state is AlertState.RESOLVED
 
 
@@ -141,10 +141,10 @@ async def test_a_first_pull_judges_no_history_and_no_former_province(tmp_path: P
     figure (CPI 4.83 % of June 2025) that says nothing about now."""
     async with centre(tmp_path, "none", RulesSettings(), provinces=("82", "96")) as (store, collector, _):
         await collect(collector)
-        assert [a.subject for a in await of_rule(store, anomaly.ANOMALY_OUTLIER)] == []
-        assert [a.subject for a in await of_rule(store, anomaly.ANOMALY_BAND)] == []
+        assert [a.subject for a in await of_rule(store, anomalies.ANOMALY_OUTLIER)] == []
+        assert [a.subject for a in await of_rule(store, anomalies.ANOMALY_BAND)] == []
         await evaluate_rules(store, RulesSettings(), list(collector.sources.values()))  # the timer pass
-        assert [a.subject for a in await of_rule(store, anomaly.ANOMALY_BAND)] == []
+        assert [a.subject for a in await of_rule(store, anomalies.ANOMALY_BAND)] == []
 
 
 # --- bands on the real simulator -----------------------------------------------------------------------
@@ -169,11 +169,11 @@ async def test_the_newest_figure_beyond_a_band_fires_with_its_severity_and_resol
     monkeypatch.setitem(scenarios.SCENARIOS, "test-band", cpi_steps())
     async with centre(tmp_path, "test-band", RulesSettings()) as (store, collector, clock):
         await collect(collector)
-        assert await of_rule(store, anomaly.ANOMALY_BAND) == [], "2.68 % is inside the built-in CPI band"
+        assert await of_rule(store, anomalies.ANOMALY_BAND) == [], "2.68 % is inside the built-in CPI band"
 
         clock.advance(seconds=10)
         await collect(collector)
-        [warning] = await of_rule(store, anomaly.ANOMALY_BAND)
+        [warning] = await of_rule(store, anomalies.ANOMALY_BAND)
         assert warning.subject == "CPI_YOY/VN" and warning.severity is Severity.WARNING
         p = warning.params
         assert (p.indicator, p.area, p.period, p.source) == ("CPI_YOY", "VN", "2026-10", "nso")
@@ -181,7 +181,7 @@ async def test_the_newest_figure_beyond_a_band_fires_with_its_severity_and_resol
 
         clock.advance(seconds=10)
         await collect(collector)
-        [critical] = await of_rule(store, anomaly.ANOMALY_BAND)
+        [critical] = await of_rule(store, anomalies.ANOMALY_BAND)
         assert critical.id == warning.id and critical.severity is Severity.CRITICAL
         assert (critical.params.value, critical.params.threshold, critical.params.reason) == (
             6.18,
@@ -191,29 +191,29 @@ async def test_the_newest_figure_beyond_a_band_fires_with_its_severity_and_resol
 
         clock.advance(seconds=10)
         await collect(collector)
-        assert await of_rule(store, anomaly.ANOMALY_BAND) == []
+        assert await of_rule(store, anomalies.ANOMALY_BAND) == []
 
 
 async def test_a_configured_band_replaces_the_built_in_one_and_the_timer_pass_applies_it(tmp_path: Path) -> None:
     async with centre(tmp_path, "none", RulesSettings()) as (store, collector, _):
         await collect(collector)
-        assert await of_rule(store, anomaly.ANOMALY_BAND) == []
+        assert await of_rule(store, anomalies.ANOMALY_BAND) == []
         # [rules.indicators.CPI_YOY] warning_low = 3: the built-in band (4.5, 6) is gone with it.
         own = RulesSettings(indicators={"CPI_YOY": IndicatorRules(warning_low=3.0)})
         await evaluate_rules(store, own, list(collector.sources.values()))
-        [low] = await of_rule(store, anomaly.ANOMALY_BAND)
+        [low] = await of_rule(store, anomalies.ANOMALY_BAND)
         assert (low.params.value, low.params.threshold, low.params.reason) == (2.68, 3.0, "warning_low")
-        assert anomaly.band_of(own, "CPI_YOY") == anomaly.Band(warning_low=3.0)
-        assert anomaly.band_of(own, "GDP_GROWTH") == anomaly.DEFAULT_BANDS["GDP_GROWTH"]
+        assert anomalies.band_of(own, "CPI_YOY") == anomalies.Band(warning_low=3.0)
+        assert anomalies.band_of(own, "GDP_GROWTH") == anomalies.DEFAULT_BANDS["GDP_GROWTH"]
 
 
 def test_a_value_on_each_side_of_each_limit() -> None:
-    band = anomaly.Band(critical_low=0.0, warning_low=1.0, warning_high=4.5, critical_high=6.0)
-    assert anomaly.outside(band, 4.5) is None and anomaly.outside(band, 1.0) is None  # the limits are inside
-    assert anomaly.outside(band, 4.6) == (Severity.WARNING, "warning_high", 4.5)
-    assert anomaly.outside(band, 6.1) == (Severity.CRITICAL, "critical_high", 6.0)
-    assert anomaly.outside(band, 0.5) == (Severity.WARNING, "warning_low", 1.0)
-    assert anomaly.outside(band, -0.1) == (Severity.CRITICAL, "critical_low", 0.0)
+    band = anomalies.Band(critical_low=0.0, warning_low=1.0, warning_high=4.5, critical_high=6.0)
+    assert anomalies.outside(band, 4.5) is None and anomalies.outside(band, 1.0) is None  # the limits are inside
+    assert anomalies.outside(band, 4.6) == (Severity.WARNING, "warning_high", 4.5)
+    assert anomalies.outside(band, 6.1) == (Severity.CRITICAL, "critical_high", 6.0)
+    assert anomalies.outside(band, 0.5) == (Severity.WARNING, "warning_low", 1.0)
+    assert anomalies.outside(band, -0.1) == (Severity.CRITICAL, "critical_low", 0.0)
 
 
 # --- bad settings --------------------------------------------------------------------------------------

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from collectors import crosscheck
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
-from collectors.pipeline import Collector
+from rules import crosschecks
+from rules.after_run import Collector
 from storage import NATION, Store
 from storage.clock import use_clock
 from tests.simulator_fixtures import CURRENT, Clock, running
@@ -50,18 +50,18 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Store, Collector, Any, Cl
 
 
 def test_formulas_of_the_catalogue_are_understood() -> None:
-    assert crosscheck.parse_formula("derived:EXPORTS-IMPORTS") == [(1, "EXPORTS"), (-1, "IMPORTS")]
-    assert crosscheck.parse_formula("A + B - C") == [(1, "A"), (1, "B"), (-1, "C")]
+    assert crosschecks.parse_formula("derived:EXPORTS-IMPORTS") == [(1, "EXPORTS"), (-1, "IMPORTS")]
+    assert crosschecks.parse_formula("A + B - C") == [(1, "A"), (1, "B"), (-1, "C")]
     with pytest.raises(ValueError, match="sums and differences"):
-        crosscheck.parse_formula("A*B")
+        crosschecks.parse_formula("A*B")
 
 
 async def test_figures_that_agree_raise_nothing(world: tuple[Store, Collector, Any, Clock]) -> None:
     store, *_ = world
     retail = await store.indicator("RETAIL_SALES")
     assert retail is not None
-    assert await crosscheck.check_provinces(store, retail, "2010-01", RULES) is True
-    await crosscheck.check_all(store, RULES)
+    assert await crosschecks.check_provinces(store, retail, "2010-01", RULES) is True
+    await crosschecks.check_all(store, RULES)
     assert [a for a in await store.alerts() if a.rule.startswith("crosscheck.")] == []
 
 
@@ -77,11 +77,11 @@ async def test_an_inflated_province_figure_contradicts_the_nation(
     # The simulator revises a province's figure by about 1 %; Hà Nội is a tenth of the nation.
     strict = RulesSettings(tolerance=0.0001)
     own = {f"province-{c}" for c in CURRENT}  # a province's report is its own, not the SDMX's copy
-    assert await crosscheck.check_provinces(store, retail, "2010-01", strict, province_sources=own) is False
+    assert await crosschecks.check_provinces(store, retail, "2010-01", strict, province_sources=own) is False
     [alert] = [
-        a for a in await store.alerts() if a.rule == crosscheck.PROVINCES and a.subject == "RETAIL_SALES/2010-01"
+        a for a in await store.alerts() if a.rule == crosschecks.PROVINCES and a.subject == "RETAIL_SALES/2010-01"
     ]
-    national = [f for f in await crosscheck.latest_figures(store, "RETAIL_SALES", "2010-01") if f.area == NATION]
+    national = [f for f in await crosschecks.latest_figures(store, "RETAIL_SALES", "2010-01") if f.area == NATION]
     assert alert.params.reference_value == min(national, key=lambda f: f.source).value
     assert alert.params.reference_digest is not None and len(alert.params.reference_digest) == 64
     assert alert.params.value is not None and alert.params.value != alert.params.reference_value
@@ -96,8 +96,8 @@ async def test_json_and_sdmx_of_one_series_disagreeing_raise_a_source_alert(
     store, collector, sim, clock = world
     sim.revise(0.5, "/agencies/NSO/*")
     await collector.run("nso")  # the JSON has the new figures; the SDMX is pulled every 5 minutes
-    await crosscheck.check_all(store, RULES)
-    alerts = [a for a in await store.alerts() if a.rule == crosscheck.SOURCES]
+    await crosschecks.check_all(store, RULES)
+    alerts = [a for a in await store.alerts() if a.rule == crosschecks.SOURCES]
     assert alerts
     a = alerts[0]
     assert {a.params.source, a.params.reference_source} == {"nso", "nso-sdmx"}
@@ -110,11 +110,11 @@ async def test_json_and_sdmx_of_one_series_disagreeing_raise_a_source_alert(
     # A full pull: the simulator's SDMX does not list revised figures under updatedAfter (reported).
     await store.reset_cursor("nso-sdmx")
     caught_up = await collector.run("nso-sdmx")  # the SDMX catches up: the sources agree again
-    await crosscheck.check_all(store, RULES)
-    left = [a for a in await store.alerts() if a.rule == crosscheck.SOURCES]
+    await crosschecks.check_all(store, RULES)
+    left = [a for a in await store.alerts() if a.rule == crosschecks.SOURCES]
     assert left == [], [
         caught_up,
-        *(f for f in await crosscheck.latest_figures(store, "IIP_YOY", "2010-01") if f.area == NATION),
+        *(f for f in await crosschecks.latest_figures(store, "IIP_YOY", "2010-01") if f.area == NATION),
     ]
 
 
@@ -127,10 +127,10 @@ async def test_a_derived_figure_is_checked_against_its_formula(store: Store) -> 
     await store.ingest(Batch("cus", [obs("EXPORTS", 35.2), obs("IMPORTS", 33.1), obs("TRADE_BALANCE", 2.1)]))
     balance = await store.indicator("TRADE_BALANCE")
     assert balance is not None
-    assert await crosscheck.check_derived(store, balance, "2024-05", RULES) is True
+    assert await crosschecks.check_derived(store, balance, "2024-05", RULES) is True
     await store.ingest(Batch("cus", [obs("TRADE_BALANCE", 3.4)]))
-    assert await crosscheck.check_derived(store, balance, "2024-05", RULES) is False
-    [alert] = [a for a in await store.alerts() if a.rule == crosscheck.DERIVED]
+    assert await crosschecks.check_derived(store, balance, "2024-05", RULES) is False
+    [alert] = [a for a in await store.alerts() if a.rule == crosschecks.DERIVED]
     assert alert.params.value == 3.4 and alert.params.reference_value == pytest.approx(2.1)
     assert alert.params.payload_digest is None  # ingested without a payload: nothing to point at
 
@@ -153,16 +153,16 @@ async def test_a_partial_sum_of_the_provinces_alerts_only_once_it_exceeds_the_na
     assert exports is not None
     first = [obs(code, 9.0) for code in provinces[:30]]  # 30 of 34 so far: 270 of 340
     await store.ingest(Batch("provinces", first))
-    assert await crosscheck.check_provinces(store, exports, "2025-10", RULES) is None
-    assert [a for a in await store.alerts() if a.rule == crosscheck.PROVINCES] == []
+    assert await crosschecks.check_provinces(store, exports, "2025-10", RULES) is None
+    assert [a for a in await store.alerts() if a.rule == crosschecks.PROVINCES] == []
 
     await store.ingest(Batch("provinces", [obs(provinces[0], 90.0)]))  # one keyed in ten times too large: 351
-    assert await crosscheck.check_provinces(store, exports, "2025-10", RULES) is False
-    [alert] = [a for a in await store.alerts() if a.rule == crosscheck.PROVINCES]
+    assert await crosschecks.check_provinces(store, exports, "2025-10", RULES) is False
+    [alert] = [a for a in await store.alerts() if a.rule == crosschecks.PROVINCES]
     assert (alert.params.count, alert.params.expected) == (30, 34)
     assert alert.params.value == pytest.approx(351.0) and alert.params.reference_value == 340.0
     assert "30/34" in alert.message
 
     await store.ingest(Batch("provinces", [obs(provinces[0], 9.0)]))  # corrected: the partial sum says nothing again
-    assert await crosscheck.check_provinces(store, exports, "2025-10", RULES) is None
-    assert [a for a in await store.alerts() if a.rule == crosscheck.PROVINCES] == []
+    assert await crosschecks.check_provinces(store, exports, "2025-10", RULES) is None
+    assert [a for a in await store.alerts() if a.rule == crosschecks.PROVINCES] == []

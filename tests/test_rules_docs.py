@@ -18,7 +18,7 @@ def fired_rules() -> dict[str, str]:
     """Each rule code the packages pass to the store to fire, found by reading every such call: the
     code is a constant of the calling module (or the first of a tuple of them, passed starred)."""
     found: dict[str, str] = {}
-    for package in ("collectors", "storage", "feed", "cli"):
+    for package in ("collectors", "rules", "storage", "feed", "cli"):
         for path in sorted((ROOT / package).rglob("*.py")):
             if path == API:
                 continue

@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from collectors import health, reporting
-from collectors.alerting import rules_timer
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
-from collectors.pipeline import Collector
+from rules import reporting, source_health
+from rules.after_run import Collector
+from rules.evaluation import rules_timer
 from storage import Alert, AlertState, RunOutcome, Severity, Store
 from storage.clock import to_text, use_clock
 from tests.feedkit import feed_server
@@ -89,9 +89,9 @@ async def test_a_downed_source_fires_mutes_its_own_late_report_and_stale_alerts_
                     RunOutcome.FAILED
                 }
                 alerts = await open_alerts(store)
-                down = alerts[(health.SOURCE_DOWN, "province-04")]
+                down = alerts[(source_health.SOURCE_DOWN, "province-04")]
                 assert down.state is AlertState.FIRING and down.severity is Severity.CRITICAL
-                good = await health.last_good(store, "province-04")
+                good = await source_health.last_good(store, "province-04")
                 assert good is not None
                 p = down.params
                 assert (p.source, p.area, p.failures, p.last_good) == ("province-04", "04", 2, to_text(good))
@@ -100,10 +100,10 @@ async def test_a_downed_source_fires_mutes_its_own_late_report_and_stale_alerts_
                 clock.advance(days=4)  # February was due by the end of 25 March
                 await collector.run_many([n for n in names if n != "province-04"])  # the others are fresh
                 await reporting.check_late(store, RULES, clock())
-                stale = await health.check_stale(store, RULES, sources, clock(), watching_since=START)
+                stale = await source_health.check_stale(store, RULES, sources, clock(), watching_since=START)
                 assert stale == ["province-04"]
                 alerts = await open_alerts(store)
-                late, old = alerts[(reporting.REPORT_LATE, "04")], alerts[(health.DATA_STALE, "province-04")]
+                late, old = alerts[(reporting.REPORT_LATE, "04")], alerts[(source_health.DATA_STALE, "province-04")]
                 assert late.state is AlertState.FIRING and old.state is AlertState.FIRING
                 assert late.inhibited_by == down.id and old.inhibited_by == down.id  # its own: muted
                 assert old.params.last_good == to_text(good) and old.params.count is not None
@@ -115,8 +115,8 @@ async def test_a_downed_source_fires_mutes_its_own_late_report_and_stale_alerts_
                 assert await until_probe(collector, "province-04") is RunOutcome.SUCCESS
                 await reporting.check_late(store, RULES, clock())
                 alerts = await open_alerts(store)
-                assert (health.SOURCE_DOWN, "province-04") not in alerts
-                assert (health.DATA_STALE, "province-04") not in alerts
+                assert (source_health.SOURCE_DOWN, "province-04") not in alerts
+                assert (source_health.DATA_STALE, "province-04") not in alerts
                 assert (reporting.REPORT_LATE, "04") not in alerts
                 assert await states(store, down) == ["firing", "resolved"]
 
@@ -174,7 +174,7 @@ async def test_a_stale_source_fires_after_k_intervals_on_the_timer_not_before(tm
                 timer = asyncio.create_task(rules_timer(store, rules, [polled, never]))
                 try:
                     assert (await collector.run("mof")).outcome is RunOutcome.SUCCESS
-                    good = await health.last_good(store, "mof")
+                    good = await source_health.last_good(store, "mof")
                     assert good == T0
                     await fault(sim, endpoint="/agencies/MOF/*", kind="http_error", status=503)
                     clock.advance(seconds=30)
@@ -182,26 +182,26 @@ async def test_a_stale_source_fires_after_k_intervals_on_the_timer_not_before(tm
 
                     clock.set(T0 + timedelta(minutes=3))  # exactly k intervals: not yet
                     await passes(store, 3)
-                    assert (health.DATA_STALE, "mof") not in await open_alerts(store)
+                    assert (source_health.DATA_STALE, "mof") not in await open_alerts(store)
                     clock.set(T0 + timedelta(minutes=3, seconds=1))
-                    stale = await until(store, (health.DATA_STALE, "mof"))
+                    stale = await until(store, (source_health.DATA_STALE, "mof"))
                     assert stale.state is AlertState.FIRING and stale.severity is Severity.WARNING
                     p = stale.params
                     assert (p.source, p.agency, p.count, p.last_good) == ("mof", "MOF", 3, to_text(T0))
                     # muted by the failing source (it says why the data is stale)
                     assert stale.inhibited_by == (await open_alerts(store))[(FAILING, "mof")].id
-                    assert (health.DATA_STALE, "sbv") not in await open_alerts(store)  # 2-minute interval
+                    assert (source_health.DATA_STALE, "sbv") not in await open_alerts(store)  # 2-minute interval
 
                     clock.set(T0 + timedelta(minutes=6, seconds=1))  # sbv: never a good run in 3 × 2 min
-                    never_ran = await until(store, (health.DATA_STALE, "sbv"))
+                    never_ran = await until(store, (source_health.DATA_STALE, "sbv"))
                     assert never_ran.params.last_good is None and never_ran.params.count == 3
                     assert never_ran.inhibited_by is None  # nothing else says so: this is the page
 
                     await clear(sim)
                     assert (await collector.run("mof")).outcome is RunOutcome.SUCCESS  # a good run: fresh
-                    assert (health.DATA_STALE, "mof") not in await open_alerts(store)
+                    assert (source_health.DATA_STALE, "mof") not in await open_alerts(store)
                     await passes(store, 3)
-                    assert (health.DATA_STALE, "mof") not in await open_alerts(store)  # the timer agrees
+                    assert (source_health.DATA_STALE, "mof") not in await open_alerts(store)  # the timer agrees
                 finally:
                     timer.cancel()
                     await asyncio.gather(timer, return_exceptions=True)
@@ -241,9 +241,9 @@ async def test_a_portal_counter_that_goes_down_fires_with_before_and_after(tmp_p
                     assert (await collector.run("portal")).outcome is RunOutcome.SUCCESS
                     return await open_alerts(store)
 
-                assert not [k for k in await read(100) if k[0] == health.COUNTER_DECREASED]
+                assert not [k for k in await read(100) if k[0] == source_health.COUNTER_DECREASED]
                 [before] = [o for o in await store.history("PORTAL_DOSSIERS_SYNCED", "VN") if o.source == "portal"]
-                dipped = (await read(111))[(health.COUNTER_DECREASED, subject)]
+                dipped = (await read(111))[(source_health.COUNTER_DECREASED, subject)]
                 after = (await store.history("PORTAL_DOSSIERS_SYNCED", "VN"))[-1]
                 assert after.value < before.value
                 p = dipped.params
@@ -251,13 +251,13 @@ async def test_a_portal_counter_that_goes_down_fires_with_before_and_after(tmp_p
                 assert (p.previous_value, p.value, p.period) == (before.value, after.value, after.period)
                 assert dipped.state is AlertState.FIRING and dipped.severity is Severity.WARNING
                 # only the counter that went down: every other counter, and the provinces' split, rose
-                assert [k for k in await open_alerts(store) if k[0] == health.COUNTER_DECREASED] == [
-                    (health.COUNTER_DECREASED, subject)
+                assert [k for k in await open_alerts(store) if k[0] == source_health.COUNTER_DECREASED] == [
+                    (source_health.COUNTER_DECREASED, subject)
                 ]
 
-                still = (await read(140))[(health.COUNTER_DECREASED, subject)]  # still low, though it grew
+                still = (await read(140))[(source_health.COUNTER_DECREASED, subject)]  # still low, though it grew
                 assert still.id == dipped.id and still.params.previous_value == before.value
-                assert (health.COUNTER_DECREASED, subject) not in await read(171)  # right again: resolved
+                assert (source_health.COUNTER_DECREASED, subject) not in await read(171)  # right again: resolved
                 assert await states(store, dipped) == ["firing", "resolved"]
 
 
@@ -273,9 +273,11 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[Store, str]]:
 async def test_metrics_count_the_open_alerts_by_state_and_severity(served: tuple[Store, str]) -> None:
     store, url = served
     for subject in ("mof", "sbv"):
-        await store.fire_alert(health.SOURCE_DOWN, subject, Severity.CRITICAL, f"Nguồn {subject} ngừng hoạt động")
-    await store.fire_alert(health.DATA_STALE, "vss", Severity.WARNING, "cũ", pending=True)
-    acked = await store.fire_alert(health.COUNTER_DECREASED, "PORTAL_VISITS/VN", Severity.WARNING, "giảm")
+        await store.fire_alert(
+            source_health.SOURCE_DOWN, subject, Severity.CRITICAL, f"Nguồn {subject} ngừng hoạt động"
+        )
+    await store.fire_alert(source_health.DATA_STALE, "vss", Severity.WARNING, "cũ", pending=True)
+    acked = await store.fire_alert(source_health.COUNTER_DECREASED, "PORTAL_VISITS/VN", Severity.WARNING, "giảm")
     assert acked is not None
     await store.acknowledge_alert(acked.id, "operator", "operator", "đang xem")
     await store.fire_alert(FAILING, "evn", Severity.WARNING, "lỗi")
@@ -287,7 +289,7 @@ async def test_metrics_count_the_open_alerts_by_state_and_severity(served: tuple
         assert 'opscentre_alerts{severity="warning",state="acknowledged"} 1.0' in text
         assert 'opscentre_alerts{severity="warning",state="firing"} 0.0' in text
         assert 'state="resolved"' not in text
-        await store.resolve_alert(health.SOURCE_DOWN, "mof")
+        await store.resolve_alert(source_health.SOURCE_DOWN, "mof")
         text = (await http.get(url)).text  # counted again on each scrape
         assert 'opscentre_alerts{severity="critical",state="firing"} 1.0' in text
 
@@ -296,6 +298,6 @@ def test_a_sources_interval_is_its_every_or_the_gap_of_its_crontab() -> None:
     every = SourceSettings(name="a", kind="agency-json", url="http://127.0.0.1:1/x", every="15m")
     quarter = SourceSettings(name="b", kind="agency-json", url="http://127.0.0.1:1/x", cron="*/15 * * * *")
     daily = SourceSettings(name="c", kind="agency-json", url="http://127.0.0.1:1/x", cron="0 6 * * *")
-    assert health.interval_of(every, T0) == timedelta(minutes=15)
-    assert health.interval_of(quarter, T0) == timedelta(minutes=15)
-    assert health.interval_of(daily, T0) == timedelta(days=1)
+    assert source_health.interval_of(every, T0) == timedelta(minutes=15)
+    assert source_health.interval_of(quarter, T0) == timedelta(minutes=15)
+    assert source_health.interval_of(daily, T0) == timedelta(days=1)

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from collectors import reporting
-from collectors.alerting import RulesState, evaluate_rules
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
-from collectors.pipeline import Collector
+from rules import reporting
+from rules.after_run import Collector
+from rules.evaluation import RulesState, evaluate_rules
 from storage import NATION, Batch, ObservationIn, RunOutcome, RunTrigger, Store
 from storage.clock import ManualClock, use_clock
 from tests.simulator_fixtures import Clock, running

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from collectors import reporting
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
-from collectors.pipeline import Collector
+from rules import reporting
+from rules.after_run import Collector
 from storage import Frequency, Period, Store
 from storage.clock import use_clock
 from tests.simulator_fixtures import CURRENT, Clock, running

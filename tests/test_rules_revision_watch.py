@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from collectors import revisions
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
-from collectors.pipeline import Collector
+from rules import revision_watch
+from rules.after_run import Collector
 from simulator import scenarios
 from simulator.scenarios import Scenario, Step
 from storage import Alert, AlertState, Batch, ObservationIn, Severity, Store
@@ -50,7 +50,7 @@ def one_revision(status: str, points: float = 0.3) -> Scenario:
 
 
 async def watched(store: Store) -> list[Alert]:
-    return [a for a in await store.alerts(limit=100_000) if a.rule == revisions.REVISION_WATCH]
+    return [a for a in await store.alerts(limit=100_000) if a.rule == revision_watch.REVISION_WATCH]
 
 
 async def collect(collector: Collector) -> None:
@@ -143,7 +143,7 @@ async def test_a_revision_after_an_acknowledgement_is_a_new_alert(
         clock.advance(seconds=10)
         await collect(collector)
         alerts = await store.alerts(open_only=False, limit=100_000)
-        mine = {a.id: a for a in alerts if a.rule == revisions.REVISION_WATCH}
+        mine = {a.id: a for a in alerts if a.rule == revision_watch.REVISION_WATCH}
         assert mine[first.id].state is AlertState.RESOLVED and mine[first.id].params.revision == 2
         [new] = [a for a in mine.values() if a.id != first.id]
         assert new.state is AlertState.FIRING and new.subject == first.subject
@@ -151,10 +151,10 @@ async def test_a_revision_after_an_acknowledgement_is_a_new_alert(
 
 
 def test_the_relative_change_of_a_figure() -> None:
-    assert revisions.relative_change(2.0, 2.1) == pytest.approx(0.05)
-    assert revisions.relative_change(-2.0, -1.0) == pytest.approx(0.5)
-    assert revisions.relative_change(0.0, 0.1) == float("inf")  # from zero: any change is beyond
-    assert revisions.relative_change(0.0, 0.0) == 0.0
+    assert revision_watch.relative_change(2.0, 2.1) == pytest.approx(0.05)
+    assert revision_watch.relative_change(-2.0, -1.0) == pytest.approx(0.5)
+    assert revision_watch.relative_change(0.0, 0.1) == float("inf")  # from zero: any change is beyond
+    assert revision_watch.relative_change(0.0, 0.0) == 0.0
 
 
 async def test_a_history_revised_at_once_gets_a_bounded_number_of_alerts_and_one_log_line(
@@ -169,9 +169,9 @@ async def test_a_history_revised_at_once_gets_a_bounded_number_of_alerts_and_one
     result = await store.ingest(Batch("nso", again))
     assert len(result.revised) == 72
     with caplog.at_level(logging.WARNING):
-        judged = await revisions.watch(store, RulesSettings(), "nso", result.revised)
+        judged = await revision_watch.watch(store, RulesSettings(), "nso", result.revised)
     assert len(judged) == 72 and all(w.reasons == ("threshold", "closed") for w in judged)
-    assert len(await watched(store)) == revisions.MAX_ALERTS_PER_RUN == 50
+    assert len(await watched(store)) == revision_watch.MAX_ALERTS_PER_RUN == 50
     assert [r.getMessage() for r in caplog.records] == [
         "revision.watch: 72 revised figures of source nso are worth an alert; the first 50 get one"
     ]

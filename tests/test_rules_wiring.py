@@ -18,9 +18,10 @@ import pytest
 from cli.config import load
 from cli.demo import demo_config
 from cli.runtime import Service
-from collectors import crosscheck, reporting
+from collectors import pipeline
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
-from collectors.pipeline import Collector
+from rules import crosschecks, reporting
+from rules.after_run import Collector
 from storage import NATION, Alert, AlertState, Store
 from storage.clock import use_clock
 from tests.simulator_fixtures import Clock, running
@@ -82,12 +83,12 @@ async def test_the_demo_scenario_raises_its_alerts_through_the_server(tmp_path: 
                 assert {r.outcome.value for r in runs} == {"success"}, [(r.source, r.error) for r in runs]
                 alerts = await store.alerts(limit=100_000)
                 # The SDMX differs from the JSON: held pending for one SDMX poll, as polling lag would be.
-                mismatch = one(alerts, crosscheck.SOURCES, "RETAIL_SALES/VN/2026-10")
+                mismatch = one(alerts, crosschecks.SOURCES, "RETAIL_SALES/VN/2026-10")
                 assert mismatch.state is AlertState.PENDING
                 assert not [a for a in alerts if a.rule == reporting.REPORT_LATE], "nothing is due yet"
                 # 04's October is missing, yet the 33 others already add up to more than the nation:
                 # the inflated province shows at once, saying how many have reported.
-                early = one(alerts, crosscheck.PROVINCES, "EXPORTS/2026-10")
+                early = one(alerts, crosschecks.PROVINCES, "EXPORTS/2026-10")
                 assert (early.params.count, early.params.expected) == (33, 34)
                 assert early.params.value is not None and early.params.reference_value is not None
                 assert early.params.value > early.params.reference_value
@@ -111,12 +112,14 @@ async def test_the_demo_scenario_raises_its_alerts_through_the_server(tmp_path: 
                 assert run.outcome.value == "success" and run.new > 0
                 alerts = await store.alerts(limit=100_000)  # the run's own rules pass: no timer needed
                 assert "04" not in {a.subject for a in alerts if a.rule == reporting.REPORT_LATE}
-                contradiction = one(alerts, crosscheck.PROVINCES, "EXPORTS/2026-10")
+                contradiction = one(alerts, crosschecks.PROVINCES, "EXPORTS/2026-10")
                 assert contradiction.state is AlertState.FIRING
-                national = [f for f in await crosscheck.latest_figures(store, "EXPORTS", "2026-10") if f.area == NATION]
+                national = [
+                    f for f in await crosschecks.latest_figures(store, "EXPORTS", "2026-10") if f.area == NATION
+                ]
                 [province] = [
                     f
-                    for f in await crosscheck.latest_figures(store, "EXPORTS", "2026-10")
+                    for f in await crosschecks.latest_figures(store, "EXPORTS", "2026-10")
                     if f.area == "79" and f.source == "province-79"
                 ]
                 p = contradiction.params
@@ -131,10 +134,10 @@ async def test_the_demo_scenario_raises_its_alerts_through_the_server(tmp_path: 
                 clock.set(T0 + timedelta(seconds=305))
                 alerts = await until(
                     store,
-                    lambda a: one(a, crosscheck.SOURCES, "RETAIL_SALES/VN/2026-10").state is AlertState.FIRING,
+                    lambda a: one(a, crosschecks.SOURCES, "RETAIL_SALES/VN/2026-10").state is AlertState.FIRING,
                     "the source-vs-source alert fires after its 'for'",
                 )
-                m = one(alerts, crosscheck.SOURCES, "RETAIL_SALES/VN/2026-10").params
+                m = one(alerts, crosschecks.SOURCES, "RETAIL_SALES/VN/2026-10").params
                 assert {m.source, m.reference_source} == {"nso", "nso-sdmx"}
                 assert m.value is not None and m.reference_value is not None
                 sdmx, json = (m.value, m.reference_value) if m.source == "nso-sdmx" else (m.reference_value, m.value)
@@ -171,3 +174,18 @@ async def test_a_rule_that_fails_is_logged_and_the_run_stands(
                     assert lines == ["rule report.late failed (source nso): RuntimeError('boom')"]
             finally:
                 await store.close()
+
+
+async def test_the_rules_run_after_a_run_only_where_the_composition_root_hangs_them(tmp_path: Path) -> None:
+    """collectors/ knows no rules: its bare pipeline records a failed run and raises nothing; the
+    collector cli/runtime.py builds (rules/after_run.py) raises the source's alert for the same run."""
+    down = [SourceSettings(name="gone", kind="agency-json", url="http://127.0.0.1:9/observations", every="1m")]
+    async with await Store.open(tmp_path / "ops.db") as store:
+        async with pipeline.Collector(store, down, CollectorSettings(retries=0)) as bare:
+            [run] = await bare.run_many(["gone"])
+        assert run.outcome.value == "failed"
+        assert await store.alerts() == []
+        async with Collector(store, down, CollectorSettings(retries=0)) as ruled:
+            [run] = await ruled.run_many(["gone"])
+        assert run.outcome.value == "failed"
+        assert [(a.rule, a.subject) for a in await store.alerts()] == [("source.failing", "gone")]

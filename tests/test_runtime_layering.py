@@ -21,7 +21,7 @@ from tests.simulator_fixtures import running
 
 pytestmark = pytest.mark.slow
 
-OURS = {"wording", "storage", "collectors", "feed", "console", "simulator", "cli"}
+OURS = {"wording", "storage", "collectors", "rules", "feed", "console", "simulator", "cli"}
 
 REPORT = """
 import json as _json, sys as _sys
@@ -62,6 +62,33 @@ async def main():
         async with Collector(store, sources, CollectorSettings()) as collector:
             runs = await collector.run_many(["syn", "portal"], RunTrigger.MANUAL, "test")
             assert all(r.outcome.value == "success" for r in runs), runs
+    finally:
+        await store.close()
+
+asyncio.run(main())
+"""
+
+RULES = """
+import asyncio, os
+from collectors.config import CollectorSettings, RulesSettings, SourceSettings
+from rules.after_run import Collector
+from rules.evaluation import evaluate_rules
+from storage import RunTrigger, Store
+
+async def main():
+    sim = os.environ["SIM_URL"]
+    store = await Store.open(os.path.join(os.environ["WORKDIR"], "ops.db"))
+    sources = [
+        SourceSettings(name="syn", kind="agency-json", url=sim + "/synthetic/1/observations?records=5", every="1m"),
+        SourceSettings(name="gone", kind="agency-json", url=sim + "/nowhere", every="1m"),
+    ]
+    try:
+        async with Collector(store, sources, CollectorSettings(retries=0)) as collector:
+            collector.rules = RulesSettings()
+            ok, failed = await collector.run_many(["syn", "gone"], RunTrigger.MANUAL, "test")
+            assert (ok.outcome.value, failed.outcome.value) == ("success", "failed"), (ok, failed)
+        await evaluate_rules(store, RulesSettings(), sources)  # the timer's full pass
+        assert "source.failing" in {a.rule for a in await store.alerts()}
     finally:
         await store.close()
 
@@ -120,9 +147,10 @@ asyncio.run(main())
 # What each layer must never load (DESIGN.md, "Packages, and what each may import").
 CONTRACTS = {
     "storage": (STORAGE, OURS - {"storage", "wording"}),
-    "collectors": (COLLECTORS, {"feed", "console", "cli", "simulator"}),
+    "collectors": (COLLECTORS, {"rules", "feed", "console", "cli", "simulator"}),
+    "rules": (RULES, {"feed", "console", "cli", "simulator"}),
     "feed": (FEED, {"console", "cli", "simulator"}),
-    "console": (CONSOLE, {"storage", "collectors", "simulator", "cli"}),
+    "console": (CONSOLE, {"storage", "collectors", "rules", "simulator", "cli"}),
     "simulator": (SIMULATOR, (OURS - {"simulator"}) | {"aiosqlite"}),
 }
 

@@ -12,10 +12,10 @@ import pytest
 from aiohttp import web
 
 from collectors.config import CollectorSettings, SdmxFormat, SourceSettings
-from collectors.pipeline import Collector
 from collectors.sources import PayloadError, adapter_for
 from collectors.sources.base import Fetched, Parsed
 from collectors.sources.sdmx import SdmxAdapter, SdmxExtraMissing
+from rules.after_run import Collector
 from storage import Batch, RunOutcome, Store
 
 DATA = Path(__file__).parent / "data" / "sdmx"

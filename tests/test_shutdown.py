@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from collectors.config import CollectorSettings, SourceSettings
-from collectors.pipeline import Collector
+from rules.after_run import Collector
 from simulator import SimulatorConfig, start
 from storage import RunOutcome, Store
 from tests.servekit import AGENCIES, Served, query, serve_config

@@ -281,7 +281,7 @@ async def test_an_incremental_sdmx_csv_pull_after_a_revision_gets_the_revised_fi
     simulator's instant, so every incremental pull after it fetched 0 records)."""
     pytest.importorskip("pysdmx")
     from collectors.config import CollectorSettings, SourceSettings
-    from collectors.pipeline import Collector
+    from rules.after_run import Collector
     from storage import Store
 
     clock = Clock()

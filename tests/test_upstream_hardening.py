@@ -19,9 +19,9 @@ import pytest
 from aiohttp import web
 
 from collectors.config import CollectorSettings, SourceSettings
-from collectors.pipeline import Collector
 from collectors.sources import PayloadError, adapter_for
 from collectors.sources.base import Fetched, Parsed
+from rules.after_run import Collector
 from storage import RunOutcome, Store
 from tests.conftest import run_cli, run_cli_process
 

@@ -21,8 +21,8 @@ from textual.widgets import DataTable
 
 from cli.config import load
 from collectors.config import CollectorSettings
-from collectors.pipeline import Collector
 from console.app import OpscentreApp
+from rules.after_run import Collector
 from storage import Severity, Store
 from storage.models import AlertParams
 from tests.browser import chromium, open_display, require_browser

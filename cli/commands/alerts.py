@@ -51,8 +51,8 @@ async def cmd_silence(args: argparse.Namespace) -> int:
 
 async def cmd_reporting(args: argparse.Namespace) -> int:
     from cli.reporting_cmd import print_reporting
-    from collectors.alerting import province_sources
     from feed.commands import ReportingError
+    from rules.evaluation import province_sources
 
     config = config_of(args)
     store = await open_existing(args)

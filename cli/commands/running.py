@@ -10,7 +10,7 @@ from pathlib import Path
 from cli.commands.setup import config_warnings
 from cli.common import Add, UserError, config_of, db_path, err, out
 
-SERVER_LOGGERS = ("opscentre", "storage", "collectors", "feed", "cli")
+SERVER_LOGGERS = ("opscentre", "storage", "collectors", "rules", "feed", "cli")
 
 
 async def cmd_demo(args: argparse.Namespace) -> int:

@@ -78,7 +78,7 @@ class ObservationRepo(RunRepo):
     async def read_rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read-only query on the reader connection (``query_only``: it cannot write).
 
-        For the data-quality rules (``collectors/reporting.py`` and friends), whose questions
+        For the data-quality rules (``rules/reporting.py`` and friends), whose questions
         (reports per period, sums of provinces, two sources of one figure) are theirs to ask."""
         async with self._r.execute(sql, tuple(params)) as cur:
             return [tuple(r) for r in await cur.fetchall()]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from collectors.config import RulesSettings
-from collectors.reporting import Areas, placeholders
+from rules.reporting import Areas, placeholders
 from storage import NATION, AlertParams, Indicator, Period, Severity, Store
 from storage.models import IndicatorKind, Level
 

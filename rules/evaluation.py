@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from collectors import anomaly, crosscheck, health, reporting, revisions
 from collectors.config import RulesSettings, SourceSettings
+from rules import anomalies, crosschecks, reporting, revision_watch, source_health
 from storage import Indicator, Store, StoreError
 from storage.clock import utcnow
 from storage.models import Revision
@@ -101,7 +101,7 @@ async def evaluate_rules(
     except Exception as exc:  # a rule's bug must not fail the run or stop the timer
         log.error("rule %s failed (source %s): %r", reporting.REPORT_LATE, source or "timer", exc)
     try:
-        await crosscheck.check_all(
+        await crosschecks.check_all(
             store,
             rules,
             indicators=indicators,
@@ -115,9 +115,9 @@ async def evaluate_rules(
     await _revisions_and_anomalies(store, rules, sources, source, indicators, periods, revised, run_id)
     if source is None:  # the timer pass: stale data is the absence of runs, which no run reports
         try:
-            await health.check_stale(store, rules, sources, utcnow(), watching_since=watching_since)
+            await source_health.check_stale(store, rules, sources, utcnow(), watching_since=watching_since)
         except Exception as exc:
-            log.error("rule %s failed (source timer): %r", health.DATA_STALE, exc)
+            log.error("rule %s failed (source timer): %r", source_health.DATA_STALE, exc)
 
 
 async def _revisions_and_anomalies(
@@ -136,19 +136,19 @@ async def _revisions_and_anomalies(
     if source is not None and revised:
         agency = next((s.agency for s in sources if s.name == source), None)
         try:
-            await revisions.watch(store, rules, source, revised, agency=agency, run_id=run_id)
+            await revision_watch.watch(store, rules, source, revised, agency=agency, run_id=run_id)
         except Exception as exc:
-            log.error("rule %s failed (source %s): %r", revisions.REVISION_WATCH, after, exc)
+            log.error("rule %s failed (source %s): %r", revision_watch.REVISION_WATCH, after, exc)
     if source is not None and periods:
         try:
-            await anomaly.check_outliers(store, rules, source, periods, run_id)
+            await anomalies.check_outliers(store, rules, source, periods, run_id)
         except Exception as exc:
-            log.error("rule %s failed (source %s): %r", anomaly.ANOMALY_OUTLIER, after, exc)
+            log.error("rule %s failed (source %s): %r", anomalies.ANOMALY_OUTLIER, after, exc)
     try:
         codes = [i.code for i in indicators] if indicators is not None else None
-        await anomaly.check_bands(store, rules, codes)
+        await anomalies.check_bands(store, rules, codes)
     except Exception as exc:
-        log.error("rule %s failed (source %s): %r", anomaly.ANOMALY_BAND, after, exc)
+        log.error("rule %s failed (source %s): %r", anomalies.ANOMALY_BAND, after, exc)
 
 
 async def rules_timer(

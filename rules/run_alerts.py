@@ -1,6 +1,6 @@
 """Alert rules applied after every run: collector health, rejected records, revised figures.
 
-The health rules (a source down, stale data, a counter going down) are in ``collectors/health.py``.
+The health rules (a source down, stale data, a counter going down) are in ``rules/source_health.py``.
 
 Each rule keys its alert by (rule, subject): one open alert per source and rule, updated while the
 condition lasts and resolved when it clears. Messages are Vietnamese (what operators read) and
@@ -11,9 +11,9 @@ language.
 
 from __future__ import annotations
 
-from collectors import health
 from collectors.breaker import BreakerState, CircuitBreaker
 from collectors.config import SourceKind, SourceSettings
+from rules import source_health
 from storage import AlertParams, CollectionRun, Severity, Store
 from storage.models import Revision
 
@@ -39,7 +39,7 @@ async def after_failure(
     status = run.http_status if run.http_status is not None and run.http_status >= 400 else None
     # A province's own system: its late reports say again what this alert says, and are muted by
     # it (storage/alerting.py, inhibition by area).
-    area = await health.source_area(store, run.source)
+    area = await source_health.source_area(store, run.source)
     await store.fire_alert(
         SOURCE_FAILING,
         run.source,
@@ -53,10 +53,10 @@ async def after_failure(
             run_id=run.id,
         ),
         detail=run.error,
-        keep_firing_for=health.interval_of(settings) if settings is not None else None,
+        keep_firing_for=source_health.interval_of(settings) if settings is not None else None,
     )
     if breaker.state is BreakerState.OPEN:
-        await health.source_down(store, run, breaker, agency)
+        await source_health.source_down(store, run, breaker, agency)
 
 
 async def after_success(
@@ -71,9 +71,9 @@ async def after_success(
     """A good run: the source is no longer failing (after its hysteresis), down or stale; the
     records it rejected and the official figures it revised; a portal's counters that went down."""
     await store.resolve_alert(SOURCE_FAILING, run.source)
-    await health.source_up(store, run.source)
+    await source_health.source_up(store, run.source)
     if settings is not None and settings.kind is SourceKind.PORTAL:
-        await health.check_counters(store, run)
+        await source_health.check_counters(store, run)
     if rejection:
         await store.fire_alert(
             SOURCE_REJECTED,
@@ -82,7 +82,7 @@ async def after_success(
             params=AlertParams(
                 source=run.source,
                 agency=agency,
-                area=await health.source_area(store, run.source),
+                area=await source_health.source_area(store, run.source),
                 count=run.rejected,
                 run_id=run.id,
             ),

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from collectors.config import RulesSettings
-from collectors.reporting import due_moment
+from rules.reporting import due_moment
 from storage import AlertParams, AlertState, Frequency, Period, Severity, Store
 from storage.clock import from_text, utcnow
 from storage.models import Revision
