@@ -88,6 +88,13 @@ def test_signs_rounding_and_large_figures(value: float, decimals: int | None, vi
     assert (number(value, "vi", decimals), number(value, "en", decimals)) == (vi, en)
 
 
+def test_tiny_figures_and_many_decimals_are_written_in_full_not_in_exponent_form() -> None:
+    # Decimal writes these as "1E-7" and "0E-20": the digits must still come out fixed-point.
+    assert number(1e-7, "en", 2, apart_from=[2e-7]) == "0.0000001"
+    assert number(0.0, "vi", 20) == "0," + "0" * 20
+    assert number(1e-7, "vi") == "0"
+
+
 def test_figures_side_by_side_get_just_the_digits_that_tell_them_apart() -> None:
     assert digits_apart([1.111345, 1.11], 2) == 3
     assert digits_apart([48.515000000000015, 45.008], 2) == 2

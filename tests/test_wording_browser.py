@@ -119,7 +119,10 @@ async def test_the_cli_the_console_and_the_wall_word_every_alert_as_the_catalogu
 # Values that try the formatters: ties, not-quite ties, negatives, tiny and huge, integers, zero.
 VALUES = [0.0, -0.0, 0.125, 1.005, 2.5, -2.5, -0.001, 3.2212, 1.111345, -1234567.891, 1e-7, 123456789012.5, 7.0, 1e21]
 DECIMALS = [None, 0, 1, 2, 3]
-APART = [(1.11, [1.111345]), (1.1113, [1.111345, 1.11]), (3.22, [3.2212]), (-1.11, [-1.111345]), (1000.0, [1000.4])]
+APART = [
+    (1.11, [1.111345]), (1.1113, [1.111345, 1.11]), (3.22, [3.2212]), (-1.11, [-1.111345]), (1000.0, [1000.4]),
+    (1e-7, [2e-7]),  # Decimal's "1E-7": digits written in full
+]  # fmt: skip
 
 
 async def test_the_walls_intl_formatter_writes_the_same_digits_as_the_servers_babel_one(

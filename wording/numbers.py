@@ -59,7 +59,7 @@ def number(
     # needed, and no zero past them (1.1113 beside 1.111345 is "1,1113", not "1,11130").
     keep = 0 if decimals is None else usual
     shown = max(0, -rounded.as_tuple().exponent)  # type: ignore[operator]
-    digits = str(abs(rounded)).split(".")[1] if shown else ""
+    digits = format(abs(rounded), "f").split(".")[1] if shown else ""  # "f": never "1E-7"
     shown = max(keep, len(digits.rstrip("0")))
     rounded = rounded.quantize(Decimal(1).scaleb(-shown), context=_WIDE)
     pattern = "#,##0" + ("." + "0" * shown if shown else "")
