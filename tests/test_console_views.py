@@ -342,7 +342,7 @@ async def test_the_drill_down_of_a_figure_shows_every_revision_and_the_digest_of
             # The chart shows the series over the window in force; the window can be changed.
             assert view.window == "5y" and view.history
             await pilot.press("w")
-            assert view.window == "all"
+            await until(pilot, lambda: view.window == "all", "the window is all")  # a key is handled in its turn
 
 
 # --- alerts: wording, bell, filters, detail --------------------------------------------------------------

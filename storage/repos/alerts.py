@@ -66,8 +66,8 @@ class AlertRepo(StoreBase):
     async def alert_texts(
         self, rule: str, subject: str, severity: Severity, params: AlertParams, fallback: str | None = None
     ) -> tuple[str, str | None]:
-        """An alert's text in Vietnamese and English, from the catalogue; ``fallback`` (Vietnamese only)
-        when the catalogue cannot word it."""
+        """An alert's text in Vietnamese and English, from the catalogue. Where the catalogue cannot word
+        it: ``fallback`` in Vietnamese, and in English the rule and subject ("Alert x.y: subject")."""
         unknown = label("unknown", "en", rule=rule, subject=subject)
         if fallback is not None and rule not in RULES:
             return fallback, unknown  # a rule the catalogue does not word (a test's, a plug-in's): its own text
@@ -82,9 +82,7 @@ class AlertRepo(StoreBase):
                 return fallback, unknown
             # A rule fired without a param its text needs: a defect, but the alert must not be lost.
             log.warning("alert %s on %s: its text needs the param %r", rule, subject, exc.args[0])
-            return label("unknown", "vi", rule=rule, subject=subject), label(
-                "unknown", "en", rule=rule, subject=subject
-            )
+            return label("unknown", "vi", rule=rule, subject=subject), unknown
 
     async def resolve_alert(self, rule: str, subject: str) -> Alert | None:
         """The condition of ``rule`` on ``subject`` is clear: resolve its alert (a firing one once it
