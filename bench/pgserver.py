@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import psycopg
 from psycopg import sql
@@ -164,19 +165,20 @@ class PgServer:
         pwfile.unlink()
         self.version = int((self.root / "data" / "PG_VERSION").read_text().strip())
 
+    # Throwaway data: durability buys nothing here and costs the tests their time (the benchmarks'
+    # server, DurablePgServer, keeps PostgreSQL's defaults).
+    durability: ClassVar[dict[str, str]] = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
     def start(self) -> None:
         """Start on a free port; another process may take the port first, then try another."""
         for _attempt in range(5):
             self.port = free_port()
-            # Throwaway data: durability buys nothing here and costs the tests their time.
             settings = {
                 "listen_addresses": "127.0.0.1",
                 "port": str(self.port),
                 "unix_socket_directories": "",
-                "fsync": "off",
-                "synchronous_commit": "off",
-                "full_page_writes": "off",
                 "max_connections": "200",
+                **self.durability,
             }
             args = [str(self.bin / "postgres"), "-D", str(self.root / "data")]
             for name, value in settings.items():
@@ -187,7 +189,7 @@ class PgServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.root,
-                start_new_session=True,  # a Ctrl+C meant for pytest reaches the server only through stop()
+                start_new_session=True,  # a Ctrl+C meant for pytest or a bench reaches the server only through stop()
                 preexec_fn=_stop_with_parent if sys.platform == "linux" else None,
                 **self._as_user(),  # type: ignore[call-overload]
             )
@@ -277,31 +279,8 @@ def start_server(
 class DurablePgServer(PgServer):
     """The tests' server with PostgreSQL's durable defaults (fsync, synchronous_commit, full_page_writes on)."""
 
-    def start(self) -> None:
-        for _attempt in range(5):
-            self.port = free_port()
-            settings = {
-                "listen_addresses": "127.0.0.1",
-                "port": str(self.port),
-                "unix_socket_directories": "",
-                "max_connections": "200",
-            }
-            args = [str(self.bin / "postgres"), "-D", str(self.root / "data")]
-            for name, value in settings.items():
-                args += ["-c", f"{name}={value}"]
-            with open(self.root / "server.log", "ab") as log:
-                self.proc = subprocess.Popen(
-                    args,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=self.root,
-                    start_new_session=True,  # a Ctrl+C meant for the bench reaches the server only through stop()
-                    preexec_fn=_stop_with_parent if sys.platform == "linux" else None,
-                    **self._as_user(),  # type: ignore[call-overload]
-                )
-            if self._wait_ready():
-                return
-        raise RuntimeError(f"PostgreSQL did not start; its log:\n{self.log()}")
+    # PostgreSQL's own defaults: every commit flushed before it is acknowledged, as in production.
+    durability: ClassVar[dict[str, str]] = {}
 
 
 def pg_version(server: PgServer) -> str:
