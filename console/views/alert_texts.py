@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TypeVar
 
 from rich.text import Text
 
@@ -14,8 +13,6 @@ from console.state import ConsoleState
 from console.views import word_in
 from feed.protocol import AlertInfo, SilenceInfo, SilenceMatch
 from wording import Names, alert_text_or, durations, label
-
-T = TypeVar("T")
 
 SEVERITIES = ("critical", "warning", "info")
 SEVERITY_SYMBOL = {"critical": "✖", "warning": "▲", "info": "●"}
