@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from collectors.config import RulesSettings
-from feed.commands import reporting_completeness, reporting_row
+from feed.queries import reporting_completeness, reporting_row
 from rules.reporting import Completeness, Report
 from storage import NATION, Store
 from storage.clock import utcnow
@@ -91,7 +91,7 @@ async def print_reporting(
     as_json: bool,
     print_json: Callable[[Any], None],
 ) -> None:
-    """Raises feed.commands.ReportingError for a bad filter (before printing anything)."""
+    """Raises feed.queries.ReportingError for a bad filter (before printing anything)."""
     table = await reporting_completeness(
         store, rules, indicator=indicator, period=period, agency=agency, province_sources=province_sources
     )

@@ -20,7 +20,7 @@ from cli.config import Config
 from cli.progress import FirstPull
 from collectors.queued import QueuedRuns, serve_requests
 from collectors.scheduler import LeaseKeeper, Scheduler
-from feed.commands import RunService
+from feed.queries import RunService
 from feed.server import FeedServer
 from rules.after_run import Collector
 from rules.evaluation import alert_timer, rules_timer

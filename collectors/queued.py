@@ -1,7 +1,7 @@
 """Manual runs asked of a process that runs no collectors (``serve --role feed``), served by the
 collector processes on the same database.
 
-- ``QueuedRuns`` is the feed's RunService (feed/commands.py) in a feed-only process: it queues a
+- ``QueuedRuns`` is the feed's RunService (feed/queries.py) in a feed-only process: it queues a
   request (``run_requests``, storage/repos/requests.py; on PostgreSQL also NOTIFY
   ``opscentre_requests``) and waits for the ``run.finished`` events of the sources asked for, by
   the user who asked, appended after the request: those are the runs it returns. The caller sees
@@ -42,7 +42,7 @@ class NoCollector(RuntimeError):
 
 
 class QueuedRuns:
-    """The feed's RunService (feed/commands.py) for a process without collectors."""
+    """The feed's RunService (feed/queries.py) for a process without collectors."""
 
     def __init__(self, store: Store, sources: Iterable[SourceSettings]) -> None:
         self.store = store

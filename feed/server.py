@@ -34,7 +34,7 @@ from websockets.http11 import Request, Response
 
 from collectors.config import RulesSettings
 from feed.client import Client
-from feed.commands import Bucket, Commands, RunService, past_problem
+from feed.commands import Bucket, Commands
 from feed.config import FeedSettings, UserSettings, hash_token
 from feed.hub import Hub
 from feed.metrics import Metrics
@@ -52,6 +52,7 @@ from feed.protocol import (
     Unsubscribe,
     Welcome,
 )
+from feed.queries import RunService, past_problem
 from storage import Store
 from wording import CATALOGUE
 from wording.numbers import INTL_LOCALE

@@ -14,9 +14,9 @@ from typing import Any
 import jsonschema
 from websockets.asyncio.client import ClientConnection, connect
 
-from feed.commands import RunService
 from feed.config import FeedSettings, UserSettings, hash_token
 from feed.protocol import SERVER_MESSAGE, json_schema
+from feed.queries import RunService
 from feed.server import FeedServer
 from storage import Store
 

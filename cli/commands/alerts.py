@@ -51,7 +51,7 @@ async def cmd_silence(args: argparse.Namespace) -> int:
 
 async def cmd_reporting(args: argparse.Namespace) -> int:
     from cli.reporting_cmd import print_reporting
-    from feed.commands import ReportingError
+    from feed.queries import ReportingError
     from rules.evaluation import province_sources
 
     config = config_of(args)
