@@ -30,32 +30,22 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from console.state import Disconnected
 from feed.protocol import (
     SERVER_MESSAGE,
-    AcknowledgeCommand,
     AlertMessage,
-    AlertsQuery,
-    CatalogueQuery,
     CloseCode,
-    CollectCommand,
     Command,
+    CommandBody,
     Delta,
     Error,
     Filter,
     Heartbeat,
     Hello,
-    HistoryQuery,
-    ProvenanceQuery,
     Query,
-    ReportingQuery,
+    QueryBody,
     Result,
     Resume,
-    RunsQuery,
     RunStatus,
-    SilenceCommand,
-    SilencesQuery,
     Snapshot,
-    SourcesQuery,
     Subscribe,
-    UnsilenceCommand,
     Welcome,
 )
 
@@ -64,17 +54,6 @@ _ws_log = logging.getLogger("opscentre.console.websockets")
 _ws_log.setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
 
-QueryBody = (
-    HistoryQuery
-    | RunsQuery
-    | ProvenanceQuery
-    | AlertsQuery
-    | CatalogueQuery
-    | SourcesQuery
-    | SilencesQuery
-    | ReportingQuery
-)
-CommandBody = CollectCommand | AcknowledgeCommand | SilenceCommand | UnsilenceCommand
 BIG_FRAME = 64 * 1024  # frames above this are parsed in a thread: the UI never stalls on a snapshot
 MAX_FRAME = 256 * 1024 * 1024
 

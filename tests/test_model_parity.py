@@ -7,14 +7,22 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from feed.protocol import AlertInfo, ObservationInfo, RunInfo
-from storage.models import Alert, CollectionRun, Observation
+from feed import protocol
+from feed.protocol import AlertInfo, ObservationInfo, RunInfo, SilenceInfo
+from storage.models import Alert, AlertParams, CollectionRun, Observation, Silence, SilenceMatch
 
 
 @pytest.mark.parametrize(
     ("stored", "sent"),
-    [(CollectionRun, RunInfo), (Alert, AlertInfo), (Observation, ObservationInfo)],
-    ids=["run", "alert", "observation"],
+    [
+        (CollectionRun, RunInfo),
+        (Alert, AlertInfo),
+        (AlertParams, protocol.AlertParams),
+        (Observation, ObservationInfo),
+        (Silence, SilenceInfo),
+        (SilenceMatch, protocol.SilenceMatch),
+    ],
+    ids=["run", "alert", "alert-params", "observation", "silence", "silence-match"],
 )
 def test_the_protocol_carries_every_field_the_store_keeps(stored: type[BaseModel], sent: type[BaseModel]) -> None:
     missing = set(stored.model_fields) - set(sent.model_fields)

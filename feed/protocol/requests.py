@@ -4,7 +4,7 @@ unsilence) and the queries, each told apart by ``name`` inside its envelope."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeAlias
 
 from pydantic import Field, TypeAdapter
 
@@ -90,13 +90,15 @@ class UnsilenceCommand(Message):
     silence_id: int = Field(ge=1, le=MAX_ID)
 
 
+# What a command or a query envelope carries, told apart by ``name`` (a client builds one of these).
+CommandBody: TypeAlias = CollectCommand | AcknowledgeCommand | SilenceCommand | UnsilenceCommand
+
+
 class Command(Message):
     type: Literal["command"] = "command"
     id: str = Field(min_length=1, max_length=64)
     idempotency_key: str = Field(min_length=8, max_length=128)
-    command: Annotated[
-        CollectCommand | AcknowledgeCommand | SilenceCommand | UnsilenceCommand, Field(discriminator="name")
-    ]
+    command: Annotated[CommandBody, Field(discriminator="name")]
 
 
 class HistoryQuery(Message):
@@ -158,20 +160,22 @@ class ReportingQuery(Message):
     agency: str | None = Field(default=None, max_length=64)
 
 
+QueryBody: TypeAlias = (
+    HistoryQuery
+    | RunsQuery
+    | ProvenanceQuery
+    | AlertsQuery
+    | CatalogueQuery
+    | SourcesQuery
+    | SilencesQuery
+    | ReportingQuery
+)
+
+
 class Query(Message):
     type: Literal["query"] = "query"
     id: str = Field(min_length=1, max_length=64)
-    query: Annotated[
-        HistoryQuery
-        | RunsQuery
-        | ProvenanceQuery
-        | AlertsQuery
-        | CatalogueQuery
-        | SourcesQuery
-        | SilencesQuery
-        | ReportingQuery,
-        Field(discriminator="name"),
-    ]
+    query: Annotated[QueryBody, Field(discriminator="name")]
 
 
 ClientMessage = Annotated[Hello | Subscribe | Unsubscribe | Command | Query, Field(discriminator="type")]
