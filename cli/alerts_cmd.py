@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 
-from cli.feed_collect import _ws_log
+from cli.feed_collect import _ws_log, feed_errors
 from feed.protocol import SERVER_MESSAGE, Filter, Hello, Result, Silenced, SilenceInfo, Unsilenced
 from storage import Alert, AlertState, Severity, Store
 from storage.models import Silence, SilenceMatch
@@ -146,31 +146,26 @@ async def command_via_feed(url: str, token: str, command: dict[str, Any], cafile
     tls = ssl.create_default_context(cafile=cafile) if url.startswith("wss:") else None
     request = f"{command['name']}-{secrets.token_hex(4)}"
     try:
-        async with connect(
-            url, additional_headers={"Authorization": f"Bearer {token}"}, ssl=tls, compression=None, logger=_ws_log
-        ) as ws:
-            await ws.send(Hello(filter=Filter(observations=False)).model_dump_json(exclude_none=True))
-            async for raw in ws:
-                message = SERVER_MESSAGE.validate_json(raw)
-                if message.type == "welcome" and message.role != "admin":
-                    raise AlertsError(f"the token belongs to {message.user} ({message.role.value}); this needs admin")
-                if message.type == "snapshot":
-                    key = f"{request}-{secrets.token_hex(8)}"
-                    await ws.send(
-                        json.dumps({"type": "command", "id": request, "idempotency_key": key, "command": command})
-                    )
-                elif message.type == "error" and message.id == request:
-                    raise AlertsError(f"refused: {message.message}")
-                elif isinstance(message, Result) and message.id == request:
-                    return message
-    except InvalidStatus as exc:
-        status = exc.response.status_code
-        why = "the token was refused" if status == 401 else f"HTTP {status}"
-        raise AlertsError(f"the feed at {url} refused the connection: {why}") from None
-    except (OSError, TimeoutError) as exc:
-        raise AlertsError(
-            f"cannot reach the feed at {url} ({exc.__class__.__name__}): is the server running?"
-        ) from None
+        with feed_errors(url, AlertsError, "is the server running?"):
+            async with connect(
+                url, additional_headers={"Authorization": f"Bearer {token}"}, ssl=tls, compression=None, logger=_ws_log
+            ) as ws:
+                await ws.send(Hello(filter=Filter(observations=False)).model_dump_json(exclude_none=True))
+                async for raw in ws:
+                    message = SERVER_MESSAGE.validate_json(raw)
+                    if message.type == "welcome" and message.role != "admin":
+                        raise AlertsError(
+                            f"the token belongs to {message.user} ({message.role.value}); this needs admin"
+                        )
+                    if message.type == "snapshot":
+                        key = f"{request}-{secrets.token_hex(8)}"
+                        await ws.send(
+                            json.dumps({"type": "command", "id": request, "idempotency_key": key, "command": command})
+                        )
+                    elif message.type == "error" and message.id == request:
+                        raise AlertsError(f"refused: {message.message}")
+                    elif isinstance(message, Result) and message.id == request:
+                        return message
     except ConnectionClosed:
         pass
     raise AlertsError("the feed connection ended before the answer came")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -14,7 +13,7 @@ from rich.console import Console
 
 from cli.config import Config
 from cli.progress import FirstPull
-from cli.runtime import Service, StartError, install_stop_signals
+from cli.runtime import Service, run_service
 
 # What the demo changes so that its scenario shows each rule within about three minutes:
 DEMO_POLL = timedelta(minutes=1)  # the longest poll: the SDMX/JSON disagreement fires after one
@@ -82,14 +81,8 @@ async def run_demo(
         console.print("Is another demo running? Stop it, or pass --sim-port with a free port.")
         return 2
     service = Service(config, db_path, command="opscentre demo")
-    stop = asyncio.Event()
-    install_stop_signals(stop)
-    try:
-        try:
-            await service.start()
-        except StartError as exc:
-            console.print(f"[red]opscentre demo: {exc}[/]")
-            return 2
+
+    async def serving(stop: asyncio.Event) -> None:
         assert service.feed is not None
         page = f"http://{config.feed.host}:{service.feed.port}/display"
         enabled = sum(s.enabled for s in config.sources)
@@ -113,9 +106,5 @@ async def run_demo(
             await foreground(service.feed.url, stop)
         first_pull.close()
         console.print("stopping …")
-        started = time.monotonic()
-    finally:
-        await service.stop()
-        await sim.stop()
-    console.print(f"stopped cleanly in {time.monotonic() - started:.1f}s")
-    return 0
+
+    return await run_service(service, console, "opscentre demo", serving, also_stop=sim.stop)

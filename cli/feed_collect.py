@@ -8,6 +8,8 @@ import json
 import logging
 import secrets
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -46,6 +48,19 @@ def token_for(token_file: str | None, builtin: bool) -> str:
     return read_token(token_file, DEMO_ADMIN_TOKEN if builtin else None, "an admin token", FeedUnavailable)
 
 
+@contextmanager
+def feed_errors(url: str, error: type[Exception], hint: str) -> Iterator[None]:
+    """A feed that refuses the connection or cannot be reached, said as ``error`` (``hint``: what to check)."""
+    try:
+        yield
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        why = "the token was refused" if status == 401 else f"HTTP {status}"
+        raise error(f"the feed at {url} refused the connection: {why}") from None
+    except (OSError, TimeoutError) as exc:
+        raise error(f"cannot reach the feed at {url} ({exc.__class__.__name__}): {hint}") from None
+
+
 def feed_url(config: Config) -> str:
     host = "127.0.0.1" if config.feed.host in ("0.0.0.0", "::", "") else config.feed.host
     scheme = "wss" if config.feed.tls_cert else "ws"
@@ -65,7 +80,8 @@ async def collect_via_feed(
 ) -> int:
     url = url or feed_url(config)
     tls = ssl.create_default_context(cafile=cafile) if url.startswith("wss:") else None
-    try:
+    hint = "is `opscentre serve` running? Use --local to collect in this process instead."
+    with feed_errors(url, FeedUnavailable, hint):
         async with connect(
             url,
             additional_headers={"Authorization": f"Bearer {token}"},
@@ -74,15 +90,6 @@ async def collect_via_feed(
             logger=_ws_log,  # websockets' own logger would print the Authorization header at -v
         ) as ws:
             return await _session(ws, console, source=source, agency=agency, everything=everything)
-    except InvalidStatus as exc:
-        status = exc.response.status_code
-        why = "the token was refused" if status == 401 else f"HTTP {status}"
-        raise FeedUnavailable(f"the feed at {url} refused the connection: {why}") from None
-    except (OSError, TimeoutError) as exc:
-        raise FeedUnavailable(
-            f"cannot reach the feed at {url} ({exc.__class__.__name__}): is `opscentre serve` running? "
-            "Use --local to collect in this process instead."
-        ) from None
 
 
 async def _session(ws: Any, console: Console, *, source: str | None, agency: str | None, everything: bool) -> int:

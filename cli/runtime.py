@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable
 
 from rich.console import Console
 from rich.text import Text
@@ -314,16 +315,38 @@ class Service:
         self.lock.release()
 
 
-async def serve(config: Config, db_path: str, console: Console, role: str = "all") -> int:
-    service = Service(config, db_path, role=role)
+async def run_service(
+    service: Service,
+    console: Console,
+    command: str,
+    serving: Callable[[asyncio.Event], Awaitable[None]],
+    *,
+    also_stop: Callable[[], Awaitable[None]] | None = None,
+) -> int:
+    """Start ``service`` and run ``serving`` (given the event Ctrl+C and SIGTERM set) until it returns,
+    then stop the service (and ``also_stop``). 0; 2 when the service cannot start."""
     stop = asyncio.Event()
     install_stop_signals(stop)
     try:
         try:
             await service.start()
         except StartError as exc:
-            console.print(f"[red]opscentre serve: {exc}[/]")
+            console.print(f"[red]{command}: {exc}[/]")
             return 2
+        await serving(stop)
+        started = time.monotonic()
+    finally:
+        await service.stop()
+        if also_stop is not None:
+            await also_stop()
+    console.print(f"stopped cleanly in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+async def serve(config: Config, db_path: str, console: Console, role: str = "all") -> int:
+    service = Service(config, db_path, role=role)
+
+    async def serving(stop: asyncio.Event) -> None:
         enabled = sum(s.enabled for s in config.sources)
         port = service.port
         scheme = "https" if config.feed.tls_cert else "http"
@@ -349,11 +372,8 @@ async def serve(config: Config, db_path: str, console: Console, role: str = "all
         if first_pull is not None:
             first_pull.close()
         console.print("stopping: no new runs; waiting for runs in flight …")
-        started = time.monotonic()
-    finally:
-        await service.stop()
-    console.print(f"stopped cleanly in {time.monotonic() - started:.1f}s")
-    return 0
+
+    return await run_service(service, console, "opscentre serve", serving)
 
 
 async def collect(

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from collectors.config import IndicatorRules, RulesSettings
+from rules.verdicts import Firing, about_figure, settle
 from storage import AlertParams, Frequency, Period, Severity, Store
 from storage.clock import utcnow
 
@@ -131,26 +132,13 @@ async def check_bands(store: Store, rules: RulesSettings, indicators: Iterable[s
         if have is None or (period, obs_id) > (have[0], have[1]):  # the newest period, collected last
             newest[(indicator, area)] = (period, obs_id, source, value)
     for (indicator, area), (period, _, source, value) in sorted(newest.items()):
-        subject = f"{indicator}/{area}"
         crossed = outside(banded[indicator], value)
-        if crossed is None:
-            await store.resolve_alert(ANOMALY_BAND, subject)
-            continue
-        severity, reason, limit = crossed
-        await store.fire_alert(
-            ANOMALY_BAND,
-            subject,
-            severity,
-            params=AlertParams(
-                indicator=indicator,
-                area=area,
-                period=period,
-                source=source,
-                value=value,
-                threshold=limit,
-                reason=reason,
-            ),
-        )
+        firing = None
+        if crossed is not None:
+            severity, reason, limit = crossed
+            facts = AlertParams(threshold=limit, reason=reason)
+            firing = Firing(severity, about_figure(indicator, area, period, source, value, facts))
+        await settle(store, ANOMALY_BAND, f"{indicator}/{area}", firing)
 
 
 async def _codes(store: Store, indicators: Iterable[str] | None) -> list[str]:
@@ -264,19 +252,7 @@ async def check_outliers(
                         await store.resolve_alert(ANOMALY_OUTLIER, subject)
                     continue
                 found.append(Outlier(indicator, area, period, value, previous, score))
-                await store.fire_alert(
-                    ANOMALY_OUTLIER,
-                    subject,
-                    Severity.WARNING,
-                    params=AlertParams(
-                        indicator=indicator,
-                        area=area,
-                        period=period,
-                        source=source,
-                        value=value,
-                        previous_value=previous,
-                        score=round(score, 2),
-                        threshold=rules.outlier_z,
-                    ),
-                )
+                facts = AlertParams(previous_value=previous, score=round(score, 2), threshold=rules.outlier_z)
+                firing = Firing(Severity.WARNING, about_figure(indicator, area, period, source, value, facts))
+                await settle(store, ANOMALY_OUTLIER, subject, firing)
     return found

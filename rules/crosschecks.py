@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from collectors.config import RulesSettings
 from rules.reporting import Areas, placeholders
+from rules.verdicts import Firing, about_figure, settle
 from storage import NATION, AlertParams, Indicator, Period, Severity, Store
 from storage.models import IndicatorKind, Level
 
@@ -37,6 +38,11 @@ class Figure:
     status: str
     obs_id: int
     digest: str | None
+
+    def about(self, indicator: str, period: str, facts: AlertParams) -> AlertParams:
+        """An alert about this figure: ``facts`` with its key, value and where it came from."""
+        provenance = facts.model_copy(update={"payload_digest": self.digest, "observation_id": self.obs_id})
+        return about_figure(indicator, self.area, period, self.source, self.value, provenance)
 
 
 def parse_formula(formula: str) -> list[tuple[int, str]]:
@@ -150,23 +156,19 @@ async def check_provinces(
         await store.resolve_alert(PROVINCES, subject)
         return True
     lines = "\n".join(f"{p.area} {p.value!r} ({p.source}, {_short(p.digest)})" for p in got)
-    await store.fire_alert(
-        PROVINCES,
-        subject,
-        Severity.WARNING,
-        params=AlertParams(
-            indicator=indicator.code,
-            period=period,
-            value=total,
-            count=len(got),
-            expected=len(parts),  # count < expected: some provinces have not reported, and yet
-            reference_value=national.value,
-            reference_source=national.source,
-            reference_digest=national.digest,
-            observation_id=national.obs_id,
-        ),
-        detail=f"Số cả nước: {national.value!r} ({national.source}, {_short(national.digest)})\n{lines}",
+    params = AlertParams(
+        indicator=indicator.code,
+        period=period,
+        value=total,
+        count=len(got),
+        expected=len(parts),  # count < expected: some provinces have not reported, and yet
+        reference_value=national.value,
+        reference_source=national.source,
+        reference_digest=national.digest,
+        observation_id=national.obs_id,
     )
+    detail = f"Số cả nước: {national.value!r} ({national.source}, {_short(national.digest)})\n{lines}"
+    await settle(store, PROVINCES, subject, Firing(Severity.WARNING, params, detail))
     return False
 
 
@@ -190,27 +192,13 @@ async def check_derived(
     computed = sum(sign * p.value for sign, p in parts)
     scale = max(abs(p.value) for _, p in parts)
     subject = f"{indicator.code}/{NATION}/{period}"
-    if not _differ(figure.value, computed, rules.tolerance_of(indicator.code), scale):
-        await store.resolve_alert(DERIVED, subject)
-        return True
-    lines = "\n".join(f"{'+' if s > 0 else '-'} {p.value!r} ({p.source}, {_short(p.digest)})" for s, p in parts)
-    await store.fire_alert(
-        DERIVED,
-        subject,
-        Severity.WARNING,
-        params=AlertParams(
-            source=figure.source,
-            indicator=indicator.code,
-            area=NATION,
-            period=period,
-            value=figure.value,
-            payload_digest=figure.digest,
-            observation_id=figure.obs_id,
-            reference_value=computed,
-        ),
-        detail=f"{indicator.code}: {figure.value!r} ({_short(figure.digest)})\n{indicator.formula}:\n{lines}",
-    )
-    return False
+    firing = None
+    if _differ(figure.value, computed, rules.tolerance_of(indicator.code), scale):
+        lines = "\n".join(f"{'+' if s > 0 else '-'} {p.value!r} ({p.source}, {_short(p.digest)})" for s, p in parts)
+        detail = f"{indicator.code}: {figure.value!r} ({_short(figure.digest)})\n{indicator.formula}:\n{lines}"
+        params = figure.about(indicator.code, period, AlertParams(reference_value=computed))
+        firing = Firing(Severity.WARNING, params, detail)
+    return not await settle(store, DERIVED, subject, firing)
 
 
 async def check_sources(
@@ -243,29 +231,14 @@ async def check_sources(
         other = next(
             (f for f in figures[1:] if f.status == first.status and _differ(f.value, first.value, tolerance)), None
         )
-        if other is None:
-            await store.resolve_alert(SOURCES, subject)
-            continue
-        disagree += 1
-        hold = max((lag.get(f.source, timedelta(0)) for f in (first, other)), default=None) if lag else None
-        await store.fire_alert(
-            SOURCES,
-            subject,
-            Severity.WARNING,
-            params=AlertParams(
-                source=first.source,
-                indicator=indicator.code,
-                area=area,
-                period=period,
-                value=first.value,
-                payload_digest=first.digest,
-                observation_id=first.obs_id,
-                reference_value=other.value,
-                reference_source=other.source,
-                reference_digest=other.digest,
-            ),
-            for_=hold or None,
-        )
+        firing = None
+        if other is not None:
+            hold = max((lag.get(f.source, timedelta(0)) for f in (first, other)), default=None) if lag else None
+            facts = AlertParams(
+                reference_value=other.value, reference_source=other.source, reference_digest=other.digest
+            )
+            firing = Firing(Severity.WARNING, first.about(indicator.code, period, facts), for_=hold or None)
+        disagree += await settle(store, SOURCES, subject, firing)
     return disagree
 
 

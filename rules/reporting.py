@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 from collectors.config import RulesSettings
+from rules.verdicts import Firing, settle
 from storage import NATION, AlertParams, Frequency, Indicator, Period, Severity, Store
 from storage.clock import from_text
 from storage.models import Level
@@ -350,19 +351,15 @@ async def _check_late(
     for entry in owed.values():
         entry.items.sort(key=lambda x: (x[2], x[0]))
         indicator, period, due = entry.items[0]
-        await store.fire_alert(
-            REPORT_LATE,
-            entry.party,
-            Severity.WARNING,
-            params=AlertParams(
-                area=entry.area,
-                agency=entry.agency,
-                indicator=indicator,
-                period=period,
-                due=due.isoformat(),
-                count=len(entry.items),
-            ),
+        facts = AlertParams(
+            area=entry.area,
+            agency=entry.agency,
+            indicator=indicator,
+            period=period,
+            due=due.isoformat(),
+            count=len(entry.items),
         )
+        await settle(store, REPORT_LATE, entry.party, Firing(Severity.WARNING, facts))
     # Only this rule's open alerts (the alerts_open index), not every open alert of every rule.
     for (subject,) in await store.read_rows(
         "SELECT subject FROM alerts WHERE rule = ? AND state != 'resolved'", (REPORT_LATE,)

@@ -24,6 +24,7 @@ from datetime import datetime
 
 from collectors.config import RulesSettings
 from rules.reporting import due_moment
+from rules.verdicts import Firing, about_figure, settle
 from storage import AlertParams, AlertState, Frequency, Period, Severity, Store
 from storage.clock import from_text, utcnow
 from storage.models import Revision
@@ -144,24 +145,16 @@ async def watch(
         if key in acknowledged:
             # Someone saw the previous revision: this one is news, so it gets an alert of its own.
             await store.resolve_alert(REVISION_WATCH, key)
-        await store.fire_alert(
-            REVISION_WATCH,
-            key,
-            w.severity,
-            params=AlertParams(
-                indicator=r.indicator,
-                area=r.area,
-                period=r.period,
-                source=source,
-                agency=agency,
-                value=r.value,
-                previous_value=r.previous_value,
-                revision=r.revision,
-                reason=",".join(w.reasons),
-                threshold=w.threshold,
-                observation_id=r.obs_id,
-                payload_digest=w.digest,
-                run_id=run_id,
-            ),
+        facts = AlertParams(
+            agency=agency,
+            previous_value=r.previous_value,
+            revision=r.revision,
+            reason=",".join(w.reasons),
+            threshold=w.threshold,
+            observation_id=r.obs_id,
+            payload_digest=w.digest,
+            run_id=run_id,
         )
+        params = about_figure(r.indicator, r.area, r.period, source, r.value, facts)
+        await settle(store, REVISION_WATCH, key, Firing(w.severity, params))
     return watched

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collectors.breaker import BreakerState, CircuitBreaker
 from collectors.config import SourceKind, SourceSettings
 from rules import source_health
+from rules.verdicts import Firing, about_figure, about_source, settle
 from storage import AlertParams, CollectionRun, Severity, Store
 from storage.models import Revision
 
@@ -37,23 +38,11 @@ async def after_failure(
     (``settings``; without them it resolves at once), so a source that fails, succeeds and fails
     again is one alert, never resolved in between."""
     status = run.http_status if run.http_status is not None and run.http_status >= 400 else None
-    # A province's own system: its late reports say again what this alert says, and are muted by
-    # it (storage/alerting.py, inhibition by area).
-    area = await source_health.source_area(store, run.source)
-    await store.fire_alert(
-        SOURCE_FAILING,
-        run.source,
-        Severity.WARNING,
-        params=AlertParams(
-            source=run.source,
-            agency=agency,
-            area=area,
-            failures=breaker.failures,
-            http_status=status,
-            run_id=run.id,
-        ),
-        detail=run.error,
-        keep_firing_for=source_health.interval_of(settings) if settings is not None else None,
+    facts = AlertParams(failures=breaker.failures, http_status=status, run_id=run.id)
+    hysteresis = source_health.interval_of(settings) if settings is not None else None
+    params = await about_source(store, run.source, agency, facts)
+    await settle(
+        store, SOURCE_FAILING, run.source, Firing(Severity.WARNING, params, run.error, keep_firing_for=hysteresis)
     )
     if breaker.state is BreakerState.OPEN:
         await source_health.source_down(store, run, breaker, agency)
@@ -74,39 +63,20 @@ async def after_success(
     await source_health.source_up(store, run.source)
     if settings is not None and settings.kind is SourceKind.PORTAL:
         await source_health.check_counters(store, run)
-    if rejection:
-        await store.fire_alert(
-            SOURCE_REJECTED,
-            run.source,
-            Severity.WARNING,
-            params=AlertParams(
-                source=run.source,
-                agency=agency,
-                area=await source_health.source_area(store, run.source),
-                count=run.rejected,
-                run_id=run.id,
-            ),
-            detail=rejection,  # the reasons quote the records' values
-        )
-    else:
-        await store.resolve_alert(SOURCE_REJECTED, run.source)
+    rejected = None
+    if rejection:  # the reasons quote the records' values: the detail, never the params
+        params = await about_source(store, run.source, agency, AlertParams(count=run.rejected, run_id=run.id))
+        rejected = Firing(Severity.WARNING, params, detail=rejection)
+    await settle(store, SOURCE_REJECTED, run.source, rejected)
     official = [r for r in revisions if r.previous_status == "official"]
     if official:
         first = official[0]
-        await store.fire_alert(
-            FIGURES_REVISED,
-            run.source,
-            Severity.INFO,
-            params=AlertParams(
-                source=run.source,
-                agency=agency,
-                indicator=first.indicator,
-                area=first.area,
-                period=first.period,
-                value=first.value,
-                previous_value=first.previous_value,
-                count=len(official),
-                run_id=run.id,
-                observation_id=first.obs_id,
-            ),
+        facts = AlertParams(
+            agency=agency,
+            previous_value=first.previous_value,
+            count=len(official),
+            run_id=run.id,
+            observation_id=first.obs_id,
         )
+        params = about_figure(first.indicator, first.area, first.period, run.source, first.value, facts)
+        await settle(store, FIGURES_REVISED, run.source, Firing(Severity.INFO, params))

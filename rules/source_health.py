@@ -22,7 +22,8 @@ from apscheduler.triggers.cron import CronTrigger
 
 from collectors.breaker import CircuitBreaker
 from collectors.config import RulesSettings, SourceSettings
-from storage import NATION, AlertParams, CollectionRun, Severity, Store
+from rules.verdicts import Firing, about_figure, about_source, settle
+from storage import AlertParams, CollectionRun, Severity, Store
 from storage.clock import from_text, to_text, utcnow
 
 SOURCE_DOWN = "source.down"
@@ -58,32 +59,15 @@ async def _first_run(store: Store, source: str) -> datetime | None:
     return from_text(rows[0][0]) if rows else None
 
 
-async def source_area(store: Store, source: str) -> str | None:
-    """The province a province's own system speaks for (the only area of its figures): its alerts
-    name it, so that its late reports are muted by them and a province's wall gets them."""
-    areas = await store.source_areas(source)
-    return areas[0] if len(areas) == 1 and areas[0] != NATION else None
-
-
 # --- source.down ------------------------------------------------------------------------------------
 
 
 async def source_down(store: Store, run: CollectionRun, breaker: CircuitBreaker, agency: str | None) -> None:
     """The breaker of ``run.source`` is open: it is not polled until its reset. One critical alert."""
     good = await last_good(store, run.source)
-    await store.fire_alert(
-        SOURCE_DOWN,
-        run.source,
-        Severity.CRITICAL,
-        params=AlertParams(
-            source=run.source,
-            agency=agency,
-            area=await source_area(store, run.source),
-            failures=breaker.failures,
-            last_good=to_text(good) if good is not None else None,
-        ),
-        detail=run.error,
-    )
+    facts = AlertParams(failures=breaker.failures, last_good=to_text(good) if good is not None else None)
+    params = await about_source(store, run.source, agency, facts)
+    await settle(store, SOURCE_DOWN, run.source, Firing(Severity.CRITICAL, params, detail=run.error))
 
 
 async def source_up(store: Store, source: str) -> None:
@@ -123,19 +107,9 @@ async def check_stale(
             await store.resolve_alert(DATA_STALE, source.name)
             continue
         stale.append(source.name)
-        count = int((now - since) / interval)
-        await store.fire_alert(
-            DATA_STALE,
-            source.name,
-            Severity.WARNING,
-            params=AlertParams(
-                source=source.name,
-                agency=source.agency,
-                area=await source_area(store, source.name),
-                count=count,
-                last_good=to_text(good) if good is not None else None,
-            ),
-        )
+        facts = AlertParams(count=int((now - since) / interval), last_good=to_text(good) if good is not None else None)
+        params = await about_source(store, source.name, source.agency, facts)
+        await settle(store, DATA_STALE, source.name, Firing(Severity.WARNING, params))
     return stale
 
 
@@ -190,21 +164,12 @@ async def check_counters(store: Store, run: CollectionRun) -> list[str]:
         # While an alert is open, the counter is measured against the value it fell below, not its
         # previous (already low) reading: a counter that dipped and then grows a little is still low.
         before = fell_below.get(subject, previous)
-        if before is None or value >= before:
-            await store.resolve_alert(COUNTER_DECREASED, subject)
-            continue
-        firing.append(subject)
-        await store.fire_alert(
-            COUNTER_DECREASED,
-            subject,
-            Severity.WARNING,
-            params=AlertParams(
-                indicator=indicator,
-                area=area,
-                period=period,
-                source=source,
-                value=value,
-                previous_value=before,
-            ),
-        )
+        fell = None
+        if before is not None and value < before:
+            fell = Firing(
+                Severity.WARNING,
+                about_figure(indicator, area, period, source, value, AlertParams(previous_value=before)),
+            )
+        if await settle(store, COUNTER_DECREASED, subject, fell):
+            firing.append(subject)
     return firing

@@ -60,6 +60,10 @@ class _Words:
     def label(self, key: str, count: int | None = None, /, **values: object) -> str:
         return label(key, self.lang, count, **values)
 
+    def about_figure(self, key: str, /, **values: object) -> str:
+        """The text of an alert about one figure: its indicator, area and period named, and ``values``."""
+        return self.label(key, indicator=self.indicator(), area=self.area(), period=self.period(), **values)
+
     def indicator(self) -> str:
         return self.names.indicator(self.need("indicator"), self.lang)
 
@@ -130,9 +134,7 @@ def _stale(w: _Words, _: str) -> str:
 
 def _revised(w: _Words, _: str) -> str:
     before, after = w.figures("previous_value", "value")
-    text = w.label(
-        "figures.revised", indicator=w.indicator(), area=w.area(), period=w.period(), previous_value=before, value=after
-    )
+    text = w.about_figure("figures.revised", previous_value=before, value=after)
     more = int(w.p.get("count") or 1) - 1
     if more > 0:
         text += w.label("figures.revised.more", more=number(more, w.lang, 0))
@@ -155,29 +157,22 @@ def _watch(w: _Words, _: str) -> str:
             reasons.append(w.label(f"reason.{reason}"))
         else:
             reasons.append(reason)
-    return w.label(
-        "revision.watch", indicator=w.indicator(), area=w.area(), period=w.period(), previous_value=before,
-        value=after, revision=w.need("revision"), reasons=", ".join(reasons),
-    )  # fmt: skip
+    return w.about_figure(
+        "revision.watch", previous_value=before, value=after, revision=w.need("revision"), reasons=", ".join(reasons)
+    )
 
 
 def _band(w: _Words, _: str) -> str:
     value, limit = w.figures("value", "threshold")
     reason = str(w.need("reason"))
     where = w.label(f"reason.{reason}") if f"reason.{reason}" in CATALOGUE else reason
-    return w.label(
-        "anomaly.band", indicator=w.indicator(), area=w.area(), period=w.period(), value=value, where=where,
-        threshold=limit,
-    )  # fmt: skip
+    return w.about_figure("anomaly.band", value=value, where=where, threshold=limit)
 
 
 def _outlier(w: _Words, _: str) -> str:
     value, before = w.figures("value", "previous_value")
-    return w.label(
-        "anomaly.outlier", indicator=w.indicator(), area=w.area(), period=w.period(), value=value,
-        previous_value=before, score=number(float(w.need("score")), w.lang, 1),
-        threshold=number(float(w.need("threshold")), w.lang),
-    )  # fmt: skip
+    score, limit = number(float(w.need("score")), w.lang, 1), number(float(w.need("threshold")), w.lang)
+    return w.about_figure("anomaly.outlier", value=value, previous_value=before, score=score, threshold=limit)
 
 
 def _counter(w: _Words, _: str) -> str:
@@ -223,9 +218,9 @@ def _derived(w: _Words, _: str) -> str:
 
 def _sources(w: _Words, _: str) -> str:
     value, other = w.figures("value", "reference_value")
-    return w.label(
-        "crosscheck.sources", indicator=w.indicator(), area=w.area(), period=w.period(), value=value,
-        source=w.source(), reference_value=other, reference_source=w.source("reference_source"),
+    return w.about_figure(
+        "crosscheck.sources", value=value, source=w.source(), reference_value=other,
+        reference_source=w.source("reference_source"),
     )  # fmt: skip
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date
 from typing import Any
 
+from pydantic import BaseModel
 from rich.table import Table
 
 from cli.common import EXIT_OK, Add, UserError, open_existing, out, parse_date, parse_moment_arg, print_json
@@ -68,13 +70,9 @@ async def cmd_indicators(args: argparse.Namespace) -> int:
         items = await store.indicators(category=args.category, agency=args.agency)
     finally:
         await store.close()
-    if args.json:
-        print_json([i.model_dump(mode="json") for i in items])
-        return EXIT_OK
     w = WORDS[args.lang]
-    table = Table(*w["indicator_columns"])
-    for i in items:
-        table.add_row(
+    rows = (
+        (
             i.code,
             i.name_vi if args.lang == "vi" else i.name_en,
             unit_label(i.unit, args.lang),
@@ -83,9 +81,9 @@ async def cmd_indicators(args: argparse.Namespace) -> int:
             i.owner,
             w["levels"].get(i.level.value, i.level.value),
         )
-    out.print(table)
-    out.print(w["indicators"](len(items)))
-    return EXIT_OK
+        for i in items
+    )
+    return _listing(args, items, w["indicator_columns"], rows, w["indicators"](len(items)))
 
 
 async def cmd_areas(args: argparse.Namespace) -> int:
@@ -95,17 +93,30 @@ async def cmd_areas(args: argparse.Namespace) -> int:
         items = await store.areas_in_force(on)
     finally:
         await store.close()
-    if args.json:
-        print_json([a.model_dump(mode="json") for a in items])
-        return EXIT_OK
     w = WORDS[args.lang]
-    table = Table(*w["area_columns"])
-    for a in items:
-        table.add_row(
-            a.code, a.name_vi, w["kinds"].get(a.kind, a.kind), str(a.valid_from or "—"), str(a.valid_to or "—")
-        )
+    rows = (
+        (a.code, a.name_vi, w["kinds"].get(a.kind, a.kind), str(a.valid_from or "—"), str(a.valid_to or "—"))
+        for a in items
+    )
+    return _listing(args, items, w["area_columns"], rows, w["areas"](len(items), on.isoformat()))
+
+
+def _listing(
+    args: argparse.Namespace,
+    items: Sequence[BaseModel],
+    columns: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    total: str,
+) -> int:
+    """``items`` as their JSON (--json), else as a table of ``rows`` under ``columns``, then ``total``."""
+    if args.json:
+        print_json([i.model_dump(mode="json") for i in items])
+        return EXIT_OK
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*row)
     out.print(table)
-    out.print(w["areas"](len(items), on.isoformat()))
+    out.print(total)
     return EXIT_OK
 
 
