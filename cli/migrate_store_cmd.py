@@ -1,6 +1,7 @@
 """`opscentre migrate-store --from PATH --to URL`: copy a SQLite store into an empty PostgreSQL database and
-verify the copy (storage/pg/copy.py). Exit 0: a verified copy; 1: the copy failed (target left empty) or
-differs (the first difference named); 2: refused before anything was written (cli/main.py's StoreError)."""
+verify the copy (storage/pg/copy.py, copy_prepare.py, copy_verify.py). Exit 0: a verified copy; 1: the copy
+failed (target left empty) or differs (the first difference named); 2: refused before anything was written
+(cli/main.py's StoreError)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import json
 import sys
 from typing import TextIO
 
-from storage.pg.copy import CopyFailed, CopyReport, Progress, migrate_store
+from storage.pg.copy import CopyFailed, Progress, migrate_store
+from storage.pg.copy_verify import CopyReport
 
 EXIT_OK, EXIT_PROBLEM = 0, 1
 
@@ -37,7 +39,7 @@ def print_report(report: CopyReport, stream: TextIO) -> None:
 
 
 def run(source: str, url: str, *, as_json: bool) -> int:
-    """Raises storage.pg.copy.MigrateRefused (a StoreError: exit 2 in cli/main.py)."""
+    """Raises storage.pg.copy_prepare.MigrateRefused (a StoreError: exit 2 in cli/main.py)."""
     try:
         report = migrate_store(source, url, progress=_progress(sys.stderr))
     except CopyFailed as exc:

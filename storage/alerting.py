@@ -136,6 +136,18 @@ def _transition(conn: Connection, alert: Alert, at: datetime, actor: str | None 
     )
 
 
+def _change(
+    conn: Connection, alert_id: int, assignments: str, args: tuple[Any, ...], now: datetime, actor: str | None = None
+) -> Alert:
+    """``UPDATE alerts SET <assignments>`` on one alert, then its transition row and its event, in the
+    transaction that changes it; returns the alert as it is now."""
+    conn.execute(f"UPDATE alerts SET {assignments} WHERE id = ?", (*args, alert_id))
+    changed = get(conn, alert_id)
+    _transition(conn, changed, now, actor)
+    _event(conn, changed)
+    return changed
+
+
 def _open_alerts(conn: Connection, rules: frozenset[str] | None = None) -> list[Alert]:
     rows = conn.execute(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {_OPEN} ORDER BY id").fetchall()
     alerts = [alert_from_row(r) for r in rows]
@@ -171,14 +183,8 @@ def _refresh_mute(
     inhibited_by, silenced_by = _mutes_of(conn, alert, inhibitions, now)
     if (inhibited_by, silenced_by) == (alert.inhibited_by, alert.silenced_by):
         return None
-    conn.execute(
-        "UPDATE alerts SET inhibited_by = ?, silenced_by = ?, updated_at = ? WHERE id = ?",
-        (inhibited_by, silenced_by, to_text(now), alert.id),
-    )
-    changed = get(conn, alert.id)
-    _transition(conn, changed, now, actor)
-    _event(conn, changed)
-    return changed
+    assignments = "inhibited_by = ?, silenced_by = ?, updated_at = ?"
+    return _change(conn, alert.id, assignments, (inhibited_by, silenced_by, to_text(now)), now, actor)
 
 
 def _refresh_targets(conn: Connection, by: Alert, inhibitions: Sequence[Inhibition], now: datetime) -> list[Alert]:
@@ -297,13 +303,8 @@ def resolve(
 
 def _resolve(conn: Connection, alert: Alert, now: datetime, inhibitions: Sequence[Inhibition]) -> Alert:
     text = to_text(now)
-    conn.execute(
-        "UPDATE alerts SET state = 'resolved', resolved_at = ?, updated_at = ?, cleared_at = NULL WHERE id = ?",
-        (text, text, alert.id),
-    )
-    resolved = get(conn, alert.id)
-    _transition(conn, resolved, now)
-    _event(conn, resolved)
+    assignments = "state = 'resolved', resolved_at = ?, updated_at = ?, cleared_at = NULL"
+    resolved = _change(conn, alert.id, assignments, (text, text), now)
     _refresh_targets(conn, resolved, inhibitions, now)
     return resolved
 
@@ -314,16 +315,9 @@ def acknowledge(conn: Connection, alert_id: int, actor: str, role: str, note: st
     alert = get(conn, alert_id)
     if alert.state not in (AlertState.PENDING, AlertState.FIRING):
         raise AlertError(f"alert {alert_id} is {alert.state.value}; only a pending or firing alert can be acknowledged")
-    conn.execute(
-        """UPDATE alerts SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, ack_note = ?,
-           updated_at = ? WHERE id = ?""",
-        (to_text(now), actor, note, to_text(now), alert_id),
-    )
     audit_log.append(conn, now, actor, role, "alert.acknowledge", f"alert:{alert_id}", {"note": note, **details})
-    alert = get(conn, alert_id)
-    _transition(conn, alert, now, actor)
-    _event(conn, alert)
-    return alert
+    assignments = "state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, ack_note = ?, updated_at = ?"
+    return _change(conn, alert_id, assignments, (to_text(now), actor, note, to_text(now)), now, actor)
 
 
 def tick(conn: Connection, inhibitions: Sequence[Inhibition] = DEFAULT_INHIBITIONS) -> list[Alert]:
@@ -337,13 +331,7 @@ def tick(conn: Connection, inhibitions: Sequence[Inhibition] = DEFAULT_INHIBITIO
         (text,),
     ).fetchall()
     for r in due:
-        old = _row(r).alert
-        conn.execute(
-            "UPDATE alerts SET state = 'firing', fired_at = ?, updated_at = ? WHERE id = ?", (text, text, old.id)
-        )
-        alert = get(conn, old.id)
-        _transition(conn, alert, now)
-        _event(conn, alert)
+        alert = _change(conn, _row(r).alert.id, "state = 'firing', fired_at = ?, updated_at = ?", (text, text), now)
         changed.append(alert)
         changed += _refresh_targets(conn, alert, inhibitions, now)
     clear = conn.execute(f"SELECT {_COLUMNS} FROM alerts WHERE {_OPEN} AND cleared_at IS NOT NULL").fetchall()

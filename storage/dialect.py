@@ -14,11 +14,13 @@ URL or a file); ``Store.open`` chooses the store's dialect with it, and the stor
 - ``FOR UPDATE SKIP LOCKED`` (PostgreSQL's; SQLite's writer is alone anyway);
 - "now" for leases (the server's clock on PostgreSQL, shared by every process; ours on SQLite);
 - the schema version, the integrity check;
-- a text field of a JSON column (kept as text on PostgreSQL: the audit chain hashes the exact text).
+- a text field of a JSON column (kept as text on PostgreSQL: the audit chain hashes the exact text);
+- the engine's part of the collector lock (``process_lock``: flocks on a SQLite file, an advisory lock
+  on PostgreSQL; storage/process_lock.py).
 
-The collector lock between processes (``storage/lock.py``: flocks, or an advisory lock) and the CLI's
-"is there a database file" handle a target before any store is open: they ask ``dialect_for(target)``
-whether it is a local file, and never parse the target themselves.
+The collector lock between processes (``storage/lock.py``) and the CLI's "is there a database file"
+handle a target before any store is open: they ask ``dialect_for(target)`` (for its lock, whether it is
+a local file), and never parse the target themselves.
 """
 
 from __future__ import annotations
@@ -33,7 +35,10 @@ import aiosqlite
 
 from storage.clock import to_text, utcnow
 from storage.conn import Connection, Reader
+from storage.file_lock import FileLock
 from storage.pg.adapter import PgConnection, PgReader, is_url
+from storage.pg.advisory_lock import AdvisoryLock
+from storage.process_lock import ProcessLock
 from storage.writes import ConstraintError
 
 
@@ -117,6 +122,7 @@ class Dialect:
     open_reader: Callable[[str], Awaitable[Reader]]
     migrate: Callable[[Connection], None]
     revive: Callable[[Connection], None]  # the writer's connection, before each transaction
+    process_lock: Callable[[str], ProcessLock]  # the collector lock's engine part, for a target
     begin_write: str  # the statement that begins the writer's transaction
     begin_read: str  # the statement that begins a read transaction (one snapshot until COMMIT)
     last_seq: str  # the newest event committed (or written by this transaction); one row, one column
@@ -156,6 +162,7 @@ SQLITE = Dialect(
     open_reader=_sqlite_reader,
     migrate=_sqlite_migrate,
     revive=_sqlite_revive,
+    process_lock=FileLock,
     begin_write="BEGIN IMMEDIATE",
     begin_read="BEGIN",  # WAL: a read transaction sees one snapshot
     last_seq="SELECT seq FROM sqlite_sequence WHERE name = 'events'",
@@ -174,6 +181,7 @@ POSTGRESQL = Dialect(
     open_reader=_pg_reader,
     migrate=_pg_migrate,
     revive=_pg_revive,
+    process_lock=AdvisoryLock,
     begin_write="BEGIN",
     begin_read="BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     # The highest seq (numbered by trigger under a lock this transaction holds once it wrote one).

@@ -19,16 +19,9 @@ import pytest
 from storage import Batch, ObservationIn, ObservationStatus, RunOutcome, RunTrigger, Severity, Store
 from storage.clock import ManualClock, use_clock
 from storage.models import SilenceMatch
-from storage.pg.copy import (
-    TABLES,
-    CopyReport,
-    check_schemas,
-    connect_target,
-    copy_store,
-    open_source,
-    prepare_target,
-    verify_copy,
-)
+from storage.pg.copy import copy_store
+from storage.pg.copy_prepare import TABLES, check_schemas, connect_target, open_source, prepare_target
+from storage.pg.copy_verify import CopyReport, verify_copy
 from tests.conftest import run_cli
 from tests.pgkit import PgServer
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from bench import pgserver
 from storage import Batch, ObservationIn, Store, StoreError
 from storage.lock import CollectorLock, DatabaseBusy, holder
+from storage.pg.adapter import PgConnection, PgReader
 from storage.settings import DatabaseSettings
 from storage.writes import StoreUnavailable
 from tests.conftest import run_cli
@@ -124,3 +125,31 @@ def test_a_multi_host_url_is_told_host_by_host_without_the_password(pg_url: str,
     told = f"postgresql://opscentre@127.0.0.1:{closed},127.0.0.1:{pg_server.port}/{dbname}"
     assert told in done.stdout, done.stdout
     assert pg_server.password not in done.stdout + done.stderr
+
+
+async def test_rows_come_back_in_the_shape_the_store_reads_on_sqlite(pg_url: str) -> None:
+    """psycopg's loaders on the store's connections (storage/pg/adapter.py ``STORE_TYPES``): a timestamptz
+    is the store's time text, a date its ISO text, a numeric an int when whole and a float otherwise;
+    the other types as psycopg gives them. The writer's and the reader's connections alike."""
+    sql = (
+        "SELECT timestamptz '2024-06-01 16:30:00.25+07', timestamptz '2024-06-01 09:00:00+00', date '2025-07-01', "
+        "sum(x), sum(x) / 2, 1.5::numeric, 'abc'::bytea, 2.5::double precision, 7::bigint, 'text', NULL::numeric "
+        "FROM (VALUES (3::bigint), (4::bigint)) AS v (x)"
+    )
+    expected = (
+        "2024-06-01T09:30:00.250000Z", "2024-06-01T09:00:00.000000Z", "2025-07-01",
+        7, 3.5, 1.5, b"abc", 2.5, 7, "text", None,
+    )  # fmt: skip
+    writer = PgConnection(pg_url)
+    try:
+        row = writer.execute(sql).fetchone()
+    finally:
+        writer.close()
+    reader = await PgReader.open(pg_url)
+    try:
+        read = await (await reader.execute(sql)).fetchone()
+    finally:
+        await reader.close()
+    for got in (row, read):
+        assert got == expected
+        assert [type(v) for v in got] == [type(v) for v in expected]

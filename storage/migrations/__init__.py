@@ -1,7 +1,10 @@
 """Numbered schema migrations, tracked in ``PRAGMA user_version``.
 
 ``NNNN_name.sql`` files in this package are applied in order, each in its own transaction together
-with the version bump, so a database is always at exactly one version, never half-way.
+with the version bump, so a database is always at exactly one version, never half-way. How a package
+of migrations is found and numbered, and the refusal of a database newer than the program
+(``found_in``, ``refuse_newer``), serve PostgreSQL's migrations too (storage/pg/migrate.py); applying
+them differs (there: ``schema_version`` rows, under an advisory lock shared by several processes).
 """
 
 from __future__ import annotations
@@ -19,15 +22,20 @@ class Migration:
     sql: str
 
 
-def all_migrations() -> list[Migration]:
+def found_in(package: str, what: str = "migrations") -> list[Migration]:
+    """The ``NNNN_name.sql`` files of ``package`` in order; they must be numbered 1..n."""
     found = []
-    for entry in resources.files(__package__).iterdir():
+    for entry in resources.files(package).iterdir():
         if m := re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name):
             found.append(Migration(int(m[1]), m[2], entry.read_text(encoding="utf-8")))
     found.sort(key=lambda m: m.version)
     if [m.version for m in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"migrations are not numbered 1..n: {[m.version for m in found]}")
+        raise RuntimeError(f"{what} are not numbered 1..n: {[m.version for m in found]}")
     return found
+
+
+def all_migrations() -> list[Migration]:
+    return found_in(__package__)
 
 
 LATEST = len(all_migrations())
@@ -35,6 +43,16 @@ LATEST = len(all_migrations())
 
 class SchemaTooNew(RuntimeError):
     pass
+
+
+def refuse_newer(version: int, latest: int) -> None:
+    """A database at a version this program does not know is not opened (not written by a program that
+    cannot read it)."""
+    if version > latest:
+        raise SchemaTooNew(
+            f"the database is at schema version {version}, newer than this program knows ({latest}); "
+            "upgrade opscentre before opening it"
+        )
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -46,11 +64,7 @@ def migrate(conn: sqlite3.Connection, target: int | None = None) -> tuple[int, i
     """Bring the schema to ``target`` (default: the latest). Returns (version before, version after)."""
     target = LATEST if target is None else target
     before = schema_version(conn)
-    if before > LATEST:
-        raise SchemaTooNew(
-            f"the database is at schema version {before}, newer than this program knows ({LATEST}); "
-            "upgrade opscentre before opening it"
-        )
+    refuse_newer(before, LATEST)
     for m in all_migrations():
         if before < m.version <= target:
             # executescript commits anything pending first; the script runs as one transaction.

@@ -8,8 +8,9 @@ the repositories stay one text for both engines:
 - binding is client-side (``ClientCursor``): the store's SQL has untyped NULL parameters
   (``?3 IS NULL OR source = ?3``) and text times compared with timestamptz columns, which
   server-side binding would need a type for;
-- results look like SQLite's: a timestamptz is the store's time text (storage/clock.py
-  ``to_text``), a date its ISO text, a numeric (``sum`` of a bigint) an int or float;
+- results look like SQLite's, as psycopg loads them (the loaders of ``STORE_TYPES``, on both
+  connections): a timestamptz is the store's time text (storage/clock.py ``to_text``), a date its ISO
+  text, a numeric (``sum`` of a bigint) an int or float;
 - a unique or foreign key violation, or a trigger refusing a change, is raised as our
   ``ConstraintError`` (storage/writes.py; the operation's fault), with psycopg's as its cause; losing the server is ``psycopg.OperationalError``, which the writer
   counts as "cannot be written now" (storage/writer.py ``unwritable``) and after which it
@@ -20,12 +21,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import psycopg
 from psycopg import AsyncClientCursor, ClientCursor
+from psycopg.abc import AdaptContext, Buffer
+from psycopg.adapt import AdaptersMap, Loader
+from psycopg.pq import Format
 
 from storage.clock import to_text
 from storage.pg.translate import translate
@@ -56,20 +59,43 @@ def shown(target: str) -> str:
     return f"postgresql://{user}{where}/{parts.get('dbname', '')}"
 
 
-def _value(v: Any) -> Any:
-    if isinstance(v, datetime):
-        return to_text(v)
-    if isinstance(v, date):
-        return v.isoformat()
-    if isinstance(v, Decimal):
-        return int(v) if v == v.to_integral_value() else float(v)
-    if isinstance(v, memoryview):
-        return bytes(v)
-    return v
+class _Reshaped(Loader):
+    """psycopg's own text loader for the type, its value then given the shape the store reads on SQLite."""
+
+    def __init__(self, oid: int, context: AdaptContext | None = None) -> None:
+        super().__init__(oid, context)
+        own = psycopg.adapters.get_loader(oid, Format.TEXT)
+        assert own is not None, f"psycopg has no loader for type {oid}"
+        self._own = own(oid, context)
 
 
-def _row(r: Sequence[Any] | None) -> tuple[Any, ...] | None:
-    return None if r is None else tuple(_value(v) for v in r)
+class TimeTextLoader(_Reshaped):
+    """timestamptz: the store's time text (what the SQLite store holds)."""
+
+    def load(self, data: Buffer) -> str:
+        return to_text(self._own.load(data))
+
+
+class DateTextLoader(_Reshaped):
+    """date: its ISO text."""
+
+    def load(self, data: Buffer) -> str:
+        return str(self._own.load(data).isoformat())
+
+
+class NumberLoader(Loader):
+    """numeric (a ``sum`` of a bigint): an int when whole, else a float, as SQLite's arithmetic gives."""
+
+    def load(self, data: Buffer) -> int | float:
+        value = Decimal(str(data, "utf-8"))
+        return int(value) if value == value.to_integral_value() else float(value)
+
+
+# The types of the store's connections (the writer's and the reader's): psycopg's, with the loaders above.
+STORE_TYPES = AdaptersMap(psycopg.adapters)
+STORE_TYPES.register_loader("timestamptz", TimeTextLoader)
+STORE_TYPES.register_loader("date", DateTextLoader)
+STORE_TYPES.register_loader("numeric", NumberLoader)
 
 
 def _integrity(exc: psycopg.Error) -> ConstraintError:
@@ -83,7 +109,9 @@ _REFUSED = (psycopg.IntegrityError, psycopg.errors.ObjectNotInPrerequisiteState)
 
 def connect_sync(url: str) -> psycopg.Connection[Any]:
     # autocommit: the writer sends BEGIN / SAVEPOINT / COMMIT itself, as it does on SQLite.
-    conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, cursor_factory=ClientCursor)
+    conn = psycopg.connect(
+        url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, context=STORE_TYPES, cursor_factory=ClientCursor
+    )
     conn.execute("SET TIME ZONE 'UTC'")
     return conn
 
@@ -136,8 +164,7 @@ class PgConnection:
         try:
             with self.raw.cursor() as cur:
                 cur.execute(st.sql, st.args(params))
-                rows = [_row(r) for r in cur.fetchall()] if cur.description else []
-                return Cursor(rows, cur.rowcount)  # type: ignore[arg-type]
+                return Cursor(cur.fetchall() if cur.description else [], cur.rowcount)
         except _REFUSED as exc:
             raise _integrity(exc) from exc
 
@@ -217,7 +244,11 @@ class PgReader:
     @staticmethod
     async def _connect(url: str) -> psycopg.AsyncConnection[Any]:
         conn = await psycopg.AsyncConnection.connect(
-            url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, cursor_factory=AsyncClientCursor
+            url,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            context=STORE_TYPES,
+            cursor_factory=AsyncClientCursor,
         )
         await conn.execute("SET TIME ZONE 'UTC'")
         await conn.execute("SET default_transaction_read_only = on")
@@ -236,8 +267,7 @@ class PgReader:
                 try:
                     async with self._conn.cursor() as cur:
                         await cur.execute(st.sql, st.args(params))
-                        rows = [_row(r) for r in await cur.fetchall()] if cur.description else []
-                        return rows, cur.rowcount  # type: ignore[return-value]
+                        return (await cur.fetchall() if cur.description else []), cur.rowcount
                 except psycopg.OperationalError:
                     if attempt == 2 or not idle or not (self._conn.broken or self._conn.closed):
                         raise

@@ -9,11 +9,11 @@ advisory lock, then reads the version, so a migration runs once and the others w
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from importlib import resources
-
 import psycopg
+
+from storage.migrations import Migration, SchemaTooNew, found_in, refuse_newer
+
+__all__ = ["LATEST", "Migration", "SchemaTooNew", "all_migrations", "migrate", "schema_version"]
 
 # pg_advisory_xact_lock key: "opsc" + "migr" as two 32-bit halves, unlikely to meet anyone else's lock.
 MIGRATION_LOCK = 0x6F707363_6D696772
@@ -26,26 +26,8 @@ CREATE TABLE IF NOT EXISTS schema_version (
 )"""
 
 
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
-
-
-class SchemaTooNew(RuntimeError):
-    pass
-
-
 def all_migrations() -> list[Migration]:
-    found = []
-    for entry in resources.files("storage.pg.migrations").iterdir():
-        if m := re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name):
-            found.append(Migration(int(m[1]), m[2], entry.read_text(encoding="utf-8")))
-    found.sort(key=lambda m: m.version)
-    if [m.version for m in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"PostgreSQL migrations are not numbered 1..n: {[m.version for m in found]}")
-    return found
+    return found_in("storage.pg.migrations", "PostgreSQL migrations")
 
 
 LATEST = len(all_migrations())
@@ -72,11 +54,7 @@ def migrate(conn: psycopg.Connection, target: int | None = None) -> tuple[int, i
         raise RuntimeError("migrate() needs a connection outside any transaction")
     before = schema_version(conn)
     conn.rollback()  # end the read's implicit transaction (non-autocommit connections)
-    if before > LATEST:
-        raise SchemaTooNew(
-            f"the database is at schema version {before}, newer than this program knows ({LATEST}); "
-            "upgrade opscentre before opening it"
-        )
+    refuse_newer(before, LATEST)
     for m in all_migrations():
         if m.version > target:
             break
