@@ -36,6 +36,7 @@ class Stage:
         self.counter_dips: dict[str, float] = {}
 
     def act(self, action: str, p: dict[str, Any]) -> str:
+        """Carry out one step; returns what it did, as ``/_admin/scenario`` shows it."""
         if action in ("hold", "release"):
             return self._hold(p["area"], p.get("days", 40), action == "release")
         if action == "adjust":
