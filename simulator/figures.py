@@ -6,213 +6,24 @@ after) with a first value, provisional (for GDP growth: estimated); the next rel
 agency replaces it with the official value. Daily figures are official at once.
 
 Provincial figures: periods ending on or before the merger cutoff (2025-06-30) are reported by
-the 63 former units, later periods by the 34 units in force. Flows and stocks are split from
-the national figure by seeded, slowly drifting shares with largest-remainder rounding, so the
-provinces add up exactly to the nation; a merged unit's share is the sum of its former units'.
-Rates vary around the national value, and a merged unit's rate is the weighted mean of its former
-units'. The ``revise`` fault adds lasting overrides on top.
+the 63 former units, later periods by the 34 units in force; ``simulator.panels`` spreads the
+national figures over them. The ``revise`` fault adds lasting overrides on top.
 
 Series are built lazily per indicator and cached up to the end of the next year.
 """
 
 from __future__ import annotations
 
-import math
 import random
-from bisect import bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from simulator import national as nat
+from simulator import panels
 from simulator.periods import derive, end_of, epoch, index_of, label, rng
-from simulator.provinces import COVID_HOTSPOTS, TRADE_HUBS, weight
 from simulator.reference import NATION, IndicatorRow, Reference
-
-Value = float | int
-# indicator, area, period, value, status, updated_at (this value's publication), published_at (the figure's first)
-Record = tuple[str, str, str, Value, str, int, int]
-
-_DECIMALS = {
-    "VND/USD": 0, "doanh nghiệp": 0, "vụ": 0, "ca": 0,
-    "nghìn lượt": 1, "nghìn tấn": 1,
-    "tỷ USD": 3,  # provinces report in millions of USD: three decimals keep them
-    "triệu người": 3,
-}  # fmt: skip
-
-
-def decimals(row: IndicatorRow) -> int:
-    return _DECIMALS.get(row.unit, 2)
-
-
-def rounded(v: float, d: int) -> Value:
-    return round(v) if d == 0 else round(v, d)
-
-
-# Size of the difference between the first (provisional) and the official value: relative for
-# flows, stocks and levels, in points for rates.
-_REVISION = {
-    "GDP_GROWTH": 0.15, "GRDP_GROWTH": 0.3, "CPI_YOY": 0.06, "CPI_MOM": 0.04, "IIP_YOY": 0.4,
-    "PUBLIC_INVESTMENT_DISBURSED": 0.4, "CREDIT_GROWTH": 0.08, "UNEMPLOYMENT_RATE": 0.03, "HI_COVERAGE": 0.1,
-    "LEVEL4_SERVICE_SHARE": 0.3, "SI_PARTICIPANTS": 0.003, "UI_PARTICIPANTS": 0.003,
-}  # fmt: skip
-
-
-def revision_size(row: IndicatorRow) -> float:
-    return _REVISION.get(row.code, 0.1 if row.kind == "rate" else 0.012)
-
-
-@dataclass(frozen=True)
-class ShareSpec:
-    """How a flow or stock splits among provinces: size exponents, spread and movement of shares."""
-
-    grdp: float = 0.5
-    pop: float = 0.5
-    spread: float = 0.15  # sd of the permanent log deviation of a province's share
-    drift: float = 0.01  # sd of the monthly random walk of the log share
-    noise: float = 0.04  # sd of the period's own log deviation
-
-
-SHARES = {
-    "RETAIL_SALES": ShareSpec(0.7, 0.3, 0.15, 0.01, 0.03),
-    "BUDGET_REVENUE": ShareSpec(1.3, 0.0, 0.25, 0.01, 0.08),
-    "BUDGET_EXPENDITURE": ShareSpec(0.4, 0.6, 0.15, 0.01, 0.08),
-    "EXPORTS": ShareSpec(0.8, 0.0, 0.25, 0.015, 0.06),
-    "IMPORTS": ShareSpec(0.8, 0.0, 0.25, 0.015, 0.06),
-    "FDI_REGISTERED": ShareSpec(1.2, 0.0, 0.4, 0.02, 0.8),
-    "NEW_ENTERPRISES": ShareSpec(1.2, 0.0, 0.15, 0.01, 0.05),
-    "ENTERPRISE_EXITS": ShareSpec(1.2, 0.0, 0.15, 0.01, 0.08),
-    "SI_PARTICIPANTS": ShareSpec(0.6, 0.4, 0.1, 0.002, 0.001),
-    "UI_PARTICIPANTS": ShareSpec(0.6, 0.4, 0.1, 0.002, 0.001),
-    "TRAFFIC_ACCIDENTS": ShareSpec(0.2, 0.8, 0.2, 0.01, 0.12),
-    "COVID19_NEW_CASES": ShareSpec(0.0, 1.0, 0.3, 0.0, 0.35),
-}
-
-
-@dataclass(frozen=True)
-class RateSpec:
-    """How a rate varies among provinces: ``add`` (points) or ``mul`` (relative) deviations."""
-
-    mode: str = "add"
-    spread: float = 0.5  # sd of the permanent deviation
-    noise: float = 0.3  # sd of the period's deviation (AR(1) with ``rho``)
-    rho: float = 0.6
-    lo: float = -math.inf
-    hi: float = math.inf
-
-
-RATES = {
-    "GRDP_GROWTH": RateSpec("add", 1.5, 1.2, 0.2, -15.0, 25.0),
-    "CPI_YOY": RateSpec("add", 0.4, 0.25, 0.6, -2.0, 30.0),
-    "CPI_MOM": RateSpec("add", 0.05, 0.12, 0.2),
-    "IIP_YOY": RateSpec("add", 3.0, 3.5, 0.5, -40.0, 80.0),
-    "PUBLIC_INVESTMENT_DISBURSED": RateSpec("mul", 0.15, 0.03, 0.95, 0.0, 100.0),
-    "UNEMPLOYMENT_RATE": RateSpec("mul", 0.35, 0.08, 0.5, 0.2, 10.0),
-    "HI_COVERAGE": RateSpec("add", 2.5, 0.3, 0.9, 60.0, 99.5),
-    "LEVEL4_SERVICE_SHARE": RateSpec("add", 10.0, 1.5, 0.9, 0.0, 100.0),
-}
-
-
-SQRT12 = math.sqrt(12)
-
-
-def spread(r: random.Random, sd: float) -> float:
-    """A centred uniform deviate with standard deviation ``sd``: the panels draw hundreds of
-    thousands of these, and ``random()`` is many times cheaper than ``gauss()``."""
-    return (r.random() - 0.5) * SQRT12 * sd
-
-
-def apportion(total: int, weights: list[float]) -> list[int]:
-    """Split an integer total by weights; the parts add up exactly (largest remainder)."""
-    if total < 0:
-        return [-p for p in apportion(-total, weights)]
-    wsum = sum(weights)
-    if wsum <= 0:
-        weights, wsum = [1.0] * len(weights), float(len(weights))
-    quotas = [total * w / wsum for w in weights]
-    parts = [int(q) for q in quotas]
-    left = total - sum(parts)
-    if left:
-        order = sorted(range(len(quotas)), key=lambda k: parts[k] - quotas[k])
-        for k in order[:left]:
-            parts[k] += 1
-    return parts
-
-
-@dataclass(slots=True)
-class Series:
-    """One (indicator, area): periods in order, first and official vintages, overrides."""
-
-    indicator: str
-    area: str
-    index0: int  # position of the first period in the indicator's full history
-    labels: list[str]
-    t1: list[int]  # first publication (epoch seconds), increasing
-    v1: list[Value]
-    t2: list[int] | None  # official publication, increasing; None: no revision (daily)
-    v2: list[Value] | None
-    status1: str
-    overrides: dict[int, list[tuple[int, Value, str]]] = field(default_factory=dict)  # by history position
-    # A reporter that is late (scenarios): what it would publish in [since, until) comes out at
-    # ``until`` instead; until HELD (the far future) it is withheld.
-    hold: tuple[int, int] | None = None
-
-    def published(self, as_of: int) -> int:
-        return bisect_right(self.t1, as_of)
-
-    def _shifted(self, t: int) -> int:
-        h = self.hold
-        return h[1] if h is not None and h[0] <= t < h[1] else t
-
-    def first_published(self, k: int) -> int:
-        """When the figure at position ``k`` first came out (a late reporter's: when it delivered)."""
-        return self._shifted(self.t1[k])
-
-    def effective(self, k: int, as_of: int) -> tuple[Value, str, int] | None:
-        """The figure at position ``k`` as known at ``as_of``; None while it is not out."""
-        t = self._shifted(self.t1[k])
-        if t > as_of:
-            return None
-        value, status = self.v1[k], self.status1
-        if self.t2 is not None and self.v2 is not None:
-            t2 = max(t, self._shifted(self.t2[k]))
-            if t2 <= as_of:
-                value, status, t = self.v2[k], "official", t2
-        for ot, ov, os_ in self.overrides.get(self.index0 + k, ()):
-            if t <= ot <= as_of:
-                value, status, t = ov, os_, ot
-        return value, status, t
-
-    def latest(self, as_of: int, status: str | None = None) -> int | None:
-        """The position of the newest figure out at ``as_of`` (with that status, if given)."""
-        for k in range(self.published(as_of) - 1, -1, -1):
-            known = self.effective(k, as_of)
-            if known is not None and (status is None or known[1] == status):
-                return k
-        return None
-
-    def select(self, as_of: int, after: int | None) -> list[Record]:
-        """The figures as published at ``as_of``, updated strictly after ``after`` if given."""
-        ind, area, labels = self.indicator, self.area, self.labels
-        k1 = bisect_right(self.t1, as_of)
-        j1 = 0 if after is None else bisect_right(self.t1, after)
-        if self.overrides or self.hold is not None:
-            out = []
-            for k in range(k1):
-                known = self.effective(k, as_of)
-                if known is not None and (after is None or known[2] > after):
-                    value, status, t = known
-                    out.append((ind, area, labels[k], value, status, t, self.first_published(k)))
-            return out
-        t1, v1, s1 = self.t1, self.v1, self.status1
-        if self.t2 is None or self.v2 is None:
-            return [(ind, area, labels[k], v1[k], s1, t1[k], t1[k]) for k in range(j1, k1)]
-        t2, v2 = self.t2, self.v2
-        k2 = min(bisect_right(t2, as_of), k1)
-        j2 = 0 if after is None else bisect_right(t2, after)
-        out = [(ind, area, labels[k], v2[k], "official", t2[k], t1[k]) for k in range(j2, k2)]
-        out.extend((ind, area, labels[k], v1[k], s1, t1[k], t1[k]) for k in range(max(k2, j1), k1))
-        return out
+from simulator.series import Record, Series, Value, decimals, revision_size, rounded
 
 
 def release_times(seed: int, row: IndicatorRow, i0: int, i1: int) -> list[int]:
@@ -345,13 +156,10 @@ class Figures:
         ends = [end_of(f, i) for i in range(i0, i1 + 1)]
         cut = sum(1 for e in ends if e <= ref.cutoff)  # periods [0, cut) belong to the former units
         final, first = self._final_and_first(row, i0, i1)
-        d = decimals(row)
         former, current = ref.former, ref.current
         groups = [[former.index(u) for u in ref.formers_of(c)] for c in current]
-        if row.additive:
-            fin_vals, first_vals = self._split(row, final, first, ends, cut, groups, d)
-        else:
-            fin_vals, first_vals = self._vary(row, final, first, ends, cut, groups, d)
+        given = panels.PanelInput(self.seed, row, final, first, ends, cut, former, groups, decimals(row))
+        fin_vals, first_vals = panels.split(given) if row.additive else panels.vary(given)
         panel: dict[str, Series] = {}
         for pos, area in enumerate(former):
             lo, hi = 0, cut
@@ -402,106 +210,6 @@ class Figures:
             s.v1.extend(first[lo:hi])
             s.t2.extend(t[lo + 1 : hi + 1])
             s.v2.extend(fin[lo:hi])
-
-    def _split(
-        self,
-        row: IndicatorRow,
-        final: list[float],
-        first: list[float] | None,
-        ends: list[date],
-        cut: int,
-        groups: list[list[int]],
-        d: int,
-    ) -> tuple[list[list[Value]], list[list[Value]] | None]:
-        """Columns: one per former unit, then one per current unit (filled where they report)."""
-        spec = SHARES.get(row.code, ShareSpec())
-        former = self.ref.former
-        nf, nc = len(former), len(groups)
-        r = rng(self.seed, row.code, "shares")
-        base = [weight(u, spec.grdp, spec.pop) * math.exp(r.gauss(0, spec.spread)) for u in former]
-        if row.code in ("EXPORTS", "IMPORTS"):
-            base = [b * TRADE_HUBS.get(u, 1.0) for b, u in zip(base, former, strict=True)]
-        hotspots = []
-        if row.code == "COVID19_NEW_CASES":
-            for since, until, spots in COVID_HOTSPOTS:
-                mult = [spots.get(u, 1.0) for u in former]
-                hotspots.append((date.fromisoformat(since), date.fromisoformat(until), mult))
-        scale = 10**d
-        cols_fin: list[list[Value]] = [[0] * len(final) for _ in range(nf + nc)]
-        cols_first: list[list[Value]] | None = [[0] * len(final) for _ in range(nf + nc)] if first else None
-        walk = [0.0] * nf
-        moves = rng(self.seed, row.code, "share-moves")
-        uniform = moves.random
-        drift, noise = SQRT12 * spec.drift, SQRT12 * spec.noise
-        exp = math.exp
-        for k, end in enumerate(ends):
-            w = []
-            for j in range(nf):
-                if drift:
-                    walk[j] += (uniform() - 0.5) * drift
-                w.append(base[j] * exp(walk[j] + (uniform() - 0.5) * noise))
-            for a, b, mult in hotspots:
-                if a <= end <= b:
-                    w = [x * m for x, m in zip(w, mult, strict=True)]
-            if k < cut:
-                targets, weights = range(nf), w
-            else:
-                targets, weights = range(nf, nf + nc), [sum(w[j] for j in g) for g in groups]
-            for cols, vals in ((cols_fin, final), (cols_first, first)):
-                if cols is None or vals is None:
-                    continue
-                parts = apportion(round(vals[k] * scale), weights)
-                for col, p in zip(targets, parts, strict=True):
-                    cols[col][k] = p if d == 0 else round(p / scale, d)
-        return cols_fin, cols_first
-
-    def _vary(
-        self,
-        row: IndicatorRow,
-        final: list[float],
-        first: list[float] | None,
-        ends: list[date],
-        cut: int,
-        groups: list[list[int]],
-        d: int,
-    ) -> tuple[list[list[Value]], list[list[Value]] | None]:
-        spec = RATES.get(row.code, RateSpec())
-        former = self.ref.former
-        nf, nc = len(former), len(groups)
-        r = rng(self.seed, row.code, "offsets")
-        offsets = [r.gauss(0, spec.spread) for _ in former]
-        size = [weight(u, 0.5, 0.5) for u in former]
-        noise = rng(self.seed, row.code, "province-noise")
-        rev = rng(self.seed, row.code, "province-revision")
-        rsize = revision_size(row)
-        e = [0.0] * nf
-        south = [u >= "70" for u in former]
-        cols_fin: list[list[Value]] = [[0] * len(final) for _ in range(nf + nc)]
-        cols_first: list[list[Value]] | None = [[0] * len(final) for _ in range(nf + nc)] if first else None
-
-        def clip(v: float) -> float:
-            return min(spec.hi, max(spec.lo, v))
-
-        for k, end in enumerate(ends):
-            vals = []
-            for j in range(nf):
-                e[j] = spec.rho * e[j] + spread(noise, spec.noise)
-                v = final[k] * math.exp(offsets[j] + e[j]) if spec.mode == "mul" else final[k] + offsets[j] + e[j]
-                if row.code == "GRDP_GROWTH" and end.year == 2021 and south[j]:
-                    v -= 5.0  # the lockdowns of the 2021 Delta wave in the south
-                vals.append(v)
-            if k < cut:
-                out = [(j, clip(vals[j])) for j in range(nf)]
-            else:
-                out = [
-                    (nf + c, clip(sum(vals[j] * size[j] for j in g) / sum(size[j] for j in g)))
-                    for c, g in enumerate(groups)
-                ]
-            for col, v in out:
-                cols_fin[col][k] = rounded(v, d)
-                if cols_first is not None:
-                    cols_first[col][k] = rounded(clip(v + spread(rev, rsize)), d)
-        return cols_fin, cols_first
 
     # --- what the endpoints serve --------------------------------------------------------------
 

@@ -1,26 +1,25 @@
 """Rough sizes of the 63 former provinces and cities, to split national figures plausibly.
 
-Population (millions, 2019 census, rounded) and GRDP (nghìn tỷ đồng, 2019, rounded): only
-their proportions matter, and only for plausibility. A unit missing here gets a middling size.
+Population (millions, 2019 census, rounded) and GRDP (nghìn tỷ đồng, 2019, rounded), in
+``simulator/data/province_sizes.csv``: only their proportions matter, and only for plausibility.
+A unit missing there gets a middling size.
 """
 
 from __future__ import annotations
 
-SIZES: dict[str, tuple[float, float]] = {
-    "01": (8.05, 971), "02": (0.85, 25), "04": (0.53, 18), "06": (0.31, 12), "08": (0.78, 30),
-    "10": (0.73, 55), "11": (0.60, 18), "12": (0.46, 18), "14": (1.25, 50), "15": (0.82, 30),
-    "17": (0.85, 40), "19": (1.29, 120), "20": (0.78, 35), "22": (1.32, 230), "24": (1.80, 110),
-    "25": (1.46, 60), "26": (1.15, 130), "27": (1.37, 200), "30": (1.89, 130), "31": (2.03, 277),
-    "33": (1.25, 100), "34": (1.86, 75), "35": (0.85, 55), "36": (1.78, 65), "37": (0.98, 60),
-    "38": (3.64, 220), "40": (3.33, 140), "42": (1.29, 75), "44": (0.90, 40), "45": (0.63, 30),
-    "46": (1.13, 60), "48": (1.13, 110), "49": (1.50, 100), "51": (1.23, 85), "52": (1.49, 80),
-    "54": (0.87, 35), "56": (1.23, 90), "58": (0.59, 30), "60": (1.23, 80), "62": (0.54, 25),
-    "64": (1.51, 75), "66": (1.87, 80), "67": (0.62, 30), "68": (1.30, 85), "70": (0.99, 65),
-    "72": (1.17, 85), "74": (2.43, 380), "75": (3.10, 370), "77": (1.15, 360), "79": (8.99, 1330),
-    "80": (1.69, 120), "82": (1.76, 80), "83": (1.29, 55), "84": (1.01, 55), "86": (1.02, 55),
-    "87": (1.60, 80), "89": (1.91, 90), "91": (1.72, 90), "92": (1.24, 90), "93": (0.73, 40),
-    "94": (1.20, 55), "95": (0.91, 45), "96": (1.19, 60),
-}  # fmt: skip
+import csv
+from importlib import resources
+
+
+def _sizes() -> dict[str, tuple[float, float]]:
+    text = resources.files("simulator.data").joinpath("province_sizes.csv").read_text("utf-8")
+    return {
+        r["code"]: (float(r["population_millions"]), float(r["grdp_trillion_vnd"]))
+        for r in csv.DictReader(text.splitlines())
+    }
+
+
+SIZES = _sizes()  # code -> (population, GRDP)
 
 # Where the factories are: merchandise trade is far more concentrated than output.
 TRADE_HUBS = {"27": 6.0, "19": 7.0, "74": 2.8, "75": 1.8, "24": 3.0, "31": 1.8, "26": 1.5, "79": 1.6, "01": 0.8}

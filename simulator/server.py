@@ -11,17 +11,17 @@ incremental pull starts from ``next_updated_after`` = ``as_of``. A revision is s
 after every snapshot already served (a second later if need be, which also makes revisions
 visible under a clock that stands still), and later snapshots include it: no incremental pull
 can miss a revision.
+
+Here: the routes, the clock and the snapshots, and when a fault strikes; what a fault does to an
+answer is in ``simulator.breakage``, what a scenario's steps do in ``simulator.stage``, the shape
+of the answers (JSON, errors, page tokens) in ``simulator.answers``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import json
-import socket
-import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,21 +30,29 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator import scenarios
+from simulator import breakage, scenarios
+from simulator.answers import (
+    AGENCY_FORMAT,
+    PORTAL_FORMAT,
+    BadRequest,
+    error,
+    instant,
+    json_answer,
+    select,
+    token,
+    untoken,
+)
 from simulator.faults import Fault, FaultError, FaultTable
-from simulator.figures import Figures, Record, Series, Value, decimals, rounded
-from simulator.periods import iso, label, parse_instant, unit_float
+from simulator.figures import Figures
+from simulator.periods import iso, label, unit_float
 from simulator.portal import Portal
 from simulator.reference import Reference, load
 from simulator.sdmx import CSV_TYPE, OBS_STATUS, XML_TYPE, Obs, to_csv, to_xml
+from simulator.series import Record, Series, decimals
+from simulator.stage import Stage
 
-AGENCY_FORMAT = "opscentre.agency-observations/1"
-PORTAL_FORMAT = "opscentre.portal-counters/1"
 MAX_PAGE_SIZE = 50_000
 MAX_SYNTHETIC = 5_000
-JSON_TYPE = "application/json"
-HELD = 2**62  # a late reporter's figures are withheld until this instant (that is, until released)
-DAY = 86400
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FAULT = web.RequestKey("fault", str)  # schema or duplicate: the handler alters its records
@@ -62,34 +70,6 @@ class SimulatorConfig:
     speed: float = 1.0  # scenario seconds per second of the clock
 
 
-class BadRequest(Exception):
-    pass
-
-
-def _json(body: Any, status: int = 200) -> web.Response:
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    return web.Response(body=data, status=status, content_type=JSON_TYPE, charset="utf-8")
-
-
-def _error(status: int, message: str) -> web.Response:
-    return _json({"error": message, "status": status}, status)
-
-
-def _token(as_of: int, offset: int) -> str:
-    return base64.urlsafe_b64encode(f"v1.{as_of}.{offset}".encode()).decode().rstrip("=")
-
-
-def _untoken(text: str) -> tuple[int, int]:
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-        version, as_of, offset = raw.split(".")
-        if version != "v1" or int(offset) < 0:
-            raise ValueError(raw)
-        return int(as_of), int(offset)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest(f"invalid page token {text!r}: follow the 'next' URL of the previous page") from None
-
-
 class Simulator:
     """A running simulator: ``url``, ``port``, ``faults``; stop with :meth:`stop` (or ``async with``)."""
 
@@ -105,9 +85,7 @@ class Simulator:
         self._clock = self.config.now or (lambda: datetime.now(UTC))
         self._timeline: scenarios.Timeline | None = None
         self.played: list[scenarios.Applied] = []
-        self._before: dict[tuple[str, str, str], tuple[int, Value, str]] = {}  # (channel, ind, area) -> figure
-        self.sdmx_skew: dict[tuple[str, str, str], tuple[int, Value | None]] = {}  # SDMX-only values; None: natural
-        self.counter_dips: dict[str, float] = {}
+        self.stage = Stage(self.figures, self.faults, self.now, self._revision_stamp)
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
         self._hanging: set[asyncio.Future[None]] = set()
@@ -235,10 +213,10 @@ class Simulator:
                 return await handler(request)
             return await self._apply(fault, request, handler)
         except BadRequest as exc:
-            return _error(400, str(exc))
+            return error(400, str(exc))
         except web.HTTPException as exc:
             if exc.status >= 400:
-                return _error(exc.status, f"{exc.reason}: {request.method} {request.path}")
+                return error(exc.status, f"{exc.reason}: {request.method} {request.path}")
             raise
 
     async def _apply(self, fault: Fault, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -253,22 +231,19 @@ class Simulator:
                 await fut  # until the simulator stops; the client leaving cancels this handler
             finally:
                 self._hanging.discard(fut)
-            self._drop(request)
+            breakage.drop(request)
             return web.Response(status=503)
         if kind == "http_error":
             status = fault.status or 503
             reason = web.Response(status=status).reason
             return web.Response(status=status, text=f"{status} {reason} (simulated fault)\n")
         if kind == "refused":
-            self._drop(request)
+            breakage.drop(request)
             return web.Response(status=503)  # never sent: the connection is gone
         if kind == "oversized":
-            return await self._oversized(request, fault.bytes if fault.bytes is not None else 64 * 1024 * 1024)
+            return await breakage.oversized(request, fault.bytes if fault.bytes is not None else 64 * 1024 * 1024)
         if kind == "malformed":
-            resp = await handler(request)
-            body = resp.body if isinstance(resp, web.Response) and isinstance(resp.body, bytes) else b"{}"
-            cut = body[: max(1, len(body) // 2)]
-            return web.Response(body=cut, status=200, content_type=resp.content_type or JSON_TYPE, charset="utf-8")
+            return breakage.cut_off(await handler(request))
         if kind == "revise":
             now = self._revision_stamp()
             series = self.scope(request.path, now)
@@ -277,40 +252,6 @@ class Simulator:
             return await handler(request)
         request[FAULT] = kind
         return await handler(request)
-
-    @staticmethod
-    def _drop(request: web.Request) -> None:
-        """Reset the connection (SO_LINGER 0): the client sees it die without an answer."""
-        transport = request.transport
-        if transport is None:
-            return
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        transport.abort()
-
-    async def _oversized(self, request: web.Request, size: int) -> web.StreamResponse:
-        """A JSON body of exactly ``size`` bytes, written in chunks (never whole in memory)."""
-        resp = web.StreamResponse(status=200)
-        resp.content_type = JSON_TYPE
-        resp.charset = "utf-8"
-        resp.content_length = size
-        await resp.prepare(request)
-        head = f'{{"format":"{AGENCY_FORMAT}","observations":[],"padding":"'.encode()
-        tail = b'"}'
-        if size < len(head) + len(tail):
-            head, tail = b" " * size, b""
-        await resp.write(head)
-        left = size - len(head) - len(tail)
-        chunk = b"x" * 65536
-        while left > 0:
-            await resp.write(chunk[: min(left, len(chunk))])
-            left -= min(left, len(chunk))
-        if tail:
-            await resp.write(tail)
-        await resp.write_eof()
-        return resp
 
     # --- data endpoints ------------------------------------------------------------------------
 
@@ -321,9 +262,9 @@ class Simulator:
         agency = request.match_info["agency"]
         if agency not in self.ref.agencies:
             known = ", ".join(sorted(self.ref.agencies))
-            return _error(404, f"unknown agency {agency!r}; the agencies are {known}")
+            return error(404, f"unknown agency {agency!r}; the agencies are {known}")
         return self._observations(
-            request, agency, lambda as_of, after: _select(self.scope(request.path, as_of), as_of, after)
+            request, agency, lambda as_of, after: select(self.scope(request.path, as_of), as_of, after)
         )
 
     async def _province(self, request: web.Request) -> web.StreamResponse:
@@ -334,9 +275,9 @@ class Simulator:
                 msg = f"unit {code} ({self.ref.names.get(code)}) was merged into {into} after {self.ref.cutoff}; its history is served by /provinces/{into}/observations"
             else:
                 msg = f"unknown province code {code!r}; the units in force are {', '.join(self.ref.current)}"
-            return _error(404, msg)
+            return error(404, msg)
         return self._observations(
-            request, code, lambda as_of, after: _select(self.scope(request.path, as_of), as_of, after)
+            request, code, lambda as_of, after: select(self.scope(request.path, as_of), as_of, after)
         )
 
     async def _synthetic(self, request: web.Request) -> web.StreamResponse:
@@ -377,20 +318,20 @@ class Simulator:
         self, request: web.Request, who: str, records_of: Callable[[int, int | None], list[Record]]
     ) -> web.Response:
         q = request.query
-        after = _instant(q.get("updated_after"), "updated_after")
+        after = instant(q.get("updated_after"), "updated_after")
         try:
             size = int(q.get("page_size", self.config.page_size))
         except ValueError:
             raise BadRequest(f"page_size must be a whole number, got {q.get('page_size')!r}") from None
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise BadRequest(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {size}")
-        as_of, offset = _untoken(q["page"]) if "page" in q else (self._snapshot(), 0)
+        as_of, offset = untoken(q["page"]) if "page" in q else (self._snapshot(), 0)
         records = records_of(as_of, after)
         page = records[offset : offset + size]
         nxt = None
         if offset + size < len(records):
             query = {k: v for k, v in q.items() if k not in ("page", "page_size")}
-            query.update(page=_token(as_of, offset + size), page_size=str(size))
+            query.update(page=token(as_of, offset + size), page_size=str(size))
             nxt = str(request.url.with_query(query))
         stamps: dict[int, str] = {}
         obs: list[dict[str, Any]] = []
@@ -411,10 +352,10 @@ class Simulator:
             )
         fault = request.get(FAULT)
         if fault == "duplicate":
-            obs = _duplicated(obs)
+            obs = breakage.duplicated(obs)
         elif fault == "schema":
-            obs = _broken(obs, self.ref)
-        return _json(
+            obs = breakage.broken(obs)
+        return json_answer(
             {
                 "format": AGENCY_FORMAT,
                 "agency": who,
@@ -429,22 +370,24 @@ class Simulator:
     async def _sdmx(self, request: web.Request) -> web.StreamResponse:
         agency, file = request.match_info["agency"], request.match_info["file"]
         if file not in ("data.xml", "data.csv"):
-            return _error(404, f"unknown SDMX resource {file!r}; use data.xml (SDMX-ML 2.1) or data.csv (SDMX-CSV 2.0)")
+            return error(404, f"unknown SDMX resource {file!r}; use data.xml (SDMX-ML 2.1) or data.csv (SDMX-CSV 2.0)")
         if agency not in self.ref.agencies:
-            return _error(404, f"unknown agency {agency!r}; the agencies are {', '.join(sorted(self.ref.agencies))}")
-        after = _instant(request.query.get("updatedAfter"), "updatedAfter")
+            return error(404, f"unknown agency {agency!r}; the agencies are {', '.join(sorted(self.ref.agencies))}")
+        after = instant(request.query.get("updatedAfter"), "updatedAfter")
         as_of = self._snapshot()
         series = self.scope(request.path, as_of)
-        if self.sdmx_skew:
-            records = [r for r in self._skewed(_select(series, as_of, None), as_of) if after is None or r[5] > after]
+        if self.stage.sdmx_skew:
+            records = [
+                r for r in self.stage.skewed(select(series, as_of, None), as_of) if after is None or r[5] > after
+            ]
         else:
-            records = _select(series, as_of, after)
+            records = select(series, as_of, after)
         obs: list[Obs] = [(i, a, p, v, OBS_STATUS[s]) for i, a, p, v, s, *_ in records]
         fault = request.get(FAULT)
         if fault == "duplicate":
-            obs = [o for k, o in enumerate(obs) for _ in range(2 if k % 20 == 0 else 1)]
+            obs = breakage.duplicated(obs)
         elif fault == "schema":
-            obs = _broken_sdmx(obs)
+            obs = breakage.broken_sdmx(obs)
         freq_of = {r.code: r.frequency for r in self.ref.indicators}
         # SDMX-CSV carries no prepared time, so a client resumes from the Date header: it is the
         # snapshot's instant on the simulator's clock (not the machine's, which a test's clock or a
@@ -463,9 +406,7 @@ class Simulator:
     async def _counters(self, request: web.Request) -> web.StreamResponse:
         as_of = self.now()
         counters, by_area = self.portal.read(as_of)
-        for code, factor in self.counter_dips.items():
-            if code in counters:
-                counters[code] = type(counters[code])(round(counters[code] * factor, 2))
+        self.stage.dipped(counters)
         body: dict[str, Any] = {"format": PORTAL_FORMAT, "as_of": iso(as_of), "counters": counters, "by_area": by_area}
         if request.get(FAULT) == "schema":
             shown: dict[str, Any] = dict(counters)
@@ -473,7 +414,7 @@ class Simulator:
             shown["NO_SUCH_COUNTER"] = 1
             body["counters"] = shown
             body["by_area"] = {**by_area, "99": {"PORTAL_DOSSIERS_SYNCED": -1}}
-        return _json(body)
+        return json_answer(body)
 
     # --- scenarios -----------------------------------------------------------------------------
 
@@ -483,105 +424,15 @@ class Simulator:
             return []
         done = []
         for cycle, step in self._timeline.due(self.now()):
-            result = self._act(step.action, step.resolved(cycle))
+            result = self.stage.act(step.action, step.resolved(cycle))
             done.append(scenarios.Applied(cycle, step, self.now(), result))
         self.played.extend(done)
         del self.played[:-200]  # a demo left running for days keeps only its recent history
         return done
 
-    def _act(self, action: str, p: dict[str, Any]) -> str:
-        if action in ("hold", "release"):
-            return self._hold(p["area"], p.get("days", 40), action == "release")
-        if action == "adjust":
-            return self._adjust(p)
-        if action == "restore":
-            return self._restore(p)
-        if action == "down":
-            self.faults.set(p["endpoint"], Fault("http_error", p["endpoint"], status=p.get("status", 503)))
-            return f"{p['endpoint']}: HTTP {p.get('status', 503)}"
-        if action == "up":
-            return f"{p['endpoint']}: {self.faults.clear(p['endpoint'])} fault(s) cleared"
-        if action == "counter_dip":
-            self.counter_dips[p["counter"]] = float(p["factor"])
-            return f"{p['counter']} x {p['factor']}"
-        if action == "counter_restore":
-            return f"{p['counter']}: " + ("restored" if self.counter_dips.pop(p["counter"], None) else "was not down")
-        raise scenarios.ScenarioError(f"unknown action {action!r}")
-
-    def _province_panel(self, area: str, now: int) -> list[Series]:
-        h = self.figures.horizon_for(now)
-        rows = [r for r in self.ref.indicators if r.provincial and not r.live]
-        return [s for r in rows if (s := self.figures.provincial_series(r.code, h).get(area)) is not None]
-
-    def _hold(self, area: str, days: float, release: bool) -> str:
-        now = self._revision_stamp() if release else self.now()
-        n = 0
-        for s in self._province_panel(area, now):
-            if release and s.hold is not None and s.hold[1] == HELD:
-                s.hold = (s.hold[0], now)  # everything held comes out now, late
-                n += 1
-            elif not release:
-                s.hold = (now - int(days * DAY), HELD)
-                n += 1
-        return f"{area}: {n} series {'released' if release else 'held'}"
-
-    def _series(self, indicator: str, area: str, now: int) -> Series:
-        h = self.figures.horizon_for(now)
-        if area == "VN":
-            return self.figures.national_series(indicator, h)
-        return self.figures.provincial_series(indicator, h)[area]
-
-    def _adjust(self, p: dict[str, Any]) -> str:
-        now = self._revision_stamp()
-        ind, area, channel = p["indicator"], p["area"], p.get("channel", "all")
-        s = self._series(ind, area, now)
-        pos = s.latest(now, p.get("status"))
-        known = s.effective(pos, now) if pos is not None else None
-        if pos is None or known is None:
-            return f"{ind} {area}: no figure out to change"
-        value, status, _ = known
-        if channel == "sdmx":
-            skew = self.sdmx_skew.get((ind, area, s.labels[pos]))
-            value = skew[1] if skew is not None and skew[1] is not None else value
-        d = decimals(self.figures.rows[ind])
-        new = rounded(value * p["factor"] if "factor" in p else value + p.get("points", 0), d)
-        if new == value:
-            new = rounded(value + 10.0**-d, d)
-        self._before.setdefault((channel, ind, area), (pos, value, status))
-        if channel == "sdmx":
-            self.sdmx_skew[(ind, area, s.labels[pos])] = (now, new)
-        else:
-            self.figures.set_value(s, pos, new, status, now)
-        return f"{ind} {area} {s.labels[pos]}: {value} -> {new}" + (" (SDMX only)" if channel == "sdmx" else "")
-
-    def _restore(self, p: dict[str, Any]) -> str:
-        ind, area, channel = p["indicator"], p["area"], p.get("channel", "all")
-        before = self._before.pop((channel, ind, area), None)
-        if before is None:
-            return f"{ind} {area}: nothing to restore"
-        now = self._revision_stamp()
-        pos, value, status = before
-        s = self._series(ind, area, now)
-        if channel == "sdmx":
-            self.sdmx_skew[(ind, area, s.labels[pos])] = (now, None)
-        else:
-            self.figures.set_value(s, pos, value, status, now)
-        return f"{ind} {area} {s.labels[pos]}: back to {value}"
-
-    def _skewed(self, records: list[Record], as_of: int) -> list[Record]:
-        """The SDMX-only values of the scenario in place of the shared ones, stamped when set."""
-        out = []
-        for r in records:
-            skew = self.sdmx_skew.get((r[0], r[1], r[2]))
-            if skew is not None and skew[0] <= as_of:
-                t, v = skew
-                r = (r[0], r[1], r[2], r[3] if v is None else v, r[4], max(t, r[5]), r[6])
-            out.append(r)
-        return out
-
     async def _scenario_get(self, request: web.Request) -> web.StreamResponse:
         timeline = self._timeline
-        return _json(
+        return json_answer(
             {
                 "scenario": self.scenario.name,
                 "description": self.scenario.description,
@@ -601,81 +452,27 @@ class Simulator:
         return [f.to_dict() for f in self.faults.list()]
 
     async def _faults_get(self, request: web.Request) -> web.StreamResponse:
-        return _json({"faults": self._fault_list()})
+        return json_answer({"faults": self._fault_list()})
 
     async def _faults_put(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         try:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            return _error(400, f"the body must be a JSON fault object (or a list of them): {exc}")
+            return error(400, f"the body must be a JSON fault object (or a list of them): {exc}")
         items = data if isinstance(data, list) else [data]
         try:
             faults = [Fault.from_dict(item) for item in items]
         except FaultError as exc:
-            return _error(400, str(exc))
+            return error(400, str(exc))
         for f in faults:
             self.faults.set(f.endpoint, f)
-        return _json({"set": [f.to_dict() for f in faults], "faults": self._fault_list()})
+        return json_answer({"set": [f.to_dict() for f in faults], "faults": self._fault_list()})
 
     async def _faults_delete(self, request: web.Request) -> web.StreamResponse:
         pattern = request.query.get("endpoint")
         cleared = self.faults.clear(pattern)
-        return _json({"cleared": cleared, "faults": self._fault_list()})
-
-
-def _select(series: list[Series] | None, as_of: int, after: int | None) -> list[Record]:
-    return [r for s in series or [] for r in s.select(as_of, after)]
-
-
-def _instant(text: str | None, name: str) -> int | None:
-    if text is None or text == "":
-        return None
-    try:
-        return parse_instant(text)
-    except ValueError:
-        raise BadRequest(
-            f"{name} must be an ISO 8601 time with a zone, such as 2026-11-01T00:00:00Z; got {text!r}"
-        ) from None
-
-
-def _duplicated(obs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every 20th record (at least one) appears twice, right after itself."""
-    return [dict(o) for k, o in enumerate(obs) for _ in range(2 if k % 20 == 0 else 1)]
-
-
-def _broken(obs: list[dict[str, Any]], ref: Reference) -> list[dict[str, Any]]:
-    """Four records that break the schema, spread among the valid ones."""
-    base = (
-        obs[0]
-        if obs
-        else {
-            "indicator": "CPI_YOY",
-            "area": "VN",
-            "period": "2024-05",
-            "value": 1.0,
-            "status": "official",
-            "updated_at": "2024-06-20T02:00:00Z",
-        }
-    )
-    missing = {k: v for k, v in base.items() if k != "value"}
-    not_a_number = {**base, "value": "n/a"}
-    unknown = {**base, "indicator": "NO_SUCH_INDICATOR"}
-    impossible = {**base, "period": "2024-13" if len(str(base["period"])) == 7 else "2023-02-30"}
-    out = list(obs)
-    for k, bad in enumerate((missing, not_a_number, unknown, impossible)):
-        out.insert(min(len(out), (k + 1) * max(1, len(out) // 5)), bad)
-    return out
-
-
-def _broken_sdmx(obs: list[Obs]) -> list[Obs]:
-    ind, area, period, value, status = obs[0] if obs else ("CPI_YOY", "VN", "2024-05", 1.0, "A")
-    return [
-        *obs,
-        (ind, area, period, "n/a", status),
-        ("NO_SUCH_INDICATOR", area, period, value, status),
-        (ind, area, "2024-13", value, status),
-    ]
+        return json_answer({"cleared": cleared, "faults": self._fault_list()})
 
 
 async def start(config: SimulatorConfig | None = None) -> Simulator:
