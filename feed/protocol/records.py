@@ -37,38 +37,32 @@ class Filter(Message):
         return (*(tuple(sorted(set(v))) for v in lists), self.observations, self.all_alerts)
 
 
-class Change(Message):
-    """The latest figure of one series (indicator, area, source)."""
+class Figure(Message):
+    """What every figure sent carries: its key, its value and its provenance."""
 
     id: int
     indicator: str
     area: str
-    source: str
     period: str
+    source: str
     value: float
     status: str
     revision: int
     collected_at: datetime
     run_id: int | None = None
     payload_digest: str | None = None
+
+
+class Change(Figure):
+    """The latest figure of one series (indicator, area, source)."""
+
     previous_value: float | None = None  # set when this is a revision
     previous_status: str | None = None
 
 
-class ObservationInfo(Message):
+class ObservationInfo(Figure):
     """One stored figure: a revision of (indicator, area, period, source), with its provenance."""
 
-    id: int
-    indicator: str
-    area: str
-    period: str
-    source: str
-    value: float
-    status: str
-    revision: int
-    collected_at: datetime
-    run_id: int | None = None
-    payload_digest: str | None = None
     published_at: datetime | None = None  # when the upstream says it published the figure (its own clock)
 
 
