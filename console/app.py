@@ -56,7 +56,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, TabbedContent, TabPane
 
 from console import numbers
-from console.client import FeedClient, FeedError, FeedEvent, FeedRefused, FeedUnavailable
+from console.client import PACE, FeedClient, FeedError, FeedEvent, FeedRefused, FeedUnavailable
 from console.i18n import pick, t
 from console.keys import KEYS, KeySpec
 from console.state import (
@@ -164,11 +164,12 @@ class OpscentreApp(App[None]):
         keys: Mapping[str, str] | None = None,
         ssl_context: Any = None,
         backoff: tuple[float, float] = (1.0, 30.0),
+        pace: tuple[float, float] = PACE,
     ) -> None:
         super().__init__()
         self.lang = lang if lang in ("vi", "en") else "vi"
         self.state = ConsoleState()
-        self.feed = FeedClient(self, url, token, ssl_context=ssl_context, backoff=backoff)
+        self.feed = FeedClient(self, url, token, ssl_context=ssl_context, backoff=backoff, pace=pace)
         self._inbox: list[StateInput] = []
         self._dirty: dict[str, Changed] = {v.view_id: Changed.all() for v in VIEWS}
         self._keys = dict(keys or {})

@@ -125,11 +125,14 @@ class CommandCall:
                 fut.exception()  # retrieved: no "never retrieved" warning when nobody awaits both
 
 
+PACE = (6.0, 20.0)  # queries a second, and at once: well under the server's default limit
+
+
 class Pace:
     """A token bucket on our side: queries stay well under the server's limit (600 a minute in
     bursts of 60 by default), so that filling sparklines never gets the console rate-limited."""
 
-    def __init__(self, rate: float = 6.0, burst: float = 20.0) -> None:
+    def __init__(self, rate: float = PACE[0], burst: float = PACE[1]) -> None:
         self.rate, self.burst = rate, burst
         self.tokens = burst
         self.stamp = 0.0  # set on first use (the loop's clock)
@@ -162,6 +165,7 @@ class FeedClient:
         filter: Filter | None = None,
         ssl_context: ssl.SSLContext | None = None,
         backoff: tuple[float, float] = (1.0, 30.0),
+        pace: tuple[float, float] = PACE,
     ) -> None:
         self.target = target
         self.url = url
@@ -173,6 +177,7 @@ class FeedClient:
             else (ssl.create_default_context() if url.startswith("wss:") else None)
         )
         self.backoff = backoff
+        self.pace = pace  # (rate, burst) of the queries: ``Pace``
         self.as_of: datetime | None = None  # what was asked for: None live
         self._ws: ClientConnection | None = None
         self._position: tuple[str, int] | None = None  # (epoch, seq) of the newest event received
@@ -332,7 +337,7 @@ class FeedClient:
         """Ask and wait for the answer (FeedUnavailable if not connected or the answer is lost,
         FeedRefused if the server says no, TimeoutError after ``timeout``)."""
         if self._pace is None:
-            self._pace = Pace()
+            self._pace = Pace(*self.pace)
         await self._pace.take()
         call = CommandCall(self._next_id("q"))
         self._pending[call.id] = call
