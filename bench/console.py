@@ -44,7 +44,8 @@ from typing import Any
 
 from bench import fanout  # its server process (``--serve ours``), child-process handle and quantiles
 from console.app import OpscentreApp
-from console.client import FeedDelta
+from console.client import FeedEvent
+from feed.protocol import Delta
 
 TOKEN: str = fanout.TOKEN
 Child = fanout.Child
@@ -69,9 +70,10 @@ class CountingApp(OpscentreApp):
     changes_received = 0
     flush_seconds: list[float] = []  # noqa: RUF012  (one app per run)
 
-    def on_feed_delta(self, message: FeedDelta) -> None:
-        self.changes_received += len(message.delta.changes) + len(message.delta.revisions)
-        super().on_feed_delta(message)
+    def on_feed_event(self, message: FeedEvent) -> None:
+        if isinstance(message.body, Delta):
+            self.changes_received += len(message.body.changes) + len(message.body.revisions)
+        super().on_feed_event(message)
 
     def flush(self) -> None:
         """Diagnosis: how long applying one batch takes (state and the visible view, before rendering)."""

@@ -16,9 +16,9 @@ Structure (widget ids are stable: tests and snapshots use them)::
 
     Each view widget has the id ``<view id>-view`` (``#overview-view`` …).
 
-Data flow: ``FeedClient`` (console/client.py, one worker) posts typed messages (``FeedSnapshot``,
-``FeedDelta``, …). The app queues them and, every ``BATCH_SECONDS`` (250 ms), applies the queue
-to ``self.state`` (console/state.py), then — inside one ``batch_update()`` — calls
+Data flow: ``FeedClient`` (console/client.py, one worker) posts a ``FeedEvent`` for each thing the
+feed says (a snapshot, a delta, …). The app queues them and, every ``BATCH_SECONDS`` (250 ms),
+applies the queue to ``self.state`` (console/state.py), then — inside one ``batch_update()`` — calls
 ``update_from(state, changed)`` on the visible view only; hidden views collect their ``Changed``
 and are updated when shown. While paused, the state still follows the feed but no view is
 redrawn.
@@ -56,19 +56,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, TabbedContent, TabPane
 
 from console import numbers
-from console.client import (
-    FeedAlert,
-    FeedClient,
-    FeedConnected,
-    FeedDelta,
-    FeedDisconnected,
-    FeedError,
-    FeedHeartbeat,
-    FeedRefused,
-    FeedRun,
-    FeedSnapshot,
-    FeedUnavailable,
-)
+from console.client import PACE, FeedClient, FeedError, FeedEvent, FeedRefused, FeedUnavailable
 from console.i18n import pick, t
 from console.keys import KEYS, KeySpec
 from console.state import (
@@ -98,6 +86,7 @@ from feed.protocol import (
     Snapshot,
     SourcesData,
     SourcesQuery,
+    Welcome,
 )
 
 VIEWS: tuple[type[View], ...] = (OverviewView, IndicatorsView, ProvincesView, AlertsView, CollectorsView, DrilldownView)
@@ -175,11 +164,12 @@ class OpscentreApp(App[None]):
         keys: Mapping[str, str] | None = None,
         ssl_context: Any = None,
         backoff: tuple[float, float] = (1.0, 30.0),
+        pace: tuple[float, float] = PACE,
     ) -> None:
         super().__init__()
         self.lang = lang if lang in ("vi", "en") else "vi"
         self.state = ConsoleState()
-        self.feed = FeedClient(self, url, token, ssl_context=ssl_context, backoff=backoff)
+        self.feed = FeedClient(self, url, token, ssl_context=ssl_context, backoff=backoff, pace=pace)
         self._inbox: list[StateInput] = []
         self._dirty: dict[str, Changed] = {v.view_id: Changed.all() for v in VIEWS}
         self._keys = dict(keys or {})
@@ -252,31 +242,14 @@ class OpscentreApp(App[None]):
 
     # --- feed messages: queued, applied in batches -------------------------------------------
 
-    def on_feed_connected(self, message: FeedConnected) -> None:
-        self._inbox.append(message.welcome)
-        self._load_reference()
-
-    def on_feed_disconnected(self, message: FeedDisconnected) -> None:
-        self._inbox.append(message.event)
-
-    def on_feed_snapshot(self, message: FeedSnapshot) -> None:
-        self._inbox.append(message.snapshot)
-
-    def on_feed_delta(self, message: FeedDelta) -> None:
-        self._inbox.append(message.delta)
-
-    def on_feed_alert(self, message: FeedAlert) -> None:
-        self._inbox.append(message.message)
-
-    def on_feed_run(self, message: FeedRun) -> None:
-        self._inbox.append(message.message)
-
-    def on_feed_heartbeat(self, message: FeedHeartbeat) -> None:
-        self._inbox.append(message.heartbeat)
+    def on_feed_event(self, message: FeedEvent) -> None:
+        self._inbox.append(message.body)
+        if isinstance(message.body, Welcome):  # connected: the catalogue and sources anew
+            self._load_reference()
 
     def on_feed_error(self, message: FeedError) -> None:
-        if message.error.id is None:  # answers to requests are their caller's business
-            self.notify(message.error.message, severity="warning")
+        if message.body.id is None:  # answers to requests are their caller's business
+            self.notify(message.body.message, severity="warning")
 
     @work(group="reference", exclusive=True, exit_on_error=False)
     async def _load_reference(self) -> None:

@@ -19,7 +19,7 @@ import ssl
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 from textual.message import Message
@@ -54,6 +54,8 @@ _ws_log = logging.getLogger("opscentre.console.websockets")
 _ws_log.setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
 
+Event = Welcome | Snapshot | Delta | AlertMessage | RunStatus | Heartbeat | Disconnected
+Body = TypeVar("Body")
 BIG_FRAME = 64 * 1024  # frames above this are parsed in a thread: the UI never stalls on a snapshot
 MAX_FRAME = 256 * 1024 * 1024
 
@@ -61,58 +63,25 @@ MAX_FRAME = 256 * 1024 * 1024
 # --- messages to the app ----------------------------------------------------------------------
 
 
-class FeedConnected(Message):
-    def __init__(self, welcome: Welcome) -> None:
+class FeedMessage(Message, Generic[Body]):
+    """What the client posts to the app: one thing the feed said (``body``)."""
+
+    def __init__(self, body: Body) -> None:
         super().__init__()
-        self.welcome = welcome
+        self.body = body
 
 
-class FeedDisconnected(Message):
-    def __init__(self, event: Disconnected) -> None:
-        super().__init__()
-        self.event = event
+class FeedEvent(FeedMessage[Event]):
+    """For the state: the app queues ``body`` (a welcome, snapshot, delta, alert, run or heartbeat,
+    or the connection's end) and applies it with its next batch."""
 
 
-class FeedSnapshot(Message):
-    def __init__(self, snapshot: Snapshot) -> None:
-        super().__init__()
-        self.snapshot = snapshot
+class FeedResult(FeedMessage[Result]):
+    """An answer to a request (its caller also gets it from ``send_query`` / ``send_command``)."""
 
 
-class FeedDelta(Message):
-    def __init__(self, delta: Delta) -> None:
-        super().__init__()
-        self.delta = delta
-
-
-class FeedAlert(Message):
-    def __init__(self, message: AlertMessage) -> None:
-        super().__init__()
-        self.message = message
-
-
-class FeedRun(Message):
-    def __init__(self, message: RunStatus) -> None:
-        super().__init__()
-        self.message = message
-
-
-class FeedResult(Message):
-    def __init__(self, result: Result) -> None:
-        super().__init__()
-        self.result = result
-
-
-class FeedError(Message):
-    def __init__(self, error: Error) -> None:
-        super().__init__()
-        self.error = error
-
-
-class FeedHeartbeat(Message):
-    def __init__(self, heartbeat: Heartbeat) -> None:
-        super().__init__()
-        self.heartbeat = heartbeat
+class FeedError(FeedMessage[Error]):
+    """An error frame: a request's refusal (``body.id`` set) or the server's own."""
 
 
 # --- requests -----------------------------------------------------------------------------------
@@ -156,11 +125,14 @@ class CommandCall:
                 fut.exception()  # retrieved: no "never retrieved" warning when nobody awaits both
 
 
+PACE = (6.0, 20.0)  # queries a second, and at once: well under the server's default limit
+
+
 class Pace:
     """A token bucket on our side: queries stay well under the server's limit (600 a minute in
     bursts of 60 by default), so that filling sparklines never gets the console rate-limited."""
 
-    def __init__(self, rate: float = 6.0, burst: float = 20.0) -> None:
+    def __init__(self, rate: float = PACE[0], burst: float = PACE[1]) -> None:
         self.rate, self.burst = rate, burst
         self.tokens = burst
         self.stamp = 0.0  # set on first use (the loop's clock)
@@ -193,6 +165,7 @@ class FeedClient:
         filter: Filter | None = None,
         ssl_context: ssl.SSLContext | None = None,
         backoff: tuple[float, float] = (1.0, 30.0),
+        pace: tuple[float, float] = PACE,
     ) -> None:
         self.target = target
         self.url = url
@@ -204,6 +177,7 @@ class FeedClient:
             else (ssl.create_default_context() if url.startswith("wss:") else None)
         )
         self.backoff = backoff
+        self.pace = pace  # (rate, burst) of the queries: ``Pace``
         self.as_of: datetime | None = None  # what was asked for: None live
         self._ws: ClientConnection | None = None
         self._position: tuple[str, int] | None = None  # (epoch, seq) of the newest event received
@@ -231,12 +205,12 @@ class FeedClient:
                 return
             now = datetime.now(UTC)
             if terminal:
-                self.target.post_message(FeedDisconnected(Disconnected(now, reason, None, terminal=True)))
+                self.target.post_message(FeedEvent(Disconnected(now, reason, None, terminal=True)))
                 return
             base = min(self.backoff[1], self.backoff[0] * 2**attempt)
             delay = random.uniform(base / 2, base)  # jitter: consoles restarted together spread out
             attempt += 1
-            self.target.post_message(FeedDisconnected(Disconnected(now, reason or "closed", round(delay, 1))))
+            self.target.post_message(FeedEvent(Disconnected(now, reason or "closed", round(delay, 1))))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):  # not wait_for, which can swallow the stop's cancellation
@@ -325,18 +299,8 @@ class FeedClient:
         if isinstance(message, Delta | AlertMessage | RunStatus | Snapshot | Heartbeat):
             if self.as_of is None:
                 self._position = (message.epoch, message.seq)
-        if isinstance(message, Welcome):
-            post(FeedConnected(message))
-        elif isinstance(message, Snapshot):
-            post(FeedSnapshot(message))
-        elif isinstance(message, Delta):
-            post(FeedDelta(message))
-        elif isinstance(message, AlertMessage):
-            post(FeedAlert(message))
-        elif isinstance(message, RunStatus):
-            post(FeedRun(message))
-        elif isinstance(message, Heartbeat):
-            post(FeedHeartbeat(message))
+        if isinstance(message, Welcome | Snapshot | Delta | AlertMessage | RunStatus | Heartbeat):
+            post(FeedEvent(message))
         elif isinstance(message, Result):
             call = self._pending.get(message.id)
             if call is not None:
@@ -373,7 +337,7 @@ class FeedClient:
         """Ask and wait for the answer (FeedUnavailable if not connected or the answer is lost,
         FeedRefused if the server says no, TimeoutError after ``timeout``)."""
         if self._pace is None:
-            self._pace = Pace()
+            self._pace = Pace(*self.pace)
         await self._pace.take()
         call = CommandCall(self._next_id("q"))
         self._pending[call.id] = call

@@ -1,10 +1,11 @@
 """Small widgets shared by the views: the in-cell sparkline, text and columns fitted to the width
-there is, the time-travel banner, the status bar."""
+there is, a keyed table's row under the cursor and its changed cells, the time-travel banner, the
+status bar."""
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -106,6 +107,24 @@ def fit_columns(columns: Sequence[Col], room: int, grow: Sequence[str]) -> dict[
             widths[key] += more
             spare -= more
     return {c.key: widths[c.key] for c in columns if c.key in widths}
+
+
+def cursor_row(table: DataTable[Any]) -> str | None:
+    """The key of the row under ``table``'s cursor; None for an empty table or no row there."""
+    if table.row_count == 0:
+        return None
+    try:
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    except CellDoesNotExist:  # no row under the cursor
+        return None
+
+
+def update_row(table: DataTable[Any], row: str, columns: Iterable[str], cells: Iterable[object]) -> None:
+    """Update only the cells of ``row`` that differ from what ``table`` holds: ``cells`` in the
+    order of ``columns`` (column keys)."""
+    for column, cell in zip(columns, cells, strict=True):
+        if table.get_cell(row, column) != cell:
+            table.update_cell(row, column, cell)
 
 
 class Banner(Static):

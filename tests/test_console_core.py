@@ -22,7 +22,16 @@ from console.widgets import fit_text
 from feed.protocol import CollectCommand
 from storage import Batch, ObservationIn, Store
 from tests.conftest import run_cli
-from tests.consolekit import BEFORE_REVISION, CPI_REVISED, CPI_YOY, frozen_clock, seeded_server, token
+from tests.consolekit import (
+    BEFORE_REVISION,
+    CPI_REVISED,
+    CPI_YOY,
+    QUICK_PACE,
+    QUICK_QUERIES,
+    frozen_clock,
+    seeded_server,
+    token,
+)
 from tests.feedkit import feed_server
 
 CPI_ROW = key_text(("CPI_YOY", "VN", "nso"))
@@ -77,7 +86,8 @@ async def ingest(store: Store, source: str, rows_: list[tuple[str, str, str, flo
 
 @asynccontextmanager
 async def console(url: str, role: str = "operator", **kw: Any) -> AsyncIterator[tuple[OpscentreApp, Pilot[Any]]]:
-    app = OpscentreApp(url, token(role), backoff=(0.1, 0.5), **kw)
+    app = OpscentreApp(url, token(role), backoff=(0.1, 0.5), pace=QUICK_PACE, **kw)
+    app.animation_level = "none"  # a key press waits for the tabs' underline to stop sliding
     async with app.run_test(size=(120, 40)) as pilot:
         yield app, pilot
 
@@ -107,6 +117,22 @@ def test_moments_typed_for_time_travel() -> None:
     # A month back from 31 March is the end of February.
     assert step(datetime(2026, 3, 31, 12, tzinfo=UTC), -1, "month") == datetime(2026, 2, 28, 12, tzinfo=UTC)
     assert step(datetime(2026, 1, 15, tzinfo=UTC), -1, "month") == datetime(2025, 12, 15, tzinfo=UTC)
+
+
+async def test_the_client_paces_its_queries_a_burst_then_the_rate() -> None:
+    """The pilot tests below ask at ``QUICK_PACE``; the product's pace is this bucket's."""
+    from console.client import PACE, Pace
+
+    assert (Pace().rate, Pace().burst) == PACE
+    pace = Pace(rate=50.0, burst=5.0)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    for _ in range(5):  # the burst: at once
+        await pace.take()
+    assert loop.time() - began < 0.05
+    for _ in range(5):  # then one every 1/50 s
+        await pace.take()
+    assert loop.time() - began >= 5 / 50 - 0.01
 
 
 # --- against a real server -------------------------------------------------------------------------
@@ -150,7 +176,9 @@ async def test_a_manual_run_changes_that_row_and_no_other(tmp_path: Path) -> Non
             async with Collector(store, [sbv], CollectorSettings()) as collector:
                 first = await collector.run("sbv")
                 assert first.outcome == "success" and first.new > 0
-                async with feed_server(tmp_path / "ops.db", store=store, runs=collector) as server:
+                async with feed_server(
+                    tmp_path / "ops.db", store=store, runs=collector, queries_per_minute=QUICK_QUERIES
+                ) as server:
                     async with console(server.url, "admin") as (app, pilot):
                         await pilot.press("2")
                         await settled(pilot, app)
@@ -260,7 +288,7 @@ async def test_the_console_resumes_after_a_server_restart(tmp_path: Path) -> Non
     store = await Store.open(path)
     try:
         await seed(store)
-        async with feed_server(path, store=store) as first:
+        async with feed_server(path, store=store, queries_per_minute=QUICK_QUERIES) as first:
             port = first.port
             async with console(first.url) as (app, pilot):
                 await pilot.press("2")
@@ -274,7 +302,7 @@ async def test_the_console_resumes_after_a_server_restart(tmp_path: Path) -> Non
                 assert cell(app, CPI_ROW, "value") == "3,27"
 
                 await ingest(store, "nso", [("CPI_YOY", "VN", "2026-11", 3.4)])  # while the feed is down
-                async with feed_server(path, store=store, port=port):
+                async with feed_server(path, store=store, port=port, queries_per_minute=QUICK_QUERIES):
                     await until(pilot, lambda: cell(app, CPI_ROW, "value") == "3,40", what="the missed figure")
                     assert app.feed.connects == 2
                     assert app.state.snapshots == 1  # resumed: only what was missed came, no new snapshot

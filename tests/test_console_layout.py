@@ -29,7 +29,7 @@ from console.widgets import fit_text, graphemes
 from rules.after_run import Collector
 from simulator import SimulatorConfig, start
 from storage import Batch, ObservationIn, Store
-from tests.consolekit import CPI_REVISED, CPI_YOY, MONTHS, NOW, frozen_clock, seeded_server, token
+from tests.consolekit import CPI_REVISED, CPI_YOY, MONTHS, NOW, QUICK_PACE, frozen_clock, seeded_server, token
 from tests.feedkit import TOKENS, feed_server
 
 RETAIL = "Tổng mức bán lẻ hàng hóa và doanh thu dịch vụ tiêu dùng"  # 55 cells, the longest seeded key name
@@ -68,7 +68,8 @@ async def settled(pilot: Pilot[Any], app: OpscentreApp) -> None:
 
 @asynccontextmanager
 async def console(url: str, size: tuple[int, int]) -> AsyncIterator[tuple[OpscentreApp, Pilot[Any]]]:
-    app = OpscentreApp(url, token("operator"), backoff=(0.1, 0.5))
+    app = OpscentreApp(url, token("operator"), backoff=(0.1, 0.5), pace=QUICK_PACE)
+    app.animation_level = "none"  # a key press waits for the tabs' underline to stop sliding
     async with app.run_test(size=size) as pilot:
         yield app, pilot
 

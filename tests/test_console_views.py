@@ -65,7 +65,9 @@ async def centre(tmp_path: Path) -> AsyncIterator[Centre]:
 
 
 def console(c: Centre, role: str, lang: str = "en") -> OpscentreApp:
-    return OpscentreApp(c.server.url, TOKENS[role], lang=lang, backoff=(0.2, 1.0))
+    app = OpscentreApp(c.server.url, TOKENS[role], lang=lang, backoff=(0.2, 1.0))
+    app.animation_level = "none"  # a key press waits for the tabs' underline to stop sliding
+    return app
 
 
 async def until(pilot: Pilot[None], condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:

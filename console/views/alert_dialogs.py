@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from rich.text import Text
 from textual import on
@@ -13,21 +13,32 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
 from console.views.alert_texts import parse_duration, word
-from feed.protocol import (
-    AlertInfo,
-)
+from feed.protocol import AlertInfo
+
+Answer = TypeVar("Answer")  # what the dialog answers (None when cancelled)
 
 
-class AckDialog(ModalScreen[str | None]):
-    """The note that goes with an acknowledgement: Enter acknowledges, Esc cancels."""
+class AlertDialog(ModalScreen[Answer | None]):
+    """A dialog about one alert (``wording``: its headline, as the table shows it); Esc cancels
+    (answers None)."""
 
     BINDINGS: ClassVar = [Binding("escape", "cancel", "Esc", show=False)]
+    DIALOG_ID: ClassVar[str] = ""
 
     def __init__(self, alert: AlertInfo, lang: str, wording: str) -> None:
-        super().__init__(id="ack-dialog")
+        super().__init__(id=self.DIALOG_ID)
         self.alert = alert
         self.lang = lang
         self.wording = wording
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class AckDialog(AlertDialog[str]):
+    """The note that goes with an acknowledgement: Enter acknowledges, Esc cancels."""
+
+    DIALOG_ID = "ack-dialog"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="ack-box"):
@@ -40,21 +51,12 @@ class AckDialog(ModalScreen[str | None]):
     def submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip())
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
-
-class SilenceDialog(ModalScreen[tuple[int, str] | None]):
+class SilenceDialog(AlertDialog[tuple[int, str]]):
     """How long and why: Enter silences (once both are good), Esc cancels. A bad duration or an
     empty reason is said here and nothing is sent."""
 
-    BINDINGS: ClassVar = [Binding("escape", "cancel", "Esc", show=False)]
-
-    def __init__(self, alert: AlertInfo, lang: str, wording: str) -> None:
-        super().__init__(id="silence-dialog")
-        self.alert = alert
-        self.lang = lang
-        self.wording = wording
+    DIALOG_ID = "silence-dialog"
 
     def compose(self) -> ComposeResult:
         a = self.alert
@@ -82,6 +84,3 @@ class SilenceDialog(ModalScreen[tuple[int, str] | None]):
             self.query_one("#silence-why", Input).focus()
         else:
             self.dismiss((duration, comment))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

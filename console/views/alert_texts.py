@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from functools import partial
 
 from rich.text import Text
 
@@ -143,8 +144,7 @@ WORDS: dict[str, dict[str, str]] = {
 }
 
 
-def word(label: str, lang: str, /, **values: object) -> str:
-    return word_in(WORDS, label, lang, **values)
+word = partial(word_in, WORDS)
 
 
 def headline(alert: AlertInfo, lang: str, names: Names) -> str:

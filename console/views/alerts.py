@@ -34,7 +34,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
-from textual.widgets.data_table import CellDoesNotExist
 
 from console.client import FeedRefused, FeedUnavailable
 from console.numbers import fmt_time
@@ -57,6 +56,7 @@ from console.views.alert_texts import (
     shown,
     state_text,
 )  # fmt: skip
+from console.widgets import cursor_row, update_row
 from feed.protocol import (
     AcknowledgeCommand,
     Acknowledged,
@@ -190,7 +190,9 @@ class AlertsView(View):
                 if wanted != (alert_id in self._rows):
                     structural = True
                 elif wanted and alert is not None:
-                    self._update_row(table, alert)  # only its cells
+                    update_row(
+                        table, str(alert.id), (c for c, _ in self.COLUMNS), self._cells(alert)
+                    )  # its changed cells
             if structural:
                 self._rebuild(state, table)
         self._bar(state)
@@ -207,11 +209,6 @@ class AlertsView(View):
             Text(headline(alert, self.lang, self.opscentre.state.catalogue.names)),
         )
 
-    def _update_row(self, table: DataTable[object], alert: AlertInfo) -> None:
-        for (column, _), cell in zip(self.COLUMNS, self._cells(alert), strict=True):
-            if table.get_cell(str(alert.id), column) != cell:
-                table.update_cell(str(alert.id), column, cell)
-
     def _rebuild(self, state: ConsoleState, table: DataTable[object]) -> None:
         selected = self.selected_id()
         table.clear()
@@ -227,14 +224,8 @@ class AlertsView(View):
             table.move_cursor(row=table.get_row_index(str(selected)), animate=False)
 
     def selected_id(self) -> int | None:
-        table = self.query_one("#alerts-table", DataTable)
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except CellDoesNotExist:  # no row under the cursor
-            return None
-        return int(key.value) if key.value is not None else None
+        key = cursor_row(self.query_one("#alerts-table", DataTable))
+        return None if key is None else int(key)
 
     def selected(self) -> AlertInfo | None:
         alert_id = self.selected_id()
@@ -393,14 +384,8 @@ class AlertsView(View):
         self.query_one("#silences-title", Static).update(title)
 
     def selected_silence(self) -> int | None:
-        table = self.query_one("#silences-table", DataTable)
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except CellDoesNotExist:
-            return None
-        return int(key.value) if key.value is not None else None
+        key = cursor_row(self.query_one("#silences-table", DataTable))
+        return None if key is None else int(key)
 
     def action_silence(self) -> None:
         """Silence the selected alert's rule and subject, for a while, saying why (admins)."""

@@ -36,122 +36,15 @@ from textual_plotext import PlotextPlot
 
 from console.client import FeedRefused, FeedUnavailable
 from console.numbers import fmt_time
-from console.state import NATION, Changed, ConsoleState, SeriesKey
-from console.views import View, word_in
+from console.state import Changed, ConsoleState, SeriesKey
+from console.views import View
 from console.views.alert_texts import SEVERITIES, headline, newest_first, severity_text, state_text
-from console.views.collectors import outcome_text
+from console.views.drilldown_texts import WORDS, about, cross_check_sides, provenance_text
 from feed.protocol import AlertInfo, HistoryData, HistoryQuery, ObservationInfo, ProvenanceData, ProvenanceQuery
 from wording.dates import period_start as first_day
 from wording.numbers import digits_apart
 
-SHORT_DIGEST = 12  # hex digits of a sha256 shown beside a cross-checked figure (the provenance has it whole)
-# The rules whose alerts are about one figure (indicator, area, period) and shown with it.
-FIGURE_RULES = ("crosscheck.", "revision.watch", "anomaly.", "figures.revised", "counter.decreased")
-
-
-def about(alert: AlertInfo, key: SeriesKey, period: str) -> bool:
-    """Whether an open ``alert`` is about the figure of series ``key`` for ``period``. A band alert
-    is about the series' newest value, shown whatever the period; the provinces' cross-check names
-    no area: it is about the national figure."""
-    indicator, area, _source = key
-    p = alert.params
-    if alert.state == "resolved" or not alert.rule.startswith(FIGURE_RULES) or p.indicator != indicator:
-        return False
-    if (p.area or NATION) != area:
-        return False
-    return alert.rule == "anomaly.band" or p.period == period
-
-
 WINDOWS: dict[str, int | None] = {"1y": 366, "5y": 5 * 366, "all": None}  # days back from the newest period
-
-WORDS: dict[str, dict[str, str]] = {
-    "vi": {
-        "pick": "Chọn một số liệu (Enter trên bảng chỉ tiêu hoặc tổng quan) để xem chi tiết",
-        "window": "Khoảng",
-        "1y": "1 năm",
-        "5y": "5 năm",
-        "all": "tất cả",
-        "revisions": "Các lần điều chỉnh của kỳ {period}",
-        "provenance": "Nguồn gốc",
-        "col.rev": "Lần",
-        "col.before": "Trước",
-        "col.after": "Sau",
-        "col.status": "Trạng thái",
-        "col.collected": "Thu thập lúc",
-        "col.source": "Nguồn",
-        "col.run": "Lần chạy",
-        "col.payload": "Tệp gốc",
-        "period": "Kỳ",
-        "revision": "lần {n}",
-        "source": "Nguồn",
-        "run": "Lần thu thập",
-        "fetched": "Lấy về lúc",
-        "size": "Kích thước",
-        "bytes": "byte",
-        "type": "Kiểu",
-        "no_payload": "không có tệp gốc",
-        "loading": "Đang tải …",
-        "none": "Chưa có số liệu nào của chuỗi này",
-        "error": "✖ Không tải được: {reason}",
-        "revised": "đã điều chỉnh",
-        "keys": "{window}: khoảng · {back}/{forward}: kỳ trước/sau",
-        "points": "{n} kỳ",
-        "provisional": "sơ bộ",
-        "official": "chính thức",
-        "estimated": "ước tính",
-        "schedule": "theo lịch",
-        "manual": "thủ công",
-        "checks": "Kiểm tra chéo và cảnh báo về số liệu này ({n})",
-        "checks.none": "Không có cảnh báo nào đang mở về số liệu này",
-        "provinces_sum": "tổng các tỉnh",
-        "formula": "theo công thức",
-    },
-    "en": {
-        "pick": "Pick a figure (Enter in the indicators or overview table) to drill down",
-        "window": "Window",
-        "1y": "1 year",
-        "5y": "5 years",
-        "all": "all",
-        "revisions": "Revisions of period {period}",
-        "provenance": "Provenance",
-        "col.rev": "Rev",
-        "col.before": "Before",
-        "col.after": "After",
-        "col.status": "Status",
-        "col.collected": "Collected at",
-        "col.source": "Source",
-        "col.run": "Run",
-        "col.payload": "Payload",
-        "period": "Period",
-        "revision": "revision {n}",
-        "source": "Source",
-        "run": "Run",
-        "fetched": "Fetched at",
-        "size": "Size",
-        "bytes": "bytes",
-        "type": "Type",
-        "no_payload": "no payload",
-        "loading": "Loading …",
-        "none": "No figures in this series yet",
-        "error": "✖ Could not load: {reason}",
-        "revised": "revised",
-        "keys": "{window}: window · {back}/{forward}: previous/next period",
-        "points": "{n} periods",
-        "provisional": "provisional",
-        "official": "official",
-        "estimated": "estimated",
-        "schedule": "scheduled",
-        "manual": "manual",
-        "checks": "Cross-checks and alerts on this figure ({n})",
-        "checks.none": "No open alert on this figure",
-        "provinces_sum": "provinces' sum",
-        "formula": "formula",
-    },
-}
-
-
-def word(label: str, lang: str, /, **values: object) -> str:
-    return word_in(WORDS, label, lang, **values)
 
 
 def period_start(period: str) -> date:
@@ -384,26 +277,10 @@ class DrilldownView(View):
             out.append(" ")
             out.append_text(state_text(alert.state, self.lang))
             out.append(f" #{alert.id} {headline(alert, self.lang, self.opscentre.state.catalogue.names)}\n")
-            sides = self._sides(alert)
+            sides = cross_check_sides(alert, self.opscentre.state.decimals(alert.params.indicator or ""), self.lang)
             if sides is not None:
                 out.append("    " + "  ≠  ".join(sides) + "\n", style="cyan")
         widget.update(out)
-
-    def _sides(self, alert: AlertInfo) -> tuple[str, str] | None:
-        """The two figures a cross-check compared: "nso 3.20 · sha256 1a2b3c4d5e6f"."""
-        p = alert.params
-        if not alert.rule.startswith("crosscheck.") or p.value is None or p.reference_value is None:
-            return None
-        places = digits_apart([p.value, p.reference_value], self.opscentre.state.decimals(p.indicator or ""))
-        fmt = self.opscentre.fmt_number
-
-        def side(label: str | None, value: float, digest: str | None) -> str:
-            text = f"{label or '?'} {fmt(value, places)}"
-            return text + (f" · sha256 {digest[:SHORT_DIGEST]}" if digest else "")
-
-        left_label = self.w("provinces_sum") if alert.rule == "crosscheck.provinces" else p.source
-        right_label = self.w("formula") if alert.rule == "crosscheck.derived" else p.reference_source
-        return side(left_label, p.value, p.payload_digest), side(right_label, p.reference_value, p.reference_digest)
 
     def _render_chart(self) -> None:
         chart = self.query_one("#drilldown-chart", PlotextPlot)
@@ -458,35 +335,7 @@ class DrilldownView(View):
     def _render_provenance(self) -> None:
         found = self.provenance
         self.query_one("#drilldown-provenance-title", Static).update(self.w("provenance") if found else "")
-        out = Text()
-        if found is not None:
-            obs = found.observation
-            lines: list[tuple[str, str]] = [
-                (self.w("period"), f"{obs.period} · {self.w('revision', n=obs.revision)} · {self.w(obs.status)}"),
-                (self.w("source"), obs.source),
-            ]
-            if found.run is not None:
-                run = found.run
-                lines.append(
-                    (self.w("run"), f"#{run.id} · {self.w(run.trigger)} · {outcome_text(run.outcome, self.lang)}")
-                )
-            elif obs.run_id is not None:
-                lines.append((self.w("run"), f"#{obs.run_id}"))
-            fetched = found.ingest.at if found.ingest is not None else obs.collected_at
-            lines.append((self.w("fetched"), fmt_time(fetched, self.lang)))
-            if found.payload is not None:
-                p = found.payload
-                lines.append(("sha256", p.sha256))
-                lines.append((self.w("size"), f"{self.opscentre.fmt_number(p.size, 0)} {self.w('bytes')}"))
-                kind = p.content_type or "—"
-                lines.append((self.w("type"), kind + (f" ({p.wire_encoding})" if p.wire_encoding else "")))
-            else:
-                lines.append(("sha256", self.w("no_payload")))
-            width = max(len(k) for k, _ in lines)
-            for label, value in lines:
-                out.append(f"{label:<{width}}  ", style="bold")
-                out.append(f"{value}\n")
-        self.query_one("#drilldown-provenance", Static).update(out)
+        self.query_one("#drilldown-provenance", Static).update(provenance_text(found, self.lang) if found else Text())
 
     # --- actions --------------------------------------------------------------------------------
 

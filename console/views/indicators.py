@@ -21,7 +21,7 @@ from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 from console.i18n import pick
 from console.state import Changed, ConsoleState, Series, SeriesKey, key_from_text, key_text
 from console.views import View
-from console.widgets import Col, KeyedTable, fit_columns, fit_text, spark
+from console.widgets import Col, KeyedTable, cursor_row, fit_columns, fit_text, spark
 
 # (column key, label key, least width). Most useful first: at 80 columns name … flags fit.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -300,7 +300,7 @@ class IndicatorsView(View):
     def rebuild(self, state: ConsoleState) -> None:
         """Every row again (filter, sort, category, language or snapshot): rows are drawn in order."""
         table = self.table
-        cursor_key = self._cursor_key()
+        cursor_key = cursor_row(self.table)
         self._measure(state, state.series)
         self._fit()
         table.clear(columns=True)
@@ -365,15 +365,6 @@ class IndicatorsView(View):
         self.query_one("#indicators-info", Static).update(
             app.t("indicators.count", shown=len(self._rows), total=len(state.series))
         )
-
-    def _cursor_key(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        except CellDoesNotExist:
-            return None
 
     # --- events and actions ---------------------------------------------------------------------
 
