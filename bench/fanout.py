@@ -22,7 +22,7 @@ For each N, two runs, each with its own server process and client process(es)
 Clients subscribe to everything (``hello`` with ``"filter": {}``, ``Authorization: Bearer``),
 wait for their snapshot, and count the delta frames they receive; one in ``--sample-every``
 parses them. Latency is per change: the sampling client's receive time minus the change's
-``collected_at``, which the ``Batch`` stamps when it is made, just before ``Store.ingest`` (in
+``collected_at``, which the ``Batch`` stamps when it is made, just before ``store.observations.ingest`` (in
 the bare server: when the change is appended). Both clocks are this machine's wall clock, and
 the field is in every real message, so nothing is added to the payload. It includes the wait for
 the next tick (0 to 200 ms by default), in both servers alike. Memory: the server process's RSS
@@ -32,7 +32,7 @@ connected, over N.
 ``--engine postgresql`` puts ours on PostgreSQL: a throwaway server of the bench's own
 (``bench/pgserver.py``: durable settings), a fresh migrated database per run. ``--feeds K`` (K > 1,
 PostgreSQL only) adds a third run for each N: a publishing process (the same schedule through
-``Store.ingest``, serving no client: a collector's part) and K real ``opscentre serve --role feed``
+``store.observations.ingest``, serving no client: a collector's part) and K real ``opscentre serve --role feed``
 processes on the same database, which learn its events from PostgreSQL (LISTEN/NOTIFY, then a read
 by seq); the client processes are spread over them in turn (at least one per feed process). It is
 printed beside the one-process run (store and feed in one process) with the ratio of their p99.
@@ -292,7 +292,7 @@ async def serve_ours(args: argparse.Namespace) -> None:
     store = await Store.open(args.db)
     figures = Figures()
     prefill = [ObservationIn(indicator=i, area=a, period=p, value=v) for i, a, p, v in figures.round(0)]
-    await store.ingest(Batch(SOURCE, prefill))
+    await store.observations.ingest(Batch(SOURCE, prefill))
     settings = FeedSettings(port=0, tick=timedelta(seconds=args.tick))
     users = [UserSettings(name="bench-wall", role=Role.DISPLAY, token_sha256=hash_token(TOKEN))]
     server = FeedServer(store, settings, users)
@@ -310,7 +310,7 @@ async def serve_ours(args: argparse.Namespace) -> None:
 
     async def ingest(batch: list[Figure]) -> None:
         records = [ObservationIn(indicator=i, area=a, period=p, value=v) for i, a, p, v in batch]
-        await store.ingest(Batch(SOURCE, records))  # collected_at: now
+        await store.observations.ingest(Batch(SOURCE, records))  # collected_at: now
 
     def extra() -> dict[str, Any]:
         value = server.metrics.registry.get_sample_value
@@ -399,11 +399,11 @@ async def serve_publisher(args: argparse.Namespace) -> None:
 
     store = await Store.open(args.db)
     prefill = [ObservationIn(indicator=i, area=a, period=p, value=v) for i, a, p, v in Figures().round(0)]
-    await store.ingest(Batch(SOURCE, prefill))
+    await store.observations.ingest(Batch(SOURCE, prefill))
 
     async def ingest(batch: list[Figure]) -> None:
         records = [ObservationIn(indicator=i, area=a, period=p, value=v) for i, a, p, v in batch]
-        await store.ingest(Batch(SOURCE, records))  # collected_at: now
+        await store.observations.ingest(Batch(SOURCE, records))  # collected_at: now
 
     emit("ready", port=0, path="", tick=args.tick)
     await control(Publisher(args.rate, args.interval, ingest), [], dict)
@@ -789,7 +789,7 @@ def show(n: int, bare: Run, ours: Run, processes: int) -> None:
         ("CPU, % of a core: rest of the machine", f"{bare.others_cpu:.0%}", f"{ours.others_cpu:.0%}", ""),
         ("published changes/s", f"{_rate(bare.server)}", f"{_rate(ours.server)}", ""),
         ("publish call p50 / p99, ms", _ms(bare.server.get("batch_seconds"), "p50", "p99"),
-         _ms(ours.server.get("batch_seconds"), "p50", "p99"), "(bare: a list append; ours: Store.ingest)"),
+         _ms(ours.server.get("batch_seconds"), "p50", "p99"), "(bare: a list append; ours: store.observations.ingest)"),
         ("work per tick p50 / p99 / max, ms", _ms(bare.server.get("tick_seconds"), "p50", "p99", "max"),
          _ms(ours.server.get("tick_seconds"), "p50", "p99", "max"), "(bare: encode + broadcast; ours: Hub.fan_out)"),
         ("  the same while the clients subscribed, ms", _ms(bare.server.get("tick_seconds_joining"), "p50", "p99", "max"),

@@ -1,4 +1,4 @@
-"""Ingest throughput: observations per second through ``Store.ingest`` (validation against the
+"""Ingest throughput: observations per second through ``store.observations.ingest`` (validation against the
 catalogue, revision detection, provenance, events, snapshot index), beside a bare insert of the same
 rows into a table with the same columns and key, in the same run on the same machine. Prints both
 rates and their ratio for each scenario, then the targets as PASS/FAIL lines (exit status 0 either way).
@@ -135,7 +135,7 @@ async def ours(path: Path | str, batches: list[list[ObservationIn]]) -> list[tup
         for recs in batches:
             payload = os.urandom(64) * 16  # a small raw payload per batch, stored and digested
             start = time.perf_counter()
-            result = await store.ingest(Batch("bench", recs, payload=payload))
+            result = await store.observations.ingest(Batch("bench", recs, payload=payload))
             elapsed = time.perf_counter() - start
             timings.append((elapsed, f"new={result.new} revised={len(result.revised)} unchanged={result.unchanged}"))
     finally:

@@ -145,7 +145,7 @@ async def _write_through(
             if out.back_at and now - out.back_at > after:
                 break
             try:
-                await store.ingest(Batch("bench", chunk))
+                await store.observations.ingest(Batch("bench", chunk))
             except StoreError:
                 out.refused += 1  # not acknowledged: it may or may not have committed; either is right
                 await asyncio.sleep(0.1)

@@ -9,7 +9,7 @@ the provinces are summed against the nation; every twentieth a derived differenc
 a tenth of them published by a second source too) over the nation and the 34 provinces in force
 since 2025-07-01, ``--years`` years of months from 2026-01 (the clock is moved to the 2030s: the
 34 exist then). The history arrives as the collectors would pull it: one source's run per
-``--batch`` indicators, each through ``Store.ingest``, then ``evaluate_rules`` with what the
+``--batch`` indicators, each through ``store.observations.ingest``, then ``evaluate_rules`` with what the
 batch touched (per indicator its newest periods and those it revised, the run's id and the state the
 serving process keeps, as ``Collector`` does). The newest month lacks
 two provinces' reports, which the timer pass, once they fall due, flags as late.
@@ -130,12 +130,12 @@ async def run(args: argparse.Namespace, path: Path) -> None:
     with use_clock(clock):
         store = await Store.open(path)
         try:
-            category = (await store.categories())[0].code
-            owner = (await store.agencies())[0].code
+            category = (await store.reference.categories())[0].code
+            owner = (await store.reference.agencies())[0].code
             inds = catalogue(args.indicators, category, owner)
             await store.close()
             store = await Store.open(path, extra_indicators=inds)
-            provinces = [a.code for a in await store.areas_in_force(date.fromisoformat(periods[0] + "-01"))]
+            provinces = [a.code for a in await store.reference.areas_in_force(date.fromisoformat(periods[0] + "-01"))]
             by_code = {i.code: i for i in inds}
             groups = [inds[i : i + args.batch] for i in range(0, len(inds), args.batch)]
             sources = [source(f"bench-{n:02d}", owner) for n in range(len(groups))]
@@ -162,11 +162,13 @@ async def run(args: argparse.Namespace, path: Path) -> None:
             ingest_times, rule_times = [], []
             state = RulesState()  # what the serving process keeps between passes (its Collector's)
             for name, recs in batches:
-                started = await store.start_run(name, RunTrigger.SCHEDULE)
+                started = await store.runs.start(name, RunTrigger.SCHEDULE)
                 t0 = time.perf_counter()
-                result = await store.ingest(Batch(name, recs, run_id=started.id, payload=os.urandom(64) * 16))
+                result = await store.observations.ingest(
+                    Batch(name, recs, run_id=started.id, payload=os.urandom(64) * 16)
+                )
                 t_ingest = time.perf_counter() - t0
-                await store.finish_run(started.id, RunOutcome.SUCCESS, fetched=len(recs), new=len(recs))
+                await store.runs.finish(started.id, RunOutcome.SUCCESS, fetched=len(recs), new=len(recs))
                 wanted = touched(recs, result.revised)
                 t0 = time.perf_counter()
                 # As RunRules (rules/after_run.py) calls it: with the run's id and revisions (without the
@@ -193,7 +195,7 @@ async def run(args: argparse.Namespace, path: Path) -> None:
                 t0 = time.perf_counter()
                 await evaluate_rules(store, rules, sources, state=state)
                 timer.append(time.perf_counter() - t0)
-            open_alerts = await store.alerts(limit=100_000)
+            open_alerts = await store.alerts.listed(limit=100_000)
         finally:
             await store.close()
     ingest_total, rules_total = sum(ingest_times), sum(rule_times)

@@ -87,13 +87,13 @@ async def list_alerts(
 ) -> int:
     """The alerts worded in ``lang`` from the one catalogue (wording/alerts.py), as the console and the
     wall page word them."""
-    alerts = await store.alerts(
+    alerts = await store.alerts.listed(
         open_only=not everything and not states,
         limit=limit,
         states=[AlertState(s) for s in states],
         severities=[Severity(s) for s in severities],
     )
-    names = await store.names()
+    names = await store.reference.names()
     texts = [alert_text_of(a, lang, names) for a in alerts]
     if as_json:
         rows = [{**a.model_dump(mode="json"), "text": t} for a, t in zip(alerts, texts, strict=True)]
@@ -125,7 +125,7 @@ def _silence_row(s: Silence | SilenceInfo) -> tuple[str, ...]:
 
 
 async def list_silences(store: Store, console: Console, *, everything: bool, as_json: bool) -> int:
-    silences = await store.silences(active_only=not everything, limit=1000)
+    silences = await store.alerts.silences(active_only=not everything, limit=1000)
     if as_json:
         print(
             json.dumps([s.model_dump(mode="json", exclude_none=True) for s in silences], ensure_ascii=False, indent=2)

@@ -70,8 +70,10 @@ async def print_reporting(
     if as_json:
         print_json([reporting_row(c).model_dump(mode="json") for c in table])
         return
-    indicators = {i.code: i for i in await store.indicators()}
-    names = {a.code: a.name_vi for a in await store.area_versions()}  # place names stay as the law writes them
+    indicators = {i.code: i for i in await store.reference.indicators()}
+    names = {
+        a.code: a.name_vi for a in await store.reference.area_versions()
+    }  # place names stay as the law writes them
     out.print(label("reporting.title", lang, time=utcnow().strftime("%Y-%m-%d %H:%M")), markup=False)
     shown = [c for c in table if c.expected]
     if not table:

@@ -30,7 +30,6 @@ from storage.clock import utcnow
 from storage.dialect import dialect_for
 from storage.lock import CollectorLock, DatabaseBusy
 from storage.pg.adapter import shown
-from storage.repos.leases import Leases
 from storage.writes import StoreError
 from wording import number
 
@@ -154,7 +153,7 @@ class Service:
         if self.role == "all":
             # Holding the lock exclusively, every run still 'running' and not ours was begun by a
             # process now gone. (A collector among several leaves that to whoever takes a source over.)
-            interrupted = await self.store.mark_interrupted()
+            interrupted = await self.store.runs.mark_interrupted()
             if interrupted:
                 log.warning("marked %d runs left unfinished by an earlier stop as interrupted", len(interrupted))
             await self._start_feed(runs=collector)
@@ -176,8 +175,8 @@ class Service:
     async def _start_leases(self, collector: Collector) -> None:
         """Among several collector processes: run only the sources whose leases this one holds."""
         assert self.store is not None
-        self.store.leases_required = True  # begin_run checks the lease in its own transaction
-        leases = Leases(self.store, self.config.collector.lease)
+        leases = self.store.leases
+        leases.require(self.config.collector.lease)  # runs.begin checks the lease in its own transaction
         self.keeper = LeaseKeeper(leases, collector, self.scheduler, on_rules=self._rules_lease)
         collector.holds = self.keeper.holds
         await self.keeper.tick()  # before the scheduler: its first runs are of sources held
@@ -282,7 +281,7 @@ class Service:
         """Events older than `[database] keep_events` go; a client that far behind gets a snapshot."""
         assert self.store is not None
         while True:
-            dropped = await self.store.prune_events(utcnow() - self.config.database.keep_events)
+            dropped = await self.store.events.prune(utcnow() - self.config.database.keep_events)
             if dropped:
                 log.info("pruned %d events older than %s", dropped, self.config.database.keep_events)
             await asyncio.sleep(3600)

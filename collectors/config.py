@@ -11,6 +11,7 @@ from typing import Annotated, Self
 import httpx
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
+from storage.repos.leases import DEFAULT_TTL
 from storage.settings import Duration, Section
 
 SourceName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")]
@@ -250,7 +251,7 @@ class CollectorSettings(Section):
     )
     shutdown_grace: Duration = Field(default=timedelta(seconds=10), description="time in-flight runs get on shutdown")
     lease: Duration = Field(
-        default=timedelta(seconds=15),
+        default=DEFAULT_TTL,
         ge=timedelta(seconds=1),
         description="serve --role collector: how long a source's lease lasts unrenewed (renewed every third of it)",
     )

@@ -269,7 +269,7 @@ class Collector:
                 outcome = RunOutcome.PARTIAL if tally.rejected else RunOutcome.SUCCESS
                 return self._finish_fields(outcome, tally, stats, tally.first_rejection)
 
-            result = await self.store.ingest(
+            result = await self.store.observations.ingest(
                 Batch(
                     source.name,
                     parsed.records,
@@ -333,7 +333,7 @@ class Collector:
         """Finish a failed run, keeping the answer that failed it (bounded) with the run, in one transaction.
 
         The error every feed role sees is ours; the upstream's own words (``detail``) go to the log,
-        and its bytes to the kept payload (``Store.ingest_log(run_id)`` names its digest).
+        and its bytes to the kept payload (``store.observations.ingest_log(run_id)`` names its digest).
         """
         error = str(exc)
         detail, url = getattr(exc, "detail", None), getattr(exc, "url", None)
@@ -351,7 +351,7 @@ class Collector:
             error += f" (the first {KEEP_FAILED_BYTES:,} of its {len(body):,} bytes are kept)"
             body = body[:KEEP_FAILED_BYTES]
         fields = self._finish_fields(RunOutcome.FAILED, tally, stats, error)
-        result = await self.store.ingest(
+        result = await self.store.observations.ingest(
             Batch(source.name, [], run_id=run.id, payload=body, content_type=content_type, content_encoding=encoding),
             finish=lambda _: fields,
         )
@@ -363,7 +363,7 @@ class Collector:
         self, run: CollectionRun, outcome: RunOutcome, tally: RunTally, stats: FetchStats, error: str | None
     ) -> CollectionRun:
         # While the database cannot be written, the store keeps the end and writes it on recovery.
-        done = await self.store.end_run_eventually(run, self._finish_fields(outcome, tally, stats, error))
+        done = await self.store.runs.end_eventually(run, self._finish_fields(outcome, tally, stats, error))
         await self._finished(done)
         return done
 
@@ -383,7 +383,7 @@ class Collector:
     ) -> tuple[CollectionRun, str | None]:
         """Begin a run. A cancellation while its row is being written does not leave the row
         'running': the write completes, and the run is recorded as interrupted."""
-        begun = asyncio.ensure_future(self.store.begin_run(name, trigger, requested_by))
+        begun = asyncio.ensure_future(self.store.runs.begin(name, trigger, requested_by))
         try:
             return await asyncio.shield(begun)
         except asyncio.CancelledError:
@@ -403,7 +403,7 @@ class Collector:
                 )
             )
         except StoreError:  # it had ended already: its last batch, queued before the cancel, finished it
-            ended = await self.store.run(run.id)
+            ended = await self.store.runs.get(run.id)
             if ended is not None:
                 await self._finished(ended)
 

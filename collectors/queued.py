@@ -71,8 +71,8 @@ class QueuedRuns:
         holding its lease (collectors/scheduler.py), so the sources of one command may be run by
         different processes."""
         names = list(dict.fromkeys(names))
-        position = await self.store.last_seq()  # the runs asked for finish after this
-        requests = {n: (await self.store.request_runs([n], requested_by, trigger)).id for n in names}
+        position = await self.store.events.last_seq()  # the runs asked for finish after this
+        requests = {n: (await self.store.requests.add([n], requested_by, trigger)).id for n in names}
         found: dict[str, CollectionRun] = {}
         wake = asyncio.Event()
 
@@ -86,8 +86,8 @@ class QueuedRuns:
             while True:
                 # The requests' state before the events: a request marked done has its run's
                 # run.finished committed before, so it is among the events read next.
-                states = {n: await self.store.run_request(requests[n]) for n in names if n not in found}
-                while events := await self.store.events_after(position, limit=READ_PAGE):
+                states = {n: await self.store.requests.get(requests[n]) for n in names if n not in found}
+                while events := await self.store.events.after(position, limit=READ_PAGE):
                     position = events[-1].seq
                     for e in events:
                         if e.type != EventType.RUN_FINISHED:
@@ -107,7 +107,7 @@ class QueuedRuns:
                             f"the collector process {state.claimed_by} took the run of {name} but did not run it"
                         )
                     if state.claimed_by is None and loop.time() > give_up:
-                        if await self.store.withdraw_run_request(state.id):
+                        if await self.store.requests.withdraw(state.id):
                             raise NoCollector(
                                 f"no collector process took the run of {name} within {self.claim_timeout:g}s "
                                 f"(request #{state.id}): is any `opscentre serve --role collector` running it?"
@@ -121,7 +121,7 @@ class QueuedRuns:
             for name in names:  # given up (an error, the caller gone): whatever nobody took is withdrawn
                 if name not in found:
                     with contextlib.suppress(Exception):
-                        await self.store.withdraw_run_request(requests[name])
+                        await self.store.requests.withdraw(requests[name])
 
 
 async def serve_requests(store: Store, collector: Collector) -> None:
@@ -139,7 +139,7 @@ async def serve_requests(store: Store, collector: Collector) -> None:
         while True:
             wake.clear()
             try:
-                while (request := await store.claim_run_request(PROCESS_ID, runnable(collector))) is not None:
+                while (request := await store.requests.claim(PROCESS_ID, runnable(collector))) is not None:
                     task = asyncio.create_task(_serve(store, collector, request), name=f"run-request-{request.id}")
                     running.add(task)
                     task.add_done_callback(running.discard)
@@ -174,9 +174,9 @@ async def _serve(store: Store, collector: Collector, request: RunRequest) -> Non
         await collector.run_many(names, request.trigger, request.requested_by)
     except LeaseNotHeld:  # the lease moved on between the claim and the run: for its holder to take
         with contextlib.suppress(Exception):
-            await store.release_run_request(request.id)
+            await store.requests.release(request.id)
         return
     except Exception:
         log.exception("request #%d failed", request.id)
     with contextlib.suppress(Exception):  # a run's record is what counts; done_at is bookkeeping
-        await store.finish_run_request(request.id)
+        await store.requests.finish(request.id)

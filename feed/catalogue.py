@@ -111,18 +111,20 @@ def in_force(code: str, agencies: dict[str, Agency]) -> str:
 
 
 async def catalogue(store: Store, sources: list[SourceInfo]) -> CatalogueData:
-    agencies = await store.agencies()
+    agencies = await store.reference.agencies()
     by_code = {a.code: a for a in agencies}
-    lineages = {a.code: await store.agency_lineage(a.code) for a in agencies}
+    lineages = {a.code: await store.reference.agency_lineage(a.code) for a in agencies}
     indicators = []
-    for ind in await store.indicators():
+    for ind in await store.reference.indicators():
         owner = in_force(ind.owner, by_code)
         info = indicator_info(ind, lineages.get(owner, [owner]))
         indicators.append(info.model_copy(update={"agency": owner}))
     return CatalogueData(
         indicators=indicators,
-        areas=area_infos(await store.area_versions()),
+        areas=area_infos(await store.reference.area_versions()),
         agencies=agency_infos(agencies),
-        categories=[CategoryInfo(code=c.code, name_vi=c.name_vi, name_en=c.name_en) for c in await store.categories()],
+        categories=[
+            CategoryInfo(code=c.code, name_vi=c.name_vi, name_en=c.name_en) for c in await store.reference.categories()
+        ],
         sources=sources,
     )

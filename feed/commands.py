@@ -139,7 +139,7 @@ class Commands(Queries):
                 f"the {client.role.value} role may not {name}; it needs {NEEDS[name].value}",
             )
             return
-        earlier = await self.store.find_audit(client.user, msg.idempotency_key, actions=list(DONE.values()))
+        earlier = await self.store.audit.find(client.user, msg.idempotency_key, actions=list(DONE.values()))
         if earlier is not None:  # done before a restart of the server: do not do it twice
             if (
                 earlier.action != DONE[name]
@@ -175,7 +175,7 @@ class Commands(Queries):
         self.metrics.commands.labels(name, code.value).inc()
         details = {**details, "error_code": code.value, "error": message}
         # Written before the answer: a client that has its answer can rely on the audit entry.
-        await self.store.audit(client.user, client.role.value, f"{name}.refused", target, details)
+        await self.store.audit.record(client.user, client.role.value, f"{name}.refused", target, details)
         client.push_message(Error(code=code, id=request_id, message=message))
 
     async def _reused(self, client: Client, msg: Command) -> None:
@@ -198,7 +198,7 @@ class Commands(Queries):
         except KeyError as exc:
             await self.refused(client, msg, ErrorCode.INVALID, str(exc.args[0] if exc.args else exc))
             return
-        await self.store.audit(
+        await self.store.audit.record(
             client.user, client.role.value, DONE["collect"], _target(msg), {**_details(msg), "sources": names}
         )
         self.metrics.commands.labels("collect", "accepted").inc()
@@ -220,7 +220,7 @@ class Commands(Queries):
         if self.delivered is not None:
             # `done` comes last: after the `run finished` messages of these runs reach this client.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.delivered(client, await self.store.last_seq()), timeout=30)
+                await asyncio.wait_for(self.delivered(client, await self.store.events.last_seq()), timeout=30)
         done = Result(id=msg.id, status="done", data=CollectDone(runs=[run_info(r) for r in runs]))
         self._remember(key, msg.command.model_dump(mode="json"), done)
         client.push_message(done)
@@ -229,7 +229,7 @@ class Commands(Queries):
         details = _details(msg)
         del details["note"]  # the store records the note itself
         try:
-            alert = await self.store.acknowledge_alert(cmd.alert_id, client.user, client.role.value, cmd.note, details)
+            alert = await self.store.alerts.acknowledge(cmd.alert_id, client.user, client.role.value, cmd.note, details)
         except StoreError as exc:
             code = ErrorCode.NOT_FOUND if str(exc).startswith("no alert") else ErrorCode.INVALID
             await self.refused(client, msg, code, str(exc))
@@ -261,7 +261,7 @@ class Commands(Queries):
             return
         ends_at = cmd.ends_at if cmd.ends_at is not None else now + timedelta(seconds=cmd.duration or 0)
         try:
-            made, muted = await self.store.silence(
+            made, muted = await self.store.alerts.silence(
                 match, ends_at, cmd.comment, client.user, client.role.value, _details(msg)
             )
         except StoreError as exc:
@@ -274,7 +274,9 @@ class Commands(Queries):
 
     async def _unsilence(self, client: Client, msg: Command, cmd: UnsilenceCommand, key: tuple[str, str]) -> None:
         try:
-            ended, unmuted = await self.store.unsilence(cmd.silence_id, client.user, client.role.value, _details(msg))
+            ended, unmuted = await self.store.alerts.unsilence(
+                cmd.silence_id, client.user, client.role.value, _details(msg)
+            )
         except StoreError as exc:
             code = ErrorCode.NOT_FOUND if str(exc).startswith("no silence") else ErrorCode.INVALID
             await self.refused(client, msg, code, str(exc))

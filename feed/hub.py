@@ -80,8 +80,8 @@ class Hub:
 
     async def start(self) -> None:
         await self.reload_catalogue()
-        self.newest = await self.store.newest_periods()
-        self.position = await self.store.last_seq()
+        self.newest = await self.store.observations.newest_periods()
+        self.position = await self.store.events.last_seq()
         self.metrics.seq.set(self.position)
         self.store.add_listener(self._on_commit)
         self._tasks = [
@@ -101,12 +101,14 @@ class Hub:
                 await task
 
     async def reload_catalogue(self) -> None:
-        indicators = {i.code: i for i in await self.store.indicators()}
-        lineage = {a.code: await self.store.agency_lineage(a.code) for a in await self.store.agencies()}
+        indicators = {i.code: i for i in await self.store.reference.indicators()}
+        lineage = {
+            a.code: await self.store.reference.agency_lineage(a.code) for a in await self.store.reference.agencies()
+        }
         today = utcnow().date()
         areas: dict[str, list[str]] = {}
-        for area in await self.store.areas_in_force(today, include_nation=True):
-            merged = {p.code for p in await self.store.predecessors(area.code, today)} - {area.code}
+        for area in await self.store.reference.areas_in_force(today, include_nation=True):
+            merged = {p.code for p in await self.store.reference.predecessors(area.code, today)} - {area.code}
             areas[area.code] = [area.code, *sorted(merged)]
         self.catalogue = Catalogue(indicators, lineage, areas)
         self._matchers.clear()
@@ -148,7 +150,7 @@ class Hub:
         """One tick: everything committed since the last one, to everyone."""
         async with self.lock:
             while True:
-                events = await self.store.events_after(self.position, limit=READ_PAGE)
+                events = await self.store.events.after(self.position, limit=READ_PAGE)
                 if not events:
                     return
                 self._deliver(events)
@@ -250,7 +252,7 @@ class Hub:
     async def _snapshot(self, client: Client, flt: Filter, matcher: Matcher) -> tuple[int, str] | None:
         """The encoded snapshot for ``flt`` (None if the client left before it was ready)."""
         key = flt.key()
-        last = await self.store.last_seq()
+        last = await self.store.events.last_seq()
         if (cached := self._snapshots.get((key, last))) is not None:
             return last, cached
         shared = self._reading.get(key)
@@ -279,9 +281,9 @@ class Hub:
         async with self._slots:
             shared.started = True
             self.metrics.snapshot_reads.inc()
-            snap = await self.store.snapshot(_snapshot_filter(flt, self.catalogue))
+            snap = await self.store.snapshots.current(_snapshot_filter(flt, self.catalogue))
             alerts = await routed_alerts(self.store, matcher, limit=SNAPSHOT_ALERTS)
-            runs = await self.store.runs(limit=50)
+            runs = await self.store.runs.recent(limit=50)
             message = Snapshot(
                 epoch=self.epoch,
                 seq=snap.seq,
@@ -303,7 +305,7 @@ class Hub:
         """Send a snapshot of the centre as known at ``as_of``; no live messages follow (the client
         is not subscribed) until it subscribes live again.
 
-        The past is read on a connection of its own (``Store.snapshot_as_of``), outside the hub's
+        The past is read on a connection of its own (``store.snapshots.as_of``), outside the hub's
         lock, at most ``past_concurrency`` at once: live ticks and other clients go on meanwhile."""
         client.filter = client.matcher = None  # the previous subscription, if any, ends here
         client.joining = True
@@ -312,7 +314,7 @@ class Hub:
                 if client.gone:
                     return
                 past = await _unless_gone(
-                    client, self.store.snapshot_as_of(as_of, _snapshot_filter(flt, self.catalogue))
+                    client, self.store.snapshots.as_of(as_of, _snapshot_filter(flt, self.catalogue))
                 )
             if past is None or client.gone:
                 return
@@ -338,8 +340,8 @@ class Hub:
         """Whether every event after ``seq`` is still in the log, and few enough to replay."""
         if epoch != self.epoch:
             return False
-        last = await self.store.last_seq()
-        first = await self.store.first_seq()
+        last = await self.store.events.last_seq()
+        first = await self.store.events.first_seq()
         return seq <= last and (first == 0 or seq >= first - 1) and last - seq <= self.resume_max_events
 
     async def resume(self, client: Client, flt: Filter, seq: int) -> None:
@@ -354,11 +356,11 @@ class Hub:
             position = seq
             # Outside the lock, so that other clients' ticks go on, at the pace the client reads
             # (its outbox stays under half its limit); the lock covers only what came meanwhile.
-            while not client.gone and await self.store.last_seq() > position:
+            while not client.gone and await self.store.events.last_seq() > position:
                 async with self._slots:
                     if client.gone:  # left while waiting for its turn: read nothing for it
                         break
-                    events = await self.store.events_after(position, limit=READ_PAGE)
+                    events = await self.store.events.after(position, limit=READ_PAGE)
                 if not events:
                     break
                 await self._push_exact(client, events, matcher, newest, pace=True)
@@ -367,7 +369,7 @@ class Hub:
                 self.metrics.snapshots_abandoned.inc()
                 return
             async with self.lock:
-                while events := await self.store.events_after(position, limit=READ_PAGE):
+                while events := await self.store.events.after(position, limit=READ_PAGE):
                     await self._push_exact(client, events, matcher, newest, pace=False)
                     position = events[-1].seq
                 client.filter, client.matcher = flt, matcher
@@ -390,7 +392,7 @@ class Hub:
         """Push to ``client`` the events after ``position`` up to ``upto``, coalesced as a tick
         would; returns the position reached."""
         while position < upto:
-            events = [e for e in await self.store.events_after(position, limit=READ_PAGE) if e.seq <= upto]
+            events = [e for e in await self.store.events.after(position, limit=READ_PAGE) if e.seq <= upto]
             if not events:
                 break
             client.push_built(build(events, matcher, self.epoch, self.newest, events[-1].seq), None, self.epoch)
@@ -456,7 +458,9 @@ async def routed_alerts(
     before = None
     size = limit if matcher.every_alert else READ_PAGE
     while len(out) < limit:
-        page = await store.alerts(open_only=open_only, limit=size, states=states, severities=severities, before=before)
+        page = await store.alerts.listed(
+            open_only=open_only, limit=size, states=states, severities=severities, before=before
+        )
         out += [d for a in page if matcher.alert(d := a.model_dump())]
         if len(page) < size:
             break

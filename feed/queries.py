@@ -106,12 +106,12 @@ async def reporting_completeness(
 ) -> list[reporting.Completeness]:
     """Completeness per indicator (``rules.reporting``) as of now, by indicator code: the
     filters checked first (the feed's ``reporting`` query and ``opscentre reporting`` alike)."""
-    if agency is not None and agency not in {a.code for a in await store.agencies()}:
+    if agency is not None and agency not in {a.code for a in await store.reference.agencies()}:
         raise ReportingError(f"unknown agency {agency!r}")
-    chosen: list[Indicator] = await store.indicators(agency=agency)
+    chosen: list[Indicator] = await store.reference.indicators(agency=agency)
     one = None
     if indicator is not None:
-        one = await store.indicator(indicator)
+        one = await store.reference.indicator(indicator)
         if one is None:
             raise ReportingError(f"unknown indicator {indicator!r}")
         if not reporting.reported(one):
@@ -178,7 +178,7 @@ class Queries:
         q = msg.query
         data: ResultData
         if isinstance(q, HistoryQuery):
-            if await self.store.indicator(q.indicator) is None:
+            if await self.store.reference.indicator(q.indicator) is None:
                 client.push_message(
                     Error(code=ErrorCode.NOT_FOUND, id=msg.id, message=f"unknown indicator {q.indicator!r}")
                 )
@@ -192,7 +192,9 @@ class Queries:
                         Error(code=ErrorCode.INVALID, id=msg.id, message=f"since: not a period ({exc})")
                     )
                     return
-            rows = await self.store.history(q.indicator, q.area, source=q.source, as_of=q.as_of, since=since)
+            rows = await self.store.observations.history(
+                q.indicator, q.area, source=q.source, as_of=q.as_of, since=since
+            )
             data = HistoryData(
                 observations=[_observation_info(o) for o in rows[-HISTORY_LIMIT:]],
                 truncated=len(rows) > HISTORY_LIMIT,
@@ -201,9 +203,9 @@ class Queries:
             if q.source is not None and not await self._known_source(q.source):
                 client.push_message(Error(code=ErrorCode.INVALID, id=msg.id, message=f"unknown source {q.source!r}"))
                 return
-            data = RunsData(runs=[run_info(r) for r in await self.store.runs(q.source, q.limit)])
+            data = RunsData(runs=[run_info(r) for r in await self.store.runs.recent(q.source, q.limit)])
         elif isinstance(q, ProvenanceQuery):
-            found = await self.store.provenance(q.observation_id)
+            found = await self.store.observations.provenance(q.observation_id)
             if found is None:
                 client.push_message(
                     Error(code=ErrorCode.NOT_FOUND, id=msg.id, message=f"no observation {q.observation_id}")
@@ -221,7 +223,7 @@ class Queries:
             )
             data = AlertsData(alerts=[AlertInfo.model_validate(a) for a in alerts])
         elif isinstance(q, SilencesQuery):
-            listed = await self.store.silences(active_only=q.active_only, limit=q.limit)
+            listed = await self.store.alerts.silences(active_only=q.active_only, limit=q.limit)
             data = SilencesData(silences=[silence_info(s) for s in listed])
         elif isinstance(q, CatalogueQuery):
             data = await catalogue(self.store, self._source_infos())
@@ -273,7 +275,7 @@ class Queries:
     async def _sources(self) -> SourcesData:
         """The configured sources' states with their last runs; without collectors, the sources
         that have run (their circuit and next run unknown here)."""
-        last = await self.store.last_runs()
+        last = await self.store.runs.last_per_source()
         if self.runs is None:
             return SourcesData(
                 sources=[
@@ -302,7 +304,7 @@ class Queries:
                 return True
             except KeyError:
                 pass
-        return bool(await self.store.runs(name, limit=1))
+        return bool(await self.store.runs.recent(name, limit=1))
 
 
 def run_info(run: CollectionRun) -> RunInfo:

@@ -271,7 +271,7 @@ class FeedServer:
     async def _readiness(self) -> list[str]:
         problems = []
         try:
-            await self.store.last_seq()
+            await self.store.events.last_seq()
         except Exception as exc:
             problems.append(f"database: {exc}")
         for check in self.ready_checks:
@@ -335,7 +335,7 @@ class FeedServer:
         resumed = False
         if hello.resume is not None and hello.filter is not None:
             resumed = await self.hub.can_resume(hello.resume.epoch, hello.resume.seq)
-        last = await self.store.last_seq()
+        last = await self.store.events.last_seq()
         client.push_message(
             Welcome(
                 server_version=self.version,
@@ -363,7 +363,7 @@ class FeedServer:
 
     async def _start_past(self, client: Client, hello: Hello, as_of: datetime) -> None:
         """A hello that looks at the past: welcome, then the snapshot as of then (no live messages)."""
-        last = await self.store.last_seq()
+        last = await self.store.events.last_seq()
         client.push_message(
             Welcome(server_version=self.version, user=client.user, role=client.role, epoch=self.hub.epoch, seq=last)
         )

@@ -58,7 +58,7 @@ class RunRules:
             for code, got in tally.touched.items()
         }
         try:
-            indicators = [i for i in await self.store.indicators() if i.code in periods]
+            indicators = [i for i in await self.store.reference.indicators() if i.code in periods]
             await evaluate_rules(
                 self.store,
                 self.settings,

@@ -123,7 +123,7 @@ async def check_bands(store: Store, rules: RulesSettings, indicators: Iterable[s
         codes,
     )
     # A unit merged away keeps its last figure for ever: it says nothing about now.
-    in_force = {a.code for a in await store.areas_in_force(utcnow().date(), include_nation=True)}
+    in_force = {a.code for a in await store.reference.areas_in_force(utcnow().date(), include_nation=True)}
     newest: dict[tuple[str, str], tuple[str, int, str, float]] = {}
     for indicator, area, period, obs_id, source, value in rows:
         if area not in in_force:
@@ -144,7 +144,7 @@ async def check_bands(store: Store, rules: RulesSettings, indicators: Iterable[s
 async def _codes(store: Store, indicators: Iterable[str] | None) -> list[str]:
     if indicators is not None:
         return list(indicators)
-    return [i.code for i in await store.indicators()]
+    return [i.code for i in await store.reference.indicators()]
 
 
 # --- outliers ---------------------------------------------------------------------------------------
@@ -222,8 +222,8 @@ async def check_outliers(
     With ``run_id``, a series none of whose figures came before that run is not judged (a first pull)."""
     if run_id is not None and not await _ran_before(store, source, run_id):
         return []  # the source's first pull: no series of it was watched before
-    frequency = {i.code: i.frequency for i in await store.indicators()}
-    open_alerts = {a.subject: a for a in await store.alerts(limit=100_000) if a.rule == ANOMALY_OUTLIER}
+    frequency = {i.code: i.frequency for i in await store.reference.indicators()}
+    open_alerts = {a.subject: a for a in await store.alerts.listed(limit=100_000) if a.rule == ANOMALY_OUTLIER}
     found = []
     for indicator, wanted in sorted(periods.items()):
         if frequency.get(indicator) in (None, Frequency.LIVE):
@@ -249,7 +249,7 @@ async def check_outliers(
                 if score is None or abs(score) <= rules.outlier_z:
                     have = open_alerts.get(subject)
                     if have is not None and have.params.source == source:
-                        await store.resolve_alert(ANOMALY_OUTLIER, subject)
+                        await store.alerts.resolve(ANOMALY_OUTLIER, subject)
                     continue
                 found.append(Outlier(indicator, area, period, value, previous, score))
                 facts = AlertParams(previous_value=previous, score=round(score, 2), threshold=rules.outlier_z)

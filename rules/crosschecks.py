@@ -150,10 +150,10 @@ async def check_provinces(
         if not got or any(p.value < 0 for p in got) or national.value < 0:
             return None
         if total <= national.value * (1 + tolerance):
-            await store.resolve_alert(PROVINCES, subject)
+            await store.alerts.resolve(PROVINCES, subject)
             return None
     elif not _differ(total, national.value, tolerance):
-        await store.resolve_alert(PROVINCES, subject)
+        await store.alerts.resolve(PROVINCES, subject)
         return True
     lines = "\n".join(f"{p.area} {p.value!r} ({p.source}, {_short(p.digest)})" for p in got)
     params = AlertParams(
@@ -257,7 +257,7 @@ async def check_all(
     A check that fails is logged in one line (the rule, the indicator and period, and ``after``:
     the source whose run asked for the checks, or the timer) and the others
     still run: one bad figure or formula must not blind every other check."""
-    chosen = list(indicators) if indicators is not None else await store.indicators()
+    chosen = list(indicators) if indicators is not None else await store.reference.indicators()
     reads = Reads(store)
     for ind in chosen:
         wanted = (periods or {}).get(ind.code) if periods is not None else None

@@ -1,7 +1,7 @@
 """The alert life cycle's timer pass, and the rules' pass, run by a serving process beside the collectors.
 
 The store fires pending alerts whose ``for`` has passed, resolves alerts that stayed clear for their
-``keep_firing_for`` and ends expired silences (``Store.tick_alerts``); none of that waits for a
+``keep_firing_for`` and ends expired silences (``store.alerts.tick``); none of that waits for a
 rule to run again, so it is done on a short timer of its own.
 
 The rules of ``[rules]`` (late reports, cross-checks) run after each successful collection run, on
@@ -34,7 +34,7 @@ async def alert_timer(store: Store, every: timedelta = TICK) -> None:
     """Run the timer pass every ``every`` until cancelled; a failed pass is logged and retried."""
     while True:
         try:
-            changed = await store.tick_alerts()
+            changed = await store.alerts.tick()
         except StoreError as exc:  # the database cannot be written just now: the store says so itself
             log.warning("alert timer pass failed: %s", exc)
         else:

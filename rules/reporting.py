@@ -141,13 +141,13 @@ class Areas:
 
     async def known(self) -> list[str]:
         if self._known is None:
-            self._known = sorted({a.code for a in await self._store.area_versions()})
+            self._known = sorted({a.code for a in await self._store.reference.area_versions()})
         return self._known
 
     async def in_force(self, on: date) -> list[str]:
         got = self._in_force.get(on)
         if got is None:
-            got = self._in_force[on] = [a.code for a in await self._store.areas_in_force(on)]
+            got = self._in_force[on] = [a.code for a in await self._store.reference.areas_in_force(on)]
         return got
 
 
@@ -231,7 +231,7 @@ async def reporting_table(
 ) -> list[Completeness]:
     """Completeness of each indicator for ``period`` (default: its newest period due by ``now``)."""
     started = await judged_from(store, rules)
-    chosen = list(indicators) if indicators is not None else await store.indicators()
+    chosen = list(indicators) if indicators is not None else await store.reference.indicators()
     areas = Areas(store)
     out = []
     for ind in chosen:
@@ -335,7 +335,7 @@ async def _check_late(
     state: LateReports | None,
     touched: Iterable[str] | None,
 ) -> list[Owed]:
-    indicators = await store.indicators()
+    indicators = await store.reference.indicators()
     started = await judged_from(store, rules)
     table = await _judged(store, rules, now, indicators, province_sources, state, touched)
     owners = {i.code: i.owner for i in indicators}
@@ -365,5 +365,5 @@ async def _check_late(
         "SELECT subject FROM alerts WHERE rule = ? AND state != 'resolved'", (REPORT_LATE,)
     ):
         if subject not in owed:
-            await store.resolve_alert(REPORT_LATE, subject)
+            await store.alerts.resolve(REPORT_LATE, subject)
     return list(owed.values())

@@ -97,7 +97,7 @@ async def judge(store: Store, rules: RulesSettings, revisions: Sequence[Revision
     changed = [r for r in revisions if r.value != r.previous_value]
     if not changed:
         return []
-    catalogue = {i.code: i.frequency for i in await store.indicators()}
+    catalogue = {i.code: i.frequency for i in await store.reference.indicators()}
     known = await _provenance(store, [r.obs_id for r in changed])
     out = []
     for r in changed:
@@ -136,7 +136,7 @@ async def watch(
         )
     acknowledged = {
         a.subject
-        for a in await store.alerts(states=[AlertState.ACKNOWLEDGED], limit=100_000)
+        for a in await store.alerts.listed(states=[AlertState.ACKNOWLEDGED], limit=100_000)
         if a.rule == REVISION_WATCH
     }
     for w in watched[:MAX_ALERTS_PER_RUN]:
@@ -144,7 +144,7 @@ async def watch(
         key = subject(r, source)
         if key in acknowledged:
             # Someone saw the previous revision: this one is news, so it gets an alert of its own.
-            await store.resolve_alert(REVISION_WATCH, key)
+            await store.alerts.resolve(REVISION_WATCH, key)
         facts = AlertParams(
             agency=agency,
             previous_value=r.previous_value,

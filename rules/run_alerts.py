@@ -59,7 +59,7 @@ async def after_success(
 ) -> None:
     """A good run: the source is no longer failing (after its hysteresis), down or stale; the
     records it rejected and the official figures it revised; a portal's counters that went down."""
-    await store.resolve_alert(SOURCE_FAILING, run.source)
+    await store.alerts.resolve(SOURCE_FAILING, run.source)
     await source_health.source_up(store, run.source)
     if settings is not None and settings.kind is SourceKind.PORTAL:
         await source_health.check_counters(store, run)

@@ -72,8 +72,8 @@ async def source_down(store: Store, run: CollectionRun, breaker: CircuitBreaker,
 
 async def source_up(store: Store, source: str) -> None:
     """A good run of ``source``: it is neither down nor stale any more."""
-    await store.resolve_alert(SOURCE_DOWN, source)
-    await store.resolve_alert(DATA_STALE, source)
+    await store.alerts.resolve(SOURCE_DOWN, source)
+    await store.alerts.resolve(DATA_STALE, source)
 
 
 # --- data.stale -------------------------------------------------------------------------------------
@@ -97,14 +97,14 @@ async def check_stale(
     stale: list[str] = []
     for source in sources:
         if not source.enabled:
-            await store.resolve_alert(DATA_STALE, source.name)
+            await store.alerts.resolve(DATA_STALE, source.name)
             continue
         good = await last_good(store, source.name)
         floor = watching_since or await _first_run(store, source.name)
         since = max((t for t in (good, floor) if t is not None), default=None)
         interval = interval_of(source, now)
         if since is None or now - since <= rules.stale_intervals * interval:
-            await store.resolve_alert(DATA_STALE, source.name)
+            await store.alerts.resolve(DATA_STALE, source.name)
             continue
         stale.append(source.name)
         facts = AlertParams(count=int((now - since) / interval), last_good=to_text(good) if good is not None else None)
@@ -144,7 +144,7 @@ async def check_counters(store: Store, run: CollectionRun) -> list[str]:
     """After a good run of a portal source: ``counter.decreased`` for each counter it delivered whose
     newest reading is below the one before; resolved for those back at or above the value they fell
     below. Returns the subjects that fire."""
-    logs = await store.ingest_log(run.id, limit=100_000)
+    logs = await store.observations.ingest_log(run.id, limit=100_000)
     ids = [i for log in logs for i in (log.first_id, log.last_id) if i is not None]
     if not ids:
         return []

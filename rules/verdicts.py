@@ -17,7 +17,7 @@ from storage import NATION, AlertParams, Severity, Store
 @dataclass(frozen=True)
 class Firing:
     """The condition holds: the alert's severity and facts, its ``detail`` (never in ``params``: it
-    may quote upstream text), and its timing (``Store.fire_alert``'s ``for_``, ``keep_firing_for``)."""
+    may quote upstream text), and its timing (``store.alerts.fire``'s ``for_``, ``keep_firing_for``)."""
 
     severity: Severity
     params: AlertParams
@@ -29,9 +29,9 @@ class Firing:
 async def settle(store: Store, rule: str, subject: str, firing: Firing | None) -> bool:
     """``rule``'s alert on ``subject`` fires (``firing``) or resolves (None). Returns whether it fires."""
     if firing is None:
-        await store.resolve_alert(rule, subject)
+        await store.alerts.resolve(rule, subject)
         return False
-    await store.fire_alert(
+    await store.alerts.fire(
         rule,
         subject,
         firing.severity,
@@ -46,7 +46,7 @@ async def settle(store: Store, rule: str, subject: str, firing: Firing | None) -
 async def source_area(store: Store, source: str) -> str | None:
     """The province a province's own system speaks for (the only area of its figures): its alerts
     name it, so that its late reports are muted by them and a province's wall gets them."""
-    areas = await store.source_areas(source)
+    areas = await store.observations.source_areas(source)
     return areas[0] if len(areas) == 1 and areas[0] != NATION else None
 
 

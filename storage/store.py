@@ -1,8 +1,10 @@
-"""The store: one object that opens the SQLite file and offers everything the upper layers may do
-with it, made of one repository per concern (storage/repos/): reference data, observations,
-snapshots, events, runs, alerts, audit. This module holds what is the store's as a whole: opening
-and closing it, the writer's health (and writing what waits while the database cannot be written),
-and the listeners told of every commit.
+"""The store: one object that opens the database (a SQLite file, or a PostgreSQL server) and offers
+everything the upper layers may do with it, as one repository per concern (storage/repos/), each an
+attribute named for what it holds: ``store.reference``, ``snapshots``, ``runs``, ``observations``,
+``events``, ``alerts``, ``audit``, ``requests``, ``leases``. This module holds what is the store's as a
+whole: opening and closing it, its schema's version, read-only queries across its tables, the
+writer's health (and writing what waits while the database cannot be written), and the listeners
+told of every commit.
 """
 
 from __future__ import annotations
@@ -11,31 +13,32 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import psycopg
 
 from storage import alerting, writes
-from storage.alerting import DEFAULT_INHIBITIONS, Inhibition
 from storage.clock import to_text, utcnow
-from storage.conn import Connection, Reader
+from storage.conn import Connection
 from storage.dialect import Dialect, dialect_for
-from storage.ingest import Catalogue
 from storage.lock import PROCESS_ID
 from storage.migrations import SchemaTooNew
 from storage.models import AlertParams, Indicator, Severity
 from storage.pg import migrate as pg_migrate
 from storage.pg.adapter import shown
 from storage.pg.notify import EVENTS, REQUESTS, Handler, Listen
-from storage.repos.alerts import AlertRepo
-from storage.repos.audit import AuditRepo
-from storage.repos.base import Listener, Unstarted
-from storage.repos.events import EventRepo
-from storage.repos.observations import ObservationRepo
-from storage.repos.requests import RequestRepo, RunRequest
-from storage.repos.snapshots import PastSnapshot, Snapshot, SnapshotFilter, SnapshotRepo
+from storage.repos.alerts import Alerts
+from storage.repos.audit import AuditLog
+from storage.repos.base import Listener, StoreState, Unstarted
+from storage.repos.events import Events
+from storage.repos.leases import Leases
+from storage.repos.observations import Observations
+from storage.repos.reference import Reference
+from storage.repos.requests import RunRequest, RunRequests
+from storage.repos.runs import Runs
+from storage.repos.snapshots import PastSnapshot, Snapshot, SnapshotFilter, Snapshots
 from storage.writer import Writer
 from storage.writes import RunFinish, StoreError, StoreUnavailable
 
@@ -55,34 +58,37 @@ class WriteAlert(NamedTuple):
     detail: str
 
 
-class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, RequestRepo):
-    # Also ReferenceRepo (through SnapshotRepo) and RunRepo (through ObservationRepo).
-    """Open with ``await Store.open(path)``; close with ``await store.close()`` (or ``async with``)."""
+class Store:
+    """Open with ``await Store.open(path)``; close with ``await store.close()`` (or ``async with``).
 
-    def __init__(self, path: str, writer: Writer, reader: Reader) -> None:
-        self.path = path
-        self.dialect: Dialect = writer.dialect
-        self._writer = writer
-        self._r = reader
-        self._read_lock = asyncio.Lock()
+    What it holds, one repository per concern (storage/repos/), all over one ``StoreState``:
+    ``reference`` (categories, agencies, areas, the catalogue, what the codes stand for), ``snapshots``
+    (the latest figures at one seq, now or as known in the past), ``runs`` (the run record),
+    ``observations`` (the ingest, cursors, figures, revisions, provenance, payloads), ``events`` (the
+    log the feed sends), ``alerts`` (alerts and silences), ``audit`` (the hash-chained log and the
+    database's checks), ``requests`` (manual runs queued for a collector process) and ``leases`` (this
+    process's leases on sources, among several collector processes)."""
+
+    def __init__(self, state: StoreState, source_agencies: Mapping[str, str]) -> None:
+        self.state = state
+        self.path = state.path
+        self.dialect: Dialect = state.dialect
         self._listeners: list[Listener] = []
-        self.epoch = ""
-        self.catalogue = Catalogue((), ())
-        # (rule, subject) of the open alerts: resolving one that is not open costs no write. This
-        # process is the one that writes alerts (the server); the set is read back on every open.
-        self._open_alerts: set[tuple[str, str]] = set()
-        # Which firing alerts mute which others (storage/alerting.py); a server may set its own.
-        self.inhibitions: tuple[Inhibition, ...] = DEFAULT_INHIBITIONS
-        self._names = None
-        self.source_agencies = {}
-        writer.on_commit = self._notify
-        # While writes fail: the ends of runs, and the runs that could not begin, to be written
-        # (and the alert fired) by the recovery task as soon as the database can be written.
-        self._unended: dict[int, RunFinish] = {}
-        self._unstarted: list[Unstarted] = []
+        self.reference = Reference(state, source_agencies)
+        self.snapshots = Snapshots(state, self.reference)
+        self.leases = Leases(state)
+        self.runs = Runs(state, self.leases, on_unwritten=self._write_failed)
+        self.observations = Observations(state, self.runs)
+        self.events = Events(state)
+        self.alerts = Alerts(state, self.reference)
+        self.audit = AuditLog(state)
+        self.requests = RunRequests(state)
+        state.writer.on_commit = self._notify
+        # While writes fail, the recovery task writes what the runs could not (their ends, the runs that
+        # could not begin) and fires the alert, as soon as the database can be written.
         self._recovery: asyncio.Task[None] | None = None
         self.probe_every = PROBE_EVERY
-        writer.on_failure = self._write_failed
+        state.writer.on_failure = self._write_failed
         # On PostgreSQL: the LISTEN connection (storage/pg/notify.py) through which other processes'
         # commits reach this one's listeners, as this one's own commits do through ``on_commit``.
         self._listen: Listen | None = None
@@ -115,20 +121,25 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
         except (sqlite3.DatabaseError, SchemaTooNew, pg_migrate.SchemaTooNew, psycopg.Error) as exc:
             await writer.close()
             raise StoreError(f"cannot open the database {shown(path)}: {exc}") from exc
-        store = cls(path, writer, reader)
-        store.source_agencies = dict(source_agencies or {})
+        state = StoreState(path, writer, reader)
+        store = cls(state, dict(source_agencies or {}))
         extra = list(extra_indicators)
-        store.epoch = await writer.run(lambda conn: writes.first_start(conn, extra))
-        await store._reload_catalogue()
-        store._open_alerts = {(a.rule, a.subject) for a in await store.alerts(limit=100_000)}
-        if WRITE_ALERT in store._open_alerts:  # left open by a process stopped while writes failed
+        state.epoch = await writer.run(lambda conn: writes.first_start(conn, extra))
+        await store.reference.reload_catalogue()
+        await store.alerts.read_open()
+        if WRITE_ALERT in store.alerts.open_keys:  # left open by a process stopped while writes failed
             store._write_failed()  # the recovery task resolves it once a write gets through
         if dialect.notifies:
-            store._told = await store.last_seq()
+            store._told = await store.events.last_seq()
             store._listen = Listen(path)
             store._listen.on(EVENTS, store._heard)
             store._listen.start()
         return store
+
+    @property
+    def epoch(self) -> str:
+        """The event log's epoch: seqs are comparable within one epoch (a new database, a new epoch)."""
+        return self.state.epoch
 
     async def close(self) -> None:
         if self._listen is not None:
@@ -136,15 +147,15 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
         if self._recovery is not None:
             self._recovery.cancel()
             await asyncio.wait({self._recovery})
-        if self._unended or self._unstarted:
+        if self.runs.unended or self.runs.unstarted:
             log.warning(
                 "closing with %d run ends and %d unstarted runs not written (the database could not be "
                 "written); the next start records the runs left running as interrupted",
-                len(self._unended),
-                len(self._unstarted),
+                len(self.runs.unended),
+                len(self.runs.unstarted),
             )
-        await self._writer.close()
-        await self._r.close()
+        await self.state.writer.close()
+        await self.state.reader.close()
 
     async def __aenter__(self) -> Store:
         return self
@@ -154,13 +165,22 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
 
     async def schema_version(self) -> int:
         """The schema's version (each engine numbers its own migrations)."""
-        async with self._r.execute(self.dialect.schema_version) as cur:
+        async with self.state.reader.execute(self.dialect.schema_version) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
+    async def read_rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query on the reader connection (``query_only``: it cannot write).
+
+        For the data-quality rules (``rules/reporting.py`` and friends) and the feed's metrics, whose
+        questions (reports per period, sums of provinces, two sources of one figure, open alerts of a
+        rule, a source's runs) are theirs to ask, across the store's tables."""
+        async with self.state.reader.execute(sql, tuple(params)) as cur:
+            return [tuple(r) for r in await cur.fetchall()]
+
     def write_problem(self) -> str | None:
         """Why the database cannot be written now (None: it can); for readiness checks."""
-        problem = self._writer.health.problem()
+        problem = self.state.writer.health.problem()
         return f"database: {problem}" if problem else None
 
     def _write_failed(self) -> None:
@@ -174,31 +194,32 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
         while True:
             with contextlib.suppress(StoreUnavailable):
                 await self._write_pending()
-            if self._writer.health.ok and not self._unended and not self._unstarted:
+            if self.state.writer.health.ok and not self.runs.unended and not self.runs.unstarted:
                 with contextlib.suppress(StoreUnavailable):
-                    await self.resolve_alert(*WRITE_ALERT)
+                    await self.alerts.resolve(*WRITE_ALERT)
                     return
             await asyncio.sleep(self.probe_every)
 
     async def _write_pending(self) -> None:
         """One attempt, in one transaction: the alert (if not open yet), the runs' ends, the runs
         that could not begin; or, with nothing to write, a probe of whether a transaction commits."""
-        health = self._writer.health
-        unended = dict(self._unended)
-        unstarted = list(self._unstarted)
+        health = self.state.writer.health
+        runs, open_keys = self.runs, self.alerts.open_keys
+        unended = dict(runs.unended)
+        unstarted = list(runs.unstarted)
         alert: WriteAlert | None = None
-        if WRITE_ALERT not in self._open_alerts and not health.ok:
+        if WRITE_ALERT not in open_keys and not health.ok:
             params = AlertParams(reason="disk_full" if health.disk_full else None)
-            texts = await self.alert_texts(*WRITE_ALERT, Severity.CRITICAL, params)
+            texts = await self.alerts.texts(*WRITE_ALERT, Severity.CRITICAL, params)
             since = to_text(health.failing_since or utcnow())
             detail = f"the database {shown(self.path)} cannot be written since {since}: {health.error}"
             alert = WriteAlert(texts, params, detail)
-        await self._writer.run(lambda conn: _catch_up(conn, alert, unended, unstarted))
+        await self.state.writer.run(lambda conn: _catch_up(conn, alert, unended, unstarted))
         if alert is not None:
-            self._open_alerts.add(WRITE_ALERT)
+            open_keys.add(WRITE_ALERT)
         for run_id in unended:
-            self._unended.pop(run_id, None)
-        self._unstarted = self._unstarted[len(unstarted) :]
+            runs.unended.pop(run_id, None)
+        del runs.unstarted[: len(unstarted)]
 
     @property
     def hears_other_processes(self) -> bool:
@@ -229,7 +250,7 @@ class Store(SnapshotRepo, ObservationRepo, EventRepo, AlertRepo, AuditRepo, Requ
     async def _heard(self, payload: str | None) -> None:
         """A commit of any process (the seq it ended at), or a (re)connect: tell the listeners the
         current last seq, so that they read whatever they missed by seq."""
-        seq = int(payload) if payload else await self.last_seq()
+        seq = int(payload) if payload else await self.events.last_seq()
         await self._notify(seq)
 
     async def _notify(self, seq: int) -> None:

@@ -144,7 +144,7 @@ class RunFinish(RunResult):
     outcome: RunOutcome
 
     def fields(self) -> dict[str, Any]:
-        """The run record's result columns, as ``finish_run`` takes them."""
+        """The run record's result columns, as ``store.runs.finish`` takes them."""
         return self.model_dump(include=set(RunResult.model_fields))
 
 

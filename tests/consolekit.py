@@ -134,17 +134,17 @@ async def seed(store: Store, clock: time_machine.Traveller | None = None) -> See
         rejected: int = 0,
     ) -> int:
         at(when)
-        started = await store.start_run(source, RunTrigger.SCHEDULE)
+        started = await store.runs.start(source, RunTrigger.SCHEDULE)
         records = _records(rows, status)
         payload = _payload(source, records)
-        result = await store.ingest(
+        result = await store.observations.ingest(
             Batch(
                 source, records, run_id=started.id, collected_at=when, payload=payload, content_type="application/json"
             )
         )
         assert not result.rejected, result.rejected
         at(when + timedelta(milliseconds=latency_ms))
-        await store.finish_run(
+        await store.runs.finish(
             started.id, RunOutcome.PARTIAL if rejected else RunOutcome.SUCCESS, fetched=len(records) + rejected,
             new=result.new, revised=len(result.revised), unchanged=result.unchanged, rejected=rejected,
             latency_ms=latency_ms, bytes=len(payload), http_status=200,
@@ -153,8 +153,8 @@ async def seed(store: Store, clock: time_machine.Traveller | None = None) -> See
         return started.id
 
     nso_day = datetime(2026, 11, 6, 2, 0, tzinfo=UTC)
-    now_units = [a.code for a in await store.areas_in_force(date(2026, 10, 31))]
-    old_units = [a.code for a in await store.areas_in_force(date(2025, 5, 31))]
+    now_units = [a.code for a in await store.reference.areas_in_force(date(2026, 10, 31))]
+    old_units = [a.code for a in await store.reference.areas_in_force(date(2025, 5, 31))]
     seeded.provinces_now, seeded.provinces_before = now_units, old_units
     nso: list[tuple[str, str, str, float]] = []
     for name, values in (("CPI_YOY", CPI_YOY), ("CPI_MOM", CPI_MOM), ("RETAIL_SALES", RETAIL_SALES)):
@@ -182,10 +182,10 @@ async def seed(store: Store, clock: time_machine.Traveller | None = None) -> See
     revision_run = await run(
         "nso", datetime(2026, 11, 20, 3, 0, tzinfo=UTC), [("CPI_YOY", "VN", "2026-10", CPI_REVISED)]
     )
-    revised = [o for o in (await store.snapshot()).observations if (o.indicator, o.area) == ("CPI_YOY", "VN")]
+    revised = [o for o in (await store.snapshots.current()).observations if (o.indicator, o.area) == ("CPI_YOY", "VN")]
     seeded.cpi_revised_id = revised[0].id
     at(datetime(2026, 11, 20, 3, 0, 1, tzinfo=UTC))
-    await store.fire_alert(
+    await store.alerts.fire(
         "figures.revised", "nso", Severity.INFO,
         f"Số liệu chính thức bị điều chỉnh: CPI_YOY VN 2026-10 {CPI_YOY[-1]!r} → {CPI_REVISED!r} (lần thu thập #{revision_run})",
         params=AlertParams(
@@ -197,7 +197,7 @@ async def seed(store: Store, clock: time_machine.Traveller | None = None) -> See
     # The customs' next pull has two records it cannot read: a warning, acknowledged by an operator.
     october = [row for row in cus if row[2] == "2026-10"]
     rejecting = await run("cus", datetime(2026, 11, 21, 8, 15, tzinfo=UTC), october, rejected=2)
-    await store.fire_alert(
+    await store.alerts.fire(
         "source.rejected", "cus", Severity.WARNING, f"Nguồn cus: 2 bản ghi bị loại (lần thu thập #{rejecting})",
         params=AlertParams(source="cus", agency="CUS", count=2, run_id=rejecting),
         detail="record 37: unknown area '99'; record 38: period '2026-13' is not a month",
@@ -218,24 +218,24 @@ async def seed(store: Store, clock: time_machine.Traveller | None = None) -> See
     error = "HTTP 503 Service Unavailable from http://127.0.0.1:8780/agencies/MOF/observations"
     for n in range(BREAKER_FAILURES):
         at(datetime(2026, 11, 23, 4, 30 + 5 * (n + 1 - BREAKER_FAILURES) + 20, tzinfo=UTC))
-        failed = await store.start_run("mof", RunTrigger.SCHEDULE)
+        failed = await store.runs.start("mof", RunTrigger.SCHEDULE)
         at(datetime(2026, 11, 23, 4, 30 + 5 * (n + 1 - BREAKER_FAILURES) + 20, 3, tzinfo=UTC))
-        await store.finish_run(failed.id, RunOutcome.FAILED, error=error, latency_ms=3012.0, http_status=503)
+        await store.runs.finish(failed.id, RunOutcome.FAILED, error=error, latency_ms=3012.0, http_status=503)
     seeded.runs["mof"] = failed.id
-    failing = await store.fire_alert(
+    failing = await store.alerts.fire(
         "source.failing", "mof", Severity.CRITICAL,
         f"Nguồn mof ngắt mạch sau {BREAKER_FAILURES} lần lỗi liên tiếp (máy chủ nguồn trả lời mã HTTP 503)",
         params=AlertParams(source="mof", agency="MOF", failures=BREAKER_FAILURES, http_status=503, run_id=failed.id),
         detail=error,
     )  # fmt: skip
     at(datetime(2026, 11, 23, 4, 52, tzinfo=UTC))
-    alerts = {a.rule: a.id for a in await store.alerts()}
+    alerts = {a.rule: a.id for a in await store.alerts.listed()}
     seeded.alerts = alerts
     assert failing is not None and len(alerts) == 3, alerts
-    await store.acknowledge_alert(alerts["source.rejected"], "operator-user", "operator", "đã báo Tổng cục Hải quan")
+    await store.alerts.acknowledge(alerts["source.rejected"], "operator-user", "operator", "đã báo Tổng cục Hải quan")
     # An admin silences the customs' rejected records for six hours while its converter is fixed.
     at(datetime(2026, 11, 23, 4, 55, tzinfo=UTC))
-    await store.silence(
+    await store.alerts.silence(
         SilenceMatch(rule="source.rejected", subject="cus"), datetime.now(UTC) + timedelta(hours=6),
         "Hải quan đang sửa bộ chuyển đổi dữ liệu", "admin-user", "admin",
     )  # fmt: skip

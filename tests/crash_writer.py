@@ -15,7 +15,7 @@ async def main(path: str) -> None:
     store = await Store.open(path)
     base = datetime(2026, 1, 1, tzinfo=UTC)
     while True:
-        run = await store.start_run("crash-test", RunTrigger.SCHEDULE)
+        run = await store.runs.start("crash-test", RunTrigger.SCHEDULE)
         offset = run.id * BATCH
         records = [
             ObservationIn(
@@ -27,8 +27,8 @@ async def main(path: str) -> None:
             for i in range(BATCH)
         ]
         payload = repr(records).encode()
-        await store.ingest(Batch("crash-test", records, run_id=run.id, payload=payload))
-        await store.finish_run(run.id, RunOutcome.SUCCESS, fetched=BATCH, new=BATCH)
+        await store.observations.ingest(Batch("crash-test", records, run_id=run.id, payload=payload))
+        await store.runs.finish(run.id, RunOutcome.SUCCESS, fetched=BATCH, new=BATCH)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ async def db(store_target: str, clock: ManualClock) -> AsyncIterator[Store]:
 
 
 async def _alert_events(store: Store, rule: str, subject: str) -> list[dict[str, Any]]:
-    events = [e for e in await store.events_after(0, limit=100_000) if e.type is EventType.ALERT]
+    events = [e for e in await store.events.after(0, limit=100_000) if e.type is EventType.ALERT]
     return [e.payload for e in events if e.payload["rule"] == rule and e.payload["subject"] == subject]
 
 
@@ -54,75 +54,75 @@ def test_the_clock_is_the_one_the_test_sets(clock: ManualClock) -> None:
 
 async def test_an_alert_is_pending_for_its_for_then_fires_on_the_timer(db: Store, clock: ManualClock) -> None:
     held = timedelta(minutes=5)
-    first = await db.fire_alert(LATE, "01:2026-10", Severity.WARNING, "Tỉnh 01 nộp muộn", for_=held)
+    first = await db.alerts.fire(LATE, "01:2026-10", Severity.WARNING, "Tỉnh 01 nộp muộn", for_=held)
     assert first is not None and first.state is AlertState.PENDING and first.fired_at is None
     clock.advance(timedelta(minutes=2))
     # the condition still holds, but not for long enough: nothing visible changes
-    assert await db.fire_alert(LATE, "01:2026-10", Severity.WARNING, "Tỉnh 01 nộp muộn", for_=held) is None
-    assert await db.tick_alerts() == []
+    assert await db.alerts.fire(LATE, "01:2026-10", Severity.WARNING, "Tỉnh 01 nộp muộn", for_=held) is None
+    assert await db.alerts.tick() == []
     clock.advance(timedelta(minutes=3))
-    fired = await db.tick_alerts()
+    fired = await db.alerts.tick()
     assert [(a.id, a.state) for a in fired] == [(first.id, AlertState.FIRING)]
     assert fired[0].fired_at == T0 + held
     states = [e["state"] for e in await _alert_events(db, LATE, "01:2026-10")]
     assert states == ["pending", "firing"]
-    assert [t[1] for t in await db.alert_transitions(first.id)] == [AlertState.PENDING, AlertState.FIRING]
+    assert [t[1] for t in await db.alerts.transitions(first.id)] == [AlertState.PENDING, AlertState.FIRING]
 
 
 async def test_a_pending_alert_whose_condition_clears_never_fires(db: Store, clock: ManualClock) -> None:
-    a = await db.fire_alert(LATE, "02", Severity.WARNING, "m", for_=timedelta(minutes=5))
+    a = await db.alerts.fire(LATE, "02", Severity.WARNING, "m", for_=timedelta(minutes=5))
     assert a is not None
-    resolved = await db.resolve_alert(LATE, "02")
+    resolved = await db.alerts.resolve(LATE, "02")
     assert resolved is not None and resolved.state is AlertState.RESOLVED and resolved.fired_at is None
     clock.advance(timedelta(minutes=10))
-    assert await db.tick_alerts() == []
-    assert (await db.alerts(open_only=False))[0].fired_at is None
+    assert await db.alerts.tick() == []
+    assert (await db.alerts.listed(open_only=False))[0].fired_at is None
 
 
 async def test_flapping_input_does_not_flap_the_alert(db: Store, clock: ManualClock) -> None:
     keep = timedelta(minutes=10)
-    a = await db.fire_alert(FAILING, "mof", Severity.WARNING, "Nguồn mof lỗi", keep_firing_for=keep)
+    a = await db.alerts.fire(FAILING, "mof", Severity.WARNING, "Nguồn mof lỗi", keep_firing_for=keep)
     assert a is not None and a.state is AlertState.FIRING
     for _ in range(5):  # bad, good, bad, good ... every two minutes
         clock.advance(timedelta(minutes=1))
-        assert await db.resolve_alert(FAILING, "mof") is None
-        assert await db.tick_alerts() == []
+        assert await db.alerts.resolve(FAILING, "mof") is None
+        assert await db.alerts.tick() == []
         clock.advance(timedelta(minutes=1))
-        assert await db.fire_alert(FAILING, "mof", Severity.WARNING, "Nguồn mof lỗi", keep_firing_for=keep) is None
+        assert await db.alerts.fire(FAILING, "mof", Severity.WARNING, "Nguồn mof lỗi", keep_firing_for=keep) is None
     # one alert, opened once, never resolved, and one event only
-    assert [(x.id, x.state) for x in await db.alerts(open_only=False)] == [(a.id, AlertState.FIRING)]
+    assert [(x.id, x.state) for x in await db.alerts.listed(open_only=False)] == [(a.id, AlertState.FIRING)]
     assert [e["state"] for e in await _alert_events(db, FAILING, "mof")] == ["firing"]
     # then it stays clear: resolved once it has been clear for keep_firing_for, on the timer
     clock.advance(timedelta(minutes=1))
-    assert await db.resolve_alert(FAILING, "mof") is None
+    assert await db.alerts.resolve(FAILING, "mof") is None
     clock.advance(keep - timedelta(seconds=1))
-    assert await db.tick_alerts() == []
+    assert await db.alerts.tick() == []
     clock.advance(timedelta(seconds=1))
-    done = await db.tick_alerts()
+    done = await db.alerts.tick()
     assert [(x.id, x.state) for x in done] == [(a.id, AlertState.RESOLVED)]
     assert [e["state"] for e in await _alert_events(db, FAILING, "mof")] == ["firing", "resolved"]
     # resolving it again (the rule still sees the condition clear) writes nothing more
-    assert await db.resolve_alert(FAILING, "mof") is None
+    assert await db.alerts.resolve(FAILING, "mof") is None
 
 
 async def test_one_alert_per_rule_and_subject_through_its_life(db: Store, clock: ManualClock) -> None:
-    a = await db.fire_alert(FAILING, "mof", Severity.WARNING, "lỗi 1 lần")
-    b = await db.fire_alert(FAILING, "mof", Severity.CRITICAL, "ngắt mạch")
+    a = await db.alerts.fire(FAILING, "mof", Severity.WARNING, "lỗi 1 lần")
+    b = await db.alerts.fire(FAILING, "mof", Severity.CRITICAL, "ngắt mạch")
     assert a is not None and b is not None and a.id == b.id and b.severity is Severity.CRITICAL
     clock.advance(timedelta(minutes=1))
-    acked = await db.acknowledge_alert(a.id, "operator-1", "operator", "Đã liên hệ Bộ Tài chính")
+    acked = await db.alerts.acknowledge(a.id, "operator-1", "operator", "Đã liên hệ Bộ Tài chính")
     assert (acked.state, acked.acknowledged_by, acked.acknowledged_at) == (
         AlertState.ACKNOWLEDGED,
         "operator-1",
         T0 + timedelta(minutes=1),
     )
     # the condition goes on: the same alert, still acknowledged
-    again = await db.fire_alert(FAILING, "mof", Severity.CRITICAL, "ngắt mạch sau 3 lần")
+    again = await db.alerts.fire(FAILING, "mof", Severity.CRITICAL, "ngắt mạch sau 3 lần")
     assert again is not None and again.id == a.id and again.state is AlertState.ACKNOWLEDGED
-    await db.resolve_alert(FAILING, "mof")
-    later = await db.fire_alert(FAILING, "mof", Severity.WARNING, "lỗi 1 lần")
+    await db.alerts.resolve(FAILING, "mof")
+    later = await db.alerts.fire(FAILING, "mof", Severity.WARNING, "lỗi 1 lần")
     assert later is not None and later.id != a.id and later.state is AlertState.FIRING
-    transitions = await db.alert_transitions(a.id)
+    transitions = await db.alerts.transitions(a.id)
     assert [(t[1], t[3]) for t in transitions] == [
         (AlertState.FIRING, None),
         (AlertState.ACKNOWLEDGED, "operator-1"),
@@ -131,39 +131,41 @@ async def test_one_alert_per_rule_and_subject_through_its_life(db: Store, clock:
 
 
 async def test_a_source_that_is_down_mutes_its_own_late_reports_and_stale_alerts(db: Store, clock: ManualClock) -> None:
-    late01 = await db.fire_alert(
+    late01 = await db.alerts.fire(
         LATE, "01:2026-10", Severity.WARNING, "Tỉnh 01 nộp muộn", params=AlertParams(source="p01", area="01")
     )
-    late02 = await db.fire_alert(
+    late02 = await db.alerts.fire(
         LATE, "02:2026-10", Severity.WARNING, "Tỉnh 02 nộp muộn", params=AlertParams(source="p02", area="02")
     )
     assert late01 is not None and late02 is not None and late01.inhibited_by is None
-    down = await db.fire_alert(
+    down = await db.alerts.fire(
         FAILING, "p01", Severity.CRITICAL, "Nguồn p01 ngắt mạch", params=AlertParams(source="p01")
     )
     assert down is not None
-    by_id = {a.id: a for a in await db.alerts()}
+    by_id = {a.id: a for a in await db.alerts.listed()}
     assert by_id[late01.id].inhibited_by == down.id  # its own late report: muted
     assert by_id[late02.id].inhibited_by is None  # another province's: not
-    stale = await db.fire_alert("data.stale", "p01", Severity.WARNING, "p01 cũ", params=AlertParams(source="p01"))
+    stale = await db.alerts.fire("data.stale", "p01", Severity.WARNING, "p01 cũ", params=AlertParams(source="p01"))
     assert stale is not None and stale.inhibited_by == down.id  # muted from its start
     # the mute is an event clients see
     muted = await _alert_events(db, LATE, "01:2026-10")
     assert [e.get("inhibited_by") for e in muted] == [None, down.id]
     # a ministry's source down mutes that ministry's own late report, not another's
-    mof_late = await db.fire_alert(
+    mof_late = await db.alerts.fire(
         LATE, "MOF", Severity.WARNING, "Bộ Tài chính nộp muộn", params=AlertParams(agency="MOF")
     )
-    moit_late = await db.fire_alert(LATE, "MOIT", Severity.WARNING, "Bộ Công Thương", params=AlertParams(agency="MOIT"))
-    mof_down = await db.fire_alert(
+    moit_late = await db.alerts.fire(
+        LATE, "MOIT", Severity.WARNING, "Bộ Công Thương", params=AlertParams(agency="MOIT")
+    )
+    mof_down = await db.alerts.fire(
         FAILING, "mof", Severity.CRITICAL, "Nguồn mof", params=AlertParams(source="mof", agency="MOF")
     )
     assert mof_late is not None and moit_late is not None and mof_down is not None
-    by_id = {a.id: a for a in await db.alerts()}
+    by_id = {a.id: a for a in await db.alerts.listed()}
     assert (by_id[mof_late.id].inhibited_by, by_id[moit_late.id].inhibited_by) == (mof_down.id, None)
     # the source comes back: its late reports speak again
-    await db.resolve_alert(FAILING, "p01")
-    by_id = {a.id: a for a in await db.alerts()}
+    await db.alerts.resolve(FAILING, "p01")
+    by_id = {a.id: a for a in await db.alerts.listed()}
     assert by_id[late01.id].inhibited_by is None and by_id[stale.id].inhibited_by is None
 
 
@@ -196,7 +198,7 @@ async def _alert_message(c: Client, alert_id: int, predicate: Any) -> dict[str, 
 async def test_an_acknowledgement_over_the_feed_is_recorded_and_reaches_every_client(
     db: Store, clock: ManualClock, tmp_path: Path
 ) -> None:
-    alert = await db.fire_alert(FAILING, "mof", Severity.WARNING, "Nguồn mof lỗi", params=AlertParams(source="mof"))
+    alert = await db.alerts.fire(FAILING, "mof", Severity.WARNING, "Nguồn mof lỗi", params=AlertParams(source="mof"))
     assert alert is not None
     async with feed_server(tmp_path / "ops.db", store=db) as server:
         async with (
@@ -212,7 +214,7 @@ async def test_an_acknowledgement_over_the_feed_is_recorded_and_reaches_every_cl
     assert answer["data"]["alert"]["acknowledged_by"] == "operator-user"
     assert seen["acknowledged_by"] == "operator-user" and seen["ack_note"] == "Đã liên hệ Bộ Tài chính"
     assert seen["acknowledged_at"] == "2026-11-23T08:04:00Z"
-    entries = [e for e in await db.audit_entries() if e.action == "alert.acknowledge"]
+    entries = [e for e in await db.audit.entries() if e.action == "alert.acknowledge"]
     assert [(e.actor, e.target, e.at) for e in entries] == [
         ("operator-user", f"alert:{alert.id}", T0 + timedelta(minutes=4))
     ]
@@ -222,8 +224,10 @@ async def test_a_silence_set_over_the_feed_mutes_until_it_expires_and_is_audited
     db: Store, clock: ManualClock, tmp_path: Path
 ) -> None:
     params = AlertParams(source="p01", area="01")
-    late = await db.fire_alert(LATE, "01:2026-10", Severity.WARNING, "Tỉnh 01 nộp muộn", params=params)
-    other = await db.fire_alert(LATE, "02:2026-10", Severity.WARNING, "Tỉnh 02 nộp muộn", params=AlertParams(area="02"))
+    late = await db.alerts.fire(LATE, "01:2026-10", Severity.WARNING, "Tỉnh 01 nộp muộn", params=params)
+    other = await db.alerts.fire(
+        LATE, "02:2026-10", Severity.WARNING, "Tỉnh 02 nộp muộn", params=AlertParams(area="02")
+    )
     assert late is not None and other is not None
     async with feed_server(tmp_path / "ops.db", store=db) as server:
         async with (
@@ -243,25 +247,25 @@ async def test_a_silence_set_over_the_feed_mutes_until_it_expires_and_is_audited
             assert muted["state"] == "firing"  # muted, not changed
             # while it lasts, the alert goes on changing and stays muted; another province is not muted
             clock.advance(timedelta(minutes=30))
-            again = await db.fire_alert(
+            again = await db.alerts.fire(
                 LATE, "01:2026-10", Severity.CRITICAL, "Tỉnh 01 nộp muộn 30 phút", params=params
             )
             assert again is not None and again.silenced_by == made["id"]
-            assert {a.id: a.silenced_by for a in await db.alerts()}[other.id] is None
+            assert {a.id: a.silenced_by for a in await db.alerts.listed()}[other.id] is None
             await admin.send({"type": "query", "id": "q-s", "query": {"name": "silences"}})
             listed = await _result_or_error(admin, "q-s")
             assert [s["id"] for s in listed["data"]["silences"]] == [made["id"]]
             # it expires: the timer pass unmutes the alert, and every client hears it
             clock.advance(timedelta(minutes=30))
-            changed = await db.tick_alerts()
+            changed = await db.alerts.tick()
             assert [(a.id, a.silenced_by) for a in changed] == [(late.id, None)]
             await _alert_message(wall, late.id, lambda a: a.get("silenced_by") is None)
-            assert await db.silences() == []
-    entries = [e for e in await db.audit_entries() if e.action == "alert.silence"]
+            assert await db.alerts.silences() == []
+    entries = [e for e in await db.audit.entries() if e.action == "alert.silence"]
     assert len(entries) == 1
     assert (entries[0].actor, entries[0].role, entries[0].target) == ("admin-user", "admin", f"silence:{made['id']}")
     assert entries[0].details["match"] == match and entries[0].details["comment"] == "Tỉnh 01 đã báo nộp muộn"
-    transitions = await db.alert_transitions(late.id)
+    transitions = await db.alerts.transitions(late.id)
     assert [t[2] for t in transitions] == [None, f"silenced:{made['id']}", None]
 
 
@@ -291,7 +295,7 @@ async def test_a_silence_set_over_the_feed_mutes_until_it_expires_and_is_audited
 async def test_a_bad_silence_is_refused_changes_nothing_and_is_audited(
     db: Store, clock: ManualClock, tmp_path: Path, role: str, fields: dict[str, Any], code: str
 ) -> None:
-    late = await db.fire_alert(LATE, "01:2026-10", Severity.WARNING, "m", params=AlertParams(area="01"))
+    late = await db.alerts.fire(LATE, "01:2026-10", Severity.WARNING, "m", params=AlertParams(area="01"))
     assert late is not None
     async with feed_server(tmp_path / "ops.db", store=db) as server:
         async with client(server, role, hello={"filter": {}}) as c:
@@ -299,16 +303,16 @@ async def test_a_bad_silence_is_refused_changes_nothing_and_is_audited(
             await c.send(_command("silence", "bad", **fields))
             answer = await _result_or_error(c, "c-bad")
     assert answer["type"] == "error" and answer["code"] == code, answer
-    assert await db.silences(active_only=False) == []
-    assert [a.silenced_by for a in await db.alerts()] == [None]
-    refused = [e for e in await db.audit_entries() if e.action == "silence.refused"]
+    assert await db.alerts.silences(active_only=False) == []
+    assert [a.silenced_by for a in await db.alerts.listed()] == [None]
+    refused = [e for e in await db.audit.entries() if e.action == "silence.refused"]
     assert len(refused) == 1 and refused[0].details["error_code"] == code
 
 
 async def test_a_silence_removed_by_an_admin_unmutes_and_is_audited(
     db: Store, clock: ManualClock, tmp_path: Path
 ) -> None:
-    late = await db.fire_alert(LATE, "01:2026-10", Severity.WARNING, "m", params=AlertParams(area="01"))
+    late = await db.alerts.fire(LATE, "01:2026-10", Severity.WARNING, "m", params=AlertParams(area="01"))
     assert late is not None
     async with feed_server(tmp_path / "ops.db", store=db) as server:
         async with client(server, "admin", hello={"filter": {}}) as c:
@@ -321,17 +325,17 @@ async def test_a_silence_removed_by_an_admin_unmutes_and_is_audited(
             again = await _result_or_error(c, "c-u2")
     assert answer["data"]["unmuted"] == [late.id] and answer["data"]["silence"]["ended_by"] == "admin-user"
     assert again["type"] == "error" and again["code"] == "invalid"
-    assert [a.silenced_by for a in await db.alerts()] == [None]
-    actions = [e.action for e in reversed(await db.audit_entries())]
+    assert [a.silenced_by for a in await db.alerts.listed()] == [None]
+    actions = [e.action for e in reversed(await db.audit.entries())]
     assert actions == ["alert.silence", "silence.remove", "unsilence.refused"]
 
 
 async def test_the_alerts_query_filters_by_state_and_severity(db: Store, clock: ManualClock, tmp_path: Path) -> None:
-    a = await db.fire_alert(FAILING, "a", Severity.CRITICAL, "a")
-    await db.fire_alert(FAILING, "b", Severity.WARNING, "b")
-    await db.fire_alert(LATE, "c", Severity.WARNING, "c", for_=timedelta(hours=1))
+    a = await db.alerts.fire(FAILING, "a", Severity.CRITICAL, "a")
+    await db.alerts.fire(FAILING, "b", Severity.WARNING, "b")
+    await db.alerts.fire(LATE, "c", Severity.WARNING, "c", for_=timedelta(hours=1))
     assert a is not None
-    await db.acknowledge_alert(a.id, "op", "operator")
+    await db.alerts.acknowledge(a.id, "op", "operator")
     async with feed_server(tmp_path / "ops.db", store=db) as server:
         async with client(server, "display", hello={"filter": {}}) as c:
             await c.until("snapshot")
@@ -344,18 +348,18 @@ async def test_the_alerts_query_filters_by_state_and_severity(db: Store, clock: 
 async def test_the_serving_timer_fires_a_due_alert_without_its_rule_running_again(
     db: Store, clock: ManualClock
 ) -> None:
-    held = await db.fire_alert(FAILING, "mof", Severity.WARNING, "m", for_=timedelta(minutes=5))
+    held = await db.alerts.fire(FAILING, "mof", Severity.WARNING, "m", for_=timedelta(minutes=5))
     assert held is not None and held.state is AlertState.PENDING
     timer = asyncio.create_task(alert_timer(db, timedelta(milliseconds=10)))
     try:
         await asyncio.sleep(0.1)
-        assert (await db.alerts())[0].state is AlertState.PENDING  # not due yet, however often it runs
+        assert (await db.alerts.listed())[0].state is AlertState.PENDING  # not due yet, however often it runs
         clock.advance(timedelta(minutes=5))
         for _ in range(1000):  # bounded poll: the next pass fires it
-            if (await db.alerts())[0].state is AlertState.FIRING:
+            if (await db.alerts.listed())[0].state is AlertState.FIRING:
                 break
             await asyncio.sleep(0.01)
-        assert (await db.alerts())[0].state is AlertState.FIRING
+        assert (await db.alerts.listed())[0].state is AlertState.FIRING
     finally:
         timer.cancel()
 
@@ -372,10 +376,10 @@ async def _cli(*args: str, token: str | None = None) -> tuple[int, str, str]:
 async def test_the_cli_lists_alerts_and_an_admin_silences_them_through_the_server(tmp_path: Path) -> None:
     path = tmp_path / "ops.db"
     async with await Store.open(path) as store:
-        late = await store.fire_alert(
+        late = await store.alerts.fire(
             LATE, "01", Severity.WARNING, "Thành phố Hà Nội chưa gửi báo cáo", params=AlertParams(area="01")
         )
-        down = await store.fire_alert(
+        down = await store.alerts.fire(
             FAILING, "mof", Severity.CRITICAL, "Nguồn mof ngắt mạch", params=AlertParams(source="mof")
         )
         assert late is not None and down is not None
@@ -404,7 +408,7 @@ async def test_the_cli_lists_alerts_and_an_admin_silences_them_through_the_serve
                 token=TOKENS["admin"],
             )
             assert code == 2 and "unknown matcher 'colour'" in err
-            assert await store.silences(active_only=False) == []  # nothing of the refused ones was made
+            assert await store.alerts.silences(active_only=False) == []  # nothing of the refused ones was made
             code, out, err = await _cli(*add, "--for", "2h", "--comment", "Hà Nội báo nộp muộn", token=TOKENS["admin"])
             assert code == 0, err
             assert f"1 open alert muted (#{late.id})" in out
@@ -417,7 +421,7 @@ async def test_the_cli_lists_alerts_and_an_admin_silences_them_through_the_serve
             ]
             code, out, _ = await _cli("silence", "remove", "1", *db, "--feed", server.url, token=TOKENS["admin"])
             assert code == 0 and "1 alert unmuted" in out
-        audit = [(e.action, e.actor) for e in reversed(await store.audit_entries())]
+        audit = [(e.action, e.actor) for e in reversed(await store.audit.entries())]
     # (the operator's CLI stopped at the welcome, which names its role: it sent no command)
     assert audit == [
         ("alert.silence", "admin-user"),
@@ -452,7 +456,7 @@ async def test_a_downed_province_source_fires_and_mutes_its_own_late_report_on_t
                     await collector.run_many(names)  # province 04's system is down: its run fails
                     sim_clock.advance(days=4)  # February was due by the end of 25 March
                     await reporting.check_late(store, RULES, sim_clock())
-                    open_ = {(a.rule, a.subject): a for a in await store.alerts()}
+                    open_ = {(a.rule, a.subject): a for a in await store.alerts.listed()}
                     down = open_[("source.failing", "province-04")]
                     late = open_[(reporting.REPORT_LATE, "04")]
                     # one alert to act on: the late report says the same again, muted by the source's
@@ -466,28 +470,28 @@ async def test_a_downed_province_source_fires_and_mutes_its_own_late_report_on_t
                     await collector.run("province-04")
                     await reporting.check_late(store, RULES, sim_clock())
                     sim_clock.advance(minutes=1)  # source.failing keeps firing for one interval (hysteresis)
-                    await store.tick_alerts()
-                    still = {(a.rule, a.subject) for a in await store.alerts()}
+                    await store.alerts.tick()
+                    still = {(a.rule, a.subject) for a in await store.alerts.listed()}
     assert ("source.failing", "province-04") not in still and (reporting.REPORT_LATE, "04") not in still
 
 
 async def test_an_alert_held_pending_without_a_for_gets_one_when_a_rule_gives_it(db: Store, clock: ManualClock) -> None:
-    held = await db.fire_alert(LATE, "05", Severity.WARNING, "m", pending=True)
+    held = await db.alerts.fire(LATE, "05", Severity.WARNING, "m", pending=True)
     assert held is not None and held.state is AlertState.PENDING
-    assert await db.fire_alert(LATE, "05", Severity.WARNING, "m", for_=timedelta(minutes=5)) is None
+    assert await db.alerts.fire(LATE, "05", Severity.WARNING, "m", for_=timedelta(minutes=5)) is None
     clock.advance(timedelta(minutes=5))
-    assert [(a.id, a.state) for a in await db.tick_alerts()] == [(held.id, AlertState.FIRING)]
+    assert [(a.id, a.state) for a in await db.alerts.tick()] == [(held.id, AlertState.FIRING)]
 
 
 async def test_time_travel_shows_an_alert_muted_as_it_was_then(db: Store, clock: ManualClock) -> None:
-    late = await db.fire_alert(LATE, "01", Severity.WARNING, "m", params=AlertParams(area="01"))
+    late = await db.alerts.fire(LATE, "01", Severity.WARNING, "m", params=AlertParams(area="01"))
     assert late is not None
     clock.advance(timedelta(minutes=10))
-    made, _ = await db.silence(SilenceMatch(area="01"), T0 + timedelta(minutes=70), "bảo trì", "admin", "admin")
+    made, _ = await db.alerts.silence(SilenceMatch(area="01"), T0 + timedelta(minutes=70), "bảo trì", "admin", "admin")
     clock.advance(timedelta(minutes=60))
-    await db.tick_alerts()  # the timer pass as the silence expires, at T0 + 70 min
+    await db.alerts.tick()  # the timer pass as the silence expires, at T0 + 70 min
     muted_at = {}
     for minutes in (5, 30, 75):
-        past = await db.snapshot_as_of(T0 + timedelta(minutes=minutes))
+        past = await db.snapshots.as_of(T0 + timedelta(minutes=minutes))
         muted_at[minutes] = [a.silenced_by for a in past.alerts]
     assert muted_at == {5: [None], 30: [made.id], 75: [None]}

@@ -56,7 +56,7 @@ async def test_a_failing_source_alert_carries_typed_params_and_keeps_the_error_a
                         answer = await c.until("result", skip=("heartbeat", "run", "delta", "alert"))
                         while answer["id"] != "q":  # the collect commands' own results come first
                             answer = await c.until("result", skip=("heartbeat", "run", "delta", "alert"))
-                        failed = await store.runs("vnat")
+                        failed = await store.runs.recent("vnat")
     first, second = seen
     assert first["rule"] == "source.failing" and first["subject"] == "vnat" and first["severity"] == "warning"
     assert first["params"] == {
@@ -87,14 +87,16 @@ async def test_a_failing_source_alert_carries_typed_params_and_keeps_the_error_a
 async def test_rejected_and_revised_alerts_carry_counts_figures_and_ids(tmp_path: Path) -> None:
     async with await Store.open(tmp_path / "ops.db") as store:
         first = ObservationIn(indicator="RETAIL_SALES", area="VN", period="2024-05", value=512.5)
-        await store.ingest(Batch("nso", [first], collected_at=T0))
+        await store.observations.ingest(Batch("nso", [first], collected_at=T0))
         async with feed_server(tmp_path / "ops.db", store=store) as server:
             async with client(server, "display", hello={"filter": {}}) as c:
                 await c.until("snapshot")
-                run = await store.start_run("nso", RunTrigger.SCHEDULE)
+                run = await store.runs.start("nso", RunTrigger.SCHEDULE)
                 again = ObservationIn(indicator="RETAIL_SALES", area="VN", period="2024-05", value=515.25)
-                result = await store.ingest(Batch("nso", [again], collected_at=T0 + timedelta(days=1), run_id=run.id))
-                run = await store.finish_run(run.id, RunOutcome.PARTIAL, rejected=3, fetched=4, revised=1)
+                result = await store.observations.ingest(
+                    Batch("nso", [again], collected_at=T0 + timedelta(days=1), run_id=run.id)
+                )
+                run = await store.runs.finish(run.id, RunOutcome.PARTIAL, rejected=3, fetched=4, revised=1)
                 rejection = "3 records rejected, e.g. #2: value: Input should be a valid number, got 'n/a'"
                 await run_alerts.after_success(store, run, result.revised, rejection, "NSO")
                 got: dict[str, dict[str, Any]] = {}

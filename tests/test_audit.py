@@ -15,10 +15,10 @@ async def filled(path: str) -> str:
     store = await Store.open(path)
     try:
         for i in range(1, 7):
-            await store.audit(
+            await store.audit.record(
                 f"user{i % 2}", "admin", "collect.run", f"source:gso-{i}", {"request": i, "ghi chú": "thu thập"}
             )
-        report = await store.verify_audit()
+        report = await store.audit.verify()
         assert report.ok and report.entries == 6
         return report.head
     finally:
@@ -42,7 +42,7 @@ def tamper(path: str, *statements: str) -> None:
 async def problems(path: str, expected_head: str | None = None) -> list[str]:
     store = await Store.open(path)
     try:
-        return (await store.verify_audit(expected_head)).problems
+        return (await store.audit.verify(expected_head)).problems
     finally:
         await store.close()
 

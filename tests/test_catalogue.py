@@ -94,8 +94,8 @@ async def test_catalogue_labels_every_figure_in_both_languages(store_target: str
 
 async def test_sources_query_shows_circuit_next_run_and_last_run(store_target: str) -> None:
     async with await Store.open(store_target) as store:
-        run = await store.start_run("nso", RunTrigger.SCHEDULE)
-        await store.finish_run(run.id, RunOutcome.FAILED, error="HTTP 503 from the source", http_status=503)
+        run = await store.runs.start("nso", RunTrigger.SCHEDULE)
+        await store.runs.finish(run.id, RunOutcome.FAILED, error="HTTP 503 from the source", http_status=503)
         async with Collector(store, SOURCES, CollectorSettings(breaker_failures=2)) as runs:
             for _ in range(2):  # the breaker itself, as failed runs leave it
                 runs.breakers["nso"].record_failure()

@@ -74,21 +74,21 @@ async def test_history_with_revisions_and_as_of(db: Path) -> None:
     t0 = datetime(2024, 6, 20, tzinfo=UTC)
     store = await Store.open(db)
     try:
-        await store.ingest(
+        await store.observations.ingest(
             Batch(
                 "gso",
                 [ObservationIn(indicator="CPI_YOY", area="VN", period="2024-05", value=4.44, status="provisional")],
                 collected_at=t0,
             )
         )
-        await store.ingest(
+        await store.observations.ingest(
             Batch(
                 "gso",
                 [ObservationIn(indicator="CPI_YOY", area="VN", period="2024-05", value=4.36)],
                 collected_at=t0 + timedelta(days=30),
             )
         )
-        await store.ingest(
+        await store.observations.ingest(
             Batch(
                 "gso",
                 [ObservationIn(indicator="RETAIL_SALES", area="VN", period="2024-05", value=1234.5)],

@@ -31,7 +31,7 @@ async def put(db: Path, source: str, rows: list[tuple[str, str, float, str]], at
     store = await Store.open(db)
     try:
         records = [ObservationIn(indicator=i, area="VN", period=p, value=v, status=s) for i, p, v, s in rows]
-        result = await store.ingest(Batch(source, records, collected_at=at))
+        result = await store.observations.ingest(Batch(source, records, collected_at=at))
         assert not result.rejected
     finally:
         await store.close()

@@ -113,11 +113,11 @@ async def test_collect_through_the_feed_as_admin_is_audited(tmp_path: Path, sim:
                 assert wrong.returncode == 2 and "token was refused" in wrong.stderr
                 no_token = await cli("collect", "--all", "--config", str(cfg))
                 assert no_token.returncode == 2 and "OPSCENTRE_TOKEN" in no_token.stderr
-        entries = [e for e in await store.audit_entries() if e.action == "collect.run"]
+        entries = [e for e in await store.audit.entries() if e.action == "collect.run"]
         assert [(e.actor, e.role, e.target, e.details["sources"]) for e in entries] == [
             ("admin-user", "admin", "all", ["nso", "sbv"])
         ]
-        runs = await store.runs()
+        runs = await store.runs.recent()
         assert {(r.source, r.trigger.value, r.requested_by) for r in runs} == {
             ("nso", "manual", "admin-user"),
             ("sbv", "manual", "admin-user"),

@@ -73,9 +73,9 @@ async def test_first_run_pulls_history_second_only_what_changed_and_revisions_ke
         first = await collector.run("nso")
         assert first.outcome is RunOutcome.SUCCESS, first.error
         assert first.new > 500 and first.fetched == first.new + first.unchanged and first.rejected == 0
-        history = await store.history("CPI_YOY", "VN")
+        history = await store.observations.history("CPI_YOY", "VN")
         assert history[0].period <= "2017-01" and history[-1].period == "2026-10"
-        assert await store.cursor("nso") is not None
+        assert await store.observations.cursor("nso") is not None
 
         second = await collector.run("nso")
         assert second.outcome is RunOutcome.SUCCESS
@@ -85,8 +85,8 @@ async def test_first_run_pulls_history_second_only_what_changed_and_revisions_ke
         third = await collector.run("nso")
         assert third.outcome is RunOutcome.SUCCESS
         assert third.revised > 0 and third.new == 0
-        revised = next(o for o in await store.run_observations(third.id) if o.revision > 1)
-        revisions = await store.revisions(revised.indicator, revised.area, revised.period, "nso")
+        revised = next(o for o in await store.observations.of_run(third.id) if o.revision > 1)
+        revisions = await store.observations.revisions(revised.indicator, revised.area, revised.period, "nso")
         assert len(revisions) >= 2 and revisions[-1].value == revised.value and revisions[-2].value != revised.value
         assert revisions[-2].run_id == first.id  # the earlier figure is kept, with its provenance
 
@@ -120,17 +120,21 @@ async def test_each_fault_gives_the_right_outcome_stores_no_bad_value_and_spares
     assert runs["sbv"].outcome is RunOutcome.SUCCESS and runs["sbv"].new > 0
     if outcome is RunOutcome.FAILED:
         assert run.new == 0 and run.revised == 0
-        assert await store.run_observations(run.id) == []
-        alerts = {(a.rule, a.subject) for a in await store.alerts()}
+        assert await store.observations.of_run(run.id) == []
+        alerts = {(a.rule, a.subject) for a in await store.alerts.listed()}
         assert ("source.failing", "vss") in alerts
     # Nothing stored is invalid: every figure is a known indicator in force, finite, with provenance.
-    for o in await store.run_observations(run.id):
+    for o in await store.observations.of_run(run.id):
         assert o.payload_digest is not None and o.value == o.value
-    assert await store.dangling_references() == []
+    assert await store.audit.dangling_references() == []
     if outcome is RunOutcome.PARTIAL:
         assert run.rejected > 0 and run.new > 0
-        assert ("source.rejected", "vss") in {(a.rule, a.subject) for a in await store.alerts()}
-        reasons = [r.reason for log in await store.ingest_log(run.id) for r in await store.rejections(log.id)]
+        assert ("source.rejected", "vss") in {(a.rule, a.subject) for a in await store.alerts.listed()}
+        reasons = [
+            r.reason
+            for log in await store.observations.ingest_log(run.id)
+            for r in await store.observations.rejections(log.id)
+        ]
         assert len(reasons) == run.rejected
 
 
@@ -155,7 +159,7 @@ async def test_a_dead_source_trips_its_circuit_and_recovers_when_the_upstream_re
             outcomes = [(await collector.run("evn")).outcome for _ in range(4)]
             assert outcomes == [RunOutcome.FAILED, RunOutcome.FAILED, RunOutcome.SKIPPED, RunOutcome.SKIPPED]
             assert collector.breaker_state("evn") is BreakerState.OPEN
-            alerts = {a.rule: a for a in await store.alerts()}
+            alerts = {a.rule: a for a in await store.alerts.listed()}
             assert alerts["source.down"].severity.value == "critical"
             # one page, not two: the failing-source alert is muted by the source being down
             assert alerts["source.failing"].inhibited_by == alerts["source.down"].id
@@ -165,16 +169,16 @@ async def test_a_dead_source_trips_its_circuit_and_recovers_when_the_upstream_re
                 probe = await collector.run("evn")
                 assert probe.outcome is RunOutcome.SUCCESS and probe.new > 0
                 assert collector.breaker_state("evn") is BreakerState.CLOSED
-            open_ = {a.rule: a for a in await store.alerts()}
+            open_ = {a.rule: a for a in await store.alerts.listed()}
             assert "source.down" not in open_  # resolved by the good run
             # source.failing keeps firing for one interval of the source (1 h): hysteresis
             assert open_["source.failing"].state is AlertState.FIRING
             clock.advance(timedelta(minutes=59))
-            await store.tick_alerts()
-            assert "source.failing" in {a.rule for a in await store.alerts()}
+            await store.alerts.tick()
+            assert "source.failing" in {a.rule for a in await store.alerts.listed()}
             clock.advance(timedelta(minutes=1))
-            await store.tick_alerts()
-            assert not [a for a in await store.alerts() if a.rule == "source.failing"]  # resolved
+            await store.alerts.tick()
+            assert not [a for a in await store.alerts.listed() if a.rule == "source.failing"]  # resolved
 
 
 async def test_two_triggers_of_one_source_never_overlap(sim: Any, store: Store) -> None:
@@ -199,8 +203,8 @@ async def test_sdmx_source_through_the_pipeline(sim: Any, store: Store) -> None:
             run = await collector.run(src.name)
         assert run.outcome is RunOutcome.SUCCESS, run.error
         assert run.new > 100
-    a = {(o.period, o.value) for o in await store.history("CPI_YOY", "VN", source="nso-sdmx-csv")}
-    b = {(o.period, o.value) for o in await store.history("CPI_YOY", "VN", source="nso-sdmx-ml")}
+    a = {(o.period, o.value) for o in await store.observations.history("CPI_YOY", "VN", source="nso-sdmx-csv")}
+    b = {(o.period, o.value) for o in await store.observations.history("CPI_YOY", "VN", source="nso-sdmx-ml")}
     assert a == b and len(a) > 50
 
 
@@ -210,10 +214,10 @@ async def test_portal_counters_and_a_province_with_the_merger(sim: Any, store: S
     async with Collector(store, [portal, province], fast_settings()) as collector:
         runs = await collector.run_many(["portal", "province-08"])
     assert all(r.outcome is RunOutcome.SUCCESS for r in runs), [r.error for r in runs]
-    visits = await store.history("PORTAL_VISITS", "VN")
+    visits = await store.observations.history("PORTAL_VISITS", "VN")
     assert len(visits) == 1 and visits[0].value > 100_000_000
-    before = await store.history("RETAIL_SALES", "02")  # Hà Giang, before the merger
-    after = await store.history("RETAIL_SALES", "08")
+    before = await store.observations.history("RETAIL_SALES", "02")  # Hà Giang, before the merger
+    after = await store.observations.history("RETAIL_SALES", "08")
     assert before and before[-1].period <= "2025-06"
     assert after and after[-1].period > "2025-06"
 
@@ -227,7 +231,7 @@ async def test_the_scheduler_keeps_running_through_failures(sim: Any, store: Sto
         scheduler.start()
         try:
             for _ in range(200):
-                runs = await store.runs(limit=100)
+                runs = await store.runs.recent(limit=100)
                 if (
                     sum(r.source == "portal" and r.outcome is RunOutcome.SUCCESS for r in runs) >= 3
                     and sum(r.source == "moh" and r.outcome is RunOutcome.FAILED for r in runs) >= 3
@@ -238,6 +242,6 @@ async def test_the_scheduler_keeps_running_through_failures(sim: Any, store: Sto
         finally:
             scheduler.shutdown()
             await collector.shutdown(grace=5)
-    runs = await store.runs(limit=100)
+    runs = await store.runs.recent(limit=100)
     assert sum(r.source == "portal" and r.outcome is RunOutcome.SUCCESS for r in runs) >= 3
     assert sum(r.source == "moh" and r.outcome is RunOutcome.FAILED for r in runs) >= 3

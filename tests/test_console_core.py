@@ -81,7 +81,9 @@ async def settled(pilot: Pilot[Any], app: OpscentreApp) -> None:
 
 
 async def ingest(store: Store, source: str, rows_: list[tuple[str, str, str, float]]) -> None:
-    await store.ingest(Batch(source, [ObservationIn(indicator=i, area=a, period=p, value=v) for i, a, p, v in rows_]))
+    await store.observations.ingest(
+        Batch(source, [ObservationIn(indicator=i, area=a, period=p, value=v) for i, a, p, v in rows_])
+    )
 
 
 @asynccontextmanager
@@ -140,7 +142,9 @@ async def test_the_client_paces_its_queries_a_burst_then_the_rate() -> None:
 
 async def test_the_table_fills_from_the_snapshot(tmp_path: Path) -> None:
     async with seeded_server(tmp_path / "ops.db", collector=False) as (server, _):
-        expected = {key_text((o.indicator, o.area, o.source)) for o in (await server.store.snapshot()).observations}
+        expected = {
+            key_text((o.indicator, o.area, o.source)) for o in (await server.store.snapshots.current()).observations
+        }
         async with console(server.url) as (app, pilot):
             await pilot.press("2")
             await settled(pilot, app)
@@ -183,7 +187,7 @@ async def test_a_manual_run_changes_that_row_and_no_other(tmp_path: Path) -> Non
                         await pilot.press("2")
                         await settled(pilot, app)
                         before = rows(app)
-                        assert len(before) == len((await store.snapshot()).observations)
+                        assert len(before) == len((await store.snapshots.current()).observations)
 
                         touched: list[tuple[str, str]] = []
                         t = table(app)

@@ -137,7 +137,7 @@ async def test_a_series_that_appears_after_start_gets_its_sparkline_and_change_f
                     ObservationIn(indicator="FDI_REGISTERED", area="VN", period=p, value=v)
                     for p, v in zip(MONTHS, FDI_VALUES, strict=True)
                 ]
-                await server.store.ingest(Batch("nso", records))
+                await server.store.observations.ingest(Batch("nso", records))
                 await until(pilot, lambda: any(FDI in line for line in screen(app)), "the new series is on screen")
                 await settled(pilot, app)
                 row = line_with(app, FDI)

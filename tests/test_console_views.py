@@ -122,7 +122,7 @@ async def test_an_acknowledgement_made_on_one_console_appears_on_a_second(tmp_pa
                 await until(pilot, lambda app=app: app.state.snapshots > 0, "the console has its snapshot")  # type: ignore[misc]
                 await pilot.press("4")
             await fail(c, "mof", "MOF")
-            alert = next(a for a in await c.store.alerts() if a.rule == "source.failing")
+            alert = next(a for a in await c.store.alerts.listed() if a.rule == "source.failing")
             key = str(alert.id)
             for pilot, app in ((p1, first), (p2, second)):
                 await until(pilot, lambda app=app: key in rows(app, "#alerts-table"), "the alert is listed")  # type: ignore[misc]
@@ -205,8 +205,8 @@ async def test_a_display_console_has_run_actions_disabled_and_a_forced_command_i
             alerts.acknowledge(mof_id(app), "forced")
             await until(pilot, lambda: "Refused" in text_of(app, "#alerts-notice"), "the refusal is shown")
             assert "the display role may not acknowledge; it needs operator" in text_of(app, "#alerts-notice")
-        assert [(r.source, r.trigger.value) for r in await c.store.runs()] == [("mof", "schedule")]  # ours only
-        refused = [e for e in await c.store.audit_entries() if e.action.endswith(".refused")]
+        assert [(r.source, r.trigger.value) for r in await c.store.runs.recent()] == [("mof", "schedule")]  # ours only
+        refused = [e for e in await c.store.audit.entries() if e.action.endswith(".refused")]
         assert sorted((e.action, e.actor, e.role) for e in refused) == [
             ("acknowledge.refused", "display-user", "display"),
             ("collect.refused", "display-user", "display"),
@@ -231,7 +231,7 @@ async def test_an_admin_console_runs_a_source_after_confirming_and_sees_progress
             await pilot.press("n")  # cancelled: nothing runs
             await until(pilot, lambda: app.screen.id != "confirm-dialog", "the dialog is gone")
             await pilot.pause(0.3)
-            assert await c.store.runs() == []
+            assert await c.store.runs.recent() == []
 
             # The central bank's system is slow this once: the run is seen running before it ends.
             async with httpx.AsyncClient() as http:
@@ -246,7 +246,7 @@ async def test_an_admin_console_runs_a_source_after_confirming_and_sees_progress
             await until(pilot, lambda: "Done: 1 of 1 runs succeeded" in text_of(app, "#collectors-progress"), "done")
             progress = text_of(app, "#collectors-progress")
             assert "Collecting 1 sources: sbv" in progress and "✓ success" in progress and " new" in progress
-            runs = await c.store.runs()
+            runs = await c.store.runs.recent()
             assert [(r.source, r.trigger.value, r.requested_by, r.outcome.value) for r in runs] == [
                 ("sbv", "manual", "admin-user", "success")
             ]
@@ -267,7 +267,7 @@ async def test_an_admin_console_runs_a_source_after_confirming_and_sees_progress
                 return "Collecting 1 sources: nso" in progress and "Done: 1 of 1 runs succeeded" in progress
 
             await until(pilot, nso_done, "the agency's run done")
-            assert {(r.source, r.requested_by) for r in await c.store.runs()} == {
+            assert {(r.source, r.requested_by) for r in await c.store.runs.recent()} == {
                 ("sbv", "admin-user"),
                 ("nso", "admin-user"),
             }
@@ -295,8 +295,10 @@ async def test_the_drill_down_of_a_figure_shows_every_revision_and_the_digest_of
                 assert (await http.put(f"{c.sim.url}/_admin/faults", json=fault)).status_code < 300
             run = await c.collector.run("nso")
             assert run.outcome.value == "success" and run.revised > 0, run
-        latest = next(o for o in (await c.store.snapshot()).observations if (o.indicator, o.area) == ("CPI_YOY", "VN"))
-        revisions = await c.store.revisions("CPI_YOY", "VN", latest.period, "nso")
+        latest = next(
+            o for o in (await c.store.snapshots.current()).observations if (o.indicator, o.area) == ("CPI_YOY", "VN")
+        )
+        revisions = await c.store.observations.revisions("CPI_YOY", "VN", latest.period, "nso")
         assert [r.revision for r in revisions] == [1, 2, 3]
 
         app = console(c, "display", "en")
@@ -330,7 +332,7 @@ async def test_the_drill_down_of_a_figure_shows_every_revision_and_the_digest_of
 
             provenance = text_of(app, "#drilldown-provenance")
             assert latest.payload_digest is not None and latest.payload_digest in provenance
-            body = await c.store.payload(latest.payload_digest)
+            body = await c.store.observations.payload(latest.payload_digest)
             assert body is not None and hashlib.sha256(body).hexdigest() == latest.payload_digest
             assert f"{len(body):,} bytes" in provenance
             assert f"#{latest.run_id}" in provenance
@@ -361,14 +363,14 @@ async def test_the_console_words_every_alert_as_the_server_does_in_either_langua
     from tests.wording_samples import SAMPLES
 
     agencies = {"nso": "NSO", "mof": "MOF", "cus": "CUS", "sbv": "SBV", "vnat": "VNAT"}
-    store.source_agencies = agencies
+    store.reference.source_agencies = agencies
     sources = [
         SourceInfo(name=n, kind="agency-json", agency=a, enabled=True, schedule="every 60s")
         for n, a in agencies.items()
     ]
     names = Catalogue.from_data(await catalogue(store, sources)).names
     for rule, severity, subject, params in SAMPLES:
-        alert = await store.fire_alert(rule, subject, Severity(severity), params=AlertParams.model_validate(params))
+        alert = await store.alerts.fire(rule, subject, Severity(severity), params=AlertParams.model_validate(params))
         assert alert is not None
         info = AlertInfo.model_validate(alert.model_dump())
         assert (headline(info, "vi", names), headline(info, "en", names)) == (alert.message, alert.message_en)
@@ -492,14 +494,14 @@ async def test_an_admin_silences_the_selected_alert_for_a_while_and_ends_the_sil
             # A duration the server would refuse: said in the dialog, nothing sent.
             await pilot.press("shift+tab", *["backspace"] * 2, *"45d", "enter")
             assert "from 1 minute to 30 days" in str(app.screen.query_one("#silence-error").render())
-            assert await c.store.silences() == []
+            assert await c.store.alerts.silences() == []
             await pilot.press(*["backspace"] * 3, *"90m", "tab", "enter")
             assert "Say why" in str(app.screen.query_one("#silence-error").render())
             await pilot.press(*"NSO maintenance window", "enter")
             await until(pilot, lambda: app.screen.id != "silence-dialog", "the dialog closes")
 
             await until(pilot, lambda: app.state.alerts[alert_id].silenced_by is not None, "the alert is silenced")
-            (silence,) = await c.store.silences()
+            (silence,) = await c.store.alerts.silences()
             assert silence.comment == "NSO maintenance window" and silence.created_by == "admin-user"
             assert round((silence.ends_at - silence.created_at).total_seconds()) == 90 * 60  # asked for 90 minutes
             assert silence.match.rule == "source.failing" and silence.match.subject == "nso"
@@ -520,7 +522,7 @@ async def test_an_admin_silences_the_selected_alert_for_a_while_and_ends_the_sil
             await until(pilot, lambda: app.state.alerts[alert_id].silenced_by is None, "the alert is unmuted")
             assert rows(app, "#alerts-table")[str(alert_id)][2] == ""
             assert "No active silence" in text_of(app, "#silences-title")
-            (ended,) = await c.store.silences(active_only=False)
+            (ended,) = await c.store.alerts.silences(active_only=False)
             assert ended.ended_by == "admin-user"
 
             # A critical alert that opens silenced does not ring; one that is not muted does.
@@ -531,7 +533,9 @@ async def test_an_admin_silences_the_selected_alert_for_a_while_and_ends_the_sil
             rung: list[int] = []
             app.bell = lambda: rung.append(1)  # type: ignore[method-assign]  # the terminal's bell, counted
             planned = SilenceMatch(rule="source.down", subject="sbv")
-            await c.store.silence(planned, datetime.now(UTC) + timedelta(hours=1), "planned", "admin-user", "admin")
+            await c.store.alerts.silence(
+                planned, datetime.now(UTC) + timedelta(hours=1), "planned", "admin-user", "admin"
+            )
             await fail(c, "sbv", "SBV")
             await fail(c, "sbv", "SBV")  # the circuit opens: source.down, critical, silenced
             down = lambda s: [a for a in app.state.alerts.values() if (a.rule, a.subject) == ("source.down", s)]  # noqa: E731
@@ -560,7 +564,7 @@ async def test_an_operator_cannot_silence_its_keys_are_greyed_out_and_nothing_is
             await pilot.pause(0.2)
             assert app.screen.id != "silence-dialog"
             assert "Silencing needs the admin role" in text_of(app, "#alerts-notice")
-            assert await c.store.silences() == []
+            assert await c.store.alerts.silences() == []
 
 
 async def test_the_provinces_view_says_whose_report_is_on_time_late_or_missing(tmp_path: Path) -> None:
@@ -575,16 +579,16 @@ async def test_the_provinces_view_says_whose_report_is_on_time_late_or_missing(t
     clock = ManualClock(watching)
     with use_clock(clock):
         async with await Store.open(tmp_path / "ops.db") as store:
-            await store.start_run("nso", RunTrigger.SCHEDULE)
-            *prompt, late, silent = [a.code for a in await store.areas_in_force(date(2010, 1, 31))]
+            await store.runs.start("nso", RunTrigger.SCHEDULE)
+            *prompt, late, silent = [a.code for a in await store.reference.areas_in_force(date(2010, 1, 31))]
 
             def batch(areas: list[str], at: datetime) -> Batch:
                 rows = [ObservationIn(indicator="RETAIL_SALES", area=a, period="2010-01", value=100.0) for a in areas]
                 return Batch("nso", rows, collected_at=at)
 
-            await store.ingest(batch(["VN", *prompt], on_time))
+            await store.observations.ingest(batch(["VN", *prompt], on_time))
             clock.advance(after_due - watching)
-            await store.ingest(batch([late], after_due))
+            await store.observations.ingest(batch([late], after_due))
             async with feed_server(tmp_path / "ops.db", store=store) as server:
                 app = OpscentreApp(server.url, TOKENS["display"], lang="vi", backoff=(0.2, 1.0))
                 async with app.run_test(size=(120, 40)) as pilot:
@@ -694,23 +698,23 @@ async def test_the_drill_down_shows_the_cross_checks_and_alerts_on_the_figure_sh
     mine, theirs = "1a2b3c4d5e6f" + "0" * 52, "fedcba987654" + "1" * 52
     async with seeded_server(tmp_path / "ops.db", collector=False) as (server, _):
         store = server.store
-        await store.fire_alert(
+        await store.alerts.fire(
             "crosscheck.sources", "CPI_YOY/VN/2026-10", Severity.WARNING, "Hai nguồn khác nhau",
             params=AlertParams(source="nso", indicator="CPI_YOY", area="VN", period="2026-10", value=CPI_REVISED,
                                payload_digest=mine, reference_value=3.4, reference_source="nso-sdmx",
                                reference_digest=theirs),
         )  # fmt: skip
-        await store.fire_alert(
+        await store.alerts.fire(
             "revision.watch", "CPI_YOY/VN/2026-10/nso", Severity.WARNING, "Điều chỉnh cần xem",
             params=AlertParams(source="nso", indicator="CPI_YOY", area="VN", period="2026-10", value=CPI_REVISED,
                                previous_value=3.22, revision=2, reason="closed"),
         )  # fmt: skip
-        await store.fire_alert(  # another period's: not this figure's
+        await store.alerts.fire(  # another period's: not this figure's
             "crosscheck.sources", "CPI_YOY/VN/2026-09", Severity.WARNING, "Hai nguồn khác nhau",
             params=AlertParams(source="nso", indicator="CPI_YOY", area="VN", period="2026-09", value=3.16,
                                reference_value=3.5, reference_source="nso-sdmx"),
         )  # fmt: skip
-        await store.fire_alert(  # another area's: not this figure's
+        await store.alerts.fire(  # another area's: not this figure's
             "crosscheck.sources", "CPI_YOY/01/2026-10", Severity.WARNING, "Hai nguồn khác nhau",
             params=AlertParams(source="nso", indicator="CPI_YOY", area="01", period="2026-10", value=3.0,
                                reference_value=3.5, reference_source="nso-sdmx"),
@@ -748,7 +752,7 @@ async def test_the_drill_down_shows_the_cross_checks_and_alerts_on_the_figure_sh
             )
             await until(pilot, lambda: "(1)" in checks(), "September's check")
             assert "September 2026, is 3.16% from nso and 3.50% from nso-sdmx" in checks()
-            await store.resolve_alert("crosscheck.sources", "CPI_YOY/VN/2026-09")  # resolved: gone, live
+            await store.alerts.resolve("crosscheck.sources", "CPI_YOY/VN/2026-09")  # resolved: gone, live
             await until(pilot, lambda: "No open alert on this figure" in checks(), "the resolved check leaves")
             await pilot.press("l")
             await until(pilot, lambda: "Không có cảnh báo nào đang mở" in checks(), "Vietnamese")

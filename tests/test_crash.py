@@ -79,16 +79,16 @@ async def test_sigkill_mid_ingest_leaves_only_whole_batches(tmp_path: Path) -> N
 
     store = await Store.open(path)
     try:
-        assert await store.dangling_references() == []
-        interrupted = await store.mark_interrupted()
+        assert await store.audit.dangling_references() == []
+        interrupted = await store.runs.mark_interrupted()
         # Each killed writer left at most one run open; it is now marked as interrupted.
         assert len(interrupted) <= 3
         assert all(r.outcome is RunOutcome.INTERRUPTED for r in interrupted)
-        assert await store.runs(limit=1000) and all(
-            r.outcome is not RunOutcome.RUNNING for r in await store.runs(limit=1000)
+        assert await store.runs.recent(limit=1000) and all(
+            r.outcome is not RunOutcome.RUNNING for r in await store.runs.recent(limit=1000)
         )
-        last = await store.last_seq()
-        events = await store.events_after(last - 5)
+        last = await store.events.last_seq()
+        events = await store.events.after(last - 5)
         assert [e.seq for e in events] == list(range(last - 4, last + 1))
     finally:
         await store.close()

@@ -146,8 +146,8 @@ async def test_the_store_on_a_full_disk_refuses_each_write_alone_and_catches_up_
         store = await Store.open(disk / "ops.db")
         try:
             store.probe_every = 0.05
-            store._writer.recovery_hold = 0.2
-            running = await store.start_run("nso", RunTrigger.SCHEDULE)
+            store.state.writer.recovery_hold = 0.2
+            running = await store.runs.start("nso", RunTrigger.SCHEDULE)
             ballast = fill(disk)
             records = [
                 ObservationIn(indicator="PORTAL_VISITS", area="VN", period=f"2026-01-01T00:{m:02d}:{s:02d}Z", value=1.0)
@@ -155,31 +155,31 @@ async def test_the_store_on_a_full_disk_refuses_each_write_alone_and_catches_up_
                 for s in range(60)
             ]
             attempts: list[Awaitable[object]] = [
-                store.ingest(Batch("nso", records[i::8], payload=os.urandom(1 << 20))) for i in range(8)
+                store.observations.ingest(Batch("nso", records[i::8], payload=os.urandom(1 << 20))) for i in range(8)
             ]
-            attempts.append(store.begin_run("mof", RunTrigger.MANUAL, "admin"))
+            attempts.append(store.runs.begin("mof", RunTrigger.MANUAL, "admin"))
             failures = await asyncio.gather(*attempts, return_exceptions=True)
             assert all(isinstance(f, StoreUnavailable) for f in failures), failures
             assert len({id(f) for f in failures}) == len(failures)
             assert "full" in (store.write_problem() or "")
-            ended = await store.end_run_eventually(running, RunFinish(outcome=RunOutcome.FAILED, error="not stored"))
+            ended = await store.runs.end_eventually(running, RunFinish(outcome=RunOutcome.FAILED, error="not stored"))
             assert ended.outcome is RunOutcome.FAILED  # as it will be recorded
 
             ballast.unlink()
             for _ in range(600):
-                if store.write_problem() is None and not (await store.alerts()):
+                if store.write_problem() is None and not (await store.alerts.listed()):
                     break
                 await asyncio.sleep(0.05)
             assert store.write_problem() is None
-            runs = {r.source: r for r in await store.runs()}
+            runs = {r.source: r for r in await store.runs.recent()}
             assert runs["nso"].outcome is RunOutcome.FAILED and runs["nso"].error == "not stored"
             assert runs["mof"].outcome is RunOutcome.FAILED and "could not start" in (runs["mof"].error or "")
             assert runs["mof"].requested_by == "admin"
-            (alert,) = await store.alerts(open_only=False)
+            (alert,) = await store.alerts.listed(open_only=False)
             assert alert.rule == "storage.write_failed" and alert.state.value == "resolved"
             # And the store writes again as before.
-            result = await store.ingest(Batch("nso", records[:10]))
+            result = await store.observations.ingest(Batch("nso", records[:10]))
             assert result.new == 10
-            assert await store.integrity_check() == ["ok"]
+            assert await store.audit.integrity_check() == ["ok"]
         finally:
             await store.close()

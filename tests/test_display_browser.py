@@ -69,7 +69,7 @@ async def ingest(
 ) -> None:
     kind = ObservationStatus(status)
     records = [ObservationIn(indicator=i, area="VN", period=p, value=v, status=kind) for i, p, v in rows]
-    result = await store.ingest(Batch(source, records, **batch))  # type: ignore[arg-type]
+    result = await store.observations.ingest(Batch(source, records, **batch))  # type: ignore[arg-type]
     assert not result.rejected, result.rejected
 
 
@@ -206,14 +206,14 @@ async def test_live_changes_and_alerts_reach_the_wall(tmp_path: Path, browser: B
             assert (await visits.locator(".rate").inner_text()).startswith("+")
 
             # Alerts: shown with their severity, marked when acknowledged, gone when resolved.
-            alert = await server.store.fire_alert("stale_source", "mof", Severity.CRITICAL, "Nguồn MOF chậm 3 ngày")
+            alert = await server.store.alerts.fire("stale_source", "mof", Severity.CRITICAL, "Nguồn MOF chậm 3 ngày")
             assert alert is not None
             item = display.page.locator(f'#ticker [data-alert-id="{alert.id}"]')
             await display.wait_attribute(item, "data-severity", "critical")
             assert "Nguồn MOF chậm 3 ngày" in await item.inner_text()
-            await server.store.acknowledge_alert(alert.id, "operator-user", "operator", "đang xử lý")
+            await server.store.alerts.acknowledge(alert.id, "operator-user", "operator", "đang xử lý")
             await display.wait_attribute(item, "data-state", "acknowledged")
-            await server.store.resolve_alert("stale_source", "mof")
+            await server.store.alerts.resolve("stale_source", "mof")
             await display.page.locator(f'#ticker [data-alert-id="{alert.id}"]').wait_for(state="detached")
             assert_clean(display)
 
@@ -541,7 +541,9 @@ async def test_a_manual_collection_run_changes_the_wall(tmp_path: Path, browser:
                         await collect("second")
                         await display.wait_attribute(cpi, "data-revision", "2")
                         after = await cpi.locator(".value").inner_text()
-                        latest = next(o for o in (await store.snapshot()).observations if o.indicator == "CPI_YOY")
+                        latest = next(
+                            o for o in (await store.snapshots.current()).observations if o.indicator == "CPI_YOY"
+                        )
                         assert after != before and latest.revision == 2
                         assert_clean(display)
         finally:
@@ -608,35 +610,35 @@ async def test_the_ticker_speaks_the_pages_language_and_never_quotes_errors(tmp_
         store = server.store
         await seed(store, datetime.now(UTC))
         fired = {
-            "failing": await store.fire_alert(
+            "failing": await store.alerts.fire(
                 "source.failing", "nso", Severity.CRITICAL, "Nguồn nso bị ngắt mạch sau 5 lần lỗi liên tiếp",
                 params=AlertParams(source="nso", failures=5, http_status=503), detail=url_error,
             ),
-            "revised": await store.fire_alert(
+            "revised": await store.alerts.fire(
                 "figures.revised", "nso", Severity.INFO, "Số liệu chính thức bị điều chỉnh: GDP_GROWTH VN 2026-Q3 7.4 → 7.55",
                 params=AlertParams(source="nso", indicator="GDP_GROWTH", area="VN", period="2026-Q3", value=7.55,
                                    previous_value=7.4, count=1),
             ),
-            "late": await store.fire_alert(
+            "late": await store.alerts.fire(
                 "report.late", "01", Severity.WARNING, "Thành phố Hà Nội chưa gửi báo cáo RETAIL_SALES kỳ 2026-10",
                 params=AlertParams(area="01", indicator="RETAIL_SALES", period="2026-10", due="2026-11-20", count=1),
             ),
-            "sources": await store.fire_alert(
+            "sources": await store.alerts.fire(
                 "crosscheck.sources", "CPI_YOY/VN/2026-10", Severity.WARNING, "Hai nguồn khác nhau: CPI_YOY VN",
                 params=AlertParams(source="nso", indicator="CPI_YOY", area="VN", period="2026-10", value=3.22,
                                    reference_value=3.25, reference_source="nso-sdmx"),
             ),
-            "unknown": await store.fire_alert(
+            "unknown": await store.alerts.fire(
                 "anomaly.outlier", "IIP_YOY", Severity.WARNING, "Giá trị bất thường: IIP_YOY kỳ 2026-10",
                 params=AlertParams(indicator="IIP_YOY", area="VN", period="2026-10", value=31.5),
             ),
             # As a server before structured alerts stored it: no params, the error in the message.
-            "legacy": await store.fire_alert("source.failing", "gdc", Severity.WARNING, url_error),
+            "legacy": await store.alerts.fire("source.failing", "gdc", Severity.WARNING, url_error),
         }  # fmt: skip
         ids = {name: alert.id for name, alert in fired.items() if alert is not None}
         assert len(ids) == len(fired)
         # The server's texts, rendered from the one catalogue; the page words nothing itself.
-        stored = {a.id: a for a in await store.alerts()}
+        stored = {a.id: a for a in await store.alerts.listed()}
         expected: dict[str, dict[str, str]] = {
             "vi": {name: stored[i].message for name, i in ids.items()},
             "en": {name: stored[i].message_en or "" for name, i in ids.items()},
@@ -714,7 +716,9 @@ async def test_a_tile_whose_source_fails_says_so_with_the_time_of_its_last_good_
                             await collect("bad", "failed")
                             await display.wait_attribute(cpi, "data-source-state", "failing")
                             # The last good figure stays, and says when it came (the centre's time).
-                            latest = next(o for o in (await store.snapshot()).observations if o.indicator == "CPI_YOY")
+                            latest = next(
+                                o for o in (await store.snapshots.current()).observations if o.indicator == "CPI_YOY"
+                            )
                             came = latest.collected_at.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%H:%M")
                             note = cpi.locator(".source-note")
                             await expect(note).to_have_text(re.compile(rf"^⚠ NSO lỗi · số liệu lúc {came}( \d+/\d+)?$"))
@@ -731,7 +735,7 @@ async def test_a_tile_whose_source_fails_says_so_with_the_time_of_its_last_good_
                         # source.failing keeps firing for one interval (1 h) after a good run, so a flapping
                         # source does not flap; the timer pass one interval on resolves it and the sign goes.
                         with use_clock(lambda: datetime.now(UTC) + timedelta(hours=1)):
-                            await store.tick_alerts()
+                            await store.alerts.tick()
                         await display.wait_attribute(cpi, "data-source-state", "")
                         await expect(cpi.locator(".source-note")).to_have_text("")
                         assert await cpi.locator(".source").is_visible()
@@ -925,7 +929,7 @@ async def test_the_demo_scenarios_revision_and_outage_reach_the_wall(tmp_path: P
                                        r"Toàn quốc, tháng \d+/\d{4}: -?\d+,\d+% → -?\d+,\d+% \(lần thu thập #\d+\)$")
                         )  # fmt: skip
                         # Before and after as the store has them, in Vietnamese figures.
-                        alert = next(a for a in await store.alerts() if a.rule == "figures.revised")
+                        alert = next(a for a in await store.alerts.listed() if a.rule == "figures.revised")
                         assert alert.params.previous_value is not None and alert.params.value is not None
                         text = await revised.inner_text()
                         for figure in (alert.params.previous_value, alert.params.value):
@@ -962,7 +966,7 @@ async def test_the_demo_scenarios_revision_and_outage_reach_the_wall(tmp_path: P
                         # source.failing keeps firing for one interval (1 h) after a good run (hysteresis);
                         # the timer pass one interval on resolves it and the sign goes.
                         with use_clock(lambda: datetime.now(UTC) + timedelta(hours=1)):
-                            await store.tick_alerts()
+                            await store.alerts.tick()
                         await display.wait_attribute(budget, "data-source-state", "")
                         await expect(display.page.locator("#ticker .alert .msg", has_text="Source mof")).to_have_count(
                             0

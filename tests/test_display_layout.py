@@ -82,12 +82,12 @@ async def fill(store: Store, now: datetime) -> None:
     await ingest(store, "portal", [(c, instant(earlier), v * 0.99) for c, v in counters.items()])
     await ingest(store, "portal", [(c, instant(now), v) for c, v in counters.items()])
     # A failing source and a source that is down: their tiles and counters carry the note.
-    await store.fire_alert("source.failing", "nso", Severity.WARNING, "Nguồn nso lỗi 2 lần liên tiếp",
+    await store.alerts.fire("source.failing", "nso", Severity.WARNING, "Nguồn nso lỗi 2 lần liên tiếp",
                            params=AlertParams(source="nso", failures=2))  # fmt: skip
-    await store.fire_alert("source.down", "portal", Severity.CRITICAL, "Nguồn portal ngừng hoạt động",
+    await store.alerts.fire("source.down", "portal", Severity.CRITICAL, "Nguồn portal ngừng hoạt động",
                            params=AlertParams(source="portal"))  # fmt: skip
     for i in range(8):
-        await store.fire_alert(
+        await store.alerts.fire(
             "source.failing",
             f"province-{i:02d}",
             Severity.CRITICAL if i % 2 else Severity.WARNING,

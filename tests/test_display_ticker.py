@@ -43,7 +43,7 @@ async def test_a_flood_of_one_rule_does_not_hide_another_rules_alert(tmp_path: P
 
     async with feed_server(tmp_path / "ops.db") as server:
         store = server.store
-        other = await store.fire_alert(
+        other = await store.alerts.fire(
             "crosscheck.provinces", "EXPORTS/2026-10", Severity.WARNING, "EXPORTS 2026-10: tổng tỉnh khác số cả nước",
             params=AlertParams(indicator="EXPORTS", period="2026-10", value=52.4, reference_value=40.1,
                                reference_source="gdc", count=63),
@@ -51,17 +51,17 @@ async def test_a_flood_of_one_rule_does_not_hide_another_rules_alert(tmp_path: P
         assert other is not None
         for i in range(FLOOD):
             period = f"{2020 + i // 12}-{i % 12 + 1:02d}"
-            fired = await store.fire_alert(
+            fired = await store.alerts.fire(
                 "revision.watch", f"CPI_YOY/04/{period}/province-04", Severity.WARNING, "Số liệu bị điều chỉnh",
                 params=AlertParams(indicator="CPI_YOY", area="04", period=period, source="province-04",
                                    value=3.1, previous_value=3.0, revision=1, reason="closed"),
             )  # fmt: skip
             assert fired is not None
-        muted = await store.fire_alert(
+        muted = await store.alerts.fire(
             "source.down", "mof", Severity.CRITICAL, "Nguồn mof ngừng hoạt động", params=AlertParams(source="mof")
         )
         assert muted is not None
-        await store.silence(
+        await store.alerts.silence(
             SilenceMatch(source="mof"), datetime.now(UTC) + timedelta(hours=1), "bảo trì", "admin-user", "admin"
         )
 

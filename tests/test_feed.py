@@ -39,28 +39,30 @@ def changes_of(messages: list[dict[str, Any]]) -> list[tuple[str, str, str, floa
 async def test_snapshot_first_then_deltas(tmp_path: Path) -> None:
     async with feed_server(tmp_path / "ops.db") as server:
         store = server.store
-        await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-09", 3.1), obs("CPI_YOY", "VN", "2026-10", 3.2)]))
-        await store.fire_alert("source.failing", "mof", Severity.WARNING, "Nguồn mof lỗi")
+        await store.observations.ingest(
+            Batch("nso", [obs("CPI_YOY", "VN", "2026-09", 3.1), obs("CPI_YOY", "VN", "2026-10", 3.2)])
+        )
+        await store.alerts.fire("source.failing", "mof", Severity.WARNING, "Nguồn mof lỗi")
         async with client(server, "display", hello={"filter": {}}) as c:
             welcome = await c.until("welcome")
             assert welcome["role"] == "display" and welcome["resumed"] is False and welcome["epoch"] == store.epoch
             snap = await c.until("snapshot")
             assert [(o["period"], o["value"]) for o in snap["observations"]] == [("2026-10", 3.2)]
             assert [a["message"] for a in snap["alerts"]] == ["Nguồn mof lỗi"]
-            assert snap["seq"] == await store.last_seq()
+            assert snap["seq"] == await store.events.last_seq()
 
-            await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-11", 3.4, "provisional")]))
+            await store.observations.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-11", 3.4, "provisional")]))
             delta = await c.until("delta")
             assert changes_of([delta]) == [("CPI_YOY", "VN", "2026-11", 3.4)]
-            assert delta["seq"] == await store.last_seq()
+            assert delta["seq"] == await store.events.last_seq()
 
             # A revision of the newest period arrives with the value it replaced.
-            await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-11", 3.5)]))
+            await store.observations.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-11", 3.5)]))
             revised = (await c.until("delta"))["changes"][0]
             assert (revised["value"], revised["previous_value"], revised["revision"]) == (3.5, 3.4, 2)
 
             # A revision of an older period is told apart from the newest figure.
-            await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-09", 3.0)]))
+            await store.observations.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-09", 3.0)]))
             older = await c.until("delta")
             assert older["changes"] == [] and [(r["period"], r["value"]) for r in older["revisions"]] == [
                 ("2026-09", 3.0)
@@ -79,7 +81,7 @@ async def test_heartbeats_come_every_period_to_every_client_busy_or_not(tmp_path
 
             async def figures() -> None:
                 for i in itertools.count():  # a figure every tick: the busy client is never idle long
-                    await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-10", 3.0 + i / 100)]))
+                    await store.observations.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-10", 3.0 + i / 100)]))
                     await asyncio.sleep(0.05)
 
             feeding = asyncio.create_task(figures())
@@ -106,7 +108,9 @@ async def test_a_history_backfill_does_not_overwrite_the_newest_figure(tmp_path:
             await c.until("snapshot")
             # Newest first, then older months in the same payload: the delta holds the newest only.
             months = [f"2025-{m:02d}" for m in range(12, 0, -1)]
-            await server.store.ingest(Batch("nso", [obs("IIP_YOY", "VN", p, i) for i, p in enumerate(months)]))
+            await server.store.observations.ingest(
+                Batch("nso", [obs("IIP_YOY", "VN", p, i) for i, p in enumerate(months)])
+            )
             delta = await c.until("delta")
             assert changes_of([delta]) == [("IIP_YOY", "VN", "2025-12", 0)]
 
@@ -114,10 +118,10 @@ async def test_a_history_backfill_does_not_overwrite_the_newest_figure(tmp_path:
 async def test_resume_gets_exactly_what_was_missed(tmp_path: Path) -> None:
     async with feed_server(tmp_path / "ops.db") as server:
         store = server.store
-        await store.ingest(Batch("nso", [obs("CPI_YOY", a, "2026-10", 1.0) for a in PROVINCES[:4]]))
+        await store.observations.ingest(Batch("nso", [obs("CPI_YOY", a, "2026-10", 1.0) for a in PROVINCES[:4]]))
         async with client(server, "operator", hello={"filter": {}}) as c:
             snap = await c.until("snapshot")
-            await store.ingest(Batch("nso", [obs("CPI_YOY", a, "2026-10", 2.0) for a in PROVINCES[4:8]]))
+            await store.observations.ingest(Batch("nso", [obs("CPI_YOY", a, "2026-10", 2.0) for a in PROVINCES[4:8]]))
             first = await c.until("delta")
             position = (first["epoch"], first["seq"])
         seen_before = {(x[0], x[1]) for x in changes_of([first])} | {
@@ -127,10 +131,10 @@ async def test_resume_gets_exactly_what_was_missed(tmp_path: Path) -> None:
         # While disconnected: figures, an alert and a run, one event each.
         missed = [obs("IIP_YOY", a, "2026-10", float(i)) for i, a in enumerate(PROVINCES)]
         for i in range(0, len(missed), 4):
-            await store.ingest(Batch("nso", missed[i : i + 4]))
-        alert = await store.fire_alert("source.failing", "vss", Severity.CRITICAL, "Nguồn vss ngắt mạch")
+            await store.observations.ingest(Batch("nso", missed[i : i + 4]))
+        alert = await store.alerts.fire("source.failing", "vss", Severity.CRITICAL, "Nguồn vss ngắt mạch")
         assert alert is not None
-        last = await store.last_seq()
+        last = await store.events.last_seq()
 
         async with client(
             server, "operator", hello={"filter": {}, "resume": {"epoch": position[0], "seq": position[1]}}
@@ -147,14 +151,14 @@ async def test_resume_gets_exactly_what_was_missed(tmp_path: Path) -> None:
             assert not resumed & seen_before  # no duplicate
             assert [m["alert"]["id"] for m in got if m["type"] == "alert"] == [alert.id]
             # And it is live again afterwards.
-            await store.ingest(Batch("nso", [obs("GDP_GROWTH", "VN", "2026-Q3", 7.4)]))
+            await store.observations.ingest(Batch("nso", [obs("GDP_GROWTH", "VN", "2026-Q3", 7.4)]))
             assert changes_of([await c.until("delta")]) == [("GDP_GROWTH", "VN", "2026-Q3", 7.4)]
 
 
 @pytest.mark.parametrize("resume", [{"epoch": "not-this-one", "seq": 3}, {"epoch": "EPOCH", "seq": 10_000}])
 async def test_resume_from_an_unknown_point_gets_a_fresh_snapshot(tmp_path: Path, resume: dict[str, Any]) -> None:
     async with feed_server(tmp_path / "ops.db") as server:
-        await server.store.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-10", 3.2)]))
+        await server.store.observations.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-10", 3.2)]))
         if resume["epoch"] == "EPOCH":
             resume = {**resume, "epoch": server.store.epoch}
         async with client(server, "display", hello={"filter": {}, "resume": resume}) as c:
@@ -170,8 +174,8 @@ async def test_resume_after_the_log_was_pruned_gets_a_snapshot(tmp_path: Path) -
 
     async with feed_server(tmp_path / "ops.db") as server:
         for m in range(1, 5):
-            await server.store.ingest(Batch("nso", [obs("CPI_YOY", "VN", f"2026-0{m}", m)]))
-        await server.store.prune_events(utcnow() + timedelta(days=1))  # only the newest event is kept
+            await server.store.observations.ingest(Batch("nso", [obs("CPI_YOY", "VN", f"2026-0{m}", m)]))
+        await server.store.events.prune(utcnow() + timedelta(days=1))  # only the newest event is kept
         async with client(
             server, "display", hello={"filter": {}, "resume": {"epoch": server.store.epoch, "seq": 1}}
         ) as c:
@@ -189,13 +193,13 @@ async def test_filters_deliver_only_matching_changes(tmp_path: Path) -> None:
         ):
             await narrow.until("snapshot")
             await wide.until("snapshot")
-            await store.ingest(
+            await store.observations.ingest(
                 Batch("x", [obs("CPI_YOY", "VN", "2026-10", 3.2), obs("BUDGET_REVENUE", "01", "2026-10", 5.0)])
             )
-            await store.fire_alert("source.rejected", "x", Severity.WARNING, "a warning")
-            await store.ingest(Batch("x", [obs("CREDIT_GROWTH", "VN", "2026-10", 12.1)]))
-            await store.fire_alert("source.failing", "x", Severity.CRITICAL, "a critical one")
-            last = await store.last_seq()
+            await store.alerts.fire("source.rejected", "x", Severity.WARNING, "a warning")
+            await store.observations.ingest(Batch("x", [obs("CREDIT_GROWTH", "VN", "2026-10", 12.1)]))
+            await store.alerts.fire("source.failing", "x", Severity.CRITICAL, "a critical one")
+            last = await store.events.last_seq()
             got = await narrow.collect_until(lambda m: m.get("seq") == last and m["type"] != "heartbeat")
             assert changes_of(got) == [("CREDIT_GROWTH", "VN", "2026-10", 12.1)]
             assert [m["alert"]["message"] for m in got if m["type"] == "alert"] == ["a critical one"]
@@ -235,7 +239,7 @@ async def test_a_client_that_stops_reading_is_closed_and_the_others_keep_up(tmp_
             for round_ in range(600):
                 period = f"{2026 + round_ // 12}-{round_ % 12 + 1:02d}"
                 # Big batches of new figures; the slow client reads nothing at all.
-                await store.ingest(
+                await store.observations.ingest(
                     Batch(
                         "x", [obs(i, a, period, round_ + 0.5) for i in indicators for a in PROVINCES * 1], payload=None
                     )
@@ -250,7 +254,7 @@ async def test_a_client_that_stops_reading_is_closed_and_the_others_keep_up(tmp_
                     await slow.next(timeout=10)
             assert info.value.rcvd is not None and info.value.rcvd.code == CloseCode.TOO_SLOW
             # The fast client got every round, in order, to the last.
-            last = await store.last_seq()
+            last = await store.events.last_seq()
             rest = (
                 await fast.collect_until(lambda m: m.get("seq") == last and m["type"] == "delta")
                 if fast.received[-1]["seq"] != last
@@ -289,7 +293,7 @@ async def test_bad_input_gets_an_error_reply_and_the_connection_goes_on(tmp_path
             # Still served.
             await c.send({"type": "query", "id": "q2", "query": {"name": "runs"}})
             assert (await c.until("result"))["id"] == "q2"
-            await server.store.ingest(Batch("x", [obs("CPI_YOY", "VN", "2026-10", 3.2)]))
+            await server.store.observations.ingest(Batch("x", [obs("CPI_YOY", "VN", "2026-10", 3.2)]))
             assert changes_of([await c.until("delta")]) == [("CPI_YOY", "VN", "2026-10", 3.2)]
 
 
@@ -306,7 +310,7 @@ async def test_an_oversized_frame_closes_with_1009_and_others_are_unaffected(tmp
                 while True:
                     await big.next()
             assert info.value.sent is not None and info.value.sent.code == 1009
-            await server.store.ingest(Batch("x", [obs("CPI_YOY", "VN", "2026-10", 3.2)]))
+            await server.store.observations.ingest(Batch("x", [obs("CPI_YOY", "VN", "2026-10", 3.2)]))
             assert changes_of([await other.until("delta")]) == [("CPI_YOY", "VN", "2026-10", 3.2)]
 
 
@@ -402,7 +406,7 @@ async def test_no_url_takes_a_query_string_so_none_carries_a_token(tmp_path: Pat
 async def test_roles_display_cannot_act_operator_acknowledges_and_it_is_audited(tmp_path: Path) -> None:
     async with feed_server(tmp_path / "ops.db") as server:
         store = server.store
-        alert = await store.fire_alert("source.failing", "mof", Severity.WARNING, "Nguồn mof lỗi")
+        alert = await store.alerts.fire("source.failing", "mof", Severity.WARNING, "Nguồn mof lỗi")
         assert alert is not None
         ack = {
             "type": "command",
@@ -422,7 +426,7 @@ async def test_roles_display_cannot_act_operator_acknowledges_and_it_is_audited(
                 await display.send(command)
                 error = await display.until("error", skip=("heartbeat", "alert", "delta", "run"))
                 assert error["code"] == "forbidden" and error["id"] == command["id"]
-        assert (await store.alerts())[0].state.value == "firing"
+        assert (await store.alerts.listed())[0].state.value == "firing"
         async with client(server, "operator", hello={"filter": {}}) as operator:
             await operator.until("snapshot")
             await operator.send(collect)
@@ -433,7 +437,7 @@ async def test_roles_display_cannot_act_operator_acknowledges_and_it_is_audited(
             await operator.send({**ack, "id": "a2"})  # the same command again: answered, not redone
             again = await operator.until("result", skip=("heartbeat", "alert"))
             assert again["id"] == "a2" and again["data"]["alert"]["acknowledged_by"] == "operator-user"
-        entries = await store.audit_entries()
+        entries = await store.audit.entries()
         assert [(e.actor, e.action) for e in reversed(entries)] == [
             ("display-user", "acknowledge.refused"),
             ("display-user", "collect.refused"),
@@ -444,14 +448,16 @@ async def test_roles_display_cannot_act_operator_acknowledges_and_it_is_audited(
             entries[0].details["note"] == "đã gọi Bộ Tài chính"
             and entries[0].details["idempotency_key"] == "ack-0001-xyz"
         )
-        assert (await store.verify_audit()).ok
+        assert (await store.audit.verify()).ok
 
 
 async def test_queries_history_runs_provenance_alerts(tmp_path: Path) -> None:
     async with feed_server(tmp_path / "ops.db") as server:
         store = server.store
-        await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-09", 3.1, "provisional")], payload=b'{"raw": 1}'))
-        await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-09", 3.0)], payload=b'{"raw": 2}'))
+        await store.observations.ingest(
+            Batch("nso", [obs("CPI_YOY", "VN", "2026-09", 3.1, "provisional")], payload=b'{"raw": 1}')
+        )
+        await store.observations.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-09", 3.0)], payload=b'{"raw": 2}'))
         async with client(server, "display", hello={}) as c:
             await c.until("welcome")
             await c.send({"type": "query", "id": "h", "query": {"name": "history", "indicator": "CPI_YOY"}})
@@ -474,7 +480,7 @@ async def test_http_endpoints_beside_the_feed(tmp_path: Path) -> None:
         base = f"http://127.0.0.1:{server.port}"
         async with client(server, "display", hello={"filter": {}}) as c:
             await c.until("snapshot")
-            await server.store.ingest(Batch("x", [obs("CPI_YOY", "VN", "2026-10", 3.2)]))
+            await server.store.observations.ingest(Batch("x", [obs("CPI_YOY", "VN", "2026-10", 3.2)]))
             await c.until("delta")
             async with httpx.AsyncClient() as http:
                 assert (await http.get(f"{base}/healthz")).text == "ok\n"
@@ -483,7 +489,7 @@ async def test_http_endpoints_beside_the_feed(tmp_path: Path) -> None:
                 metrics = (await http.get(f"{base}/metrics")).text
                 assert 'opscentre_feed_connections{role="display"} 1.0' in metrics
                 assert "opscentre_feed_messages_sent_total" in metrics
-                assert f"opscentre_events_seq {float(await server.store.last_seq())}" in metrics
+                assert f"opscentre_events_seq {float(await server.store.events.last_seq())}" in metrics
                 page = await http.get(f"{base}/display")
                 assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
                 assert (await http.get(f"{base}/nothing")).status_code == 404
@@ -598,13 +604,13 @@ async def test_resume_replays_every_missed_figure_in_seq_order(tmp_path: Path) -
             position = (snap["epoch"], snap["seq"])
         instants = [f"2026-11-23T12:00:{s:02d}Z" for s in range(0, 50, 10)]
         for i, instant in enumerate(instants):
-            await store.ingest(Batch("portal", [obs("PORTAL_VISITS", "VN", instant, 1000.0 + i)]))
-        await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-10", 3.2)]))
-        await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-09", 3.0)]))  # back-filled: history
-        backfill = await store.last_seq()
-        await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-10", 3.3)]))  # the newest revised
-        await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-09", 2.9)]))  # an older period revised
-        last = await store.last_seq()
+            await store.observations.ingest(Batch("portal", [obs("PORTAL_VISITS", "VN", instant, 1000.0 + i)]))
+        await store.observations.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-10", 3.2)]))
+        await store.observations.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-09", 3.0)]))  # back-filled: history
+        backfill = await store.events.last_seq()
+        await store.observations.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-10", 3.3)]))  # the newest revised
+        await store.observations.ingest(Batch("nso", [obs("CPI_YOY", "VN", "2026-09", 2.9)]))  # an older period revised
+        last = await store.events.last_seq()
         resume = {"epoch": position[0], "seq": position[1]}
         async with client(server, "display", hello={"filter": {}, "resume": resume}) as c:
             welcome = await c.until("welcome")
@@ -624,9 +630,9 @@ async def test_resume_replays_every_missed_figure_in_seq_order(tmp_path: Path) -
 async def test_a_resume_too_far_behind_gets_a_snapshot(tmp_path: Path) -> None:
     async with feed_server(tmp_path / "ops.db", resume_max_events=3) as server:
         store = server.store
-        seq = await store.last_seq()
+        seq = await store.events.last_seq()
         for m in range(1, 5):
-            await store.ingest(Batch("nso", [obs("CPI_YOY", "VN", f"2026-0{m}", m)]))
+            await store.observations.ingest(Batch("nso", [obs("CPI_YOY", "VN", f"2026-0{m}", m)]))
         async with client(server, "display", hello={"filter": {}, "resume": {"epoch": store.epoch, "seq": seq}}) as c:
             assert (await c.until("welcome"))["resumed"] is False
             assert [o["period"] for o in (await c.until("snapshot"))["observations"]] == ["2026-04"]
@@ -645,13 +651,13 @@ async def test_a_resume_too_far_behind_gets_a_snapshot(tmp_path: Path) -> None:
 async def test_a_long_resume_is_replayed_at_the_clients_pace_not_closed_as_slow(tmp_path: Path) -> None:
     async with feed_server(tmp_path / "ops.db", max_queue_bytes=10_000) as server:
         store = server.store
-        start = await store.last_seq()
+        start = await store.events.last_seq()
         instants = [f"2026-11-23T{h:02d}:{m:02d}:00Z" for h in range(10, 14) for m in range(60)]  # 240 ticks
         for i in range(0, len(instants), 4):
-            await store.ingest(
+            await store.observations.ingest(
                 Batch("portal", [obs("PORTAL_VISITS", "VN", t, float(n)) for n, t in enumerate(instants[i : i + 4], i)])
             )
-        last = await store.last_seq()
+        last = await store.events.last_seq()
         assert last - start == len(instants)
         async with client(server, "display", hello={"filter": {}, "resume": {"epoch": store.epoch, "seq": start}}) as c:
             assert (await c.until("welcome"))["resumed"] is True

@@ -133,12 +133,12 @@ def keys(alerts: list[dict[str, Any]]) -> set[tuple[str, str]]:
 
 async def fire(store: Store, alerts: list[Fired]) -> None:
     for a in alerts:
-        await store.fire_alert(a.rule, a.subject, a.severity, f"{a.rule} {a.subject}", params=a.params)
+        await store.alerts.fire(a.rule, a.subject, a.severity, f"{a.rule} {a.subject}", params=a.params)
 
 
 async def live_alerts(c: Client, store: Store) -> list[dict[str, Any]]:
     """The alerts a client gets until a heartbeat says it has been sent every event up to now."""
-    last = await store.last_seq()
+    last = await store.events.last_seq()
     got = []
     while True:
         msg = await c.next()
@@ -201,10 +201,10 @@ async def test_an_alert_keeps_its_route_while_the_figure_it_names_changes(store_
             await nation.until("snapshot")
             for indicator, area in (("CPI_YOY", "08"), ("BUDGET_REVENUE", "VN"), ("CPI_YOY", "02")):
                 params = AlertParams(indicator=indicator, **late)
-                await store.fire_alert("report.late", "02", Severity.WARNING, "late", params=params)
+                await store.alerts.fire("report.late", "02", Severity.WARNING, "late", params=params)
                 params = AlertParams(indicator=indicator, area=area, **revised)
-                await store.fire_alert("figures.revised", "nso", Severity.INFO, "revised", params=params)
-            await store.resolve_alert("report.late", "02")
+                await store.alerts.fire("figures.revised", "nso", Severity.INFO, "revised", params=params)
+            await store.alerts.resolve("report.late", "02")
             got = await live_alerts(province, store)
             assert [(a["rule"], a["params"]["indicator"], a["state"]) for a in got] == [
                 ("report.late", "CPI_YOY", "firing"),
@@ -225,9 +225,9 @@ async def test_a_province_systems_rejected_records_reach_its_provinces_wall(stor
     async with feed_server(store_target) as server:
         store = server.store
         figure = ObservationIn(indicator="CPI_YOY", area="02", period="2024-05", value=3.1)
-        await store.ingest(Batch("province-02", [figure]))
-        run = await store.start_run("province-02", RunTrigger.SCHEDULE)
-        run = await store.finish_run(run.id, RunOutcome.PARTIAL, fetched=3, new=1, rejected=2)
+        await store.observations.ingest(Batch("province-02", [figure]))
+        run = await store.runs.start("province-02", RunTrigger.SCHEDULE)
+        run = await store.runs.finish(run.id, RunOutcome.PARTIAL, fetched=3, new=1, rejected=2)
         async with client(server, "display", hello={"filter": FILTERS["08"]}) as wall:
             await wall.until("snapshot")
             await run_alerts.after_success(store, run, [], "2 records rejected")

@@ -87,7 +87,7 @@ async def test_hostile_frames_get_an_error_and_the_connection_goes_on(
 ) -> None:
     caplog.set_level(logging.INFO)
     async with feed_server(tmp_path / "ops.db", max_message_bytes=1_000_000) as server:
-        await server.store.fire_alert("source.failing", "mof", Severity.WARNING, "Nguồn mof lỗi")
+        await server.store.alerts.fire("source.failing", "mof", Severity.WARNING, "Nguồn mof lỗi")
         async with client(server, "operator", hello={"filter": {}}, max_size=None) as c:
             await c.until("snapshot")
             await c.send(frame)
@@ -96,7 +96,7 @@ async def test_hostile_frames_get_an_error_and_the_connection_goes_on(
             # Still served: a query answered, a delta delivered.
             await c.send({"type": "query", "id": "after", "query": {"name": "runs"}})
             assert (await c.until("result"))["id"] == "after"
-            await server.store.ingest(Batch("x", [ObservationIn(indicator="CPI_YOY", area="VN", period="2026-10", value=3.2, status="official")]))  # fmt: skip
+            await server.store.observations.ingest(Batch("x", [ObservationIn(indicator="CPI_YOY", area="VN", period="2026-10", value=3.2, status="official")]))  # fmt: skip
             assert (await c.until("delta"))["changes"][0]["value"] == 3.2
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "a hostile frame logged an error"
     assert not [r for r in caplog.records if r.exc_info], "a hostile frame logged a traceback"
@@ -115,7 +115,7 @@ async def test_a_text_frame_that_is_not_utf8_is_closed_with_1007_as_documented(t
 
 async def test_a_failed_command_does_not_use_up_its_idempotency_key(tmp_path: Path) -> None:
     async with feed_server(tmp_path / "ops.db") as server:
-        alert = await server.store.fire_alert("source.failing", "mof", Severity.WARNING, "Nguồn mof lỗi")
+        alert = await server.store.alerts.fire("source.failing", "mof", Severity.WARNING, "Nguồn mof lỗi")
         assert alert is not None
         async with client(server, "operator", hello={"filter": {}}) as c:
             await c.until("snapshot")
@@ -125,13 +125,13 @@ async def test_a_failed_command_does_not_use_up_its_idempotency_key(tmp_path: Pa
             await c.send(command("a2", "ack-key-0001", name="acknowledge", alert_id=alert.id))
             result = await c.until("result", skip=("heartbeat", "alert"))
             assert result["id"] == "a2" and result["data"]["alert"]["state"] == "acknowledged"
-        assert (await server.store.alerts())[0].state.value == "acknowledged"
+        assert (await server.store.alerts.listed())[0].state.value == "acknowledged"
 
 
 async def test_a_key_reused_for_a_different_command_is_an_error(tmp_path: Path) -> None:
     async with feed_server(tmp_path / "ops.db") as server:
-        first = await server.store.fire_alert("source.failing", "mof", Severity.WARNING, "Nguồn mof lỗi")
-        second = await server.store.fire_alert("source.failing", "sbv", Severity.WARNING, "Nguồn sbv lỗi")
+        first = await server.store.alerts.fire("source.failing", "mof", Severity.WARNING, "Nguồn mof lỗi")
+        second = await server.store.alerts.fire("source.failing", "sbv", Severity.WARNING, "Nguồn sbv lỗi")
         assert first is not None and second is not None
         async with client(server, "operator", hello={"filter": {}}) as c:
             await c.until("snapshot")
@@ -144,7 +144,7 @@ async def test_a_key_reused_for_a_different_command_is_an_error(tmp_path: Path) 
             await c.send(command("a3", "ack-key-0002", name="acknowledge", alert_id=first.id))
             again = await c.until("result", skip=("heartbeat", "alert"))
             assert again["id"] == "a3" and again["data"]["alert"]["id"] == first.id
-        states = {a.id: a.state.value for a in await server.store.alerts()}
+        states = {a.id: a.state.value for a in await server.store.alerts.listed()}
         assert states == {first.id: "acknowledged", second.id: "firing"}
 
     # After a restart the key is known from the audit log only: still an error, still no action.
@@ -156,7 +156,7 @@ async def test_a_key_reused_for_a_different_command_is_an_error(tmp_path: Path) 
             assert error["id"] == "a4" and error["code"] == "invalid"
             await c.send(command("a5", "ack-key-0002", name="acknowledge", alert_id=first.id))
             assert (await c.until("result", skip=("heartbeat", "alert")))["data"]["duplicate"] is True
-        assert {a.id: a.state.value for a in await server.store.alerts()}[second.id] == "firing"
+        assert {a.id: a.state.value for a in await server.store.alerts.listed()}[second.id] == "firing"
 
 
 async def test_every_refused_command_is_audited(tmp_path: Path) -> None:
@@ -190,10 +190,10 @@ async def test_every_refused_command_is_audited(tmp_path: Path) -> None:
                     await c.send(command(f"f{i}", f"flood-key-{i:04d}", name="acknowledge", alert_id="x"))
                 codes = [(await c.until("error"))["code"] for _ in range(8)]
                 assert codes == ["bad_message"] * 3 + ["rate_limited"] * 5
-            flood = await flooded.store.audit_entries()
+            flood = await flooded.store.audit.entries()
             assert [e.details["error_code"] for e in sorted(flood, key=lambda e: e.id)] == codes
 
-        entries = {e.details["request_id"]: e for e in await store.audit_entries()}
+        entries = {e.details["request_id"]: e for e in await store.audit.entries()}
         assert set(entries) == {*refused, "r8"}
         assert entries["r1"].actor == "admin-user" and entries["r1"].target == "source:nope"
         assert "unknown source 'nope'" in entries["r1"].details["error"]
@@ -205,7 +205,7 @@ async def test_every_refused_command_is_audited(tmp_path: Path) -> None:
         assert entries["r6"].action == "silence.refused" and "duration" in entries["r6"].details["error"]
         assert entries["r7"].action == "collect.refused" and "idempotency_key" in entries["r7"].details["error"]
         assert entries["r8"].actor == "display-user" and entries["r8"].details["error_code"] == "forbidden"
-        assert (await store.verify_audit()).ok
+        assert (await store.audit.verify()).ok
 
 
 @pytest.mark.parametrize(
@@ -275,7 +275,7 @@ async def test_a_rate_limited_error_always_precedes_the_4029_close(tmp_path: Pat
 async def test_requests_the_server_cannot_do_are_refused_as_invalid(tmp_path: Path) -> None:
     async with feed_server(tmp_path / "ops.db") as server:
         server.commands.runs = Sources(server.store)
-        await server.store.ingest(Batch("nso", [ObservationIn(indicator="CPI_YOY", area="VN", period="2026-10", value=3.2, status="official")]))  # fmt: skip
+        await server.store.observations.ingest(Batch("nso", [ObservationIn(indicator="CPI_YOY", area="VN", period="2026-10", value=3.2, status="official")]))  # fmt: skip
         # resume without the filter it was subscribed with
         async with client(server, "display", hello={"resume": {"epoch": server.store.epoch, "seq": 0}}) as c:
             assert (await c.until("welcome"))["resumed"] is False

@@ -1,5 +1,5 @@
 """Source leases (storage/repos/leases.py) on both engines: taking, renewing, giving back, the fair
-share, the takeover of a dead process's runs, and begin_run refusing a source another process holds."""
+share, the takeover of a dead process's runs, and runs.begin refusing a source another process holds."""
 
 from __future__ import annotations
 
@@ -20,29 +20,29 @@ GONE = timedelta(0)  # a lease taken with no time left: expired at once (a proce
 
 
 async def test_begin_run_refuses_a_source_whose_lease_another_process_holds(store: Store) -> None:
-    store.leases_required = True
-    other = Leases(store, TTL, owner="another-process")
+    store.leases.required = True
+    other = Leases(store.state, TTL, owner="another-process")
     assert await other.acquire("gso")
     with pytest.raises(LeaseNotHeld, match=r"source gso is not this process.s to run: .*another-process"):
-        await store.begin_run("gso", RunTrigger.SCHEDULE)
+        await store.runs.begin("gso", RunTrigger.SCHEDULE)
     with pytest.raises(LeaseNotHeld, match="lease is free or expired"):
-        await store.begin_run("mof", RunTrigger.MANUAL, "admin")  # nobody holds it: not ours either
-    assert await store.runs() == []  # refused whole: no run recorded
-    mine = Leases(store, TTL)
+        await store.runs.begin("mof", RunTrigger.MANUAL, "admin")  # nobody holds it: not ours either
+    assert await store.runs.recent() == []  # refused whole: no run recorded
+    mine = Leases(store.state, TTL)
     assert not await mine.acquire("gso")  # held by the other, unexpired
     assert await mine.acquire("mof")
-    run, _ = await store.begin_run("mof", RunTrigger.SCHEDULE)
+    run, _ = await store.runs.begin("mof", RunTrigger.SCHEDULE)
     assert (run.source, run.outcome) == ("mof", RunOutcome.RUNNING)
 
 
 async def test_an_expired_lease_is_refused_to_its_holder_and_taken_by_another(store: Store) -> None:
-    store.leases_required = True
-    mine = Leases(store, GONE)
+    store.leases.required = True
+    mine = Leases(store.state, GONE)
     assert await mine.acquire("gso")
     with pytest.raises(LeaseNotHeld):
-        await store.begin_run("gso", RunTrigger.SCHEDULE)  # expired: it may be someone else's by now
+        await store.runs.begin("gso", RunTrigger.SCHEDULE)  # expired: it may be someone else's by now
     assert await mine.renew() == set()  # an expired lease is not renewed: it must be taken again
-    other = Leases(store, TTL, owner="another-process")
+    other = Leases(store.state, TTL, owner="another-process")
     assert await other.acquire("gso")
     assert await other.holders() == {"gso": "another-process"}
     assert not await mine.release("gso")  # not ours to give back
@@ -51,8 +51,8 @@ async def test_an_expired_lease_is_refused_to_its_holder_and_taken_by_another(st
 
 
 async def test_renew_extends_only_the_owners_unexpired_leases(store: Store) -> None:
-    mine = Leases(store, TTL)
-    other = Leases(store, TTL, owner="another-process")
+    mine = Leases(store.state, TTL)
+    other = Leases(store.state, TTL, owner="another-process")
     assert await mine.acquire("gso") and await mine.acquire("mof") and await other.acquire("sbv")
     assert await mine.renew() == {"gso", "mof"}
     assert await mine.acquire("gso")  # taking again what one holds renews it
@@ -60,8 +60,8 @@ async def test_renew_extends_only_the_owners_unexpired_leases(store: Store) -> N
 
 async def test_two_processes_share_the_sources_fairly_and_one_holds_the_rules(store: Store) -> None:
     sources = ["a", "b", "c", "d", "e"]
-    first = Leases(store, TTL, owner="first")
-    second = Leases(store, TTL, owner="second")
+    first = Leases(store.state, TTL, owner="first")
+    second = Leases(store.state, TTL, owner="second")
     alone = await first.balance(sources, busy=())
     assert alone.held == {*sources, RULES} and alone.live == 1
     joined = await second.balance(sources, busy=())  # nothing free yet, but it counts as live now
@@ -77,37 +77,39 @@ async def test_two_processes_share_the_sources_fairly_and_one_holds_the_rules(st
 
 
 async def test_a_newly_started_process_takes_one_source_at_a_time(store: Store) -> None:
-    leases = Leases(store, TTL, owner="new")
+    leases = Leases(store.state, TTL, owner="new")
     first = await leases.balance(["a", "b", "c"], busy=(), most_new=1)
     assert len(first.held - {RULES}) == 1 and first.gained == first.held
 
 
 async def test_a_dead_processs_runs_are_interrupted_by_whoever_takes_its_sources_over(store: Store) -> None:
-    store.leases_required = True
-    dead = Leases(store, GONE)  # this process plays the dead one: it stops renewing (its leases expire)
+    store.leases.required = True
+    dead = Leases(store.state, GONE)  # this process plays the dead one: it stops renewing (its leases expire)
     assert await dead.acquire("gso")
     dead.ttl = TTL
     await dead.renew()  # nothing: already expired
     assert await dead.acquire("gso")  # taken again (free: expired), so that the run can begin
-    run, _ = await store.begin_run("gso", RunTrigger.SCHEDULE)
-    await store._writer.run(  # it stops renewing: the lease expires
+    run, _ = await store.runs.begin("gso", RunTrigger.SCHEDULE)
+    await store.state.writer.run(  # it stops renewing: the lease expires
         lambda conn: (
             conn.execute("UPDATE source_leases SET expires_at = '2000-01-01T00:00:00.000000Z'")
-            if not store.is_pg
+            if not store.dialect.is_pg
             else conn.execute("UPDATE source_leases SET expires_at = now() - interval '1 second'")
         )
     )
-    await store._writer.run(lambda conn: conn.execute("UPDATE runs SET owner = 'dead-process' WHERE id = ?", (run.id,)))
-    other = Leases(store, TTL, owner="survivor")
+    await store.state.writer.run(
+        lambda conn: conn.execute("UPDATE runs SET owner = 'dead-process' WHERE id = ?", (run.id,))
+    )
+    other = Leases(store.state, TTL, owner="survivor")
     taken = await other.balance(["gso"], busy=())
     assert "gso" in taken.gained
     assert [r.id for r in taken.interrupted] == [run.id]
-    ended = await store.run(run.id)
+    ended = await store.runs.get(run.id)
     assert ended is not None and ended.outcome is RunOutcome.INTERRUPTED
 
 
 async def test_keepers_split_the_sources_one_runs_the_rules_and_a_source_not_held_is_not_run(store: Store) -> None:
-    store.leases_required = True
+    store.leases.required = True
     sources = [
         SourceSettings(name=n, kind="agency-json", url="http://127.0.0.1:1/agencies/X/observations", every="1h")
         for n in ("a", "b", "c", "d")
@@ -116,7 +118,7 @@ async def test_keepers_split_the_sources_one_runs_the_rules_and_a_source_not_hel
     keepers = {}
     async with Collector(store, sources) as one, Collector(store, sources) as two:
         for owner, collector in (("first", one), ("second", two)):
-            keeper = LeaseKeeper(Leases(store, TTL, owner=owner), collector, on_rules=rules[owner].append)
+            keeper = LeaseKeeper(Leases(store.state, TTL, owner=owner), collector, on_rules=rules[owner].append)
             keeper._born -= TTL.total_seconds()  # past its first lease period: takes its whole share at once
             collector.holds = keeper.holds
             keepers[owner] = keeper
@@ -131,7 +133,7 @@ async def test_keepers_split_the_sources_one_runs_the_rules_and_a_source_not_hel
         theirs = sorted(first - {RULES})[0]
         with pytest.raises(LeaseNotHeld):
             await two.run(theirs, RunTrigger.MANUAL, "admin")  # not this process's: nothing recorded
-        assert await store.runs() == []
+        assert await store.runs.recent() == []
         await keepers["second"].stop()  # a clean stop gives everything back
         assert rules["second"] == [True, False]
         await keepers["first"].tick()

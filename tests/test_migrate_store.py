@@ -41,32 +41,32 @@ async def make_store(path: Path) -> None:
     with use_clock(clock):
         store = await Store.open(path)
         try:
-            run = await store.start_run("nso", RunTrigger.SCHEDULE)
-            await store.ingest(
+            run = await store.runs.start("nso", RunTrigger.SCHEDULE)
+            await store.observations.ingest(
                 Batch("nso", [cpi("2024-05", 3.1, "provisional"), cpi("2024-05", 2.9, "provisional", "01")],
                       run_id=run.id, payload=PAYLOAD_1, content_type="application/json", collected_at=JUNE_1)
             )  # fmt: skip
-            await store.finish_run(run.id, RunOutcome.SUCCESS, fetched=2, new=2, latency_ms=12.5, http_status=200)
+            await store.runs.finish(run.id, RunOutcome.SUCCESS, fetched=2, new=2, latency_ms=12.5, http_status=200)
             clock.advance(timedelta(days=10))
-            run = await store.start_run("nso", RunTrigger.MANUAL, requested_by="admin")
-            await store.ingest(
+            run = await store.runs.start("nso", RunTrigger.MANUAL, requested_by="admin")
+            await store.observations.ingest(
                 Batch("nso", [cpi("2024-05", 3.3), {"indicator": "NO_SUCH", "area": "VN", "period": "2024-05"}],
                       run_id=run.id, payload=PAYLOAD_2, collected_at=clock())
             )  # fmt: skip
-            await store.finish_run(run.id, RunOutcome.PARTIAL, fetched=2, revised=1, rejected=1)
-            await store.ingest(Batch("nso", [cpi("2024-06", 3.5, "provisional")], collected_at=clock()))
-            alert = await store.fire_alert("source.down", "gso", Severity.CRITICAL, "Nguồn GSO không phản hồi")
+            await store.runs.finish(run.id, RunOutcome.PARTIAL, fetched=2, revised=1, rejected=1)
+            await store.observations.ingest(Batch("nso", [cpi("2024-06", 3.5, "provisional")], collected_at=clock()))
+            alert = await store.alerts.fire("source.down", "gso", Severity.CRITICAL, "Nguồn GSO không phản hồi")
             assert alert is not None
-            await store.acknowledge_alert(alert.id, "tran.b", "operator", note="đang gọi GSO")
-            await store.fire_alert("source.slow", "mof", Severity.WARNING, "slow")
-            await store.silence(
+            await store.alerts.acknowledge(alert.id, "tran.b", "operator", note="đang gọi GSO")
+            await store.alerts.fire("source.slow", "mof", Severity.WARNING, "slow")
+            await store.alerts.silence(
                 SilenceMatch(rule="source.slow"), clock() + timedelta(hours=2), "bảo trì", "admin", "admin"
             )
-            await store.audit("admin", "admin", "config.reload", "config", {"by": "Nguyễn Văn A"})
+            await store.audit.record("admin", "admin", "config.reload", "config", {"by": "Nguyễn Văn A"})
             clock.advance(timedelta(days=1))
-            await store.ingest(Batch("nso", [cpi("2024-07", 3.6, "provisional")], collected_at=clock()))
-            assert await store.prune_events(JUNE_1 + timedelta(days=5)) > 0  # the first events are gone
-            assert (await store.verify_audit()).ok
+            await store.observations.ingest(Batch("nso", [cpi("2024-07", 3.6, "provisional")], collected_at=clock()))
+            assert await store.events.prune(JUNE_1 + timedelta(days=5)) > 0  # the first events are gone
+            assert (await store.audit.verify()).ok
         finally:
             await store.close()
 
@@ -328,8 +328,8 @@ async def test_a_demo_database_is_copied_whole_and_verified(tmp_path: Path, pg_u
             clock.set(start + timedelta(seconds=second))
             await service.collector.run_many(everything)
             await asyncio.sleep(0.5)  # a few passes of the rules timer
-        [alert, *_] = await service.store.alerts()
-        await service.store.acknowledge_alert(alert.id, "admin-user", "admin", "seen")
+        [alert, *_] = await service.store.alerts.listed()
+        await service.store.alerts.acknowledge(alert.id, "admin-user", "admin", "seen")
 
     def count(sql: str) -> int:
         return int(sqlite_rows(db, sql)[0][0])

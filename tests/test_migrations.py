@@ -62,13 +62,13 @@ async def test_from_each_earlier_version_keeps_the_data(tmp_path: Path, start: i
     store = await Store.open(path)  # upgrades in place
     try:
         assert await store.schema_version() == LATEST
-        assert [o.value for o in await store.history("CPI_YOY", "VN")] == [5.23]
-        result = await store.ingest(
+        assert [o.value for o in await store.observations.history("CPI_YOY", "VN")] == [5.23]
+        result = await store.observations.ingest(
             Batch("gso", [ObservationIn(indicator="CPI_YOY", area="VN", period="2019-12", value=5.2)])
         )
         assert len(result.revised) == 1 and result.revised[0].previous_value == 5.23
-        await store.audit("admin", "admin", "test", "x")  # a table of a later migration works
-        assert (await store.verify_audit()).ok
+        await store.audit.record("admin", "admin", "test", "x")  # a table of a later migration works
+        assert (await store.audit.verify()).ok
     finally:
         await store.close()
 

@@ -40,7 +40,7 @@ async def main(url: str, n: int) -> None:
     try:
         for i in range(n):
             rec = ObservationIn(indicator="CPI_YOY", area="VN", period="2024-01", value=float(i), status="official")
-            done = await store.ingest(Batch(f"writer-{i}", [rec]))
+            done = await store.observations.ingest(Batch(f"writer-{i}", [rec]))
             print(done.last_seq, flush=True)
             await asyncio.sleep(0.05)
     finally:
@@ -251,7 +251,7 @@ async def test_a_collect_no_collector_process_takes_is_refused_clearly_and_withd
             error = await c.until("error", timeout=TIMEOUT_S, skip=("heartbeat", "run"))
             assert error["id"] == "c1" and "no collector process took the run" in error["message"], error
         # Withdrawn: a collector process started later does not run it behind the caller's back.
-        assert await store.claim_run_request("a-later-collector") is None
+        assert await store.requests.claim("a-later-collector") is None
         with psycopg.connect(pg_url) as conn:
             rows = conn.execute("SELECT claimed_by, done_at IS NOT NULL FROM run_requests").fetchall()
         assert rows == [(None, True)]

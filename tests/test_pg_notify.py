@@ -28,7 +28,7 @@ async def main(url: str, n: int) -> None:
     try:
         for i in range(n):
             rec = ObservationIn(indicator="CPI_YOY", area="VN", period=f"2024-{i + 1:02d}", value=float(i), status="official")
-            done = await store.ingest(Batch("gso", [rec]))
+            done = await store.observations.ingest(Batch("gso", [rec]))
             print(done.last_seq, flush=True)
     finally:
         await store.close()
@@ -65,8 +65,8 @@ async def test_a_store_hears_each_commit_of_another_process_with_its_seq(pg_url:
         assert len(committed) == 5 and committed == sorted(set(committed))
         await wait_for(lambda: set(committed) <= set(heard), f"the seqs {committed} (heard {heard})")
         # Heard by seq, never more than is committed: the events up to each are readable.
-        assert max(heard) == committed[-1] == await store.last_seq()
-        assert [e.seq for e in await store.events_after(0)][-1] == committed[-1]
+        assert max(heard) == committed[-1] == await store.events.last_seq()
+        assert [e.seq for e in await store.events.after(0)][-1] == committed[-1]
     finally:
         await store.close()
 
@@ -78,15 +78,15 @@ async def test_a_rolled_back_write_is_never_heard_of(pg_url: str) -> None:
     try:
         assert store._listen is not None
         await asyncio.wait_for(store._listen.connected.wait(), TIMEOUT_S)
-        before = await store.last_seq()
+        before = await store.events.last_seq()
 
         def fails(conn: Any) -> None:
             conn.execute("INSERT INTO events (type, at, payload) VALUES ('alert', now(), '{}')")
             raise RuntimeError("the operation fails after appending an event")
 
         with pytest.raises(RuntimeError):
-            await other._writer.run(fails)
-        done = await other.ingest(Batch("gso", [rec("2024-01", 1.0)]))
+            await other.state.writer.run(fails)
+        done = await other.observations.ingest(Batch("gso", [rec("2024-01", 1.0)]))
         await wait_for(lambda: done.last_seq in heard, "the next commit")
         # The rolled-back event's seq was reused by the commit after it: nothing else was heard.
         assert [s for s in heard if s > before] == [done.last_seq]
@@ -132,7 +132,7 @@ async def test_after_a_postgresql_restart_the_listener_reconnects_and_catches_up
         # And it listens again: the next commit is heard as it happens.
         other = await Store.open(url)
         try:
-            done = await other.ingest(Batch("gso", [rec("2024-06", 6.0)]))
+            done = await other.observations.ingest(Batch("gso", [rec("2024-06", 6.0)]))
         finally:
             await other.close()
         await wait_for(lambda: done.last_seq in heard, "the next commit after the restart")
@@ -163,14 +163,14 @@ async def test_a_feed_on_postgresql_reads_events_only_when_told_of_a_commit(tmp_
             await c.until("snapshot")
             store = server.store
             reads = 0
-            real = store.events_after
+            real = store.events.after
 
             async def counted(seq: int, limit: int = 1000) -> Any:
                 nonlocal reads
                 reads += 1
                 return await real(seq, limit)
 
-            store.events_after = counted  # type: ignore[method-assign]
+            store.events.after = counted  # type: ignore[method-assign]
             await asyncio.sleep(1.5)  # idle: a polling hub (once a second, as on SQLite) would have read by now
             assert reads == 0
             proc = await asyncio.to_thread(

@@ -38,7 +38,7 @@ async def main(url: str, n: int) -> None:
             rec = ObservationIn(indicator="CPI_YOY", area="VN", period="2024-01", value=float(i), status="official")
             while True:
                 try:
-                    done = await store.ingest(Batch(f"writer-{i}", [rec]))
+                    done = await store.observations.ingest(Batch(f"writer-{i}", [rec]))
                     break
                 except StoreUnavailable:
                     await asyncio.sleep(0.2)

@@ -32,14 +32,14 @@ async def test_a_restarted_server_is_written_again_and_nothing_acknowledged_is_l
     url = own_server.create_database(TEMPLATE_DB)
     store = await Store.open(url)
     store.probe_every = 0.2
-    store._writer.recovery_hold = 0.0
+    store.state.writer.recovery_hold = 0.0
     try:
-        acknowledged = await store.ingest(Batch("gso", [rec("2024-01", 1.0), rec("2024-02", 2.0)]))
+        acknowledged = await store.observations.ingest(Batch("gso", [rec("2024-01", 1.0), rec("2024-02", 2.0)]))
         assert acknowledged.new == 2
 
         stop_server(own_server)
         with pytest.raises(StoreUnavailable):
-            await store.ingest(Batch("gso", [rec("2024-03", 3.0)]))
+            await store.observations.ingest(Batch("gso", [rec("2024-03", 3.0)]))
         assert store.write_problem() is not None
 
         start_again(own_server, monkeypatch)
@@ -47,7 +47,7 @@ async def test_a_restarted_server_is_written_again_and_nothing_acknowledged_is_l
         deadline = asyncio.get_running_loop().time() + RECOVERY_TIMEOUT_S
         while True:
             try:
-                after = await store.ingest(Batch("gso", [rec("2024-04", 4.0)]))
+                after = await store.observations.ingest(Batch("gso", [rec("2024-04", 4.0)]))
                 break
             except StoreUnavailable:
                 if asyncio.get_running_loop().time() > deadline:
@@ -56,9 +56,9 @@ async def test_a_restarted_server_is_written_again_and_nothing_acknowledged_is_l
         assert after.new == 1
 
         # And the reader: everything acknowledged is there, the refused batch is not, seq has no gap.
-        history = await store.history("CPI_YOY", "VN")
+        history = await store.observations.history("CPI_YOY", "VN")
         assert [(o.period, o.value) for o in history] == [("2024-01", 1.0), ("2024-02", 2.0), ("2024-04", 4.0)]
-        events = await store.events_after(0)
+        events = await store.events.after(0)
         seqs = [e.seq for e in events]
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
         assert [e.seq for e in events if e.type == "observation"][-1] == after.last_seq
@@ -66,7 +66,7 @@ async def test_a_restarted_server_is_written_again_and_nothing_acknowledged_is_l
         # database without its password.
         assert "cannot be written" in caplog.text
         assert own_server.password not in caplog.text
-        assert all(own_server.password not in str(e.payload) for e in await store.events_after(0))
+        assert all(own_server.password not in str(e.payload) for e in await store.events.after(0))
     finally:
         await store.close()
 

@@ -39,17 +39,17 @@ async def test_every_kind_of_answer_validates_against_its_model_and_the_schema(t
             | {"agency": "VNAT", "every": "1h"}
         )
         async with await Store.open(tmp_path / "ops.db") as store:
-            await store.ingest(
+            await store.observations.ingest(
                 Batch("nso", [ObservationIn(indicator="CPI_YOY", area="VN", period="2024-05", value=3.1)])
             )
-            alert = await store.fire_alert("source.failing", "mof", Severity.WARNING, "Nguồn mof lỗi 1 lần liên tiếp")
+            alert = await store.alerts.fire("source.failing", "mof", Severity.WARNING, "Nguồn mof lỗi 1 lần liên tiếp")
             assert alert is not None
             ack_key = uuid.uuid4().hex
             async with Collector(store, [source], CollectorSettings(retries=0)) as runs:
                 async with feed_server(tmp_path / "ops.db", store=store, runs=runs) as server:
                     async with client(server, "admin", hello={"filter": {}}) as c:
                         await c.until("snapshot")
-                        obs_id = (await store.history("CPI_YOY", "VN"))[0].id
+                        obs_id = (await store.observations.history("CPI_YOY", "VN"))[0].id
                         queries: list[dict[str, Any]] = [
                             {"name": "history", "indicator": "CPI_YOY"},
                             {"name": "runs"},

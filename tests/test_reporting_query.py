@@ -51,8 +51,8 @@ async def world(tmp_path: Path, clock: ManualClock) -> AsyncIterator[World]:
     """Retail sales of January 2010: the nation and 61 provinces on time, one late, one silent."""
     path = tmp_path / "ops.db"
     async with await Store.open(path) as store:
-        await store.start_run("nso", RunTrigger.SCHEDULE)  # the centre watches from 10 February
-        codes = [a.code for a in await store.areas_in_force(date(2010, 1, 31))]
+        await store.runs.start("nso", RunTrigger.SCHEDULE)  # the centre watches from 10 February
+        codes = [a.code for a in await store.reference.areas_in_force(date(2010, 1, 31))]
         assert len(codes) == 63
         *prompt, late, silent = codes
 
@@ -60,9 +60,9 @@ async def world(tmp_path: Path, clock: ManualClock) -> AsyncIterator[World]:
             records = [ObservationIn(indicator="RETAIL_SALES", area=a, period="2010-01", value=100.0) for a in areas]
             return Batch("nso", records, collected_at=at)
 
-        await store.ingest(batch(["VN", *prompt], ON_TIME))
+        await store.observations.ingest(batch(["VN", *prompt], ON_TIME))
         clock.advance(AFTER_DUE - WATCHING)
-        await store.ingest(batch([late], AFTER_DUE))
+        await store.observations.ingest(batch([late], AFTER_DUE))
         yield World(path, store, clock, late, silent)
 
 
@@ -110,8 +110,8 @@ async def test_a_client_gets_completeness_with_who_is_late_and_who_is_missing(wo
 
 async def test_a_period_not_yet_due_owes_nothing(tmp_path: Path, clock: ManualClock) -> None:
     async with await Store.open(tmp_path / "ops.db") as store:
-        await store.start_run("nso", RunTrigger.SCHEDULE)
-        await store.ingest(
+        await store.runs.start("nso", RunTrigger.SCHEDULE)
+        await store.observations.ingest(
             Batch("nso", [ObservationIn(indicator="RETAIL_SALES", area="VN", period="2010-01", value=1.0)])
         )
         async with feed_server(tmp_path / "ops.db", store=store) as server:
@@ -129,14 +129,14 @@ async def test_the_served_rules_and_province_sources_count_as_the_late_report_al
         SourceSettings(name="province-01", kind="agency-json", url="http://127.0.0.1:9/01", every="1h"),
     ]
     async with await Store.open(tmp_path / "ops.db") as store:
-        await store.start_run("nso", RunTrigger.SCHEDULE)
-        first, second = [a.code for a in await store.areas_in_force(date(2010, 1, 31))][:2]
+        await store.runs.start("nso", RunTrigger.SCHEDULE)
+        first, second = [a.code for a in await store.reference.areas_in_force(date(2010, 1, 31))][:2]
 
         def figure(area: str) -> ObservationIn:
             return ObservationIn(indicator="RETAIL_SALES", area=area, period="2010-01", value=1.0)
 
-        await store.ingest(Batch("nso", [figure("VN"), figure(second)], collected_at=ON_TIME))
-        await store.ingest(Batch("province-01", [figure(first)], collected_at=ON_TIME))
+        await store.observations.ingest(Batch("nso", [figure("VN"), figure(second)], collected_at=ON_TIME))
+        await store.observations.ingest(Batch("province-01", [figure(first)], collected_at=ON_TIME))
         clock.advance(AFTER_DUE - WATCHING)
         async with Collector(store, sources, CollectorSettings(retries=0)) as runs:
             async with feed_server(tmp_path / "ops.db", store=store, runs=runs) as server:
@@ -235,8 +235,8 @@ async def test_each_report_is_timed_by_the_reporters_clock_where_the_source_give
     due = datetime(2010, 2, 26, tzinfo=UTC)  # January's monthly reports are late after the end of 25 February
     path = tmp_path / "ops.db"
     async with await Store.open(path) as store:
-        await store.start_run("nso", RunTrigger.SCHEDULE)  # the centre watches from 10 February
-        codes = [a.code for a in await store.areas_in_force(date(2010, 1, 31))]
+        await store.runs.start("nso", RunTrigger.SCHEDULE)  # the centre watches from 10 February
+        codes = [a.code for a in await store.reference.areas_in_force(date(2010, 1, 31))]
         prompt, early, late, untimed, ahead, near = codes[:-5], *codes[-5:]
 
         def figure(area: str, published: datetime | None = None) -> ObservationIn:
@@ -244,11 +244,11 @@ async def test_each_report_is_timed_by_the_reporters_clock_where_the_source_give
                 indicator="RETAIL_SALES", area=area, period="2010-01", value=1.0, published_at=published
             )
 
-        await store.ingest(Batch("nso", [figure(a) for a in prompt], collected_at=ON_TIME))
+        await store.observations.ingest(Batch("nso", [figure(a) for a in prompt], collected_at=ON_TIME))
         # Collected on time, but with a publication time after that: the upstream's clock runs ahead.
-        await store.ingest(Batch("nso", [figure(near, AFTER_DUE)], collected_at=ON_TIME))
+        await store.observations.ingest(Batch("nso", [figure(near, AFTER_DUE)], collected_at=ON_TIME))
         clock.advance(AFTER_DUE - WATCHING)
-        await store.ingest(
+        await store.observations.ingest(
             Batch(
                 "nso",
                 [
@@ -262,7 +262,7 @@ async def test_each_report_is_timed_by_the_reporters_clock_where_the_source_give
             )
         )
         # A second source of the nation's figure, without a publication time: the earlier report counts.
-        await store.ingest(Batch("nso-sdmx", [figure("VN")], collected_at=AFTER_DUE))
+        await store.observations.ingest(Batch("nso-sdmx", [figure("VN")], collected_at=AFTER_DUE))
         async with feed_server(path, store=store) as server:
             [row] = (await _answer(server, {"indicator": "RETAIL_SALES", "period": "2010-01"})).rows
 

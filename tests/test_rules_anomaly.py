@@ -61,7 +61,7 @@ async def collect(collector: Collector) -> None:
 
 
 async def of_rule(store: Store, rule: str, *, open_only: bool = True) -> list[Alert]:
-    return [a for a in await store.alerts(open_only=open_only, limit=100_000) if a.rule == rule]
+    return [a for a in await store.alerts.listed(open_only=open_only, limit=100_000) if a.rule == rule]
 
 
 # --- the modified z-score ------------------------------------------------------------------------------
@@ -114,7 +114,7 @@ async def test_a_figure_keyed_ten_times_too_large_fires_and_resolves_when_correc
         [(period,)] = await store.read_rows(
             "SELECT max(period) FROM observations WHERE indicator = 'INTL_ARRIVALS' AND area = 'VN'"
         )
-        [before] = [o for o in await store.history("INTL_ARRIVALS", "VN", since=period)]
+        [before] = [o for o in await store.observations.history("INTL_ARRIVALS", "VN", since=period)]
 
         clock.advance(seconds=70)
         await collect(collector)
@@ -123,7 +123,7 @@ async def test_a_figure_keyed_ten_times_too_large_fires_and_resolves_when_correc
         assert alert.subject == f"INTL_ARRIVALS/VN/{period}" and alert.state is AlertState.FIRING
         assert alert.severity is Severity.WARNING
         assert p.value == pytest.approx(before.value * 10, rel=1e-3) and p.source == "vnat"
-        previous = [o for o in await store.history("INTL_ARRIVALS", "VN") if o.period < period][-1]
+        previous = [o for o in await store.observations.history("INTL_ARRIVALS", "VN") if o.period < period][-1]
         assert p.previous_value == previous.value  # the previous period's figure
         assert p.score is not None and p.score > 5 and p.threshold == 5.0
 

@@ -58,11 +58,11 @@ def test_formulas_of_the_catalogue_are_understood() -> None:
 
 async def test_figures_that_agree_raise_nothing(world: tuple[Store, Collector, Any, Clock]) -> None:
     store, *_ = world
-    retail = await store.indicator("RETAIL_SALES")
+    retail = await store.reference.indicator("RETAIL_SALES")
     assert retail is not None
     assert await crosschecks.check_provinces(store, retail, "2010-01", RULES) is True
     await crosschecks.check_all(store, RULES)
-    assert [a for a in await store.alerts() if a.rule.startswith("crosscheck.")] == []
+    assert [a for a in await store.alerts.listed() if a.rule.startswith("crosscheck.")] == []
 
 
 async def test_an_inflated_province_figure_contradicts_the_nation(
@@ -72,14 +72,16 @@ async def test_an_inflated_province_figure_contradicts_the_nation(
     sim.revise(1.0, "/provinces/01/*")
     run = await collector.run("province-01")
     assert run.revised > 0
-    retail = await store.indicator("RETAIL_SALES")
+    retail = await store.reference.indicator("RETAIL_SALES")
     assert retail is not None
     # The simulator revises a province's figure by about 1 %; Hà Nội is a tenth of the nation.
     strict = RulesSettings(tolerance=0.0001)
     own = {f"province-{c}" for c in CURRENT}  # a province's report is its own, not the SDMX's copy
     assert await crosschecks.check_provinces(store, retail, "2010-01", strict, province_sources=own) is False
     [alert] = [
-        a for a in await store.alerts() if a.rule == crosschecks.PROVINCES and a.subject == "RETAIL_SALES/2010-01"
+        a
+        for a in await store.alerts.listed()
+        if a.rule == crosschecks.PROVINCES and a.subject == "RETAIL_SALES/2010-01"
     ]
     national = [f for f in await crosschecks.latest_figures(store, "RETAIL_SALES", "2010-01") if f.area == NATION]
     assert alert.params.reference_value == min(national, key=lambda f: f.source).value
@@ -97,7 +99,7 @@ async def test_json_and_sdmx_of_one_series_disagreeing_raise_a_source_alert(
     sim.revise(0.5, "/agencies/NSO/*")
     await collector.run("nso")  # the JSON has the new figures; the SDMX is pulled every 5 minutes
     await crosschecks.check_all(store, RULES)
-    alerts = [a for a in await store.alerts() if a.rule == crosschecks.SOURCES]
+    alerts = [a for a in await store.alerts.listed() if a.rule == crosschecks.SOURCES]
     assert alerts
     a = alerts[0]
     assert {a.params.source, a.params.reference_source} == {"nso", "nso-sdmx"}
@@ -108,10 +110,10 @@ async def test_json_and_sdmx_of_one_series_disagreeing_raise_a_source_alert(
 
     clock.advance(minutes=5)
     # A full pull: the simulator's SDMX does not list revised figures under updatedAfter (reported).
-    await store.reset_cursor("nso-sdmx")
+    await store.observations.reset_cursor("nso-sdmx")
     caught_up = await collector.run("nso-sdmx")  # the SDMX catches up: the sources agree again
     await crosschecks.check_all(store, RULES)
-    left = [a for a in await store.alerts() if a.rule == crosschecks.SOURCES]
+    left = [a for a in await store.alerts.listed() if a.rule == crosschecks.SOURCES]
     assert left == [], [
         caught_up,
         *(f for f in await crosschecks.latest_figures(store, "IIP_YOY", "2010-01") if f.area == NATION),
@@ -124,13 +126,15 @@ async def test_a_derived_figure_is_checked_against_its_formula(store: Store) -> 
     def obs(code: str, value: float) -> ObservationIn:
         return ObservationIn(indicator=code, area=NATION, period="2024-05", value=value)
 
-    await store.ingest(Batch("cus", [obs("EXPORTS", 35.2), obs("IMPORTS", 33.1), obs("TRADE_BALANCE", 2.1)]))
-    balance = await store.indicator("TRADE_BALANCE")
+    await store.observations.ingest(
+        Batch("cus", [obs("EXPORTS", 35.2), obs("IMPORTS", 33.1), obs("TRADE_BALANCE", 2.1)])
+    )
+    balance = await store.reference.indicator("TRADE_BALANCE")
     assert balance is not None
     assert await crosschecks.check_derived(store, balance, "2024-05", RULES) is True
-    await store.ingest(Batch("cus", [obs("TRADE_BALANCE", 3.4)]))
+    await store.observations.ingest(Batch("cus", [obs("TRADE_BALANCE", 3.4)]))
     assert await crosschecks.check_derived(store, balance, "2024-05", RULES) is False
-    [alert] = [a for a in await store.alerts() if a.rule == crosschecks.DERIVED]
+    [alert] = [a for a in await store.alerts.listed() if a.rule == crosschecks.DERIVED]
     assert alert.params.value == 3.4 and alert.params.reference_value == pytest.approx(2.1)
     assert alert.params.payload_digest is None  # ingested without a payload: nothing to point at
 
@@ -142,27 +146,31 @@ async def test_a_partial_sum_of_the_provinces_alerts_only_once_it_exceeds_the_na
 
     from storage import Batch, ObservationIn
 
-    provinces = [a.code for a in await store.areas_in_force(date(2025, 10, 31))]
+    provinces = [a.code for a in await store.reference.areas_in_force(date(2025, 10, 31))]
     assert len(provinces) == 34
 
     def obs(area: str, value: float) -> ObservationIn:
         return ObservationIn(indicator="EXPORTS", area=area, period="2025-10", value=value)
 
-    await store.ingest(Batch("cus", [obs(NATION, 340.0)]))
-    exports = await store.indicator("EXPORTS")
+    await store.observations.ingest(Batch("cus", [obs(NATION, 340.0)]))
+    exports = await store.reference.indicator("EXPORTS")
     assert exports is not None
     first = [obs(code, 9.0) for code in provinces[:30]]  # 30 of 34 so far: 270 of 340
-    await store.ingest(Batch("provinces", first))
+    await store.observations.ingest(Batch("provinces", first))
     assert await crosschecks.check_provinces(store, exports, "2025-10", RULES) is None
-    assert [a for a in await store.alerts() if a.rule == crosschecks.PROVINCES] == []
+    assert [a for a in await store.alerts.listed() if a.rule == crosschecks.PROVINCES] == []
 
-    await store.ingest(Batch("provinces", [obs(provinces[0], 90.0)]))  # one keyed in ten times too large: 351
+    await store.observations.ingest(
+        Batch("provinces", [obs(provinces[0], 90.0)])
+    )  # one keyed in ten times too large: 351
     assert await crosschecks.check_provinces(store, exports, "2025-10", RULES) is False
-    [alert] = [a for a in await store.alerts() if a.rule == crosschecks.PROVINCES]
+    [alert] = [a for a in await store.alerts.listed() if a.rule == crosschecks.PROVINCES]
     assert (alert.params.count, alert.params.expected) == (30, 34)
     assert alert.params.value == pytest.approx(351.0) and alert.params.reference_value == 340.0
     assert "30/34" in alert.message
 
-    await store.ingest(Batch("provinces", [obs(provinces[0], 9.0)]))  # corrected: the partial sum says nothing again
+    await store.observations.ingest(
+        Batch("provinces", [obs(provinces[0], 9.0)])
+    )  # corrected: the partial sum says nothing again
     assert await crosschecks.check_provinces(store, exports, "2025-10", RULES) is None
-    assert [a for a in await store.alerts() if a.rule == crosschecks.PROVINCES] == []
+    assert [a for a in await store.alerts.listed() if a.rule == crosschecks.PROVINCES] == []

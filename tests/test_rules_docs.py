@@ -12,8 +12,21 @@ from tests.conftest import ROOT
 # The store's own entry point, and the rules' verdict on a subject, which every rule calls with its
 # code: not rules of their own.
 API = {ROOT / "storage" / "repos" / "alerts.py", ROOT / "rules" / "verdicts.py"}
-# Store.fire_alert(rule, ...), storage.alerting.fire(conn, rule, ...), rules.verdicts.settle(store, rule, ...)
-RULE_ARG = {"fire_alert": 0, "fire": 1, "settle": 1}
+
+
+def rule_arg(func: ast.expr) -> int | None:
+    """Where a call passes the rule: ``store.alerts.fire(rule, ...)``, ``alerting.fire(conn, rule, ...)``,
+    ``rules.verdicts.settle(store, rule, ...)``; None: not such a call."""
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    if name == "settle":
+        return 1
+    if name != "fire":
+        return None
+    return (
+        0
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Attribute) and func.value.attr == "alerts"
+        else 1
+    )
 
 
 def fired_rules() -> dict[str, str]:
@@ -28,11 +41,11 @@ def fired_rules() -> dict[str, str]:
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if not isinstance(node, ast.Call):
                     continue
-                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
-                if name not in RULE_ARG:
+                at = rule_arg(node.func)
+                if at is None:
                     continue
                 where = f"{path.relative_to(ROOT)}:{node.lineno}"
-                at, args = RULE_ARG[name], node.args
+                args = node.args
                 starred = next((i for i, a in enumerate(args[: at + 1]) if isinstance(a, ast.Starred)), None)
                 arg = args[starred] if starred is not None else args[at]
                 expr = arg.value if isinstance(arg, ast.Starred) else arg

@@ -48,11 +48,11 @@ def agency(base: str, name: str = "mof", **kw: Any) -> SourceSettings:
 
 
 async def open_alerts(store: Store) -> dict[tuple[str, str], Alert]:
-    return {(a.rule, a.subject): a for a in await store.alerts(limit=100_000)}
+    return {(a.rule, a.subject): a for a in await store.alerts.listed(limit=100_000)}
 
 
 async def states(store: Store, alert: Alert) -> list[str]:
-    return [state.value for _, state, _, _ in await store.alert_transitions(alert.id)]
+    return [state.value for _, state, _, _ in await store.alerts.transitions(alert.id)]
 
 
 async def until_probe(collector: Collector, name: str, timeout: float = 30) -> RunOutcome:
@@ -140,20 +140,20 @@ async def test_a_flapping_source_is_one_alert_never_resolved_in_between(tmp_path
                     else:
                         await clear(sim)
                     outcomes.append((await collector.run("mof")).outcome)
-                    await store.tick_alerts()
+                    await store.alerts.tick()
                     clock.advance(seconds=10)
                 assert outcomes == [RunOutcome.FAILED, RunOutcome.SUCCESS] * 2
-                [alert] = [a for a in await store.alerts(open_only=False) if a.rule == FAILING]
+                [alert] = [a for a in await store.alerts.listed(open_only=False) if a.rule == FAILING]
                 assert alert.state is AlertState.FIRING
                 assert await states(store, alert) == ["firing"]  # never resolved in between
 
                 clock.advance(seconds=40)  # 50 s after the last good run: still within its interval
-                await store.tick_alerts()
+                await store.alerts.tick()
                 assert (FAILING, "mof") in await open_alerts(store)
                 clock.advance(seconds=11)  # one interval (1 min) clear: resolved
-                await store.tick_alerts()
+                await store.alerts.tick()
                 assert (FAILING, "mof") not in await open_alerts(store)
-                [alert] = [a for a in await store.alerts(open_only=False) if a.rule == FAILING]
+                [alert] = [a for a in await store.alerts.listed(open_only=False) if a.rule == FAILING]
                 assert await states(store, alert) == ["firing", "resolved"]
 
 
@@ -242,9 +242,11 @@ async def test_a_portal_counter_that_goes_down_fires_with_before_and_after(tmp_p
                     return await open_alerts(store)
 
                 assert not [k for k in await read(100) if k[0] == source_health.COUNTER_DECREASED]
-                [before] = [o for o in await store.history("PORTAL_DOSSIERS_SYNCED", "VN") if o.source == "portal"]
+                [before] = [
+                    o for o in await store.observations.history("PORTAL_DOSSIERS_SYNCED", "VN") if o.source == "portal"
+                ]
                 dipped = (await read(111))[(source_health.COUNTER_DECREASED, subject)]
-                after = (await store.history("PORTAL_DOSSIERS_SYNCED", "VN"))[-1]
+                after = (await store.observations.history("PORTAL_DOSSIERS_SYNCED", "VN"))[-1]
                 assert after.value < before.value
                 p = dipped.params
                 assert (p.indicator, p.area, p.source) == ("PORTAL_DOSSIERS_SYNCED", "VN", "portal")
@@ -273,15 +275,15 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[Store, str]]:
 async def test_metrics_count_the_open_alerts_by_state_and_severity(served: tuple[Store, str]) -> None:
     store, url = served
     for subject in ("mof", "sbv"):
-        await store.fire_alert(
+        await store.alerts.fire(
             source_health.SOURCE_DOWN, subject, Severity.CRITICAL, f"Nguồn {subject} ngừng hoạt động"
         )
-    await store.fire_alert(source_health.DATA_STALE, "vss", Severity.WARNING, "cũ", pending=True)
-    acked = await store.fire_alert(source_health.COUNTER_DECREASED, "PORTAL_VISITS/VN", Severity.WARNING, "giảm")
+    await store.alerts.fire(source_health.DATA_STALE, "vss", Severity.WARNING, "cũ", pending=True)
+    acked = await store.alerts.fire(source_health.COUNTER_DECREASED, "PORTAL_VISITS/VN", Severity.WARNING, "giảm")
     assert acked is not None
-    await store.acknowledge_alert(acked.id, "operator", "operator", "đang xem")
-    await store.fire_alert(FAILING, "evn", Severity.WARNING, "lỗi")
-    await store.resolve_alert(FAILING, "evn")  # resolved: no longer counted
+    await store.alerts.acknowledge(acked.id, "operator", "operator", "đang xem")
+    await store.alerts.fire(FAILING, "evn", Severity.WARNING, "lỗi")
+    await store.alerts.resolve(FAILING, "evn")  # resolved: no longer counted
     async with httpx.AsyncClient() as http:
         text = (await http.get(url)).text
         assert 'opscentre_alerts{severity="critical",state="firing"} 2.0' in text
@@ -289,7 +291,7 @@ async def test_metrics_count_the_open_alerts_by_state_and_severity(served: tuple
         assert 'opscentre_alerts{severity="warning",state="acknowledged"} 1.0' in text
         assert 'opscentre_alerts{severity="warning",state="firing"} 0.0' in text
         assert 'state="resolved"' not in text
-        await store.resolve_alert(source_health.SOURCE_DOWN, "mof")
+        await store.alerts.resolve(source_health.SOURCE_DOWN, "mof")
         text = (await http.get(url)).text  # counted again on each scrape
         assert 'opscentre_alerts{severity="critical",state="firing"} 1.0' in text
 

@@ -61,7 +61,7 @@ async def test_runs_judged_incrementally_give_the_alerts_of_a_full_pass(
     stores: tuple[Store, Store, ManualClock],
 ) -> None:
     incremental, full, clock = stores
-    areas = [a.code for a in await incremental.areas_in_force(date(2030, 1, 31))]
+    areas = [a.code for a in await incremental.reference.areas_in_force(date(2030, 1, 31))]
     x, y = areas[3], areas[7]
     state = RulesState()
 
@@ -69,23 +69,23 @@ async def test_runs_judged_incrementally_give_the_alerts_of_a_full_pass(
         """One run of the source into both stores, then the rules after it: incremental, and full."""
         touched = sorted({r.indicator for r in recs})
         for store, kept in ((incremental, state), (full, None)):
-            started = await store.start_run("prov", RunTrigger.SCHEDULE)
-            result = await store.ingest(Batch("prov", recs, run_id=started.id))
-            await store.finish_run(started.id, RunOutcome.SUCCESS, fetched=len(recs), new=result.new)
-            inds = [i for i in await store.indicators() if i.code in touched]
+            started = await store.runs.start("prov", RunTrigger.SCHEDULE)
+            result = await store.observations.ingest(Batch("prov", recs, run_id=started.id))
+            await store.runs.finish(started.id, RunOutcome.SUCCESS, fetched=len(recs), new=result.new)
+            inds = [i for i in await store.reference.indicators() if i.code in touched]
             periods = {c: sorted({r.period for r in recs if r.indicator == c}) for c in touched}
             await evaluate_rules(
                 store, RULES, SOURCES, source="prov", indicators=inds, periods=periods, run_id=started.id, state=kept
             )
-        assert seen(await incremental.alerts()) == seen(await full.alerts())
+        assert seen(await incremental.alerts.listed()) == seen(await full.alerts.listed())
 
     async def timer() -> None:
         await evaluate_rules(incremental, RULES, SOURCES, state=state)
         await evaluate_rules(full, RULES, SOURCES)
-        assert seen(await incremental.alerts()) == seen(await full.alerts())
+        assert seen(await incremental.alerts.listed()) == seen(await full.alerts.listed())
 
     async def late(store: Store) -> set[str]:
-        return {a.subject for a in await store.alerts() if a.rule == reporting.REPORT_LATE}
+        return {a.subject for a in await store.alerts.listed() if a.rule == reporting.REPORT_LATE}
 
     # 10 February: December and January come in, except x's retail sales and y's new enterprises
     # for January (not due until the end of 25 February).
@@ -109,7 +109,7 @@ async def test_runs_judged_incrementally_give_the_alerts_of_a_full_pass(
     # other indicators' kept January rows are read again, since time has moved them on.
     clock.advance(timedelta(days=28))
     await run(figures(CODES[2], "2030-02", areas))
-    owners = {i.owner for i in await incremental.indicators() if i.code in CODES[:2]}  # the national figures'
+    owners = {i.owner for i in await incremental.reference.indicators() if i.code in CODES[:2]}  # the national figures'
     assert await late(incremental) == set(areas) | owners
     await run(figures(CODES[0], "2030-02", areas) + figures(CODES[1], "2030-02", areas))
     assert await late(incremental) == set()
@@ -121,10 +121,12 @@ async def test_a_run_reads_again_only_the_indicators_it_touched(
 ) -> None:
     """What makes the pass after a run cheap: the other indicators' completeness is kept."""
     store, _, clock = stores
-    areas = [a.code for a in await store.areas_in_force(date(2030, 1, 31))]
-    started = await store.start_run("prov", RunTrigger.SCHEDULE)
-    await store.ingest(Batch("prov", [r for c in CODES for r in figures(c, "2030-01", areas)], run_id=started.id))
-    await store.finish_run(started.id, RunOutcome.SUCCESS)
+    areas = [a.code for a in await store.reference.areas_in_force(date(2030, 1, 31))]
+    started = await store.runs.start("prov", RunTrigger.SCHEDULE)
+    await store.observations.ingest(
+        Batch("prov", [r for c in CODES for r in figures(c, "2030-01", areas)], run_id=started.id)
+    )
+    await store.runs.finish(started.id, RunOutcome.SUCCESS)
     state = RulesState()
     await reporting.check_late(store, RULES, clock(), state=state.late)  # the timer's full pass
     asked: list[str] = []
@@ -157,11 +159,11 @@ async def test_a_late_report_arriving_resolves_its_alert_after_its_run(tmp_path:
                     await collector.run_many([n for n in names if n != silent])
                     clock.advance(days=4)  # 27 February: January was due by the end of the 25th
                     await evaluate_rules(store, RULES, list(collector.sources.values()), state=collector.rules_state)
-                    late = {a.subject for a in await store.alerts() if a.rule == reporting.REPORT_LATE}
+                    late = {a.subject for a in await store.alerts.listed() if a.rule == reporting.REPORT_LATE}
                     assert "04" in late
                     clock.advance(days=1)
                     await collector.run(silent)
-                    after = {a.subject for a in await store.alerts() if a.rule == reporting.REPORT_LATE}
+                    after = {a.subject for a in await store.alerts.listed() if a.rule == reporting.REPORT_LATE}
                     assert after == late - {"04"}
             finally:
                 await store.close()

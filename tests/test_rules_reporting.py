@@ -65,7 +65,7 @@ async def test_a_province_that_stops_reporting_is_late_after_its_due_date_and_co
     clock.advance(days=13)  # 23 February: every province has published January
     silent = "province-04"
     await collector.run_many([n for n in names if n != silent])
-    retail = await store.indicator("RETAIL_SALES")
+    retail = await store.reference.indicator("RETAIL_SALES")
     assert retail is not None
     before_due = await reporting.completeness(
         store, retail, Period.parse("2010-01"), RULES, clock(), started=await reporting.watch_start(store)
@@ -82,7 +82,7 @@ async def test_a_province_that_stops_reporting_is_late_after_its_due_date_and_co
     assert row.missing == ["04"] and row.late == []
     assert row.received == 63
 
-    alerts = {a.subject: a for a in await store.alerts() if a.rule == reporting.REPORT_LATE}
+    alerts = {a.subject: a for a in await store.alerts.listed() if a.rule == reporting.REPORT_LATE}
     assert "04" in alerts, [o.party for o in owed]
     late = alerts["04"]
     assert late.params.area == "04" and late.params.period == "2010-01" and late.params.due == "2010-02-25"
@@ -96,7 +96,7 @@ async def test_a_province_that_stops_reporting_is_late_after_its_due_date_and_co
     clock.advance(days=1)
     await collector.run(silent)
     await reporting.check_late(store, RULES, clock())
-    assert "04" not in {a.subject for a in await store.alerts() if a.rule == reporting.REPORT_LATE}
+    assert "04" not in {a.subject for a in await store.alerts.listed() if a.rule == reporting.REPORT_LATE}
     [row] = await reporting.reporting_table(store, RULES, clock(), indicators=[retail], period="2010-01")
     assert row.late == [] and row.missing == [] and row.received == 64
     report = row.reports["04"]

@@ -50,7 +50,7 @@ def one_revision(status: str, points: float = 0.3) -> Scenario:
 
 
 async def watched(store: Store) -> list[Alert]:
-    return [a for a in await store.alerts(limit=100_000) if a.rule == revision_watch.REVISION_WATCH]
+    return [a for a in await store.alerts.listed(limit=100_000) if a.rule == revision_watch.REVISION_WATCH]
 
 
 async def collect(collector: Collector) -> None:
@@ -76,7 +76,7 @@ async def test_the_demo_revision_raises_a_critical_alert_with_before_and_after_t
         assert "2,95% → 3,15%" in alert.message and "2.95% → 3.15%" in (alert.message_en or "")
         # Where it came from: the stored revision, its run and the bytes it was read from.
         assert p.observation_id is not None
-        obs = await store.observation(p.observation_id)
+        obs = await store.observations.get(p.observation_id)
         assert obs is not None and obs.value == 3.15 and obs.run_id == p.run_id and obs.revision == 2
         assert p.payload_digest is not None and p.payload_digest == obs.payload_digest
 
@@ -139,10 +139,10 @@ async def test_a_revision_after_an_acknowledgement_is_a_new_alert(
         clock.advance(seconds=10)
         await collect(collector)
         [first] = await watched(store)
-        await store.acknowledge_alert(first.id, "op", "operator", "seen, asked the office")
+        await store.alerts.acknowledge(first.id, "op", "operator", "seen, asked the office")
         clock.advance(seconds=10)
         await collect(collector)
-        alerts = await store.alerts(open_only=False, limit=100_000)
+        alerts = await store.alerts.listed(open_only=False, limit=100_000)
         mine = {a.id: a for a in alerts if a.rule == revision_watch.REVISION_WATCH}
         assert mine[first.id].state is AlertState.RESOLVED and mine[first.id].params.revision == 2
         [new] = [a for a in mine.values() if a.id != first.id]
@@ -164,9 +164,9 @@ async def test_a_history_revised_at_once_gets_a_bounded_number_of_alerts_and_one
     figures.revised; the first MAX_ALERTS_PER_RUN get an alert, the rest one log line."""
     periods = [f"{y}-{m:02d}" for y in range(2018, 2024) for m in range(1, 13)]  # 72 closed months
     first = [ObservationIn(indicator="RETAIL_SALES", area="VN", period=p, value=100.0) for p in periods]
-    await store.ingest(Batch("nso", first))
+    await store.observations.ingest(Batch("nso", first))
     again = [ObservationIn(indicator="RETAIL_SALES", area="VN", period=p, value=150.0) for p in periods]
-    result = await store.ingest(Batch("nso", again))
+    result = await store.observations.ingest(Batch("nso", again))
     assert len(result.revised) == 72
     with caplog.at_level(logging.WARNING):
         judged = await revision_watch.watch(store, RulesSettings(), "nso", result.revised)

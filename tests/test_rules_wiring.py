@@ -39,7 +39,7 @@ async def until(store: Store, found: Callable[[list[Alert]], bool], what: str, t
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        alerts = await store.alerts(limit=100_000)
+        alerts = await store.alerts.listed(limit=100_000)
         if found(alerts):
             return alerts
         if loop.time() > deadline:
@@ -81,7 +81,7 @@ async def test_the_demo_scenario_raises_its_alerts_through_the_server(tmp_path: 
                 clock.advance(seconds=1)  # 04 withholds October, 79's exports are up 30 %, the SDMX 2 %
                 runs = await collector.run_many(names)
                 assert {r.outcome.value for r in runs} == {"success"}, [(r.source, r.error) for r in runs]
-                alerts = await store.alerts(limit=100_000)
+                alerts = await store.alerts.listed(limit=100_000)
                 # The SDMX differs from the JSON: held pending for one SDMX poll, as polling lag would be.
                 mismatch = one(alerts, crosschecks.SOURCES, "RETAIL_SALES/VN/2026-10")
                 assert mismatch.state is AlertState.PENDING
@@ -110,7 +110,7 @@ async def test_the_demo_scenario_raises_its_alerts_through_the_server(tmp_path: 
                 clock.set(T0 + timedelta(seconds=160))  # 04 has delivered (late)
                 [run] = await collector.run_many(["province-04"])
                 assert run.outcome.value == "success" and run.new > 0
-                alerts = await store.alerts(limit=100_000)  # the run's own rules pass: no timer needed
+                alerts = await store.alerts.listed(limit=100_000)  # the run's own rules pass: no timer needed
                 assert "04" not in {a.subject for a in alerts if a.rule == reporting.REPORT_LATE}
                 contradiction = one(alerts, crosschecks.PROVINCES, "EXPORTS/2026-10")
                 assert contradiction.state is AlertState.FIRING
@@ -184,8 +184,8 @@ async def test_the_rules_run_after_a_run_only_where_the_composition_root_hangs_t
         async with pipeline.Collector(store, down, CollectorSettings(retries=0)) as bare:
             [run] = await bare.run_many(["gone"])
         assert run.outcome.value == "failed"
-        assert await store.alerts() == []
+        assert await store.alerts.listed() == []
         async with Collector(store, down, CollectorSettings(retries=0)) as ruled:
             [run] = await ruled.run_many(["gone"])
         assert run.outcome.value == "failed"
-        assert [(a.rule, a.subject) for a in await store.alerts()] == [("source.failing", "gone")]
+        assert [(a.rule, a.subject) for a in await store.alerts.listed()] == [("source.failing", "gone")]

@@ -64,9 +64,9 @@ def test_the_end_of_a_run_and_the_protocol_carry_every_field() -> None:
 
 async def test_a_run_ended_with_every_field_reads_back_whole(store_target: str) -> None:
     async with await Store.open(store_target) as store:
-        run = await store.start_run("gso", RunTrigger.MANUAL, "admin")
-        ended = await store.finish_run(run.id, RunOutcome.PARTIAL, **EVERY_RESULT)
-        again = await store.run(run.id)
+        run = await store.runs.start("gso", RunTrigger.MANUAL, "admin")
+        ended = await store.runs.finish(run.id, RunOutcome.PARTIAL, **EVERY_RESULT)
+        again = await store.runs.get(run.id)
         assert again == ended
         assert {k: getattr(again, k) for k in EVERY_RESULT} == EVERY_RESULT
         assert again.outcome is RunOutcome.PARTIAL and again.requested_by == "admin"

@@ -37,8 +37,8 @@ async def main():
     store = await Store.open(os.path.join(os.environ["WORKDIR"], "ops.db"))
     try:
         obs = ObservationIn(indicator="GDP_GROWTH", area="VN", period="2020-Q3", value=2.62, status="official")
-        await store.ingest(Batch(source="s", records=[obs], collected_at=datetime(2020, 10, 1, tzinfo=UTC)))
-        assert await store.history("GDP_GROWTH", "VN")
+        await store.observations.ingest(Batch(source="s", records=[obs], collected_at=datetime(2020, 10, 1, tzinfo=UTC)))
+        assert await store.observations.history("GDP_GROWTH", "VN")
     finally:
         await store.close()
 
@@ -88,7 +88,7 @@ async def main():
             ok, failed = await collector.run_many(["syn", "gone"], RunTrigger.MANUAL, "test")
             assert (ok.outcome.value, failed.outcome.value) == ("success", "failed"), (ok, failed)
         await evaluate_rules(store, RulesSettings(), sources)  # the timer's full pass
-        assert "source.failing" in {a.rule for a in await store.alerts()}
+        assert "source.failing" in {a.rule for a in await store.alerts.listed()}
     finally:
         await store.close()
 

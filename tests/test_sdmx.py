@@ -485,29 +485,29 @@ async def test_a_later_vintage_is_stored_as_a_revision_that_keeps_the_previous_v
     adapter = adapter_for(sdmx_source(fmt))
 
     first = adapter.parse(Fetched(URL, 200, None, first_raw))
-    result = await store.ingest(Batch("nso-sdmx", first.records, payload=first_raw, cursor=first.cursor))
+    result = await store.observations.ingest(Batch("nso-sdmx", first.records, payload=first_raw, cursor=first.cursor))
     assert result.new == 9 and result.revised == [] and result.rejected == []
 
     later = adapter.parse(Fetched(URL, 200, None, later_raw))
-    result = await store.ingest(Batch("nso-sdmx", later.records, payload=later_raw, cursor=later.cursor))
+    result = await store.observations.ingest(Batch("nso-sdmx", later.records, payload=later_raw, cursor=later.cursor))
     assert result.new == 3 and result.unchanged == 8 and result.rejected == []
     [revision] = result.revised
     assert (revision.indicator, revision.area, revision.period) == ("CPI_YOY", "VN", "2024-05")
     assert (revision.previous_value, revision.previous_status) == (4.44, "provisional")
     assert (revision.value, revision.status) == (4.36, "official")
 
-    revs = await store.revisions("CPI_YOY", "VN", "2024-05")
+    revs = await store.observations.revisions("CPI_YOY", "VN", "2024-05")
     assert [(o.revision, o.value, o.status.value, o.source) for o in revs] == [
         (1, 4.44, "provisional", "nso-sdmx"),
         (2, 4.36, "official", "nso-sdmx"),
     ]
     assert revs[0].payload_digest != revs[1].payload_digest  # each revision points at the message it came from
-    assert [o.value for o in await store.revisions("CPI_YOY", "01", "2024-05")] == [4.30]
+    assert [o.value for o in await store.observations.revisions("CPI_YOY", "01", "2024-05")] == [4.30]
 
-    again = await store.ingest(Batch("nso-sdmx", later.records, payload=later_raw))
+    again = await store.observations.ingest(Batch("nso-sdmx", later.records, payload=later_raw))
     assert again.new == 0 and again.revised == [] and again.unchanged == 12
 
-    cursor = await store.cursor("nso-sdmx")
+    cursor = await store.observations.cursor("nso-sdmx")
     assert cursor == ("2024-07-22T09:00:00Z" if ext == "xml" else None)
     if cursor:
         assert adapter.first_url(cursor) == f"{URL}?updatedAfter=2024-07-22T09%3A00%3A00Z"
@@ -523,7 +523,7 @@ async def test_rejections_by_the_store_are_reported_at_their_position_in_the_mes
         )
     )
     batch = Batch("nso-sdmx", parsed.records, rejected=parsed.rejected, positions=parsed.positions)
-    result = await store.ingest(batch)
+    result = await store.observations.ingest(batch)
     assert result.new == 2
     assert [r.index for r in result.rejected] == [0, 2]
     assert "NO_SUCH_INDICATOR" in result.rejected[1].reason
@@ -557,4 +557,4 @@ async def test_the_collector_pulls_history_then_asks_for_what_changed_after_the_
     finally:
         await runner.cleanup()
     assert queries == [{"detail": "full"}, {"detail": "full", "updatedAfter": "2024-06-20T09:00:00Z"}]
-    assert [o.value for o in await store.revisions("CPI_YOY", "VN", "2024-05")] == [4.44, 4.36]
+    assert [o.value for o in await store.observations.revisions("CPI_YOY", "VN", "2024-05")] == [4.44, 4.36]

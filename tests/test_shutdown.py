@@ -95,8 +95,8 @@ async def test_a_run_cancelled_at_any_moment_ends_recorded_and_raises_only_the_c
                     except asyncio.CancelledError:
                         continue
                     assert ended.outcome is not RunOutcome.RUNNING
-                await store.reset_cursor("nso")
-            runs = await store.runs(limit=1000)
+                await store.observations.reset_cursor("nso")
+            runs = await store.runs.recent(limit=1000)
             assert len(runs) == 40
             assert [r.id for r in runs if r.outcome is RunOutcome.RUNNING or r.ended_at is None] == []
             outcomes = {r.outcome for r in runs}

@@ -327,7 +327,7 @@ async def test_the_demo_raises_each_rule_within_three_minutes_through_the_server
             clock.set(start + timedelta(seconds=second))
             await collector.run_many(names)
             await asyncio.sleep(0.5)  # a few timer passes
-            for a in await store.alerts(limit=100_000):
+            for a in await store.alerts.listed(limit=100_000):
                 if a.state.value in ("firing", "acknowledged"):
                     seen.setdefault(a.rule, second)
     promised = [

@@ -30,7 +30,7 @@ async def fill(server: FeedServer, sources: int = len(SOURCES)) -> None:
             ObservationIn(indicator=i, area=a, period="2026-10", value=1.5, status="official")
             for i, a in itertools.product(INDICATORS, AREAS)
         ]
-        await server.store.ingest(Batch(source, rows, payload=None))
+        await server.store.observations.ingest(Batch(source, rows, payload=None))
 
 
 async def open_client(server: FeedServer, flt: dict[str, Any]) -> ClientConnection:
@@ -76,7 +76,7 @@ async def test_a_storm_of_subscribers_keeps_order_and_live_clients_keep_their_de
             rounds_during_storm = 0
             for round_ in range(40):
                 period = f"{2000 + round_}-Q1"
-                await server.store.ingest(Batch("nso", [ObservationIn(indicator="GDP_GROWTH", area="VN", period=period, value=round_, status="official")]))  # fmt: skip
+                await server.store.observations.ingest(Batch("nso", [ObservationIn(indicator="GDP_GROWTH", area="VN", period=period, value=round_, status="official")]))  # fmt: skip
                 delta = await live.until("delta", timeout=60)
                 assert [c["period"] for c in delta["changes"]] == [period]
                 if not storm.done():

@@ -28,16 +28,16 @@ def figures(snapshot: dict[str, Any]) -> list[tuple[str, float, int, str]]:
 
 
 async def _history(store: Store) -> None:
-    await store.ingest(Batch("nso", [cpi("2024-05", 3.1, "provisional")], collected_at=JUNE_1))
-    await store.ingest(Batch("nso", [cpi("2024-05", 3.3)], collected_at=JUNE_20))
-    await store.ingest(Batch("nso", [cpi("2024-06", 3.5, "provisional")], collected_at=JULY_1))
+    await store.observations.ingest(Batch("nso", [cpi("2024-05", 3.1, "provisional")], collected_at=JUNE_1))
+    await store.observations.ingest(Batch("nso", [cpi("2024-05", 3.3)], collected_at=JUNE_20))
+    await store.observations.ingest(Batch("nso", [cpi("2024-06", 3.5, "provisional")], collected_at=JULY_1))
 
 
 async def _only_heartbeats_at(past: Client, seq: int, witness: Client, store: Store) -> int:
     """The client looking at the past gets heartbeats alone, each at its snapshot's ``seq``, up to
     the beat that told a live client (``witness``) it had every event so far. Heartbeats of one beat
     carry one ``time``: that is how the past client's beat is told. Returns how many it got."""
-    last = await store.last_seq()
+    last = await store.events.last_seq()
     while (beat := await witness.until("heartbeat", skip=("delta", "alert", "run")))["seq"] < last:
         pass
     beats = 0
@@ -69,13 +69,13 @@ async def test_the_past_shows_each_figure_as_known_then_and_nothing_live_follows
             assert figures(snap) == [("2024-05", 3.3, 2, "official")]
 
             await live.until("snapshot")
-            await store.ingest(Batch("nso", [cpi("2024-07", 3.9)]))
+            await store.observations.ingest(Batch("nso", [cpi("2024-07", 3.9)]))
             await _only_heartbeats_at(c, snap["seq"], live, store)
 
             await c.send({"type": "subscribe", "id": "s2", "filter": {}})  # back to live
             snap = await c.until("snapshot")
             assert snap.get("as_of") is None and figures(snap) == [("2024-07", 3.9, 1, "official")]
-            await store.ingest(Batch("nso", [cpi("2024-08", 4.0)]))
+            await store.observations.ingest(Batch("nso", [cpi("2024-08", 4.0)]))
             delta = await c.until("delta")
             assert [(ch["period"], ch["value"]) for ch in delta["changes"]] == [("2024-08", 4.0)]
 
@@ -96,7 +96,7 @@ async def test_a_heartbeat_after_a_look_at_the_past_never_carries_a_seq_past_the
             snap = await past.until("snapshot")
             assert figures(snap) == [("2024-06", 3.5, 1, "provisional")]
             await live.until("snapshot")
-            await store.ingest(Batch("nso", [cpi("2024-07", 3.9)]))
+            await store.observations.ingest(Batch("nso", [cpi("2024-07", 3.9)]))
             assert await _only_heartbeats_at(past, snap["seq"], live, store) >= 1
             # Following the docs: resume from the last heartbeat's (epoch, seq), with the same filter.
             resume = {"epoch": snap["epoch"], "seq": snap["seq"]}
@@ -116,18 +116,18 @@ async def test_the_past_shows_the_alerts_open_then_and_the_runs_up_to_then(store
 
     async with feed_server(store_target) as server:
         store = server.store
-        done = await store.start_run("nso", RunTrigger.SCHEDULE)
-        await store.finish_run(done.id, RunOutcome.SUCCESS, fetched=10, new=10)
-        failing = await store.fire_alert("source.failing", "mof", Severity.WARNING, "Nguồn mof lỗi 1 lần liên tiếp")
-        resolved_later = await store.fire_alert("source.rejected", "nso", Severity.WARNING, "Nguồn nso: 2 bản ghi")
-        going = await store.start_run("mof", RunTrigger.MANUAL, "admin-user")
+        done = await store.runs.start("nso", RunTrigger.SCHEDULE)
+        await store.runs.finish(done.id, RunOutcome.SUCCESS, fetched=10, new=10)
+        failing = await store.alerts.fire("source.failing", "mof", Severity.WARNING, "Nguồn mof lỗi 1 lần liên tiếp")
+        resolved_later = await store.alerts.fire("source.rejected", "nso", Severity.WARNING, "Nguồn nso: 2 bản ghi")
+        going = await store.runs.start("mof", RunTrigger.MANUAL, "admin-user")
         then = await tick()
         assert failing and resolved_later
-        await store.acknowledge_alert(failing.id, "operator-user", "operator", "đã gọi")
-        await store.resolve_alert("source.rejected", "nso")
-        await store.finish_run(going.id, RunOutcome.FAILED, error="HTTP 503 from the source", http_status=503)
-        await store.fire_alert("figures.revised", "sbv", Severity.INFO, "Số liệu chính thức bị điều chỉnh")
-        later = await store.start_run("sbv", RunTrigger.SCHEDULE)
+        await store.alerts.acknowledge(failing.id, "operator-user", "operator", "đã gọi")
+        await store.alerts.resolve("source.rejected", "nso")
+        await store.runs.finish(going.id, RunOutcome.FAILED, error="HTTP 503 from the source", http_status=503)
+        await store.alerts.fire("figures.revised", "sbv", Severity.INFO, "Số liệu chính thức bị điều chỉnh")
+        later = await store.runs.start("sbv", RunTrigger.SCHEDULE)
 
         async with client(server, "operator", hello={"filter": {}, "as_of": then.isoformat()}) as c:
             snap = await c.until("snapshot")
@@ -141,7 +141,7 @@ async def test_the_past_shows_the_alerts_open_then_and_the_runs_up_to_then(store
         # Still going at that instant: running, with nothing of how it ended.
         assert runs[going.id]["outcome"] == "running" and "ended_at" not in runs[going.id]
         assert "error" not in runs[going.id] and "http_status" not in runs[going.id]
-        assert snap["seq"] < await store.last_seq()
+        assert snap["seq"] < await store.events.last_seq()
 
         # Only critical alerts: the severities filter holds in the past too.
         hello = {"filter": {"severities": ["critical"]}, "as_of": then.isoformat()}
@@ -170,7 +170,7 @@ async def test_an_as_of_without_a_zone_or_in_the_future_is_refused_and_changes_n
             error = await c.until("error")
             assert (error["code"], error["id"]) == ("invalid", "s1") and says in error["message"]
             # The live subscription goes on as before.
-            await store.ingest(Batch("nso", [cpi("2024-07", 3.9)]))
+            await store.observations.ingest(Batch("nso", [cpi("2024-07", 3.9)]))
             delta = await c.until("delta")
             assert [ch["period"] for ch in delta["changes"]] == ["2024-07"]
 
@@ -181,7 +181,7 @@ async def test_reading_the_past_does_not_hold_up_the_live_feed(store_target: str
         await _history(store)
         # Fault injection: the past takes as long as the test says (a real read is too quick to catch).
         reading, release = asyncio.Event(), asyncio.Event()
-        real = store.snapshot_as_of
+        real = store.snapshots.as_of
 
         async def slow(*args: Any, **kw: Any) -> Any:
             past = await real(*args, **kw)
@@ -189,7 +189,7 @@ async def test_reading_the_past_does_not_hold_up_the_live_feed(store_target: str
             await release.wait()
             return past
 
-        monkeypatch.setattr(store, "snapshot_as_of", slow)
+        monkeypatch.setattr(store.snapshots, "as_of", slow)
         async with (
             client(server, "display", hello={"filter": {}}) as live,
             client(server, "display", hello={"filter": {}, "as_of": "2024-06-06T09:00:00Z"}) as past,
@@ -197,7 +197,7 @@ async def test_reading_the_past_does_not_hold_up_the_live_feed(store_target: str
             await live.until("snapshot")
             await asyncio.wait_for(reading.wait(), timeout=10)
             for i, period in enumerate(("2024-07", "2024-08")):
-                await store.ingest(Batch("nso", [cpi(period, 4.0 + i)]))
+                await store.observations.ingest(Batch("nso", [cpi(period, 4.0 + i)]))
                 delta = await live.until("delta")
                 assert [ch["period"] for ch in delta["changes"]] == [period]
             # Another client joins live meanwhile, and gets its snapshot.

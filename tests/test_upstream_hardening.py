@@ -76,9 +76,9 @@ async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
 
 
 async def kept_payload(store: Store, run_id: int) -> bytes:
-    [ingest] = await store.ingest_log(run_id)
+    [ingest] = await store.observations.ingest_log(run_id)
     assert ingest.payload_digest is not None
-    body = await store.payload(ingest.payload_digest)
+    body = await store.observations.payload(ingest.payload_digest)
     assert body is not None
     return body
 
@@ -133,8 +133,8 @@ async def test_a_cut_csv_over_http_fails_the_run_keeps_the_bytes_and_saves_no_cu
         run = await collector.run("nso-sdmx")
     assert run.outcome is RunOutcome.FAILED
     assert run.error is not None and "truncated SDMX-CSV" in run.error
-    assert await store.history("CPI_YOY", "VN") == []
-    assert await store.cursor("nso-sdmx") is None
+    assert await store.observations.history("CPI_YOY", "VN") == []
+    assert await store.observations.cursor("nso-sdmx") is None
     assert await kept_payload(store, run.id) == body  # the failure can be traced to the bytes
 
 
@@ -159,7 +159,7 @@ async def test_a_body_shorter_than_its_content_length_is_refused_as_cut_off(stor
     assert run.outcome is RunOutcome.FAILED
     assert run.error is not None
     assert f"cut off: {len(sent):,} of the 400 bytes its Content-Length announced" in run.error
-    assert await store.history("CPI_YOY", "VN") == []
+    assert await store.observations.history("CPI_YOY", "VN") == []
 
 
 # --- real messages ---------------------------------------------------------------------------------------------
@@ -408,7 +408,7 @@ async def test_a_run_whose_every_record_was_rejected_failed(store: Store, serve:
     assert (run.fetched, run.rejected, run.new) == (2, 2, 0)
     assert run.error is not None and run.error.startswith("every record was rejected (2)")
     assert json.loads(await kept_payload(store, run.id)) == page(bad)
-    [alert] = [a for a in await store.alerts() if a.rule == "source.failing"]
+    [alert] = [a for a in await store.alerts.listed() if a.rule == "source.failing"]
     assert alert.subject == "gso"
 
 
@@ -444,8 +444,8 @@ async def test_upstream_text_stays_out_of_the_error_every_role_sees(
         run = await collector.run("gso")
     assert run.outcome is RunOutcome.FAILED and run.http_status == 503
     assert run.error == f"HTTP 503 from the source (its {len(secret)}-byte answer is kept with the run)"
-    assert [e.payload for e in await store.events_after(0) if "hunter2" in json.dumps(e.payload)] == []
-    assert all("hunter2" not in a.message for a in await store.alerts())
+    assert [e.payload for e in await store.events.after(0) if "hunter2" in json.dumps(e.payload)] == []
+    assert all("hunter2" not in a.message for a in await store.alerts.listed())
     assert (await kept_payload(store, run.id)).decode() == secret  # for the admin, with the run
     assert any("gso" in r.getMessage() and "hunter2" in r.getMessage() for r in caplog.records)  # the server log
 
@@ -576,8 +576,8 @@ async def test_no_run_error_quotes_the_sources_url(
     assert [r.outcome for r in runs] == [RunOutcome.FAILED] * 3, [r.error for r in runs]
     for run in runs:
         assert run.error is not None and "SECRET" not in run.error and "http://" not in run.error, run.error
-    assert [e.payload for e in await store.events_after(0) if "SECRET" in json.dumps(e.payload)] == []
-    assert all("SECRET" not in a.message for a in await store.alerts())
+    assert [e.payload for e in await store.events.after(0) if "SECRET" in json.dumps(e.payload)] == []
+    assert all("SECRET" not in a.message for a in await store.alerts.listed())
     assert any("SECRET" in r.getMessage() for r in caplog.records)  # the server's log keeps it
 
 
@@ -615,11 +615,13 @@ async def test_a_compressed_answer_records_that_the_digest_covers_the_decoded_by
     async with Collector(store, [agency(base)], settings()) as collector:
         run = await collector.run("gso")
     assert run.outcome is RunOutcome.SUCCESS, run.error
-    [figure] = await store.run_observations(run.id)
-    provenance = await store.provenance(figure.id)
+    [figure] = await store.observations.of_run(run.id)
+    provenance = await store.observations.provenance(figure.id)
     assert provenance is not None
     assert provenance["payload"]["wire_encoding"] == "gzip"
-    assert await store.payload(provenance["payload"]["sha256"]) == body  # the digest covers the decoded bytes
+    assert (
+        await store.observations.payload(provenance["payload"]["sha256"]) == body
+    )  # the digest covers the decoded bytes
 
 
 async def test_a_failed_runs_kept_payload_is_bounded(store: Store, serve: Callable[..., Awaitable[str]]) -> None:

@@ -13,8 +13,8 @@ from wording import LANGS, Lang, Names, alert_text, alert_text_or
 
 @pytest.fixture
 async def names(store: Store) -> Names:
-    store.source_agencies = {"nso": "NSO", "mof": "MOF", "cus": "CUS", "sbv": "SBV", "vnat": "VNAT"}
-    return await store.names()
+    store.reference.source_agencies = {"nso": "NSO", "mof": "MOF", "cus": "CUS", "sbv": "SBV", "vnat": "VNAT"}
+    return await store.reference.names()
 
 
 def text(sample: Sample, lang: Lang, names: Names) -> str:
@@ -79,6 +79,6 @@ async def test_missing_params_give_the_stored_text_and_unknown_rules_say_so(name
 @pytest.mark.parametrize("case", SAMPLES, ids=lambda s: f"{s[0]}-{s[2]}")
 async def test_the_store_keeps_the_catalogues_text_in_both_languages(store: Store, names: Names, case: Sample) -> None:
     rule, severity, subject, params = case
-    alert = await store.fire_alert(rule, subject, Severity(severity), params=AlertParams.model_validate(params))
+    alert = await store.alerts.fire(rule, subject, Severity(severity), params=AlertParams.model_validate(params))
     assert alert is not None
     assert (alert.message, alert.message_en) == (text(case, "vi", names), text(case, "en", names))

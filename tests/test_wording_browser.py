@@ -56,12 +56,12 @@ async def test_the_cli_the_console_and_the_wall_word_every_alert_as_the_catalogu
     ):
         fired = {}
         for i, (rule, severity, subject, params) in enumerate(SAMPLES):
-            alert = await store.fire_alert(
+            alert = await store.alerts.fire(
                 rule, f"{subject}#{i}", Severity(severity), params=AlertParams.model_validate(params)
             )
             assert alert is not None
             fired[alert.id] = SAMPLES[i]
-        names = await store.names()
+        names = await store.reference.names()
         catalogue: dict[Lang, dict[int, str]] = {
             lang: {
                 i: alert_text(s[0], s[3], lang, names, subject=f"{s[2]}#{n}", severity=s[1])

@@ -61,13 +61,13 @@ WORDS: dict[str, dict[str, Any]] = {
 async def cmd_indicators(args: argparse.Namespace) -> int:
     store = await open_existing(args)
     try:
-        if args.category and args.category not in {c.code for c in await store.categories()}:
+        if args.category and args.category not in {c.code for c in await store.reference.categories()}:
             raise UserError(
-                f"unknown category {args.category!r}; known: {', '.join(c.code for c in await store.categories())}"
+                f"unknown category {args.category!r}; known: {', '.join(c.code for c in await store.reference.categories())}"
             )
-        if args.agency and args.agency not in {a.code for a in await store.agencies()}:
+        if args.agency and args.agency not in {a.code for a in await store.reference.agencies()}:
             raise UserError(f"unknown agency {args.agency!r}; see the agencies in `opscentre indicators --json`")
-        items = await store.indicators(category=args.category, agency=args.agency)
+        items = await store.reference.indicators(category=args.category, agency=args.agency)
     finally:
         await store.close()
     w = WORDS[args.lang]
@@ -90,7 +90,7 @@ async def cmd_areas(args: argparse.Namespace) -> int:
     on = args.on or date.today()
     store = await open_existing(args)
     try:
-        items = await store.areas_in_force(on)
+        items = await store.reference.areas_in_force(on)
     finally:
         await store.close()
     w = WORDS[args.lang]
@@ -123,18 +123,18 @@ def _listing(
 async def cmd_history(args: argparse.Namespace) -> int:
     store = await open_existing(args)
     try:
-        ind = await store.indicator(args.indicator)
+        ind = await store.reference.indicator(args.indicator)
         if ind is None:
             raise UserError(f"unknown indicator {args.indicator!r}; list them with `opscentre indicators`")
-        if not store.catalogue.areas.get(args.area):
+        if not store.reference.catalogue.areas.get(args.area):
             raise UserError(f"unknown area {args.area!r}; list them with `opscentre areas`")
-        rows = await store.history(ind.code, args.area, source=args.source, as_of=args.as_of)
+        rows = await store.observations.history(ind.code, args.area, source=args.source, as_of=args.as_of)
         # Every revision of each revised figure up to the row shown (not later ones, with --as-of):
         # listed with --revisions, and always used so that no two revisions print alike.
         earlier: dict[int, list[Observation]] = {}
         for o in rows:
             if o.revision > 1:
-                every = await store.revisions(o.indicator, o.area, o.period, o.source)
+                every = await store.observations.revisions(o.indicator, o.area, o.period, o.source)
                 earlier[o.id] = [r for r in every if r.revision < o.revision]
     finally:
         await store.close()

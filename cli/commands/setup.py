@@ -49,8 +49,8 @@ async def cmd_init_db(args: argparse.Namespace) -> int:
     config = config_of(args)
     store = await Store.open(path, extra_indicators=config.indicators, source_agencies=config.source_agencies())
     try:
-        indicators = len(await store.indicators())
-        areas = len(await store.areas_in_force(date.today()))
+        indicators = len(await store.reference.indicators())
+        areas = len(await store.reference.areas_in_force(date.today()))
         version = await store.schema_version()  # each engine numbers its own migrations
     finally:
         await store.close()
@@ -116,7 +116,7 @@ def cmd_hash_token(args: argparse.Namespace) -> int:
 async def cmd_verify_audit(args: argparse.Namespace) -> int:
     store = await open_existing(args)
     try:
-        report = await store.verify_audit(args.expect_head)
+        report = await store.audit.verify(args.expect_head)
     finally:
         await store.close()
     if report.ok:

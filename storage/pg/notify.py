@@ -4,7 +4,7 @@
   ``pg_notify('opscentre_events', '<last seq>')`` (storage/writer.py). PostgreSQL delivers a
   notification at commit, and only then: a listener never hears of a seq it cannot read yet, and a
   rolled-back transaction is never heard of. Feed processes read the events themselves by seq
-  (``events_after``); the payload only says how far there is to read.
+  (``store.events.after``); the payload only says how far there is to read.
 - ``opscentre_requests``: a manual run asked of any process (collectors/queued.py), heard by the
   collector processes, which claim it.
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from storage import alerting
+from storage.alerting import DEFAULT_INHIBITIONS, Inhibition
 from storage.clock import from_text, to_text, utcnow
 from storage.models import (
     Alert,
@@ -17,7 +18,8 @@ from storage.models import (
     Silence,
     SilenceMatch,
 )
-from storage.repos.base import StoreBase
+from storage.repos.base import StoreState
+from storage.repos.reference import Reference
 from storage.rows import (
     ALERT_COLUMNS,
     alert_from_row,
@@ -27,8 +29,23 @@ from wording import LANGS, RULES, Missing, alert_text, label
 log = logging.getLogger(__name__)
 
 
-class AlertRepo(StoreBase):
-    async def fire_alert(
+class Alerts:
+    """The texts of alerts name what the codes stand for (``reference.names()``)."""
+
+    def __init__(self, state: StoreState, reference: Reference) -> None:
+        self._state = state
+        self._reference = reference
+        # (rule, subject) of the open alerts: resolving one that is not open costs no write. This
+        # process is the one that writes alerts (the server); the set is read back on every open.
+        self.open_keys: set[tuple[str, str]] = set()
+        # Which firing alerts mute which others (storage/alerting.py); a server may set its own.
+        self.inhibitions: tuple[Inhibition, ...] = DEFAULT_INHIBITIONS
+
+    async def read_open(self) -> None:
+        """Read back which alerts are open (``Store.open``)."""
+        self.open_keys = {(a.rule, a.subject) for a in await self.listed(limit=100_000)}
+
+    async def fire(
         self,
         rule: str,
         subject: str,
@@ -45,7 +62,7 @@ class AlertRepo(StoreBase):
         anything visible changed.
 
         ``for_``: the alert stays pending until the condition has held that long (a later call or
-        the timer pass, ``tick_alerts``, fires it). ``keep_firing_for``: once firing, it is resolved
+        the timer pass, ``tick``, fires it). ``keep_firing_for``: once firing, it is resolved
         only after its condition has stayed clear that long (hysteresis: flapping input does not
         flap it). ``pending``: held pending until a call without it.
 
@@ -53,17 +70,17 @@ class AlertRepo(StoreBase):
         by the one wording catalogue (wording/alerts.py). ``message`` is only for a rule the catalogue
         does not word (or params too few for its text): it never holds a URL or an exception's text,
         which go to ``detail``."""
-        vi, en = await self.alert_texts(rule, subject, severity, params or AlertParams(), message)
+        vi, en = await self.texts(rule, subject, severity, params or AlertParams(), message)
         inhibitions = self.inhibitions
-        alert = await self._writer.run(
+        alert = await self._state.writer.run(
             lambda conn: alerting.fire(
                 conn, rule, subject, severity, vi, pending, params, detail, for_, keep_firing_for, inhibitions, en
             )
         )
-        self._open_alerts.add((rule, subject))
+        self.open_keys.add((rule, subject))
         return alert
 
-    async def alert_texts(
+    async def texts(
         self, rule: str, subject: str, severity: Severity, params: AlertParams, fallback: str | None = None
     ) -> tuple[str, str | None]:
         """An alert's text in Vietnamese and English, from the catalogue. Where the catalogue cannot word
@@ -71,7 +88,7 @@ class AlertRepo(StoreBase):
         unknown = label("unknown", "en", rule=rule, subject=subject)
         if fallback is not None and rule not in RULES:
             return fallback, unknown  # a rule the catalogue does not word (a test's, a plug-in's): its own text
-        names = await self.names()
+        names = await self._reference.names()
         values = params.model_dump(exclude_none=True)
         try:
             return tuple(  # type: ignore[return-value]
@@ -84,35 +101,37 @@ class AlertRepo(StoreBase):
             log.warning("alert %s on %s: its text needs the param %r", rule, subject, exc.args[0])
             return label("unknown", "vi", rule=rule, subject=subject), unknown
 
-    async def resolve_alert(self, rule: str, subject: str) -> Alert | None:
+    async def resolve(self, rule: str, subject: str) -> Alert | None:
         """The condition of ``rule`` on ``subject`` is clear: resolve its alert (a firing one once it
         has stayed clear for its ``keep_firing_for``). Returns it if it was resolved now."""
-        if (rule, subject) not in self._open_alerts:
+        if (rule, subject) not in self.open_keys:
             return None
         inhibitions = self.inhibitions
-        alert, still_open = await self._writer.run(lambda conn: alerting.resolve(conn, rule, subject, inhibitions))
+        alert, still_open = await self._state.writer.run(
+            lambda conn: alerting.resolve(conn, rule, subject, inhibitions)
+        )
         if not still_open:
-            self._open_alerts.discard((rule, subject))
+            self.open_keys.discard((rule, subject))
         return alert
 
-    async def tick_alerts(self) -> list[Alert]:
+    async def tick(self) -> list[Alert]:
         """The timer pass of the alert life cycle: pending alerts whose ``for`` passed fire, alerts
         clear for their ``keep_firing_for`` resolve, expired silences end. Returns what changed."""
         inhibitions = self.inhibitions
-        changed = await self._writer.run(lambda conn: alerting.tick(conn, inhibitions))
+        changed = await self._state.writer.run(lambda conn: alerting.tick(conn, inhibitions))
         for a in changed:
             if a.state is AlertState.RESOLVED:
-                self._open_alerts.discard((a.rule, a.subject))
+                self.open_keys.discard((a.rule, a.subject))
         return changed
 
-    async def acknowledge_alert(
+    async def acknowledge(
         self, alert_id: int, actor: str, role: str, note: str = "", details: dict[str, Any] | None = None
     ) -> Alert:
         """Acknowledge an open alert; the action is written to the audit log in the same transaction."""
         extra = details or {}
-        return await self._writer.run(lambda conn: alerting.acknowledge(conn, alert_id, actor, role, note, extra))
+        return await self._state.writer.run(lambda conn: alerting.acknowledge(conn, alert_id, actor, role, note, extra))
 
-    async def alerts(
+    async def listed(
         self,
         *,
         open_only: bool = True,
@@ -137,13 +156,13 @@ class AlertRepo(StoreBase):
             where.append(f"severity IN ({','.join('?' * len(levels))})")
             args += levels
         sql = f"SELECT {ALERT_COLUMNS} FROM alerts" + (f" WHERE {' AND '.join(where)}" if where else "")
-        async with self._r.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)) as cur:
+        async with self._state.reader.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)) as cur:
             return [alert_from_row(r) for r in await cur.fetchall()]
 
-    async def alert_transitions(self, alert_id: int) -> list[tuple[datetime, AlertState, str | None, str | None]]:
+    async def transitions(self, alert_id: int) -> list[tuple[datetime, AlertState, str | None, str | None]]:
         """Every transition of an alert, oldest first: (when, state, muted by, who)."""
         sql = "SELECT at, state, muted, actor FROM alert_transitions WHERE alert_id = ? ORDER BY id"
-        async with self._r.execute(sql, (alert_id,)) as cur:
+        async with self._state.reader.execute(sql, (alert_id,)) as cur:
             return [(from_text(r[0]), AlertState(r[1]), r[2], r[3]) for r in await cur.fetchall()]
 
     async def silence(
@@ -158,7 +177,7 @@ class AlertRepo(StoreBase):
         """Mute open and future alerts matching ``match`` until ``ends_at`` (audited, ``alert.silence``).
         Returns the silence and the alerts it muted now."""
         inhibitions, extra = self.inhibitions, details or {}
-        return await self._writer.run(
+        return await self._state.writer.run(
             lambda conn: alerting.silence(conn, match, ends_at, comment, actor, role, extra, inhibitions)
         )
 
@@ -167,7 +186,7 @@ class AlertRepo(StoreBase):
     ) -> tuple[Silence, list[Alert]]:
         """End a silence now (audited, ``silence.remove``); returns it and the alerts it no longer mutes."""
         inhibitions, extra = self.inhibitions, details or {}
-        return await self._writer.run(
+        return await self._state.writer.run(
             lambda conn: alerting.unsilence(conn, silence_id, actor, role, extra, inhibitions)
         )
 
@@ -178,5 +197,5 @@ class AlertRepo(StoreBase):
         if active_only:
             sql += " WHERE ended_at IS NULL AND ends_at > ?"
             args = (to_text(utcnow()), limit)
-        async with self._r.execute(sql + " ORDER BY id DESC LIMIT ?", args) as cur:
+        async with self._state.reader.execute(sql + " ORDER BY id DESC LIMIT ?", args) as cur:
             return [alerting.silence_from_row(r) for r in await cur.fetchall()]

@@ -12,20 +12,25 @@ from storage.models import (
     Event,
     EventType,
 )
-from storage.repos.base import StoreBase, max_seq
+from storage.repos.base import StoreState, max_seq
 
 
-class EventRepo(StoreBase):
+class Events:
+    """The log the feed reads by seq (``after``); every write appends to it in its own transaction."""
+
+    def __init__(self, state: StoreState) -> None:
+        self._state = state
+
     async def last_seq(self) -> int:
-        return await max_seq(self._r)
+        return await max_seq(self._state.reader)
 
     async def first_seq(self) -> int:
         """The oldest event still in the log (0 when the log is empty)."""
-        async with self._r.execute("SELECT coalesce(min(seq), 0) FROM events") as cur:
+        async with self._state.reader.execute("SELECT coalesce(min(seq), 0) FROM events") as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def events_after(self, seq: int, limit: int = 1000) -> list[Event]:
+    async def after(self, seq: int, limit: int = 1000) -> list[Event]:
         """Events with seq > ``seq``, in order, at most ``limit``."""
         sql = f"""
         SELECT e.seq, e.type, e.at, e.payload, {OBS_SELECT},
@@ -34,7 +39,7 @@ class EventRepo(StoreBase):
         LEFT JOIN observations o ON o.id = e.obs_id
         LEFT JOIN observations p ON p.id = o.supersedes
         WHERE e.seq > ? ORDER BY e.seq LIMIT ?"""
-        async with self._r.execute(sql, (seq, limit)) as cur:
+        async with self._state.reader.execute(sql, (seq, limit)) as cur:
             rows = await cur.fetchall()
         events = []
         for r in rows:
@@ -44,9 +49,11 @@ class EventRepo(StoreBase):
                 payload["previous_value"], payload["previous_status"] = r[end], r[end + 1]
             else:
                 payload = json.loads(r[3]) if r[3] else {}
-            events.append(Event(seq=r[0], epoch=self.epoch, type=EventType(r[1]), at=from_text(r[2]), payload=payload))
+            events.append(
+                Event(seq=r[0], epoch=self._state.epoch, type=EventType(r[1]), at=from_text(r[2]), payload=payload)
+            )
         return events
 
-    async def prune_events(self, keep_after: datetime) -> int:
+    async def prune(self, keep_after: datetime) -> int:
         """Drop events older than ``keep_after`` (clients that far behind get a fresh snapshot)."""
-        return await self._writer.run(lambda conn: writes.prune_events(conn, keep_after))
+        return await self._state.writer.run(lambda conn: writes.prune_events(conn, keep_after))

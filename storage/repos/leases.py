@@ -35,7 +35,7 @@ from storage.conn import Connection
 from storage.dialect import Dialect
 from storage.lock import PROCESS_ID
 from storage.models import CollectionRun
-from storage.repos.base import StoreBase
+from storage.repos.base import StoreState
 from storage.writes import StoreError
 
 RULES = "__rules__"  # the pseudo-source whose holder runs the alert and rules timers
@@ -176,42 +176,56 @@ def balance(
     return out
 
 
-class Leases:
-    """This process's leases on the store's database (``ttl``: how long a lease lasts unrenewed)."""
+DEFAULT_TTL = timedelta(seconds=15)  # [collector] lease, unless the configuration says otherwise
 
-    def __init__(self, store: StoreBase, ttl: timedelta, owner: str = PROCESS_ID) -> None:
-        self.store = store
+
+class Leases:
+    """This process's leases on the store's database (``ttl``: how long a lease lasts unrenewed).
+
+    ``store.leases`` is this process's; another owner's (a test's other process) is built on the same
+    ``StoreState``. Until ``require`` is called, runs begin whatever the leases say (one collecting
+    process, or a process that only reads)."""
+
+    def __init__(self, state: StoreState, ttl: timedelta = DEFAULT_TTL, owner: str = PROCESS_ID) -> None:
+        self._state = state
         self.ttl = ttl
         self.owner = owner
+        self.required = False  # runs.begin refuses (LeaseNotHeld) a source this process does not hold
+
+    def require(self, ttl: timedelta) -> None:
+        """This process is a collector among several (cli/runtime.py): from now on a run begins only for
+        a source whose lease it holds (checked in the run's own transaction), leases lasting ``ttl``."""
+        self.ttl = ttl
+        self.required = True
 
     async def acquire(self, source: str) -> bool:
-        return await self.store._writer.run(
-            lambda conn: acquire(conn, self.store.dialect, source, self.owner, self.ttl)
+        return await self._state.writer.run(
+            lambda conn: acquire(conn, self._state.dialect, source, self.owner, self.ttl)
         )
 
     async def renew(self) -> set[str]:
-        return await self.store._writer.run(lambda conn: renew(conn, self.store.dialect, self.owner, self.ttl))
+        return await self._state.writer.run(lambda conn: renew(conn, self._state.dialect, self.owner, self.ttl))
 
     async def release(self, source: str) -> bool:
-        return await self.store._writer.run(lambda conn: release(conn, source, self.owner))
+        return await self._state.writer.run(lambda conn: release(conn, source, self.owner))
 
     async def release_all(self) -> None:
         """Give every lease back (a clean stop: the others need not wait for them to expire)."""
-        await self.store._writer.run(
+        await self._state.writer.run(
             lambda conn: conn.execute("DELETE FROM source_leases WHERE owner = :owner", {"owner": self.owner})
         )
 
     async def balance(self, sources: Sequence[str], busy: Collection[str], *, most_new: int | None = None) -> Balance:
-        return await self.store._writer.run(
-            lambda conn: balance(conn, self.store.dialect, self.owner, self.ttl, sources, busy, most_new=most_new)
+        return await self._state.writer.run(
+            lambda conn: balance(conn, self._state.dialect, self.owner, self.ttl, sources, busy, most_new=most_new)
         )
 
     async def holders(self) -> dict[str, str]:
         """Every unexpired lease of a source (or RULES): source -> owner."""
 
         def read(conn: Connection) -> dict[str, str]:
-            now, _, params = self.store.dialect.times(timedelta())
+            now, _, params = self._state.dialect.times(timedelta())
             rows = conn.execute(f"SELECT source, owner FROM source_leases WHERE expires_at > {now}", params)
             return {str(s): str(o) for s, o in rows.fetchall() if not str(s).startswith(PRESENCE)}
 
-        return await self.store._writer.run(read)
+        return await self._state.writer.run(read)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,8 @@ from storage.models import (
     Observation,
     Rejection,
 )
-from storage.repos.runs import RunRepo
+from storage.repos.base import StoreState
+from storage.repos.runs import Runs
 from storage.writes import RunFinish, StoreError
 
 
@@ -31,8 +32,12 @@ def _prepare(
         return catalogue.check(batch.records, batch.source, latest)
 
 
-class ObservationRepo(RunRepo):
-    """A figure's provenance names the run that brought it (the run record)."""
+class Observations:
+    """A figure's provenance names the run that brought it (``runs``, the run record)."""
+
+    def __init__(self, state: StoreState, runs: Runs) -> None:
+        self._state = state
+        self._runs = runs
 
     async def ingest(self, batch: Batch, *, finish: Callable[[IngestResult], RunFinish] | None = None) -> IngestResult:
         """Check and write one batch in one transaction; see :class:`IngestResult`.
@@ -41,7 +46,7 @@ class ObservationRepo(RunRepo):
         the same batch again finds every record unchanged and appends nothing. With ``finish``,
         the batch's run is finished in the same transaction (``finish(result)`` says how).
         """
-        catalogue = self.catalogue
+        catalogue = self._state.catalogue
         small = len(batch.records) <= 2000
 
         def write(conn: Connection) -> IngestResult:
@@ -60,41 +65,35 @@ class ObservationRepo(RunRepo):
             return result
 
         if not small:  # keep the event loop responsive on large payloads: check in a thread first
-            async with self._r.execute(
+            async with self._state.reader.execute(
                 "SELECT indicator, area, period FROM series_latest WHERE source = ?", (batch.source,)
             ) as cur:
                 latest = {(r[0], r[1]): r[2] for r in await cur.fetchall()}
             prepared = await asyncio.to_thread(_prepare, catalogue, batch, latest)
         try:
-            return await self._writer.run(write)
+            return await self._state.writer.run(write)
         except LookupError as exc:
             raise StoreError(str(exc)) from None
 
     async def newest_periods(self) -> dict[tuple[str, str, str], str]:
         """Each series' (indicator, area, source) newest period."""
-        async with self._r.execute("SELECT indicator, area, source, period FROM series_latest") as cur:
+        async with self._state.reader.execute("SELECT indicator, area, source, period FROM series_latest") as cur:
             return {(r[0], r[1], r[2]): r[3] for r in await cur.fetchall()}
-
-    async def read_rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        """Rows of a read-only query on the reader connection (``query_only``: it cannot write).
-
-        For the data-quality rules (``rules/reporting.py`` and friends), whose questions
-        (reports per period, sums of provinces, two sources of one figure) are theirs to ask."""
-        async with self._r.execute(sql, tuple(params)) as cur:
-            return [tuple(r) for r in await cur.fetchall()]
 
     async def cursor(self, source: str) -> str | None:
         """Where the source's next incremental pull starts (None: from the beginning)."""
-        async with self._r.execute("SELECT cursor FROM source_state WHERE source = ?", (source,)) as cur:
+        async with self._state.reader.execute("SELECT cursor FROM source_state WHERE source = ?", (source,)) as cur:
             row = await cur.fetchone()
         return row[0] if row else None
 
     async def reset_cursor(self, source: str) -> None:
         """Make the next pull of ``source`` a full one (ingest stays idempotent)."""
-        await self._writer.run(lambda conn: writes.reset_cursor(conn, source))
+        await self._state.writer.run(lambda conn: writes.reset_cursor(conn, source))
 
-    async def observation(self, obs_id: int) -> Observation | None:
-        async with self._r.execute(f"SELECT {OBS_SELECT} FROM observations o WHERE o.id = ?", (obs_id,)) as cur:
+    async def get(self, obs_id: int) -> Observation | None:
+        async with self._state.reader.execute(
+            f"SELECT {OBS_SELECT} FROM observations o WHERE o.id = ?", (obs_id,)
+        ) as cur:
             row = await cur.fetchone()
         return observation_from_row(row) if row else None
 
@@ -118,7 +117,7 @@ class ObservationRepo(RunRepo):
                           WHERE m.indicator = o.indicator AND m.area = o.area AND m.period = o.period
                             AND m.source = o.source AND (?4 IS NULL OR m.collected_at <= ?4))
         ORDER BY period, source"""
-        async with self._r.execute(sql, (indicator, area, source, cutoff, since)) as cur:
+        async with self._state.reader.execute(sql, (indicator, area, source, cutoff, since)) as cur:
             return [observation_from_row(r) for r in await cur.fetchall()]
 
     async def revisions(self, indicator: str, area: str, period: str, source: str | None = None) -> list[Observation]:
@@ -126,7 +125,7 @@ class ObservationRepo(RunRepo):
         sql = f"""SELECT {OBS_SELECT} FROM observations o
         WHERE indicator = ?1 AND area = ?2 AND period = ?3 AND (?4 IS NULL OR source = ?4)
         ORDER BY source, revision"""
-        async with self._r.execute(sql, (indicator, area, period, source)) as cur:
+        async with self._state.reader.execute(sql, (indicator, area, period, source)) as cur:
             return [observation_from_row(r) for r in await cur.fetchall()]
 
     async def value_as_of(
@@ -136,7 +135,7 @@ class ObservationRepo(RunRepo):
         sql = f"""SELECT {OBS_SELECT} FROM observations o
         WHERE indicator = ?1 AND area = ?2 AND period = ?3 AND (?4 IS NULL OR source = ?4) AND collected_at <= ?5
         ORDER BY collected_at DESC, revision DESC LIMIT 1"""
-        async with self._r.execute(sql, (indicator, area, period, source, to_text(as_of))) as cur:
+        async with self._state.reader.execute(sql, (indicator, area, period, source, to_text(as_of))) as cur:
             row = await cur.fetchone()
         return observation_from_row(row) if row else None
 
@@ -146,7 +145,7 @@ class ObservationRepo(RunRepo):
                  i.first_obs, i.last_obs, i.first_seq, i.last_seq
                  FROM ingests i LEFT JOIN raw_payloads p ON p.id = i.payload_id
                  WHERE ?1 IS NULL OR i.run_id = ?1 ORDER BY i.id DESC LIMIT ?2"""
-        async with self._r.execute(sql, (run_id, limit)) as cur:
+        async with self._state.reader.execute(sql, (run_id, limit)) as cur:
             rows = await cur.fetchall()
         fields = IngestLog.model_fields.keys()
         return [IngestLog.model_validate(dict(zip(fields, r, strict=True))) for r in rows]
@@ -154,30 +153,30 @@ class ObservationRepo(RunRepo):
     async def rejections(self, ingest_id: int) -> list[Rejection]:
         """Why records of one ingest were refused (the first 1,000 are kept)."""
         sql = "SELECT position, reason, record FROM rejections WHERE ingest_id = ? ORDER BY position"
-        async with self._r.execute(sql, (ingest_id,)) as cur:
+        async with self._state.reader.execute(sql, (ingest_id,)) as cur:
             return [Rejection(index=r[0], reason=r[1], record=json.loads(r[2])) for r in await cur.fetchall()]
 
-    async def run_observations(self, run_id: int) -> list[Observation]:
+    async def of_run(self, run_id: int) -> list[Observation]:
         """The figures a run appended, in order (found through its ingests' id ranges)."""
         out: list[Observation] = []
         for log in reversed(await self.ingest_log(run_id, limit=100_000)):
             if log.first_id is None:
                 continue
             sql = f"SELECT {OBS_SELECT} FROM observations o WHERE o.id BETWEEN ? AND ? ORDER BY o.id"
-            async with self._r.execute(sql, (log.first_id, log.last_id)) as cur:
+            async with self._state.reader.execute(sql, (log.first_id, log.last_id)) as cur:
                 out += [observation_from_row(r) for r in await cur.fetchall()]
         return out
 
     async def provenance(self, obs_id: int) -> dict[str, Any] | None:
         """Where one figure came from: its revisions, the ingest and run that brought it, the payload."""
-        obs = await self.observation(obs_id)
+        obs = await self.get(obs_id)
         if obs is None:
             return None
         sql = """SELECT i.id, i.source, i.run_id, p.digest, i.at, i.records, i.new, i.revised, i.unchanged, i.rejected,
                  i.first_obs, i.last_obs, i.first_seq, i.last_seq, p.size, p.content_type, p.wire_encoding
                  FROM ingests i LEFT JOIN raw_payloads p ON p.id = i.payload_id
                  WHERE i.first_obs <= ?1 AND i.last_obs >= ?1 LIMIT 1"""
-        async with self._r.execute(sql, (obs_id,)) as cur:
+        async with self._state.reader.execute(sql, (obs_id,)) as cur:
             row = await cur.fetchone()
         ingest = None
         payload = None
@@ -187,7 +186,7 @@ class ObservationRepo(RunRepo):
             if row[3] is not None:
                 # sha256 and size are of the decoded bytes; wire_encoding names what was undone (gzip, ...)
                 payload = {"sha256": row[3], "size": row[14], "content_type": row[15], "wire_encoding": row[16]}
-        run = await self.run(obs.run_id) if obs.run_id is not None else None
+        run = await self._runs.get(obs.run_id) if obs.run_id is not None else None
         revisions = await self.revisions(obs.indicator, obs.area, obs.period, obs.source)
         return {
             "observation": obs.model_dump(mode="json"),
@@ -199,7 +198,9 @@ class ObservationRepo(RunRepo):
 
     async def payload(self, digest: str) -> bytes | None:
         """The exact bytes a figure came from."""
-        async with self._r.execute("SELECT codec, body FROM raw_payloads WHERE digest = ?", (digest,)) as cur:
+        async with self._state.reader.execute(
+            "SELECT codec, body FROM raw_payloads WHERE digest = ?", (digest,)
+        ) as cur:
             row = await cur.fetchone()
         if row is None:
             return None
@@ -209,5 +210,5 @@ class ObservationRepo(RunRepo):
         """Areas whose figures ``source`` has delivered (at most ``limit``): a province's own system
         delivers that province's alone, so its alerts can name the province (and mute its late reports)."""
         sql = "SELECT DISTINCT area FROM series_latest WHERE source = ? LIMIT ?"
-        async with self._r.execute(sql, (source, limit)) as cur:
+        async with self._state.reader.execute(sql, (source, limit)) as cur:
             return sorted(r[0] for r in await cur.fetchall())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from storage import writes
@@ -13,7 +13,7 @@ from storage.models import (
     Category,
     Indicator,
 )
-from storage.repos.base import StoreBase
+from storage.repos.base import StoreState
 from storage.rows import (
     OPEN_END,
     OPEN_START,
@@ -25,14 +25,29 @@ from storage.writes import StoreError
 from wording import AreaName, IndicatorWords, Names
 
 
-class ReferenceRepo(StoreBase):
+class Reference:
+    """Reference data, and what the codes stand for (``names``) in the texts the store renders.
+
+    ``source_agencies``: the agency each configured source speaks for (the configuration's, given to
+    ``Store.open``), which the alert texts name."""
+
+    def __init__(self, state: StoreState, source_agencies: Mapping[str, str]) -> None:
+        self._state = state
+        self.source_agencies = source_agencies
+        self._names: Names | None = None  # names(), read once (again after the catalogue changes)
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The indicators and the areas' versions, in memory (reloaded when the catalogue changes)."""
+        return self._state.catalogue
+
     async def categories(self) -> list[Category]:
-        async with self._r.execute("SELECT code, name_vi, name_en FROM categories ORDER BY code") as cur:
+        async with self._state.reader.execute("SELECT code, name_vi, name_en FROM categories ORDER BY code") as cur:
             return [Category(code=r[0], name_vi=r[1], name_en=r[2]) for r in await cur.fetchall()]
 
     async def agencies(self) -> list[Agency]:
         sql = "SELECT code, name_vi, name_en, kind, valid_from, valid_to, successor_code FROM agencies ORDER BY code"
-        async with self._r.execute(sql) as cur:
+        async with self._state.reader.execute(sql) as cur:
             return [
                 Agency(code=r[0], name_vi=r[1], name_en=r[2], kind=r[3], valid_from=open_date(r[4], OPEN_START),
                        valid_to=open_date(r[5], OPEN_END), successor_code=r[6])
@@ -44,7 +59,7 @@ class ReferenceRepo(StoreBase):
         args: tuple[str, ...] = ()
         if code is not None:
             sql, args = sql + " WHERE code = ?", (code,)
-        async with self._r.execute(sql + " ORDER BY code, valid_from", args) as cur:
+        async with self._state.reader.execute(sql + " ORDER BY code, valid_from", args) as cur:
             return [area_from_row(r) for r in await cur.fetchall()]
 
     async def areas_in_force(self, on: date, *, include_nation: bool = False) -> list[Area]:
@@ -53,7 +68,7 @@ class ReferenceRepo(StoreBase):
             "SELECT code, name_vi, kind, valid_from, valid_to, successor_code FROM areas "
             "WHERE valid_from <= ?1 AND ?1 <= valid_to AND (?2 OR kind != 'nation') ORDER BY kind = 'nation' DESC, code"
         )
-        async with self._r.execute(sql, (on.isoformat(), include_nation)) as cur:
+        async with self._state.reader.execute(sql, (on.isoformat(), include_nation)) as cur:
             return [area_from_row(r) for r in await cur.fetchall()]
 
     async def successor(self, code: str, on: date) -> Area:
@@ -112,7 +127,7 @@ class ReferenceRepo(StoreBase):
             args.extend(owners)
         if where:
             sql += " WHERE " + " AND ".join(where)
-        async with self._r.execute(sql + " ORDER BY category, code", args) as cur:
+        async with self._state.reader.execute(sql + " ORDER BY category, code", args) as cur:
             return [indicator_from_row(r) for r in await cur.fetchall()]
 
     async def indicator(self, code: str) -> Indicator | None:
@@ -120,7 +135,7 @@ class ReferenceRepo(StoreBase):
 
     async def agency_lineage(self, code: str) -> list[str]:
         """``code`` and every agency that was merged into it, directly or not."""
-        async with self._r.execute("SELECT code, successor_code FROM agencies") as cur:
+        async with self._state.reader.execute("SELECT code, successor_code FROM agencies") as cur:
             rows = await cur.fetchall()
         lineage, frontier = [code], [code]
         while frontier:
@@ -132,11 +147,12 @@ class ReferenceRepo(StoreBase):
     async def upsert_indicators(self, indicators: Sequence[Indicator]) -> None:
         """Add or update catalogue entries (indicators from the configuration)."""
         rows = list(indicators)
-        await self._writer.run(lambda conn: writes.upsert_indicators(conn, rows))
-        await self._reload_catalogue()
+        await self._state.writer.run(lambda conn: writes.upsert_indicators(conn, rows))
+        await self.reload_catalogue()
 
-    async def _reload_catalogue(self) -> None:
-        self.catalogue = Catalogue(await self.indicators(), await self.area_versions())
+    async def reload_catalogue(self) -> None:
+        """Read the catalogue into memory (``Store.open``, and after it changes)."""
+        self._state.catalogue = Catalogue(await self.indicators(), await self.area_versions())
         self._names = None
 
     async def names(self) -> Names:

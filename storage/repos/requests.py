@@ -17,7 +17,7 @@ from storage.conn import Connection
 from storage.dialect import Dialect
 from storage.models import RunTrigger
 from storage.pg.notify import REQUESTS
-from storage.repos.base import StoreBase
+from storage.repos.base import StoreState
 
 _COLUMNS = "id, sources, requested_by, trigger, created_at, claimed_by, claimed_at, done_at"
 
@@ -99,30 +99,39 @@ def _withdraw(conn: Connection, request_id: int) -> bool:
     return row is not None
 
 
-class RequestRepo(StoreBase):
-    async def request_runs(
+class RunRequests:
+    """The queue of manual runs (``run_requests``): added by any process, claimed by a collector process."""
+
+    def __init__(self, state: StoreState) -> None:
+        self._state = state
+
+    async def add(
         self, sources: list[str], requested_by: str | None, trigger: RunTrigger = RunTrigger.MANUAL
     ) -> RunRequest:
         """Queue a manual run of ``sources`` for whichever collector process claims it first."""
-        return await self._writer.run(lambda conn: _insert(conn, self.dialect, sources, requested_by, trigger))
+        return await self._state.writer.run(
+            lambda conn: _insert(conn, self._state.dialect, sources, requested_by, trigger)
+        )
 
-    async def claim_run_request(self, claimed_by: str, runnable: frozenset[str] | None = None) -> RunRequest | None:
+    async def claim(self, claimed_by: str, runnable: frozenset[str] | None = None) -> RunRequest | None:
         """The oldest request nobody has claimed (of sources all in ``runnable``; None: any), now
         claimed by ``claimed_by``; None: none waits."""
-        return await self._writer.run(lambda conn: _claim(conn, self.dialect, claimed_by, runnable))
+        return await self._state.writer.run(lambda conn: _claim(conn, self._state.dialect, claimed_by, runnable))
 
-    async def release_run_request(self, request_id: int) -> None:
+    async def release(self, request_id: int) -> None:
         """Give a claimed request back (its source turned out to be another process's to run)."""
-        await self._writer.run(lambda conn: _release(conn, self.dialect, request_id))
+        await self._state.writer.run(lambda conn: _release(conn, self._state.dialect, request_id))
 
-    async def withdraw_run_request(self, request_id: int) -> bool:
+    async def withdraw(self, request_id: int) -> bool:
         """Withdraw a request nobody has claimed (no collector will run it later); False: it was claimed."""
-        return await self._writer.run(lambda conn: _withdraw(conn, request_id))
+        return await self._state.writer.run(lambda conn: _withdraw(conn, request_id))
 
-    async def finish_run_request(self, request_id: int) -> None:
-        await self._writer.run(lambda conn: _done(conn, request_id))
+    async def finish(self, request_id: int) -> None:
+        await self._state.writer.run(lambda conn: _done(conn, request_id))
 
-    async def run_request(self, request_id: int) -> RunRequest | None:
-        async with self._r.execute(f"SELECT {_COLUMNS} FROM run_requests WHERE id = ?", (request_id,)) as cur:
+    async def get(self, request_id: int) -> RunRequest | None:
+        async with self._state.reader.execute(
+            f"SELECT {_COLUMNS} FROM run_requests WHERE id = ?", (request_id,)
+        ) as cur:
             row = await cur.fetchone()
         return None if row is None else _request(tuple(row))

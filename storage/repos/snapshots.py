@@ -16,8 +16,8 @@ from storage.models import (
     RunOutcome,
     RunResult,
 )
-from storage.repos.base import max_seq
-from storage.repos.reference import ReferenceRepo
+from storage.repos.base import StoreState, max_seq
+from storage.repos.reference import Reference
 from storage.rows import (
     ALERT_COLUMNS,
     RUN_COLUMNS,
@@ -49,7 +49,7 @@ PAST_RUNS = 50  # runs in a snapshot of the past, as in a live one
 
 @dataclass
 class PastSnapshot:
-    """The centre as known at ``as_of`` (``Store.snapshot_as_of``); ``seq``: the last event by then."""
+    """The centre as known at ``as_of`` (``store.snapshots.as_of``); ``seq``: the last event by then."""
 
     epoch: str
     seq: int
@@ -106,10 +106,14 @@ def _filter_sql(flt: SnapshotFilter, agency_codes: list[str]) -> tuple[str, list
     return ("WHERE " + " AND ".join(where)) if where else "", args
 
 
-class SnapshotRepo(ReferenceRepo):
-    """Snapshots filter by agency, and an agency by its lineage (reference data)."""
+class Snapshots:
+    """Snapshots filter by agency, and an agency by its lineage (``reference``)."""
 
-    async def snapshot(self, flt: SnapshotFilter | None = None) -> Snapshot:
+    def __init__(self, state: StoreState, reference: Reference) -> None:
+        self._state = state
+        self._reference = reference
+
+    async def current(self, flt: SnapshotFilter | None = None) -> Snapshot:
         """The latest figure of every series matching ``flt``, consistent with one event seq."""
         flt = flt or SnapshotFilter()
         where, args = _filter_sql(flt, await self._agency_codes(flt))
@@ -117,14 +121,13 @@ class SnapshotRepo(ReferenceRepo):
         SELECT {OBS_SELECT}
         FROM series_latest l JOIN observations o ON o.id = l.obs_id JOIN indicators i ON i.code = l.indicator
         {where} ORDER BY o.indicator, o.area, o.source"""
-        conn = self._r
-        async with self._read_tx(conn):
+        async with self._state.read_tx() as conn:
             seq = await max_seq(conn)
             async with conn.execute(sql, args) as cur:
                 rows = await cur.fetchall()
-        return Snapshot(self.epoch, seq, [observation_from_row(r) for r in rows])
+        return Snapshot(self._state.epoch, seq, [observation_from_row(r) for r in rows])
 
-    async def snapshot_as_of(self, as_of: datetime, flt: SnapshotFilter | None = None) -> PastSnapshot:
+    async def as_of(self, as_of: datetime, flt: SnapshotFilter | None = None) -> PastSnapshot:
         """The centre as it was known at ``as_of``: each series' newest period known then, at the
         revision known then; the alerts open then, in the state they were in; the newest runs begun
         by then (one still going then shows as running, with nothing of how it ended).
@@ -150,9 +153,10 @@ class SnapshotRepo(ReferenceRepo):
             "WHERE opened_at <= ?1 AND (resolved_at IS NULL OR resolved_at > ?1) ORDER BY id DESC"
         )
         runs_sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE started_at <= ? ORDER BY id DESC LIMIT ?"
-        conn = await self.dialect.open_reader(self.path)
+        dialect = self._state.dialect
+        conn = await dialect.open_reader(self._state.path)
         try:
-            await conn.execute(self.dialect.begin_read)
+            await conn.execute(dialect.begin_read)
             async with conn.execute("SELECT coalesce(max(seq), 0) FROM events WHERE at <= ?", (at,)) as cur:
                 row = await cur.fetchone()
             async with conn.execute(series_sql, (*args, at)) as cur:
@@ -164,10 +168,10 @@ class SnapshotRepo(ReferenceRepo):
         finally:
             # Shielded: a reader cancelled midway (its client left) still closes its connection.
             await asyncio.shield(asyncio.ensure_future(conn.close()))
-        return PastSnapshot(self.epoch, int(row[0]) if row else 0, as_of, observations, alerts, runs)
+        return PastSnapshot(self._state.epoch, int(row[0]) if row else 0, as_of, observations, alerts, runs)
 
     async def _agency_codes(self, flt: SnapshotFilter) -> list[str]:
         codes: list[str] = []
         for a in sorted(flt.agencies):
-            codes += await self.agency_lineage(a)
+            codes += await self._reference.agency_lineage(a)
         return codes
