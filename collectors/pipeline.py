@@ -27,6 +27,7 @@ from collectors.sources import Adapter, PayloadError, adapter_for
 from collectors.sources.base import Fetched, Parsed
 from storage import Batch, CollectionRun, IngestResult, RunOutcome, RunTrigger, Store
 from storage.clock import utcnow
+from storage.hooks import tell
 from storage.models import Revision
 from storage.repos.leases import LeaseNotHeld
 from storage.writes import RunFinish, StoreError, StoreUnavailable
@@ -368,13 +369,7 @@ class Collector:
         return done
 
     async def _finished(self, done: CollectionRun) -> None:
-        for hook in list(self.on_run_finished):
-            try:
-                result = hook(done)
-                if asyncio.iscoroutine(result):
-                    await result
-            except Exception:
-                log.exception("run-finished hook failed")
+        await tell(self.on_run_finished, done, log, "run-finished hook")
 
     # --- beginning, interrupting, shutdown ------------------------------------------------------------------
 

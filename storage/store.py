@@ -23,6 +23,7 @@ from storage import alerting, writes
 from storage.clock import to_text, utcnow
 from storage.conn import Connection
 from storage.dialect import Dialect, dialect_for
+from storage.hooks import tell
 from storage.lock import PROCESS_ID
 from storage.migrations import SchemaTooNew
 from storage.models import AlertParams, Indicator, Severity
@@ -257,13 +258,7 @@ class Store:
         if seq <= self._told:
             return
         self._told = seq
-        for listener in list(self._listeners):
-            try:
-                result = listener(seq)
-                if asyncio.iscoroutine(result):
-                    await result
-            except Exception:
-                log.exception("store listener failed")
+        await tell(self._listeners, seq, log, "store listener")
 
 
 def _catch_up(
