@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from storage import Store
-from storage.dialect import connect_sqlite
-from storage.pg.adapter import PgConnection, is_url
+from storage.dialect import connect_sqlite, dialect_for
+from storage.pg.adapter import PgConnection
 from tests.pgkit import own_server, pg_empty_url, pg_server, pg_url  # noqa: F401  (fixtures: a throwaway PostgreSQL)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +69,7 @@ def store_target(engine: str, tmp_path: Path, request: pytest.FixtureRequest) ->
 def raw_db(target: str) -> Any:
     """A plain DB-API connection to a store's database, beside the store (to inject faults, to check
     what it wrote): sqlite3 for a file, the store's own PostgreSQL adapter (autocommit) for a URL."""
-    if is_url(target):
+    if dialect_for(target).is_pg:
         return PgConnection(target)
     return connect_sqlite(target)
 

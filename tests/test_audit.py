@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storage import ConstraintError, Store
-from storage.pg.adapter import is_url
+from storage.dialect import dialect_for
 from tests.conftest import raw_db, run_cli
 
 BOTH_ENGINES = True  # each test on SQLite and on PostgreSQL (the store_target fixture, tests/conftest.py)
@@ -27,7 +27,7 @@ async def filled(path: str) -> str:
 
 def tamper(path: str, *statements: str) -> None:
     conn = raw_db(path)
-    on = " ON audit" if is_url(path) else ""  # PostgreSQL names a trigger's table
+    on = " ON audit" if dialect_for(path).is_pg else ""  # PostgreSQL names a trigger's table
     try:
         # Someone with write access to the file can drop the append-only triggers; the chain still tells.
         conn.execute("DROP TRIGGER audit_no_update" + on)

@@ -10,8 +10,8 @@ import sqlite3
 from collectors.pipeline import RunTally
 from feed.protocol import RunInfo
 from storage import RunOutcome, RunTrigger, Store
+from storage.dialect import dialect_for
 from storage.models import CollectionRun, RunResult
-from storage.pg.adapter import is_url
 from storage.rows import RUN_COLUMNS
 from storage.writes import RunFinish
 from tests.conftest import raw_db
@@ -39,7 +39,7 @@ def test_the_runs_table_has_a_column_for_every_field(store_target: str) -> None:
     async def columns() -> set[str]:
         async with await Store.open(store_target):
             pass
-        if is_url(store_target):
+        if dialect_for(store_target).is_pg:
             conn = raw_db(store_target)
             sql = "SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'"
             names = {r[0] for r in conn.execute(sql)}
