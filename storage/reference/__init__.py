@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from storage.models import NATION, Agency, Area, Category, Indicator, IndicatorKind
+
+V = TypeVar("V", Area, Agency)
 
 NATION_AREA = Area(code=NATION, name_vi="Toàn quốc", kind="nation")
 
@@ -23,39 +24,17 @@ def _rows(name: str, path: Path | None = None) -> Iterator[dict[str, str]]:
     yield from csv.DictReader(text.splitlines())
 
 
-def _date(text: str) -> date | None:
-    return date.fromisoformat(text) if text else None
+def _versioned(model: type[V], row: dict[str, str]) -> V:
+    """A row of a versioned table (areas, agencies): an empty cell (no start, no end, no successor) is None."""
+    return model.model_validate({k: v or None for k, v in row.items()})
 
 
 def load_areas() -> list[Area]:
-    areas = [NATION_AREA]
-    for r in _rows("admin_units.csv"):
-        areas.append(
-            Area(
-                code=r["code"],
-                name_vi=r["name_vi"],
-                kind=r["kind"],
-                valid_from=_date(r["valid_from"]),
-                valid_to=_date(r["valid_to"]),
-                successor_code=r["successor_code"] or None,
-            )
-        )
-    return areas
+    return [NATION_AREA, *(_versioned(Area, r) for r in _rows("admin_units.csv"))]
 
 
 def load_agencies() -> list[Agency]:
-    return [
-        Agency(
-            code=r["code"],
-            name_vi=r["name_vi"],
-            name_en=r["name_en"],
-            kind=r["kind"],
-            valid_from=_date(r["valid_from"]),
-            valid_to=_date(r["valid_to"]),
-            successor_code=r["successor_code"] or None,
-        )
-        for r in _rows("agencies.csv")
-    ]
+    return [_versioned(Agency, r) for r in _rows("agencies.csv")]
 
 
 def load_categories() -> list[Category]:
