@@ -35,6 +35,7 @@ from storage.conn import Connection
 from storage.dialect import Dialect
 from storage.lock import PROCESS_ID
 from storage.models import CollectionRun
+from storage.pg.notify import REQUESTS
 from storage.repos.base import StoreState
 from storage.writes import StoreError
 
@@ -173,6 +174,7 @@ def balance(
         out.gained.add(RULES)
     if out.gained:
         out.interrupted = interrupt_orphans(conn, d, owner)
+        d.notify(conn, REQUESTS, "")  # manual runs of those sources, claimed by a process now gone, may be taken
     return out
 
 
@@ -219,6 +221,14 @@ class Leases:
         return await self._state.writer.run(
             lambda conn: balance(conn, self._state.dialect, self.owner, self.ttl, sources, busy, most_new=most_new)
         )
+
+    async def live(self, owner: str) -> bool:
+        """Whether ``owner`` holds an unexpired lease (a collector process that is alive and reaching
+        the database)."""
+        now, _, params = self._state.dialect.times(timedelta())
+        sql = f"SELECT 1 FROM source_leases WHERE owner = :owner AND expires_at > {now}"
+        async with self._state.reader.execute(sql, {**params, "owner": owner}) as cur:
+            return await cur.fetchone() is not None
 
     async def holders(self) -> dict[str, str]:
         """Every unexpired lease of a source (or RULES): source -> owner."""
