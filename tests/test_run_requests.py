@@ -74,9 +74,7 @@ async def test_a_caller_whose_request_was_claimed_by_a_process_that_died_is_answ
 ) -> None:
     runs = QueuedRuns(store, [NSO])
     runs.claim_timeout = 0.5  # no other collector process takes it over
-    asked = asyncio.create_task(runs.run_many(["nso"], requested_by="admin-user"))
-    while not await store.requests.get(1) and not asked.done():
-        await asyncio.sleep(0.05)
+    asked = await asked_for(runs)
     request_id = await claimed_by_a_process_that_dies(store)
     async with asyncio.timeout(LIMIT_S):
         with pytest.raises(NoCollector, match=r"collector process dead took the run of nso .* stopped before running"):
@@ -84,6 +82,16 @@ async def test_a_caller_whose_request_was_claimed_by_a_process_that_died_is_answ
     assert await store.requests.claim("a-later-collector") is None  # withdrawn: never run behind the caller's back
     withdrawn = await store.requests.get(request_id)
     assert withdrawn is not None and withdrawn.done_at is not None
+
+
+async def asked_for(runs: QueuedRuns) -> asyncio.Task[list[CollectionRun]]:
+    """A caller's `collect` of nso, once its request is queued."""
+    asked = asyncio.create_task(runs.run_many(["nso"], requested_by="admin-user"))
+    for _ in range(200):
+        if await runs.store.requests.get(1) is not None or asked.done():
+            break
+        await asyncio.sleep(0.05)
+    return asked
 
 
 class Runner:
@@ -102,9 +110,7 @@ class Runner:
 
 async def test_a_request_whose_claimer_died_is_run_by_the_process_that_takes_its_source_over(store: Store) -> None:
     runs = QueuedRuns(store, [NSO])
-    asked = asyncio.create_task(runs.run_many(["nso"], requested_by="admin-user"))
-    while not await store.requests.get(1) and not asked.done():
-        await asyncio.sleep(0.05)
+    asked = await asked_for(runs)
     await claimed_by_a_process_that_dies(store)
     serving = asyncio.create_task(serve_requests(store, cast(Collector, Runner(store, [NSO]))))
     try:
