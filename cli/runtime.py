@@ -21,6 +21,7 @@ from cli.config import Config
 from cli.progress import FirstPull
 from collectors.queued import QueuedRuns, serve_requests
 from collectors.scheduler import LeaseKeeper, Scheduler
+from collectors.sole_lease import SoleKeeper
 from feed.queries import RunService
 from feed.server import FeedServer
 from rules.after_run import Collector
@@ -28,7 +29,7 @@ from rules.evaluation import alert_timer, rules_timer
 from storage import CollectionRun, RunOutcome, RunTrigger, Store
 from storage.clock import utcnow
 from storage.dialect import dialect_for
-from storage.lock import CollectorLock, DatabaseBusy
+from storage.lock import CollectorLock, DatabaseBusy, Holder
 from storage.pg.adapter import shown
 from storage.writes import StoreError
 from wording import number
@@ -130,6 +131,8 @@ class Service:
         self.feed: FeedServer | None = None
         self.health: asyncio.Server | None = None
         self.keeper: LeaseKeeper | None = None
+        self.sole: SoleKeeper | None = None  # `all` on PostgreSQL: its role by the __sole__ lease row
+        self.stopped_collecting: str | None = None  # why this process no longer collects (/readyz says it)
         self._pruner: asyncio.Task[None] | None = None
         self._alert_timer: asyncio.Task[None] | None = None
         self._rules_timer: asyncio.Task[None] | None = None
@@ -151,6 +154,8 @@ class Service:
         self._take_lock(shared=self.role == "collector")
         collector = self._make_collector()
         if self.role == "all":
+            if self.store.dialect.server_clock:  # PostgreSQL: the advisory lock does not outlive a restart
+                await self._take_sole()
             # Holding the lock exclusively, every run still 'running' and not ours was begun by a
             # process now gone. (A collector among several leaves that to whoever takes a source over.)
             interrupted = await self.store.runs.mark_interrupted()
@@ -169,13 +174,43 @@ class Service:
             self.keeper.start()
         else:
             self._start_timers()
+        if self.sole is not None:
+            self.sole.start()
         if self.store.hears_other_processes:  # feed processes may ask this one for manual runs (collectors/queued.py)
             self._requests = asyncio.create_task(serve_requests(self.store, collector), name="opscentre-run-requests")
+
+    async def _take_sole(self) -> None:
+        """`all` on PostgreSQL: hold the __sole__ lease (collectors/sole_lease.py), which every run checks."""
+        assert self.store is not None
+        self.store.leases.require_sole(self.config.collector.lease)
+        self.sole = SoleKeeper(self.store.leases, self.lock, self.command, on_lost=self._sole_lost)
+        try:
+            await self.sole.take()
+        except DatabaseBusy as exc:
+            self.sole = None
+            raise StartError(f"{exc}: stop it first, or give this one another database (--db)") from None
+
+    def _sole_lost(self, holder: Holder | None) -> None:
+        """Another process took the __sole__ lease: collect no more (its runs would be refused anyway)."""
+        self.stopped_collecting = (
+            f"collector: stopped, the database's collector lease was taken by "
+            f"{holder.describe() if holder else 'another process'}"
+        )
+        self._stop_timers()
+        if self.scheduler is not None:
+            self.scheduler.pause()
+        if self._requests is not None:
+            self._requests.cancel()
 
     async def _start_leases(self, collector: Collector) -> None:
         """Among several collector processes: run only the sources whose leases this one holds."""
         assert self.store is not None
         leases = self.store.leases
+        if (other := await leases.sole_holder()) is not None:  # an `all` whose advisory lock a restart ended
+            raise StartError(
+                f"{DatabaseBusy(shown(self.db_path), Holder.from_text(other))}: stop it first, or give this one "
+                "another database (--db)"
+            )
         leases.require(self.config.collector.lease)  # runs.begin checks the lease in its own transaction
         self.keeper = LeaseKeeper(leases, collector, self.scheduler, on_rules=self._rules_lease)
         collector.holds = self.keeper.holds
@@ -219,8 +254,15 @@ class Service:
         async def database_writable() -> str | None:
             return store.write_problem()
 
+        async def still_collecting() -> str | None:
+            return self.stopped_collecting
+
         self.feed = FeedServer(
-            store, config.feed, config.users, runs=runs, ready_checks=[scheduler_running, database_writable]
+            store,
+            config.feed,
+            config.users,
+            runs=runs,
+            ready_checks=[scheduler_running, database_writable, still_collecting],
         )
         try:
             await self.feed.start()
@@ -302,6 +344,8 @@ class Service:
             await self.scheduler.stop()
         if self.keeper is not None:
             await self.keeper.stop()  # runs done: give the leases back, the others need not wait
+        if self.sole is not None:
+            await self.sole.stop()
         if self.collector is not None:
             await self.collector.aclose()
         if self.feed is not None:
@@ -389,6 +433,9 @@ async def collect(
     lock = CollectorLock(db_path)
     try:
         lock.acquire("opscentre collect --local")
+        if store.dialect.server_clock and (other := await store.leases.sole_holder()) is not None:
+            lock.release()  # a server whose advisory lock a PostgreSQL restart ended still holds the database
+            raise DatabaseBusy(shown(db_path), Holder.from_text(other))
     except DatabaseBusy as exc:
         await store.close()
         raise StoreError(f"{exc}: run `opscentre collect` without --local to ask it for the runs") from None

@@ -8,8 +8,12 @@ collector processes on the same database.
   the progress as any run's: each ``run.finished`` event reaches every client through the feed.
 - ``serve_requests`` runs in each collector process: it claims requests one at a time (``FOR
   UPDATE SKIP LOCKED`` on PostgreSQL: no request is taken twice), runs their sources through its
-  collector and marks them done. It wakes on ``opscentre_requests``; SQLite has no notifications,
-  so there it looks every few seconds.
+  collector and marks them done. It wakes on ``opscentre_requests`` (also sent when a process takes
+  a source over); SQLite has no notifications, so there it looks every few seconds.
+- A claim lasts as long as its claimer lives (an unexpired lease row): a request claimed by a process
+  that died before its run began is claimed again by the process that takes its source over. The
+  caller is answered within a limit either way: if nobody takes it within ``claim_timeout`` of the
+  claimer's lease expiring, it is withdrawn and the caller told which process took it and died.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ class QueuedRuns:
         position = await self.store.events.last_seq()  # the runs asked for finish after this
         requests = {n: (await self.store.requests.add([n], requested_by, trigger)).id for n in names}
         found: dict[str, CollectionRun] = {}
+        orphaned: dict[tuple[int, str], float] = {}  # (request, its claimer, gone) -> when first seen gone
         wake = asyncio.Event()
 
         def heard(seq: int) -> None:
@@ -112,6 +117,7 @@ class QueuedRuns:
                                 f"no collector process took the run of {name} within {self.claim_timeout:g}s "
                                 f"(request #{state.id}): is any `opscentre serve --role collector` running it?"
                             )
+                    await self._claimer_gone(name, state, orphaned)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(LOOK_EVERY_S):  # not wait_for, which can swallow a cancellation
                         await wake.wait()
@@ -122,6 +128,21 @@ class QueuedRuns:
                 if name not in found:
                     with contextlib.suppress(Exception):
                         await self.store.requests.withdraw(requests[name])
+
+    async def _claimer_gone(self, name: str, state: RunRequest, orphaned: dict[tuple[int, str], float]) -> None:
+        """A request claimed by a process that is gone (no unexpired lease: it died before its run
+        began) is for another to claim again; if none does within ``claim_timeout`` of its claimer's
+        lease expiring, it is withdrawn and the caller told (NoCollector)."""
+        if state.claimed_by is None or state.done_at is not None or await self.store.leases.live(state.claimed_by):
+            return
+        now = asyncio.get_running_loop().time()
+        since = orphaned.setdefault((state.id, state.claimed_by), now)
+        if now - since > self.claim_timeout and await self.store.requests.withdraw(state.id, state.claimed_by):
+            raise NoCollector(
+                f"the collector process {state.claimed_by} took the run of {name} (request #{state.id}) and stopped "
+                f"before running it (its lease expired), and no other collector process took it over within "
+                f"{self.claim_timeout:g}s: withdrawn, not run"
+            )
 
 
 async def serve_requests(store: Store, collector: Collector) -> None:

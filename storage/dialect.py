@@ -101,18 +101,18 @@ def _pg_revive(conn: Connection) -> None:
         conn.reconnect()
 
 
-def _sqlite_migrate(conn: Connection) -> None:
+def _sqlite_migrate(conn: Connection) -> tuple[int, int]:
     from storage.migrations import migrate
 
     assert isinstance(conn, sqlite3.Connection)  # the writer's connection on SQLite (executescript)
-    migrate(conn)
+    return migrate(conn)
 
 
-def _pg_migrate(conn: Connection) -> None:
+def _pg_migrate(conn: Connection) -> tuple[int, int]:
     from storage.pg import migrate
 
     assert isinstance(conn, PgConnection)  # the writer's connection on PostgreSQL (storage/pg/adapter.py)
-    migrate.migrate(conn.raw)
+    return migrate.migrate(conn.raw)
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class Dialect:
     name: str
     connect_writer: Callable[[str], Connection]
     open_reader: Callable[[str], Awaitable[Reader]]
-    migrate: Callable[[Connection], None]
+    migrate: Callable[[Connection], tuple[int, int]]  # the schema's version before and after
     revive: Callable[[Connection], None]  # the writer's connection, before each transaction
     process_lock: Callable[[str], ProcessLock]  # the collector lock's engine part, for a target
     begin_write: str  # the statement that begins the writer's transaction

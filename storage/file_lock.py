@@ -70,6 +70,9 @@ class FileLock:
             os.pwrite(fd, json.dumps(asdict(me)).encode(), 0)
         self._fd = fd
 
+    def keep(self, me: Holder, *, shared: bool) -> bool:
+        return self.held  # a flock is never dropped while its holder lives
+
     def release(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None

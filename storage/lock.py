@@ -11,7 +11,9 @@ token, command) to whoever is refused. What the lock is depends on the engine, a
 dialect gives it (``Dialect.process_lock``, storage/dialect.py; the protocol is
 storage/process_lock.py): ``flock``s on a SQLite file and its ``<db>.lock`` (storage/file_lock.py),
 a session-level advisory lock on PostgreSQL (storage/pg/advisory_lock.py). Either is dropped the
-instant its holder dies. Collector processes among several (``serve --role collector``, PostgreSQL
+instant its holder dies. (The advisory lock is also dropped when PostgreSQL restarts, while its holder
+lives: ``serve --role all`` therefore holds the ``__sole__`` lease row too, which survives a restart,
+and takes the advisory lock again after one: collectors/sole_lease.py.) Collector processes among several (``serve --role collector``, PostgreSQL
 only) take it *shared*: beside each other, never beside an exclusive holder. Reading commands take
 no lock.
 
@@ -29,9 +31,10 @@ from pathlib import Path
 from storage.clock import to_text, utcnow
 from storage.dialect import dialect_for
 from storage.file_lock import lock_path
+from storage.pg.adapter import shown
 from storage.process_lock import DatabaseBusy, Holder
 
-__all__ = ["PROCESS_ID", "STARTED_AT", "CollectorLock", "DatabaseBusy", "Holder", "holder", "lock_path"]
+__all__ = ["PROCESS_ID", "STARTED_AT", "CollectorLock", "DatabaseBusy", "Holder", "holder", "lock_path", "this_process"]
 
 
 def _new_identity() -> str:
@@ -60,15 +63,29 @@ class CollectorLock:
     def acquire(self, command: str, *, shared: bool = False) -> None:
         """Take the lock; ``shared`` (PostgreSQL only): beside other shared holders, never beside an
         exclusive one (collector processes among several, which share the sources by leases)."""
-        me = Holder(PROCESS_ID, os.getpid(), socket.gethostname(), STARTED_AT, command)
-        self._lock.acquire(me, shared=shared)
+        self._lock.acquire(this_process(command), shared=shared)
+
+    def keep(self, command: str, *, shared: bool = False) -> bool:
+        """Still held, taken again if the engine dropped it (a PostgreSQL restart); False: another
+        process took it meanwhile."""
+        return self._lock.keep(this_process(command), shared=shared)
 
     @property
     def held(self) -> bool:
         return self._lock.held
 
+    @property
+    def where(self) -> str:
+        """The database as messages name it (a URL without its password)."""
+        return shown(self.db)
+
     def release(self) -> None:
         self._lock.release()
+
+
+def this_process(command: str) -> Holder:
+    """This process, as a lock or lease names its holder to whoever it refuses."""
+    return Holder(PROCESS_ID, os.getpid(), socket.gethostname(), STARTED_AT, command)
 
 
 def holder(db: str | Path) -> Holder | None:

@@ -9,7 +9,8 @@ SQLite file (storage/file_lock.py), a session-level advisory lock on PostgreSQL
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from storage.writes import StoreError
@@ -27,6 +28,18 @@ class Holder:
 
     def describe(self) -> str:
         return f"{self.command} (pid {self.pid} on {self.host}, started {self.started_at})"
+
+    def to_text(self) -> str:
+        """As a lease row keeps it (``source_leases.holder``)."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_text(cls, text: str | None) -> Holder | None:
+        """From ``to_text`` (None: not written, or not ours)."""
+        try:
+            return cls(**json.loads(text)) if text else None
+        except (ValueError, TypeError):
+            return None
 
 
 class DatabaseBusy(StoreError):
@@ -49,6 +62,11 @@ class ProcessLock(Protocol):
     def acquire(self, me: Holder, *, shared: bool) -> None:
         """Take the lock as ``me``, or raise DatabaseBusy naming who has it; ``shared``: beside other
         shared holders, never beside an exclusive one (an engine with one collecting process refuses it)."""
+        ...
+
+    def keep(self, me: Holder, *, shared: bool) -> bool:
+        """Still held (taken again if the engine dropped it: a PostgreSQL restart ends the session that
+        held it); False: another process took it meanwhile."""
         ...
 
     def release(self) -> None: ...

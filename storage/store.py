@@ -96,6 +96,8 @@ class Store:
         # The highest seq the listeners were told of: a commit may be heard twice (this process's
         # writer, then its own NOTIFY; a catch-up after a reconnect), listeners hear it once.
         self._told = 0
+        # The schema's version as this store found it, before migrating it (0: no schema yet).
+        self.schema_was = 0
 
     @classmethod
     async def open(
@@ -117,13 +119,14 @@ class Store:
         writer = Writer(path, dialect)
         try:
             await writer.open()
-            await writer.call(dialect.migrate)
+            schema_was, _ = await writer.call(dialect.migrate)
             reader = await dialect.open_reader(path)
         except (sqlite3.DatabaseError, SchemaTooNew, pg_migrate.SchemaTooNew, psycopg.Error) as exc:
             await writer.close()
             raise StoreError(f"cannot open the database {shown(path)}: {exc}") from exc
         state = StoreState(path, writer, reader)
         store = cls(state, dict(source_agencies or {}))
+        store.schema_was = schema_was
         extra = list(extra_indicators)
         state.epoch = await writer.run(lambda conn: writes.first_start(conn, extra))
         await store.reference.reload_catalogue()

@@ -3,15 +3,18 @@ share, the takeover of a dead process's runs, and runs.begin refusing a source a
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
 
 from collectors.config import SourceSettings
 from collectors.scheduler import LeaseKeeper
+from collectors.sole_lease import SoleKeeper
 from rules.after_run import Collector
 from storage import RunOutcome, RunTrigger, Store
-from storage.repos.leases import RULES, LeaseNotHeld, Leases
+from storage.lock import CollectorLock, DatabaseBusy, Holder
+from storage.repos.leases import RULES, SOLE, LeaseNotHeld, Leases
 
 BOTH_ENGINES = True
 
@@ -138,3 +141,35 @@ async def test_keepers_split_the_sources_one_runs_the_rules_and_a_source_not_hel
         assert rules["second"] == [True, False]
         await keepers["first"].tick()
         assert keepers["first"].held == {"a", "b", "c", "d", RULES} and rules["first"] == [True]
+
+
+async def test_the_sole_lease_refuses_a_second_holder_by_name_and_its_loss_stops_the_runs(store: Store) -> None:
+    """`serve --role all` on PostgreSQL (collectors/sole_lease.py): its __sole__ lease names it to whoever
+    it refuses, every run checks it, and a holder whose lease another took stops, saying who took it."""
+    lost: list[Holder | None] = []
+    mine = SoleKeeper(Leases(store.state, TTL), CollectorLock(store.path), "opscentre serve", on_lost=lost.append)
+    store.leases.require_sole(TTL)
+    await mine.take()
+    run, _ = await store.runs.begin("gso", RunTrigger.SCHEDULE)  # held: runs begin
+    other = SoleKeeper(
+        Leases(store.state, TTL, owner="other"), CollectorLock(store.path), "opscentre demo", on_lost=lost.append
+    )
+    with pytest.raises(DatabaseBusy, match=rf"already in use by opscentre serve \(pid {os.getpid()} on"):
+        await other.take()
+    await mine.tick()  # renewed
+    assert lost == [] and not mine.lost
+    await store.state.writer.run(  # this process could not reach the database for longer than a lease
+        lambda conn: (
+            conn.execute("UPDATE source_leases SET expires_at = '2000-01-01T00:00:00.000000Z'")
+            if not store.dialect.is_pg
+            else conn.execute("UPDATE source_leases SET expires_at = now() - interval '1 second'")
+        )
+    )
+    await other.take()  # expired: another `all` takes it
+    await mine.tick()
+    assert mine.lost and [h.command if h else None for h in lost] == ["opscentre demo"]
+    with pytest.raises(LeaseNotHeld, match="other"):
+        await store.runs.begin("gso", RunTrigger.SCHEDULE)  # refused in the run's own transaction
+    await mine.stop()  # gives back nothing that is not its own
+    assert await Leases(store.state, TTL).holders() == {SOLE: "other"}
+    assert run.outcome is RunOutcome.RUNNING

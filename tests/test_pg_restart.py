@@ -121,3 +121,67 @@ every = "2s"
                 await writer.wait()
             feed.kill()
             collector.kill()
+
+
+async def test_serve_role_all_keeps_its_role_across_a_postgresql_restart_and_a_second_is_still_refused(
+    tmp_path: Path, own_server: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve --role all` holds its exclusive role by the `__sole__` lease row (collectors/sole_lease.py):
+    the restart ends its advisory lock's session, yet a second `all` started right after is refused naming
+    the first, and the first renews its lease, takes the lock again and goes on collecting. (Holding only
+    the advisory lock, the first lost it to the restart and the second started beside it.)"""
+    url = own_server.create_database(TEMPLATE_DB)
+    async with running(Clock(), seed=2020) as (sim, _):
+        source = f"""
+[[sources]]
+name = "nso"
+kind = "agency-json"
+url = "{sim.url}/agencies/NSO/observations"
+agency = "NSO"
+every = "1s"
+"""
+        config = tmp_path / "ops.toml"
+        config.write_text(config_text(url, source).replace("[collector]\n", '[collector]\nlease = "3s"\n'))
+        first = Role(config, "all")
+        seconds: list[Role] = []
+
+        def good_runs() -> int:
+            return int(pg_rows(url, "SELECT count(*) FROM runs WHERE outcome = 'success' AND pid = %s", (first.proc.pid,))[0][0])  # type: ignore[call-overload]  # fmt: skip
+
+        def sole() -> list[tuple[object, ...]]:
+            return pg_rows(
+                url, "SELECT owner, holder FROM source_leases WHERE source = '__sole__' AND expires_at > now()"
+            )
+
+        async def second_refused() -> None:
+            second = Role(config, "all")
+            seconds.append(second)
+            await second.wait_for("the second to exit", lambda: second.proc.poll() is not None, timeout=TIMEOUT_S)
+            said = " ".join(second.output.split())
+            assert second.proc.returncode == 2, said
+            assert f"already in use by opscentre serve (pid {first.proc.pid} on" in said, said
+
+        try:
+            await first.wait_for("a good run", lambda: good_runs() > 0, timeout=TIMEOUT_S)
+            held = [row[0] for row in sole()]
+            stop_server(own_server)  # every session ends: the advisory lock's too
+            await asyncio.sleep(1.0)
+            start_again(own_server, monkeypatch)
+            await second_refused()  # at once: the first has not taken its advisory lock again yet
+            before = good_runs()
+            await first.wait_for("a good run after the restart", lambda: good_runs() > before, timeout=TIMEOUT_S)
+            assert len(held) == 1 and [row[0] for row in sole()] == held  # the same lease, renewed
+            lock_session = "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE %s"
+            await first.wait_for(
+                "the first to take its advisory lock again",
+                lambda: bool(pg_rows(url, lock_session, (f"opsc:{held[0]} %",))),
+                timeout=TIMEOUT_S,
+            )
+            await second_refused()  # by the advisory lock again
+            assert "took it" not in first.output and first.proc.poll() is None
+            assert await first.stop() == 0
+            assert sole() == []  # a clean stop gives the lease back
+        finally:
+            first.kill()
+            for second in seconds:
+                second.kill()

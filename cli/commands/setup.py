@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 from datetime import date
 
@@ -25,7 +24,6 @@ from cli.config import Config, ConfigError, builtin_text, load
 from feed.config import hash_token
 from storage import Store
 from storage.dialect import dialect_for
-from storage.migrations import LATEST, schema_version
 from storage.pg.adapter import shown
 
 # The demo users' tokens (see cli/default.toml): short, public, and accepted only to reproduce
@@ -34,34 +32,28 @@ DEMO_TOKENS = ("demo-display", "demo-operator", "demo-admin")
 
 
 async def cmd_init_db(args: argparse.Namespace) -> int:
+    """Tells what it did: created the database (or the schema in an empty one), upgraded it (from
+    which version), or nothing; on either engine, from the version the store found (``schema_was``)."""
     path = db_path(args)
-    existed = path != ":memory:" and dialect_for(path).local_file and exists(path)
-    before = 0
-    if existed:
-        try:
-            conn = sqlite3.connect(path)
-            try:
-                before = schema_version(conn)
-            finally:
-                conn.close()
-        except sqlite3.DatabaseError as exc:
-            raise UserError(f"cannot open the database {path}: {exc}") from None
+    new_file = path != ":memory:" and dialect_for(path).local_file and not exists(path)
     config = config_of(args)
     store = await Store.open(path, extra_indicators=config.indicators, source_agencies=config.source_agencies())
     try:
         indicators = len(await store.reference.indicators())
         areas = len(await store.reference.areas_in_force(date.today()))
-        version = await store.schema_version()  # each engine numbers its own migrations
+        before, version = store.schema_was, await store.schema_version()  # each engine numbers its own
     finally:
         await store.close()
-    if not existed:
-        out.print(
-            f"created database {shown(path)} (schema version {version}; {indicators} indicators, {areas} provinces in force)"
+    where = shown(path)
+    if before == 0:
+        what = (
+            f"created database {where}" if new_file or path == ":memory:" else f"created the schema in database {where}"
         )
-    elif before < LATEST:
-        out.print(f"upgraded database {path} from schema version {before} to {LATEST}")
+        out.print(f"{what} (schema version {version}; {indicators} indicators, {areas} provinces in force)")
+    elif before < version:
+        out.print(f"upgraded database {where} from schema version {before} to {version}")
     else:
-        out.print(f"database {shown(path)} is up to date (schema version {version}); nothing changed")
+        out.print(f"database {where} is up to date (schema version {version}); nothing changed")
     return EXIT_OK
 
 

@@ -2,13 +2,16 @@
 
 There is no file to lock: the exclusive right is ``pg_try_advisory_lock`` held by a session whose
 ``application_name`` names the holder (token, pid, command); the server drops it the instant that
-connection ends, as the kernel drops a flock. (If the server restarts, the lock is gone with the
-session: this replaces the flock for "one collecting process", not the multi-process leases.)
+connection ends, as the kernel drops a flock. If the server restarts, the lock is gone with the
+session: ``keep`` takes it again (``serve --role all`` calls it on each pass of its ``__sole__`` lease,
+the row that survives a restart and which its runs check: collectors/sole_lease.py).
 Collector processes among several (``serve --role collector``) take it *shared*: they run beside each
 other, never beside an exclusive holder, and share the sources by lease rows (storage/repos/leases.py).
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import psycopg
 
@@ -41,10 +44,24 @@ class AdvisoryLock:
             raise DatabaseBusy(shown(self.url), self.holder())
         self._conn = conn
 
+    def keep(self, me: Holder, *, shared: bool) -> bool:
+        if self._conn is not None:
+            try:
+                self._conn.execute("SELECT 1")
+                return True
+            except psycopg.Error:  # the session ended (a server restart, a cut): the lock with it
+                self.release()
+        try:
+            self.acquire(me, shared=shared)
+        except DatabaseBusy:
+            return False
+        return True
+
     def release(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
-            conn.close()  # ending the session drops the advisory lock
+            with contextlib.suppress(psycopg.Error):
+                conn.close()  # ending the session drops the advisory lock
 
     def holder(self) -> Holder | None:
         """From the holding session's application_name (its start loaded as the store's time text)."""

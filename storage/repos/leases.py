@@ -35,10 +35,12 @@ from storage.conn import Connection
 from storage.dialect import Dialect
 from storage.lock import PROCESS_ID
 from storage.models import CollectionRun
+from storage.pg.notify import REQUESTS
 from storage.repos.base import StoreState
 from storage.writes import StoreError
 
 RULES = "__rules__"  # the pseudo-source whose holder runs the alert and rules timers
+SOLE = "__sole__"  # the lease of the one collecting process on PostgreSQL (``serve --role all``)
 PRESENCE = (
     "__process__ "  # + owner: each collector process's own row, so that it counts as live before it holds a source
 )
@@ -58,17 +60,40 @@ class LeaseNotHeld(StoreError):
         self.holder = holder
 
 
-def acquire(conn: Connection, d: Dialect, source: str, owner: str, ttl: timedelta) -> bool:
-    """Take ``source`` if it is free, expired or already ``owner``'s (then it is renewed)."""
+def acquire(conn: Connection, d: Dialect, source: str, owner: str, ttl: timedelta, holder: str | None = None) -> bool:
+    """Take ``source`` if it is free, expired or already ``owner``'s (then it is renewed); ``holder``:
+    who takes it, as the refusal of another names it (``Holder.to_text``, storage/process_lock.py)."""
     now, until, params = d.times(ttl)
     row = conn.execute(
-        f"""INSERT INTO source_leases (source, owner, expires_at) VALUES (:source, :owner, {until})
-            ON CONFLICT (source) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+        f"""INSERT INTO source_leases (source, owner, expires_at, holder) VALUES (:source, :owner, {until}, :holder)
+            ON CONFLICT (source) DO UPDATE
+            SET owner = excluded.owner, expires_at = excluded.expires_at, holder = excluded.holder
             WHERE source_leases.owner = excluded.owner OR source_leases.expires_at <= {now}
             RETURNING source""",
-        {**params, "source": source, "owner": owner},
+        {**params, "source": source, "owner": owner, "holder": holder},
     ).fetchone()
     return row is not None
+
+
+def take_sole(conn: Connection, d: Dialect, owner: str, ttl: timedelta, holder: str) -> str | None:
+    """Take or renew the ``__sole__`` lease (``serve --role all`` on PostgreSQL): renewed while it is
+    ``owner``'s (also once expired, if nobody took it meanwhile); taken only while no other owner holds an
+    unexpired lease (another ``all``, a collector process among several). None when held, else the
+    holder text of who has it (empty: a process that names no holder)."""
+    now, _, params = d.times(timedelta())
+    ours = conn.execute(
+        "SELECT 1 FROM source_leases WHERE source = :sole AND owner = :owner", {"sole": SOLE, "owner": owner}
+    ).fetchone()
+    others = None
+    if ours is None:
+        others = conn.execute(
+            f"SELECT holder, source FROM source_leases WHERE owner <> :owner AND expires_at > {now} "
+            "ORDER BY source <> :sole, source",
+            {**params, "owner": owner, "sole": SOLE},
+        ).fetchone()
+    if others is None and acquire(conn, d, SOLE, owner, ttl, holder):
+        return None
+    return "" if others is None or others[0] is None else str(others[0])
 
 
 def renew(conn: Connection, d: Dialect, owner: str, ttl: timedelta) -> set[str]:
@@ -97,12 +122,14 @@ def live_owners(conn: Connection, d: Dialect) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def check_held(conn: Connection, d: Dialect, source: str, owner: str) -> None:
-    """Raise LeaseNotHeld unless ``owner`` holds an unexpired lease on ``source`` (in the caller's
-    transaction: the one that begins the run)."""
+def check_held(conn: Connection, d: Dialect, source: str, owner: str, lease: str | None = None) -> None:
+    """Raise LeaseNotHeld unless ``owner`` holds an unexpired lease on ``source`` (or on ``lease``, the
+    lease a run of it needs: ``__sole__`` for ``serve --role all``), in the caller's transaction: the
+    one that begins the run."""
     now, _, params = d.times(timedelta())
     row = conn.execute(
-        f"SELECT owner, expires_at > {now} FROM source_leases WHERE source = :source", {**params, "source": source}
+        f"SELECT owner, expires_at > {now} FROM source_leases WHERE source = :source",
+        {**params, "source": lease or source},
     ).fetchone()
     if row is None or not row[1]:
         raise LeaseNotHeld(source, None)
@@ -173,6 +200,7 @@ def balance(
         out.gained.add(RULES)
     if out.gained:
         out.interrupted = interrupt_orphans(conn, d, owner)
+        d.notify(conn, REQUESTS, "")  # manual runs of those sources, claimed by a process now gone, may be taken
     return out
 
 
@@ -191,12 +219,37 @@ class Leases:
         self.ttl = ttl
         self.owner = owner
         self.required = False  # runs.begin refuses (LeaseNotHeld) a source this process does not hold
+        self.sole = False  # runs.begin refuses every source unless this process holds SOLE
 
     def require(self, ttl: timedelta) -> None:
         """This process is a collector among several (cli/runtime.py): from now on a run begins only for
         a source whose lease it holds (checked in the run's own transaction), leases lasting ``ttl``."""
         self.ttl = ttl
         self.required = True
+
+    def require_sole(self, ttl: timedelta) -> None:
+        """This process is ``serve --role all`` on PostgreSQL: from now on a run begins only while it
+        holds the ``__sole__`` lease (checked in the run's own transaction), leases lasting ``ttl``."""
+        self.ttl = ttl
+        self.sole = True
+
+    def needed(self, source: str) -> str | None:
+        """The lease a run of ``source`` needs held (None: none)."""
+        return source if self.required else SOLE if self.sole else None
+
+    async def take_sole(self, holder: str) -> str | None:
+        """Take or renew ``__sole__`` as ``holder``; None when held, else the holder text of who has it."""
+        return await self._state.writer.run(
+            lambda conn: take_sole(conn, self._state.dialect, self.owner, self.ttl, holder)
+        )
+
+    async def sole_holder(self) -> str | None:
+        """The holder text of another process's unexpired ``__sole__`` lease (None: nobody else's)."""
+        now, _, params = self._state.dialect.times(timedelta())
+        sql = f"SELECT holder FROM source_leases WHERE source = :sole AND owner <> :owner AND expires_at > {now}"
+        async with self._state.reader.execute(sql, {**params, "sole": SOLE, "owner": self.owner}) as cur:
+            row = await cur.fetchone()
+        return None if row is None else str(row[0] or "")
 
     async def acquire(self, source: str) -> bool:
         return await self._state.writer.run(
@@ -219,6 +272,14 @@ class Leases:
         return await self._state.writer.run(
             lambda conn: balance(conn, self._state.dialect, self.owner, self.ttl, sources, busy, most_new=most_new)
         )
+
+    async def live(self, owner: str) -> bool:
+        """Whether ``owner`` holds an unexpired lease (a collector process that is alive and reaching
+        the database)."""
+        now, _, params = self._state.dialect.times(timedelta())
+        sql = f"SELECT 1 FROM source_leases WHERE owner = :owner AND expires_at > {now}"
+        async with self._state.reader.execute(sql, {**params, "owner": owner}) as cur:
+            return await cur.fetchone() is not None
 
     async def holders(self) -> dict[str, str]:
         """Every unexpired lease of a source (or RULES): source -> owner."""

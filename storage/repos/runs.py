@@ -51,8 +51,9 @@ class Runs:
         """
 
         def begin(conn: Connection) -> tuple[CollectionRun, str | None]:
-            if self._leases.required:  # in the same transaction: never a run of a source another process holds
-                check_held(conn, self._state.dialect, source, PROCESS_ID)
+            lease = self._leases.needed(source)
+            if lease is not None:  # in the same transaction: never a run of a source another process holds
+                check_held(conn, self._state.dialect, source, PROCESS_ID, lease)
             row = conn.execute("SELECT cursor FROM source_state WHERE source = ?", (source,)).fetchone()
             return writes.start_run(conn, source, trigger, requested_by, PROCESS_ID), row[0] if row else None
 
