@@ -9,6 +9,7 @@ from its first request to its last answer (and, for the pipeline, its last run r
 
     python -m bench.sweep [--sources 1000] [--records 10] [--repeat 3]
     python -m bench.sweep --profile [--top 10]   # one sweep under cProfile, every thread: top functions
+    python -m bench.sweep --rules   # the [rules] after each run too, as a serving process runs them
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from collectors.config import CollectorSettings, SourceSettings
+from collectors.config import CollectorSettings, RulesSettings, SourceSettings
 from rules.after_run import Collector
 from storage import RunOutcome, RunTrigger, Store
 
@@ -90,7 +91,7 @@ async def bare(urls: list[str], connections: int) -> Took:
     return took[0]
 
 
-async def pipeline(urls: list[str], connections: int, concurrency: int) -> tuple[Took, int, int]:
+async def pipeline(urls: list[str], connections: int, concurrency: int, rules: bool = False) -> tuple[Took, int, int]:
     sources = [
         SourceSettings(name=f"synthetic-{i}", kind="agency-json", url=u, every=timedelta(hours=1))
         for i, u in enumerate(urls)
@@ -101,6 +102,7 @@ async def pipeline(urls: list[str], connections: int, concurrency: int) -> tuple
         store = await Store.open(Path(tmp) / "sweep.db")
         try:
             async with Collector(store, sources, settings) as collector:
+                collector.rules = RulesSettings() if rules else None  # None: the run's own alerts only
                 with measured(took):
                     runs = await collector.run_many([s.name for s in sources], RunTrigger.SCHEDULE)
         finally:
@@ -141,10 +143,10 @@ class ThreadProfiles:
         return stats
 
 
-async def profile(urls: list[str], top: int) -> None:
+async def profile(urls: list[str], top: int, rules: bool) -> None:
     """One pipeline sweep at the default concurrency under cProfile: the top functions by CPU."""
     with ThreadProfiles() as profiles:
-        took, _, runs = await pipeline(urls, DEFAULT_IN_FLIGHT, DEFAULT_IN_FLIGHT)
+        took, _, runs = await pipeline(urls, DEFAULT_IN_FLIGHT, DEFAULT_IN_FLIGHT, rules)
     print(f"one sweep of {runs} sources under cProfile (every thread): {took.wall:.2f}s wall, {took.cpu:.2f}s CPU")
     stats = profiles.stats()
     for key, title in (("tottime", "own time"), ("cumtime", "with callees")):
@@ -167,6 +169,10 @@ async def main() -> None:
     )  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="profile one pipeline sweep instead")
     parser.add_argument("--top", type=int, default=10, help="functions listed by --profile")
+    parser.add_argument(
+        "--rules", action="store_true",
+        help="evaluate the [rules] after each run too, as a serving process does (default: the run's own alerts only)",
+    )  # fmt: skip
     args = parser.parse_args()
     proc, base = start_simulator()
     rows = []
@@ -174,13 +180,13 @@ async def main() -> None:
         urls = [f"{base}/synthetic/{i}/observations?records={args.records}" for i in range(args.sources)]
         await bare(urls[:50], 4)  # warm up the simulator's caches
         if args.profile:
-            await profile(urls, args.top)
+            await profile(urls, args.top, args.rules)
             return
         for conc in args.concurrency:
             bare_took, ours_took = [], []
             for _ in range(args.repeat):
                 bare_took.append(await bare(urls, conc))
-                took, stored, runs = await pipeline(urls, conc, conc)
+                took, stored, runs = await pipeline(urls, conc, conc, args.rules)
                 ours_took.append(took)
             rows.append((conc, bare_took, ours_took, stored, runs))
     finally:
@@ -195,7 +201,14 @@ def report(args: argparse.Namespace, rows: list[tuple[int, list[Took], list[Took
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"{args.sources} sources x {args.records} records each; best of {args.repeat} rounds per line; the simulated")
     print("agencies run in their own process; both sides open as many connections as requests in flight;")
-    print("CPU: this process's time (every thread), per 1,000 polls")
+    print(
+        "CPU: this process's time (every thread), per 1,000 polls; after each run: "
+        + (
+            "its own alerts and the [rules] on what it touched"
+            if args.rules
+            else "its own alerts (--rules: the [rules] too)"
+        )
+    )
     print(
         f"{'in flight':>9} {'bare httpx':>11} {'pipeline':>10} {'pipeline/bare':>14} {'pipeline/best bare':>19}"
         f" {'bare CPU':>9} {'pipeline CPU':>13} {'CPU ratio':>10}"
