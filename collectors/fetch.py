@@ -7,6 +7,7 @@ answer (an error page's body) goes into ``detail`` instead, for the log and the 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -188,7 +189,13 @@ def _shown_origin(url: httpx.URL) -> str:
 
 def allowed_origins(source: SourceSettings) -> frozenset[str]:
     """Where a source's requests may go: its own origin and those its configuration names."""
-    return frozenset({origin(str(source.url)), *(origin(o) for o in source.redirect_origins)})
+    return _origins(str(source.url), tuple(source.redirect_origins))
+
+
+@functools.lru_cache(maxsize=4096)
+def _origins(url: str, redirect_origins: tuple[str, ...]) -> frozenset[str]:
+    # Asked on every request: httpx parses a URL in pure Python, and a source's origins never change.
+    return frozenset({origin(url), *(origin(o) for o in redirect_origins)})
 
 
 def _date(response: httpx.Response) -> datetime | None:

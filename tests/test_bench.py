@@ -134,3 +134,37 @@ def test_failover_bench_loses_nothing_acknowledged_and_prints_its_targets() -> N
     # A synchronous standby, promoted: whatever the Store acknowledged before the kill is there.
     assert re.search(r"^PASS nothing acknowledged lost: 0 of [\d,]+ missing on the promoted standby$", out, re.M), out
     assert re.search(r"^(PASS|FAIL) the Store writes again by itself within 30 s of the kill: [\d.]+ s$", out, re.M)
+
+
+def test_sweep_bench_runs_small_and_prints_its_targets() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.sweep", "--sources", "20", "--repeat", "1", "--concurrency", "4"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    # Wall and CPU of both sides in one line, then one verdict per target.
+    assert re.search(r"^ +4 +[\d.]+s +[\d.]+s +[\d.]+x +[\d.]+x +[\d.]+s +[\d.]+s +[\d.]+x$", out, re.M), out
+    assert re.search(r"^(PASS|FAIL) within 2x of the bare fetch at the collector's default", out, re.M), out
+    assert re.search(r"^(PASS|FAIL) the 1,000-source sweep under 10 s: slowest [\d.]+s$", out, re.M), out
+    assert re.search(
+        r"^(PASS|FAIL) collector CPU per 1,000 polls at most 1\.2x a bare httpx gather .*: [\d.]+s against [\d.]+s, [\d.]+x$",
+        out,
+        re.M,
+    ), out
+
+
+def test_sweep_bench_profiles_one_sweep() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.sweep", "--sources", "20", "--profile", "--top", "5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "top 5 by tottime" in done.stdout and "top 5 by cumtime" in done.stdout, done.stdout
+    assert "collectors/pipeline.py" in done.stdout, done.stdout
