@@ -16,7 +16,9 @@ URL or a file); ``Store.open`` chooses the store's dialect with it, and the stor
 - the schema version, the integrity check;
 - a text field of a JSON column (kept as text on PostgreSQL: the audit chain hashes the exact text);
 - the engine's part of the collector lock (``process_lock``: flocks on a SQLite file, an advisory lock
-  on PostgreSQL; storage/process_lock.py).
+  on PostgreSQL; storage/process_lock.py);
+- the ingest's write (``append``: the generic one of storage/ingest.py on SQLite; COPY and set
+  operations on PostgreSQL, storage/pg/ingest.py).
 
 The collector lock between processes (``storage/lock.py``) and the CLI's "is there a database file"
 handle a target before any store is open: they ask ``dialect_for(target)`` (for its lock, whether it is
@@ -36,8 +38,10 @@ import aiosqlite
 from storage.clock import to_text, utcnow
 from storage.conn import Connection, Reader
 from storage.file_lock import FileLock
+from storage.ingest import Append
 from storage.pg.adapter import PgConnection, PgReader, is_url
 from storage.pg.advisory_lock import AdvisoryLock
+from storage.pg.ingest import append as pg_append
 from storage.process_lock import ProcessLock
 from storage.writes import ConstraintError
 
@@ -133,6 +137,7 @@ class Dialect:
     server_clock: bool  # "now" is the server's (one clock for every process)
     local_file: bool  # the database is a file here ("disk full" waits for free space on its file system)
     _json_text: str  # a text field of a JSON text column: {col} and {key}
+    append: Append | None = None  # the ingest's write of a checked batch; None: storage/ingest.py's own
 
     @property
     def is_pg(self) -> bool:
@@ -194,6 +199,7 @@ POSTGRESQL = Dialect(
     server_clock=True,
     local_file=False,
     _json_text="({col}::json ->> '{key}')",
+    append=pg_append,
 )
 
 

@@ -13,7 +13,7 @@ import gc
 import hashlib
 import json
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -339,9 +339,16 @@ INSERT INTO observations
 VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"""
 
 
-def write(conn: Connection, batch: Batch, work: Plan, rejected: list[Rejection]) -> IngestResult:
-    """Append the changed rows of a checked batch and log the ingest (in the writer's transaction)."""
-    payload_id, result = _append(conn, batch, work)
+# Appends a checked batch's changed rows: (the payload's id, what was appended). The dialect's (storage/dialect.py).
+Append = Callable[[Connection, Batch, Plan], tuple[int | None, IngestResult]]
+
+
+def write(
+    conn: Connection, batch: Batch, work: Plan, rejected: list[Rejection], append: Append | None = None
+) -> IngestResult:
+    """Append the changed rows of a checked batch and log the ingest (in the writer's transaction); ``append``
+    is the engine's write (the dialect's), else the generic one below."""
+    payload_id, result = (append or _append)(conn, batch, work)
     if batch.positions is not None:  # report payload positions, not positions among the readable records
         rejected = [r.model_copy(update={"index": batch.positions[r.index]}) for r in rejected]
     result.rejected = sorted([*batch.rejected, *rejected], key=lambda r: r.index)

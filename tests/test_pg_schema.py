@@ -127,6 +127,62 @@ def test_a_client_cannot_choose_or_change_a_seq(pg_url: str) -> None:
         assert add_event(conn) == 2
 
 
+def add_events(conn: psycopg.Connection, *given: int) -> list[int]:
+    """Events with the given seqs, in one statement (as a batch of the ingest numbers them)."""
+    rows = conn.execute(
+        "INSERT INTO events (seq, type, at) SELECT s, 'observation', now() FROM unnest(%s::bigint[]) s RETURNING seq",
+        (list(given),),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_a_batch_of_given_seqs_must_be_exactly_the_next_ones(pg_url: str) -> None:
+    """Migration 0008: a batch numbered once (events_seq_base) is checked once per statement."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        add_event(conn)
+        for wrong, told in [((3, 4), "3..4 given, 2 is next"), ((2, 4), "2..4 given, 2 is next"), ((5,), "5 given")]:
+            with pytest.raises(errors.ObjectNotInPrerequisiteState, match=told):
+                add_events(conn, *wrong)
+        with pytest.raises(errors.UniqueViolation):
+            add_events(conn, 1, 2)
+        assert seqs(conn) == [1]
+        with conn.transaction():
+            base = conn.execute("SELECT events_seq_base()").fetchone()
+            assert base == (1,)
+            assert add_events(conn, 2, 3, 4) == [2, 3, 4]
+        conn.execute("DELETE FROM events WHERE seq = 4")  # pruned: 4 is never given again
+        with pytest.raises(errors.ObjectNotInPrerequisiteState, match="4 given, 5 is next"):
+            add_events(conn, 4)
+        assert add_events(conn, 5) == [5]
+        assert add_event(conn) == 6  # a row without a seq is still numbered by the row trigger
+        assert seqs(conn) == [1, 2, 3, 5, 6]
+
+
+def test_an_event_names_a_figure_and_a_revision_its_predecessor(pg_url: str) -> None:
+    """Migration 0008 checks once per statement what two foreign keys checked row by row, and a revision's
+    predecessor more strictly: the previous revision of the same figure."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        first = add_observation(conn)
+        with pytest.raises(errors.ForeignKeyViolation, match="names no observation"):
+            conn.execute("INSERT INTO events (type, at, obs_id) VALUES ('observation', now(), %s)", (first + 1,))
+        conn.execute("INSERT INTO events (type, at, obs_id) VALUES ('observation', now(), %s)", (first,))
+
+        def revise(revision: int, supersedes: int | None, period: str = "2026-10") -> None:
+            conn.execute(
+                """INSERT INTO observations (indicator, area, period, source, revision, value, status, collected_at,
+                   supersedes) VALUES ('CPI', 'VN', %s, 'nso-json', %s, 2.5, 'official', now(), %s)""",
+                (period, revision, supersedes),
+            )
+
+        for revision, supersedes, period in [(2, None, "2026-10"), (2, first + 7, "2026-10"), (3, first, "2026-10"),
+                                             (2, first, "2026-11"), (1, first, "2026-12")]:  # fmt: skip
+            with pytest.raises(errors.ForeignKeyViolation, match="supersedes the previous revision"):
+                revise(revision, supersedes, period)
+        revise(2, first)
+        rows = conn.execute("SELECT revision, supersedes FROM observations ORDER BY id").fetchall()
+        assert rows == [(1, None), (2, first)]
+
+
 # Each writer: its own connection, 500 events, one transaction each; every 10th transaction first
 # writes an extra event and rolls back, so rollbacks happen while the other process writes.
 WRITER = textwrap.dedent(

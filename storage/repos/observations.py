@@ -57,7 +57,7 @@ class Observations:
                 work, rejected = _prepare(catalogue, batch, {(r[0], r[1]): r[2] for r in rows})
             else:
                 work, rejected = prepared
-            result = ingest_mod.write(conn, batch, work, rejected)
+            result = ingest_mod.write(conn, batch, work, rejected, self._state.dialect.append)
             if finish is not None:
                 assert batch.run_id is not None
                 done = finish(result)
