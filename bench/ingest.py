@@ -12,10 +12,11 @@ rates and their ratio for each scenario, then the targets as PASS/FAIL lines (ex
   ``executemany`` of them (pipelined) is printed beside it for information. Each round gets fresh
   databases: ours copied from the migrated template, the bare one empty.
 
-Targets (ours / ceiling, from the best rounds; the history pull is what the first start waits on):
-SQLite, the history pull at least 0.25 of the bare ``executemany``; PostgreSQL, at least 0.05 of the
-bare ``COPY`` (within 20x; see ``TARGETS`` for why these); on both, a re-poll of unchanged figures (which
-writes nothing) no slower than the history pull.
+Targets (issue 18; ours / ceiling, from the best rounds), one PASS/FAIL line per engine and scenario:
+SQLite, new figures (the history pull, what the first start waits on) at least 0.5 of the bare
+``executemany``, a re-poll of unchanged figures 0.7, all figures revised 0.4; PostgreSQL, of the bare
+``COPY``: the history pull 0.3, the re-poll 0.5, all revised 0.2. See ``TARGETS`` for what the ingest does
+that the bare insert does not.
 """
 
 from __future__ import annotations
@@ -40,18 +41,17 @@ from storage import Batch, ObservationIn, Store
 
 Engine = Literal["sqlite", "postgresql"]
 
-# The history pull (new figures) at least this share of the bare ceiling's rate. Ours does per row what
-# the bare insert does not: validates against the catalogue, looks up the figure's current revision,
-# writes an event (its seq), the snapshot index and the provenance, all in the one transaction.
-# SQLite: those are in-process B-tree operations, a few times the bare insert's one: a quarter is what
-# the design can hold (measured: about 0.4). PostgreSQL: COPY streams the rows as one statement, while
-# ours sends statements per row (the repositories' one SQL text for both engines, bound client-side
-# through the adapter) for the row, its event (numbered by the seq trigger) and its index, each a round
-# trip's worth of parsing and executing on the server: within 20x of COPY (0.05) is honest for that
-# design (measured: about 0.09, 2 cores shared with the server); below it, the work per row has grown.
-TARGETS: dict[Engine, tuple[float, str]] = {
-    "sqlite": (0.25, "bare sqlite3 executemany"),
-    "postgresql": (0.05, "bare COPY"),
+# Each scenario's rate at least this share of the bare ceiling's (issue 18). Ours does per row what the
+# bare insert does not: validates against the catalogue, looks up the figure's current revision, writes an
+# event (its seq), the snapshot index and the provenance, all in the one transaction; a re-poll writes
+# nothing but must still compare every figure, and a revision also reads and reports what it replaces.
+# SQLite: in-process B-tree operations against a bare executemany (storage/ingest.py's generic write).
+# PostgreSQL: against a bare COPY; ours COPYs the batch into a staging table and classifies and appends it
+# in one statement, its events numbered once per batch (storage/pg/ingest.py, migration 0008).
+SCENARIOS = ("new figures (history pull)", "all unchanged (re-poll)", "10% revised", "all revised")
+TARGETS: dict[Engine, tuple[str, dict[str, float]]] = {
+    "sqlite": ("bare sqlite3 executemany", {SCENARIOS[0]: 0.5, SCENARIOS[1]: 0.7, SCENARIOS[3]: 0.4}),
+    "postgresql": ("bare COPY", {SCENARIOS[0]: 0.3, SCENARIOS[1]: 0.5, SCENARIOS[3]: 0.2}),
 }
 
 INDICATORS = ["CPI_YOY", "CPI_MOM", "IIP_YOY", "RETAIL_SALES", "BUDGET_REVENUE", "BUDGET_EXPENDITURE",
@@ -163,12 +163,7 @@ def main() -> None:
         for r in first
     ]
     revised_all = [ObservationIn(indicator=r.indicator, area=r.area, period=r.period, value=r.value + 1) for r in first]
-    scenarios: dict[str, list[tuple[float, str]]] = {
-        "new figures (history pull)": [],
-        "all unchanged (re-poll)": [],
-        "10% revised": [],
-        "all revised": [],
-    }
+    scenarios: dict[str, list[tuple[float, str]]] = {name: [] for name in SCENARIOS}
     engine: Engine = args.engine
     batches = [first, first, tenth, revised_all]
     bare_times: list[float] = []
@@ -219,7 +214,7 @@ def report(
     extra_times: list[float],
     scenarios: dict[str, list[tuple[float, str]]],
 ) -> None:
-    target, ceiling = TARGETS[engine]
+    ceiling, targets = TARGETS[engine]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {version}")
     print(f"rows per batch: {n}; {repeat} rounds, each with a fresh database; {settings}; one transaction each")
     print("rates are from the best round (least disturbed by the shared machine); ratio = ours / bare;")
@@ -238,12 +233,9 @@ def report(
             f"{'ingest: ' + name:<34} {rate:>10,.0f} obs/s   ratio {rate / best_bare:.2f}"
             f"   median ratio {per_round:.2f}   [{runs[-1][1]}]"
         )
-    pull = ratios["new figures (history pull)"]
-    verdict = "PASS" if pull >= target else "FAIL"
-    print(f"{verdict} {engine}: the history pull at least {target:.2f} of the {ceiling}: {pull:.2f}")
-    repoll = ratios["all unchanged (re-poll)"]
-    verdict = "PASS" if repoll >= pull else "FAIL"
-    print(f"{verdict} {engine}: a re-poll of unchanged figures no slower than the history pull: {repoll:.2f}")
+    for name, target in targets.items():
+        verdict = "PASS" if ratios[name] >= target else "FAIL"
+        print(f"{verdict} {engine}: {name} at least {target:.2f} of the {ceiling}: {ratios[name]:.2f}")
 
 
 if __name__ == "__main__":
