@@ -71,6 +71,24 @@ async def test_a_restarted_server_is_written_again_and_nothing_acknowledged_is_l
         await store.close()
 
 
+async def test_the_first_write_after_a_restart_is_written_on_a_connection_idle_through_it(
+    own_server: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection the server ended while it was idle (a restart) says so only when it is used: the
+    writer begins its transaction on a new one then, instead of refusing the first write after the
+    restart (a feed process's first audited command, hours later, was answered `internal`)."""
+    url = own_server.create_database(TEMPLATE_DB)
+    store = await Store.open(url)
+    try:
+        assert (await store.observations.ingest(Batch("gso", [rec("2024-01", 1.0)]))).new == 1
+        stop_server(own_server)
+        start_again(own_server, monkeypatch)
+        assert (await store.observations.ingest(Batch("gso", [rec("2024-02", 2.0)]))).new == 1
+        assert store.write_problem() is None
+    finally:
+        await store.close()
+
+
 async def test_a_run_ended_while_the_server_is_away_is_recorded_once_it_is_back(
     own_server: PgServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
