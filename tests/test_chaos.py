@@ -427,7 +427,9 @@ async def test_a_deployment_survives_killed_processes_and_a_postgresql_restart(
             "B to take A's sources over",
             lambda: set(leases_of(url).values()) == {owner_b} and set(leases_of(url)) == sources,
         )
-        at.start("collector A again", Role(config, "collector"))  # as a supervisor would
+        a2 = at.start("collector A again", Role(config, "collector"))  # as a supervisor would
+        # Started before the restart below (a `serve` that cannot reach its database as it starts exits 2).
+        await at.until("collector A again to have started", lambda: "Ctrl+C stops cleanly" in a2.output)
 
         # --- 2. the first feed process is killed under its screens: they resume on the second ---------
         on_1 = [s for s in screens if s.connected_to == url1]
