@@ -542,7 +542,9 @@ async def test_a_deployment_survives_killed_processes_and_a_postgresql_restart(
         for r in at.rows("SELECT id, indicator, area, source, period, revision, value FROM observations")
     }
     for s in screens:
-        assert check_stream(s, events, figures) == events[-1].seq, s.name
+        assert check_stream(s, events, figures) == last, s.name
+    later = [(e.seq, e.type.value, e.payload) for e in events if e.seq > last]
+    assert not later, f"events written after every collector stopped: {later}"
 
     # Each figure is in the event log once: a screen is sent it once (last: the other checks hold
     # whether it does or not). Its ingest must not append events for another process's figures,
