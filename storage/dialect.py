@@ -95,14 +95,16 @@ async def _pg_reader(url: str) -> Reader:
     return await PgReader.open(url)
 
 
-def _sqlite_revive(conn: Connection) -> None:
-    return None  # a file: nothing to reconnect to
+def _sqlite_revive(conn: Connection) -> bool:
+    return False  # a file: nothing to reconnect to
 
 
-def _pg_revive(conn: Connection) -> None:
+def _pg_revive(conn: Connection) -> bool:
     assert isinstance(conn, PgConnection)
-    if conn.broken:
-        conn.reconnect()
+    if not conn.broken:
+        return False
+    conn.reconnect()
+    return True
 
 
 def _sqlite_migrate(conn: Connection) -> tuple[int, int]:
@@ -125,7 +127,7 @@ class Dialect:
     connect_writer: Callable[[str], Connection]
     open_reader: Callable[[str], Awaitable[Reader]]
     migrate: Callable[[Connection], tuple[int, int]]  # the schema's version before and after
-    revive: Callable[[Connection], None]  # the writer's connection, before each transaction
+    revive: Callable[[Connection], bool]  # the writer's connection, before each transaction (True: a new one)
     process_lock: Callable[[str], ProcessLock]  # the collector lock's engine part, for a target
     begin_write: str  # the statement that begins the writer's transaction
     begin_read: str  # the statement that begins a read transaction (one snapshot until COMMIT)

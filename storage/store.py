@@ -40,7 +40,7 @@ from storage.repos.reference import Reference
 from storage.repos.requests import RunRequest, RunRequests
 from storage.repos.runs import Runs
 from storage.repos.snapshots import PastSnapshot, Snapshot, SnapshotFilter, Snapshots
-from storage.writer import Writer
+from storage.writer import Writer, unwritable
 from storage.writes import RunFinish, StoreError, StoreUnavailable
 
 __all__ = ["PastSnapshot", "RunRequest", "Snapshot", "SnapshotFilter", "Store", "StoreError", "StoreUnavailable"]
@@ -196,8 +196,15 @@ class Store:
         begin, as soon as a write gets through; once the database is writable again (no failure
         for a while), resolve the alert. Every attempt is one small transaction."""
         while True:
-            with contextlib.suppress(StoreUnavailable):
+            try:
                 await self._write_pending()
+            except StoreUnavailable:
+                pass
+            except Exception as exc:
+                # Not ending here, whatever failed: the runs' ends waiting would never be written. A
+                # read fails too while a server is away (the alert's texts), with the engine's own error.
+                if not unwritable(exc):
+                    log.exception("writing what waits for the database failed; trying again")
             if self.state.writer.health.ok and not self.runs.unended and not self.runs.unstarted:
                 with contextlib.suppress(StoreUnavailable):
                     await self.alerts.resolve(*WRITE_ALERT)

@@ -175,7 +175,14 @@ class Writer:
         assert conn is not None
         self.dialect.revive(conn)  # the server restarted: an error here is "cannot be written now", as any
         outcomes: list[tuple[bool, Any]] = []
-        conn.execute(self.dialect.begin_write)
+        try:
+            conn.execute(self.dialect.begin_write)
+        except Exception as exc:
+            # A connection the server ended while it was idle (a restart) says so only when used. Nothing
+            # of the transaction has run: begin it on a new connection, rather than refuse the group.
+            if not (unwritable(exc) and self.dialect.revive(conn)):
+                raise
+            conn.execute(self.dialect.begin_write)
         try:
             for op in ops:
                 conn.execute("SAVEPOINT op")

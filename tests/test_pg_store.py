@@ -9,11 +9,11 @@ import pytest
 from pydantic import ValidationError
 
 from bench import pgserver
-from storage import Batch, ObservationIn, Store, StoreError
+from storage import Batch, ObservationIn, RunOutcome, RunTrigger, Store, StoreError
 from storage.lock import CollectorLock, DatabaseBusy, holder
 from storage.pg.adapter import PgConnection, PgReader
 from storage.settings import DatabaseSettings
-from storage.writes import StoreUnavailable
+from storage.writes import RunFinish, StoreUnavailable
 from tests.conftest import run_cli
 from tests.pgkit import TEMPLATE_DB, PgServer, start_again, stop_server
 
@@ -67,6 +67,52 @@ async def test_a_restarted_server_is_written_again_and_nothing_acknowledged_is_l
         assert "cannot be written" in caplog.text
         assert own_server.password not in caplog.text
         assert all(own_server.password not in str(e.payload) for e in await store.events.after(0))
+    finally:
+        await store.close()
+
+
+async def test_the_first_write_after_a_restart_is_written_on_a_connection_idle_through_it(
+    own_server: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection the server ended while it was idle (a restart) says so only when it is used: the
+    writer begins its transaction on a new one then, instead of refusing the first write after the
+    restart (a feed process's first audited command, hours later, was answered `internal`)."""
+    url = own_server.create_database(TEMPLATE_DB)
+    store = await Store.open(url)
+    try:
+        assert (await store.observations.ingest(Batch("gso", [rec("2024-01", 1.0)]))).new == 1
+        stop_server(own_server)
+        start_again(own_server, monkeypatch)
+        assert (await store.observations.ingest(Batch("gso", [rec("2024-02", 2.0)]))).new == 1
+        assert store.write_problem() is None
+    finally:
+        await store.close()
+
+
+async def test_a_run_ended_while_the_server_is_away_is_recorded_once_it_is_back(
+    own_server: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store keeps a run's end while the server is away and writes it once it is back. Each
+    attempt reads the write alert's texts before writing, and with the server away that read fails
+    with the engine's own error (not StoreUnavailable): it must not end the recovery, or the end is
+    never written and the run stays 'running' for as long as the process lives."""
+    url = own_server.create_database(TEMPLATE_DB)
+    store = await Store.open(url)
+    store.probe_every = 0.05
+    store.state.writer.recovery_hold = 0.0
+    try:
+        running = await store.runs.start("gso", RunTrigger.SCHEDULE)
+        stop_server(own_server)
+        ended = await store.runs.end_eventually(running, RunFinish(outcome=RunOutcome.FAILED, error="not stored"))
+        assert ended.outcome is RunOutcome.FAILED  # as it will be recorded
+        await asyncio.sleep(20 * store.probe_every)  # attempts while the server is away, each failing
+
+        start_again(own_server, monkeypatch)
+        deadline = asyncio.get_running_loop().time() + RECOVERY_TIMEOUT_S
+        while (run := await store.runs.get(running.id)) is None or run.outcome is RunOutcome.RUNNING:
+            assert asyncio.get_running_loop().time() < deadline, "the run's end was never written"
+            await asyncio.sleep(0.05)
+        assert (run.outcome, run.error) == (RunOutcome.FAILED, "not stored")
     finally:
         await store.close()
 
