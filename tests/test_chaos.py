@@ -484,6 +484,15 @@ async def test_a_deployment_survives_killed_processes_and_a_postgresql_restart(
         assert {(r["source"], r["outcome"]) for r in done[-1]["data"]["runs"]} == {(s, "success") for s in sources}
 
         # --- 4. SIGTERM each process: the collectors, then (the screens caught up) the feeds ------------
+        # Once the database is back, each process resolves its own "cannot be written" alert (its recovery
+        # task, a few seconds on): the deployment has recovered when none is open; that is an event too.
+        await at.until(
+            "every storage.write_failed alert resolved",
+            lambda: (
+                at.rows("SELECT count(*) FROM alerts WHERE rule = 'storage.write_failed' AND state <> 'resolved'")
+                == [(0,)]
+            ),
+        )
         for name in ("collector B", "collector A again"):
             await at.terminate(name)
         (last,) = at.rows("SELECT max(seq) FROM events")[0]
