@@ -10,8 +10,8 @@ a tenth of them published by a second source too) over the nation and the 34 pro
 since 2025-07-01, ``--years`` years of months from 2026-01 (the clock is moved to the 2030s: the
 34 exist then). The history arrives as the collectors would pull it: one source's run per
 ``--batch`` indicators, each through ``store.observations.ingest``, then ``evaluate_rules`` with what the
-batch touched (per indicator its newest periods and those it revised, the run's id and the state the
-serving process keeps, as ``Collector`` does). The newest month lacks
+batch touched (per indicator its newest periods and those it revised, and the areas it carried, the
+run's id and the state the serving process keeps, as ``Collector`` does). The newest month lacks
 two provinces' reports, which the timer pass, once they fall due, flags as late.
 
 Targets: rules add less than 50 % to ingest (over the whole pull); a timer pass over the whole
@@ -113,6 +113,14 @@ def touched(recs: list[ObservationIn], revised: Sequence[Revision] = ()) -> dict
     }
 
 
+def carried(recs: list[ObservationIn]) -> dict[str, set[str]]:
+    """What ``Collector`` hands the rules after a run as well: per indicator, the areas it carried."""
+    got: dict[str, set[str]] = {}
+    for r in recs:
+        got.setdefault(r.indicator, set()).add(r.area)
+    return got
+
+
 def source(name: str, agency: str | None, kind: SourceKind = SourceKind.AGENCY_JSON) -> SourceSettings:
     fmt = {"format": "sdmx-csv"} if kind is SourceKind.SDMX else {}
     return SourceSettings.model_validate(
@@ -183,6 +191,7 @@ async def run(args: argparse.Namespace, path: Path) -> None:
                     revised=result.revised,
                     run_id=started.id,
                     state=state,
+                    areas=carried(recs),
                 )
                 t_rules = time.perf_counter() - t0
                 ingest_times.append(t_ingest)

@@ -93,6 +93,7 @@ class RunTally:
     first_rejection: str | None = None
     first_example: str | None = None  # "#index: reason" of the first rejected record
     touched: dict[str, set[str]] = field(default_factory=dict)  # indicator -> periods the run carried
+    areas: dict[str, set[str]] = field(default_factory=dict)  # indicator -> areas the run carried
     last_answer: Fetched | None = None  # the latest answer received: kept with the run if it fails
 
 
@@ -305,6 +306,7 @@ class Collector:
         tally.revisions += result.revised
         for rec in parsed.records:
             tally.touched.setdefault(rec.indicator, set()).add(rec.period)
+            tally.areas.setdefault(rec.indicator, set()).add(rec.area)
         if result.rejected and tally.first_rejection is None:
             first = result.rejected[0]
             reason = first.reason if len(first.reason) <= 300 else first.reason[:297] + "..."  # it may quote values

@@ -47,7 +47,8 @@ class RunRules:
     async def _evaluate(self, name: str, tally: pipeline.RunTally, run_id: int | None) -> None:
         """The `[rules]` on what this run touched: per indicator, the newest periods it carried
         (a first pull carries years of history: the timer pass sees the rest) and every period it
-        revised. Never raises: a rule's failure is logged and the run's outcome stands."""
+        revised, and the areas it carried (two sources' figures compared there). Never raises: a
+        rule's failure is logged and the run's outcome stands."""
         if self.settings is None or not tally.touched:
             return
         revised: dict[str, set[str]] = {}
@@ -58,7 +59,7 @@ class RunRules:
             for code, got in tally.touched.items()
         }
         try:
-            indicators = [i for i in await self.store.reference.indicators() if i.code in periods]
+            indicators = self.store.reference.listed(periods)
             await evaluate_rules(
                 self.store,
                 self.settings,
@@ -69,8 +70,9 @@ class RunRules:
                 revised=tally.revisions,
                 run_id=run_id,
                 state=self.state,
+                areas=tally.areas,
             )
-        except Exception as exc:  # evaluate_rules logs its own rules; this is the catalogue read
+        except Exception as exc:  # evaluate_rules logs its own rules; this is what is around them
             log.error("rules after run of %s failed: %r", name, exc)
 
 

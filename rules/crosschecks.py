@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from collectors.config import RulesSettings
 from rules.reporting import Areas, placeholders
@@ -61,37 +62,51 @@ def parse_formula(formula: str) -> list[tuple[int, str]]:
     return terms
 
 
-async def latest_figures(store: Store, indicator: str, period: str, areas: Areas | None = None) -> list[Figure]:
-    """The newest revision of every (area, source) figure of ``indicator`` for ``period``."""
-    known = await (areas if areas is not None else Areas(store)).known()
-    # area IN (every known area): the key (indicator, area, period, ...) is sought per area, not
-    # the indicator's whole history read (reporting.Areas says why).
+async def latest_figures(store: Store, indicator: str, period: str, areas: Sequence[str] | None = None) -> list[Figure]:
+    """The newest revision of every (area, source) figure of ``indicator`` for ``period``, in
+    ``areas`` (default: every area the store knows), area by area in their order."""
+    wanted = list(areas) if areas is not None else await Areas(store).known()
+    if not wanted:
+        return []
+    # area IN (the areas): the key (indicator, area, period, ...) is sought per area, not the
+    # indicator's whole history read (reporting.Areas says why).
     rows = await store.read_rows(
         f"""SELECT o.area, o.source, o.value, o.status, o.id, p.digest FROM observations o
            LEFT JOIN raw_payloads p ON p.id = o.payload_id
-           WHERE o.indicator = ? AND o.area IN ({placeholders(len(known))}) AND o.period = ?
+           WHERE o.indicator = ? AND o.area IN ({placeholders(len(wanted))}) AND o.period = ?
              AND o.revision = (SELECT max(revision) FROM observations m WHERE m.indicator = o.indicator
                                AND m.area = o.area AND m.period = o.period AND m.source = o.source)""",
-        (indicator, *known, period),
+        (indicator, *wanted, period),
     )
-    return [Figure(*r) for r in rows]
+    by_area: dict[str, list[Figure]] = {area: [] for area in wanted}
+    for r in rows:
+        by_area[r[0]].append(Figure(*r))
+    return [f for area in wanted for f in by_area[area]]
 
 
 class Reads:
     """What one pass of the cross-checks would otherwise read again: the areas, and each
-    (indicator, period)'s figures (read once for the three checks and for every derived figure
-    that is made of it). Within one pass only: figures change with the next ingest."""
+    (indicator, area, period)'s figures (read once for the three checks and for every derived
+    figure that is made of it). Only the areas a check asks for are read: the national figure
+    alone, or the areas a run touched, where no check needs every province. Within one pass only:
+    figures change with the next ingest."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.areas = Areas(store)
-        self._figures: dict[tuple[str, str], list[Figure]] = {}
+        self._figures: dict[tuple[str, str], dict[str, list[Figure]]] = {}
 
-    async def figures(self, indicator: str, period: str) -> list[Figure]:
-        got = self._figures.get((indicator, period))
-        if got is None:
-            got = self._figures[(indicator, period)] = await latest_figures(self.store, indicator, period, self.areas)
-        return got
+    async def figures(self, indicator: str, period: str, areas: Sequence[str] | None = None) -> list[Figure]:
+        """The figures of ``indicator`` for ``period`` in ``areas`` (default: every known area)."""
+        wanted = areas if areas is not None else await self.areas.known()
+        held = self._figures.setdefault((indicator, period), {})
+        unread = [a for a in wanted if a not in held]
+        if unread:
+            for area in unread:
+                held[area] = []
+            for f in await latest_figures(self.store, indicator, period, unread):
+                held[f.area].append(f)
+        return [f for area in wanted for f in held[area]]
 
 
 async def recent_periods(store: Store, indicator: str, n: int = 3) -> list[str]:
@@ -132,13 +147,13 @@ async def check_provinces(
     if indicator.level is not Level.BOTH or indicator.kind not in (IndicatorKind.FLOW, IndicatorKind.STOCK):
         return None
     reads = reads if reads is not None else Reads(store)
-    figures = await reads.figures(indicator.code, period)
-    national = _pick(figures, NATION)
+    national = _pick(await reads.figures(indicator.code, period, [NATION]), NATION)
     in_force = await reads.areas.in_force(Period.parse(period).end_date)
-    parts = [_pick(figures, code, province_sources) for code in in_force]
     subject = f"{indicator.code}/{period}"
     if national is None:
-        return None
+        return None  # the provinces' figures are not read: nothing to add them up against
+    figures = await reads.figures(indicator.code, period, in_force)
+    parts = [_pick(figures, code, province_sources) for code in in_force]
     got = [p for p in parts if p is not None]
     total = sum(p.value for p in got)
     tolerance = rules.tolerance_of(indicator.code)
@@ -180,10 +195,10 @@ async def check_derived(
         return None
     reads = reads if reads is not None else Reads(store)
     terms = parse_formula(indicator.formula)
-    figure = _pick(await reads.figures(indicator.code, period), NATION)
+    figure = _pick(await reads.figures(indicator.code, period, [NATION]), NATION)
     parts: list[tuple[int, Figure]] = []
     for sign, code in terms:
-        part = _pick(await reads.figures(code, period), NATION)
+        part = _pick(await reads.figures(code, period, [NATION]), NATION)
         if part is None:
             return None
         parts.append((sign, part))
@@ -209,8 +224,12 @@ async def check_sources(
     *,
     lag: Mapping[str, timedelta] | None = None,
     reads: Reads | None = None,
+    areas: Sequence[str] | None = None,
 ) -> int:
     """Alert on each figure two sources publish differently; returns how many disagree.
+
+    ``areas``: only these areas' figures (after a run, those it carried: another area's figures,
+    and so their verdict, did not change with it); default every area.
 
     Figures of different statuses are not compared: one source has published the official figure,
     the other not yet (it catches up on its next pull). ``lag``: each source's polling interval; a
@@ -218,7 +237,7 @@ async def check_sources(
     and the other not yet is ordinary polling lag, not two sources disagreeing."""
     reads = reads if reads is not None else Reads(store)
     by_area: dict[str, list[Figure]] = {}
-    for f in await reads.figures(indicator.code, period):
+    for f in await reads.figures(indicator.code, period, areas):
         by_area.setdefault(f.area, []).append(f)
     tolerance = rules.tolerance_of(indicator.code)
     disagree = 0
@@ -251,8 +270,12 @@ async def check_all(
     province_sources: set[str] | None = None,
     lag: Mapping[str, timedelta] | None = None,
     after: str = "timer",
+    areas: Mapping[str, Collection[str]] | None = None,
 ) -> None:
     """Every cross-check of ``indicators`` (default all) for ``periods`` (default: the 3 newest).
+    ``areas``: per indicator, the areas whose sources are compared (after a run, those it carried;
+    default, or an indicator not in it: every area). The provinces' sum and a derived figure are
+    judged whole whatever ``areas`` says.
 
     A check that fails is logged in one line (the rule, the indicator and period, and ``after``:
     the source whose run asked for the checks, or the timer) and the others
@@ -261,16 +284,21 @@ async def check_all(
     reads = Reads(store)
     for ind in chosen:
         wanted = (periods or {}).get(ind.code) if periods is not None else None
+        carried = (areas or {}).get(ind.code)
+        only = sorted(carried) if carried is not None else None
         for period in wanted if wanted is not None else await recent_periods(store, ind.code):
             if ind.frequency.value == "live":
                 continue
+            # What the checks below ask for, in one read: every area, or the run's and the nation's
+            # (the provinces are read only if the nation has a figure to add them up against).
+            await reads.figures(ind.code, period, None if only is None else sorted({NATION, *only}))
             checks: tuple[tuple[str, Callable[[Indicator, str], Awaitable[object]]], ...] = (
                 (
                     PROVINCES,
                     lambda i, p: check_provinces(store, i, p, rules, province_sources=province_sources, reads=reads),
                 ),
                 (DERIVED, lambda i, p: check_derived(store, i, p, rules, reads=reads)),
-                (SOURCES, lambda i, p: check_sources(store, i, p, rules, lag=lag, reads=reads)),
+                (SOURCES, partial(check_sources, store, rules=rules, lag=lag, reads=reads, areas=only)),
             )
             for rule, check in checks:
                 try:

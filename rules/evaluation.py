@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -43,15 +43,6 @@ async def alert_timer(store: Store, every: timedelta = TICK) -> None:
         await asyncio.sleep(every.total_seconds())
 
 
-@dataclass
-class RulesState:
-    """What the rules keep between passes, owned by the serving process (its ``Collector``, whose
-    runs and the rules timer share it): the late-report rule's rows of the last pass, so that a
-    run's pass judges again only what the run touched."""
-
-    late: reporting.LateReports = field(default_factory=reporting.LateReports)
-
-
 def province_sources(sources: Sequence[SourceSettings]) -> set[str] | None:
     """The sources a province's own report comes from: those that speak for no agency.
 
@@ -66,6 +57,38 @@ def polling_lag(sources: Sequence[SourceSettings]) -> dict[str, timedelta]:
     return {s.name: s.every if s.every is not None else DEFAULT_LAG for s in sources}
 
 
+@dataclass(frozen=True)
+class SourceFacts:
+    """What every pass asks of the configured sources, worked out once for them: whose figures
+    are a province's own report, how long each may lag, the agency each speaks for."""
+
+    sources: tuple[SourceSettings, ...]
+    own: set[str] | None
+    lag: dict[str, timedelta]
+    agency: dict[str, str | None]
+
+    @classmethod
+    def of(cls, sources: Sequence[SourceSettings]) -> SourceFacts:
+        agency = {s.name: s.agency for s in sources}
+        return cls(tuple(sources), province_sources(sources), polling_lag(sources), agency)
+
+
+@dataclass
+class RulesState:
+    """What the rules keep between passes, owned by the serving process (its ``Collector``, whose
+    runs and the rules timer share it): the late-report rule's rows of the last pass, so that a
+    run's pass judges again only what the run touched; the facts of the sources, so that a run's
+    pass does not work them out again from every source configured."""
+
+    late: reporting.LateReports = field(default_factory=reporting.LateReports)
+    facts: SourceFacts | None = None
+
+    def facts_of(self, sources: Sequence[SourceSettings]) -> SourceFacts:
+        if self.facts is None or self.facts.sources != tuple(sources):  # the same objects: no field compared
+            self.facts = SourceFacts.of(sources)
+        return self.facts
+
+
 async def evaluate_rules(
     store: Store,
     rules: RulesSettings,
@@ -78,8 +101,10 @@ async def evaluate_rules(
     revised: Sequence[Revision] = (),
     run_id: int | None = None,
     state: RulesState | None = None,
+    areas: Mapping[str, Collection[str]] | None = None,
 ) -> None:
-    """Late reports, then the cross-checks (of ``indicators``/``periods``; default all, newest).
+    """Late reports, then the cross-checks (of ``indicators``/``periods``; default all, newest;
+    two sources compared in ``areas``, per indicator: a run's, default every area).
 
     ``state``: what the serving process keeps between passes; after a run (``source`` and
     ``indicators`` given) the late reports are then judged again for the run's indicators only.
@@ -87,7 +112,8 @@ async def evaluate_rules(
 
     Never raises: a rule that fails is logged in one line, naming the rule and the source, so a
     collection run's outcome stands whatever a rule does."""
-    own = province_sources(sources)
+    facts = state.facts_of(sources) if state is not None else SourceFacts.of(sources)
+    own = facts.own
     touched = [i.code for i in indicators] if source is not None and indicators is not None else None
     try:
         await reporting.check_late(
@@ -107,12 +133,14 @@ async def evaluate_rules(
             indicators=indicators,
             periods=dict(periods) if periods is not None else None,
             province_sources=own,
-            lag=polling_lag(sources),
+            lag=facts.lag,
             after=source or "timer",
+            areas=areas,
         )
     except Exception as exc:
         log.error("rule crosscheck failed (source %s): %r", source or "timer", exc)
-    await _revisions_and_anomalies(store, rules, sources, source, indicators, periods, revised, run_id)
+    agency = facts.agency.get(source) if source is not None else None
+    await _revisions_and_anomalies(store, rules, agency, source, indicators, periods, revised, run_id)
     if source is None:  # the timer pass: stale data is the absence of runs, which no run reports
         try:
             await source_health.check_stale(store, rules, sources, utcnow(), watching_since=watching_since)
@@ -123,18 +151,17 @@ async def evaluate_rules(
 async def _revisions_and_anomalies(
     store: Store,
     rules: RulesSettings,
-    sources: Sequence[SourceSettings],
+    agency: str | None,
     source: str | None,
     indicators: Sequence[Indicator] | None,
     periods: Mapping[str, list[str]] | None,
     revised: Sequence[Revision],
     run_id: int | None,
 ) -> None:
-    """After a run: its revisions watched, its figures scored for outliers; always: the bands (of
-    what the run touched, or all on the timer). A figure's outliers are judged when it arrives only."""
+    """After a run: its revisions watched (``agency``: the run's source's), its figures scored for
+    outliers; always: the bands (of what the run touched, or all on the timer). A figure's outliers are judged when it arrives only."""
     after = source or "timer"
     if source is not None and revised:
-        agency = next((s.agency for s in sources if s.name == source), None)
         try:
             await revision_watch.watch(store, rules, source, revised, agency=agency, run_id=run_id)
         except Exception as exc:

@@ -141,7 +141,7 @@ class Areas:
 
     async def known(self) -> list[str]:
         if self._known is None:
-            self._known = sorted({a.code for a in await self._store.reference.area_versions()})
+            self._known = sorted(self._store.reference.catalogue.areas)  # in memory: no read
         return self._known
 
     async def in_force(self, on: date) -> list[str]:
@@ -306,14 +306,17 @@ async def _judged(
     full = state is None or touched is None or state.basis != basis
     again = set(touched or ())
     reread = []
+    due: dict[tuple[Frequency, int], str] = {}  # the newest period due, by frequency and due days
     for ind in indicators:
         if not reported(ind):
             continue
         kept = None if full or ind.code in again or state is None else state.rows.get(ind.code)
         if kept is not None:
             days = rules.due(ind.code, ind.frequency.value)
-            period = last_due_period(ind.frequency, days, now)
-            if str(period) != kept.period:
+            period = due.get((ind.frequency, days))
+            if period is None:
+                period = due[(ind.frequency, days)] = str(last_due_period(ind.frequency, days, now))
+            if period != kept.period:
                 kept = None  # time moved it on: a newer period has fallen due
         if kept is None:
             reread.append(ind)
@@ -335,7 +338,7 @@ async def _check_late(
     state: LateReports | None,
     touched: Iterable[str] | None,
 ) -> list[Owed]:
-    indicators = await store.reference.indicators()
+    indicators = store.reference.listed()  # in memory: a run's pass reads no catalogue
     started = await judged_from(store, rules)
     table = await _judged(store, rules, now, indicators, province_sources, state, touched)
     owners = {i.code: i.owner for i in indicators}

@@ -130,6 +130,32 @@ async def test_one_alert_per_rule_and_subject_through_its_life(db: Store, clock:
     ]
 
 
+async def test_an_alert_fired_again_is_worded_from_its_params_and_names_as_they_are_now(db: Store) -> None:
+    """While its condition holds a rule fires its alert again on every pass, mostly unchanged: the
+    store keeps its texts (wording them cost more than the rest of the pass), but words it again
+    once its params or the catalogue's names change, and after it resolved."""
+    rule, subject = "crosscheck.sources", "RETAIL_SALES/01/2024-05"
+    params = AlertParams(
+        indicator="RETAIL_SALES", area="01", period="2024-05", source="a", value=100.0,
+        reference_value=120.0, reference_source="b",
+    )  # fmt: skip
+    first = await db.alerts.fire(rule, subject, Severity.WARNING, params=params)
+    assert first is not None and "là 100,0 nghìn tỷ đồng theo a" in first.message
+    assert first.message_en is not None and "is 100.0 trillion VND from a" in first.message_en
+    assert await db.alerts.fire(rule, subject, Severity.WARNING, params=params) is None  # nothing changed
+    moved = params.model_copy(update={"value": 101.5})
+    second = await db.alerts.fire(rule, subject, Severity.WARNING, params=moved)
+    assert second is not None and "là 101,5 nghìn tỷ đồng theo a" in second.message
+    [retail] = [i for i in await db.reference.indicators() if i.code == "RETAIL_SALES"]
+    await db.reference.upsert_indicators([retail.model_copy(update={"name_vi": "Bán lẻ (tên mới)"})])
+    renamed = await db.alerts.fire(rule, subject, Severity.WARNING, params=moved)
+    assert renamed is not None and renamed.message.startswith("Hai nguồn khác nhau: Bán lẻ (tên mới), ")
+    await db.alerts.resolve(rule, subject)
+    await db.reference.upsert_indicators([retail])
+    reopened = await db.alerts.fire(rule, subject, Severity.WARNING, params=moved)
+    assert reopened is not None and reopened.id != first.id and retail.name_vi in reopened.message
+
+
 async def test_a_source_that_is_down_mutes_its_own_late_reports_and_stale_alerts(db: Store, clock: ManualClock) -> None:
     late01 = await db.alerts.fire(
         LATE, "01:2026-10", Severity.WARNING, "Tỉnh 01 nộp muộn", params=AlertParams(source="p01", area="01")

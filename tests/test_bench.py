@@ -152,12 +152,20 @@ def test_sweep_bench_runs_small_and_prints_its_targets() -> None:
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    # Wall and CPU of both sides in one line, then one verdict per target.
-    assert re.search(r"^ +4 +[\d.]+s +[\d.]+s +[\d.]+x +[\d.]+x +[\d.]+s +[\d.]+s +[\d.]+x$", out, re.M), out
+    # Wall and CPU of both sides in one line (and the pipeline's CPU with the rules), then one
+    # verdict per target.
+    row = r"^ +4 +[\d.]+s +[\d.]+s +[\d.]+x +[\d.]+x +[\d.]+s +[\d.]+s +[\d.]+x +[\d.]+s +[\d.]+x$"
+    assert re.search(row, out, re.M), out
     assert re.search(r"^(PASS|FAIL) within 2x of the bare fetch at the collector's default", out, re.M), out
     assert re.search(r"^(PASS|FAIL) the 1,000-source sweep under 10 s: slowest [\d.]+s$", out, re.M), out
     assert re.search(
         r"^(PASS|FAIL) collector CPU per 1,000 polls at most 1\.2x a bare httpx gather .*: [\d.]+s against [\d.]+s, [\d.]+x$",
+        out,
+        re.M,
+    ), out
+    assert re.search(
+        r"^(PASS|FAIL) collector CPU per 1,000 polls with the rules at most 1\.2x a bare httpx gather .*: "
+        r"[\d.]+s against [\d.]+s, [\d.]+x$",
         out,
         re.M,
     ), out

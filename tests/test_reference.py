@@ -97,3 +97,19 @@ async def test_vietnamese_names_are_nfc_everywhere(store: Store) -> None:
         conn.close()
     for a in await store.reference.areas_in_force(date(2020, 1, 1)):
         assert unicodedata.is_normalized("NFC", a.name_vi)
+
+
+async def test_the_areas_in_force_and_the_catalogue_are_answered_from_memory_as_the_tables_say(store: Store) -> None:
+    """The rules ask which areas are in force after every run: answered from the catalogue in memory
+    (the areas are written once, when the store opens), the same as the table's."""
+    sql = (
+        "SELECT code FROM areas WHERE valid_from <= ?1 AND ?1 <= valid_to AND (?2 OR kind != 'nation') "
+        "ORDER BY kind = 'nation' DESC, code"
+    )
+    for day in (date(2000, 1, 1), date(2020, 8, 19), date(2025, 6, 30), date(2025, 7, 1), date(2030, 1, 31)):
+        for nation in (False, True):
+            table = [r[0] for r in await store.read_rows(sql, (day.isoformat(), nation))]
+            assert [a.code for a in await store.reference.areas_in_force(day, include_nation=nation)] == table
+    indicators = await store.reference.indicators()
+    assert store.reference.listed() == sorted(indicators, key=lambda i: (i.category, i.code))
+    assert [i.code for i in store.reference.listed({"CPI_YOY", "EXPORTS"})] == sorted(["CPI_YOY", "EXPORTS"])

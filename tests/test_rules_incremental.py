@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from collectors.config import CollectorSettings, RulesSettings, SourceSettings
-from rules import reporting
+from rules import crosschecks, reporting
 from rules.after_run import Collector
 from rules.evaluation import RulesState, evaluate_rules
 from storage import NATION, Batch, ObservationIn, RunOutcome, RunTrigger, Store
@@ -167,3 +167,55 @@ async def test_a_late_report_arriving_resolves_its_alert_after_its_run(tmp_path:
                     assert after == late - {"04"}
             finally:
                 await store.close()
+
+
+async def test_two_sources_compared_where_a_run_carried_figures_give_the_alerts_of_a_full_pass(
+    stores: tuple[Store, Store, ManualClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a run, two sources' figures are compared in the areas it carried only (another area's
+    figures did not change with it): the same alerts as comparing every area, once the timer pass
+    (``tick``) has fired what fell due meanwhile; and only those areas are read."""
+    incremental, full, clock = stores
+    a, b, c = [x.code for x in await incremental.reference.areas_in_force(date(2030, 1, 31))][:3]
+    code, period = CODES[0], "2030-01"
+    sources = [
+        SourceSettings(name=n, kind="agency-json", url=f"http://127.0.0.1:9/{n}", every="15m") for n in ("one", "two")
+    ]
+    state = RulesState()
+    asked: list[list[str]] = []
+
+    async def run(source: str, values: dict[str, float]) -> set[tuple[str, str]]:
+        """One run of ``source`` into both stores, the rules after it (the areas it carried, or
+        every area), the timer pass; returns the crosscheck.sources alerts firing."""
+        recs = [ObservationIn(indicator=code, area=area, period=period, value=v) for area, v in values.items()]
+        for store, kept in ((incremental, state), (full, None)):
+            started = await store.runs.start(source, RunTrigger.SCHEDULE)
+            result = await store.observations.ingest(Batch(source, recs, run_id=started.id))
+            await store.runs.finish(started.id, RunOutcome.SUCCESS, fetched=len(recs), new=result.new)
+            await evaluate_rules(
+                store, RULES, sources, source=source, indicators=store.reference.listed([code]),
+                periods={code: [period]}, run_id=started.id, state=kept,
+                areas={code: set(values)} if kept is not None else None,
+            )  # fmt: skip
+            await store.alerts.tick()
+        alerts = await incremental.alerts.listed()
+        assert seen(alerts) == seen(await full.alerts.listed())
+        return {(x.subject, x.state.value) for x in alerts if x.rule == crosschecks.SOURCES}
+
+    latest = crosschecks.latest_figures
+
+    async def recording(store: Store, indicator: str, period: str, areas: Sequence[str] | None = None) -> Any:
+        if store is incremental:
+            asked.append(sorted(areas or ["every area"]))
+        return await latest(store, indicator, period, areas)
+
+    monkeypatch.setattr(crosschecks, "latest_figures", recording)
+    assert await run("one", {a: 100.0, b: 200.0, c: 300.0}) == set()
+    assert await run("two", {a: 100.0, b: 250.0}) == {(f"{code}/{b}/{period}", "pending")}  # polling lag: 15 min
+    clock.advance(timedelta(minutes=20))
+    asked.clear()
+    # A run that carried c alone: b's disagreement still fires once its `for` has passed (the tick).
+    assert await run("one", {c: 300.0}) == {(f"{code}/{b}/{period}", "firing")}
+    assert asked == [sorted([NATION, c])], "the nation's figure (none: no province read) and the run's area"
+    assert await run("two", {b: 200.0}) == set()  # b agrees again
+    assert await run("one", {a: 120.0}) == {(f"{code}/{a}/{period}", "pending")}

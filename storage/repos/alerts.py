@@ -24,7 +24,7 @@ from storage.rows import (
     ALERT_COLUMNS,
     alert_from_row,
 )
-from wording import LANGS, RULES, Missing, alert_text, label
+from wording import LANGS, RULES, Missing, Names, alert_text, label
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,11 @@ class Alerts:
         self.open_keys: set[tuple[str, str]] = set()
         # Which firing alerts mute which others (storage/alerting.py); a server may set its own.
         self.inhibitions: tuple[Inhibition, ...] = DEFAULT_INHIBITIONS
+        # Each (rule, subject)'s last texts and what they were worded from (severity, params, names):
+        # a rule fires its alert again on every pass while the condition holds, mostly with the same
+        # params, and wording it (numbers through Babel) cost more than the rest of the pass. Dropped
+        # when the alert resolves, so it holds no more than the alerts open.
+        self._worded: dict[tuple[str, str], tuple[tuple[Severity, AlertParams, Names], tuple[str, str | None]]] = {}
 
     async def read_open(self) -> None:
         """Read back which alerts are open (``Store.open``)."""
@@ -85,21 +90,28 @@ class Alerts:
     ) -> tuple[str, str | None]:
         """An alert's text in Vietnamese and English, from the catalogue. Where the catalogue cannot word
         it: ``fallback`` in Vietnamese, and in English the rule and subject ("Alert x.y: subject")."""
-        unknown = label("unknown", "en", rule=rule, subject=subject)
-        if fallback is not None and rule not in RULES:
-            return fallback, unknown  # a rule the catalogue does not word (a test's, a plug-in's): its own text
+        if fallback is not None and rule not in RULES:  # a rule the catalogue does not word (a test's, a plug-in's)
+            return fallback, self._unknown(rule, subject)
         names = await self._reference.names()
+        kept = self._worded.get((rule, subject))
+        if kept is not None and kept[0][2] is names and kept[0][:2] == (severity, params):
+            return kept[1]
         values = params.model_dump(exclude_none=True)
         try:
-            return tuple(  # type: ignore[return-value]
-                alert_text(rule, values, lang, names, subject=subject, severity=severity.value) for lang in LANGS
-            )
+            vi, en = (alert_text(rule, values, lang, names, subject=subject, severity=severity.value) for lang in LANGS)
         except Missing as exc:
             if fallback is not None:
-                return fallback, unknown
+                return fallback, self._unknown(rule, subject)
             # A rule fired without a param its text needs: a defect, but the alert must not be lost.
             log.warning("alert %s on %s: its text needs the param %r", rule, subject, exc.args[0])
-            return label("unknown", "vi", rule=rule, subject=subject), unknown
+            return label("unknown", "vi", rule=rule, subject=subject), self._unknown(rule, subject)
+        self._worded[(rule, subject)] = ((severity, params, names), (vi, en))
+        return vi, en
+
+    @staticmethod
+    def _unknown(rule: str, subject: str) -> str:
+        """The English text of an alert the catalogue cannot word: its rule and subject."""
+        return label("unknown", "en", rule=rule, subject=subject)
 
     async def resolve(self, rule: str, subject: str) -> Alert | None:
         """The condition of ``rule`` on ``subject`` is clear: resolve its alert (a firing one once it
@@ -112,6 +124,7 @@ class Alerts:
         )
         if not still_open:
             self.open_keys.discard((rule, subject))
+            self._worded.pop((rule, subject), None)
         return alert
 
     async def tick(self) -> list[Alert]:
@@ -122,6 +135,7 @@ class Alerts:
         for a in changed:
             if a.state is AlertState.RESOLVED:
                 self.open_keys.discard((a.rule, a.subject))
+                self._worded.pop((a.rule, a.subject), None)
         return changed
 
     async def acknowledge(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 
 from storage import writes
@@ -35,6 +35,9 @@ class Reference:
         self._state = state
         self.source_agencies = source_agencies
         self._names: Names | None = None  # names(), read once (again after the catalogue changes)
+        self._listed: tuple[Catalogue, list[Indicator]] | None = None  # listed(): the catalogue it was sorted from
+        # areas_in_force(), by day, of one catalogue (a day's answer never changes with it).
+        self._in_force: tuple[Catalogue | None, dict[tuple[date, bool], list[Area]]] = (None, {})
 
     @property
     def catalogue(self) -> Catalogue:
@@ -63,13 +66,23 @@ class Reference:
             return [area_from_row(r) for r in await cur.fetchall()]
 
     async def areas_in_force(self, on: date, *, include_nation: bool = False) -> list[Area]:
-        """The provinces and centrally-run cities in force on ``on`` (and the nation, if asked)."""
-        sql = (
-            "SELECT code, name_vi, kind, valid_from, valid_to, successor_code FROM areas "
-            "WHERE valid_from <= ?1 AND ?1 <= valid_to AND (?2 OR kind != 'nation') ORDER BY kind = 'nation' DESC, code"
-        )
-        async with self._state.reader.execute(sql, (on.isoformat(), include_nation)) as cur:
-            return [area_from_row(r) for r in await cur.fetchall()]
+        """The provinces and centrally-run cities in force on ``on`` (and the nation, if asked, first).
+
+        From the catalogue in memory: the areas are written when the store opens (``first_start``),
+        before the catalogue is read, and never after."""
+        catalogue = self.catalogue
+        if self._in_force[0] is not catalogue or len(self._in_force[1]) > 1024:  # a day a year: a few periods
+            self._in_force = (catalogue, {})
+        got = self._in_force[1].get((on, include_nation))
+        if got is None:
+            found = [
+                a
+                for versions in catalogue.areas.values()
+                for a in versions
+                if a.in_force(on) and (include_nation or a.kind != "nation")
+            ]
+            got = self._in_force[1][(on, include_nation)] = sorted(found, key=lambda a: (a.kind != "nation", a.code))
+        return list(got)
 
     async def successor(self, code: str, on: date) -> Area:
         """The unit that ``code`` had become by ``on`` (itself, if still in force).
@@ -129,6 +142,16 @@ class Reference:
             sql += " WHERE " + " AND ".join(where)
         async with self._state.reader.execute(sql + " ORDER BY category, code", args) as cur:
             return [indicator_from_row(r) for r in await cur.fetchall()]
+
+    def listed(self, codes: Collection[str] | None = None) -> list[Indicator]:
+        """The catalogue in memory (only ``codes``, if given), in the order of ``indicators()``: by
+        category and code. For what runs after every collection run, which must not read it again."""
+        catalogue = self.catalogue
+        if self._listed is None or self._listed[0] is not catalogue:
+            ordered = sorted(catalogue.indicators.values(), key=lambda i: (i.category, i.code))
+            self._listed = (catalogue, ordered)
+        ordered = self._listed[1]
+        return list(ordered) if codes is None else [i for i in ordered if i.code in codes]
 
     async def indicator(self, code: str) -> Indicator | None:
         return self.catalogue.indicators.get(code)
