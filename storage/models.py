@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -165,12 +165,12 @@ class Observation(Frozen):
     published_at: datetime | None = None  # the upstream's own time, as the record said (ObservationIn)
 
 
-@dataclass(frozen=True, slots=True)
-class Revision:
+class Revision(NamedTuple):
     """A figure that changed: the new revision stored and the value it replaced.
 
-    A plain dataclass, not a pydantic model: a re-published history can revise 100,000 figures
-    at once, and this is built straight from trusted rows of our own database.
+    A named tuple, not a pydantic model or a dataclass: a re-published history can revise 100,000
+    figures at once, and this is built straight from trusted rows of our own database (a frozen
+    dataclass, setting each field through ``object.__setattr__``, cost 0.15 s of them).
     """
 
     obs_id: int

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from storage.clock import from_text
 from storage.models import (
@@ -14,6 +17,8 @@ from storage.models import (
     Area,
     CollectionRun,
     Indicator,
+    Observation,
+    ObservationStatus,
     Severity,
 )
 
@@ -62,3 +67,51 @@ def indicator_from_row(r: Sequence[Any]) -> Indicator:
         code=r[0], name_vi=r[1], name_en=r[2], unit=r[3], frequency=r[4], category=r[5], owner=r[6],
         level=r[7], kind=r[8], formula=r[9], magnitude=r[10],
     )  # fmt: skip
+
+
+# An observation as the models see it, read from ``observations o``.
+OBS_SELECT = (
+    "o.id, o.indicator, o.area, o.period, o.source, o.revision, o.value, o.status, o.collected_at, o.run_id, "
+    "(SELECT digest FROM raw_payloads WHERE id = o.payload_id), o.published_at"
+)
+_OBSERVATION_FIELDS = (
+    "id", "indicator", "area", "period", "source", "revision", "value", "status", "collected_at", "run_id",
+    "payload_digest", "published_at",
+)  # fmt: skip
+OBS_COLUMNS = len(_OBSERVATION_FIELDS)
+
+
+def observation_from_row(r: Sequence[Any]) -> Observation:
+    return Observation.model_validate(dict(zip(_OBSERVATION_FIELDS, r, strict=True)))
+
+
+_MOMENT_JSON = TypeAdapter(datetime)
+
+
+@functools.lru_cache(maxsize=4096)
+def _moment_json(stored: str | datetime) -> Any:
+    """A stored time (SQLite's text, PostgreSQL's timestamptz) as the models write it in JSON; the
+    figures of a batch share one, hence the cache."""
+    return _MOMENT_JSON.dump_python(from_text(stored) if isinstance(stored, str) else stored, mode="json")
+
+
+def observation_payload(r: Sequence[Any]) -> dict[str, Any]:
+    """``observation_from_row(r).model_dump(mode="json")``, built straight from our own row, without
+    the model: the feed reads every event this way, and a history pull is hundreds of thousands of
+    them (this and Event as a dataclass took the demo's pull from 26.0 to 21.5 CPU-s). Held equal
+    to the model's JSON by a test."""
+    oid, indicator, area, period, source, revision, value, status, collected_at, run_id, digest, published = r
+    return {
+        "id": oid,
+        "indicator": indicator,
+        "area": area,
+        "period": period,
+        "source": source,
+        "value": float(value),
+        "status": ObservationStatus(status).value,
+        "revision": revision,
+        "collected_at": _moment_json(collected_at),
+        "run_id": run_id,
+        "payload_digest": digest,
+        "published_at": None if published is None else _moment_json(published),
+    }

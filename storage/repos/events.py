@@ -7,12 +7,12 @@ from datetime import datetime
 
 from storage import writes
 from storage.clock import from_text
-from storage.ingest import OBS_COLUMNS, OBS_SELECT, observation_payload
 from storage.models import (
     Event,
     EventType,
 )
 from storage.repos.base import StoreState, max_seq
+from storage.rows import OBS_COLUMNS, OBS_SELECT, observation_payload
 
 
 class Events:

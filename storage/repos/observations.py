@@ -13,7 +13,7 @@ from storage import ingest as ingest_mod
 from storage import writes
 from storage.clock import to_text
 from storage.conn import Connection
-from storage.ingest import OBS_SELECT, Batch, Catalogue, observation_from_row, paused_gc
+from storage.ingest import Batch, Catalogue, paused_gc
 from storage.models import (
     IngestLog,
     IngestResult,
@@ -22,6 +22,7 @@ from storage.models import (
 )
 from storage.repos.base import StoreState
 from storage.repos.runs import Runs
+from storage.rows import OBS_SELECT, observation_from_row
 from storage.writes import RunFinish, StoreError
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from storage.clock import to_text
-from storage.ingest import OBS_SELECT, observation_from_row
 from storage.models import (
     Alert,
     AlertState,
@@ -20,8 +19,10 @@ from storage.repos.base import StoreState, max_seq
 from storage.repos.reference import Reference
 from storage.rows import (
     ALERT_COLUMNS,
+    OBS_SELECT,
     RUN_COLUMNS,
     alert_from_row,
+    observation_from_row,
     run_from_row,
 )
 
