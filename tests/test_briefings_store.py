@@ -242,3 +242,18 @@ async def test_a_briefing_is_downloaded_with_a_good_token_only(tmp_path: Path) -
         first = (await store.audit.entries())[-1]
         assert json.loads(json.dumps(first.details))["digest"] == kept.content_digest
     await store.close()
+
+
+async def test_the_serving_process_schedules_the_briefing_where_its_timers_run(tmp_path: Path) -> None:
+    from cli.runtime import Service
+
+    config = parse('[feed]\nport = 0\n[briefing]\ncron = "0 6 1 * *"\n', "ops.toml")
+    service = Service(config, str(tmp_path / "ops.db"))
+    await service.start()
+    try:
+        assert service.briefings is not None
+        next_run = service.briefings.next_run()
+        assert next_run is not None and (next_run.day, next_run.hour, next_run.minute) == (1, 6, 0)
+    finally:
+        await service.stop()
+    assert service.briefings is None
