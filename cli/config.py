@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from collectors.config import CollectorSettings, RulesSettings, SourceSettings, check_mapping
+from collectors.config import CollectorSettings, RulesSettings, SourceSettings, check_crontab, check_mapping
 from console.keys import check_overrides
 from feed.config import FeedSettings, UserSettings
 from storage import reference
@@ -47,6 +47,35 @@ class ConsoleSettings(Section):
         return keys
 
 
+BRIEFING_PERIODS = {"previous month": "M", "previous quarter": "Q", "previous year": "Y"}
+
+
+class BriefingSettings(Section):
+    """``[briefing]``: the leaders' briefing made on a schedule by the serving process (cli/briefings.py)
+    and kept in the store: when (a crontab, as the sources' ``cron``, in UTC), the period it covers (the
+    last whole month, quarter or year before that moment), in which languages and formats, of which
+    indicators (empty: the generator's choice, the key indicators)."""
+
+    cron: str = Field(default="0 6 1 * *", description="crontab expression, UTC (default: 06:00 on the 1st)")
+    period: Literal["previous month", "previous quarter", "previous year"] = "previous month"
+    langs: list[Literal["vi", "en"]] = Field(default=["vi"], min_length=1)
+    formats: list[Literal["pdf", "html"]] = Field(default=["pdf"], min_length=1)
+    indicators: list[str] = Field(default_factory=list, description="indicator codes; empty: the key indicators")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        return check_crontab(v)
+
+    @field_validator("langs", "formats", "indicators")
+    @classmethod
+    def _once(cls, v: list[str]) -> list[str]:
+        twice = sorted(k for k, n in Counter(v).items() if n > 1)
+        if twice:
+            raise ValueError(f"{', '.join(map(repr, twice))} given more than once")
+        return v
+
+
 class Config(Section):
     database: DatabaseSettings = DatabaseSettings()
     feed: FeedSettings = FeedSettings()
@@ -56,6 +85,7 @@ class Config(Section):
     indicators: list[Indicator] = Field(default_factory=list, description="catalogue entries beyond the shipped ones")
     console: ConsoleSettings = ConsoleSettings()
     rules: RulesSettings = RulesSettings()
+    briefing: BriefingSettings | None = None  # no [briefing]: none is made on a schedule
 
     def source_agencies(self) -> dict[str, str]:
         """The agency each source speaks for: alert texts name it (wording/alerts.py)."""
@@ -176,6 +206,10 @@ def _cross_check(config: Config) -> list[str]:
     for code in config.rules.indicators:
         if code not in frequencies:
             problems.append(f"rules.indicators.{code}: unknown indicator {code!r}")
+    if config.briefing is not None:
+        for code in config.briefing.indicators:
+            if code not in frequencies:
+                problems.append(f"briefing.indicators: unknown indicator {code!r}")
     for i, ind in enumerate(config.indicators):
         if ind.category not in categories:
             problems.append(f"indicators[{i}] ({ind.code}).category: unknown category {ind.category!r}")

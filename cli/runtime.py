@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from rich.console import Console
 from rich.text import Text
 
+from cli.briefings import BriefingSchedule
 from cli.config import Config
 from cli.progress import FirstPull
 from collectors.queued import QueuedRuns, serve_requests
@@ -137,6 +138,7 @@ class Service:
         self._alert_timer: asyncio.Task[None] | None = None
         self._rules_timer: asyncio.Task[None] | None = None
         self._requests: asyncio.Task[None] | None = None  # manual runs asked through feed processes
+        self.briefings: BriefingSchedule | None = None  # [briefing], made where the timers run
 
     async def start(self) -> None:
         if self.role != "all" and not dialect_for(self.db_path).notifies:  # processes beside it hear of its writes
@@ -312,12 +314,18 @@ class Service:
         self._rules_timer = asyncio.create_task(
             rules_timer(store, config.rules, config.sources, state=self.collector.rules_state)
         )
+        if config.briefing is not None and self.schedule:
+            self.briefings = BriefingSchedule(store, config.briefing, config.rules)
+            self.briefings.start()
 
     def _stop_timers(self) -> None:
         for task in (self._pruner, self._alert_timer, self._rules_timer):
             if task is not None:
                 task.cancel()
         self._pruner = self._alert_timer = self._rules_timer = None
+        if self.briefings is not None:
+            self.briefings.stop()
+            self.briefings = None
 
     async def _prune(self) -> None:
         """Events older than `[database] keep_events` go; a client that far behind gets a snapshot."""

@@ -184,6 +184,17 @@ def check_mapping(key: str, mapping: SdmxMapping, indicators: dict[str, str], ar
     return problems
 
 
+def check_crontab(text: str) -> str:
+    """``text`` if APScheduler reads it as a crontab expression (the sources' and the briefing's)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(text)
+    except ValueError as exc:
+        raise ValueError(f"invalid crontab expression {text!r}: {exc}") from None
+    return text
+
+
 class SourceSettings(Section):
     name: SourceName
     kind: SourceKind
@@ -217,14 +228,7 @@ class SourceSettings(Section):
     @field_validator("cron")
     @classmethod
     def _cron(cls, v: str | None) -> str | None:
-        if v is not None:
-            from apscheduler.triggers.cron import CronTrigger
-
-            try:
-                CronTrigger.from_crontab(v)
-            except ValueError as exc:
-                raise ValueError(f"invalid crontab expression {v!r}: {exc}") from None
-        return v
+        return None if v is None else check_crontab(v)
 
     @model_validator(mode="after")
     def _shape(self) -> Self:

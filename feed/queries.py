@@ -1,5 +1,5 @@
 """Queries from feed clients (history, runs, provenance, alerts, silences, catalogue, sources,
-reporting), answered from the store and from what the collectors tell of their sources."""
+reporting, briefings), answered from the store and from what the collectors tell of their sources."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any, Literal, Protocol
 from collectors.breaker import BreakerState
 from collectors.config import RulesSettings
 from collectors.pipeline import SourceState
+from feed.briefings import READS_BRIEFINGS, briefing_info, refusal
 from feed.builder import Matcher
 from feed.catalogue import catalogue
 from feed.client import Client
@@ -19,6 +20,8 @@ from feed.protocol import (
     AlertInfo,
     AlertsData,
     AlertsQuery,
+    BriefingsData,
+    BriefingsQuery,
     CatalogueQuery,
     Error,
     ErrorCode,
@@ -225,6 +228,13 @@ class Queries:
         elif isinstance(q, SilencesQuery):
             listed = await self.store.alerts.silences(active_only=q.active_only, limit=q.limit)
             data = SilencesData(silences=[silence_info(s) for s in listed])
+        elif isinstance(q, BriefingsQuery):
+            if not client.role.may(READS_BRIEFINGS):
+                client.push_message(
+                    Error(code=ErrorCode.FORBIDDEN, id=msg.id, message=refusal(client.role, "list briefings"))
+                )
+                return
+            data = BriefingsData(briefings=[briefing_info(b) for b in await self.store.briefings.listed(q.limit)])
         elif isinstance(q, CatalogueQuery):
             data = await catalogue(self.store, self._source_infos())
         elif isinstance(q, ReportingQuery):

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import ssl
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from http import HTTPStatus
@@ -33,9 +31,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from collectors.config import RulesSettings
+from feed.briefings import BRIEFING_PATH, download
 from feed.client import Client
 from feed.commands import Bucket, Commands
-from feed.config import FeedSettings, UserSettings, hash_token
+from feed.config import FeedSettings, UserSettings
+from feed.http import User, Users
+from feed.http import response as _response
+from feed.http import text as _text
 from feed.hub import Hub
 from feed.metrics import Metrics
 from feed.protocol import (
@@ -47,7 +49,6 @@ from feed.protocol import (
     Filter,
     Hello,
     Query,
-    Role,
     Subscribe,
     Unsubscribe,
     Welcome,
@@ -83,26 +84,6 @@ def wording_script() -> bytes:
     """The wall page's words, generated from the one catalogue (wording/catalogue.py): never a copy."""
     data = {"catalogue": CATALOGUE, "locales": INTL_LOCALE}
     return f"window.OPSCENTRE_WORDING = {json.dumps(data, ensure_ascii=False, sort_keys=True)};\n".encode()
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    role: Role
-
-
-class Users:
-    def __init__(self, users: Iterable[UserSettings]) -> None:
-        self._by_hash = {u.token_sha256: User(u.name, u.role) for u in users}
-
-    def check(self, token: str | None) -> User | None:
-        if not token:
-            return None
-        digest = hash_token(token)
-        for known, user in self._by_hash.items():
-            if hmac.compare_digest(known, digest):
-                return user
-        return None
 
 
 def _version() -> str:
@@ -204,6 +185,8 @@ class FeedServer:
             )
         if path == FEED_PATH:
             return self._check_upgrade(connection, request)
+        if BRIEFING_PATH.fullmatch(path):
+            return await download(self.store, self.users, request, path)
         if path == "/healthz":
             return _text(HTTPStatus.OK, "ok\n")
         if path == "/readyz":
@@ -477,21 +460,3 @@ def _explain(exc: ValidationError) -> str:
         loc = ".".join(str(x) for x in e["loc"])
         parts.append(f"{loc}: {e['msg']}" if loc else e["msg"])
     return "; ".join(parts)
-
-
-def _response(status: HTTPStatus, body: bytes, content_type: str, cache: str = "no-store") -> Response:
-    headers = Headers(
-        [
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", cache),
-            ("X-Content-Type-Options", "nosniff"),
-            # websockets closes the connection after a plain HTTP answer: a keep-alive client must know.
-            ("Connection", "close"),
-        ]
-    )
-    return Response(status.value, status.phrase, headers, body)
-
-
-def _text(status: HTTPStatus, text: str) -> Response:
-    return _response(status, text.encode("utf-8"), "text/plain; charset=utf-8")

@@ -1,10 +1,10 @@
 """The store: one object that opens the database (a SQLite file, or a PostgreSQL server) and offers
 everything the upper layers may do with it, as one repository per concern (storage/repos/), each an
 attribute named for what it holds: ``store.reference``, ``snapshots``, ``runs``, ``observations``,
-``events``, ``alerts``, ``audit``, ``requests``, ``leases``. This module holds what is the store's as a
-whole: opening and closing it, its schema's version, read-only queries across its tables, the
-writer's health (and writing what waits while the database cannot be written), and the listeners
-told of every commit.
+``events``, ``alerts``, ``audit``, ``requests``, ``leases``, ``briefings``. This module holds what is
+the store's as a whole: opening and closing it, its schema's version, read-only queries across its
+tables, the writer's health (and writing what waits while the database cannot be written), and the
+listeners told of every commit.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from storage.pg.notify import EVENTS, REQUESTS, Handler, Listen
 from storage.repos.alerts import Alerts
 from storage.repos.audit import AuditLog
 from storage.repos.base import Listener, StoreState, Unstarted
+from storage.repos.briefings import Briefings
 from storage.repos.events import Events
 from storage.repos.leases import Leases
 from storage.repos.observations import Observations
@@ -67,8 +68,9 @@ class Store:
     (the latest figures at one seq, now or as known in the past), ``runs`` (the run record),
     ``observations`` (the ingest, cursors, figures, revisions, provenance, payloads), ``events`` (the
     log the feed sends), ``alerts`` (alerts and silences), ``audit`` (the hash-chained log and the
-    database's checks), ``requests`` (manual runs queued for a collector process) and ``leases`` (this
-    process's leases on sources, among several collector processes)."""
+    database's checks), ``requests`` (manual runs queued for a collector process), ``leases`` (this
+    process's leases on sources, among several collector processes) and ``briefings`` (the leaders'
+    briefings made, as made)."""
 
     def __init__(self, state: StoreState, source_agencies: Mapping[str, str]) -> None:
         self.state = state
@@ -84,6 +86,7 @@ class Store:
         self.alerts = Alerts(state, self.reference)
         self.audit = AuditLog(state)
         self.requests = RunRequests(state)
+        self.briefings = Briefings(state)
         state.writer.on_commit = self._notify
         # While writes fail, the recovery task writes what the runs could not (their ends, the runs that
         # could not begin) and fires the alert, as soon as the database can be written.

@@ -59,6 +59,7 @@ async def test_every_kind_of_answer_validates_against_its_model_and_the_schema(t
                             {"name": "sources"},
                             {"name": "silences", "active_only": False},
                             {"name": "reporting"},
+                            {"name": "briefings"},
                         ]
                         for i, q in enumerate(queries):
                             got.append(await _answer(c, {"type": "query", "id": f"q{i}", "query": q}))

@@ -50,6 +50,7 @@ SAMPLES: list[Sample] = [
     ("figures.revised", "info", "nso", {**_FIGURE, "value": -1.111345, "previous_value": -1.11, "count": 1}),
     ("storage.write_failed", "critical", "database", {}),
     ("storage.write_failed", "critical", "database", {"reason": "disk_full"}),
+    ("briefing.failed", "warning", "briefing/2026-11", {"period": "2026-11"}),
     (
         "revision.watch",
         "critical",

@@ -145,6 +145,10 @@ def _write_failed(w: _Words, _: str) -> str:
     return w.label("storage.write_failed.disk_full" if w.p.get("reason") == "disk_full" else "storage.write_failed")
 
 
+def _briefing_failed(w: _Words, _: str) -> str:
+    return w.label("briefing.failed", period=w.period())
+
+
 def _watch(w: _Words, _: str) -> str:
     before, after = w.figures("previous_value", "value")
     reasons = []
@@ -231,6 +235,7 @@ _RULES: dict[str, Callable[[_Words, str], str]] = {
     "data.stale": _stale,
     "figures.revised": _revised,
     "storage.write_failed": _write_failed,
+    "briefing.failed": _briefing_failed,
     "revision.watch": _watch,
     "anomaly.band": _band,
     "anomaly.outlier": _outlier,

@@ -57,6 +57,10 @@ CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         "vi": "Không ghi được cơ sở dữ liệu (ổ đĩa đầy): số liệu mới chưa được lưu, các lượt thu thập sẽ được ghi lại khi ghi được trở lại",
         "en": "The database cannot be written (the disk is full): new figures are not being stored; the runs are recorded once it can be written again",
     },
+    "briefing.failed": {
+        "vi": "Không lập được theo lịch bản tóm tắt {period} cho lãnh đạo",
+        "en": "The scheduled leaders' briefing for {period} could not be made",
+    },
     "revision.watch": {
         "vi": "Điều chỉnh cần xem: {indicator}, {area}, {period}: {previous_value} → {value} (lần {revision}: {reasons})",
         "en": "Revision to watch: {indicator}, {area}, {period}: {previous_value} → {value} (revision {revision}: {reasons})",
@@ -122,6 +126,7 @@ CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
     "group.counter.decreased": {"vi": "bộ đếm", "en": "counter"},
     "group.data.stale": {"vi": "nguồn chậm cập nhật", "en": "stale-source"},
     "group.storage.write_failed": {"vi": "ghi cơ sở dữ liệu", "en": "database"},
+    "group.briefing.failed": {"vi": "lập bản tóm tắt", "en": "briefing"},
     # --- shared labels --------------------------------------------------------------------------
     "severity.critical": {"vi": "Nghiêm trọng", "en": "Critical"},
     "severity.warning": {"vi": "Cảnh báo", "en": "Warning"},

@@ -20,7 +20,7 @@ from cli.common import (
     open_existing,
     out,
 )
-from cli.config import Config, ConfigError, builtin_text, load
+from cli.config import BriefingSettings, Config, ConfigError, builtin_text, load
 from feed.config import hash_token
 from storage import Store
 from storage.dialect import dialect_for
@@ -71,9 +71,20 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"({sum(s.enabled for s in config.sources)} enabled); {len(config.users)} users; "
         f"{len(config.indicators)} extra indicators"
     )
+    out.print(describe_briefing(config.briefing), markup=False)
     for warning in config_warnings(config):
         err.print(f"warning: {warning}", markup=False)
     return EXIT_OK
+
+
+def describe_briefing(b: BriefingSettings | None) -> str:
+    if b is None:
+        return "briefing: none made on a schedule (no [briefing])"
+    which = ", ".join(b.indicators) if b.indicators else "the key indicators"
+    return (
+        f"briefing: the {b.period} at cron {b.cron!r} (UTC), in {', '.join(b.langs)}, as {', '.join(b.formats)}; "
+        f"{which}"
+    )
 
 
 def config_warnings(config: Config) -> list[str]:

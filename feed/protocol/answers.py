@@ -211,6 +211,25 @@ class ReportingData(Message):
     rows: list[ReportingRow]  # one per indicator with a reporting calendar, by indicator code
 
 
+class BriefingInfo(Message):
+    """A kept briefing; its document is ``GET /briefings/{id}`` on the feed's address."""
+
+    id: int
+    period: str
+    lang: Literal["vi", "en"]
+    format: Literal["pdf", "html"]
+    as_of: datetime  # the figures as known at this instant
+    content_digest: str  # equal for two makings at the same as_of
+    size: int  # bytes of the document
+    made_at: datetime
+    made_by: str  # the user who asked, or "schedule"
+
+
+class BriefingsData(Message):
+    kind: Literal["briefings"] = "briefings"
+    briefings: list[BriefingInfo]  # newest first
+
+
 class Duplicate(Message):
     """A command retried with an idempotency key already used: it was done once, at ``at``."""
 
@@ -234,6 +253,7 @@ ResultData = Annotated[
     | Unsilenced
     | SilencesData
     | ReportingData
+    | BriefingsData
     | Duplicate,
     Field(discriminator="kind"),
 ]

@@ -160,6 +160,14 @@ class ReportingQuery(Message):
     agency: str | None = Field(default=None, max_length=64)
 
 
+class BriefingsQuery(Message):
+    """The leaders' briefings kept in the store, newest first (operator and admin; each is downloaded
+    over HTTP: ``GET /briefings/{id}`` with ``Authorization: Bearer``)."""
+
+    name: Literal["briefings"] = "briefings"
+    limit: int = Field(default=50, ge=1, le=500)
+
+
 QueryBody: TypeAlias = (
     HistoryQuery
     | RunsQuery
@@ -169,6 +177,7 @@ QueryBody: TypeAlias = (
     | SourcesQuery
     | SilencesQuery
     | ReportingQuery
+    | BriefingsQuery
 )
 
 

@@ -38,6 +38,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("audit", ("id",)),
     ("source_leases", ("source",)),  # empty on SQLite (one collecting process, no leases)
     ("run_requests", ("id",)),
+    ("briefings", ("id",)),
 )
 # PostgreSQL-only bookkeeping: present in an empty target, not copied.
 PG_OWN_TABLES = frozenset({"schema_version", "event_seq_floor"})
