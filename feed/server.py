@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import ssl
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from http import HTTPStatus
@@ -33,9 +31,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from collectors.config import RulesSettings
+from feed.answers import response, text
+from feed.auth import User, Users
 from feed.client import Client
 from feed.commands import Bucket, Commands
-from feed.config import FeedSettings, UserSettings, hash_token
+from feed.config import FeedSettings, UserSettings
 from feed.hub import Hub
 from feed.metrics import Metrics
 from feed.protocol import (
@@ -53,6 +53,8 @@ from feed.protocol import (
     Welcome,
 )
 from feed.queries import RunService, past_problem
+from feed.sdmx.http import OpenData
+from feed.sdmx.query import PREFIX as SDMX_PREFIX
 from storage import Store
 from wording import CATALOGUE
 from wording.numbers import INTL_LOCALE
@@ -75,6 +77,8 @@ STATIC = {
     "/display/panels.css": ("panels.css", "text/css; charset=utf-8"),
     **{f"/display/{name}.js": (f"{name}.js", "text/javascript; charset=utf-8") for name in DISPLAY_MODULES},
 }
+# What a reader is told at the WebSocket: its token opens the open data alone.
+READER_ONLY = "the reader role reads the open data under /sdmx/v2/ only, not the feed"
 ReadyCheck = Callable[[], Awaitable[str | None]]  # None when ready, else the reason
 
 
@@ -83,26 +87,6 @@ def wording_script() -> bytes:
     """The wall page's words, generated from the one catalogue (wording/catalogue.py): never a copy."""
     data = {"catalogue": CATALOGUE, "locales": INTL_LOCALE}
     return f"window.OPSCENTRE_WORDING = {json.dumps(data, ensure_ascii=False, sort_keys=True)};\n".encode()
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    role: Role
-
-
-class Users:
-    def __init__(self, users: Iterable[UserSettings]) -> None:
-        self._by_hash = {u.token_sha256: User(u.name, u.role) for u in users}
-
-    def check(self, token: str | None) -> User | None:
-        if not token:
-            return None
-        digest = hash_token(token)
-        for known, user in self._by_hash.items():
-            if hmac.compare_digest(known, digest):
-                return user
-        return None
 
 
 def _version() -> str:
@@ -140,6 +124,7 @@ class FeedServer:
         # rules: the reporting calendar's due dates
         self.commands = Commands(store, runs, self.metrics, self.hub.matcher, rules)
         self.commands.delivered = self.hub.delivered
+        self.opendata = OpenData(store, self.users, settings.queries_per_minute)
         self.ready_checks = list(ready_checks)
         self._preauth: weakref.WeakKeyDictionary[ServerConnection, User] = weakref.WeakKeyDictionary()
         self._server: Server | None = None
@@ -194,10 +179,12 @@ class FeedServer:
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         parts = urlsplit(request.path)
         path = parts.path.rstrip("/") or "/"
+        if (path + "/").startswith(SDMX_PREFIX):  # the one place that takes (strictly parsed) parameters
+            return await self.opendata.answer(request, parts.path, parts.query)
         if parts.query or request.path.endswith("?"):
-            # No URL of this server takes a query string, so none can carry a token, however it is
+            # No URL of this server but the open data's takes a query string, so none can carry a token, however it is
             # named or encoded (?token=, ?tok%65n=, ?x=<a token>, ?jwt=): refused before it is read.
-            return _text(
+            return text(
                 HTTPStatus.BAD_REQUEST,
                 "this server takes no query string; tokens never go in URLs: use the Authorization header "
                 "or the first message\n",
@@ -205,26 +192,26 @@ class FeedServer:
         if path == FEED_PATH:
             return self._check_upgrade(connection, request)
         if path == "/healthz":
-            return _text(HTTPStatus.OK, "ok\n")
+            return text(HTTPStatus.OK, "ok\n")
         if path == "/readyz":
             problems = await self._readiness()
             if problems:
-                return _text(HTTPStatus.SERVICE_UNAVAILABLE, "not ready: " + "; ".join(problems) + "\n")
-            return _text(HTTPStatus.OK, "ready\n")
+                return text(HTTPStatus.SERVICE_UNAVAILABLE, "not ready: " + "; ".join(problems) + "\n")
+            return text(HTTPStatus.OK, "ready\n")
         if path == "/metrics":
             await self.metrics.count_alerts(self.store)
-            return _response(HTTPStatus.OK, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
+            return response(HTTPStatus.OK, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
         if path == "/":
             return Response(
                 302, "Found", Headers([("Location", "/display"), ("Content-Length", "0"), ("Connection", "close")])
             )
         if path == "/display/wording.js":
-            return _response(HTTPStatus.OK, wording_script(), "text/javascript; charset=utf-8", cache="no-cache")
+            return response(HTTPStatus.OK, wording_script(), "text/javascript; charset=utf-8", cache="no-cache")
         if path in STATIC:
             name, content_type = STATIC[path]
             body = resources.files("feed.static").joinpath(name).read_bytes()
-            return _response(HTTPStatus.OK, body, content_type, cache="no-cache")
-        return _text(HTTPStatus.NOT_FOUND, f"not found: {path}\n")
+            return response(HTTPStatus.OK, body, content_type, cache="no-cache")
+        return text(HTTPStatus.NOT_FOUND, f"not found: {path}\n")
 
     def _check_upgrade(self, connection: ServerConnection, request: Request) -> Response | None:
         try:
@@ -232,15 +219,16 @@ class FeedServer:
             host = request.headers.get("Host")
             auth = request.headers.get("Authorization")
         except MultipleValuesError as exc:  # which of two would the browser or a proxy have meant?
-            return _text(HTTPStatus.BAD_REQUEST, f"more than one {exc.args[0]} header\n")
+            return text(HTTPStatus.BAD_REQUEST, f"more than one {exc.args[0]} header\n")
         if origin is not None and not self._origin_allowed(origin, host):
             log.warning("refused a browser connection from origin %r (Host %r)", origin[:200], (host or "")[:200])
-            return _text(HTTPStatus.FORBIDDEN, "origin not allowed\n")
+            return text(HTTPStatus.FORBIDDEN, "origin not allowed\n")
         if auth is not None:
-            scheme, _, token = auth.partition(" ")
-            user = self.users.check(token.strip()) if scheme.lower() == "bearer" else None
+            user = self.users.bearer(auth)
             if user is None:
-                return _text(HTTPStatus.UNAUTHORIZED, "wrong or unknown token\n")
+                return text(HTTPStatus.UNAUTHORIZED, "wrong or unknown token\n")
+            if not user.role.may(Role.DISPLAY):
+                return text(HTTPStatus.FORBIDDEN, READER_ONLY + "\n")
             self._preauth[connection] = user
         return None
 
@@ -292,6 +280,9 @@ class FeedServer:
         user = user or self.users.check(hello.token)
         if user is None:
             await connection.close(CloseCode.UNAUTHENTICATED, "unauthenticated: wrong or missing token")
+            return
+        if not user.role.may(Role.DISPLAY):
+            await connection.close(CloseCode.FORBIDDEN, READER_ONLY)
             return
         client = Client(connection, user.name, user.role, self.metrics, self.settings.max_queue_bytes)
         self.hub.add(client)
@@ -477,21 +468,3 @@ def _explain(exc: ValidationError) -> str:
         loc = ".".join(str(x) for x in e["loc"])
         parts.append(f"{loc}: {e['msg']}" if loc else e["msg"])
     return "; ".join(parts)
-
-
-def _response(status: HTTPStatus, body: bytes, content_type: str, cache: str = "no-store") -> Response:
-    headers = Headers(
-        [
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", cache),
-            ("X-Content-Type-Options", "nosniff"),
-            # websockets closes the connection after a plain HTTP answer: a keep-alive client must know.
-            ("Connection", "close"),
-        ]
-    )
-    return Response(status.value, status.phrase, headers, body)
-
-
-def _text(status: HTTPStatus, text: str) -> Response:
-    return _response(status, text.encode("utf-8"), "text/plain; charset=utf-8")
