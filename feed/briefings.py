@@ -16,7 +16,8 @@ from http import HTTPStatus
 from websockets.datastructures import MultipleValuesError
 from websockets.http11 import Request, Response
 
-from feed.http import Users, response, text
+from feed.answers import response, text
+from feed.auth import Users
 from feed.protocol import BriefingInfo, Role
 from storage import Store
 from storage.repos.briefings import Briefing

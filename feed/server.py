@@ -31,13 +31,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from collectors.config import RulesSettings
+from feed.answers import response, text
+from feed.auth import User, Users
 from feed.briefings import BRIEFING_PATH, download
 from feed.client import Client
 from feed.commands import Bucket, Commands
 from feed.config import FeedSettings, UserSettings
-from feed.http import User, Users
-from feed.http import response as _response
-from feed.http import text as _text
 from feed.hub import Hub
 from feed.metrics import Metrics
 from feed.protocol import (
@@ -54,6 +53,8 @@ from feed.protocol import (
     Welcome,
 )
 from feed.queries import RunService, past_problem
+from feed.sdmx.http import OpenData
+from feed.sdmx.query import PREFIX as SDMX_PREFIX
 from storage import Store
 from wording import CATALOGUE
 from wording.numbers import INTL_LOCALE
@@ -76,6 +77,8 @@ STATIC = {
     "/display/panels.css": ("panels.css", "text/css; charset=utf-8"),
     **{f"/display/{name}.js": (f"{name}.js", "text/javascript; charset=utf-8") for name in DISPLAY_MODULES},
 }
+# What a reader is told at the WebSocket: its token opens the open data alone.
+READER_ONLY = "the reader role reads the open data under /sdmx/v2/ only, not the feed"
 ReadyCheck = Callable[[], Awaitable[str | None]]  # None when ready, else the reason
 
 
@@ -121,6 +124,7 @@ class FeedServer:
         # rules: the reporting calendar's due dates
         self.commands = Commands(store, runs, self.metrics, self.hub.matcher, rules)
         self.commands.delivered = self.hub.delivered
+        self.opendata = OpenData(store, self.users, settings.queries_per_minute)
         self.ready_checks = list(ready_checks)
         self._preauth: weakref.WeakKeyDictionary[ServerConnection, User] = weakref.WeakKeyDictionary()
         self._server: Server | None = None
@@ -175,10 +179,12 @@ class FeedServer:
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         parts = urlsplit(request.path)
         path = parts.path.rstrip("/") or "/"
+        if (path + "/").startswith(SDMX_PREFIX):  # the one place that takes (strictly parsed) parameters
+            return await self.opendata.answer(request, parts.path, parts.query)
         if parts.query or request.path.endswith("?"):
-            # No URL of this server takes a query string, so none can carry a token, however it is
+            # No URL of this server but the open data's takes a query string, so none can carry a token, however it is
             # named or encoded (?token=, ?tok%65n=, ?x=<a token>, ?jwt=): refused before it is read.
-            return _text(
+            return text(
                 HTTPStatus.BAD_REQUEST,
                 "this server takes no query string; tokens never go in URLs: use the Authorization header "
                 "or the first message\n",
@@ -188,26 +194,26 @@ class FeedServer:
         if BRIEFING_PATH.fullmatch(path):
             return await download(self.store, self.users, request, path)
         if path == "/healthz":
-            return _text(HTTPStatus.OK, "ok\n")
+            return text(HTTPStatus.OK, "ok\n")
         if path == "/readyz":
             problems = await self._readiness()
             if problems:
-                return _text(HTTPStatus.SERVICE_UNAVAILABLE, "not ready: " + "; ".join(problems) + "\n")
-            return _text(HTTPStatus.OK, "ready\n")
+                return text(HTTPStatus.SERVICE_UNAVAILABLE, "not ready: " + "; ".join(problems) + "\n")
+            return text(HTTPStatus.OK, "ready\n")
         if path == "/metrics":
             await self.metrics.count_alerts(self.store)
-            return _response(HTTPStatus.OK, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
+            return response(HTTPStatus.OK, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
         if path == "/":
             return Response(
                 302, "Found", Headers([("Location", "/display"), ("Content-Length", "0"), ("Connection", "close")])
             )
         if path == "/display/wording.js":
-            return _response(HTTPStatus.OK, wording_script(), "text/javascript; charset=utf-8", cache="no-cache")
+            return response(HTTPStatus.OK, wording_script(), "text/javascript; charset=utf-8", cache="no-cache")
         if path in STATIC:
             name, content_type = STATIC[path]
             body = resources.files("feed.static").joinpath(name).read_bytes()
-            return _response(HTTPStatus.OK, body, content_type, cache="no-cache")
-        return _text(HTTPStatus.NOT_FOUND, f"not found: {path}\n")
+            return response(HTTPStatus.OK, body, content_type, cache="no-cache")
+        return text(HTTPStatus.NOT_FOUND, f"not found: {path}\n")
 
     def _check_upgrade(self, connection: ServerConnection, request: Request) -> Response | None:
         try:
@@ -215,15 +221,16 @@ class FeedServer:
             host = request.headers.get("Host")
             auth = request.headers.get("Authorization")
         except MultipleValuesError as exc:  # which of two would the browser or a proxy have meant?
-            return _text(HTTPStatus.BAD_REQUEST, f"more than one {exc.args[0]} header\n")
+            return text(HTTPStatus.BAD_REQUEST, f"more than one {exc.args[0]} header\n")
         if origin is not None and not self._origin_allowed(origin, host):
             log.warning("refused a browser connection from origin %r (Host %r)", origin[:200], (host or "")[:200])
-            return _text(HTTPStatus.FORBIDDEN, "origin not allowed\n")
+            return text(HTTPStatus.FORBIDDEN, "origin not allowed\n")
         if auth is not None:
-            scheme, _, token = auth.partition(" ")
-            user = self.users.check(token.strip()) if scheme.lower() == "bearer" else None
+            user = self.users.bearer(auth)
             if user is None:
-                return _text(HTTPStatus.UNAUTHORIZED, "wrong or unknown token\n")
+                return text(HTTPStatus.UNAUTHORIZED, "wrong or unknown token\n")
+            if not user.role.may(Role.DISPLAY):
+                return text(HTTPStatus.FORBIDDEN, READER_ONLY + "\n")
             self._preauth[connection] = user
         return None
 
@@ -275,6 +282,9 @@ class FeedServer:
         user = user or self.users.check(hello.token)
         if user is None:
             await connection.close(CloseCode.UNAUTHENTICATED, "unauthenticated: wrong or missing token")
+            return
+        if not user.role.may(Role.DISPLAY):
+            await connection.close(CloseCode.FORBIDDEN, READER_ONLY)
             return
         client = Client(connection, user.name, user.role, self.metrics, self.settings.max_queue_bytes)
         self.hub.add(client)

@@ -43,12 +43,17 @@ def check_server_message(raw: str | bytes, message: dict[str, Any]) -> None:
 
 @asynccontextmanager
 async def feed_server(
-    path: Path | str, *, runs: RunService | None = None, store: Store | None = None, **settings: Any
+    path: Path | str,
+    *,
+    runs: RunService | None = None,
+    store: Store | None = None,
+    users: list[UserSettings] | None = None,
+    **settings: Any,
 ) -> AsyncIterator[FeedServer]:
     own = store is None
     store = store or await Store.open(path)
     defaults: dict[str, Any] = {"port": 0, "tick": timedelta(milliseconds=50), "heartbeat": timedelta(seconds=1)}
-    server = FeedServer(store, FeedSettings(**{**defaults, **settings}), USERS, runs=runs)
+    server = FeedServer(store, FeedSettings(**{**defaults, **settings}), users or USERS, runs=runs)
     await server.start()
     try:
         yield server

@@ -392,6 +392,14 @@ async def test_no_url_takes_a_query_string_so_none_carries_a_token(tmp_path: Pat
                 response = await http.get(f"http://127.0.0.1:{server.port}{path}?{query}")
                 assert response.status_code == 400, (path, query)
                 assert "no query string" in response.text
+            # The open data alone takes parameters, each of a known set: these are none of them.
+            if query:
+                sdmx = "/sdmx/v2/data/dataflow/VN_OPSC/OPSC_FIGURES/1.0.0/*"
+                headers = {"Authorization": f"Bearer {TOKENS['admin']}"}
+                response = await http.get(f"http://127.0.0.1:{server.port}{sdmx}?{query}", headers=headers)
+                assert response.status_code == 400, (sdmx, query)
+                assert "tokens never go in URLs" in response.text
+                assert TOKENS["admin"] not in response.text
         if not query:
             return  # a bare '?': the WebSocket client sends none (nothing to carry a token)
         with pytest.raises(InvalidStatus) as info:  # a WebSocket handshake too, with a good header

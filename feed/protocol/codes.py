@@ -38,10 +38,12 @@ class ErrorCode(StrEnum):
 
 
 class Role(StrEnum):
-    DISPLAY = "display"  # read
+    READER = "reader"  # outside systems: the open data under /sdmx/v2/ only, never the WebSocket feed
+    DISPLAY = "display"  # read the feed (and the open data)
     OPERATOR = "operator"  # read, acknowledge alerts
     ADMIN = "admin"  # also run collections
 
     def may(self, needed: Role) -> bool:
-        order = [Role.DISPLAY, Role.OPERATOR, Role.ADMIN]
+        """Each role may what the roles below it may: reader < display < operator < admin."""
+        order = [Role.READER, Role.DISPLAY, Role.OPERATOR, Role.ADMIN]
         return order.index(self) >= order.index(needed)

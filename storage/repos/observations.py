@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
@@ -139,6 +139,40 @@ class Observations:
         async with self._state.reader.execute(sql, (indicator, area, period, source, to_text(as_of))) as cur:
             row = await cur.fetchone()
         return observation_from_row(row) if row else None
+
+    async def figures(
+        self,
+        *,
+        indicators: Collection[str] = (),
+        areas: Collection[str] = (),
+        sources: Collection[str] = (),
+        as_of: datetime | None = None,
+        every_revision: bool = False,
+    ) -> list[Observation]:
+        """Many series at once (empty: all): each figure's latest revision known at ``as_of`` (default:
+        now), or with ``every_revision`` every revision known then; by indicator, area, source, period,
+        revision. What the open data (feed/sdmx) serves: one read, not one per series."""
+        where: list[str] = []
+        args: list[str] = []
+        for column, values in (("o.indicator", indicators), ("o.area", areas), ("o.source", sources)):
+            if values:
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                args.extend(sorted(values))
+        known = ""
+        if as_of is not None:
+            where.append("o.collected_at <= ?")
+            args.append(to_text(as_of))
+            known = "AND m.collected_at <= ?"
+        if not every_revision:
+            where.append(f"""o.revision = (SELECT max(revision) FROM observations m
+                WHERE m.indicator = o.indicator AND m.area = o.area AND m.period = o.period
+                  AND m.source = o.source {known})""")
+            args += [to_text(as_of)] if as_of is not None else []
+        where = where or ["1 = 1"]
+        sql = f"""SELECT {OBS_SELECT} FROM observations o WHERE {" AND ".join(where)}
+        ORDER BY o.indicator, o.area, o.source, o.period, o.revision"""
+        async with self._state.reader.execute(sql, args) as cur:
+            return [observation_from_row(r) for r in await cur.fetchall()]
 
     async def ingest_log(self, run_id: int | None = None, limit: int = 100) -> list[IngestLog]:
         """Recorded ingests, newest first; of one run if given."""
