@@ -48,6 +48,7 @@ from feed.protocol import (
     Filter,
     Hello,
     Query,
+    Role,
     Subscribe,
     Unsubscribe,
     Welcome,
