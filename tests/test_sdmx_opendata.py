@@ -94,11 +94,14 @@ async def _store_figures(store: Store, *, as_of: datetime | None = None, history
     return out
 
 
+BOTH_ENGINES = True  # the open data's reads (store.observations.figures) on SQLite and PostgreSQL
+
+
 @pytest.fixture
-async def server(tmp_path: Path) -> Any:
-    store = await Store.open(tmp_path / "o.db")
+async def server(store_target: str) -> Any:
+    store = await Store.open(store_target)
     await _fill(store)
-    async with feed_server(tmp_path / "o.db", store=store, users=USERS_AND_READER) as srv:
+    async with feed_server(store_target, store=store, users=USERS_AND_READER) as srv:
         yield srv
     await store.close()
 
