@@ -21,16 +21,35 @@ def console_token(token_file: str | None, builtin: bool) -> str:
     return read_token(token_file, DEMO_OPERATOR_TOKEN if builtin else None, "a token", ConsoleUnavailable)
 
 
-def run_console(
-    config: Config, *, url: str | None, token_file: str | None, builtin: bool, lang: str | None, cafile: str | None
-) -> int:
-    from console.app import OpscentreApp  # Textual only for this command
-
-    token = console_token(token_file, builtin)
+def feed_target(config: Config, url: str | None, cafile: str | None) -> tuple[str, ssl.SSLContext | None]:
+    """The feed's address (--url, else the configuration's) and, for wss://, the TLS context."""
     url = url or feed_url(config)
     if not url.startswith(("ws://", "wss://")):
         raise ConsoleUnavailable(f"--url must be a ws:// or wss:// address, not {url!r}")
-    tls = ssl.create_default_context(cafile=cafile) if url.startswith("wss:") else None
-    app = OpscentreApp(url, token, lang=lang or config.console.lang, keys=config.console.keys, ssl_context=tls)
+    try:
+        tls = ssl.create_default_context(cafile=cafile) if url.startswith("wss:") else None
+    except OSError as exc:
+        raise ConsoleUnavailable(f"cannot read the CA certificate {cafile}: {exc.strerror or exc}") from None
+    return url, tls
+
+
+def run_console(
+    config: Config,
+    *,
+    url: str | None,
+    token_file: str | None,
+    builtin: bool,
+    lang: str | None,
+    cafile: str | None,
+    login: bool = False,
+) -> int:
+    """``login``: take no token from anywhere; the console asks for it (console/login.py)."""
+    from console.app import OpscentreApp  # Textual only for this command
+
+    token = None if login else console_token(token_file, builtin)
+    url, tls = feed_target(config, url, cafile)
+    app = OpscentreApp(
+        url, token, lang=lang or config.console.lang, keys=config.console.keys, ssl_context=tls, login=login
+    )
     app.run()
     return 0

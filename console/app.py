@@ -59,12 +59,14 @@ from console import numbers
 from console.client import PACE, FeedClient, FeedError, FeedEvent, FeedRefused, FeedUnavailable
 from console.i18n import pick, t
 from console.keys import KEYS, KeySpec
+from console.login import LoginScreen
 from console.state import (
     NATION,
     SPARK_POINTS,
     Backfill,
     Changed,
     ConsoleState,
+    Disconnected,
     SeriesKey,
     StateInput,
     period_end,
@@ -165,7 +167,10 @@ class OpscentreApp(App[None]):
         ssl_context: Any = None,
         backoff: tuple[float, float] = (1.0, 30.0),
         pace: tuple[float, float] = PACE,
+        login: bool = False,
     ) -> None:
+        """``login``: no token given; open on the login screen and connect with the token typed
+        there (the console served in a browser, console/login.py)."""
         super().__init__()
         self.lang = lang if lang in ("vi", "en") else "vi"
         self.state = ConsoleState()
@@ -180,6 +185,7 @@ class OpscentreApp(App[None]):
         self._history_queue: deque[SeriesKey] = deque()
         self._history_as_of: datetime | None = None
         self._backfilling = False
+        self._login = LoginScreen(self.lang) if login else None
 
     # --- helpers for views ------------------------------------------------------------------
 
@@ -228,10 +234,21 @@ class OpscentreApp(App[None]):
         if self._keys:
             self.set_keymap(self._keys)
         self.query_one(Banner).display = False
-        self.run_worker(self.feed.run(), name="feed", group="feed", exit_on_error=False)
+        if self._login is not None:
+            self.push_screen(self._login)
+        else:
+            self._connect()
         self.set_interval(self.BATCH_SECONDS, self.flush)
         self.set_interval(1.0, self._tick)
         self._deliver(Changed.all())
+
+    def _connect(self) -> None:
+        self.run_worker(self.feed.run(), name="feed", group="feed", exclusive=True, exit_on_error=False)
+
+    def log_in(self, token: str) -> None:
+        """Connect with the token typed on the login screen (another try replaces the last)."""
+        self.feed.use_token(token)
+        self._connect()
 
     def views(self) -> Iterable[View]:
         return self.query(View)
@@ -246,6 +263,13 @@ class OpscentreApp(App[None]):
         self._inbox.append(message.body)
         if isinstance(message.body, Welcome):  # connected: the catalogue and sources anew
             self._load_reference()
+        if self._login is not None:  # logging in: the feed's answer to the token typed
+            if isinstance(message.body, Welcome):
+                self._login.dismiss()
+                self._login = None
+                self.call_after_refresh(self._tab_shown)  # the overview takes the focus
+            elif isinstance(message.body, Disconnected):
+                self._login.ended(message.body)
 
     def on_feed_error(self, message: FeedError) -> None:
         if message.body.id is None:  # answers to requests are their caller's business
@@ -357,7 +381,7 @@ class OpscentreApp(App[None]):
                 self.want_history(view.series_on_screen())
 
     @on(TabbedContent.TabActivated, "#tabs")
-    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+    def _tab_shown(self, event: TabbedContent.TabActivated | None = None) -> None:
         view = self.visible_view()
         if view is not None:
             view.focus_default()

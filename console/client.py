@@ -216,6 +216,11 @@ class FeedClient:
                 async with asyncio.timeout(delay):  # not wait_for, which can swallow the stop's cancellation
                     await self._wake.wait()
 
+    def use_token(self, token: str) -> None:
+        """The token for the next connection (the console's login screen)."""
+        self._token = token
+        self._position = None
+
     def stop(self) -> None:
         self._stopped = True
         self._wake.set()

@@ -64,6 +64,17 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "travel.bad": ("Không hiểu thời điểm {text!r}: {why}", "Cannot read the moment {text!r}: {why}"),
     "travel.future": ("Thời điểm ở tương lai; chọn một lúc đã qua", "That moment is in the future; pick a past one"),
+    # login screen (the console served in a browser: `opscentre console --serve`)
+    "login.title": ("opscentre — đăng nhập", "opscentre — log in"),
+    "login.prompt": ("Mã truy cập (token) của bạn trên luồng số liệu", "Your token on the feed"),
+    "login.hint": ("Enter để đăng nhập", "Enter to log in"),
+    "login.empty": ("Hãy nhập mã truy cập", "Type your token"),
+    "login.checking": ("◌ đang kiểm tra với luồng số liệu …", "◌ checking with the feed …"),
+    "login.refused": ("✖ Luồng số liệu từ chối: {reason}", "✖ The feed refused it: {reason}"),
+    "login.unreachable": (
+        "○ Chưa kết nối được luồng số liệu ({reason}), thử lại sau {seconds} s",
+        "○ Cannot reach the feed ({reason}), retrying in {seconds} s",
+    ),
     # overview
     "overview.counters": ("Cổng dịch vụ công — trực tiếp", "Service portal — live"),
     "overview.key": ("Chỉ tiêu chủ yếu toàn quốc", "Key national indicators"),

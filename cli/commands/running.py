@@ -78,16 +78,36 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return int(simulator.main(argv))
 
 
-def cmd_console(args: argparse.Namespace) -> int:
-    from cli.console_cmd import ConsoleUnavailable, run_console
+SERVE_ONLY = {"host", "port", "public_url", "allow_remote"}
 
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from cli.console_cmd import ConsoleUnavailable, feed_target, run_console
+
+    if args.token_file and (args.serve or args.login):
+        raise UserError("--token-file goes without --serve and --login: those ask for the token on a login screen")
+    if not args.serve and SERVE_ONLY & {k for k, v in vars(args).items() if v is not None and v is not False}:
+        raise UserError("--host, --port, --public-url and --allow-remote go with --serve")
     try:
+        if args.serve:
+            return _serve_console(args, feed_target(config_of(args), args.url, args.cafile)[0])
         return run_console(
             config_of(args), url=args.url, token_file=args.token_file, builtin=args.config is None, lang=args.lang,
-            cafile=args.cafile,
+            cafile=args.cafile, login=args.login,
         )  # fmt: skip
     except ConsoleUnavailable as exc:
         raise UserError(str(exc)) from None
+
+
+def _serve_console(args: argparse.Namespace, url: str) -> int:
+    from cli.console_serve import check_bind, serve_console, session_command
+
+    host = "127.0.0.1" if args.host is None else args.host
+    port = 8766 if args.port is None else args.port
+    check_bind(host, port, args.allow_remote)
+    lang = args.lang or config_of(args).console.lang
+    command = session_command(url=url, lang=lang, config=args.config, cafile=args.cafile)
+    return serve_console(command, host=host, port=port, public_url=args.public_url)
 
 
 def register(add: Add) -> None:
@@ -152,3 +172,14 @@ def register(add: Add) -> None:
     p.add_argument("--token-file", metavar="FILE", help="file holding your token (or set OPSCENTRE_TOKEN)")
     p.add_argument("--lang", choices=["vi", "en"], help="language at start (default: [console] lang, else vi)")
     p.add_argument("--cafile", metavar="FILE", help="CA certificate to trust for a wss:// feed")
+    p.add_argument("--login", action="store_true", help="ask for the token on a login screen (what --serve runs)")
+    served = p.add_argument_group("in a browser (docs/console-serve.md)")
+    served.add_argument("--serve", action="store_true", help="serve the console to browsers (textual-serve)")
+    served.add_argument("--host", help="with --serve: address to bind (default 127.0.0.1)")
+    served.add_argument("--port", type=int, help="with --serve: port (default 8766)")
+    served.add_argument(
+        "--public-url", metavar="URL", help="with --serve: the address browsers use (e.g. behind a TLS proxy)"
+    )
+    served.add_argument(
+        "--allow-remote", action="store_true", help="with --serve: allow a --host that is not loopback (plain HTTP)"
+    )
