@@ -21,7 +21,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: demo console test check lint lock upgrade bench clean setup browser postgres node jstest layers
+.PHONY: demo console test check lint lock upgrade bench clean setup browser postgres briefing-tools node jstest layers
 
 $(UV): requirements-uv.txt
 	$(PYTHON) -m venv $(TOOLS)
@@ -69,6 +69,12 @@ postgres:
 	  echo "installing Debian's postgresql for the PostgreSQL tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
+# The briefing's fonts (DejaVu: every Vietnamese letter) and its test's pdftoppm/pdftotext: Debian's packages.
+briefing-tools:
+	@{ fc-list 2>/dev/null | grep -q DejaVuSans && command -v pdftoppm >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1; } || { \
+	  echo "installing Debian's fonts-dejavu-core and poppler-utils for the briefing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-dejavu-core poppler-utils >/dev/null; }
+
 demo: $(STAMP)
 	$(BIN)/opscentre demo
 
@@ -77,7 +83,7 @@ console: $(STAMP)
 	$(BIN)/opscentre demo --console
 
 # Everything, as CI runs it: the static checks first, then every tier of tests.
-test: lint jstest browser postgres
+test: lint jstest browser postgres briefing-tools
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 # The inner loop: the static checks and the fast tier (under 2 minutes on 2 cores).

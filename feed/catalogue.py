@@ -10,24 +10,10 @@ from datetime import date, timedelta
 
 from feed.protocol import AgencyInfo, AreaInfo, CatalogueData, CategoryInfo, IndicatorInfo, SourceInfo
 from storage import Agency, Area, Indicator, Store
+from storage.reference import KEY_INDICATORS
 from wording import decimals_of, scale_of, unit_label
 
-# The key national indicators: the wall page's tiles (feed/static/settings.js, TILES, which keeps
-# its own copy for the browser) and the console's overview. Defined here once for the server.
-KEY_INDICATORS: tuple[str, ...] = (
-    "GDP_GROWTH",
-    "CPI_YOY",
-    "IIP_YOY",
-    "RETAIL_SALES",
-    "EXPORTS",
-    "IMPORTS",
-    "FDI_REGISTERED",
-    "BUDGET_REVENUE",
-    "CREDIT_GROWTH",
-    "USD_CENTRAL_RATE",
-    "UNEMPLOYMENT_RATE",
-    "INTL_ARRIVALS",
-)
+__all__ = ["KEY_INDICATORS", "area_infos", "indicator_info"]
 
 
 def indicator_info(ind: Indicator, lineage: list[str]) -> IndicatorInfo:

@@ -28,7 +28,7 @@ from typing import Literal
 from collectors.config import RulesSettings
 from rules.verdicts import Firing, settle
 from storage import NATION, AlertParams, Frequency, Indicator, Period, Severity, Store
-from storage.clock import from_text
+from storage.clock import from_text, to_text
 from storage.models import Level
 
 REPORT_LATE = "report.late"
@@ -165,6 +165,7 @@ async def completeness(
     started: datetime | None,
     province_sources: set[str] | None = None,
     areas: Areas | None = None,
+    known_by: datetime | None = None,
 ) -> Completeness:
     """The reports of ``indicator`` for ``period`` as of ``now``.
 
@@ -172,7 +173,8 @@ async def completeness(
     received, is on time. ``province_sources``: the sources a province's own report comes from (a
     figure for a province published by another source, such as the statistics office's SDMX, is
     not that province's report); None: any source. ``areas``: the pass's area facts (read here if
-    not given). A party's report is its earliest over the sources that count."""
+    not given). ``known_by``: only figures collected by then count (the briefing's ``as_of``); None:
+    every figure stored. A party's report is its earliest over the sources that count."""
     areas = areas if areas is not None else Areas(store)
     days = rules.due(indicator.code, indicator.frequency.value)
     due = due_moment(period, days)
@@ -181,8 +183,8 @@ async def completeness(
     # Each source's first revision of the figure: when it was collected, and published upstream.
     rows = await store.read_rows(
         "SELECT area, source, collected_at, published_at FROM observations WHERE indicator = ? AND period = ? "
-        f"AND area IN ({placeholders(len(known))}) AND revision = 1",
-        (indicator.code, str(period), *known),
+        f"AND area IN ({placeholders(len(known))}) AND revision = 1 AND (? IS NULL OR collected_at <= ?)",
+        (indicator.code, str(period), *known, *[to_text(known_by) if known_by else None] * 2),
     )
     if not rows and not await store.read_rows(
         "SELECT 1 FROM observations WHERE indicator = ? AND period < ? LIMIT 1", (indicator.code, str(period))

@@ -64,4 +64,4 @@ def test_the_committed_drawing_of_the_floors_is_the_code_s() -> None:
     assert (ROOT / "docs" / "layers.txt").read_text(encoding="utf-8") == drawn, "run `make layers`"
     assert "  rules       imports collectors, storage\n" in drawn
     assert "Imports back up a floor:\n  none\n" in drawn
-    assert "rules/: imported by cli, feed;" in drawn
+    assert "rules/: imported by cli, feed, briefing;" in drawn

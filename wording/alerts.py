@@ -149,20 +149,25 @@ def _briefing_failed(w: _Words, _: str) -> str:
     return w.label("briefing.failed", period=w.period())
 
 
+def watch_reasons(reason: str, threshold: float | None, lang: Lang) -> str:
+    """Why the revision watch reported a revision (its ``reason`` param: ``threshold,closed``), in words."""
+    reasons = []
+    for code in reason.split(","):
+        if code == "threshold" and threshold is not None:
+            limit = number(float(threshold) * 100, lang) + "%"
+            reasons.append(label("reason.threshold", lang, None, threshold=limit))
+        elif f"reason.{code}" in CATALOGUE:
+            reasons.append(label(f"reason.{code}", lang))
+        else:
+            reasons.append(code)
+    return ", ".join(reasons)
+
+
 def _watch(w: _Words, _: str) -> str:
     before, after = w.figures("previous_value", "value")
-    reasons = []
-    for reason in str(w.need("reason")).split(","):
-        threshold = w.p.get("threshold")
-        if reason == "threshold" and threshold is not None:
-            limit = number(float(threshold) * 100, w.lang) + "%"
-            reasons.append(w.label("reason.threshold", threshold=limit))
-        elif f"reason.{reason}" in CATALOGUE:
-            reasons.append(w.label(f"reason.{reason}"))
-        else:
-            reasons.append(reason)
+    reasons = watch_reasons(str(w.need("reason")), w.p.get("threshold"), w.lang)
     return w.about_figure(
-        "revision.watch", previous_value=before, value=after, revision=w.need("revision"), reasons=", ".join(reasons)
+        "revision.watch", previous_value=before, value=after, revision=w.need("revision"), reasons=reasons
     )
 
 

@@ -3,7 +3,7 @@ its heavy imports inside its handlers, so that `opscentre --help` loads none of 
 
 from __future__ import annotations
 
-from cli.commands import alerts, catalogue, running, setup
+from cli.commands import alerts, briefing, catalogue, running, setup
 
 # The order of `opscentre --help`.
-COMMANDS = (setup, catalogue, alerts, running)
+COMMANDS = (setup, catalogue, alerts, briefing, running)

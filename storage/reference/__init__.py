@@ -16,6 +16,23 @@ from storage.models import NATION, Agency, Area, Category, Indicator, IndicatorK
 
 V = TypeVar("V", Area, Agency)
 
+# The key national indicators: the wall page's tiles (feed/static/settings.js, TILES, which keeps
+# its own copy for the browser), the console's overview and the briefing's (briefing/). Defined here once for the server.
+KEY_INDICATORS: tuple[str, ...] = (
+    "GDP_GROWTH",
+    "CPI_YOY",
+    "IIP_YOY",
+    "RETAIL_SALES",
+    "EXPORTS",
+    "IMPORTS",
+    "FDI_REGISTERED",
+    "BUDGET_REVENUE",
+    "CREDIT_GROWTH",
+    "USD_CENTRAL_RATE",
+    "UNEMPLOYMENT_RATE",
+    "INTL_ARRIVALS",
+)
+
 NATION_AREA = Area(code=NATION, name_vi="Toàn quốc", kind="nation")
 
 

@@ -129,6 +129,14 @@ class Observations:
         async with self._state.reader.execute(sql, (indicator, area, period, source)) as cur:
             return [observation_from_row(r) for r in await cur.fetchall()]
 
+    async def revised_between(self, start: datetime, end: datetime) -> list[Observation]:
+        """The revisions (revision 2 on) collected from ``start`` up to, not including, ``end``, in the
+        order they were collected: what changed over a period (the briefing's "what changed")."""
+        sql = f"""SELECT {OBS_SELECT} FROM observations o
+        WHERE revision > 1 AND collected_at >= ?1 AND collected_at < ?2 ORDER BY collected_at, id"""
+        async with self._state.reader.execute(sql, (to_text(start), to_text(end))) as cur:
+            return [observation_from_row(r) for r in await cur.fetchall()]
+
     async def value_as_of(
         self, indicator: str, area: str, period: str, as_of: datetime, source: str | None = None
     ) -> Observation | None:
