@@ -2,8 +2,9 @@
 append-only, made by the serving process on its schedule ([briefing], cli/briefings.py), listed
 over the feed to operators and above and downloaded with a bearer token, audited.
 
-The generator (``briefing.make``) is written beside this work; until it lands, ``tiny_make`` below is
-a real generator of the same signature and ``Made`` of the same shape (the lead switches to the real one).
+Where a test is about keeping, listing and serving, ``tiny_make`` makes the document (a line per
+indicator: quick, and its bytes known); one test runs the job with the real generator (``briefing.make``,
+whose document tests/test_briefing.py checks page by page).
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,11 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from briefing import Made
 from cli.briefings import BriefingSchedule, covered_period
 from cli.config import BriefingSettings, ConfigError, parse
 from collectors.config import RulesSettings
-from storage import Store
+from storage import Batch, ObservationIn, Store
 from storage.repos.briefings import SCHEDULE
 from storage.writes import StoreError
 from tests.conftest import run_cli
@@ -32,17 +33,6 @@ from tests.feedkit import TOKENS, client, feed_server
 
 BOTH_ENGINES = True
 AS_OF = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Made:
-    body: bytes
-    media_type: str
-    content_digest: str
-    period: str
-    as_of: datetime
-    lang: str
-    fmt: str
 
 
 async def tiny_make(
@@ -117,6 +107,18 @@ async def test_the_scheduled_job_keeps_each_language_and_format(store: Store) ->
     assert b"CPI_YOY" in (await store.briefings.body(kept[0].id) or b"")
     assert await job.run(AS_OF) == kept  # the same moment again: nothing new
     assert len(await store.briefings.listed()) == 4
+
+
+async def test_the_scheduled_job_makes_and_keeps_the_real_briefing(store: Store) -> None:
+    """The serving process's job with the real generator (briefing/): the kept document is the one made."""
+    figure = ObservationIn(indicator="CPI_YOY", area="VN", period="2026-11", value=3.1, status="official")
+    await store.observations.ingest(Batch("nso", [figure], collected_at=AS_OF - timedelta(days=2)))
+    settings = BriefingSettings(formats=["html"], indicators=["CPI_YOY"])
+    [kept] = await BriefingSchedule(store, settings, RulesSettings()).run(AS_OF)
+    body = await store.briefings.body(kept.id) or b""
+    assert (kept.period, kept.lang, kept.format, kept.as_of) == ("2026-11", "vi", "html", AS_OF)
+    assert kept.content_digest == hashlib.sha256(body).hexdigest()
+    assert "Chỉ số giá tiêu dùng so với cùng kỳ năm trước" in body.decode()
 
 
 async def test_a_failed_briefing_is_logged_and_alerted_then_resolved(
