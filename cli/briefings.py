@@ -40,7 +40,7 @@ def covered_period(settings: BriefingSettings, at: datetime) -> str:
 
 def generator() -> Make:
     """The briefing generator (``briefing/``), imported when first used."""
-    from briefing import make  # type: ignore[import-not-found,unused-ignore]
+    from briefing import make
 
     made: Make = make
     return made
