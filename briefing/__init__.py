@@ -75,7 +75,8 @@ async def make(
     if fmt not in MEDIA_TYPES:
         raise BriefingError(f"unknown format {fmt!r}: pdf or html")
     content = await gather(store, parsed, at, indicators=indicators, rules=rules or RulesSettings())
-    text = html(content, lang, await store.reference.names())
+    # Drawn and written off the event loop (the charts take a few tenths of a second each).
+    text = await asyncio.to_thread(html, content, lang, await store.reference.names())
     canonical = text.encode("utf-8")
     body = canonical if fmt == "html" else await asyncio.to_thread(pdf, text)
     return Made(

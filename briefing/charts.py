@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,9 @@ STYLE: dict[str, Any] = {
     "ytick.major.width": 0.6,
 }
 LINE, MARK = "#1f4e79", "#c0392b"
+# pyplot's figures and rc_context are process-wide state: one chart at a time, whichever thread draws it
+# (briefing.make draws off the event loop, so a serving process's feed is not held up meanwhile).
+_DRAWING = threading.Lock()
 
 
 def chart(series: Sequence[Observation], lang: Lang, decimals: int, prefix: str) -> str:
@@ -42,7 +46,7 @@ def chart(series: Sequence[Observation], lang: Lang, decimals: int, prefix: str)
     from matplotlib import pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
-    with plt.rc_context(STYLE):  # type: ignore[arg-type]
+    with _DRAWING, plt.rc_context(STYLE):  # type: ignore[arg-type]
         fig, ax = plt.subplots(figsize=(3.3, 1.45))
         try:
             xs = list(range(len(series)))
