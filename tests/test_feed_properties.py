@@ -154,5 +154,15 @@ def test_a_history_as_of_without_a_zone_is_invalid_not_internal(ws: ClientConnec
 def test_the_generators_draw_every_query_and_command() -> None:
     queries = {m.model_fields["name"].default for m in QUERY_KINDS}
     commands = {m.model_fields["name"].default for m in COMMAND_KINDS}
-    assert queries == {"history", "runs", "provenance", "alerts", "silences", "catalogue", "sources", "reporting", "briefings"}
+    assert queries == {
+        "history",
+        "runs",
+        "provenance",
+        "alerts",
+        "silences",
+        "catalogue",
+        "sources",
+        "reporting",
+        "briefings",
+    }
     assert commands == {"collect", "acknowledge", "silence", "unsilence"}
