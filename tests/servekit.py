@@ -72,8 +72,12 @@ class Served:
     """A running `opscentre serve` (optionally under a wrapper such as `unshare`)."""
 
     def __init__(self, config: Path, *, prefix: Sequence[str] = ()) -> None:
+        self._spawn([*prefix, sys.executable, "-m", "cli.main", "serve", "--config", str(config)])
+
+    def _spawn(self, argv: Sequence[str]) -> None:
+        """Start ``argv``, its output read as it comes (a subclass may start another program so)."""
         self.proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "cli.main", "serve", "--config", str(config)],
+            argv,
             cwd=ROOT,
             env={**os.environ, "PYTHONUTF8": "1", "COLUMNS": "200"},
             stdout=subprocess.PIPE,

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
-import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +29,6 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from feed.config import hash_token
 from storage import Event, EventType, Store
-from tests.conftest import ROOT
 from tests.feedkit import TOKENS, Client, check_server_message
 from tests.pgkit import TEMPLATE_DB, PgServer, start_again, stop_server
 from tests.servekit import Served
@@ -70,17 +66,7 @@ class SimulatorProcess(Served):
     """`python -c SIMULATOR` as a child process, its output read as it comes."""
 
     def __init__(self, seed: int) -> None:  # (not Served's: it starts no `serve`)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", SIMULATOR, str(seed), DEMO_DAY.isoformat()],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONUTF8": "1"},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self._spawn([sys.executable, "-c", SIMULATOR, str(seed), DEMO_DAY.isoformat()])
 
     @property
     def url(self) -> str | None:
