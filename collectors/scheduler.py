@@ -24,6 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from collectors.config import SourceSettings
 from collectors.pipeline import Collector
+from collectors.renewal import Renewal
 from storage import RunTrigger
 from storage.clock import utcnow
 from storage.repos.leases import RULES, LeaseNotHeld, Leases
@@ -165,7 +166,9 @@ class LeaseKeeper:
         self.held: set[str] = set()
         self._born = time.monotonic()
         self._last_ok = self._born
-        self._task: asyncio.Task[None] | None = None
+        self._renewal = Renewal(
+            self.tick, lambda: self.ttl / 3, name="opscentre-leases", log=log, failed="lease pass failed"
+        )
 
     @property
     def ttl(self) -> float:
@@ -212,22 +215,11 @@ class LeaseKeeper:
             self.on_rules(RULES in self.held)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="opscentre-leases")
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.ttl / 3)
-            try:
-                await self.tick()
-            except Exception:  # a bug must not stop the renewals silently: logged, tried again
-                log.exception("lease pass failed")
+        self._renewal.start()
 
     async def stop(self) -> None:
         """Stop renewing and give every lease back (call once the runs in flight are done)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._renewal.stop()
         self._set(set())
         with contextlib.suppress(StoreError):
             await self.leases.release_all()

@@ -20,6 +20,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from collectors.renewal import Renewal
 from storage.lock import CollectorLock, DatabaseBusy, Holder, this_process
 from storage.repos.leases import SOLE, Leases
 from storage.writes import StoreError
@@ -38,7 +39,10 @@ class SoleKeeper:
         self.me = this_process(command)
         self.on_lost = on_lost
         self.lost = False
-        self._task: asyncio.Task[None] | None = None
+        self._renewal = Renewal(
+            self.tick, lambda: self.leases.ttl.total_seconds() / 3, name="opscentre-sole-lease", log=log,
+            failed="collector lease pass failed", done=lambda: self.lost,
+        )  # fmt: skip
 
     async def take(self) -> None:
         """At start: take the lease, or raise DatabaseBusy naming who holds it."""
@@ -70,22 +74,11 @@ class SoleKeeper:
             log.warning("the collector lock is held by another process; this one keeps the collector lease")
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="opscentre-sole-lease")
-
-    async def _loop(self) -> None:
-        while not self.lost:
-            await asyncio.sleep(self.leases.ttl.total_seconds() / 3)
-            try:
-                await self.tick()
-            except Exception:  # a bug must not stop the renewals silently: logged, tried again
-                log.exception("collector lease pass failed")
+        self._renewal.start()
 
     async def stop(self) -> None:
         """Stop renewing and give the lease back (call once the runs in flight are done)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._renewal.stop()
         if not self.lost:
             with contextlib.suppress(StoreError):
                 await self.leases.release(SOLE)
